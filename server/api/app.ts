@@ -1,0 +1,37 @@
+/** The admin API (Fastify): JSON schema on every route, JSON errors, never a 500 for a client error. */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { UpdateEngine } from '../fota/engine.ts';
+import type { Logger } from '../log.ts';
+import type { Db } from '../store/db.ts';
+import { deviceRoutes } from './devices.ts';
+import { installErrorHandling } from './errors.ts';
+import { firmwareRoutes } from './firmware.ts';
+
+export interface ApiDeps {
+  db: Db;
+  engine: UpdateEngine;
+  log: Logger;
+  maxUploadBytes: number;
+}
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.log.child({ part: 'api' }) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // Unknown fields are refused, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  installErrorHandling(app);
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.db.query('SELECT 1');
+      return { status: 'ok' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', message: 'database unreachable' });
+    }
+  });
+  firmwareRoutes(app, deps);
+  deviceRoutes(app, deps);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,67 @@
+/** /api/v1/devices and /api/v1/updates: the inventory, and one update for one device. */
+import type { FastifyInstance } from 'fastify';
+import type { UpdateEngine } from '../fota/engine.ts';
+import type { Db } from '../store/db.ts';
+import * as devices from '../store/devices.ts';
+import { listEvents } from '../store/events.ts';
+import { activeUpdateForDevice, getUpdate } from '../store/updates.ts';
+import { HttpError } from './errors.ts';
+import { deviceBody, endpointParam, errorBody, eventBody, idParam, updateBody } from './schemas.ts';
+
+export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: UpdateEngine }): void {
+  const { db, engine } = deps;
+  const endpointParams = { type: 'object', required: ['endpoint'], additionalProperties: false, properties: { endpoint: endpointParam } } as const;
+
+  app.get<{ Querystring: { limit?: number; after?: number } }>('/api/v1/devices', {
+    schema: {
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, after: { type: 'integer', minimum: 0 } },
+      },
+      response: { 200: { type: 'array', items: deviceBody } },
+    },
+  }, async (req) => devices.listDevices(db, { limit: req.query.limit ?? 100, ...(req.query.after ? { afterId: req.query.after } : {}) }));
+
+  app.get<{ Params: { endpoint: string } }>('/api/v1/devices/:endpoint', {
+    schema: {
+      params: endpointParams,
+      response: {
+        200: { ...deviceBody, properties: { ...deviceBody.properties, activeUpdate: { ...updateBody, nullable: true }, events: { type: 'array', items: eventBody } } },
+        '4xx': errorBody,
+      },
+    },
+  }, async (req) => {
+    const device = await devices.findByEndpoint(db, req.params.endpoint);
+    if (!device) throw new HttpError(404, `no device ${req.params.endpoint}`);
+    const active = await activeUpdateForDevice(db, device.id);
+    const events = await listEvents(db, { deviceId: device.id, limit: 100 });
+    return { ...device, activeUpdate: active ? { ...active, endpoint: device.endpoint } : null, events };
+  });
+
+  app.post<{ Params: { endpoint: string }; Body: { firmwareId: number } }>('/api/v1/devices/:endpoint/update', {
+    schema: {
+      params: endpointParams,
+      body: {
+        type: 'object', required: ['firmwareId'], additionalProperties: false,
+        properties: { firmwareId: { type: 'integer', minimum: 1 } },
+      },
+      response: { 202: updateBody, '4xx': errorBody },
+    },
+  }, async (req, reply) => {
+    const update = await engine.requestUpdate(req.params.endpoint, req.body.firmwareId);
+    return reply.code(202).send({ ...update, endpoint: req.params.endpoint });
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/updates/:id', {
+    schema: {
+      params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } },
+      response: { 200: { ...updateBody, properties: { ...updateBody.properties, events: { type: 'array', items: eventBody } } }, '4xx': errorBody },
+    },
+  }, async (req) => {
+    const update = await getUpdate(db, Number(req.params.id));
+    if (!update) throw new HttpError(404, `no update ${req.params.id}`);
+    const device = await devices.findById(db, update.deviceId);
+    const events = await listEvents(db, { updateId: update.id });
+    return { ...update, endpoint: device?.endpoint ?? null, events };
+  });
+}

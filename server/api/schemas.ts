@@ -1,0 +1,49 @@
+/** JSON schemas shared by the routes (Fastify validates requests and serialises responses with them). */
+export const idParam = { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } as const;
+export const endpointParam = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const nullableString = { type: ['string', 'null'] } as const;
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+
+export const errorBody = {
+  type: 'object',
+  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+export const firmwareBody = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, version: { type: 'string' }, hardwareClass: { type: 'string' },
+    size: { type: 'integer' }, sha256: { type: 'string' }, delivery: { type: 'string' }, createdAt: dateTime,
+  },
+} as const;
+
+export const deviceBody = {
+  type: 'object',
+  properties: {
+    endpoint: { type: 'string' }, status: { type: 'string' }, registrationId: nullableString,
+    hardwareClass: nullableString, firmwareVersion: nullableString, manufacturer: nullableString,
+    modelNumber: nullableString, hardwareVersion: nullableString, lwm2mVersion: { type: 'string' },
+    binding: { type: 'string' }, queueMode: { type: 'boolean' }, lifetime: { type: 'integer' },
+    address: nullableString, port: { type: ['integer', 'null'] },
+    registeredAt: dateTime, lastSeen: dateTime, expiresAt: dateTime,
+  },
+} as const;
+
+export const updateBody = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, endpoint: { type: 'string' }, firmwareId: { type: 'integer' }, state: { type: 'string' },
+    resultCode: { type: ['integer', 'null'] }, reason: nullableString, reportedVersion: nullableString,
+    versionMismatch: { type: 'boolean' }, createdAt: dateTime, updatedAt: dateTime,
+    deadline: nullableDateTime, finishedAt: nullableDateTime,
+  },
+} as const;
+
+export const eventBody = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, at: dateTime, actor: { type: 'string' }, kind: { type: 'string' },
+    updateId: { type: ['integer', 'null'] }, data: { type: 'object', additionalProperties: true },
+  },
+} as const;

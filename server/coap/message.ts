@@ -1,0 +1,78 @@
+/**
+ * Reading node-coap's messages by option number rather than by its converted header names:
+ * Uri-Path and Uri-Query segments stay separate (a '/' or '&' inside one is data), and the
+ * numeric options come back as numbers whatever node-coap registered for them.
+ */
+import type { IncomingMessage, OutgoingMessage } from 'coap';
+
+type AnyOption = { name: number | string; value: unknown };
+
+function raw(msg: IncomingMessage, name: string): unknown[] {
+  const options = (msg as unknown as { options?: AnyOption[] }).options ?? [];
+  return options.filter((o) => o.name === name).map((o) => o.value);
+}
+
+function toText(v: unknown): string {
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return String(v);
+}
+
+export function uriPath(msg: IncomingMessage): string[] {
+  return raw(msg, 'Uri-Path').map(toText);
+}
+
+export function uriQuery(msg: IncomingMessage): string[] {
+  return raw(msg, 'Uri-Query').map(toText);
+}
+
+export function optionBuffer(msg: IncomingMessage, name: string): Buffer | undefined {
+  const v = raw(msg, name)[0];
+  if (v === undefined || v === null) return undefined;
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'number') return uintBuffer(v);
+  return Buffer.from(String(v), 'utf8');
+}
+
+/** Content-Format / Accept as a number (node-coap turns known ones into media-type strings). */
+export function contentFormatOf(msg: IncomingMessage, name: 'Content-Format' | 'Accept' = 'Content-Format'): number | undefined {
+  const b = optionBuffer(msg, name);
+  if (b === undefined) return undefined;
+  const v = raw(msg, name)[0];
+  if (typeof v === 'string' && !Buffer.isBuffer(v)) return mediaTypeNumber(v);
+  return b.length === 0 ? 0 : b.readUIntBE(0, Math.min(b.length, 6));
+}
+
+const MEDIA_TYPES: Record<string, number> = {
+  'text/plain': 0, 'application/link-format': 40, 'application/xml': 41, 'application/octet-stream': 42,
+  'application/exi': 47, 'application/json': 50, 'application/cbor': 60,
+  'application/senml+json': 110, 'application/senml+cbor': 112,
+  'application/vnd.oma.lwm2m+tlv': 11542, 'application/vnd.oma.lwm2m+json': 11543, 'application/vnd.oma.lwm2m+cbor': 11544,
+};
+
+function mediaTypeNumber(s: string): number | undefined {
+  if (/^\d+$/.test(s)) return Number(s);
+  return MEDIA_TYPES[s.split(';')[0]!.trim()];
+}
+
+export function uintBuffer(n: number): Buffer {
+  if (n === 0) return Buffer.alloc(0);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
+  return Buffer.from(bytes);
+}
+
+/** Ends a response with a code and a diagnostic payload (RFC 7252 §5.5.2). */
+export function replyError(res: OutgoingMessage, code: string, diagnostic: string): void {
+  res.code = code;
+  res.end(Buffer.from(diagnostic.slice(0, 200), 'utf8'));
+}
+
+/** A handler's refusal with a specific CoAP response code (4.xx) and a diagnostic. */
+export class CoapError extends Error {
+  readonly code: string;
+  constructor(code: string, reason: string) {
+    super(reason);
+    this.name = 'CoapError';
+    this.code = code;
+  }
+}

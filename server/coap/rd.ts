@@ -1,0 +1,100 @@
+/**
+ * The LwM2M Registration interface (TS Transport §6.2 / Core §6.2): Register (POST /rd),
+ * Update (POST /rd/<id>), De-register (DELETE /rd/<id>).
+ * Request in → decode → store → response → follow-up (the caller's hooks: read /3/0, engine).
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, OutgoingMessage } from 'coap';
+import { ContentFormat } from '../../protocols/content-format.ts';
+import { DecodeError } from '../../protocols/errors.ts';
+import { objectsFromLinks, parseLinkFormat } from '../../protocols/link-format.ts';
+import { parseRegisterQuery, parseUpdateQuery } from '../../protocols/registration.ts';
+import type { Db } from '../store/db.ts';
+import * as devices from '../store/devices.ts';
+import type { Device } from '../store/rows.ts';
+import type { Logger } from '../log.ts';
+import { CoapError, contentFormatOf, replyError, uriQuery } from './message.ts';
+
+export interface RegistrationHooks {
+  /** After a Register was answered 2.01 (a new registration, or a replaced one). */
+  registered(device: Device): void;
+  /** After an Update was answered 2.04. */
+  updated(device: Device): void;
+  /** After a De-register was answered 2.02, or when a registration expired. */
+  left(device: Device, why: 'deregistered' | 'expired'): void;
+}
+
+const MAX_PAYLOAD = 64 * 1024;
+
+export function registrationInterface(deps: { db: Db; log: Logger; hooks: RegistrationHooks; defaultLifetime?: number }) {
+  const { db, log, hooks } = deps;
+
+  async function register(req: IncomingMessage, res: OutgoingMessage): Promise<void> {
+    const params = parseRegisterQuery(uriQuery(req), { lifetime: deps.defaultLifetime ?? 86400 });
+    const objectLinks = linkPayload(req);
+    const registrationId = randomBytes(6).toString('base64url');
+    const { device, replaced } = await devices.register(db, {
+      ...params, registrationId, objectLinks, address: req.rsinfo.address, port: req.rsinfo.port,
+    });
+    log.info({ endpoint: device.endpoint, registrationId, lifetime: params.lifetime, from: `${req.rsinfo.address}:${req.rsinfo.port}`, replaced },
+      'registered');
+    res.code = '2.01';
+    res.setOption('Location-Path', [Buffer.from('rd'), Buffer.from(registrationId)]);
+    res.end();
+    hooks.registered(device);
+  }
+
+  async function update(req: IncomingMessage, res: OutgoingMessage, registrationId: string): Promise<void> {
+    const params = parseUpdateQuery(uriQuery(req));
+    const payload = req.payload.length > 0 ? linkPayload(req) : undefined;
+    const device = await devices.updateRegistration(db, registrationId, {
+      ...params, ...(payload !== undefined ? { objectLinks: payload } : {}),
+      address: req.rsinfo.address, port: req.rsinfo.port,
+    });
+    if (!device) return replyError(res, '4.04', `no registration ${registrationId}`);
+    log.debug({ endpoint: device.endpoint, registrationId }, 'registration updated');
+    res.code = '2.04';
+    res.end();
+    hooks.updated(device);
+  }
+
+  async function deregister(res: OutgoingMessage, registrationId: string): Promise<void> {
+    const device = await devices.deregister(db, registrationId);
+    if (!device) return replyError(res, '4.04', `no registration ${registrationId}`);
+    log.info({ endpoint: device.endpoint, registrationId }, 'de-registered');
+    res.code = '2.02';
+    res.end();
+    hooks.left(device, 'deregistered');
+  }
+
+  return async function handleRegistration(req: IncomingMessage, res: OutgoingMessage, segments: string[]): Promise<void> {
+    if (segments.length === 1) {
+      if (req.method !== 'POST') return replyError(res, '4.05', 'use POST /rd to register');
+      return register(req, res);
+    }
+    const registrationId = segments[1]!;
+    if (segments.length !== 2 || !/^[A-Za-z0-9_-]{1,64}$/.test(registrationId)) {
+      return replyError(res, '4.04', 'no such registration');
+    }
+    if (req.method === 'POST') return update(req, res, registrationId);
+    if (req.method === 'DELETE') return deregister(res, registrationId);
+    return replyError(res, '4.05', 'use POST to update or DELETE to de-register');
+  };
+}
+
+/** The registration payload: CoRE link-format (RFC 6690), checked before it is stored. */
+function linkPayload(req: IncomingMessage): string {
+  const format = contentFormatOf(req);
+  if (format !== undefined && format !== ContentFormat.LINK_FORMAT) {
+    throw new CoapError('4.15', `registration payload must be application/link-format (40), got ${format}`);
+  }
+  if (req.payload.length > MAX_PAYLOAD) throw new CoapError('4.13', 'registration payload too large');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(req.payload);
+  } catch {
+    throw new DecodeError('registration.payload', 'registration payload is not UTF-8');
+  }
+  objectsFromLinks(parseLinkFormat(text)); // throws DecodeError on a malformed payload
+  return text;
+}

@@ -1,0 +1,91 @@
+/**
+ * `ferry serve` configuration: every flag has a FERRY_* environment variable and a default;
+ * flags win over the environment. `--help` is generated from this table.
+ */
+import { parseArgs } from 'node:util';
+import { HARDWARE_CLASS_SOURCES, type HardwareClassSource } from './coap/device-info.ts';
+
+export interface Config {
+  coapHost: string;
+  coapPort: number;
+  publicHost: string;
+  publicPort: number | undefined;
+  apiHost: string;
+  apiPort: number;
+  databaseUrl: string | undefined;
+  dbDir: string;
+  hardwareClassFrom: HardwareClassSource;
+  updateTimeout: number;
+  requestTimeout: number;
+  maxUploadMb: number;
+  imageCacheMb: number;
+  logLevel: string;
+}
+
+interface Setting {
+  key: keyof Config;
+  flag: string;
+  env: string;
+  def: string | undefined;
+  help: string;
+  parse: (v: string) => Config[keyof Config];
+}
+
+const int = (name: string, min: number, max: number) => (v: string): number => {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${v}"`);
+  return Number(v);
+};
+const text = (v: string): string => v;
+/** "90", "90s", "15m", "2h" → seconds. */
+const seconds = (name: string) => (v: string): number => {
+  const m = /^(\d+)(s|m|h)?$/.exec(v);
+  if (!m || Number(m[1]) === 0) throw new ConfigError(`${name} must be a positive duration like 90s, 15m or 2h, got "${v}"`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h'];
+};
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'coapHost', flag: 'coap-host', env: 'FERRY_COAP_HOST', def: '127.0.0.1', help: 'address the CoAP (LwM2M) endpoint binds to (0.0.0.0 for every interface)', parse: text },
+  { key: 'coapPort', flag: 'coap-port', env: 'FERRY_COAP_PORT', def: '5683', help: 'UDP port of the CoAP endpoint (0 picks a free one)', parse: int('--coap-port', 0, 65535) },
+  { key: 'publicHost', flag: 'public-host', env: 'FERRY_PUBLIC_HOST', def: '127.0.0.1', help: 'host devices use to download firmware (in the Package URI)', parse: text },
+  { key: 'publicPort', flag: 'public-port', env: 'FERRY_PUBLIC_PORT', def: undefined, help: 'port in the Package URI (default: the CoAP port)', parse: int('--public-port', 1, 65535) },
+  { key: 'apiHost', flag: 'api-host', env: 'FERRY_API_HOST', def: '127.0.0.1', help: 'address the admin API binds to', parse: text },
+  { key: 'apiPort', flag: 'api-port', env: 'FERRY_API_PORT', def: '8080', help: 'TCP port of the admin API (0 picks a free one)', parse: int('--api-port', 0, 65535) },
+  { key: 'databaseUrl', flag: 'database-url', env: 'DATABASE_URL', def: undefined, help: 'PostgreSQL URL; without it Ferry uses embedded PGlite in --db-dir', parse: text },
+  { key: 'dbDir', flag: 'db-dir', env: 'FERRY_DB_DIR', def: './.ferry/db', help: 'data directory of the embedded database', parse: text },
+  { key: 'hardwareClassFrom', flag: 'hardware-class-from', env: 'FERRY_HARDWARE_CLASS_FROM', def: 'model', help: `what names a device's hardware class: ${HARDWARE_CLASS_SOURCES.join(', ')}`, parse: (v) => {
+    if (!(HARDWARE_CLASS_SOURCES as readonly string[]).includes(v)) throw new ConfigError(`--hardware-class-from must be one of ${HARDWARE_CLASS_SOURCES.join(', ')}`);
+    return v as HardwareClassSource;
+  } },
+  { key: 'updateTimeout', flag: 'update-timeout', env: 'FERRY_UPDATE_TIMEOUT', def: '10m', help: 'an update fails (reason timeout) when the device is silent this long', parse: seconds('--update-timeout') },
+  { key: 'requestTimeout', flag: 'request-timeout', env: 'FERRY_REQUEST_TIMEOUT', def: '60s', help: 'limit for one request to a device, retransmissions included', parse: seconds('--request-timeout') },
+  { key: 'maxUploadMb', flag: 'max-upload-mb', env: 'FERRY_MAX_UPLOAD_MB', def: '64', help: 'largest firmware upload accepted, in MiB', parse: int('--max-upload-mb', 1, 1024) },
+  { key: 'imageCacheMb', flag: 'image-cache-mb', env: 'FERRY_IMAGE_CACHE_MB', def: '256', help: 'memory for firmware images being served, in MiB', parse: int('--image-cache-mb', 1, 65536) },
+  { key: 'logLevel', flag: 'log-level', env: 'FERRY_LOG_LEVEL', def: 'info', help: 'trace, debug, info, warn, error or silent', parse: (v) => {
+    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new ConfigError(`--log-level: unknown level "${v}"`);
+    return v;
+  } },
+];
+
+export class ConfigError extends Error {}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' {
+  const options = Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }]));
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (values['help']) return 'help';
+  const config: Partial<Record<keyof Config, unknown>> = {};
+  for (const s of SETTINGS) {
+    const raw = (values[s.flag] as string | undefined) ?? env[s.env] ?? s.def;
+    config[s.key] = raw === undefined || raw === '' ? undefined : s.parse(raw);
+  }
+  return config as Config;
+}
+
+export function helpText(): string {
+  const rows = SETTINGS.map((s) => `  --${s.flag} <v>`.padEnd(30) + `${s.help}\n${''.padEnd(30)}env ${s.env}${s.def !== undefined ? `, default ${s.def}` : ''}`);
+  return ['Usage: ferry serve [options]', '', 'Runs the LwM2M/CoAP endpoint, the update engine and the admin API.', '', ...rows, '  -h, --help'.padEnd(30) + 'this text', ''].join('\n');
+}

@@ -1,0 +1,187 @@
+/**
+ * The update engine's driver: feeds events to `decide`, persists each transition (one
+ * transaction: update row + event) and sends the commands through the DM client.
+ * Events of one update are handled one at a time, in arrival order.
+ */
+import { ContentFormat } from '../../protocols/content-format.ts';
+import { DecodeError } from '../../protocols/errors.ts';
+import { FirmwareUpdate, Device as DeviceObject } from '../../protocols/objects.ts';
+import { decodeTextInteger, decodeTextString } from '../../protocols/text.ts';
+import { decodeTlvInteger, tlvResources } from '../../protocols/tlv.ts';
+import type { DmClient, DmResponse, Target } from '../coap/dm-client.ts';
+import type { Logger } from '../log.ts';
+import type { Db } from '../store/db.ts';
+import * as devices from '../store/devices.ts';
+import { getFirmware } from '../store/firmware.ts';
+import type { Device, DeviceUpdate, FirmwareImage } from '../store/rows.ts';
+import * as updates from '../store/updates.ts';
+import { decide, type Command, type UpdateEvent } from './decide.ts';
+
+export interface EngineOptions {
+  db: Db;
+  dm: DmClient;
+  log: Logger;
+  /** Base of the Package URI, e.g. coap://203.0.113.7:5683 */
+  downloadBase: string;
+  /** Seconds without a word from the device before an update fails with reason timeout. */
+  updateTimeoutSeconds: number;
+}
+
+const STATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.STATE}`;
+const RESULT_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.UPDATE_RESULT}`;
+const URI_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.PACKAGE_URI}`;
+const UPDATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.UPDATE}`;
+const VERSION_PATH = `/${DeviceObject.OBJECT_ID}/0/${DeviceObject.FIRMWARE_VERSION}`;
+
+export class DeviceNotFoundError extends Error {}
+export class FirmwareNotFoundError extends Error {}
+export class HardwareClassMismatchError extends Error {}
+
+export class UpdateEngine {
+  private readonly o: EngineOptions;
+  private readonly chains = new Map<number, Promise<void>>();
+  /** Last time (ms) a device was heard from, by "address:port": download blocks count. */
+  private readonly activity = new Map<string, number>();
+
+  constructor(o: EngineOptions) {
+    this.o = o;
+  }
+
+  /** An operator asks for one device to be updated to one image. */
+  async requestUpdate(endpoint: string, firmwareId: number): Promise<DeviceUpdate> {
+    const device = await devices.findByEndpoint(this.o.db, endpoint);
+    if (!device) throw new DeviceNotFoundError(`no device ${endpoint}`);
+    const image = await getFirmware(this.o.db, firmwareId);
+    if (!image) throw new FirmwareNotFoundError(`no firmware image ${firmwareId}`);
+    if (device.hardwareClass !== null && device.hardwareClass !== image.hardwareClass) {
+      throw new HardwareClassMismatchError(
+        `image ${firmwareId} is for hardware class ${image.hardwareClass}, device ${endpoint} is ${device.hardwareClass}`);
+    }
+    const update = await updates.createUpdate(this.o.db, {
+      deviceId: device.id, firmwareId, deadlineSeconds: this.o.updateTimeoutSeconds,
+    });
+    this.o.log.info({ endpoint, updateId: update.id, firmwareId }, 'update requested');
+    if (device.status === 'registered') this.emit(update.id, { type: 'registered' });
+    return update;
+  }
+
+  /** A device registered (new or after a reboot) and its /3/0 was read. */
+  async deviceRegistered(device: Device): Promise<void> {
+    const update = await updates.activeUpdateForDevice(this.o.db, device.id);
+    if (update) this.emit(update.id, { type: 'registered' });
+  }
+
+  deviceHeard(address: string, port: number): void {
+    this.activity.set(`${address}:${port}`, Date.now());
+  }
+
+  /** Periodic: updates past their deadline fail with reason timeout, unless the device is still talking. */
+  async sweep(): Promise<void> {
+    for (const u of await updates.overdueUpdates(this.o.db)) {
+      const device = await devices.findById(this.o.db, u.deviceId);
+      const heard = device?.address ? this.activity.get(`${device.address}:${device.port}`) : undefined;
+      if (heard !== undefined && Date.now() - heard < this.o.updateTimeoutSeconds * 1000) {
+        await updates.extendDeadline(this.o.db, u.id, this.o.updateTimeoutSeconds);
+      } else {
+        this.emit(u.id, { type: 'timeout' });
+      }
+    }
+  }
+
+  /** Resolves when every queued event has been handled (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+  }
+
+  private emit(updateId: number, event: UpdateEvent): void {
+    const previous = this.chains.get(updateId) ?? Promise.resolve();
+    const next = previous.then(() => this.handle(updateId, event)).catch((err: unknown) => {
+      this.o.log.error({ err, updateId, event: event.type }, 'update event failed');
+    });
+    this.chains.set(updateId, next);
+    void next.then(() => { if (this.chains.get(updateId) === next) this.chains.delete(updateId); });
+  }
+
+  private async handle(updateId: number, event: UpdateEvent): Promise<void> {
+    const update = await updates.getUpdate(this.o.db, updateId);
+    if (!update) return;
+    const image = await getFirmware(this.o.db, update.firmwareId);
+    if (!image) return;
+    const d = decide(update.state, event, image.version);
+    if (d.to) {
+      const moved = await updates.transitionUpdate(this.o.db, updateId, {
+        to: d.to, from: [update.state], resultCode: d.resultCode ?? null, reason: d.reason ?? null,
+        reportedVersion: d.reportedVersion ?? null, versionMismatch: d.versionMismatch ?? false,
+        deadlineSeconds: this.o.updateTimeoutSeconds, data: { on: event.type },
+        ...(d.reportedVersion !== undefined ? { deviceFirmwareVersion: d.reportedVersion } : {}),
+      });
+      if (!moved) return; // someone else moved it first: this event is stale
+      this.o.log.info({ updateId, from: update.state, to: d.to, on: event.type, resultCode: d.resultCode, reason: d.reason },
+        'update state');
+    }
+    if (d.commands.length === 0) return;
+    const device = await devices.findById(this.o.db, update.deviceId);
+    if (!device || device.status !== 'registered' || !device.address || !device.port) return;
+    const target: Target = { endpoint: device.endpoint, address: device.address, port: device.port };
+    for (const c of d.commands) {
+      if (!(await this.run(updateId, c, target, image))) break;
+    }
+  }
+
+  /** Sends one command; its outcome comes back as an event. False when it failed. */
+  private async run(updateId: number, c: Command, t: Target, image: FirmwareImage): Promise<boolean> {
+    const dm = this.o.dm;
+    try {
+      switch (c.type) {
+        case 'observe':
+          await dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', r));
+          await dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', r));
+          return true;
+        case 'writePackageUri':
+          await dm.write(t, URI_PATH, Buffer.from(`${this.o.downloadBase}/fw/${image.id}`), ContentFormat.TEXT);
+          this.emit(updateId, { type: 'written' });
+          return true;
+        case 'executeUpdate':
+          await dm.execute(t, UPDATE_PATH);
+          this.emit(updateId, { type: 'executed' });
+          return true;
+        case 'readResult':
+          this.emitValue(updateId, 'state', await dm.read(t, STATE_PATH, ContentFormat.TEXT));
+          this.emitValue(updateId, 'result', await dm.read(t, RESULT_PATH, ContentFormat.TEXT));
+          return true;
+        case 'readFirmwareVersion': {
+          let version: string | null = null;
+          try {
+            version = decodeTextString((await dm.read(t, VERSION_PATH, ContentFormat.TEXT)).payload);
+          } catch (err) {
+            this.o.log.warn({ updateId, err: String(err) }, 'could not read /3/0/3 after the update');
+          }
+          this.emit(updateId, { type: 'firmwareVersion', value: version });
+          return true;
+        }
+      }
+    } catch (err) {
+      this.emit(updateId, { type: 'commandFailed', command: c.type, reason: err instanceof Error ? err.message : String(err) });
+      return false;
+    }
+  }
+
+  private emitValue(updateId: number, type: 'state' | 'result', r: DmResponse): void {
+    try {
+      this.emit(updateId, { type, value: integerValue(r) });
+    } catch (err) {
+      this.o.log.warn({ updateId, type, reason: err instanceof DecodeError ? err.reason : String(err) },
+        'undecodable value from the device');
+    }
+  }
+}
+
+/** A single integer resource as text/plain or TLV, whichever the device answered in. */
+function integerValue(r: DmResponse): number {
+  if (r.contentFormat === ContentFormat.TLV) {
+    const tlv = [...tlvResources(r.payload).values()][0];
+    if (!tlv?.value) throw new DecodeError('tlv.empty', 'no resource in the TLV payload');
+    return Number(decodeTlvInteger(tlv.value));
+  }
+  return decodeTextInteger(r.payload);
+}

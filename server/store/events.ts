@@ -1,0 +1,44 @@
+import type { Queryable } from './db.ts';
+
+export interface EventInput {
+  kind: string;
+  actor?: 'engine' | 'device' | 'api';
+  deviceId?: number | null;
+  updateId?: number | null;
+  data?: Record<string, unknown>;
+}
+
+/** Appends one row to the audit log; call it inside the transaction that made the change. */
+export async function recordEvent(q: Queryable, e: EventInput): Promise<void> {
+  await q.query(
+    'INSERT INTO events (kind, actor, device_id, update_id, data) VALUES ($1, $2, $3, $4, $5)',
+    [e.kind, e.actor ?? 'engine', e.deviceId ?? null, e.updateId ?? null, JSON.stringify(e.data ?? {})],
+  );
+}
+
+export interface EventRow {
+  id: number;
+  at: Date;
+  actor: string;
+  kind: string;
+  deviceId: number | null;
+  updateId: number | null;
+  data: Record<string, unknown>;
+}
+
+export async function listEvents(
+  q: Queryable,
+  filter: { deviceId?: number; updateId?: number; limit?: number },
+): Promise<EventRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.deviceId !== undefined) { params.push(filter.deviceId); where.push(`device_id = $${params.length}`); }
+  if (filter.updateId !== undefined) { params.push(filter.updateId); where.push(`update_id = $${params.length}`); }
+  params.push(filter.limit ?? 200);
+  const res = await q.query<EventRow>(
+    `SELECT id, at, actor, kind, device_id AS "deviceId", update_id AS "updateId", data FROM events
+     ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT $${params.length}`,
+    params,
+  );
+  return res.rows;
+}

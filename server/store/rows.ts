@@ -1,0 +1,63 @@
+/** Row shapes as the store returns them (snake_case columns mapped to the names the API uses). */
+export type DeviceStatus = 'registered' | 'expired' | 'deregistered';
+
+export interface Device {
+  id: number;
+  endpoint: string;
+  registrationId: string | null;
+  status: DeviceStatus;
+  lifetime: number;
+  lwm2mVersion: string;
+  binding: string;
+  queueMode: boolean;
+  smsNumber: string | null;
+  objectLinks: string;
+  address: string | null;
+  port: number | null;
+  manufacturer: string | null;
+  modelNumber: string | null;
+  hardwareVersion: string | null;
+  firmwareVersion: string | null;
+  hardwareClass: string | null;
+  registeredAt: Date;
+  lastSeen: Date;
+  expiresAt: Date;
+}
+
+export type UpdateState =
+  | 'queued' | 'sent' | 'downloading' | 'downloaded' | 'updating'
+  | 'succeeded' | 'failed' | 'cancelled';
+
+export const FINAL_STATES: readonly UpdateState[] = ['succeeded', 'failed', 'cancelled'];
+
+export interface DeviceUpdate {
+  id: number;
+  deviceId: number;
+  firmwareId: number;
+  state: UpdateState;
+  resultCode: number | null;
+  reason: string | null;
+  reportedVersion: string | null;
+  versionMismatch: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+  deadline: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface FirmwareImage {
+  id: number;
+  version: string;
+  hardwareClass: string;
+  size: number;
+  sha256: string;
+  delivery: 'package' | 'payload';
+  createdAt: Date;
+}
+
+/** snake_case → camelCase for one row. */
+export function camelRow<T>(row: Record<string, unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) out[k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = v;
+  return out as T;
+}

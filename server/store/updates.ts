@@ -1,0 +1,107 @@
+import type { Db, Queryable } from './db.ts';
+import { camelRow, FINAL_STATES, type DeviceUpdate, type UpdateState } from './rows.ts';
+import { recordEvent } from './events.ts';
+
+const COLUMNS = `id, device_id, firmware_id, state, result_code, reason, reported_version, version_mismatch,
+  created_at, updated_at, deadline, finished_at`;
+const ACTIVE = `state NOT IN (${FINAL_STATES.map((s) => `'${s}'`).join(', ')})`;
+
+const toUpdate = (row: Record<string, unknown>): DeviceUpdate => camelRow<DeviceUpdate>(row);
+
+export class UpdateInProgressError extends Error {
+  readonly updateId: number;
+  constructor(updateId: number) {
+    super(`the device already has update ${updateId} in progress`);
+    this.name = 'UpdateInProgressError';
+    this.updateId = updateId;
+  }
+}
+
+export async function createUpdate(
+  db: Db,
+  u: { deviceId: number; firmwareId: number; deadlineSeconds: number; actor?: 'api' | 'engine' },
+): Promise<DeviceUpdate> {
+  return db.transaction(async (tx) => {
+    // Lock the device row so two concurrent requests cannot both pass the check.
+    await tx.query('SELECT id FROM devices WHERE id = $1 FOR UPDATE', [u.deviceId]);
+    const active = await tx.query<{ id: number }>(`SELECT id FROM device_updates WHERE device_id = $1 AND ${ACTIVE}`, [u.deviceId]);
+    if (active.rows[0]) throw new UpdateInProgressError(active.rows[0].id);
+    const res = await tx.query(
+      `INSERT INTO device_updates (device_id, firmware_id, state, deadline)
+       VALUES ($1, $2, 'queued', now() + make_interval(secs => $3)) RETURNING ${COLUMNS}`,
+      [u.deviceId, u.firmwareId, u.deadlineSeconds]);
+    const update = toUpdate(res.rows[0]!);
+    await recordEvent(tx, {
+      kind: 'update.created', actor: u.actor ?? 'api', deviceId: u.deviceId, updateId: update.id,
+      data: { firmwareId: u.firmwareId, state: 'queued' },
+    });
+    return update;
+  });
+}
+
+export interface Transition {
+  to: UpdateState;
+  /** Only move when the row is still in one of these states (guards against stale events). */
+  from: readonly UpdateState[];
+  resultCode?: number | null;
+  reason?: string | null;
+  reportedVersion?: string | null;
+  versionMismatch?: boolean;
+  /** Seconds from now until the update counts as silent; omitted keeps the deadline; final states clear it. */
+  deadlineSeconds?: number | null;
+  data?: Record<string, unknown>;
+  /** Also store this as the device's firmware version, in the same transaction. */
+  deviceFirmwareVersion?: string;
+}
+
+/** One transition = one transaction writing the update row and its event. Null when the guard failed. */
+export async function transitionUpdate(db: Db, id: number, t: Transition): Promise<DeviceUpdate | null> {
+  const final = FINAL_STATES.includes(t.to);
+  return db.transaction(async (tx) => {
+    const res = await tx.query(
+      `UPDATE device_updates SET state = $2, updated_at = now(),
+         result_code = COALESCE($3, result_code), reason = COALESCE($4, reason),
+         reported_version = COALESCE($5, reported_version), version_mismatch = COALESCE($6, version_mismatch),
+         deadline = CASE WHEN $7::boolean THEN NULL WHEN $8::integer IS NULL THEN deadline
+                         ELSE now() + make_interval(secs => $8::integer) END,
+         finished_at = CASE WHEN $7::boolean THEN now() ELSE finished_at END
+       WHERE id = $1 AND state = ANY($9::text[]) RETURNING ${COLUMNS}`,
+      [id, t.to, t.resultCode ?? null, t.reason ?? null, t.reportedVersion ?? null, t.versionMismatch ?? null,
+        final, t.deadlineSeconds ?? null, t.from]);
+    const row = res.rows[0];
+    if (!row) return null;
+    const update = toUpdate(row);
+    if (t.deviceFirmwareVersion !== undefined) {
+      await tx.query('UPDATE devices SET firmware_version = $2 WHERE id = $1', [update.deviceId, t.deviceFirmwareVersion]);
+    }
+    await recordEvent(tx, {
+      kind: 'update.state', deviceId: update.deviceId, updateId: id,
+      data: {
+        state: t.to, ...(t.resultCode != null ? { resultCode: t.resultCode } : {}),
+        ...(t.reason ? { reason: t.reason } : {}), ...t.data,
+      },
+    });
+    return update;
+  });
+}
+
+export async function getUpdate(q: Queryable, id: number): Promise<DeviceUpdate | null> {
+  const res = await q.query(`SELECT ${COLUMNS} FROM device_updates WHERE id = $1`, [id]);
+  return res.rows[0] ? toUpdate(res.rows[0]) : null;
+}
+
+export async function activeUpdateForDevice(q: Queryable, deviceId: number): Promise<DeviceUpdate | null> {
+  const res = await q.query(`SELECT ${COLUMNS} FROM device_updates WHERE device_id = $1 AND ${ACTIVE}`, [deviceId]);
+  return res.rows[0] ? toUpdate(res.rows[0]) : null;
+}
+
+/** Active updates whose deadline has passed. */
+export async function overdueUpdates(q: Queryable): Promise<DeviceUpdate[]> {
+  const res = await q.query(`SELECT ${COLUMNS} FROM device_updates WHERE ${ACTIVE} AND deadline < now() ORDER BY id`);
+  return res.rows.map(toUpdate);
+}
+
+/** The device is still talking (blocks fetched): push the silence deadline, no event. */
+export async function extendDeadline(q: Queryable, id: number, seconds: number): Promise<void> {
+  await q.query(`UPDATE device_updates SET deadline = now() + make_interval(secs => $2) WHERE id = $1 AND ${ACTIVE}`, [id, seconds]);
+}

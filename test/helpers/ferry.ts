@@ -1,0 +1,70 @@
+/** A Ferry server for tests: loopback, free ports, silent logs, on a test database. */
+import { createSocket } from 'node:dgram';
+import { generate, parse, type ParsedPacket, type Packet } from 'coap-packet';
+import type { Config } from '../../server/config.ts';
+import { createLogger, silentLogger } from '../../server/log.ts';
+import { startFerry, type Ferry } from '../../server/main.ts';
+import type { Db } from '../../server/store/db.ts';
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    coapHost: '127.0.0.1', coapPort: 0, publicHost: '127.0.0.1', publicPort: undefined,
+    apiHost: '127.0.0.1', apiPort: 0, databaseUrl: undefined, dbDir: '', hardwareClassFrom: 'model',
+    updateTimeout: 60, requestTimeout: 5, maxUploadMb: 8, imageCacheMb: 64, logLevel: 'silent',
+    ...overrides,
+  };
+}
+
+export function startTestFerry(db: Db, overrides: Partial<Config> = {}, sweepMs = 200): Promise<Ferry> {
+  const log = process.env['FERRY_TEST_LOG'] ? createLogger({ level: process.env['FERRY_TEST_LOG'], destination: 2 }) : silentLogger();
+  return startFerry(testConfig(overrides), { log, db, sweepMs });
+}
+
+/**
+ * One CoAP exchange with raw coap-packet on a fresh socket: no node-coap on the client side, so
+ * tests see exactly what the server put on the wire. Confirmable, one try, bounded wait.
+ */
+export async function exchange(port: number, packet: Packet, timeoutMs = 3000): Promise<ParsedPacket> {
+  const socket = createSocket('udp4');
+  try {
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    const messageId = packet.messageId ?? Math.floor(Math.random() * 65536);
+    const token = packet.token ?? Buffer.from([1, 2, 3, 4]);
+    return await new Promise<ParsedPacket>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no response in ${timeoutMs} ms`)), timeoutMs);
+      socket.on('message', (msg) => {
+        const p = parse(msg);
+        if (p.code === '0.00' && p.ack) return; // empty ACK: the separate response follows
+        if (!p.token.equals(token)) return;
+        if (p.confirmable) socket.send(generate({ code: '0.00', ack: true, messageId: p.messageId }), port, '127.0.0.1');
+        clearTimeout(timer);
+        resolve(p);
+      });
+      socket.send(generate({ confirmable: true, ...packet, messageId, token }), port, '127.0.0.1');
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+export function optionValues(p: ParsedPacket, name: string): Buffer[] {
+  return p.options.filter((o) => o.name === name).map((o) => o.value);
+}
+
+export function uriOptions(path: string, query: string[] = []): Packet['options'] {
+  return [
+    ...path.split('/').filter(Boolean).map((s) => ({ name: 'Uri-Path' as const, value: Buffer.from(s) })),
+    ...query.map((q) => ({ name: 'Uri-Query' as const, value: Buffer.from(q) })),
+  ];
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `ms`. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, ms = 10_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,113 @@
+// The LwM2M Registration interface (TS Transport §6.2: Register, Update, De-register) over real
+// UDP, spoken by raw coap-packet datagrams, on every test database.
+import { createSocket } from 'node:dgram';
+import * as assert from 'uvu/assert';
+import type { Ferry } from '../../../server/main.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { eventually, exchange, optionValues, startTestFerry, uriOptions } from '../../helpers/ferry.ts';
+
+const LINKS = Buffer.from('</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>,</5>;ver=1.1,</5/0>');
+const LINK_FORMAT = { name: 'Content-Format' as const, value: Buffer.from([40]) };
+
+forEachDatabase('coap/rd', ({ suite, get }) => {
+  let ferry: Ferry;
+  suite.before(async () => { ferry = await startTestFerry(get().db, { requestTimeout: 1 }); });
+  suite.after(async () => { await ferry.close(); });
+
+  const port = () => ferry.coapAddress.port;
+  const register = (query: string[], payload = LINKS, extra: { name: 'Content-Format'; value: Buffer }[] = [LINK_FORMAT]) =>
+    exchange(port(), { code: 'POST', options: [...uriOptions('/rd', query), ...extra], payload });
+  const device = async (endpoint: string) =>
+    (await get().db.query<Record<string, unknown>>('SELECT * FROM devices WHERE endpoint = $1', [endpoint])).rows[0];
+
+  suite('Register: 2.01 Created with Location-Path rd/<id>, stored with its parameters (§6.2.1)', async () => {
+    const res = await register(['ep=dev-1', 'lt=120', 'lwm2m=1.1', 'b=U']);
+    assert.is(res.code, '2.01');
+    const location = optionValues(res, 'Location-Path').map(String);
+    assert.is(location.length, 2);
+    assert.is(location[0], 'rd');
+    const row = await device('dev-1');
+    assert.ok(row);
+    assert.is(row['registration_id'], location[1]);
+    assert.is(row['status'], 'registered');
+    assert.is(row['lifetime'], 120);
+    assert.is(row['lwm2m_version'], '1.1');
+    assert.is(row['binding'], 'U');
+    assert.is(row['object_links'], LINKS.toString());
+    assert.is(row['address'], '127.0.0.1');
+    const events = await get().db.query<{ kind: string }>('SELECT kind FROM events WHERE device_id = $1', [row['id']]);
+    assert.equal(events.rows.map((e) => e.kind), ['registration.created']);
+  });
+
+  suite('Update: 2.04 Changed, new lifetime; unknown id → 4.04 with a diagnostic (§6.2.2)', async () => {
+    const reg = await register(['ep=dev-2', 'lt=60']);
+    const id = String(optionValues(reg, 'Location-Path')[1]);
+    const upd = await exchange(port(), { code: 'POST', options: uriOptions(`/rd/${id}`, ['lt=300']) });
+    assert.is(upd.code, '2.04');
+    assert.is((await device('dev-2'))?.['lifetime'], 300);
+    const unknown = await exchange(port(), { code: 'POST', options: uriOptions('/rd/nosuchid') });
+    assert.is(unknown.code, '4.04');
+    assert.ok(unknown.payload.toString().includes('nosuchid'));
+  });
+
+  suite('De-register: 2.02 Deleted, then the id is gone (§6.2.3)', async () => {
+    const reg = await register(['ep=dev-3']);
+    const id = String(optionValues(reg, 'Location-Path')[1]);
+    assert.is((await exchange(port(), { code: 'DELETE', options: uriOptions(`/rd/${id}`) })).code, '2.02');
+    assert.is((await device('dev-3'))?.['status'], 'deregistered');
+    assert.is((await exchange(port(), { code: 'DELETE', options: uriOptions(`/rd/${id}`) })).code, '4.04');
+    assert.is((await exchange(port(), { code: 'POST', options: uriOptions(`/rd/${id}`) })).code, '4.04');
+  });
+
+  suite('a new registration of a known endpoint replaces the old one', async () => {
+    const first = String(optionValues(await register(['ep=dev-4']), 'Location-Path')[1]);
+    const second = String(optionValues(await register(['ep=dev-4', 'lt=90']), 'Location-Path')[1]);
+    assert.is.not(first, second);
+    const rows = await get().db.query('SELECT registration_id FROM devices WHERE endpoint = $1', ['dev-4']);
+    assert.equal(rows.rows, [{ registration_id: second }]);
+    assert.is((await exchange(port(), { code: 'POST', options: uriOptions(`/rd/${first}`) })).code, '4.04');
+  });
+
+  suite('a registration whose lifetime passes is marked expired', async () => {
+    await register(['ep=dev-5', 'lt=1']);
+    await eventually(async () => ((await device('dev-5'))?.['status'] === 'expired' ? true : undefined), 5000, 'expiry');
+    const events = await get().db.query<{ kind: string }>(
+      "SELECT kind FROM events WHERE kind = 'registration.expired' AND device_id = (SELECT id FROM devices WHERE endpoint = 'dev-5')");
+    assert.is(events.rows.length, 1);
+  });
+
+  suite('bad registrations get a 4.xx with a diagnostic and store nothing', async () => {
+    const cases: Array<[string, Promise<{ code: string; payload: Buffer }>, string]> = [
+      ['no ep', register(['lt=60']), '4.00'],
+      ['lt not a number', register(['ep=bad-1', 'lt=abc']), '4.00'],
+      ['lt zero', register(['ep=bad-2', 'lt=0']), '4.00'],
+      ['malformed link-format', register(['ep=bad-3'], Buffer.from('</1/0,<3/0>')), '4.00'],
+      ['not UTF-8', register(['ep=bad-4'], Buffer.from([0x3c, 0xff, 0xfe, 0x3e])), '4.00'],
+      ['JSON content-format', register(['ep=bad-5'], LINKS, [{ name: 'Content-Format', value: Buffer.from([50]) }]), '4.15'],
+      ['GET /rd', exchange(port(), { code: 'GET', options: uriOptions('/rd') }), '4.05'],
+      ['PUT /rd/x', exchange(port(), { code: 'PUT', options: uriOptions('/rd/x') }), '4.05'],
+      ['unknown resource', exchange(port(), { code: 'GET', options: uriOptions('/nope') }), '4.04'],
+    ];
+    for (const [what, pending, code] of cases) {
+      const res = await pending;
+      assert.is(res.code, code, what);
+      assert.ok(res.payload.length > 0, `${what}: diagnostic payload`);
+    }
+    const count = await get().db.query<{ n: number }>('SELECT count(*)::int AS n FROM devices');
+    assert.is(count.rows[0]?.n, 0);
+  });
+
+  suite('garbage datagrams are dropped without a crash or a reply', async () => {
+    const socket = createSocket('udp4');
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    const replies: Buffer[] = [];
+    socket.on('message', (m) => replies.push(m));
+    for (const junk of [Buffer.alloc(0), Buffer.from([0xff]), Buffer.from('hello world'), Buffer.from([0x40, 0x01, 0x00])]) {
+      socket.send(junk, port(), '127.0.0.1');
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    socket.close();
+    assert.is(replies.filter((m) => m.length > 0 && (m[1]! >> 5) >= 4).length, 0, 'no error responses to unparseable datagrams');
+    assert.is((await register(['ep=after-junk'])).code, '2.01');
+  });
+});
