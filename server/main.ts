@@ -57,22 +57,28 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   let dm: DmClient | undefined;
 
   const target = (d: Device): Target => ({ endpoint: d.endpoint, address: d.address!, port: d.port! });
+  /** After a registration: read /3/0 into the inventory, then let the engine act. */
   const followUp = async (device: Device): Promise<void> => {
+    let current = device;
     try {
       const info = await readDeviceInfo(dm!, target(device), config.hardwareClassFrom);
-      const stored = await devices.setDeviceInfo(db, device.id, info);
+      current = (await devices.setDeviceInfo(db, device.id, info)) ?? device;
       log.info({ endpoint: device.endpoint, ...info }, 'device info read');
-      if (stored) await engine!.deviceRegistered(stored);
     } catch (err) {
-      log.warn({ endpoint: device.endpoint, err: err instanceof Error ? err.message : String(err) }, 'follow-up of registration failed');
-      await engine!.deviceRegistered(device);
+      log.warn({ endpoint: device.endpoint, err: err instanceof Error ? err.message : String(err) }, 'could not read /3/0 after registration');
     }
+    await engine!.deviceRegistered(current);
+  };
+  const pending = new Set<Promise<void>>();
+  const track = (work: Promise<void>): void => {
+    const p = work.catch((err: unknown) => log.error({ err }, 'background work failed')).finally(() => pending.delete(p));
+    pending.add(p);
   };
 
   const rd = registrationInterface({
     db, log,
     hooks: {
-      registered: (device) => { dm!.forget(device.endpoint); void followUp(device); },
+      registered: (device) => { dm!.forget(device.endpoint); track(followUp(device)); },
       updated: (device) => { engine!.deviceHeard(device.address!, device.port!); },
       left: (device) => { dm!.forget(device.endpoint); },
     },
@@ -98,14 +104,17 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     db, dm, log, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout,
   });
 
+  let sweeping = false;
   const sweep = setInterval(() => {
-    void (async () => {
+    if (sweeping) return;
+    sweeping = true;
+    track((async () => {
       for (const d of await devices.expireRegistrations(db)) {
         log.info({ endpoint: d.endpoint }, 'registration expired');
         dm!.forget(d.endpoint);
       }
       await engine!.sweep();
-    })().catch((err: unknown) => log.error({ err }, 'sweep failed'));
+    })().finally(() => { sweeping = false; }));
   }, o.sweepMs ?? 1000);
 
   const api = await buildApi({ db, engine, log, maxUploadBytes: config.maxUploadMb * 1024 * 1024 });
@@ -121,6 +130,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
         await api.close();
         dm!.close();
         await coap.close();
+        while (pending.size > 0) await Promise.all([...pending]);
         await engine!.idle();
         if (ownDb) await db.close();
         log.info('ferry stopped');

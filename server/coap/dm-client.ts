@@ -48,6 +48,9 @@ export class DmClient {
   private readonly observations = new Map<string, Observation[]>();
   /** Bumped by forget(): requests queued before it are cancelled, not sent. */
   private readonly epochs = new Map<string, number>();
+  /** Requests on the wire, to fail at once on close(). */
+  private readonly inFlight = new Set<(err: DmError) => void>();
+  private closed = false;
 
   constructor(opts: { agent: Agent; timeoutMs: number; log: Logger }) {
     this.agent = opts.agent;
@@ -86,9 +89,11 @@ export class DmClient {
     this.observations.delete(endpoint);
   }
 
-  /** Close every observation (shutdown). */
+  /** Shutdown: close every observation, fail what is in flight, refuse what comes. */
   close(): void {
+    this.closed = true;
     for (const endpoint of [...this.observations.keys()]) this.forget(endpoint);
+    for (const fail of [...this.inFlight]) fail(new DmError('cancelled', 'the server is shutting down'));
   }
 
   observedPaths(endpoint: string): string[] {
@@ -99,6 +104,7 @@ export class DmClient {
     const epoch = this.epochs.get(t.endpoint) ?? 0;
     const previous = this.queues.get(t.endpoint) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => {
+      if (this.closed) throw new DmError('cancelled', 'the server is shutting down');
       if ((this.epochs.get(t.endpoint) ?? 0) !== epoch) {
         throw new DmError('cancelled', 'the device re-registered or left before this request was sent');
       }
@@ -133,12 +139,14 @@ export class DmClient {
       const fail = (err: DmError): void => {
         if (settled) return;
         settled = true;
+        this.inFlight.delete(fail);
         clearTimeout(timer);
         this.agent.abort(req);
         this.log.info({ endpoint: t.endpoint, method, path, kind: err.kind, coapCode: err.coapCode }, `dm ${method} ${path} failed: ${err.message}`);
         reject(err);
       };
       const timer = setTimeout(() => fail(new DmError('timeout', `no response in ${this.timeoutMs} ms`)), this.timeoutMs);
+      this.inFlight.add(fail);
       req.on('error', (err: Error) => fail(new DmError('transport', err.message)));
       req.on('timeout', () => fail(new DmError('timeout', 'no acknowledgement after retransmissions')));
       req.on('response', (res: IncomingMessage) => {
@@ -151,6 +159,7 @@ export class DmClient {
           return;
         }
         settled = true;
+        this.inFlight.delete(fail);
         clearTimeout(timer);
         this.log.debug({ endpoint: t.endpoint, method, path, code: response.code, ms: Date.now() - started }, 'dm response');
         if (o.observe && o.onValue) this.track(t.endpoint, path, res as ObserveReadStream, o.onValue);

@@ -3,11 +3,11 @@
  * Request in → image lookup (cache) → slice without copying → response out. No per-device state:
  * each block is computed from the request alone.
  */
-import { OutgoingMessage, type IncomingMessage } from 'coap';
+import type { IncomingMessage, OutgoingMessage } from 'coap';
 import { blockSlice, decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
 import { ContentFormat } from '../../protocols/content-format.ts';
 import type { ImageCache } from './image-cache.ts';
-import { optionBuffer, replyError } from './message.ts';
+import { optionBuffer, replyError, send } from './message.ts';
 
 /** The size we answer at when the device does not ask (RFC 7959 §2.4): SZX 6 = 1024 bytes. */
 export const DEFAULT_SZX = 6;
@@ -20,8 +20,6 @@ export interface BlockServed {
   szx: number;
   more: boolean;
 }
-
-const sendWithoutNodeCoapBlockwise = OutgoingMessage.prototype.end;
 
 export function firmwareResponder(opts: { images: ImageCache; onBlock?: (b: BlockServed) => void }) {
   return async function handleFirmware(req: IncomingMessage, res: OutgoingMessage, segments: string[]): Promise<void> {
@@ -50,6 +48,6 @@ export function firmwareResponder(opts: { images: ImageCache; onBlock?: (b: Bloc
     if (num === 0 || optionBuffer(req, 'Size2') !== undefined) res.setOption('Size2', total);
     opts.onBlock?.({ address: req.rsinfo.address, port: req.rsinfo.port, imageId: Number(idText), num, szx, more: slice.more });
     // node-coap's own end() would re-slice and cache per client; the slice here is already the block.
-    sendWithoutNodeCoapBlockwise.call(res, image.payload.subarray(slice.start, slice.end));
+    send(res, image.payload.subarray(slice.start, slice.end));
   };
 }

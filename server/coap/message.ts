@@ -3,7 +3,7 @@
  * Uri-Path and Uri-Query segments stay separate (a '/' or '&' inside one is data), and the
  * numeric options come back as numbers whatever node-coap registered for them.
  */
-import type { IncomingMessage, OutgoingMessage } from 'coap';
+import { OutgoingMessage, type IncomingMessage } from 'coap';
 
 type AnyOption = { name: number | string; value: unknown };
 
@@ -61,10 +61,21 @@ export function uintBuffer(n: number): Buffer {
   return Buffer.from(bytes);
 }
 
+const endAsIs = OutgoingMessage.prototype.end;
+
+/**
+ * Sends a response exactly as given. node-coap's server response re-slices any payload of a
+ * request that carried Block2 (and drops it for an error code); our handlers do their own
+ * block-wise work, so they send through the plain message.
+ */
+export function send(res: OutgoingMessage, payload?: Buffer): void {
+  endAsIs.call(res, payload);
+}
+
 /** Ends a response with a code and a diagnostic payload (RFC 7252 §5.5.2). */
 export function replyError(res: OutgoingMessage, code: string, diagnostic: string): void {
   res.code = code;
-  res.end(Buffer.from(diagnostic.slice(0, 200), 'utf8'));
+  send(res, Buffer.from(diagnostic.slice(0, 200), 'utf8'));
 }
 
 /** A handler's refusal with a specific CoAP response code (4.xx) and a diagnostic. */

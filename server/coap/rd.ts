@@ -13,7 +13,7 @@ import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import type { Device } from '../store/rows.ts';
 import type { Logger } from '../log.ts';
-import { CoapError, contentFormatOf, replyError, uriQuery } from './message.ts';
+import { CoapError, contentFormatOf, replyError, send, uriQuery } from './message.ts';
 
 export interface RegistrationHooks {
   /** After a Register was answered 2.01 (a new registration, or a replaced one). */
@@ -40,7 +40,7 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
       'registered');
     res.code = '2.01';
     res.setOption('Location-Path', [Buffer.from('rd'), Buffer.from(registrationId)]);
-    res.end();
+    send(res);
     hooks.registered(device);
   }
 
@@ -54,7 +54,7 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
     if (!device) return replyError(res, '4.04', `no registration ${registrationId}`);
     log.debug({ endpoint: device.endpoint, registrationId }, 'registration updated');
     res.code = '2.04';
-    res.end();
+    send(res);
     hooks.updated(device);
   }
 
@@ -63,7 +63,7 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
     if (!device) return replyError(res, '4.04', `no registration ${registrationId}`);
     log.info({ endpoint: device.endpoint, registrationId }, 'de-registered');
     res.code = '2.02';
-    res.end();
+    send(res);
     hooks.left(device, 'deregistered');
   }
 

@@ -13,9 +13,18 @@ export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
 }
 
+/** The handle `transaction` passes to its callback: the same connection for every call. */
+export interface Transaction extends Queryable {
+  /** Several statements, no parameters, inside the transaction (migrations need it: on PGlite `query` takes one statement). */
+  exec(sql: string): Promise<void>;
+}
+
 export interface Db extends Queryable {
-  /** Runs `fn` inside BEGIN … COMMIT on one connection; ROLLBACK and rethrow when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` inside BEGIN … COMMIT on one connection; ROLLBACK and rethrow when it throws.
+   * Inside `fn` use `tx`, never `db`: on PGlite (one connection) `db.query` there is refused.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Runs SQL text that may hold several statements and no parameters (migrations). */
   exec(sql: string): Promise<void>;
   /** `pg` or `pglite`. */

@@ -34,7 +34,7 @@ export async function register(db: Db, r: NewRegistration): Promise<{ device: De
     const res = await tx.query(
       `INSERT INTO devices (endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
                             sms_number, object_links, address, port, registered_at, last_seen, expires_at)
-       VALUES ($1, $2, 'registered', $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), now() + make_interval(secs => $3))
+       VALUES ($1, $2, 'registered', $3::integer, $4, $5, $6, $7, $8, $9, $10, now(), now(), now() + make_interval(secs => $3::integer))
        ON CONFLICT (endpoint) DO UPDATE SET
          registration_id = EXCLUDED.registration_id, status = 'registered', lifetime = EXCLUDED.lifetime,
          lwm2m_version = EXCLUDED.lwm2m_version, binding = EXCLUDED.binding, queue_mode = EXCLUDED.queue_mode,
@@ -73,10 +73,10 @@ export async function updateRegistration(db: Db, registrationId: string, u: Regi
   return db.transaction(async (tx) => {
     const res = await tx.query(
       `UPDATE devices SET
-         lifetime = COALESCE($2, lifetime), binding = COALESCE($3, binding), queue_mode = COALESCE($4, queue_mode),
+         lifetime = COALESCE($2::integer, lifetime), binding = COALESCE($3, binding), queue_mode = COALESCE($4, queue_mode),
          sms_number = COALESCE($5, sms_number), object_links = COALESCE($6, object_links),
          address = $7, port = $8, last_seen = now(),
-         expires_at = now() + make_interval(secs => COALESCE($2, lifetime))
+         expires_at = now() + make_interval(secs => COALESCE($2::integer, lifetime))
        WHERE registration_id = $1 AND status = 'registered'
        RETURNING ${COLUMNS}`,
       [registrationId, u.lifetime ?? null, u.binding ?? null, u.queueMode ?? null, u.smsNumber ?? null,

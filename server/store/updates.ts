@@ -28,7 +28,7 @@ export async function createUpdate(
     if (active.rows[0]) throw new UpdateInProgressError(active.rows[0].id);
     const res = await tx.query(
       `INSERT INTO device_updates (device_id, firmware_id, state, deadline)
-       VALUES ($1, $2, 'queued', now() + make_interval(secs => $3)) RETURNING ${COLUMNS}`,
+       VALUES ($1, $2, 'queued', now() + make_interval(secs => $3::integer)) RETURNING ${COLUMNS}`,
       [u.deviceId, u.firmwareId, u.deadlineSeconds]);
     const update = toUpdate(res.rows[0]!);
     await recordEvent(tx, {
@@ -103,5 +103,5 @@ export async function overdueUpdates(q: Queryable): Promise<DeviceUpdate[]> {
 
 /** The device is still talking (blocks fetched): push the silence deadline, no event. */
 export async function extendDeadline(q: Queryable, id: number, seconds: number): Promise<void> {
-  await q.query(`UPDATE device_updates SET deadline = now() + make_interval(secs => $2) WHERE id = $1 AND ${ACTIVE}`, [id, seconds]);
+  await q.query(`UPDATE device_updates SET deadline = now() + make_interval(secs => $2::integer) WHERE id = $1 AND ${ACTIVE}`, [id, seconds]);
 }

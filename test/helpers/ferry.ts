@@ -51,7 +51,7 @@ export function optionValues(p: ParsedPacket, name: string): Buffer[] {
   return p.options.filter((o) => o.name === name).map((o) => o.value);
 }
 
-export function uriOptions(path: string, query: string[] = []): Packet['options'] {
+export function uriOptions(path: string, query: string[] = []): NonNullable<Packet['options']> {
   return [
     ...path.split('/').filter(Boolean).map((s) => ({ name: 'Uri-Path' as const, value: Buffer.from(s) })),
     ...query.map((q) => ({ name: 'Uri-Query' as const, value: Buffer.from(q) })),

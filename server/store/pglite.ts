@@ -1,0 +1,90 @@
+/** The embedded driver: PGlite (Postgres in WASM) behind the `Db` interface. */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { PGlite, type Results } from '@electric-sql/pglite';
+import type { Db, QueryResult, Transaction } from './db.ts';
+import { pgliteParsers } from './parsers.ts';
+
+export interface PgliteOptions {
+  /** undefined = in memory; a directory = persisted there (created, with its parents, if missing). */
+  dataDir?: string;
+}
+
+function result<R>(r: Results<unknown>): QueryResult<R> {
+  return { rows: r.rows as R[], rowCount: r.rowCount ?? r.affectedRows ?? 0 };
+}
+
+export async function openPglite(opts: PgliteOptions): Promise<Db> {
+  let dataDir: string | undefined;
+  if (opts.dataDir !== undefined) {
+    dataDir = resolve(opts.dataDir);
+    await mkdir(dataDir, { recursive: true });
+  }
+  // One options object: `new PGlite(undefined, options)` ignores `options`.
+  const lite = new PGlite({ ...(dataDir !== undefined && { dataDir }), parsers: pgliteParsers });
+  await lite.waitReady;
+
+  // PGlite is one connection: a query from another caller must wait for a running transaction,
+  // not land inside it. PGlite 0.5 queues query()/exec() behind transaction() itself; this queue
+  // keeps the guarantee whatever the PGlite version (test/server/store/db.test.ts checks it).
+  let tail: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn);
+    tail = run.then(noop, noop);
+    return run;
+  };
+
+  // A db.query() awaited inside db.transaction() would wait for the transaction, which waits for it.
+  const inTransaction = new AsyncLocalStorage<{ open: boolean }>();
+  const refuseInsideTransaction = (what: string) => {
+    if (inTransaction.getStore()?.open) {
+      throw new Error(
+        `${what} called inside db.transaction() on PGlite: use the transaction's handle (tx.query / tx.exec); ` +
+          'PGlite has one connection, so this call would wait for the transaction that is waiting for it',
+      );
+    }
+  };
+
+  return {
+    driver: 'pglite',
+
+    async query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]) {
+      refuseInsideTransaction('db.query()');
+      return result<R>(await exclusive(() => lite.query(sql, params ? [...params] : undefined)));
+    },
+
+    async exec(sql: string) {
+      refuseInsideTransaction('db.exec()');
+      await exclusive(() => lite.exec(sql));
+    },
+
+    async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+      refuseInsideTransaction('db.transaction()');
+      return exclusive(() =>
+        lite.transaction(async (ltx) => {
+          const state = { open: true };
+          const tx: Transaction = {
+            async query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]) {
+              return result<R>(await ltx.query(sql, params ? [...params] : undefined));
+            },
+            async exec(sql: string) {
+              await ltx.exec(sql);
+            },
+          };
+          try {
+            return await inTransaction.run(state, () => fn(tx));
+          } finally {
+            state.open = false;
+          }
+        }),
+      );
+    },
+
+    async close() {
+      await exclusive(() => lite.close());
+    },
+  };
+}
+
+function noop(): void {}

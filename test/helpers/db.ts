@@ -1,0 +1,129 @@
+/**
+ * Databases for tests: always an in-memory PGlite; plus PostgreSQL on a fresh schema when
+ * DATABASE_URL is set. Both migrated. One PGlite per test process (it takes seconds to start).
+ *
+ *   forEachDatabase('store/devices', ({ suite, get }) => {
+ *     suite('registers', async () => { const { db } = get(); … });
+ *   });
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { suite as uvuSuite, type Test } from 'uvu';
+import type { Db } from '../../server/store/db.ts';
+import { MIGRATIONS_DIR, migrate } from '../../server/store/migrate.ts';
+import { openPg } from '../../server/store/pg.ts';
+import { openPglite } from '../../server/store/pglite.ts';
+
+export type DatabaseName = 'pglite' | 'pg';
+
+export interface TestDb {
+  name: DatabaseName;
+  db: Db;
+  /** Empties every table but schema_migrations and restarts their id sequences. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The databases this run covers: pglite, and pg when DATABASE_URL is set. */
+export function databaseNames(): DatabaseName[] {
+  return process.env.DATABASE_URL ? ['pglite', 'pg'] : ['pglite'];
+}
+
+export function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set');
+  return url;
+}
+
+/** Creates a schema `t_<pid>_<random>` in DATABASE_URL's database; returns its name and a dropper. */
+export async function createTestSchema(): Promise<{ schema: string; drop(): Promise<void> }> {
+  const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const run = async (sql: string) => {
+    const client = new pg.Client({ connectionString: databaseUrl() });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`CREATE SCHEMA ${schema}`);
+  return { schema, drop: () => run(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+}
+
+async function reset(db: Db): Promise<void> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT quote_ident(tablename) AS name FROM pg_tables
+      WHERE schemaname = current_schema() AND tablename <> 'schema_migrations'`,
+  );
+  if (rows.length > 0) await db.exec(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`);
+}
+
+export async function openTestDatabase(name: DatabaseName): Promise<TestDb> {
+  if (name === 'pglite') {
+    const db = await openPglite({});
+    await migrate(db, { dir: MIGRATIONS_DIR });
+    return { name, db, reset: () => reset(db), close: () => db.close() };
+  }
+  const { schema, drop } = await createTestSchema();
+  let db: Db | undefined;
+  const close = async () => {
+    try {
+      await db?.close();
+    } finally {
+      await drop();
+    }
+  };
+  try {
+    db = await openPg({ url: databaseUrl(), schema, max: 4 });
+    await migrate(db, { dir: MIGRATIONS_DIR });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const opened = db;
+  return { name, db: opened, reset: () => reset(opened), close };
+}
+
+export async function testDatabases(): Promise<TestDb[]> {
+  const opened: TestDb[] = [];
+  try {
+    for (const name of databaseNames()) opened.push(await openTestDatabase(name));
+  } catch (err) {
+    await Promise.allSettled(opened.map((t) => t.close()));
+    throw err;
+  }
+  return opened;
+}
+
+/**
+ * One uvu suite per database, named `<name> [pglite]` / `<name> [pg]`: the database opens in
+ * `before` (ahead of the file's own hooks), is reset before each test, and closes in `after`
+ * (behind the file's own hooks). The suites run when `define` returns: do not call `suite.run()`.
+ */
+export function forEachDatabase(
+  name: string,
+  define: (t: { suite: Test; get: () => TestDb; database: DatabaseName }) => void,
+): void {
+  for (const database of databaseNames()) {
+    const suite = uvuSuite(`${name} [${database}]`);
+    let current: TestDb | undefined;
+    suite.before(async () => {
+      current = await openTestDatabase(database);
+    });
+    suite.before.each(async () => {
+      await current?.reset();
+    });
+    const get = () => {
+      if (current === undefined) throw new Error(`${database} test database is not open (outside a test?)`);
+      return current;
+    };
+    define({ suite, get, database });
+    // Registered last so it runs after the file's own `after` hooks (uvu runs them in order).
+    suite.after(async () => {
+      await current?.close();
+      current = undefined;
+    });
+    suite.run();
+  }
+}
