@@ -1,0 +1,144 @@
+// One firmware update end to end, on real parts: Ferry (node-coap over loopback UDP, the update
+// engine, the store) and simulated LwM2M devices, on every test database.
+import * as assert from 'uvu/assert';
+import type { Ferry } from '../../server/main.ts';
+import * as devices from '../../server/store/devices.ts';
+import { makeSimImage } from '../../simulator/image.ts';
+import { SimDevice } from '../../simulator/device.ts';
+import { forEachDatabase } from '../helpers/db.ts';
+import { eventually, startTestFerry } from '../helpers/ferry.ts';
+
+const FAST_COAP = { ackTimeoutMs: 300, maxRetransmit: 3 };
+
+forEachDatabase('update end to end', ({ suite, get }) => {
+  let ferry: Ferry;
+  let sims: SimDevice[] = [];
+  // A fresh server per test: the database is emptied between tests and ids start again at 1,
+  // which a running server's image cache would not expect.
+  suite.before.each(async () => { ferry = await startTestFerry(get().db, { updateTimeout: 20, requestTimeout: 5 }); });
+  suite.after.each(async () => {
+    await Promise.all(sims.map((s) => s.stop()));
+    sims = [];
+    await ferry.close();
+  });
+
+  const startDevices = async (n: number, prefix: string, szxOf: (i: number) => number) => {
+    sims = Array.from({ length: n }, (_, i) => new SimDevice({
+      endpoint: `${prefix}-${i}`, server: { host: '127.0.0.1', port: ferry.coapAddress.port },
+      blockSzx: szxOf(i), lifetime: 60, rebootDelayMs: 100, coap: FAST_COAP,
+    }));
+    await Promise.all(sims.map((s) => s.start()));
+    // Registered and read: the inventory knows each device's class and version.
+    for (const s of sims) {
+      await eventually(async () => {
+        const d = await devices.findByEndpoint(get().db, s.endpoint);
+        return d?.hardwareClass === 'sim-1' && d.firmwareVersion === '1.0.0' ? d : undefined;
+      }, 10_000, `${s.endpoint} inventory`);
+    }
+  };
+  const upload = async (image: Buffer, version: string) => {
+    const res = await ferry.api.inject({
+      method: 'POST', url: `/api/v1/firmware?version=${version}&hardwareClass=sim-1`,
+      headers: { 'content-type': 'application/octet-stream' }, payload: image,
+    });
+    assert.is(res.statusCode, 201);
+    return res.json().id as number;
+  };
+  const requestUpdate = async (endpoint: string, firmwareId: number) => {
+    const res = await ferry.api.inject({ method: 'POST', url: `/api/v1/devices/${endpoint}/update`, payload: { firmwareId } });
+    assert.is(res.statusCode, 202, res.body);
+    return res.json().id as number;
+  };
+  const finished = (id: number) => eventually(async () => {
+    const res = await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` });
+    const body = res.json();
+    return ['succeeded', 'failed', 'cancelled'].includes(body.state) ? body : undefined;
+  }, 30_000, `update ${id} to finish`);
+
+  suite('five devices update to 2.0.0 by Block2 pull, each at its own block size', async () => {
+    await startDevices(5, 'e2e', (i) => [0, 2, 4, 5, 6][i]!); // 16, 64, 256, 512, 1024-byte blocks
+    const firmwareId = await upload(makeSimImage({ version: '2.0.0', size: 12_000, seed: 7 }), '2.0.0');
+    const started = Date.now();
+    const ids = await Promise.all(sims.map((s) => requestUpdate(s.endpoint, firmwareId)));
+    const results = await Promise.all(ids.map(finished));
+    const ms = Date.now() - started;
+    console.log(`  five-device update on ${get().name}: ${ms} ms`);
+
+    for (const [i, r] of results.entries()) {
+      assert.is(r.state, 'succeeded', `${sims[i]!.endpoint}: ${r.reason}`);
+      assert.is(r.resultCode, 1);
+      assert.is(r.reportedVersion, '2.0.0');
+      assert.is(r.versionMismatch, false);
+      // Each transition wrote one event, in order.
+      const states = r.events.filter((e: { kind: string }) => e.kind === 'update.state').map((e: { data: { state: string } }) => e.data.state);
+      assert.equal(states.filter((s: string) => s !== 'downloading'), ['sent', 'downloaded', 'updating', 'succeeded']);
+      assert.is(sims[i]!.firmwareVersion, '2.0.0');
+    }
+    const list = await ferry.api.inject({ method: 'GET', url: '/api/v1/devices' });
+    for (const d of list.json()) assert.is(d.firmwareVersion, '2.0.0', d.endpoint);
+    // The device really fetched block by block at its own size.
+    assert.ok(sims[0]!.counters.blocks >= Math.ceil(12_000 / 16), 'the 16-byte device fetched every block');
+    const rows = await get().db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE kind = 'update.state'");
+    assert.ok((rows.rows[0]?.n ?? 0) >= 20);
+  });
+
+  suite('a corrupted image fails with Update Result 5 (integrity check failure)', async () => {
+    await startDevices(1, 'bad', () => 6);
+    const image = makeSimImage({ version: '3.0.0', size: 4000, seed: 3 });
+    image[image.length - 10]! ^= 0x01;
+    const id = await requestUpdate('bad-0', await upload(image, '3.0.0'));
+    const r = await finished(id);
+    assert.is(r.state, 'failed');
+    assert.is(r.resultCode, 5);
+    assert.match(r.reason, /integrity/);
+    assert.is((await devices.findByEndpoint(get().db, 'bad-0'))?.firmwareVersion, '1.0.0');
+  });
+
+  suite('a device reporting another version than the image\'s is flagged', async () => {
+    await startDevices(1, 'odd', () => 6);
+    const id = await requestUpdate('odd-0', await upload(makeSimImage({ version: '4.0.1', size: 3000 }), '4.0.0'));
+    const r = await finished(id);
+    assert.is(r.state, 'succeeded');
+    assert.is(r.versionMismatch, true);
+    assert.is(r.reportedVersion, '4.0.1');
+    assert.is((await devices.findByEndpoint(get().db, 'odd-0'))?.firmwareVersion, '4.0.1');
+  });
+
+  suite('a device that does not answer fails the update with a reason', async () => {
+    // Registered from a port where nobody listens: the observe request times out.
+    await devices.register(get().db, {
+      endpoint: 'mute-0', registrationId: 'mute', lifetime: 60, lwm2mVersion: '1.1', binding: 'U', queueMode: false,
+      objectLinks: '</5/0>', address: '127.0.0.1', port: 9,
+    });
+    const id = await requestUpdate('mute-0', await upload(makeSimImage({ version: '5.0.0', size: 100 }), '5.0.0'));
+    const r = await finished(id);
+    assert.is(r.state, 'failed');
+    assert.match(r.reason, /observe failed/);
+  });
+});
+
+forEachDatabase('update timeout', ({ suite, get }) => {
+  let ferry: Ferry;
+  suite.before(async () => { ferry = await startTestFerry(get().db, { updateTimeout: 1 }); });
+  suite.after(async () => { await ferry.close(); });
+
+  suite('an update for a silent device fails with reason timeout', async () => {
+    const { device } = await devices.register(get().db, {
+      endpoint: 'gone-0', registrationId: 'gone', lifetime: 60, lwm2mVersion: '1.1', binding: 'U', queueMode: false,
+      objectLinks: '</5/0>', address: '127.0.0.1', port: 9,
+    });
+    await devices.deregister(get().db, 'gone');
+    const fw = await ferry.api.inject({
+      method: 'POST', url: '/api/v1/firmware?version=6&hardwareClass=sim-1',
+      headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.from('x'),
+    });
+    const res = await ferry.api.inject({ method: 'POST', url: '/api/v1/devices/gone-0/update', payload: { firmwareId: fw.json().id } });
+    const id = res.json().id;
+    const r = await eventually(async () => {
+      const u = (await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` })).json();
+      return u.state === 'failed' ? u : undefined;
+    }, 6000, 'timeout');
+    assert.match(r.reason, /timeout/);
+    assert.ok(device.id > 0);
+  });
+});
