@@ -1,0 +1,198 @@
+/**
+ * The Device Management & Service Enablement interface, client side (LwM2M 1.1 Core §6.3,
+ * Transport §6.4): the server's Read (GET), Discover (GET, Accept 40), Write (PUT, or POST on an
+ * instance), Execute (POST on a resource), Observe (GET + Observe, RFC 7641) and
+ * Write-Attributes (PUT with only a query) on our object instances.
+ * Every error answer carries a short diagnostic payload (RFC 7252 §5.5.2).
+ */
+import { ContentFormat } from '../protocols/content-format.ts';
+import { DecodeError } from '../protocols/errors.ts';
+import { formatLinkFormat } from '../protocols/link-format.ts';
+import type { Link } from '../protocols/link-format.ts';
+import { formatPath, parsePath, pathFromSegments } from '../protocols/path.ts';
+import type { Lwm2mPath } from '../protocols/path.ts';
+import type { CoapEndpoint } from './coap/endpoint.ts';
+import type { CoapReply, CoapRequest, ReplyFn } from './coap/messages.ts';
+import { Observers } from './coap/observe.ts';
+import { writable } from './objects/model.ts';
+import type { DmResult, ObjectInstance, ResourceValue } from './objects/model.ts';
+import { decodeInstanceWrite, decodeWrite, encodeInstances, encodeResource, encodeResourceInstance } from './objects/values.ts';
+import type { Encoded } from './objects/values.ts';
+
+export type DmEvent = { type: 'dm'; method: string; path: string; code: string; reason?: string };
+
+const err = (code: string, reason: string): CoapReply => ({ code, payload: reason });
+
+export class DeviceManagement {
+  readonly observers: Observers;
+  readonly #instances: readonly ObjectInstance[];
+  readonly #log: ((e: DmEvent) => void) | undefined;
+
+  constructor(endpoint: CoapEndpoint, instances: readonly ObjectInstance[], log?: (e: DmEvent) => void) {
+    this.#instances = [...instances].sort((a, b) => a.objectId - b.objectId || a.instanceId - b.instanceId);
+    this.observers = new Observers(endpoint);
+    this.#log = log;
+  }
+
+  /** The Register payload: </>;rt="oma.lwm2m";ct=11542,</1>;ver=1.1,</1/0>,… (Core §6.2.1). */
+  links(): string {
+    const links: Link[] = [{ uri: '/', params: { rt: 'oma.lwm2m', ct: String(ContentFormat.TLV) } }];
+    let last: number | undefined;
+    for (const inst of this.#instances) {
+      if (inst.objectId !== last) links.push({ uri: `/${inst.objectId}`, params: { ver: inst.objectVersion } });
+      last = inst.objectId;
+      links.push({ uri: `/${inst.objectId}/${inst.instanceId}`, params: {} });
+    }
+    return formatLinkFormat(links);
+  }
+
+  /** The endpoint's request handler. */
+  readonly handle = (req: CoapRequest, reply: ReplyFn): void => {
+    let path: Lwm2mPath;
+    try {
+      path = pathFromSegments(req.pathSegments);
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      reply(err('4.04', `not an LwM2M path: ${e.reason}`));
+      return;
+    }
+    const { reply: answer, after } = this.#dispatch(req, path);
+    reply(answer);
+    const reason = answer.code.startsWith('2.') || answer.payload === undefined ? undefined : String(answer.payload);
+    this.#log?.({ type: 'dm', method: req.method, path: formatPath(path), code: answer.code, ...(reason === undefined ? {} : { reason }) });
+    after?.();
+  };
+
+  /** Resources of one instance changed value: notify whoever observes them or their parents. */
+  changed(objectId: number, instanceId: number, resourceIds: readonly number[]): void {
+    const paths = resourceIds.map((r) => `/${objectId}/${instanceId}/${r}`);
+    this.observers.notify(
+      (key) => paths.some((p) => p === key || p.startsWith(`${key}/`)),
+      (o) => this.#read(parsePath(o.key), o.accept),
+    );
+  }
+
+  #dispatch(req: CoapRequest, path: Lwm2mPath): { reply: CoapReply; after?: () => void } {
+    switch (req.method) {
+      case 'GET':
+        if (req.options.accept === ContentFormat.LINK_FORMAT) return { reply: this.#discover(path) };
+        return { reply: this.#observeOrRead(req, path) };
+      case 'PUT':
+        // Write-Attributes: a PUT with only a query (Core §6.3.4). Accepted; pmin/pmax are not applied.
+        if (req.payload.length === 0 && req.options.contentFormat === undefined && req.options.uriQuery.length > 0) {
+          return { reply: { code: '2.04' } };
+        }
+        return this.#write(req, path);
+      case 'POST':
+        if (path.resourceId !== undefined) return this.#execute(req, path);
+        if (path.instanceId !== undefined) return this.#write(req, path);
+        return { reply: err('4.05', 'Create is not supported') };
+      case 'DELETE':
+        return { reply: err('4.05', 'Delete is not supported') };
+      default:
+        return { reply: err('4.05', `${req.method} is not an LwM2M operation`) };
+    }
+  }
+
+  #observeOrRead(req: CoapRequest, path: Lwm2mPath): CoapReply {
+    const res = this.#read(path, req.options.accept);
+    const observe = req.options.observe;
+    if (observe === 0 && res.code === '2.05') return { ...res, observe: this.observers.add(formatPath(path), req) };
+    if (observe === 1) this.observers.remove(req.peer, req.token);
+    return res;
+  }
+
+  #read(path: Lwm2mPath, accept: number | undefined): CoapReply {
+    const found = this.#find(path);
+    if ('code' in found) return found;
+    const { instances, inst } = found;
+    if (inst === undefined) return encoded(encodeInstances(instances, true, accept));
+    if (path.resourceId === undefined) return encoded(encodeInstances([inst], false, accept));
+    const def = inst.resources.find((r) => r.id === path.resourceId);
+    if (def === undefined) return err('4.04', `no resource ${formatPath(path)}`);
+    if (def.ops !== 'R' && def.ops !== 'RW') return err('4.05', `${formatPath(path)} is not readable`);
+    const value = inst.read(def.id);
+    if (value === undefined) return err('4.04', `no value at ${formatPath(path)}`);
+    if (path.resourceInstanceId === undefined) return encoded(encodeResource(def.id, value, accept));
+    const item = value.kind === 'integers' ? value.value[path.resourceInstanceId] : undefined;
+    if (item === undefined) return err('4.04', `no resource instance ${formatPath(path)}`);
+    return encoded(encodeResourceInstance(path.resourceInstanceId, item, accept));
+  }
+
+  #discover(path: Lwm2mPath): CoapReply {
+    const found = this.#find(path);
+    if ('code' in found) return found;
+    const links: Link[] = [];
+    const list = found.inst === undefined ? found.instances : [found.inst];
+    if (path.instanceId === undefined) links.push({ uri: `/${path.objectId}`, params: { ver: list[0]?.objectVersion ?? '1.0' } });
+    for (const inst of list) {
+      if (path.resourceId === undefined) links.push({ uri: `/${inst.objectId}/${inst.instanceId}`, params: {} });
+      for (const def of inst.resources) {
+        if (path.resourceId !== undefined && def.id !== path.resourceId) continue;
+        const v = def.kind === 'integers' ? inst.read(def.id) : undefined;
+        const params: Link['params'] = v?.kind === 'integers' ? { dim: String(v.value.length) } : {};
+        links.push({ uri: `/${inst.objectId}/${inst.instanceId}/${def.id}`, params });
+      }
+    }
+    if (path.resourceId !== undefined && links.length === 0) return err('4.04', `no resource ${formatPath(path)}`);
+    return { code: '2.05', contentFormat: ContentFormat.LINK_FORMAT, payload: formatLinkFormat(links) };
+  }
+
+  #write(req: CoapRequest, path: Lwm2mPath): { reply: CoapReply; after?: () => void } {
+    const found = this.#find(path);
+    if ('code' in found) return { reply: found };
+    const inst = found.inst;
+    if (inst === undefined) return { reply: err('4.05', 'Write on an object is not supported') };
+    const cf = req.options.contentFormat;
+    if (path.resourceId === undefined) {
+      const d = decodeInstanceWrite(inst, cf, req.payload);
+      if (!d.ok) return { reply: err(d.code, d.reason) };
+      for (const id of d.values.keys()) {
+        const def = inst.resources.find((r) => r.id === id);
+        if (def === undefined || !writable(def)) return { reply: err('4.05', `/${inst.objectId}/${inst.instanceId}/${id} is not writable`) };
+      }
+      return applyAll([...d.values].map(([id, v]) => () => inst.write(id, v)));
+    }
+    if (path.resourceInstanceId !== undefined) return { reply: err('4.05', 'Write on a resource instance is not supported') };
+    const def = inst.resources.find((r) => r.id === path.resourceId);
+    if (def === undefined) return { reply: err('4.04', `no resource ${formatPath(path)}`) };
+    if (!writable(def)) return { reply: err('4.05', `${formatPath(path)} is not writable`) };
+    const d = decodeWrite(def.id, def.kind, cf, req.payload);
+    if (!d.ok) return { reply: err(d.code, d.reason) };
+    return applyAll([() => inst.write(def.id, d.value as ResourceValue)]);
+  }
+
+  #execute(req: CoapRequest, path: Lwm2mPath): { reply: CoapReply; after?: () => void } {
+    const found = this.#find(path);
+    if ('code' in found) return { reply: found };
+    const inst = found.inst;
+    const def = inst?.resources.find((r) => r.id === path.resourceId);
+    if (inst === undefined || def === undefined || path.resourceInstanceId !== undefined) return { reply: err('4.04', `no resource ${formatPath(path)}`) };
+    if (def.ops !== 'E') return { reply: err('4.05', `${formatPath(path)} is not executable`) };
+    return applyAll([() => inst.execute(def.id, req.payload.toString('utf8'))]);
+  }
+
+  #find(path: Lwm2mPath): { instances: ObjectInstance[]; inst: ObjectInstance | undefined } | CoapReply {
+    const instances = this.#instances.filter((i) => i.objectId === path.objectId);
+    if (instances.length === 0) return err('4.04', `no object ${path.objectId}`);
+    if (path.instanceId === undefined) return { instances, inst: undefined };
+    const inst = instances.find((i) => i.instanceId === path.instanceId);
+    if (inst === undefined) return err('4.04', `no instance /${path.objectId}/${path.instanceId}`);
+    return { instances, inst };
+  }
+}
+
+function encoded(e: Encoded): CoapReply {
+  return e.ok ? { code: '2.05', contentFormat: e.contentFormat, payload: e.payload } : err(e.code, e.reason);
+}
+
+/** Runs the writes/executes in order, stopping at the first failure; the afters run after the reply. */
+function applyAll(steps: (() => DmResult)[]): { reply: CoapReply; after?: () => void } {
+  const afters: (() => void)[] = [];
+  for (const step of steps) {
+    const r = step();
+    if (!r.ok) return { reply: err(r.code, r.reason) };
+    if (r.after !== undefined) afters.push(r.after);
+  }
+  return { reply: { code: '2.04' }, after: () => afters.forEach((a) => a()) };
+}
