@@ -50,20 +50,9 @@ export function parseRegisterQuery(query: readonly string[], defaults?: { lifeti
     binding: DEFAULT_BINDING,
     queueMode: false,
   };
-  const lt = q.get('lt');
-  if (lt !== undefined) params.lifetime = parseLifetime(lt);
   const version = q.get('lwm2m');
   if (version !== undefined) params.lwm2mVersion = parseVersion(version);
-  const b = q.get('b');
-  if (b !== undefined) {
-    const binding = parseBinding(b);
-    params.binding = binding.binding;
-    params.queueMode = binding.queue;
-  }
-  if (q.has('Q')) params.queueMode = true;
-  const sms = q.get('sms');
-  if (sms !== undefined) params.smsNumber = parseSms(sms);
-  return params;
+  return Object.assign(params, commonParams(q));
 }
 
 /**
@@ -73,6 +62,11 @@ export function parseRegisterQuery(query: readonly string[], defaults?: { lifeti
 export function parseUpdateQuery(query: readonly string[]): RegistrationUpdateParams {
   const q = split(query, ['ep', 'lt', 'b', 'Q', 'sms']);
   if (q.has('ep')) throw bad('ep is not allowed in a registration update');
+  return commonParams(q);
+}
+
+/** lt, b, Q and sms: the parameters Register and Update share. */
+function commonParams(q: Map<string, string | true>): RegistrationUpdateParams {
   const params: RegistrationUpdateParams = {};
   const lt = q.get('lt');
   if (lt !== undefined) params.lifetime = parseLifetime(lt);

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as assert from 'uvu/assert';
 import type { Queryable } from '../../../server/store/db.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
+import { rejects } from '../../helpers/assert.ts';
 
 const addDevice = (q: Queryable, endpoint: string) =>
   q.query<{ id: number }>(
@@ -12,16 +13,6 @@ const addDevice = (q: Queryable, endpoint: string) =>
 const endpoints = async (q: Queryable) =>
   (await q.query<{ endpoint: string }>('SELECT endpoint FROM devices ORDER BY endpoint')).rows.map((r) => r.endpoint);
 
-async function rejects(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, Error);
-    return err as Error;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
-}
 
 forEachDatabase('store/db', ({ suite, get, database }) => {
   suite('query: rows and rowCount; ids start at 1 after reset', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { MIGRATIONS_DIR, MigrationError, checksum, migrate, readMigrations } from '../../../server/store/migrate.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
+import { rejects } from '../../helpers/assert.ts';
 
 /** A temp dir holding copies of the real migrations plus `extra` files (name → text). */
 async function migrationsCopy(extra: Record<string, string> = {}, omit: string[] = []): Promise<string> {
@@ -16,16 +17,6 @@ async function migrationsCopy(extra: Record<string, string> = {}, omit: string[]
   return dir;
 }
 
-async function rejects(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, Error);
-    return err as Error;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
-}
 
 forEachDatabase('store/migrate', ({ suite, get }) => {
   const tempDirs: string[] = [];
