@@ -89,3 +89,10 @@ export function helpText(): string {
   const rows = SETTINGS.map((s) => `  --${s.flag} <v>`.padEnd(30) + `${s.help}\n${''.padEnd(30)}env ${s.env}${s.def !== undefined ? `, default ${s.def}` : ''}`);
   return ['Usage: ferry serve [options]', '', 'Runs the LwM2M/CoAP endpoint, the update engine and the admin API.', '', ...rows, '  -h, --help'.padEnd(30) + 'this text', ''].join('\n');
 }
+
+/** The defaults with some settings replaced (tests, benchmarks, embedding). */
+export function configWith(overrides: Partial<Config>): Config {
+  const base = parseConfig([], {});
+  if (base === 'help') throw new Error('unreachable');
+  return { ...base, ...overrides };
+}

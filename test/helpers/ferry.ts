@@ -1,18 +1,13 @@
 /** A Ferry server for tests: loopback, free ports, silent logs, on a test database. */
 import { createSocket } from 'node:dgram';
 import { generate, parse, type ParsedPacket, type Packet } from 'coap-packet';
-import type { Config } from '../../server/config.ts';
+import { configWith, type Config } from '../../server/config.ts';
 import { createLogger, silentLogger } from '../../server/log.ts';
 import { startFerry, type Ferry } from '../../server/main.ts';
 import type { Db } from '../../server/store/db.ts';
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return {
-    coapHost: '127.0.0.1', coapPort: 0, publicHost: '127.0.0.1', publicPort: undefined,
-    apiHost: '127.0.0.1', apiPort: 0, databaseUrl: undefined, dbDir: '', hardwareClassFrom: 'model',
-    updateTimeout: 60, requestTimeout: 5, maxUploadMb: 8, imageCacheMb: 64, logLevel: 'silent',
-    ...overrides,
-  };
+  return configWith({ coapPort: 0, apiPort: 0, updateTimeout: 60, requestTimeout: 5, maxUploadMb: 8, logLevel: 'silent', ...overrides });
 }
 
 export function startTestFerry(db: Db, overrides: Partial<Config> = {}, sweepMs = 200): Promise<Ferry> {
