@@ -124,31 +124,34 @@ export class UpdateEngine {
     if (!device || device.status !== 'registered' || !device.address || !device.port) return;
     const target: Target = { endpoint: device.endpoint, address: device.address, port: device.port };
     for (const c of d.commands) {
-      if (!(await this.run(updateId, c, target, image))) break;
+      // A command's outcome is handled right here, before any event queued meanwhile: otherwise a
+      // second 'registered' could find the update still queued and write the Package URI twice.
+      const outcomes = await this.run(updateId, c, target, image);
+      for (const next of outcomes) await this.handle(updateId, next);
+      if (outcomes.some((e) => e.type === 'commandFailed')) break;
     }
   }
 
-  /** Sends one command; its outcome comes back as an event. False when it failed. */
-  private async run(updateId: number, c: Command, t: Target, image: FirmwareImage): Promise<boolean> {
+  /** Sends one command; returns the events its outcome makes. */
+  private async run(updateId: number, c: Command, t: Target, image: FirmwareImage): Promise<UpdateEvent[]> {
     const dm = this.o.dm;
     try {
       switch (c.type) {
         case 'observe':
           await dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', r));
           await dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', r));
-          return true;
+          return [];
         case 'writePackageUri':
           await dm.write(t, URI_PATH, Buffer.from(`${this.o.downloadBase}/fw/${image.id}`), ContentFormat.TEXT);
-          this.emit(updateId, { type: 'written' });
-          return true;
+          return [{ type: 'written' }];
         case 'executeUpdate':
           await dm.execute(t, UPDATE_PATH);
-          this.emit(updateId, { type: 'executed' });
-          return true;
-        case 'readResult':
-          this.emitValue(updateId, 'state', await dm.read(t, STATE_PATH, ContentFormat.TEXT));
-          this.emitValue(updateId, 'result', await dm.read(t, RESULT_PATH, ContentFormat.TEXT));
-          return true;
+          return [{ type: 'executed' }];
+        case 'readResult': {
+          const state = integerValue(await dm.read(t, STATE_PATH, ContentFormat.TEXT));
+          const result = integerValue(await dm.read(t, RESULT_PATH, ContentFormat.TEXT));
+          return [{ type: 'state', value: state }, { type: 'result', value: result }];
+        }
         case 'readFirmwareVersion': {
           let version: string | null = null;
           try {
@@ -156,13 +159,12 @@ export class UpdateEngine {
           } catch (err) {
             this.o.log.warn({ updateId, err: String(err) }, 'could not read /3/0/3 after the update');
           }
-          this.emit(updateId, { type: 'firmwareVersion', value: version });
-          return true;
+          return [{ type: 'firmwareVersion', value: version }];
         }
       }
     } catch (err) {
-      this.emit(updateId, { type: 'commandFailed', command: c.type, reason: err instanceof Error ? err.message : String(err) });
-      return false;
+      const reason = err instanceof DecodeError ? err.reason : err instanceof Error ? err.message : String(err);
+      return [{ type: 'commandFailed', command: c.type, reason }];
     }
   }
 

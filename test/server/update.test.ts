@@ -82,6 +82,19 @@ forEachDatabase('update end to end', ({ suite, get }) => {
     assert.ok((rows.rows[0]?.n ?? 0) >= 20);
   });
 
+  suite('registrations racing a new update do not start a second download', async () => {
+    await startDevices(1, 'race', () => 6);
+    const firmwareId = await upload(makeSimImage({ version: '2.1.0', size: 5000 }), '2.1.0');
+    const id = await requestUpdate('race-0', firmwareId);
+    const device = (await devices.findByEndpoint(get().db, 'race-0'))!;
+    await Promise.all([ferry.engine.deviceRegistered(device), ferry.engine.deviceRegistered(device)]);
+    const r = await finished(id);
+    assert.is(r.state, 'succeeded', r.reason);
+    assert.is(sims[0]!.counters.downloads, 1);
+    const written = r.events.filter((e: { data: { state?: string } }) => e.data.state === 'sent');
+    assert.is(written.length, 1);
+  });
+
   suite('a corrupted image fails with Update Result 5 (integrity check failure)', async () => {
     await startDevices(1, 'bad', () => 6);
     const image = makeSimImage({ version: '3.0.0', size: 4000, seed: 3 });
