@@ -16,7 +16,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
     schema: {
       querystring: {
         type: 'object', additionalProperties: false,
-        properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, after: { type: 'integer', minimum: 0 } },
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, after: { type: 'integer', minimum: 0, description: 'the last id of the previous page' } },
       },
       response: { 200: { type: 'array', items: deviceBody } },
     },

@@ -21,7 +21,7 @@ export const firmwareBody = {
 export const deviceBody = {
   type: 'object',
   properties: {
-    endpoint: { type: 'string' }, status: { type: 'string' }, registrationId: nullableString,
+    id: { type: 'integer' }, endpoint: { type: 'string' }, status: { type: 'string' }, registrationId: nullableString,
     hardwareClass: nullableString, firmwareVersion: nullableString, manufacturer: nullableString,
     modelNumber: nullableString, hardwareVersion: nullableString, lwm2mVersion: { type: 'string' },
     binding: { type: 'string' }, queueMode: { type: 'boolean' }, lifetime: { type: 'integer' },

@@ -77,6 +77,8 @@ export class UpdateEngine {
 
   /** Periodic: updates past their deadline fail with reason timeout, unless the device is still talking. */
   async sweep(): Promise<void> {
+    const horizon = Date.now() - this.o.updateTimeoutSeconds * 1000;
+    for (const [peer, at] of this.activity) if (at < horizon) this.activity.delete(peer);
     for (const u of await updates.overdueUpdates(this.o.db)) {
       const device = await devices.findById(this.o.db, u.deviceId);
       const heard = device?.address ? this.activity.get(`${device.address}:${device.port}`) : undefined;

@@ -78,6 +78,11 @@ forEachDatabase('api', ({ suite, get }) => {
     assert.is(one.json().status, 'deregistered');
     assert.ok(one.json().events.some((e: { kind: string }) => e.kind === 'registration.created'));
     assert.is((await ferry.api.inject({ method: 'GET', url: '/api/v1/devices/nobody' })).statusCode, 404);
+    await offlineDevice('dev-a2');
+    const page1 = (await ferry.api.inject({ method: 'GET', url: '/api/v1/devices?limit=1' })).json();
+    assert.equal(page1.map((d: { endpoint: string }) => d.endpoint), ['dev-a']);
+    const page2 = (await ferry.api.inject({ method: 'GET', url: `/api/v1/devices?limit=1&after=${page1[0].id}` })).json();
+    assert.equal(page2.map((d: { endpoint: string }) => d.endpoint), ['dev-a2']);
     assert.is((await ferry.api.inject({ method: 'GET', url: '/api/v1/devices?limit=0' })).statusCode, 400);
     assert.is((await ferry.api.inject({ method: 'GET', url: '/api/v1/devices?limit=abc' })).statusCode, 400);
   });
