@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, OutgoingMessage } from 'coap';
 import { ContentFormat } from '../../protocols/content-format.ts';
 import { DecodeError } from '../../protocols/errors.ts';
-import { objectsFromLinks, parseLinkFormat } from '../../protocols/link-format.ts';
+import { objectsFromLinks, parseLinkFormat, type RegisteredObjects } from '../../protocols/link-format.ts';
 import { parseRegisterQuery, parseUpdateQuery } from '../../protocols/registration.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
@@ -31,10 +31,10 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
 
   async function register(req: IncomingMessage, res: OutgoingMessage): Promise<void> {
     const params = parseRegisterQuery(uriQuery(req), { lifetime: deps.defaultLifetime ?? 86400 });
-    const objectLinks = linkPayload(req);
+    const links = linkPayload(req);
     const registrationId = randomBytes(6).toString('base64url');
     const { device, replaced } = await devices.register(db, {
-      ...params, registrationId, objectLinks, address: req.rsinfo.address, port: req.rsinfo.port,
+      ...params, ...links, registrationId, address: req.rsinfo.address, port: req.rsinfo.port,
     });
     log.info({ endpoint: device.endpoint, registrationId, lifetime: params.lifetime, from: `${req.rsinfo.address}:${req.rsinfo.port}`, replaced },
       'registered');
@@ -46,10 +46,9 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
 
   async function update(req: IncomingMessage, res: OutgoingMessage, registrationId: string): Promise<void> {
     const params = parseUpdateQuery(uriQuery(req));
-    const payload = req.payload.length > 0 ? linkPayload(req) : undefined;
+    const links = req.payload.length > 0 ? linkPayload(req) : {};
     const device = await devices.updateRegistration(db, registrationId, {
-      ...params, ...(payload !== undefined ? { objectLinks: payload } : {}),
-      address: req.rsinfo.address, port: req.rsinfo.port,
+      ...params, ...links, address: req.rsinfo.address, port: req.rsinfo.port,
     });
     if (!device) return replyError(res, '4.04', `no registration ${registrationId}`);
     log.debug({ endpoint: device.endpoint, registrationId }, 'registration updated');
@@ -82,8 +81,15 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
   };
 }
 
-/** The registration payload: CoRE link-format (RFC 6690), checked before it is stored. */
-function linkPayload(req: IncomingMessage): string {
+interface ParsedLinks {
+  objectLinks: string;
+  rootPath: string;
+  contentFormats: number[];
+  objects: RegisteredObjects['objects'];
+}
+
+/** The registration payload: CoRE link-format (RFC 6690) and what it says of the client's objects. */
+function linkPayload(req: IncomingMessage): ParsedLinks {
   const format = contentFormatOf(req);
   if (format !== undefined && format !== ContentFormat.LINK_FORMAT) {
     throw new CoapError('4.15', `registration payload must be application/link-format (40), got ${format}`);
@@ -95,6 +101,6 @@ function linkPayload(req: IncomingMessage): string {
   } catch {
     throw new DecodeError('registration.payload', 'registration payload is not UTF-8');
   }
-  objectsFromLinks(parseLinkFormat(text)); // throws DecodeError on a malformed payload
-  return text;
+  const parsed = objectsFromLinks(parseLinkFormat(text)); // throws DecodeError on a malformed payload
+  return { objectLinks: text, rootPath: parsed.rootPath, contentFormats: parsed.contentFormats, objects: parsed.objects };
 }

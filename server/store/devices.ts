@@ -1,10 +1,10 @@
 import type { Db, Queryable } from './db.ts';
-import { camelRow, type Device } from './rows.ts';
+import { camelRow, type Device, type RegisteredObject } from './rows.ts';
 import { recordEvent } from './events.ts';
 
 const COLUMNS = `id, endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
   sms_number, object_links, address, port, manufacturer, model_number, hardware_version,
-  firmware_version, hardware_class, registered_at, last_seen, expires_at`;
+  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects`;
 
 export interface NewRegistration {
   endpoint: string;
@@ -15,6 +15,10 @@ export interface NewRegistration {
   queueMode: boolean;
   smsNumber?: string;
   objectLinks: string;
+  /** The payload parsed (RegisteredObjects of protocols/link-format.ts); defaults '/', [], []. */
+  rootPath?: string;
+  contentFormats?: number[];
+  objects?: RegisteredObject[];
   address: string;
   port: number;
 }
@@ -33,16 +37,19 @@ export async function register(db: Db, r: NewRegistration): Promise<{ device: De
       'SELECT registration_id, status FROM devices WHERE endpoint = $1 FOR UPDATE', [r.endpoint]);
     const res = await tx.query(
       `INSERT INTO devices (endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
-                            sms_number, object_links, address, port, registered_at, last_seen, expires_at)
-       VALUES ($1, $2, 'registered', $3::integer, $4, $5, $6, $7, $8, $9, $10, now(), now(), now() + make_interval(secs => $3::integer))
+                            sms_number, object_links, address, port, registered_at, last_seen, expires_at,
+                            root_path, content_formats, objects)
+       VALUES ($1, $2, 'registered', $3::integer, $4, $5, $6, $7, $8, $9, $10, now(), now(), now() + make_interval(secs => $3::integer),
+               $11, $12::integer[], $13::jsonb)
        ON CONFLICT (endpoint) DO UPDATE SET
          registration_id = EXCLUDED.registration_id, status = 'registered', lifetime = EXCLUDED.lifetime,
          lwm2m_version = EXCLUDED.lwm2m_version, binding = EXCLUDED.binding, queue_mode = EXCLUDED.queue_mode,
          sms_number = EXCLUDED.sms_number, object_links = EXCLUDED.object_links, address = EXCLUDED.address,
-         port = EXCLUDED.port, registered_at = now(), last_seen = now(), expires_at = EXCLUDED.expires_at
+         port = EXCLUDED.port, registered_at = now(), last_seen = now(), expires_at = EXCLUDED.expires_at,
+         root_path = EXCLUDED.root_path, content_formats = EXCLUDED.content_formats, objects = EXCLUDED.objects
        RETURNING ${COLUMNS}`,
       [r.endpoint, r.registrationId, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode, r.smsNumber ?? null,
-        r.objectLinks, r.address, r.port],
+        r.objectLinks, r.address, r.port, r.rootPath ?? '/', r.contentFormats ?? [], JSON.stringify(r.objects ?? [])],
     );
     const device = toDevice(res.rows[0]!);
     const old = previous.rows[0];
@@ -64,6 +71,9 @@ export interface RegistrationUpdate {
   queueMode?: boolean;
   smsNumber?: string;
   objectLinks?: string;
+  rootPath?: string;
+  contentFormats?: number[];
+  objects?: RegisteredObject[];
   address: string;
   port: number;
 }
@@ -76,11 +86,14 @@ export async function updateRegistration(db: Db, registrationId: string, u: Regi
          lifetime = COALESCE($2::integer, lifetime), binding = COALESCE($3, binding), queue_mode = COALESCE($4, queue_mode),
          sms_number = COALESCE($5, sms_number), object_links = COALESCE($6, object_links),
          address = $7, port = $8, last_seen = now(),
-         expires_at = now() + make_interval(secs => COALESCE($2::integer, lifetime))
+         expires_at = now() + make_interval(secs => COALESCE($2::integer, lifetime)),
+         root_path = COALESCE($9, root_path), content_formats = COALESCE($10::integer[], content_formats),
+         objects = COALESCE($11::jsonb, objects)
        WHERE registration_id = $1 AND status = 'registered'
        RETURNING ${COLUMNS}`,
       [registrationId, u.lifetime ?? null, u.binding ?? null, u.queueMode ?? null, u.smsNumber ?? null,
-        u.objectLinks ?? null, u.address, u.port],
+        u.objectLinks ?? null, u.address, u.port, u.rootPath ?? null, u.contentFormats ?? null,
+        u.objects ? JSON.stringify(u.objects) : null],
     );
     const row = res.rows[0];
     if (!row) return null;

@@ -1,6 +1,12 @@
 /** Row shapes as the store returns them (snake_case columns mapped to the names the API uses). */
 export type DeviceStatus = 'registered' | 'expired' | 'deregistered';
 
+export interface RegisteredObject {
+  objectId: number;
+  version?: string;
+  instances: number[];
+}
+
 export interface Device {
   id: number;
   endpoint: string;
@@ -22,6 +28,9 @@ export interface Device {
   registeredAt: Date;
   lastSeen: Date;
   expiresAt: Date;
+  rootPath: string;
+  contentFormats: number[];
+  objects: RegisteredObject[];
 }
 
 export type UpdateState =
@@ -52,6 +61,11 @@ export interface FirmwareImage {
   size: number;
   sha256: string;
   delivery: 'package' | 'payload';
+  /** From the signed manifest; null for images stored before signing. */
+  sequence: number | null;
+  vendorId: string | null;
+  /** COSE kid of the key that signed the manifest, hex. */
+  keyId: string | null;
   createdAt: Date;
 }
 

@@ -34,6 +34,11 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
     assert.is(row['lwm2m_version'], '1.1');
     assert.is(row['binding'], 'U');
     assert.is(row['object_links'], LINKS.toString());
+    assert.is(row['root_path'], '/');
+    assert.equal(row['content_formats'], [11542]);
+    assert.equal(row['objects'], [
+      { objectId: 1, instances: [0] }, { objectId: 3, instances: [0] }, { objectId: 5, version: '1.1', instances: [0] },
+    ]);
     assert.is(row['address'], '127.0.0.1');
     const events = await get().db.query<{ kind: string }>('SELECT kind FROM events WHERE device_id = $1', [row['id']]);
     assert.equal(events.rows.map((e) => e.kind), ['registration.created']);
