@@ -5,8 +5,9 @@
  * confirmable retransmission.
  */
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
+import { blockSize, decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
 import type { Logger } from '../log.ts';
-import { contentFormatOf } from './message.ts';
+import { contentFormatOf, optionBuffer } from './message.ts';
 
 export interface Target {
   endpoint: string;
@@ -20,6 +21,16 @@ export interface DmResponse {
   code: string;
   contentFormat?: number;
   payload: Buffer;
+  /** Block1 in a response to a block-wise request (RFC 7959 §2.3, control usage). */
+  block1?: BlockOption;
+  /** Size1 (RFC 7252 §5.10.9), e.g. in a 4.13: the largest request body the device takes. */
+  size1?: number;
+}
+
+/** The outcome of writeBlockwise: the final response, how many blocks went out, at which size in the end. */
+export interface BlockwiseResult extends DmResponse {
+  blocks: number;
+  szx: number;
 }
 
 export class DmError extends Error {
@@ -48,14 +59,52 @@ export class DmClient {
   private readonly observations = new Map<string, Observation[]>();
   /** Bumped by forget(): requests queued before it are cancelled, not sent. */
   private readonly epochs = new Map<string, number>();
+  /** Queue mode (LwM2M Core §6.5): when each queue-mode device stops listening, and who waits. */
+  private readonly awakeUntil = new Map<string, number>();
+  private readonly sleepers = new Map<string, Array<() => void>>();
   /** Requests on the wire, to fail at once on close(). */
   private readonly inFlight = new Set<(err: DmError) => void>();
   private closed = false;
 
-  constructor(opts: { agent: Agent; timeoutMs: number; log: Logger }) {
+  private readonly queueAwakeMs: number;
+
+  constructor(opts: { agent: Agent; timeoutMs: number; log: Logger; queueAwakeMs?: number }) {
     this.agent = opts.agent;
     this.timeoutMs = opts.timeoutMs;
     this.log = opts.log;
+    this.queueAwakeMs = opts.queueAwakeMs ?? 93_000;
+  }
+
+  /**
+   * The device just talked (Register or Update). A queue-mode device listens for a while after
+   * that (LwM2M Core §6.5, recommended 93 s); its held requests go out now, in order.
+   * A device not in queue mode is always reachable.
+   */
+  heard(endpoint: string, queueMode: boolean): void {
+    if (!queueMode) {
+      this.awakeUntil.delete(endpoint);
+    } else {
+      this.awakeUntil.set(endpoint, Date.now() + this.queueAwakeMs);
+    }
+    const waiting = this.sleepers.get(endpoint);
+    this.sleepers.delete(endpoint);
+    for (const wake of waiting ?? []) wake();
+  }
+
+  /** Requests held for a sleeping queue-mode device. */
+  heldFor(endpoint: string): number {
+    return this.sleepers.get(endpoint)?.length ?? 0;
+  }
+
+  /** Resolves when the device can be reached: at once unless it is a queue-mode device asleep. */
+  private reachable(endpoint: string): Promise<void> | undefined {
+    const until = this.awakeUntil.get(endpoint);
+    if (until === undefined || Date.now() < until) return undefined;
+    return new Promise((resolve) => {
+      const list = this.sleepers.get(endpoint) ?? [];
+      list.push(resolve);
+      this.sleepers.set(endpoint, list);
+    });
   }
 
   /** Read (LwM2M DM): GET, expects 2.05 Content. */
@@ -66,6 +115,49 @@ export class DmClient {
   /** Write, replace (LwM2M DM): PUT, expects 2.04 Changed. */
   write(t: Target, path: string, payload: Buffer, contentFormat: number): Promise<DmResponse> {
     return this.enqueue(t, () => this.send(t, 'PUT', path, { payload, contentFormat, expect: '2.04' }));
+  }
+
+  /**
+   * Write, replace, with Block1 (RFC 7959 §2.3), e.g. the firmware package to /5/0/0 (push):
+   * server-paced, one block in flight (NSTART = 1), the whole transfer holding the device's queue.
+   * Non-final blocks expect 2.31 Continue (or another 2.xx from a non-atomic device), the last one
+   * 2.04. Block-size negotiation: a smaller SZX in a response's Block1 is used from the next block
+   * on (§2.3); a 4.13 makes us send the same bytes again at a smaller size (§2.9.3): the SZX of its
+   * Block1, else the largest size within its Size1, else one size smaller. Each block is one
+   * node-coap Agent request carrying Block1 as raw option 27, so node-coap's own Block1
+   * segmentation (which ignores 4.13 and renumbers blocks) stays out of the way.
+   */
+  writeBlockwise(
+    t: Target, path: string, payload: Buffer, contentFormat: number,
+    o: { szx?: number; onBlock?: (b: { offset: number; length: number; szx: number }) => void } = {},
+  ): Promise<BlockwiseResult> {
+    return this.enqueue(t, async () => {
+      let szx = o.szx ?? 6;
+      blockSize(szx); // RangeError for an SZX outside 0…6
+      let offset = 0;
+      for (let blocks = 1; ; blocks++) {
+        const size = blockSize(szx);
+        const num = offset / size;
+        const more = offset + size < payload.length;
+        const chunk = payload.subarray(offset, offset + size);
+        const r = await this.send(t, 'PUT', path, {
+          payload: chunk, contentFormat, block1: encodeBlock({ num, more, szx }),
+          ...(num === 0 ? { size1: payload.length } : {}), expect: more ? ['2.31', '2.01', '2.04', '4.13'] : ['2.04', '4.13'],
+        });
+        if (r.code === '4.13') {
+          const smaller = szxAfter413(r, szx);
+          if (smaller === undefined) throw new DmError('response', `device refused ${size}-byte blocks with 4.13 and no smaller size is left`, r.code);
+          this.log.info({ endpoint: t.endpoint, path, from: size, to: blockSize(smaller) }, 'block size reduced after 4.13');
+          szx = smaller;
+          continue;
+        }
+        o.onBlock?.({ offset, length: chunk.length, szx });
+        if (!more) return { ...r, blocks, szx };
+        offset += size;
+        // RFC 7959 §2.3: the device's preferred (smaller) size applies from the next block on.
+        if (r.block1 && r.block1.szx < szx) szx = r.block1.szx;
+      }
+    });
   }
 
   /** Execute (LwM2M DM): POST with optional arguments, expects 2.04 Changed. */
@@ -85,6 +177,10 @@ export class DmClient {
   /** The device rebooted, de-registered or expired: drop its observations and queued requests. */
   forget(endpoint: string): void {
     this.epochs.set(endpoint, (this.epochs.get(endpoint) ?? 0) + 1);
+    // Held requests belong to the old registration: release them so they fail as cancelled.
+    const waiting = this.sleepers.get(endpoint);
+    this.sleepers.delete(endpoint);
+    for (const wake of waiting ?? []) wake();
     for (const o of this.observations.get(endpoint) ?? []) closeQuietly(o.stream);
     this.observations.delete(endpoint);
   }
@@ -92,7 +188,7 @@ export class DmClient {
   /** Shutdown: close every observation, fail what is in flight, refuse what comes. */
   close(): void {
     this.closed = true;
-    for (const endpoint of [...this.observations.keys()]) this.forget(endpoint);
+    for (const endpoint of new Set([...this.observations.keys(), ...this.sleepers.keys()])) this.forget(endpoint);
     for (const fail of [...this.inFlight]) fail(new DmError('cancelled', 'the server is shutting down'));
   }
 
@@ -103,7 +199,9 @@ export class DmClient {
   private enqueue<T>(t: Target, run: () => Promise<T>): Promise<T> {
     const epoch = this.epochs.get(t.endpoint) ?? 0;
     const previous = this.queues.get(t.endpoint) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => {
+    const next = previous.catch(() => undefined).then(async () => {
+      // Held, not failed, while a queue-mode device sleeps; the request's timeout starts when it is sent.
+      await this.reachable(t.endpoint);
       if (this.closed) throw new DmError('cancelled', 'the server is shutting down');
       if ((this.epochs.get(t.endpoint) ?? 0) !== epoch) {
         throw new DmError('cancelled', 'the device re-registered or left before this request was sent');
@@ -121,14 +219,17 @@ export class DmClient {
     method: Method,
     path: string,
     o: {
-      accept?: number | undefined; contentFormat?: number; payload?: Buffer | undefined; expect: string;
-      observe?: boolean; onValue?: (r: DmResponse) => void;
+      accept?: number | undefined; contentFormat?: number; payload?: Buffer | undefined; expect: string | readonly string[];
+      observe?: boolean; onValue?: (r: DmResponse) => void; block1?: Buffer; size1?: number;
     },
   ): Promise<DmResponse> {
     const pathname = joinRoot(t.rootPath, path);
-    const options: Record<string, number> = {};
+    const options: Record<string, number | Buffer> = {};
     if (o.accept !== undefined) options['Accept'] = o.accept;
     if (o.contentFormat !== undefined) options['Content-Format'] = o.contentFormat;
+    // By number, not by name: node-coap segments any request with a 'Block1' option itself.
+    if (o.block1 !== undefined) options['27'] = o.block1;
+    if (o.size1 !== undefined) options['Size1'] = o.size1;
     const started = Date.now();
     return new Promise<DmResponse>((resolve, reject) => {
       let settled = false;
@@ -152,7 +253,7 @@ export class DmClient {
       req.on('response', (res: IncomingMessage) => {
         if (settled) return;
         const response = toResponse(res);
-        if (response.code !== o.expect) {
+        if (typeof o.expect === 'string' ? response.code !== o.expect : !o.expect.includes(response.code)) {
           const diagnostic = response.payload.length ? `: ${response.payload.toString('utf8').slice(0, 120)}` : '';
           if (o.observe) closeQuietly(res as ObserveReadStream);
           fail(new DmError('response', `device answered ${response.code}${diagnostic}`, response.code));
@@ -190,7 +291,28 @@ export class DmClient {
 
 function toResponse(res: IncomingMessage): DmResponse {
   const payload = Buffer.isBuffer(res.payload) ? res.payload : Buffer.alloc(0);
-  return { code: res.code, contentFormat: contentFormatOf(res), payload };
+  const response: DmResponse = { code: res.code, contentFormat: contentFormatOf(res), payload };
+  const block1 = optionBuffer(res, 'Block1');
+  const size1 = optionBuffer(res, 'Size1');
+  try {
+    if (block1 !== undefined) response.block1 = decodeBlock(block1);
+  } catch { /* a malformed Block1 in a response is no size hint */ }
+  if (size1 !== undefined) response.size1 = size1.length === 0 ? 0 : size1.readUIntBE(0, Math.min(size1.length, 6));
+  return response;
+}
+
+/**
+ * The SZX to retry with after a 4.13 at `szx` (RFC 7959 §2.9.3): the smaller SZX of the response's
+ * Block1; else the largest block within Size1 (RFC 7252 §5.9.2.9); else one size smaller.
+ * Undefined when nothing smaller is left.
+ */
+export function szxAfter413(r: Pick<DmResponse, 'block1' | 'size1'>, szx: number): number | undefined {
+  if (r.block1 && r.block1.szx < szx) return r.block1.szx;
+  if (r.size1 !== undefined && r.size1 < blockSize(szx)) {
+    for (let s = szx - 1; s >= 0; s--) if (blockSize(s) <= r.size1) return s;
+    return undefined;
+  }
+  return szx > 0 ? szx - 1 : undefined;
 }
 
 function joinRoot(rootPath: string | undefined, path: string): string {

@@ -1,0 +1,73 @@
+// Queue mode (LwM2M Core §6.5): requests for a queue-mode device that is asleep wait, in order,
+// until it next talks (a registration Update), then go out once each.
+import * as assert from 'uvu/assert';
+import type { Ferry } from '../../../server/main.ts';
+import { CoapEndpoint } from '../../../simulator/coap/endpoint.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { eventually, startTestFerry } from '../../helpers/ferry.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+forEachDatabase('coap/queue mode', ({ suite, get }) => {
+  let ferry: Ferry;
+  let device: CoapEndpoint;
+  suite.before.each(async () => {
+    ferry = await startTestFerry(get().db, { queueAwake: 1, requestTimeout: 3 });
+    device = await CoapEndpoint.bind({ bindAddress: '127.0.0.1', ackTimeoutMs: 300 });
+  });
+  suite.after.each(async () => { await device.close(); await ferry.close(); });
+
+  suite('held while asleep, sent once each and in order after the next Update', async () => {
+    const seen: string[] = [];
+    device.onRequest((req, reply) => {
+      seen.push(`${req.method} /${req.pathSegments.join('/')}`);
+      reply({ code: '2.05', contentFormat: 0, payload: `value of /${req.pathSegments.join('/')}` });
+    });
+    const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
+    const reg = await device.request({
+      ...server, method: 'POST', pathSegments: ['rd'], query: ['ep=q-1', 'lt=60', 'lwm2m=1.1', 'b=U', 'Q'],
+      contentFormat: 40, payload: '</1/0>,</3/0>,</5/0>',
+    });
+    assert.is(reg.code, '2.01');
+    const registrationId = reg.options.locationPath[1]!;
+    // Awake right after registering: the follow-up Read of /3/0 reaches the device.
+    await eventually(() => (seen.includes('GET /3/0') ? true : undefined), 3000, 'the follow-up read');
+    await sleep(1300); // past the 1 s awake window
+
+    const target = { endpoint: 'q-1', address: '127.0.0.1', port: device.address().port };
+    const before = seen.length;
+    const first = ferry.dm.read(target, '/3/0/0', 0);
+    const second = ferry.dm.read(target, '/3/0/1', 0);
+    await sleep(500);
+    assert.is(seen.length, before, 'nothing is sent to a sleeping device');
+    assert.is(ferry.dm.heldFor('q-1'), 1, 'the first request waits; the second queues behind it');
+
+    const upd = await device.request({ ...server, method: 'POST', pathSegments: ['rd', registrationId] });
+    assert.is(upd.code, '2.04');
+    assert.is((await first).payload.toString(), 'value of /3/0/0');
+    assert.is((await second).payload.toString(), 'value of /3/0/1');
+    assert.equal(seen.slice(before), ['GET /3/0/0', 'GET /3/0/1']);
+    await sleep(300);
+    assert.is(seen.length, before + 2, 'none sent twice');
+  });
+
+  suite('a queue-mode device that registers again gets no stale requests', async () => {
+    let reads = 0;
+    device.onRequest((req, reply) => {
+      if (req.pathSegments.join('/') === '3/0/9') reads++;
+      reply({ code: '2.05', contentFormat: 0, payload: '1' });
+    });
+    const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
+    const register = () => device.request({
+      ...server, method: 'POST', pathSegments: ['rd'], query: ['ep=q-2', 'lt=60', 'b=UQ'], contentFormat: 40, payload: '</3/0>',
+    });
+    assert.is((await register()).code, '2.01');
+    await sleep(1300);
+    const held = ferry.dm.read({ endpoint: 'q-2', address: '127.0.0.1', port: device.address().port }, '/3/0/9', 0);
+    assert.is((await register()).code, '2.01');
+    const err = await held.then(() => undefined, (e: Error) => e);
+    assert.ok(err, 'the held request of the old registration is cancelled');
+    assert.match(err!.message, /re-registered/);
+    assert.is(reads, 0);
+  });
+});
