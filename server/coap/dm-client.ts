@@ -44,11 +44,23 @@ export class DmError extends Error {
   }
 }
 
-type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
 interface Observation {
   path: string;
+  /** Who asked: the engine and an operator may observe the same path independently. */
+  owner: string;
   stream: ObserveReadStream;
+}
+
+export interface DmRequestOptions {
+  accept?: number;
+  contentFormat?: number;
+  payload?: Buffer;
+  /** Uri-Query segments (Write-Attributes). */
+  query?: readonly string[];
+  /** The success code(s); anything else fails with DmError('response'). */
+  expect: string | readonly string[];
 }
 
 export class DmClient {
@@ -170,8 +182,24 @@ export class DmClient {
    * Observe (LwM2M Information Reporting, RFC 7641): resolves with the first response; every
    * value, the first included, goes to `onValue`. A new observation of the same path replaces the old.
    */
-  observe(t: Target, path: string, accept: number | undefined, onValue: (r: DmResponse) => void): Promise<DmResponse> {
-    return this.enqueue(t, () => this.send(t, 'GET', path, { accept, expect: '2.05', observe: true, onValue }));
+  observe(t: Target, path: string, accept: number | undefined, onValue: (r: DmResponse) => void, owner = 'engine'): Promise<DmResponse> {
+    return this.enqueue(t, () => this.send(t, 'GET', path, { accept, expect: '2.05', observe: true, onValue, owner }));
+  }
+
+  /** Cancel Observe (RFC 7641 §3.6): a GET with Observe=1 on the same token; false when none. */
+  cancelObserve(endpoint: string, path: string, owner = 'engine'): boolean {
+    const list = this.observations.get(endpoint) ?? [];
+    const found = list.find((o) => o.path === path && o.owner === owner);
+    if (!found) return false;
+    this.observations.set(endpoint, list.filter((o) => o !== found));
+    found.stream.removeAllListeners('data');
+    try { found.stream.close(true); } catch { /* already closed */ }
+    return true;
+  }
+
+  /** Any other LwM2M operation, queued like the rest (see lwm2m-operations.ts). */
+  request(t: Target, method: Method, path: string, o: DmRequestOptions): Promise<DmResponse> {
+    return this.enqueue(t, () => this.send(t, method, path, o));
   }
 
   /** The device rebooted, de-registered or expired: drop its observations and queued requests. */
@@ -221,6 +249,7 @@ export class DmClient {
     o: {
       accept?: number | undefined; contentFormat?: number; payload?: Buffer | undefined; expect: string | readonly string[];
       observe?: boolean; onValue?: (r: DmResponse) => void; block1?: Buffer; size1?: number;
+      query?: readonly string[] | undefined; owner?: string;
     },
   ): Promise<DmResponse> {
     const pathname = joinRoot(t.rootPath, path);
@@ -235,7 +264,7 @@ export class DmClient {
       let settled = false;
       const req: OutgoingMessage = this.agent.request({
         hostname: t.address, port: t.port, method, pathname, confirmable: true,
-        ...(o.observe ? { observe: true } : {}), options,
+        ...(o.observe ? { observe: true } : {}), ...(o.query?.length ? { query: o.query.join('&') } : {}), options,
       });
       const fail = (err: DmError): void => {
         if (settled) return;
@@ -263,20 +292,20 @@ export class DmClient {
         this.inFlight.delete(fail);
         clearTimeout(timer);
         this.log.debug({ endpoint: t.endpoint, method, path, code: response.code, ms: Date.now() - started }, 'dm response');
-        if (o.observe && o.onValue) this.track(t.endpoint, path, res as ObserveReadStream, o.onValue);
+        if (o.observe && o.onValue) this.track(t.endpoint, path, o.owner ?? 'engine', res as ObserveReadStream, o.onValue);
         resolve(response);
       });
       req.end(o.payload);
     });
   }
 
-  private track(endpoint: string, path: string, stream: ObserveReadStream, onValue: (r: DmResponse) => void): void {
+  private track(endpoint: string, path: string, owner: string, stream: ObserveReadStream, onValue: (r: DmResponse) => void): void {
     const list = (this.observations.get(endpoint) ?? []).filter((o) => {
-      if (o.path !== path) return true;
+      if (o.path !== path || o.owner !== owner) return true;
       closeQuietly(o.stream);
       return false;
     });
-    list.push({ path, stream });
+    list.push({ path, owner, stream });
     this.observations.set(endpoint, list);
     stream.on('data', (payload: Buffer) => {
       try {

@@ -1,0 +1,170 @@
+/**
+ * Device management for operators: Read, Write, Execute, Discover, Write-Attributes, Create,
+ * Delete and Observe on one device's path, values as JSON. Leshan's REST API has the same shape.
+ *   GET    /api/v1/devices/:endpoint/lwm2m/5/0/3        Read            (?format=tlv|senml-cbor|…)
+ *   PUT    /api/v1/devices/:endpoint/lwm2m/1/0/1        Write           ({ value } | { values: [{ path, value }] }, ?mode=update)
+ *   POST   /api/v1/devices/:endpoint/lwm2m/9            Create          ({ values })
+ *   DELETE /api/v1/devices/:endpoint/lwm2m/9/1          Delete
+ *   POST   /api/v1/devices/:endpoint/execute/3/0/4      Execute         ({ arguments? })
+ *   GET    /api/v1/devices/:endpoint/discover/3         Discover
+ *   PUT    /api/v1/devices/:endpoint/attributes/3/0/9   Write-Attributes ({ pmin, pmax, … })
+ *   POST|GET|DELETE /api/v1/devices/:endpoint/observe/3/0/9   Observe, its latest value, Cancel
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Attributes } from '../../protocols/attributes.ts';
+import { ContentFormat } from '../../protocols/content-format.ts';
+import { DecodeError } from '../../protocols/errors.ts';
+import type { Lwm2mNodes, Lwm2mValue } from '../../protocols/lwm2m-node.ts';
+import { formatPath, parsePath, type Lwm2mPath } from '../../protocols/path.ts';
+import { DmError, type Target } from '../coap/dm-client.ts';
+import type { DeviceFormats, Lwm2mOperations, ReadResult } from '../coap/lwm2m-operations.ts';
+import type { Db } from '../store/db.ts';
+import { findByEndpoint } from '../store/devices.ts';
+import { HttpError } from './errors.ts';
+import { endpointParam, errorBody } from './schemas.ts';
+import { nodesToJson, valueFromJson } from './values.ts';
+
+const FORMATS: Record<string, number> = {
+  text: ContentFormat.TEXT, opaque: ContentFormat.OPAQUE, tlv: ContentFormat.TLV, 'senml-json': ContentFormat.SENML_JSON,
+  'senml-cbor': ContentFormat.SENML_CBOR, 'lwm2m-cbor': ContentFormat.LWM2M_CBOR,
+};
+const params = { type: 'object', required: ['endpoint', '*'], properties: { endpoint: endpointParam, '*': { type: 'string', maxLength: 64 } } } as const;
+// Any JSON: valueFromJson checks it against the resource's type.
+const jsonValue = {} as const;
+const nodeBody = { type: 'object', required: ['path', 'value'], additionalProperties: false, properties: { path: { type: 'string', maxLength: 64 }, value: jsonValue } } as const;
+const valuesBody = {
+  type: 'object', additionalProperties: false,
+  properties: { value: jsonValue, values: { type: 'array', maxItems: 1000, items: nodeBody } },
+} as const;
+const attributeNames = ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const;
+
+interface Latest { at: string; contentFormat: number; values: ReturnType<typeof nodesToJson>; notifications: number; error?: string }
+
+/** A device's answer or silence, as HTTP: its 4.xx mirrored, no answer 504, anything else 502. */
+function deviceFailure(err: unknown): never {
+  if (err instanceof DmError) {
+    if (err.kind === 'timeout') throw new HttpError(504, `the device did not answer: ${err.message}`);
+    const map: Record<string, number> = { '4.00': 400, '4.01': 403, '4.03': 403, '4.04': 404, '4.05': 405, '4.06': 406, '4.13': 413, '4.15': 415 };
+    if (err.kind === 'response' && err.coapCode && map[err.coapCode]) throw new HttpError(map[err.coapCode]!, err.message);
+    throw new HttpError(502, err.message);
+  }
+  if (err instanceof DecodeError) throw new HttpError(502, `the device's answer could not be decoded: ${err.reason}`);
+  if (err instanceof RangeError) throw new HttpError(400, err.message);
+  throw err;
+}
+
+export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOperations }): void {
+  const latest = new Map<string, Latest>();
+
+  async function resolve(req: FastifyRequest<{ Params: { endpoint: string; '*': string } }>): Promise<{ target: Target; formats: DeviceFormats; path: Lwm2mPath }> {
+    let path: Lwm2mPath;
+    try {
+      path = parsePath(`/${req.params['*']}`);
+    } catch (err) {
+      throw new HttpError(400, err instanceof DecodeError ? err.reason : 'bad path');
+    }
+    const d = await findByEndpoint(deps.db, req.params.endpoint);
+    if (!d) throw new HttpError(404, `no device ${req.params.endpoint}`);
+    if (d.status !== 'registered' || !d.address || !d.port) throw new HttpError(409, `device ${d.endpoint} is not registered (${d.status})`);
+    return {
+      target: { endpoint: d.endpoint, address: d.address, port: d.port, rootPath: d.rootPath },
+      formats: { lwm2mVersion: d.lwm2mVersion, contentFormats: d.contentFormats }, path,
+    };
+  }
+  const answer = (path: Lwm2mPath, r: ReadResult) => ({ path: formatPath(path), contentFormat: r.contentFormat, values: nodesToJson(r.nodes) });
+  const nodesOf = (path: Lwm2mPath, body: { value?: unknown; values?: Array<{ path: string; value: unknown }> }): Lwm2mNodes => {
+    try {
+      if (body.values) return body.values.map((n) => { const p = parsePath(n.path); return { path: p, value: valueFromJson(n.value, p) }; });
+      if (body.value !== undefined) return [{ path, value: valueFromJson(body.value, path) }];
+    } catch (err) {
+      throw new HttpError(400, err instanceof DecodeError ? err.reason : (err as Error).message);
+    }
+    throw new HttpError(400, 'give "value" for one resource or "values": [{ path, value }]');
+  };
+
+  app.get<{ Params: { endpoint: string; '*': string }; Querystring: { format?: string } }>('/api/v1/devices/:endpoint/lwm2m/*', {
+    schema: { params, querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: Object.keys(FORMATS) } } }, response: { '4xx': errorBody } },
+  }, async (req) => {
+    const { target, formats, path } = await resolve(req);
+    try {
+      return answer(path, await deps.ops.read(target, formats, path, req.query.format ? FORMATS[req.query.format] : undefined));
+    } catch (err) { return deviceFailure(err); }
+  });
+
+  app.put<{ Params: { endpoint: string; '*': string }; Querystring: { mode?: 'replace' | 'update' }; Body: { value?: Lwm2mValue; values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', {
+    schema: { params, querystring: { type: 'object', additionalProperties: false, properties: { mode: { type: 'string', enum: ['replace', 'update'] } } }, body: valuesBody, response: { '4xx': errorBody } },
+  }, async (req, reply) => {
+    const { target, formats, path } = await resolve(req);
+    const nodes = nodesOf(path, req.body);
+    try { await deps.ops.write(target, formats, path, nodes, req.query.mode ?? 'replace'); } catch (err) { return deviceFailure(err); }
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { endpoint: string; '*': string }; Body: { values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', {
+    schema: { params, body: valuesBody, response: { '4xx': errorBody } },
+  }, async (req, reply) => {
+    const { target, formats, path } = await resolve(req);
+    if (path.instanceId !== undefined) throw new HttpError(400, 'create on an object path, e.g. /9');
+    const nodes = nodesOf(path, req.body);
+    try { await deps.ops.create(target, formats, path, nodes); } catch (err) { return deviceFailure(err); }
+    return reply.code(201).send();
+  });
+
+  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/lwm2m/*', { schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
+    const { target, path } = await resolve(req);
+    if (path.instanceId === undefined || path.resourceId !== undefined) throw new HttpError(400, 'delete an object instance, e.g. /9/1');
+    try { await deps.ops.delete(target, path); } catch (err) { return deviceFailure(err); }
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { endpoint: string; '*': string }; Body: { arguments?: string } | undefined }>('/api/v1/devices/:endpoint/execute/*', {
+    schema: { params, body: { type: ['object', 'null'], additionalProperties: false, properties: { arguments: { type: 'string', maxLength: 1024 } } }, response: { '4xx': errorBody } },
+  }, async (req, reply) => {
+    const { target, path } = await resolve(req);
+    if (path.resourceId === undefined) throw new HttpError(400, 'execute a resource, e.g. /3/0/4');
+    try { await deps.ops.execute(target, path, req.body?.arguments); } catch (err) { return deviceFailure(err); }
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/discover/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+    const { target, path } = await resolve(req);
+    try { return { path: formatPath(path), links: await deps.ops.discover(target, path) }; } catch (err) { return deviceFailure(err); }
+  });
+
+  app.put<{ Params: { endpoint: string; '*': string }; Body: Attributes }>('/api/v1/devices/:endpoint/attributes/*', {
+    schema: {
+      params, response: { '4xx': errorBody },
+      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: Object.fromEntries(attributeNames.map((n) => [n, { type: ['number', 'null'] }])) },
+    },
+  }, async (req, reply) => {
+    const { target, path } = await resolve(req);
+    try { await deps.ops.writeAttributes(target, path, req.body); } catch (err) { return deviceFailure(err); }
+    return reply.code(204).send();
+  });
+
+  const observeKey = (endpoint: string, path: Lwm2mPath) => `${endpoint} ${formatPath(path)}`;
+  app.post<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+    const { target, formats, path } = await resolve(req);
+    const key = observeKey(target.endpoint, path);
+    try {
+      const first = await deps.ops.observe(target, formats, path, 'api', (r) => {
+        const l = latest.get(key);
+        latest.set(key, { at: new Date().toISOString(), contentFormat: r.contentFormat, values: nodesToJson(r.nodes), notifications: (l?.notifications ?? 0) + 1 });
+      }, (e) => { const l = latest.get(key); if (l) l.error = e.message; });
+      latest.set(key, { at: new Date().toISOString(), contentFormat: first.contentFormat, values: nodesToJson(first.nodes), notifications: 0 });
+      return answer(path, first);
+    } catch (err) { return deviceFailure(err); }
+  });
+  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+    const { target, path } = await resolve(req);
+    const l = latest.get(observeKey(target.endpoint, path));
+    if (!l) throw new HttpError(404, `${formatPath(path)} is not observed`);
+    return { path: formatPath(path), ...l };
+  });
+  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
+    const { target, path } = await resolve(req);
+    latest.delete(observeKey(target.endpoint, path));
+    if (!deps.ops.cancelObserve(target.endpoint, path, 'api')) throw new HttpError(404, `${formatPath(path)} is not observed`);
+    return reply.code(204).send();
+  });
+}
