@@ -1,6 +1,8 @@
 // The LwM2M Registration interface (TS Transport §6.2: Register, Update, De-register) over real
 // UDP, spoken by raw coap-packet datagrams, on every test database.
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { promisify } from 'node:util';
 import * as assert from 'uvu/assert';
 import type { Ferry } from '../../../server/main.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
@@ -114,5 +116,25 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
     socket.close();
     assert.is(replies.filter((m) => m.length > 0 && (m[1]! >> 5) >= 4).length, 0, 'no error responses to unparseable datagrams');
     assert.is((await register(['ep=after-junk'])).code, '2.01');
+  });
+
+  suite('interop: libcoap coap-client-notls registers with a hand-written payload and the API lists it', async () => {
+    const url = `coap://127.0.0.1:${port()}/rd?ep=libcoap-1&lt=90&lwm2m=1.1&b=U`;
+    let out: { stdout: string; stderr: string };
+    try {
+      out = await promisify(execFile)('coap-client-notls', ['-m', 'post', '-t', '40', '-v', '6', '-B', '10',
+        '-e', '</>;rt="oma.lwm2m";ct="60 110 112 11542",</1/0>,</3/0>,</5>;ver=1.1,</5/0>', url], { timeout: 20_000 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') assert.unreachable('coap-client-notls is not installed: apt-get install libcoap3-bin');
+      throw err;
+    }
+    assert.match(out.stdout + out.stderr, /2\.01/);
+    const list = await ferry.api.inject({ method: 'GET', url: '/api/v1/devices' });
+    const d = list.json().find((x: { endpoint: string }) => x.endpoint === 'libcoap-1');
+    assert.ok(d, 'listed');
+    assert.is(d.lifetime, 90);
+    assert.is(d.lwm2mVersion, '1.1');
+    const row = await device('libcoap-1');
+    assert.equal(row?.['content_formats'], [60, 110, 112, 11542]);
   });
 });
