@@ -10,6 +10,7 @@ import { DecodeError } from '../../protocols/errors.ts';
 import { objectsFromLinks, parseLinkFormat, type RegisteredObjects } from '../../protocols/link-format.ts';
 import { parseRegisterQuery, parseUpdateQuery } from '../../protocols/registration.ts';
 import type { Db } from '../store/db.ts';
+import { Batcher } from '../store/batcher.ts';
 import * as devices from '../store/devices.ts';
 import type { Device } from '../store/rows.ts';
 import type { Logger } from '../log.ts';
@@ -28,12 +29,14 @@ const MAX_PAYLOAD = 64 * 1024;
 
 export function registrationInterface(deps: { db: Db; log: Logger; hooks: RegistrationHooks; defaultLifetime?: number }) {
   const { db, log, hooks } = deps;
+  // Concurrent Registers share one transaction (a fleet coming back after an outage).
+  const registrations = new Batcher((regs: devices.NewRegistration[]) => devices.registerMany(db, regs), { key: (r) => r.endpoint });
 
   async function register(req: IncomingMessage, res: OutgoingMessage): Promise<void> {
     const params = parseRegisterQuery(uriQuery(req), { lifetime: deps.defaultLifetime ?? 86400 });
     const links = linkPayload(req);
     const registrationId = randomBytes(6).toString('base64url');
-    const { device, replaced } = await devices.register(db, {
+    const { device, replaced } = await registrations.push({
       ...params, ...links, registrationId, address: req.rsinfo.address, port: req.rsinfo.port,
     });
     log.info({ endpoint: device.endpoint, registrationId, lifetime: params.lifetime, from: `${req.rsinfo.address}:${req.rsinfo.port}`, replaced },

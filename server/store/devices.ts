@@ -1,6 +1,6 @@
 import type { Db, Queryable } from './db.ts';
 import { camelRow, type Device, type RegisteredObject } from './rows.ts';
-import { recordEvent } from './events.ts';
+import { recordEvent, recordEvents } from './events.ts';
 
 const COLUMNS = `id, endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
   sms_number, object_links, address, port, manufacturer, model_number, hardware_version,
@@ -32,15 +32,29 @@ function toDevice(row: Record<string, unknown>): Device {
  * inventory (versions, class) kept.
  */
 export async function register(db: Db, r: NewRegistration): Promise<{ device: Device; replaced: boolean }> {
+  return (await registerMany(db, [r]))[0]!;
+}
+
+/**
+ * Many registrations in one transaction and a fixed number of round trips, whatever their count
+ * (the registration interface batches concurrent Registers). Endpoints must be distinct.
+ */
+export async function registerMany(db: Db, regs: readonly NewRegistration[]): Promise<Array<{ device: Device; replaced: boolean }>> {
+  if (regs.length === 0) return [];
+  const col = <T>(f: (r: NewRegistration) => T): T[] => regs.map(f);
   return db.transaction(async (tx) => {
-    const previous = await tx.query<{ registration_id: string | null; status: string }>(
-      'SELECT registration_id, status FROM devices WHERE endpoint = $1 FOR UPDATE', [r.endpoint]);
+    const previous = await tx.query<{ endpoint: string; registration_id: string | null; status: string }>(
+      'SELECT endpoint, registration_id, status FROM devices WHERE endpoint = ANY($1::text[]) ORDER BY endpoint FOR UPDATE',
+      [col((r) => r.endpoint)]);
     const res = await tx.query(
       `INSERT INTO devices (endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
                             sms_number, object_links, address, port, registered_at, last_seen, expires_at,
                             root_path, content_formats, objects)
-       VALUES ($1, $2, 'registered', $3::integer, $4, $5, $6, $7, $8, $9, $10, now(), now(), now() + make_interval(secs => $3::integer),
-               $11, $12::integer[], $13::jsonb)
+       SELECT ep, rid, 'registered', lt, v, b, q, sms, links, addr, port, now(), now(), now() + make_interval(secs => lt),
+              root, CASE WHEN ct = '' THEN '{}'::integer[] ELSE string_to_array(ct, ',')::integer[] END, objs::jsonb
+       FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[],
+                   $9::text[], $10::integer[], $11::text[], $12::text[], $13::text[])
+            AS t(ep, rid, lt, v, b, q, sms, links, addr, port, root, ct, objs)
        ON CONFLICT (endpoint) DO UPDATE SET
          registration_id = EXCLUDED.registration_id, status = 'registered', lifetime = EXCLUDED.lifetime,
          lwm2m_version = EXCLUDED.lwm2m_version, binding = EXCLUDED.binding, queue_mode = EXCLUDED.queue_mode,
@@ -48,20 +62,28 @@ export async function register(db: Db, r: NewRegistration): Promise<{ device: De
          port = EXCLUDED.port, registered_at = now(), last_seen = now(), expires_at = EXCLUDED.expires_at,
          root_path = EXCLUDED.root_path, content_formats = EXCLUDED.content_formats, objects = EXCLUDED.objects
        RETURNING ${COLUMNS}`,
-      [r.endpoint, r.registrationId, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode, r.smsNumber ?? null,
-        r.objectLinks, r.address, r.port, r.rootPath ?? '/', r.contentFormats ?? [], JSON.stringify(r.objects ?? [])],
+      [col((r) => r.endpoint), col((r) => r.registrationId), col((r) => r.lifetime), col((r) => r.lwm2mVersion),
+        col((r) => r.binding), col((r) => r.queueMode), col((r) => r.smsNumber ?? null), col((r) => r.objectLinks),
+        col((r) => r.address), col((r) => r.port), col((r) => r.rootPath ?? '/'), col((r) => (r.contentFormats ?? []).join(',')),
+        col((r) => JSON.stringify(r.objects ?? []))],
     );
-    const device = toDevice(res.rows[0]!);
-    const old = previous.rows[0];
-    const replaced = old !== undefined && old.status === 'registered';
-    await recordEvent(tx, {
-      kind: 'registration.created', actor: 'device', deviceId: device.id,
-      data: {
-        registrationId: r.registrationId, lifetime: r.lifetime, lwm2mVersion: r.lwm2mVersion, binding: r.binding,
-        address: `${r.address}:${r.port}`, ...(replaced ? { replaced: old.registration_id } : {}),
-      },
+    const byEndpoint = new Map(res.rows.map((row) => { const d = toDevice(row); return [d.endpoint, d]; }));
+    const old = new Map(previous.rows.map((p) => [p.endpoint, p]));
+    const out = regs.map((r) => {
+      const before = old.get(r.endpoint);
+      return { device: byEndpoint.get(r.endpoint)!, replaced: before?.status === 'registered', previousId: before?.registration_id ?? null };
     });
-    return { device, replaced };
+    await recordEvents(tx, out.map(({ device, replaced, previousId }, i) => {
+      const r = regs[i]!;
+      return {
+        kind: 'registration.created', actor: 'device' as const, deviceId: device.id,
+        data: {
+          registrationId: r.registrationId, lifetime: r.lifetime, lwm2mVersion: r.lwm2mVersion, binding: r.binding,
+          address: `${r.address}:${r.port}`, ...(replaced ? { replaced: previousId } : {}),
+        },
+      };
+    }));
+    return out.map(({ device, replaced }) => ({ device, replaced }));
   });
 }
 

@@ -16,6 +16,17 @@ export async function recordEvent(q: Queryable, e: EventInput): Promise<void> {
   );
 }
 
+/** Many events in one statement (batched registrations). */
+export async function recordEvents(q: Queryable, events: readonly EventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  await q.query(
+    `INSERT INTO events (kind, actor, device_id, update_id, data)
+     SELECT k, a, d, u, x::jsonb FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS t(k, a, d, u, x)`,
+    [events.map((e) => e.kind), events.map((e) => e.actor ?? 'engine'), events.map((e) => e.deviceId ?? null),
+      events.map((e) => e.updateId ?? null), events.map((e) => JSON.stringify(e.data ?? {}))],
+  );
+}
+
 export interface EventRow {
   id: number;
   at: Date;
