@@ -18,4 +18,9 @@ export function encodeUtf8(text: string): Buffer {
   return Buffer.from(text, 'utf8');
 }
 
+/** False when a JS string holds a lone surrogate (say from a JSON "\ud800" escape): not UTF-8 text. */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -22,7 +22,10 @@ import type { Db } from '../store/db.ts';
 import { findByEndpoint } from '../store/devices.ts';
 import { HttpError } from './errors.ts';
 import { endpointParam, errorBody } from './schemas.ts';
-import { nodesToJson, valueFromJson } from './values.ts';
+import { valueFromJson, valueToJson } from '../../protocols/value-json.ts';
+import { defaultTypeOf } from '../../protocols/object-model.ts';
+
+const nodesToJson = (nodes: Lwm2mNodes) => nodes.map((n) => ({ path: formatPath(n.path), value: valueToJson(n.value) }));
 
 const FORMATS: Record<string, number> = {
   text: ContentFormat.TEXT, opaque: ContentFormat.OPAQUE, tlv: ContentFormat.TLV, 'senml-json': ContentFormat.SENML_JSON,
@@ -74,8 +77,8 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
   const answer = (path: Lwm2mPath, r: ReadResult) => ({ path: formatPath(path), contentFormat: r.contentFormat, values: nodesToJson(r.nodes) });
   const nodesOf = (path: Lwm2mPath, body: { value?: unknown; values?: Array<{ path: string; value: unknown }> }): Lwm2mNodes => {
     try {
-      if (body.values) return body.values.map((n) => { const p = parsePath(n.path); return { path: p, value: valueFromJson(n.value, p) }; });
-      if (body.value !== undefined) return [{ path, value: valueFromJson(body.value, path) }];
+      if (body.values) return body.values.map((n) => { const p = parsePath(n.path); return { path: p, value: valueFromJson(n.value, defaultTypeOf(p), p) }; });
+      if (body.value !== undefined) return [{ path, value: valueFromJson(body.value, defaultTypeOf(path), path) }];
     } catch (err) {
       throw new HttpError(400, err instanceof DecodeError ? err.reason : (err as Error).message);
     }
