@@ -1,7 +1,7 @@
-/** The `ferry` command: serve (default), sim, sim-image. */
+/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify. */
 import { ConfigError, helpText, parseConfig } from './config.ts';
+import { KeyFileError } from './firmware/keys.ts';
 import { createLogger } from './log.ts';
-import { startFerry } from './main.ts';
 
 const USAGE = `Usage: ferry <command> [options]
 
@@ -9,6 +9,9 @@ Commands:
   serve       run the server (CoAP/LwM2M endpoint, update engine, admin API)   [default]
   sim         run simulated LwM2M devices against a server
   sim-image   write a firmware image the simulated devices accept
+  keygen      make a package signing key pair (KEYFILE, KEYFILE.pub)
+  sign        wrap a raw image in a signed package
+  verify      check a signed package and print its manifest
 
 Run "ferry <command> --help" for a command's options.
 `;
@@ -23,7 +26,14 @@ async function serve(argv: string[]): Promise<number> {
   }
   if (config === 'help') { process.stdout.write(helpText()); return 0; }
   const log = createLogger({ level: config.logLevel });
-  const ferry = await startFerry(config, { log });
+  let ferry;
+  try {
+    // Imported here: the server's modules take a second to load, the other commands need none of them.
+    ferry = await (await import('./main.ts')).startFerry(config, { log });
+  } catch (err) {
+    if (err instanceof KeyFileError) { process.stderr.write(`ferry serve: ${err.message}\n`); return 1; }
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'stopping');
@@ -48,6 +58,9 @@ async function main(args: string[]): Promise<number> {
     case 'serve': return serve(rest);
     case 'sim': return (await import('../simulator/cli.ts')).simCommand(rest);
     case 'sim-image': return (await import('../simulator/cli.ts')).simImageCommand(rest);
+    case 'keygen': return (await import('./keys-cli.ts')).keygenCommand(rest);
+    case 'sign': return (await import('./keys-cli.ts')).signCommand(rest);
+    case 'verify': return (await import('./keys-cli.ts')).verifyCommand(rest);
     case 'help': process.stdout.write(USAGE); return 0;
     default: process.stderr.write(`ferry: unknown command "${first}"\n\n${USAGE}`); return 2;
   }

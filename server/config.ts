@@ -8,6 +8,8 @@ import { HARDWARE_CLASS_SOURCES, type HardwareClassSource } from './coap/device-
 export interface Config {
   coapHost: string;
   coapPort: number;
+  /** Undefined: the CoAP port + 1 (a free port when the CoAP port is 0). Equal to coapPort: no download socket, /fw on the CoAP socket. */
+  downloadPort: number | undefined;
   publicHost: string;
   publicPort: number | undefined;
   apiHost: string;
@@ -17,9 +19,14 @@ export interface Config {
   hardwareClassFrom: HardwareClassSource;
   updateTimeout: number;
   requestTimeout: number;
+  queueAwake: number;
   maxUploadMb: number;
   imageCacheMb: number;
   logLevel: string;
+  /** PEM public keys firmware packages are verified against. */
+  trustedKeys: string[] | undefined;
+  /** PEM private key raw image uploads are signed with; without it raw images are refused. */
+  signingKey: string | undefined;
 }
 
 interface Setting {
@@ -46,8 +53,9 @@ const seconds = (name: string) => (v: string): number => {
 export const SETTINGS: readonly Setting[] = [
   { key: 'coapHost', flag: 'coap-host', env: 'FERRY_COAP_HOST', def: '127.0.0.1', help: 'address the CoAP (LwM2M) endpoint binds to (0.0.0.0 for every interface)', parse: text },
   { key: 'coapPort', flag: 'coap-port', env: 'FERRY_COAP_PORT', def: '5683', help: 'UDP port of the CoAP endpoint (0 picks a free one)', parse: int('--coap-port', 0, 65535) },
+  { key: 'downloadPort', flag: 'download-port', env: 'FERRY_DOWNLOAD_PORT', def: undefined, help: 'UDP port of the firmware download socket (default: the CoAP port + 1; 0 picks a free one; the CoAP port itself: serve /fw on the CoAP socket, no second port)', parse: int('--download-port', 0, 65535) },
   { key: 'publicHost', flag: 'public-host', env: 'FERRY_PUBLIC_HOST', def: '127.0.0.1', help: 'host devices use to download firmware (in the Package URI)', parse: text },
-  { key: 'publicPort', flag: 'public-port', env: 'FERRY_PUBLIC_PORT', def: undefined, help: 'port in the Package URI (default: the CoAP port)', parse: int('--public-port', 1, 65535) },
+  { key: 'publicPort', flag: 'public-port', env: 'FERRY_PUBLIC_PORT', def: undefined, help: 'port in the Package URI (default: the download port)', parse: int('--public-port', 1, 65535) },
   { key: 'apiHost', flag: 'api-host', env: 'FERRY_API_HOST', def: '127.0.0.1', help: 'address the admin API binds to', parse: text },
   { key: 'apiPort', flag: 'api-port', env: 'FERRY_API_PORT', def: '8080', help: 'TCP port of the admin API (0 picks a free one)', parse: int('--api-port', 0, 65535) },
   { key: 'databaseUrl', flag: 'database-url', env: 'DATABASE_URL', def: undefined, help: 'PostgreSQL URL; without it Ferry uses embedded PGlite in --db-dir', parse: text },
@@ -58,12 +66,19 @@ export const SETTINGS: readonly Setting[] = [
   } },
   { key: 'updateTimeout', flag: 'update-timeout', env: 'FERRY_UPDATE_TIMEOUT', def: '10m', help: 'an update fails (reason timeout) when the device is silent this long', parse: seconds('--update-timeout') },
   { key: 'requestTimeout', flag: 'request-timeout', env: 'FERRY_REQUEST_TIMEOUT', def: '60s', help: 'limit for one request to a device, retransmissions included', parse: seconds('--request-timeout') },
+  { key: 'queueAwake', flag: 'queue-awake', env: 'FERRY_QUEUE_AWAKE', def: '93s', help: 'how long a queue-mode device listens after it talks (LwM2M recommends 93 s)', parse: seconds('--queue-awake') },
   { key: 'maxUploadMb', flag: 'max-upload-mb', env: 'FERRY_MAX_UPLOAD_MB', def: '64', help: 'largest firmware upload accepted, in MiB', parse: int('--max-upload-mb', 1, 1024) },
   { key: 'imageCacheMb', flag: 'image-cache-mb', env: 'FERRY_IMAGE_CACHE_MB', def: '256', help: 'memory for firmware images being served, in MiB', parse: int('--image-cache-mb', 1, 65536) },
   { key: 'logLevel', flag: 'log-level', env: 'FERRY_LOG_LEVEL', def: 'info', help: 'trace, debug, info, warn, error or silent', parse: (v) => {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new ConfigError(`--log-level: unknown level "${v}"`);
     return v;
   } },
+  { key: 'trustedKeys', flag: 'trusted-keys', env: 'FERRY_TRUSTED_KEYS', def: undefined, help: 'public key files (PEM, from ferry keygen), comma-separated, that firmware packages must be signed by', parse: (v) => {
+    const files = v.split(',').map((f) => f.trim());
+    if (files.some((f) => f === '')) throw new ConfigError(`--trusted-keys: an empty file name in "${v}"`);
+    return files;
+  } },
+  { key: 'signingKey', flag: 'signing-key', env: 'FERRY_SIGNING_KEY', def: undefined, help: 'private key file (PEM) the server signs raw image uploads with; without it only signed packages are accepted', parse: text },
 ];
 
 export class ConfigError extends Error {}

@@ -6,12 +6,15 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/app.ts';
 import { readDeviceInfo } from './coap/device-info.ts';
 import { DmClient, type Target } from './coap/dm-client.ts';
+import { Lwm2mOperations } from './coap/lwm2m-operations.ts';
+import { DownloadServer } from './coap/download-server.ts';
 import { CoapEndpoint } from './coap/endpoint.ts';
-import { firmwareResponder } from './coap/fw.ts';
+import { firmwareResponder, type BlockServed } from './coap/fw.ts';
 import { ImageCache } from './coap/image-cache.ts';
 import { replyError, uriPath } from './coap/message.ts';
 import { registrationInterface } from './coap/rd.ts';
 import type { Config } from './config.ts';
+import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
 import { UpdateEngine } from './fota/engine.ts';
 import type { Logger } from './log.ts';
 import type { Db } from './store/db.ts';
@@ -28,6 +31,10 @@ export interface Ferry {
   coap: CoapEndpoint;
   /** Where the CoAP endpoint listens. */
   coapAddress: { address: string; port: number };
+  /** The firmware download socket; undefined when --download-port is the CoAP port (/fw on the CoAP socket). */
+  download: DownloadServer | undefined;
+  /** Where firmware is served: the download socket, or the CoAP endpoint. */
+  downloadAddress: { address: string; port: number };
   /** Base URL of the admin API, e.g. http://127.0.0.1:8080 */
   apiUrl: string;
   close(): Promise<void>;
@@ -44,6 +51,9 @@ export interface StartOptions {
 export async function startFerry(config: Config, o: StartOptions): Promise<Ferry> {
   const log = o.log;
   const started = Date.now();
+  // Key files first: a missing or bad one stops start-up before anything listens (KeyFileError names it).
+  const packageKeys = await loadPackageKeys(config);
+  log.info(describePackageKeys(packageKeys), 'package keys');
   const ownDb = o.db === undefined;
   const db = o.db ?? await openDb({
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dbDir }),
@@ -78,8 +88,15 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const rd = registrationInterface({
     db, log,
     hooks: {
-      registered: (device) => { dm!.forget(device.endpoint); track(followUp(device)); },
-      updated: (device) => { engine!.deviceHeard(device.address!, device.port!); },
+      registered: (device) => {
+        dm!.forget(device.endpoint);
+        dm!.heard(device.endpoint, device.queueMode);
+        track(followUp(device));
+      },
+      updated: (device) => {
+        dm!.heard(device.endpoint, device.queueMode);
+        engine!.deviceHeard(device.address!, device.port!);
+      },
       left: (device) => { dm!.forget(device.endpoint); },
     },
   });
@@ -97,8 +114,11 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     },
   });
   const coapAddress = coap.address();
-  dm = new DmClient({ agent: coap.agent, timeoutMs: config.requestTimeout * 1000, log });
-  const publicPort = config.publicPort ?? coapAddress.port;
+  const download = await listenForDownloads(config, coapAddress.port, images, log, (b) => engine!.deviceHeard(b.address, b.port))
+    .catch(async (err: unknown) => { await coap.close(); throw err; });
+  const downloadAddress = download?.address() ?? coapAddress;
+  dm = new DmClient({ agent: coap.agent, timeoutMs: config.requestTimeout * 1000, log, queueAwakeMs: config.queueAwake * 1000 });
+  const publicPort = config.publicPort ?? downloadAddress.port;
   const publicHost = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
   engine = new UpdateEngine({
     db, dm, log, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout,
@@ -117,19 +137,20 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     })().finally(() => { sweeping = false; }));
   }, o.sweepMs ?? 1000);
 
-  const api = await buildApi({ db, engine, log, maxUploadBytes: config.maxUploadMb * 1024 * 1024 });
+  const api = await buildApi({ db, engine, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, packageKeys });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
-  log.info({ coap: `${coapAddress.address}:${coapAddress.port}`, api: apiUrl, ms: Date.now() - started }, 'ferry serving');
+  log.info({ coap: `${coapAddress.address}:${coapAddress.port}`, download: `${downloadAddress.address}:${downloadAddress.port}`, api: apiUrl, ms: Date.now() - started }, 'ferry serving');
 
   let closing: Promise<void> | undefined;
   return {
-    db, engine, dm, api, coap, coapAddress, apiUrl,
+    db, engine, dm, api, coap, coapAddress, download, downloadAddress, apiUrl,
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
         await api.close();
         dm!.close();
         await coap.close();
+        await download?.close();
         while (pending.size > 0) await Promise.all([...pending]);
         await engine!.idle();
         if (ownDb) await db.close();
@@ -138,4 +159,17 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
       return closing;
     },
   };
+}
+
+/**
+ * The download socket (DownloadServer) on --download-port: by default the CoAP port + 1, a free port
+ * when the CoAP port is 0; none when it is the CoAP port itself (one-port deployments).
+ */
+async function listenForDownloads(
+  config: Config, coapPort: number, images: ImageCache, log: Logger, onBlock: (b: BlockServed) => void,
+): Promise<DownloadServer | undefined> {
+  const port = config.downloadPort ?? (config.coapPort === 0 ? 0 : config.coapPort + 1);
+  if (port !== 0 && port === coapPort) return undefined;
+  if (port > 65535) throw new Error(`the download port would be ${port}: set --download-port`);
+  return DownloadServer.listen({ host: config.coapHost, port, images, log, onBlock });
 }

@@ -1,17 +1,24 @@
 /** The admin API (Fastify): JSON schema on every route, JSON errors, never a 500 for a client error. */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { PackageKeys } from '../firmware/keys.ts';
 import type { UpdateEngine } from '../fota/engine.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import { deviceRoutes } from './devices.ts';
+import { lwm2mRoutes } from './lwm2m.ts';
+import type { Lwm2mOperations } from '../coap/lwm2m-operations.ts';
 import { installErrorHandling } from './errors.ts';
 import { firmwareRoutes } from './firmware.ts';
 
 export interface ApiDeps {
   db: Db;
+  /** Device management operations for /api/v1/devices/:endpoint/lwm2m etc. */
+  ops: Lwm2mOperations;
   engine: UpdateEngine;
   log: Logger;
   maxUploadBytes: number;
+  /** Trusted keys and the optional signing key for firmware uploads. */
+  packageKeys: PackageKeys;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -32,6 +39,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   firmwareRoutes(app, deps);
   deviceRoutes(app, deps);
+  lwm2mRoutes(app, deps);
   await app.ready();
   return app;
 }

@@ -1,30 +1,44 @@
-/** /api/v1/firmware: upload (raw image + version + hardware class) and list. */
+/** /api/v1/firmware: upload (a signed package, or a raw image the server signs) and list. */
 import type { FastifyInstance } from 'fastify';
-import { insertFirmware, listFirmware } from '../store/firmware.ts';
+import type { PackageKeys } from '../firmware/keys.ts';
+import { uploadFirmware, uploadRefusalMessage, uploadRefusalStatus, type Delivery } from '../firmware/upload.ts';
+import { listFirmware } from '../store/firmware.ts';
 import type { Db } from '../store/db.ts';
 import { HttpError } from './errors.ts';
 import { errorBody, firmwareBody } from './schemas.ts';
 
 const label = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' } as const;
 
-export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBytes: number }): void {
+interface UploadQuery { version?: string; hardwareClass?: string; delivery?: Delivery; force?: boolean }
+
+export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBytes: number; packageKeys: PackageKeys }): void {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: deps.maxUploadBytes },
     (_req, body, done) => done(null, body));
 
-  app.post<{ Querystring: { version: string; hardwareClass: string }; Body: Buffer }>('/api/v1/firmware', {
+  app.post<{ Querystring: UploadQuery; Body: Buffer }>('/api/v1/firmware', {
     bodyLimit: deps.maxUploadBytes,
     schema: {
       querystring: {
-        type: 'object', required: ['version', 'hardwareClass'], additionalProperties: false,
-        properties: { version: label, hardwareClass: label },
+        type: 'object', additionalProperties: false,
+        properties: {
+          version: label, hardwareClass: label,
+          delivery: { type: 'string', enum: ['package', 'payload'] },
+          force: { type: 'boolean' },
+        },
       },
       response: { 201: firmwareBody, '4xx': errorBody },
     },
   }, async (req, reply) => {
-    if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'send the image as application/octet-stream');
-    if (req.body.length === 0) throw new HttpError(400, 'the image is empty');
-    const image = await insertFirmware(deps.db, { version: req.query.version, hardwareClass: req.query.hardwareClass, payload: req.body });
-    req.log.info({ firmwareId: image.id, version: image.version, size: image.size }, 'firmware uploaded');
+    if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'send the image or package as application/octet-stream');
+    let image;
+    try {
+      image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query }, req.log);
+    } catch (err) {
+      const status = uploadRefusalStatus(err);
+      if (status === undefined) throw err;
+      throw new HttpError(status, uploadRefusalMessage(err as Error));
+    }
+    req.log.info({ firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, sequence: image.sequence, size: image.size }, 'firmware uploaded');
     return reply.code(201).send(image);
   });
 

@@ -15,6 +15,7 @@ export const firmwareBody = {
   properties: {
     id: { type: 'integer' }, version: { type: 'string' }, hardwareClass: { type: 'string' },
     size: { type: 'integer' }, sha256: { type: 'string' }, delivery: { type: 'string' }, createdAt: dateTime,
+    sequence: { type: ['integer', 'null'] }, vendorId: nullableString, keyId: nullableString,
   },
 } as const;
 

@@ -5,8 +5,9 @@
  * confirmable retransmission.
  */
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
-import { blockSize, decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
+import { decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
 import type { Logger } from '../log.ts';
+import { Block1Refused, sendBlock1 } from './block1.ts';
 import { contentFormatOf, optionBuffer } from './message.ts';
 
 export interface Target {
@@ -131,45 +132,22 @@ export class DmClient {
 
   /**
    * Write, replace, with Block1 (RFC 7959 §2.3), e.g. the firmware package to /5/0/0 (push):
-   * server-paced, one block in flight (NSTART = 1), the whole transfer holding the device's queue.
-   * Non-final blocks expect 2.31 Continue (or another 2.xx from a non-atomic device), the last one
-   * 2.04. Block-size negotiation: a smaller SZX in a response's Block1 is used from the next block
-   * on (§2.3); a 4.13 makes us send the same bytes again at a smaller size (§2.9.3): the SZX of its
-   * Block1, else the largest size within its Size1, else one size smaller. Each block is one
-   * node-coap Agent request carrying Block1 as raw option 27, so node-coap's own Block1
-   * segmentation (which ignores 4.13 and renumbers blocks) stays out of the way.
+   * server-paced with the block-size negotiation of block1.ts, the whole transfer holding the
+   * device's queue (NSTART = 1). Each block is one Agent request carrying Block1 as raw option 27,
+   * so node-coap's own Block1 segmentation (which ignores 4.13 and renumbers blocks) stays out.
    */
   writeBlockwise(
     t: Target, path: string, payload: Buffer, contentFormat: number,
     o: { szx?: number; onBlock?: (b: { offset: number; length: number; szx: number }) => void } = {},
   ): Promise<BlockwiseResult> {
-    return this.enqueue(t, async () => {
-      let szx = o.szx ?? 6;
-      blockSize(szx); // RangeError for an SZX outside 0…6
-      let offset = 0;
-      for (let blocks = 1; ; blocks++) {
-        const size = blockSize(szx);
-        const num = offset / size;
-        const more = offset + size < payload.length;
-        const chunk = payload.subarray(offset, offset + size);
-        const r = await this.send(t, 'PUT', path, {
-          payload: chunk, contentFormat, block1: encodeBlock({ num, more, szx }),
-          ...(num === 0 ? { size1: payload.length } : {}), expect: more ? ['2.31', '2.01', '2.04', '4.13'] : ['2.04', '4.13'],
-        });
-        if (r.code === '4.13') {
-          const smaller = szxAfter413(r, szx);
-          if (smaller === undefined) throw new DmError('response', `device refused ${size}-byte blocks with 4.13 and no smaller size is left`, r.code);
-          this.log.info({ endpoint: t.endpoint, path, from: size, to: blockSize(smaller) }, 'block size reduced after 4.13');
-          szx = smaller;
-          continue;
-        }
-        o.onBlock?.({ offset, length: chunk.length, szx });
-        if (!more) return { ...r, blocks, szx };
-        offset += size;
-        // RFC 7959 §2.3: the device's preferred (smaller) size applies from the next block on.
-        if (r.block1 && r.block1.szx < szx) szx = r.block1.szx;
-      }
-    });
+    return this.enqueue(t, () => sendBlock1(payload, o.szx ?? 6, (b) => this.send(t, 'PUT', path, {
+      payload: b.payload, contentFormat, block1: encodeBlock(b.block1), ...(b.size1 !== undefined ? { size1: b.size1 } : {}), expect: b.expect,
+    }), {
+      ...(o.onBlock ? { onBlock: o.onBlock } : {}),
+      onSmaller: (from, to) => this.log.info({ endpoint: t.endpoint, path, from, to }, 'block size reduced after 4.13'),
+    }).catch((err: unknown) => {
+      throw err instanceof Block1Refused ? new DmError('response', err.message, err.code) : err;
+    }));
   }
 
   /** Execute (LwM2M DM): POST with optional arguments, expects 2.04 Changed. */
@@ -328,20 +306,6 @@ function toResponse(res: IncomingMessage): DmResponse {
   } catch { /* a malformed Block1 in a response is no size hint */ }
   if (size1 !== undefined) response.size1 = size1.length === 0 ? 0 : size1.readUIntBE(0, Math.min(size1.length, 6));
   return response;
-}
-
-/**
- * The SZX to retry with after a 4.13 at `szx` (RFC 7959 §2.9.3): the smaller SZX of the response's
- * Block1; else the largest block within Size1 (RFC 7252 §5.9.2.9); else one size smaller.
- * Undefined when nothing smaller is left.
- */
-export function szxAfter413(r: Pick<DmResponse, 'block1' | 'size1'>, szx: number): number | undefined {
-  if (r.block1 && r.block1.szx < szx) return r.block1.szx;
-  if (r.size1 !== undefined && r.size1 < blockSize(szx)) {
-    for (let s = szx - 1; s >= 0; s--) if (blockSize(s) <= r.size1) return s;
-    return undefined;
-  }
-  return szx > 0 ? szx - 1 : undefined;
 }
 
 function joinRoot(rootPath: string | undefined, path: string): string {

@@ -1,16 +1,97 @@
 /**
- * GET /fw/<image id>: the firmware download responder (RFC 7959 Block2), stateless.
- * Request in → image lookup (cache) → slice without copying → response out. No per-device state:
- * each block is computed from the request alone.
+ * GET /fw/<image id>: the firmware download answer (RFC 7959 Block2), stateless, whatever socket
+ * carried the request. Request in → image lookup (cache) → slice without copying → answer out. No
+ * per-device state: each block is computed from the request alone. The lean download socket
+ * (download-server.ts) and the LwM2M socket (node-coap, `firmwareResponder` below, for Package URIs
+ * that name the CoAP port) both answer through `answerFirmware`.
  */
 import type { IncomingMessage, OutgoingMessage } from 'coap';
 import { blockSlice, decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
 import { ContentFormat } from '../../protocols/content-format.ts';
-import type { ImageCache } from './image-cache.ts';
-import { optionBuffer, replyError, send } from './message.ts';
+import { DecodeError } from '../../protocols/errors.ts';
+import type { CachedImage, ImageCache } from './image-cache.ts';
+import { contentFormatOf, optionBuffer, replyError, send } from './message.ts';
 
 /** The size we answer at when the device does not ask (RFC 7959 §2.4): SZX 6 = 1024 bytes. */
 export const DEFAULT_SZX = 6;
+
+/** What the answer needs from a request, whichever CoAP stack parsed it. */
+export interface FwRequest {
+  /** 'GET', 'POST', … */
+  method: string;
+  /** Uri-Path segments, 'fw' first. */
+  path: string[];
+  /** The Block2 option's raw value, when present. */
+  block2: Buffer | undefined;
+  /** A Size2 option was present (RFC 7959 §4: Size2 = 0 in a request asks for the size). */
+  size2: boolean;
+  accept: number | undefined;
+  /** The first critical option the responder does not understand (RFC 7252 §5.4.1). */
+  unknownCritical: number | undefined;
+}
+
+export type FwAnswer =
+  | { code: '2.05'; imageId: number; etag: Buffer; block2: BlockOption | undefined; size2: number | undefined; payload: Buffer }
+  | { code: string; diagnostic: string };
+
+/** Critical options by the names coap-packet gives them (RFC 7252 §5.10, RFC 7959 §2.1, RFC 9177, RFC 8613). */
+const CRITICAL: Record<string, number> = {
+  'If-Match': 1, 'Uri-Host': 3, 'If-None-Match': 5, 'Uri-Port': 7, OSCORE: 9, 'Uri-Path': 11, 'Uri-Query': 15,
+  Accept: 17, 'Q-Block1': 19, Block2: 23, Block1: 27, 'Q-Block2': 31, 'Proxy-Uri': 35, 'Proxy-Scheme': 39,
+};
+/** The critical options a GET /fw understands: Uri-Host, Uri-Port, Uri-Path, Uri-Query (ignored), Accept, Block2. */
+const UNDERSTOOD = new Set([3, 7, 11, 15, 17, 23]);
+
+/** The first critical option (RFC 7252 §5.4.6: an odd number) outside UNDERSTOOD, by coap-packet option name. */
+export function unknownCriticalOption(options: ReadonlyArray<{ name: string | number }>): number | undefined {
+  for (const o of options) {
+    const n = typeof o.name === 'number' ? o.name : CRITICAL[o.name] ?? Number(o.name);
+    if ((n & 1) === 1 && !UNDERSTOOD.has(n)) return n;
+  }
+  return undefined;
+}
+
+const refuse = (code: string, diagnostic: string): FwAnswer => ({ code, diagnostic });
+const NOT_FOUND = refuse('4.04', 'no such firmware image');
+
+/** The answer to one request; synchronous when the image is in memory (the per-block path). */
+export function answerFirmware(req: FwRequest, images: ImageCache): FwAnswer | Promise<FwAnswer> {
+  if (req.unknownCritical !== undefined) return refuse('4.02', `critical option ${req.unknownCritical} is not supported`);
+  if (req.method !== 'GET') return refuse('4.05', 'only GET is allowed on /fw');
+  const idText = req.path[1];
+  if (req.path.length !== 2 || idText === undefined || !/^[1-9]\d{0,15}$/.test(idText)) return NOT_FOUND;
+  // RFC 7252 §5.10.4: an Accept we cannot satisfy is 4.06.
+  if (req.accept !== undefined && req.accept !== ContentFormat.OPAQUE) return refuse('4.06', 'firmware is application/octet-stream (42) only');
+  let asked: BlockOption | undefined;
+  try {
+    asked = req.block2 === undefined ? undefined : decodeBlock(req.block2);
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    // RFC 7959 §2.2: SZX 7 in a request is 4.00; RFC 7252 §5.4.3: a too-long value is an unrecognised (critical) option.
+    return refuse(err.code === 'block.szx' ? '4.00' : '4.02', err.reason);
+  }
+  const id = Number(idText);
+  const image = images.cached(id);
+  if (image) return blockAnswer(id, image, asked, req.size2);
+  return images.get(id).then((loaded) => (loaded ? blockAnswer(id, loaded, asked, req.size2) : NOT_FOUND));
+}
+
+function blockAnswer(imageId: number, image: CachedImage, asked: BlockOption | undefined, size2Asked: boolean): FwAnswer {
+  const total = image.payload.length;
+  const szx = Math.min(asked?.szx ?? DEFAULT_SZX, DEFAULT_SZX);
+  const num = asked ? asked.num : 0;
+  const slice = blockSlice(num, szx, total);
+  // RFC 7959 §2.2: a block beyond the end of the representation is a bad option.
+  if (!slice) return refuse('4.02', `block ${num} is past the end (${total} bytes)`);
+  return {
+    code: '2.05', imageId, etag: image.etag,
+    // RFC 7959 §2.4: without Block2 in the request, block 0 at our size with M=1 when it does not fit.
+    block2: asked || slice.more ? { num, more: slice.more, szx } : undefined,
+    // RFC 7959 §4: Size2 tells the total on the first block, or whenever the request carries Size2.
+    size2: num === 0 || size2Asked ? total : undefined,
+    payload: image.payload.subarray(slice.start, slice.end),
+  };
+}
 
 export interface BlockServed {
   address: string;
@@ -21,33 +102,23 @@ export interface BlockServed {
   more: boolean;
 }
 
+/** GET /fw/<id> on the LwM2M socket (node-coap), for Package URIs that name the CoAP port. */
 export function firmwareResponder(opts: { images: ImageCache; onBlock?: (b: BlockServed) => void }) {
   return async function handleFirmware(req: IncomingMessage, res: OutgoingMessage, segments: string[]): Promise<void> {
-    if (req.method !== 'GET') return replyError(res, '4.05', 'only GET is allowed on /fw');
-    const idText = segments[1];
-    if (segments.length !== 2 || idText === undefined || !/^[1-9]\d{0,15}$/.test(idText)) {
-      return replyError(res, '4.04', 'no such firmware image');
-    }
-    const raw = optionBuffer(req, 'Block2');
-    const asked: BlockOption | undefined = raw === undefined ? undefined : decodeBlock(raw); // DecodeError → 4.00
-    const image = await opts.images.get(Number(idText));
-    if (!image) return replyError(res, '4.04', 'no such firmware image');
-
-    const total = image.payload.length;
-    const szx = Math.min(asked?.szx ?? DEFAULT_SZX, DEFAULT_SZX);
-    const num = asked ? asked.num : 0;
-    const slice = blockSlice(num, szx, total);
-    // RFC 7959 §2.2: a block beyond the end of the representation is a bad option.
-    if (!slice) return replyError(res, '4.02', `block ${num} is past the end (${total} bytes)`);
-
+    const options = (req as unknown as { options?: Array<{ name: string | number }> }).options ?? [];
+    const answer = await answerFirmware({
+      method: req.method, path: segments, block2: optionBuffer(req, 'Block2'),
+      size2: optionBuffer(req, 'Size2') !== undefined, accept: contentFormatOf(req, 'Accept'), unknownCritical: unknownCriticalOption(options),
+    }, opts.images);
+    if (!('payload' in answer)) return replyError(res, answer.code, answer.diagnostic);
     res.code = '2.05';
+    res.setOption('ETag', answer.etag);
     res.setOption('Content-Format', ContentFormat.OPAQUE);
-    res.setOption('ETag', image.etag);
-    if (asked || slice.more) res.setOption('Block2', encodeBlock({ num, more: slice.more, szx }));
-    // Size2 (RFC 7959 §4) tells the total on the first block, or whenever asked for with Size2=0.
-    if (num === 0 || optionBuffer(req, 'Size2') !== undefined) res.setOption('Size2', total);
-    opts.onBlock?.({ address: req.rsinfo.address, port: req.rsinfo.port, imageId: Number(idText), num, szx, more: slice.more });
+    if (answer.block2) res.setOption('Block2', encodeBlock(answer.block2));
+    if (answer.size2 !== undefined) res.setOption('Size2', answer.size2);
+    const b = answer.block2 ?? { num: 0, more: false, szx: DEFAULT_SZX };
+    opts.onBlock?.({ address: req.rsinfo.address, port: req.rsinfo.port, imageId: answer.imageId, ...b });
     // node-coap's own end() would re-slice and cache per client; the slice here is already the block.
-    send(res, image.payload.subarray(slice.start, slice.end));
+    send(res, answer.payload);
   };
 }

@@ -1,18 +1,21 @@
 /**
  * Firmware bytes for the download path: an LRU bounded in bytes, loaded from the store on a miss,
  * one load for many concurrent misses (lru-cache's fetch coalesces them). Memory is O(images).
+ * The digest, and the ETag derived from it, are computed once per load from the bytes served.
  */
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 
 export interface CachedImage {
+  /** Exactly the bytes a device receives (the whole package, or only the vendor payload). */
   payload: Buffer;
   /** Hex SHA-256 of the payload. */
   sha256: string;
-  /** ETag (RFC 7252 §5.10.6) derived from the digest: its first 8 bytes. */
+  /** ETag (RFC 7252 §5.10.6) derived from the digest of the bytes served: its first 8 bytes. */
   etag: Buffer;
 }
 
-export type ImageLoader = (id: number) => Promise<{ payload: Buffer; sha256: string } | null>;
+export type ImageLoader = (id: number) => Promise<{ payload: Buffer } | null>;
 
 export class ImageCache {
   private readonly cache: LRUCache<number, CachedImage>;
@@ -23,8 +26,7 @@ export class ImageCache {
       sizeCalculation: (v) => Math.max(1, v.payload.length),
       fetchMethod: async (id) => {
         const row = await opts.load(id);
-        if (!row) return undefined;
-        return { payload: row.payload, sha256: row.sha256, etag: Buffer.from(row.sha256.slice(0, 16), 'hex') };
+        return row ? imageOf(row.payload) : undefined;
       },
     });
   }
@@ -32,6 +34,11 @@ export class ImageCache {
   /** The image, or undefined when no such image exists. */
   get(id: number): Promise<CachedImage | undefined> {
     return this.cache.fetch(id);
+  }
+
+  /** The image when it is already in memory (the per-block fast path), else undefined. */
+  cached(id: number): CachedImage | undefined {
+    return this.cache.get(id);
   }
 
   /** Forget an image (deleted or replaced). */
@@ -42,4 +49,9 @@ export class ImageCache {
   get bytes(): number {
     return this.cache.calculatedSize;
   }
+}
+
+function imageOf(payload: Buffer): CachedImage {
+  const digest = createHash('sha256').update(payload).digest();
+  return { payload, sha256: digest.toString('hex'), etag: digest.subarray(0, 8) };
 }

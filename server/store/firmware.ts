@@ -3,7 +3,7 @@ import type { Db, Queryable } from './db.ts';
 import { camelRow, type FirmwareImage } from './rows.ts';
 import { recordEvent } from './events.ts';
 
-const COLUMNS = 'id, version, hardware_class, size, sha256, delivery, created_at';
+const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, created_at";
 
 export class DuplicateVersionError extends Error {
   constructor(hardwareClass: string, version: string) {
@@ -12,24 +12,65 @@ export class DuplicateVersionError extends Error {
   }
 }
 
-export async function insertFirmware(
-  db: Db,
-  f: { version: string; hardwareClass: string; payload: Buffer; actor?: 'api' | 'engine' },
-): Promise<FirmwareImage> {
+export interface NewFirmware {
+  version: string;
+  hardwareClass: string;
+  /** The bytes a device receives. */
+  payload: Buffer;
+  delivery?: 'package' | 'payload';
+  /** The signed manifest (COSE_Sign1) and what it says. */
+  manifest?: Uint8Array;
+  sequence?: number;
+  vendorId?: string;
+  keyId?: Uint8Array;
+  actor?: 'api' | 'engine';
+  /** More for the firmware.uploaded event. */
+  event?: Record<string, unknown>;
+}
+
+async function insertRow(tx: Queryable, f: NewFirmware): Promise<FirmwareImage> {
   const sha256 = createHash('sha256').update(f.payload).digest('hex');
+  const bytes = (b: Uint8Array | undefined) => (b === undefined ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const res = await tx.query(
+    `INSERT INTO firmware_images (version, hardware_class, size, sha256, payload, delivery, manifest, sequence, vendor_id, key_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hardware_class, version) DO NOTHING RETURNING ${COLUMNS}`,
+    [f.version, f.hardwareClass, f.payload.length, sha256, f.payload, f.delivery ?? 'package', bytes(f.manifest),
+      f.sequence ?? null, f.vendorId ?? null, bytes(f.keyId)]);
+  const row = res.rows[0];
+  if (!row) throw new DuplicateVersionError(f.hardwareClass, f.version);
+  const image = camelRow<FirmwareImage>(row);
+  await recordEvent(tx, {
+    kind: 'firmware.uploaded', actor: f.actor ?? 'api',
+    data: {
+      firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, size: image.size, sha256,
+      delivery: image.delivery, sequence: image.sequence, vendorId: image.vendorId, keyId: image.keyId, ...f.event,
+    },
+  });
+  return image;
+}
+
+/** Stores an image as given (no sequence check): tests, benchmarks, tools. */
+export async function insertFirmware(db: Db, f: NewFirmware): Promise<FirmwareImage> {
+  return db.transaction((tx) => insertRow(tx, f));
+}
+
+/**
+ * Stores a signed image with its class locked: `build` gets the class's highest sequence number
+ * (null when none) and returns the row, or throws to refuse (a rollback); two uploads for one
+ * class run one after the other, so both cannot pass the check against the same highest.
+ */
+export async function insertSignedFirmware(
+  db: Db, o: { hardwareClass: string; version: string; build: (highestSequence: number | null) => NewFirmware },
+): Promise<FirmwareImage> {
   return db.transaction(async (tx) => {
-    const res = await tx.query(
-      `INSERT INTO firmware_images (version, hardware_class, size, sha256, payload)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hardware_class, version) DO NOTHING RETURNING ${COLUMNS}`,
-      [f.version, f.hardwareClass, f.payload.length, sha256, f.payload]);
-    const row = res.rows[0];
-    if (!row) throw new DuplicateVersionError(f.hardwareClass, f.version);
-    const image = camelRow<FirmwareImage>(row);
-    await recordEvent(tx, {
-      kind: 'firmware.uploaded', actor: f.actor ?? 'api',
-      data: { firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, size: image.size, sha256 },
-    });
-    return image;
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext('ferry.firmware_images'), hashtext($1))", [o.hardwareClass]);
+    const dup = await tx.query('SELECT 1 FROM firmware_images WHERE hardware_class = $1 AND version = $2', [o.hardwareClass, o.version]);
+    if (dup.rows.length > 0) throw new DuplicateVersionError(o.hardwareClass, o.version);
+    const res = await tx.query<{ highest: number | null }>(
+      'SELECT max(sequence) AS highest FROM firmware_images WHERE hardware_class = $1', [o.hardwareClass]);
+    const f = o.build(res.rows[0]?.highest ?? null);
+    if (f.hardwareClass !== o.hardwareClass || f.version !== o.version) throw new Error('insertSignedFirmware: build changed the class or version');
+    return insertRow(tx, f);
   });
 }
 

@@ -1,13 +1,41 @@
 /** A Ferry server for tests: loopback, free ports, silent logs, on a test database. */
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodePrivateKeyPem, encodePublicKeyPem, generateSigningKey } from '../../protocols/package-keys.ts';
+import type { SigningKey } from '../../protocols/package.ts';
 import { generate, parse, type ParsedPacket, type Packet } from 'coap-packet';
 import { configWith, type Config } from '../../server/config.ts';
 import { createLogger, silentLogger } from '../../server/log.ts';
 import { startFerry, type Ferry } from '../../server/main.ts';
 import type { Db } from '../../server/store/db.ts';
 
+let testKeys: { key: SigningKey; keyFile: string; pubFile: string } | undefined;
+
+/**
+ * The package signing key test servers use, made once per process in a temp dir (removed at
+ * exit): raw image uploads (?version=&hardwareClass=) are signed with it, and it is trusted.
+ */
+export function testSigningKey(): { key: SigningKey; keyFile: string; pubFile: string } {
+  if (testKeys === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-test-keys-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const key = generateSigningKey('ed25519');
+    const keyFile = join(dir, 'signing.key');
+    writeFileSync(keyFile, encodePrivateKeyPem(key), { mode: 0o600 });
+    writeFileSync(`${keyFile}.pub`, encodePublicKeyPem(key));
+    testKeys = { key, keyFile, pubFile: `${keyFile}.pub` };
+  }
+  return testKeys;
+}
+
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return configWith({ coapPort: 0, apiPort: 0, updateTimeout: 60, requestTimeout: 5, maxUploadMb: 8, logLevel: 'silent', ...overrides });
+  const { keyFile, pubFile } = testSigningKey();
+  return configWith({
+    coapPort: 0, apiPort: 0, updateTimeout: 60, requestTimeout: 5, maxUploadMb: 8, logLevel: 'silent',
+    signingKey: keyFile, trustedKeys: [pubFile], ...overrides,
+  });
 }
 
 export function startTestFerry(db: Db, overrides: Partial<Config> = {}, sweepMs = 200): Promise<Ferry> {

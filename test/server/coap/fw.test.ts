@@ -1,5 +1,6 @@
-// GET /fw/<id>: the Block2 download responder (RFC 7959), spoken by raw coap-packet datagrams,
-// and by libcoap's coap-client-notls, a CoAP implementation nobody here wrote.
+// GET /fw/<id>: the Block2 download answer (RFC 7959), on both sockets that give it — the download
+// socket (the Package URI's port) and the LwM2M socket (Package URIs that name the CoAP port) —
+// spoken by raw coap-packet datagrams, and by libcoap's coap-client-notls.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -17,8 +18,9 @@ const run = promisify(execFile);
 const IMAGE = randomBytes(5000); // 4 full 1024-byte blocks and a short fifth
 const DIGEST = createHash('sha256').update(IMAGE).digest();
 
-forEachDatabase('coap/fw', ({ suite, get }) => {
+for (const socket of ['download', 'coap'] as const) forEachDatabase(`coap/fw on the ${socket} socket`, ({ suite, get }) => {
   let ferry: Ferry;
+  const port = () => (socket === 'download' ? ferry.downloadAddress.port : ferry.coapAddress.port);
   let id = 0;
   suite.before(async () => { ferry = await startTestFerry(get().db); });
   suite.before.each(async () => {
@@ -26,7 +28,7 @@ forEachDatabase('coap/fw', ({ suite, get }) => {
   });
   suite.after(async () => { await ferry.close(); });
 
-  const getBlock = (num: number, szx: number, path = `/fw/${id}`) => exchange(ferry.coapAddress.port, {
+  const getBlock = (num: number, szx: number, path = `/fw/${id}`) => exchange(port(), {
     code: 'GET', options: [...uriOptions(path), { name: 'Block2', value: encodeBlock({ num, more: false, szx }) }],
   });
 
@@ -59,7 +61,7 @@ forEachDatabase('coap/fw', ({ suite, get }) => {
   });
 
   suite('a GET without Block2 gets block 0 at 1024 bytes with M=1', async () => {
-    const res = await exchange(ferry.coapAddress.port, { code: 'GET', options: uriOptions(`/fw/${id}`) });
+    const res = await exchange(port(), { code: 'GET', options: uriOptions(`/fw/${id}`) });
     assert.is(res.code, '2.05');
     assert.equal(decodeBlock(optionValues(res, 'Block2')[0]!), { num: 0, more: true, szx: 6 });
     assert.ok(res.payload.equals(IMAGE.subarray(0, 1024)));
@@ -71,15 +73,15 @@ forEachDatabase('coap/fw', ({ suite, get }) => {
     assert.ok(b.payload.equals(a.payload.subarray(0, 128)));
   });
 
-  suite('errors: past the end 4.02, SZX 7 4.00, unknown image 4.04, POST 4.05 — each with a diagnostic', async () => {
+  suite('errors: past the end 4.02, SZX 7 4.00, too-long Block2 4.02, unknown image 4.04, POST 4.05 — each with a diagnostic', async () => {
     const cases: Array<[string, ReturnType<typeof getBlock>, string]> = [
       ['past the end', getBlock(5, 6), '4.02'],
-      ['BERT szx 7', exchange(ferry.coapAddress.port, { code: 'GET', options: [...uriOptions(`/fw/${id}`), { name: 'Block2', value: Buffer.from([0x07]) }] }), '4.00'],
-      ['four-byte Block2', exchange(ferry.coapAddress.port, { code: 'GET', options: [...uriOptions(`/fw/${id}`), { name: 'Block2', value: Buffer.from([1, 2, 3, 4]) }] }), '4.00'],
+      ['BERT szx 7', exchange(port(), { code: 'GET', options: [...uriOptions(`/fw/${id}`), { name: 'Block2', value: Buffer.from([0x07]) }] }), '4.00'],
+      ['four-byte Block2', exchange(port(), { code: 'GET', options: [...uriOptions(`/fw/${id}`), { name: 'Block2', value: Buffer.from([1, 2, 3, 4]) }] }), '4.02'],
       ['unknown image', getBlock(0, 6, '/fw/999999'), '4.04'],
       ['not a number', getBlock(0, 6, '/fw/abc'), '4.04'],
       ['extra segment', getBlock(0, 6, `/fw/${id}/x`), '4.04'],
-      ['POST', exchange(ferry.coapAddress.port, { code: 'POST', options: uriOptions(`/fw/${id}`) }), '4.05'],
+      ['POST', exchange(port(), { code: 'POST', options: uriOptions(`/fw/${id}`) }), '4.05'],
     ];
     for (const [what, pending, code] of cases) {
       const res = await pending;
@@ -93,7 +95,7 @@ forEachDatabase('coap/fw', ({ suite, get }) => {
     try {
       const out = join(dir, 'image.bin');
       await run('coap-client-notls', ['-m', 'get', '-b', '64', '-B', '20', '-o', out,
-        `coap://127.0.0.1:${ferry.coapAddress.port}/fw/${id}`], { timeout: 30_000 });
+        `coap://127.0.0.1:${port()}/fw/${id}`], { timeout: 30_000 });
       assert.ok((await readFile(out)).equals(IMAGE));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {

@@ -1,0 +1,138 @@
+/**
+ * A firmware upload, signed package or raw image, checked and stored (issue 5 "The server side").
+ *
+ * - A body that starts with FRY1 is a package: its manifest signature is verified against the
+ *   trusted keys, its payload against the manifest's size and SHA-256; version and class come
+ *   from the manifest (a query that names others is refused).
+ * - Anything else is a raw image, taken only when the server has a signing key: it is signed into
+ *   a package with the class's next sequence number.
+ * - Anti-rollback: the sequence number must be above the class's highest, unless forced (logged,
+ *   and recorded in the firmware.uploaded event). The check and the insert share one transaction
+ *   with the class locked.
+ * - delivery=package stores the whole package as the bytes devices receive; delivery=payload stores
+ *   only the payload (devices with their own image format). The manifest is stored either way.
+ *   Without ?delivery= devices receive what was uploaded: a package as the package, a raw image
+ *   (signed here) as the raw bytes; ?delivery=package sends the server-signed package instead.
+ */
+import { DecodeError } from '../../protocols/errors.ts';
+import { PACKAGE_MAGIC, PackageError, DEFAULT_VENDOR_ID, parsePackage, signPackage, verifyPackage } from '../../protocols/package.ts';
+import type { PackageHeader, SigningKey } from '../../protocols/package.ts';
+import type { Logger } from '../log.ts';
+import type { Db } from '../store/db.ts';
+import { insertSignedFirmware, type NewFirmware } from '../store/firmware.ts';
+import type { FirmwareImage } from '../store/rows.ts';
+import { kidHex, type PackageKeys } from './keys.ts';
+
+export type Delivery = 'package' | 'payload';
+
+export interface UploadRequest {
+  body: Buffer;
+  version?: string | undefined;
+  hardwareClass?: string | undefined;
+  delivery?: Delivery | undefined;
+  /** Accept a sequence number not above the class's highest. */
+  force?: boolean | undefined;
+}
+
+/** A refusal that is neither a DecodeError (malformed package) nor a PackageError (bad package). */
+export class UploadError extends Error {
+  readonly statusCode: 400 | 422;
+  constructor(statusCode: 400 | 422, message: string) {
+    super(message);
+    this.name = 'UploadError';
+    this.statusCode = statusCode;
+  }
+}
+
+const isPackage = (body: Buffer): boolean => body.length >= PACKAGE_MAGIC.length && body.subarray(0, PACKAGE_MAGIC.length).equals(PACKAGE_MAGIC);
+
+export async function uploadFirmware(db: Db, keys: PackageKeys, req: UploadRequest, log: Pick<Logger, 'warn'>): Promise<FirmwareImage> {
+  if (req.body.length === 0) throw new UploadError(400, 'the image is empty');
+  const delivery = req.delivery ?? (isPackage(req.body) ? 'package' : 'payload');
+  const row = (bytes: Buffer, header: PackageHeader, payload: Uint8Array, event: Record<string, unknown>): NewFirmware => {
+    const m = header.manifest;
+    return {
+      version: m.version, hardwareClass: m.classId, delivery,
+      payload: delivery === 'package' ? bytes : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+      manifest: header.coseBytes, sequence: m.sequence, vendorId: m.vendorId, ...(header.kid ? { keyId: header.kid } : {}), event,
+    };
+  };
+
+  if (!isPackage(req.body)) {
+    const { key, version, hardwareClass } = rawImageAccepted(keys, req);
+    // Signed under the class lock, with the next sequence number.
+    return insertSignedFirmware(db, {
+      hardwareClass, version,
+      build: (highest) => {
+        const bytes = Buffer.from(signPackage({
+          payload: req.body, key, sequence: (highest ?? 0) + 1, vendorId: DEFAULT_VENDOR_ID, classId: hardwareClass, version,
+        }));
+        const { header, payload } = parsePackage(bytes);
+        return row(bytes, header, payload, { signedBy: `server:${kidHex(key.kid)}` });
+      },
+    });
+  }
+
+  const { header, payload } = checkedPackage(keys, req);
+  const m = header.manifest;
+  return insertSignedFirmware(db, {
+    hardwareClass: m.classId, version: m.version,
+    build: (highest) => {
+      // Anti-rollback: strictly above the class's highest (SUIT's sequence number rule).
+      if (highest === null || m.sequence > highest) return row(req.body, header, payload, { signedBy: 'uploader' });
+      if (!req.force) {
+        throw new PackageError('rollback', `sequence number ${m.sequence} is not above ${highest}, the highest for hardware class ${m.classId}; `
+          + 'sign the image with a higher --sequence, or add ?force=true to store it anyway');
+      }
+      log.warn({ hardwareClass: m.classId, version: m.version, sequence: m.sequence, highestSequence: highest }, 'firmware rollback forced');
+      return row(req.body, header, payload, { signedBy: 'uploader', forced: true, highestSequence: highest });
+    },
+  });
+}
+
+/** A package: verified, with a payload, and its manifest agrees with the query. */
+function checkedPackage(keys: PackageKeys, req: UploadRequest): { header: PackageHeader; payload: Uint8Array } {
+  if (keys.trustedKeys.length === 0) {
+    parsePackage(req.body); // a malformed package is reported as such even on a server without keys
+    throw new UploadError(422, 'no trusted keys are configured: start the server with --trusted-keys FILE (a public key from ferry keygen)');
+  }
+  const { header, payload } = verifyPackage(req.body, keys.trustedKeys);
+  const m = header.manifest;
+  if (m.payloadSize === 0) throw new UploadError(400, 'the package\'s payload is empty');
+  if (req.version !== undefined && req.version !== m.version) {
+    throw new UploadError(400, `the query says version ${req.version}, the package's manifest says ${m.version}; leave the query out or make them agree`);
+  }
+  if (req.hardwareClass !== undefined && req.hardwareClass !== m.classId) {
+    throw new UploadError(400, `the query says hardwareClass ${req.hardwareClass}, the package's manifest says class ${m.classId}; leave the query out or make them agree`);
+  }
+  return { header, payload };
+}
+
+/** A raw image is taken only with a signing key, a version and a class. */
+function rawImageAccepted(keys: PackageKeys, req: UploadRequest): { key: SigningKey; version: string; hardwareClass: string } {
+  const key = keys.signingKey;
+  if (key === undefined) {
+    throw new UploadError(422, 'this is a raw image, not a signed package (it does not start with FRY1): sign it with '
+      + '"ferry sign --key KEY --image FILE --version V --class C --out PKG" and upload the package, or start the server with --signing-key to have raw images signed on upload');
+  }
+  if (req.version === undefined || req.hardwareClass === undefined) {
+    throw new UploadError(400, 'a raw image needs ?version= and ?hardwareClass= (a signed package carries them in its manifest)');
+  }
+  return { key, version: req.version, hardwareClass: req.hardwareClass };
+}
+
+/** The HTTP status of an upload refusal, or undefined when `err` is not one. */
+export function uploadRefusalStatus(err: unknown): number | undefined {
+  if (err instanceof UploadError) return err.statusCode;
+  if (err instanceof DecodeError) return 400;
+  if (err instanceof PackageError) return err.code === 'rollback' ? 409 : 422;
+  return undefined;
+}
+
+/** The message of an upload refusal, worded for the operator. */
+export function uploadRefusalMessage(err: Error): string {
+  if (err instanceof DecodeError) return `not a valid Ferry package: ${err.reason}`;
+  if (err instanceof PackageError && err.code !== 'rollback') return `package refused (${err.code}): ${err.reason}`;
+  if (err instanceof PackageError) return err.reason;
+  return err.message;
+}
