@@ -1,42 +1,97 @@
 /**
- * `npm run bench`: Ferry on an in-memory PGlite (or DATABASE_URL), measured on loopback.
- * Prints one JSON document, then a Markdown table. `--quick` runs small sizes (the test suite
- * uses it to check the benchmarks run and their output is well formed).
+ * `npm run bench`: measured on loopback. Prints one JSON document, a blank line, then a Markdown
+ * table. The download comparison runs Ferry's download socket, libcoap's coap-server-notls and a
+ * naive node-coap server, each in a child process, under one load generator (bench/download.ts).
+ * `--quick` runs small sizes (the test suite uses it to check the benchmarks run and their output
+ * is well formed); `--cpu-prof DIR` writes the server processes' CPU profiles to DIR.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { configWith } from '../server/config.ts';
 import { silentLogger } from '../server/log.ts';
 import { startFerry } from '../server/main.ts';
-import { insertFirmware } from '../server/store/firmware.ts';
 import { openDb } from '../server/store/open.ts';
-import { configWith } from '../server/config.ts';
-import { benchDownload } from './download.ts';
+import { compareServers, type Comparison } from './compare.ts';
 import { benchRegistration } from './registration.ts';
 
-const quick = process.argv.includes('--quick');
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, 'cpu-prof': { type: 'string' } } });
+const quick = args.quick === true;
+const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+
+const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-'));
+let download: Comparison;
+try {
+  const sizes = quick ? [16 * 1024, 64 * 1024] : [256 * 1024, 1024 * 1024];
+  const images = await Promise.all(sizes.map(async (size, i) => {
+    const bytes = randomBytes(size);
+    const file = join(dir, `image-${i}.bin`);
+    await writeFile(file, bytes);
+    return { file, bytes };
+  }));
+  download = await compareServers({
+    servers: ['ferry', 'libcoap', 'naive'], images, szx: 6,
+    clients: quick ? [1, 4] : [1, 100, 1000],
+    limitMs: quick ? 10_000 : 25_000, minSeconds: quick ? 0.2 : 2,
+    probeClients: quick ? 50 : 10_000, probeMs: quick ? 2_000 : 15_000,
+    ...(args['cpu-prof'] ? { cpuProfileDir: args['cpu-prof'] } : {}), log,
+  });
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
+
+log('registration');
 const started = performance.now();
 const db = await openDb(process.env['DATABASE_URL'] ? { databaseUrl: process.env['DATABASE_URL'] } : {});
 const dbStartSeconds = (performance.now() - started) / 1000;
-const ferry = await startFerry(configWith({ coapPort: 0, apiPort: 0, requestTimeout: 10, logLevel: 'silent' }), { log: silentLogger(), db });
+const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, requestTimeout: 10, logLevel: 'silent' }), { log: silentLogger(), db });
 try {
-  const imageBytes = quick ? 64 * 1024 : 1024 * 1024;
-  const image = await insertFirmware(db, { version: `bench-${Date.now()}`, hardwareClass: 'bench', payload: randomBytes(imageBytes) });
-  const download = await benchDownload({
-    port: ferry.coapAddress.port, imageId: image.id, imageBytes, clients: quick ? 4 : 50, szx: 6, limitMs: 120_000,
-  });
-  const registration = await benchRegistration({ port: ferry.coapAddress.port, devices: quick ? 10 : 200, db, limitMs: 120_000 });
+  // A failure here must not lose the download figures: it is reported, and the exit code says it.
+  const registration = await benchRegistration({ port: ferry.coapAddress.port, devices: quick ? 10 : 200, db, limitMs: 120_000 })
+    .catch((err: unknown) => {
+      process.exitCode = 1;
+      log(`registration failed: ${err instanceof Error ? err.stack : String(err)}`);
+      return { devices: quick ? 10 : 200, error: err instanceof Error ? err.message : String(err), perSecond: 0, p95Ms: 0 };
+    });
   const report = {
-    machine: { node: process.version, cpus: (await import('node:os')).cpus().length, database: db.driver },
+    machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', database: db.driver },
     databaseStartSeconds: Math.round(dbStartSeconds * 100) / 100,
     download, registration,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n\n`);
-  process.stdout.write([
-    '| benchmark | figure |', '|---|---|',
-    `| database start (${db.driver}, open + migrate) | ${report.databaseStartSeconds} s |`,
-    `| download: ${download.clients} clients × ${download.imageBytes / 1024} KiB at ${download.blockSize}-byte blocks | ${download.blocksPerSecond} blocks/s, ${download.megabytesPerSecond} MB/s, RSS +${download.rssGrowthMb} MB |`,
-    `| registration: ${registration.devices} devices (Register, then /3/0 read and stored) | ${registration.perSecond} devices/s, p95 ${registration.p95Ms} ms to 2.01 |`,
-  ].join('\n') + '\n');
+  process.stdout.write(table(download, [
+    `| database start (${db.driver}, open + migrate) | ${report.databaseStartSeconds} s | | | | |`,
+    `| registration: ${registration.devices} devices (Register, then /3/0 read and stored) | ${registration.perSecond} devices/s, p95 ${registration.p95Ms} ms to 2.01 | | | | |`,
+  ]));
 } finally {
   await ferry.close();
   await db.close();
+}
+
+function table(c: Comparison, extra: string[]): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const cell = (server: string, imageBytes: number, clients: number): string => {
+    const s = c.scenarios.find((x) => x.server === server && x.imageBytes === imageBytes && x.clients === clients);
+    if (!s) return '—';
+    const unfinished = s.completed < s.clients * s.rounds ? ` (${s.completed}/${s.clients * s.rounds} done in ${s.seconds} s)` : '';
+    return `${n(s.blocksPerSecond)} blocks/s, ${s.megabytesPerSecond} MB/s${unfinished}`;
+  };
+  const times = (x: number | null): string => (x === null ? '—' : `${x}×`);
+  const rows = c.ratios.map((r) =>
+    `| download ${r.imageBytes / 1024} KiB, K = ${n(r.clients)} | ${cell('ferry', r.imageBytes, r.clients)} | ${cell('libcoap', r.imageBytes, r.clients)} | ${cell('naive', r.imageBytes, r.clients)} | ${times(r.ferryOverLibcoap)} | ${times(r.ferryOverNaive)} |`);
+  const mem = (server: string): string => {
+    const m = c.memory.find((x) => x.server === server);
+    return m ? `${m.rssBeforeMb} → ${m.rssPeakMb} MB (+${m.rssPeakMb - m.rssBeforeMb}); ${m.rssIdleMb} MB after warm-up` : '—';
+  };
+  const probe = c.memory[0];
+  if (probe) {
+    rows.push(`| server RSS, ${n(probe.clients)} concurrent downloaders of ${probe.imageBytes / 1024} KiB | ${mem('ferry')} | ${mem('libcoap')} | ${mem('naive')} | | |`);
+  }
+  return [
+    '| benchmark | Ferry | libcoap coap-server | naive node-coap | Ferry/libcoap | Ferry/naive |',
+    '|---|---|---|---|---|---|',
+    ...rows, ...extra,
+  ].join('\n') + '\n';
 }

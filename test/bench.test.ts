@@ -6,18 +6,30 @@ import * as assert from 'uvu/assert';
 
 test('npm run bench -- --quick prints a well-formed report', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick'], {
-    timeout: 120_000, env: { ...process.env, DATABASE_URL: '' },
+    timeout: 150_000, env: { ...process.env, DATABASE_URL: '' },
   });
   const [json, table] = stdout.split('\n\n');
   const report = JSON.parse(json!);
   assert.is(report.machine.database, 'pglite');
-  assert.is(report.download.clients, 4);
-  assert.is(report.download.blocks, 4 * 64, 'each client fetched every 1024-byte block of the 64 KiB image');
-  assert.ok(report.download.blocksPerSecond > 0);
+
+  const { scenarios, ratios, memory } = report.download;
+  assert.is(scenarios.length, 3 * 2 * 2, 'ferry, libcoap, naive × 2 images × K = 1, 4');
+  for (const s of scenarios) {
+    const what = `${s.server} ${s.imageBytes} × ${s.clients}`;
+    assert.is(s.failed, 0, `${what}: ${s.firstError}`);
+    assert.is(s.completed, s.clients * s.rounds, `${what}: every download finished`);
+    assert.is(s.blocks, s.completed * Math.ceil(s.imageBytes / 1024), `${what}: every 1024-byte block of every download`);
+    assert.ok(s.blocksPerSecond > 0 && s.serverRssPeakMb > 0, what);
+  }
+  assert.is(ratios.length, 4);
+  for (const r of ratios) assert.ok(r.ferryOverLibcoap > 0 && r.ferryOverNaive > 0);
+  assert.equal(memory.map((m: { server: string }) => m.server), ['ferry', 'libcoap', 'naive']);
+  for (const m of memory) assert.ok(m.clients === 50 && m.blocks > 0 && m.rssPeakMb >= m.rssBeforeMb && m.rssBeforeMb > 0, m.server);
+
   assert.is(report.registration.devices, 10);
   assert.ok(report.registration.perSecond > 0);
-  assert.match(table!, /^\| benchmark \| figure \|/);
-  assert.is(table!.trim().split('\n').length, 5);
+  assert.match(table!, /^\| benchmark \| Ferry \| libcoap coap-server \| naive node-coap \| Ferry\/libcoap \| Ferry\/naive \|/);
+  assert.is(table!.trim().split('\n').length, 2 + 4 + 1 + 2, 'header, 4 downloads, memory, database start, registration');
 });
 
 test.run();

@@ -18,9 +18,14 @@ const run = promisify(execFile);
 const IMAGE = randomBytes(5000); // 4 full 1024-byte blocks and a short fifth
 const DIGEST = createHash('sha256').update(IMAGE).digest();
 
-for (const socket of ['download', 'coap'] as const) forEachDatabase(`coap/fw on the ${socket} socket`, ({ suite, get }) => {
+forEachDatabase('coap/fw', ({ suite, get }) => {
   let ferry: Ferry;
+  let socket: 'download' | 'coap' = 'download';
   const port = () => (socket === 'download' ? ferry.downloadAddress.port : ferry.coapAddress.port);
+  /** Each test twice: on the download socket, then on the LwM2M socket. */
+  const both = (name: string, body: () => Promise<void>) => {
+    for (const s of ['download', 'coap'] as const) suite(`${name} [${s} socket]`, async () => { socket = s; await body(); });
+  };
   let id = 0;
   suite.before(async () => { ferry = await startTestFerry(get().db); });
   suite.before.each(async () => {
@@ -32,7 +37,7 @@ for (const socket of ['download', 'coap'] as const) forEachDatabase(`coap/fw on 
     code: 'GET', options: [...uriOptions(path), { name: 'Block2', value: encodeBlock({ num, more: false, szx }) }],
   });
 
-  suite('every SZX 0…6: the blocks put together are the image (RFC 7959 §2.2, §2.4)', async () => {
+  both('every SZX 0…6: the blocks put together are the image (RFC 7959 §2.2, §2.4)', async () => {
     for (let szx = 0; szx <= 6; szx++) {
       const size = 16 << szx;
       const parts: Buffer[] = [];
@@ -51,7 +56,7 @@ for (const socket of ['download', 'coap'] as const) forEachDatabase(`coap/fw on 
     }
   });
 
-  suite('block 0 carries Size2 and the ETag is the digest\'s first 8 bytes (RFC 7959 §4, RFC 7252 §5.10.6)', async () => {
+  both('block 0 carries Size2 and the ETag is the digest\'s first 8 bytes (RFC 7959 §4, RFC 7252 §5.10.6)', async () => {
     const first = await getBlock(0, 4);
     assert.is(optionValues(first, 'Size2')[0]!.readUIntBE(0, optionValues(first, 'Size2')[0]!.length), IMAGE.length);
     assert.ok(optionValues(first, 'ETag')[0]!.equals(DIGEST.subarray(0, 8)));
@@ -60,20 +65,20 @@ for (const socket of ['download', 'coap'] as const) forEachDatabase(`coap/fw on 
     assert.ok(optionValues(later, 'ETag')[0]!.equals(DIGEST.subarray(0, 8)));
   });
 
-  suite('a GET without Block2 gets block 0 at 1024 bytes with M=1', async () => {
+  both('a GET without Block2 gets block 0 at 1024 bytes with M=1', async () => {
     const res = await exchange(port(), { code: 'GET', options: uriOptions(`/fw/${id}`) });
     assert.is(res.code, '2.05');
     assert.equal(decodeBlock(optionValues(res, 'Block2')[0]!), { num: 0, more: true, szx: 6 });
     assert.ok(res.payload.equals(IMAGE.subarray(0, 1024)));
   });
 
-  suite('a client that changes to a smaller size mid-transfer is served at that size (RFC 7959 §2.4)', async () => {
+  both('a client that changes to a smaller size mid-transfer is served at that size (RFC 7959 §2.4)', async () => {
     const a = await getBlock(1, 6); // bytes 1024…2047
     const b = await getBlock(8, 3); // 128-byte block 8 = bytes 1024…1151
     assert.ok(b.payload.equals(a.payload.subarray(0, 128)));
   });
 
-  suite('errors: past the end 4.02, SZX 7 4.00, too-long Block2 4.02, unknown image 4.04, POST 4.05 — each with a diagnostic', async () => {
+  both('errors: past the end 4.02, SZX 7 4.00, too-long Block2 4.02, unknown image 4.04, POST 4.05 — each with a diagnostic', async () => {
     const cases: Array<[string, ReturnType<typeof getBlock>, string]> = [
       ['past the end', getBlock(5, 6), '4.02'],
       ['BERT szx 7', exchange(port(), { code: 'GET', options: [...uriOptions(`/fw/${id}`), { name: 'Block2', value: Buffer.from([0x07]) }] }), '4.00'],
@@ -90,7 +95,7 @@ for (const socket of ['download', 'coap'] as const) forEachDatabase(`coap/fw on 
     }
   });
 
-  suite('interop: libcoap coap-client-notls -b 64 downloads the image byte for byte', async () => {
+  both('interop: libcoap coap-client-notls -b 64 downloads the image byte for byte', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-libcoap-'));
     try {
       const out = join(dir, 'image.bin');
