@@ -1,23 +1,37 @@
 /**
- * One simulated LwM2M 1.1 device on its own UDP socket: Objects 1 (Server), 3 (Device) and
- * 5 (Firmware Update), registration with updates before the lifetime ends, pull download of a
- * package with Block2, and a simulated reboot into the new image that loses the observers and
- * registers again, as a real device does. Idle, it has one timer: the next registration update.
+ * One simulated LwM2M 1.1 device on its own UDP socket, with a bootloader and flash under it:
+ * Objects 0 (minimal), 1, 3 and 5; registration with updates before the lifetime ends; pull and
+ * push delivery into the secondary slot (firmware-agent.ts); Update = a test swap and a reset;
+ * the bootloader boots, resumes interrupted swaps, reverts unconfirmed images. A reset loses
+ * observers, registration and transfers, as on a real device; the flash and what the agent keeps
+ * in "non-volatile storage" survive. Idle, a device has one timer: its next registration update.
  */
 import { createHash } from 'node:crypto';
 import { FirmwareUpdate } from '../protocols/objects.ts';
+import type { TrustAnchor } from '../protocols/package.ts';
+import { Bootloader } from './bootloader/bootloader.ts';
+import type { Geometry } from './bootloader/bootloader.ts';
+import type { DeviceIdentity, ImageInfo } from './bootloader/verifier.ts';
 import { realClock } from './clock.ts';
 import type { Clock, Random } from './clock.ts';
 import { CoapEndpoint } from './coap/endpoint.ts';
 import type { EndpointOptions } from './coap/endpoint.ts';
 import type { EndpointStats, Peer } from './coap/messages.ts';
+import type { TransportLayer } from './coap/transport.ts';
 import { DeviceManagement } from './dm.ts';
 import type { DmEvent } from './dm.ts';
-import { downloadFirmware } from './download.ts';
+import type { DeviceFault } from './faults.ts';
+import { FirmwareAgent } from './firmware-agent.ts';
+import type { AgentCounters, AgentEvent } from './firmware-agent.ts';
+import { PowerLoss } from './flash.ts';
+import type { FlashOptions } from './flash.ts';
+import { makeSimImage } from './image.ts';
 import { DeviceObject } from './objects/device.ts';
 import { FirmwareUpdateObject } from './objects/firmware-update.ts';
-import type { PackageLocation } from './objects/firmware-update.ts';
+import type { DeliveryMethod } from './objects/firmware-update.ts';
+import { SecurityObject } from './objects/security.ts';
 import { ServerObject } from './objects/server.ts';
+import { queueModeRadio } from './queue-mode.ts';
 import { RegistrationClient } from './registration.ts';
 import type { RegistrationEvent } from './registration.ts';
 
@@ -27,23 +41,43 @@ export interface SimDeviceConfig {
   bindAddress?: string;
   /** Registration lifetime in seconds (default 300). */
   lifetime?: number;
-  /** Block2 size exponent for downloads (default 5 = 512 bytes). */
+  /** Block size exponent asked for in pulls (default 5 = 512 bytes); also the largest taken in pushes. */
   blockSzx?: number;
+  /** Version of the factory image (default 1.0.0), when no factoryImage is given. */
   firmwareVersion?: string;
+  /** The image in the primary slot at first start: a FRY1 package signed by a trusted key, or (no trusted keys) a simulator image. */
+  factoryImage?: Buffer;
   manufacturer?: string;
   modelNumber?: string;
   hardwareVersion?: string;
+  /** Class id a package must name (default: the model number). */
+  classId?: string;
+  vendorId?: string;
   /** Default: derived from the endpoint name. */
   serialNumber?: string;
-  /** Time from "Update" (or "Reboot") to registering again (default 200 ms). */
+  /** The device's own trust anchors; none = it takes unsigned simulator images only. */
+  trustedKeys?: readonly TrustAnchor[];
+  /** Time from a reset to the bootloader running (default 200 ms). */
   rebootDelayMs?: number;
-  /** Keep the downloaded bytes (`lastImage`); by default only a running SHA-256 is kept. */
+  /** Keep a copy of the last downloaded image (`lastImage`). */
   keepImage?: boolean;
-  /** Space for a package; bigger ones fail with Update Result 2. */
+  /** Room for a package below the slot size; bigger ones fail with Update Result 2. */
   maxImageBytes?: number;
+  flash?: Omit<FlashOptions, 'clock' | 'random'> & Geometry;
+  deliveryMethod?: DeliveryMethod;
+  /** Object 5 res. 11 and 13. */
+  severity?: number;
+  maxDeferPeriod?: number;
+  batteryLevel?: number;
+  /** Below this battery level the device refuses (or defers) an update (default 10). */
+  minBatteryToUpdate?: number;
+  /** Queue mode: asleep except for `queueAwakeMs` after it sends (default 93 s). */
+  queueMode?: boolean;
+  queueAwakeMs?: number;
+  fault?: DeviceFault;
   clock?: Clock;
   random?: Random;
-  /** CoAP timing and fault hooks for the device's endpoint. */
+  /** CoAP timing, fault hooks and transport layers (the fault layer) for the device's endpoint. */
   coap?: Omit<EndpointOptions, 'bindAddress' | 'port' | 'clock' | 'random'>;
   log?: (e: SimDeviceEvent) => void;
 }
@@ -51,67 +85,95 @@ export interface SimDeviceConfig {
 export type SimDeviceEvent = { endpoint: string; at: number } & (
   | RegistrationEvent
   | DmEvent
-  | { type: 'download-started'; uri: string }
-  | { type: 'download-done'; version: string; bytes: number; blocks: number }
-  | { type: 'download-failed'; result: number; reason: string }
+  | AgentEvent
+  | { type: 'booted'; version: string; swap: string; resumed: boolean; trial: boolean }
+  | { type: 'bricked'; reason: string }
+  | { type: 'power-loss'; step: number }
   | { type: 'rebooting'; update: boolean }
   | { type: 'rebooted'; firmwareVersion: string; updated: boolean }
 );
 
-export interface SimDeviceCounters {
-  downloads: number;
-  downloadsFailed: number;
-  blocks: number;
-  bytesDownloaded: number;
-  updates: number;
+export interface SimDeviceCounters extends AgentCounters {
   reboots: number;
+  powerLosses: number;
+  reverts: number;
 }
 
 type Event = SimDeviceEvent extends infer E ? (E extends unknown ? Omit<E, 'endpoint' | 'at'> : never) : never;
 
 export class SimDevice {
   readonly config: Readonly<SimDeviceConfig>;
-  readonly counters: SimDeviceCounters = { downloads: 0, downloadsFailed: 0, blocks: 0, bytesDownloaded: 0, updates: 0, reboots: 0 };
+  readonly counters: SimDeviceCounters = { downloads: 0, downloadsFailed: 0, blocks: 0, bytesDownloaded: 0, updates: 0, reboots: 0, powerLosses: 0, reverts: 0 };
+  readonly bootloader: Bootloader;
   readonly #clock: Clock;
-  readonly #random: Random;
   readonly #device: DeviceObject;
   readonly #server: ServerObject;
   readonly #firmware: FirmwareUpdateObject;
+  readonly #agent: FirmwareAgent;
+  readonly #identity: DeviceIdentity;
   #endpoint: CoapEndpoint | undefined;
   #dm: DeviceManagement | undefined;
   #registration: RegistrationClient | undefined;
-  #download: AbortController | undefined;
-  #pendingVersion: string | undefined;
-  #rebootTimer: unknown;
-  #lastImage: Buffer | undefined;
+  #timer: unknown;
+  #resetting = false;
+  #off = false;
+  #installed = false;
+  #running: ImageInfo | undefined;
+  /** Why the bootloader found nothing to boot. */
+  bricked: string | undefined;
 
   constructor(config: SimDeviceConfig) {
     this.config = config;
-    this.#clock = config.clock ?? realClock;
-    this.#random = config.random ?? Math.random;
+    const clock = (this.#clock = config.clock ?? realClock);
+    const random = config.random ?? Math.random;
     const serial = config.serialNumber ?? createHash('sha256').update(config.endpoint).digest('hex').slice(0, 12).toUpperCase();
+    const model = config.modelNumber ?? 'sim-1';
     this.#device = new DeviceObject(
       {
         manufacturer: config.manufacturer ?? 'Ferry Simulator',
-        modelNumber: config.modelNumber ?? 'sim-1',
+        modelNumber: model,
         serialNumber: serial,
         hardwareVersion: config.hardwareVersion ?? 'rev-a',
         firmwareVersion: config.firmwareVersion ?? '1.0.0',
-        batteryLevel: 50 + Math.floor(this.#random() * 51),
-        memoryFreeKiB: 128 + Math.floor(this.#random() * 897),
+        batteryLevel: config.batteryLevel ?? (config.fault?.kind === 'battery-low' ? 4 : 50 + Math.floor(random() * 51)),
+        memoryFreeKiB: 128 + Math.floor(random() * 897),
       },
-      () => this.#reboot(false),
+      () => this.#reset('reboot'),
     );
     this.#server = new ServerObject(config.lifetime ?? 300, {
       lifetimeChanged: () => void this.#registration?.update(true),
       updateTrigger: () => void this.#registration?.update(false),
     });
     this.#firmware = new FirmwareUpdateObject({
-      download: (location) => this.#startDownload(location),
-      cancelDownload: () => this.#cancelDownload(),
-      update: () => this.#reboot(true),
-      changed: (ids) => this.#dm?.changed(FirmwareUpdate.OBJECT_ID, 0, ids),
+      clock,
+      ...(config.deliveryMethod === undefined ? {} : { deliveryMethod: config.deliveryMethod }),
+      ...(config.severity === undefined ? {} : { severity: config.severity }),
+      ...(config.maxDeferPeriod === undefined ? {} : { maxDeferPeriod: config.maxDeferPeriod }),
     });
+    this.#identity = { classId: config.classId ?? model, anchors: config.trustedKeys ?? [], securityCounter: 0, ...(config.vendorId === undefined ? {} : { vendorId: config.vendorId }) };
+    const { sectorSize, slotSize, ...flash } = config.flash ?? {};
+    this.bootloader = Bootloader.create({ ...flash, clock, random }, { ...(sectorSize === undefined ? {} : { sectorSize }), ...(slotSize === undefined ? {} : { slotSize }) }, () => this.#identity);
+    this.#agent = new FirmwareAgent({
+      bootloader: this.bootloader,
+      object: this.#firmware,
+      identity: () => this.#identity,
+      clock,
+      endpoint: () => this.#endpoint,
+      szx: config.blockSzx ?? 5,
+      maxPushSzx: config.blockSzx ?? 6,
+      maxImageBytes: config.maxImageBytes,
+      fault: config.fault,
+      batteryLevel: () => this.#device.info.batteryLevel,
+      minBatteryToUpdate: config.minBatteryToUpdate ?? 10,
+      keepImage: config.keepImage === true,
+      counters: this.counters,
+      runningVersion: () => this.firmwareVersion,
+      raiseSecurityCounter: (n) => void (this.#identity.securityCounter = Math.max(this.#identity.securityCounter, n)),
+      reset: (why) => this.#reset(why),
+      powerOff: () => void this.#powerOff(),
+      emit: (e) => this.#emit(e),
+    });
+    this.#firmware.setHooks({ ...this.#agent.hooks, changed: (ids) => this.#dm?.changed(FirmwareUpdate.OBJECT_ID, 0, ids) });
   }
 
   get endpoint(): string {
@@ -126,6 +188,10 @@ export class SimDevice {
   get firmwareVersion(): string {
     return this.#device.info.firmwareVersion;
   }
+  /** The image the bootloader booted last. */
+  get running(): ImageInfo | undefined {
+    return this.#running;
+  }
   /** Object 5 State (0 Idle, 1 Downloading, 2 Downloaded, 3 Updating). */
   get state(): number {
     return this.#firmware.state;
@@ -134,12 +200,19 @@ export class SimDevice {
   get updateResult(): number {
     return this.#firmware.updateResult;
   }
+  get securityCounter(): number {
+    return this.#identity.securityCounter;
+  }
+  /** Powered off for good (the never-returns fault). */
+  get off(): boolean {
+    return this.#off;
+  }
   get observerCount(): number {
     return this.#dm?.observers.size ?? 0;
   }
   /** The last downloaded image, with `keepImage: true`. */
   get lastImage(): Buffer | undefined {
-    return this.#lastImage;
+    return this.#agent.lastImage;
   }
   get registrationCounters(): Readonly<RegistrationClient['counters']> {
     return { ...(this.#registration?.counters ?? { registrations: 0, updates: 0, failures: 0 }) };
@@ -148,104 +221,138 @@ export class SimDevice {
     return this.#endpoint?.stats;
   }
   address(): Peer | undefined {
-    return this.#endpoint?.address();
+    return this.#endpoint === undefined || this.#endpoint.closed ? undefined : this.#endpoint.address();
   }
 
-  /** Binds the socket and registers; resolves with whether the first Register succeeded (it retries on its own). */
+  /** Binds the socket, installs the factory image, boots and registers; resolves with whether the first Register succeeded. */
   async start(): Promise<boolean> {
     if (this.#endpoint !== undefined) throw new Error(`${this.endpoint}: already started`);
-    const endpoint = await CoapEndpoint.bind({ ...this.config.coap, bindAddress: this.config.bindAddress ?? '127.0.0.1', clock: this.#clock, random: this.#random });
+    const c = this.config;
+    const layers: TransportLayer[] = [...(c.coap?.layers ?? [])];
+    if (c.queueMode === true) layers.push(queueModeRadio(this.#clock, c.queueAwakeMs ?? 93_000));
+    const endpoint = await CoapEndpoint.bind({ ...c.coap, layers, bindAddress: c.bindAddress ?? '127.0.0.1', clock: this.#clock, ...(c.random === undefined ? {} : { random: c.random }) });
     this.#endpoint = endpoint;
-    const dm = new DeviceManagement(endpoint, [this.#server, this.#device, this.#firmware], (e) => this.#emit(e));
+    const uri = `coap://${c.server.host}:${c.server.port}`;
+    const dm = new DeviceManagement(endpoint, [new SecurityObject(uri), this.#server, this.#device, this.#firmware], {
+      log: (e) => this.#emit(e),
+      writeHandlers: { '/5/0/0': this.#agent.push.handle },
+    });
     this.#dm = dm;
     endpoint.onRequest(dm.handle);
     this.#registration = new RegistrationClient({
       endpoint,
-      server: this.config.server,
+      server: c.server,
       name: this.endpoint,
       lifetime: () => this.#server.lifetime,
       links: () => dm.links(),
+      queueMode: c.queueMode === true,
       clock: this.#clock,
-      random: this.#random,
-      onEvent: (e) => this.#emit(e),
+      random: c.random ?? Math.random,
+      onEvent: (e) => this.#onRegistration(e),
     });
-    return this.#registration.register();
+    if (!this.#installed) {
+      await this.bootloader.install(c.factoryImage ?? makeSimImage({ version: c.firmwareVersion ?? '1.0.0', size: 2048 }));
+      this.#installed = true;
+    }
+    return this.#powerOn(false);
   }
 
-  /** De-registers (best effort), forgets observers and closes the socket. */
+  /** De-registers (best effort), forgets observers and closes the socket. The flash is kept. */
   async stop(): Promise<void> {
-    if (this.#rebootTimer !== undefined) this.#clock.clearTimeout(this.#rebootTimer);
-    this.#rebootTimer = undefined;
-    this.#download?.abort();
-    this.#download = undefined;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#agent.halt();
     await this.#registration?.deregister();
     this.#dm?.observers.clear();
     await this.#endpoint?.close();
+  }
+
+  /** Lets go of the flash (digest mode: the shared sectors it holds). */
+  dispose(): void {
+    this.bootloader.flash.dispose();
   }
 
   #emit(e: Event): void {
     this.config.log?.({ ...e, endpoint: this.endpoint, at: this.#clock.now() } as SimDeviceEvent);
   }
 
-  #startDownload(location: PackageLocation): void {
-    const endpoint = this.#endpoint;
-    if (endpoint === undefined) return;
-    this.#cancelDownload();
-    const ctl = new AbortController();
-    this.#download = ctl;
-    this.#lastImage = undefined;
-    this.counters.downloads += 1;
-    this.#emit({ type: 'download-started', uri: this.#firmware.packageUri });
-    void downloadFirmware({
-      endpoint,
-      location,
-      szx: this.config.blockSzx ?? 5,
-      signal: ctl.signal,
-      keepImage: this.config.keepImage === true,
-      ...(this.config.maxImageBytes === undefined ? {} : { maxBytes: this.config.maxImageBytes }),
-    }).then((out) => {
-      this.counters.blocks += out.blocks;
-      this.counters.bytesDownloaded += out.bytes;
-      if (this.#download !== ctl || ctl.signal.aborted) return;
-      this.#download = undefined;
-      if (out.ok) {
-        this.#pendingVersion = out.version;
-        this.#lastImage = out.image;
-        this.#emit({ type: 'download-done', version: out.version, bytes: out.bytes, blocks: out.blocks });
-        this.#firmware.downloaded(out.version);
-      } else {
-        this.counters.downloadsFailed += 1;
-        this.#emit({ type: 'download-failed', result: out.result, reason: out.reason });
-        this.#firmware.failed(out.result);
-      }
+  #onRegistration(e: RegistrationEvent): void {
+    this.#emit(e);
+    const running = this.#running;
+    if (e.type === 'registered' && running !== undefined) void this.#agent.onRegistered(running);
+  }
+
+  /** The bootloader runs, then the application: Register. False when it did not get that far. */
+  async #powerOn(afterReset: boolean): Promise<boolean> {
+    if (this.#off || this.#endpoint?.closed !== false) return false;
+    const flash = this.bootloader.flash;
+    const cut = this.#agent.powerCut();
+    flash.powerCut = cut?.hook;
+    let boot;
+    try {
+      boot = await this.bootloader.boot();
+    } catch (err) {
+      if (!(err instanceof PowerLoss)) throw err;
+      this.counters.powerLosses += 1;
+      this.#emit({ type: 'power-loss', step: err.step });
+      this.#later(cut?.offMs ?? 200, () => {
+        flash.powerOn();
+        void this.#powerOn(afterReset);
+      });
+      return false;
+    } finally {
+      flash.powerCut = undefined;
+    }
+    if (!boot.ok) {
+      this.bricked = boot.reason;
+      this.#emit({ type: 'bricked', reason: boot.reason });
+      return false;
+    }
+    this.#running = boot.image;
+    this.#device.info.firmwareVersion = boot.image.version;
+    if (boot.swap === 'revert') this.counters.reverts += 1;
+    this.#emit({ type: 'booted', version: boot.image.version, swap: boot.swap, resumed: boot.resumed, trial: boot.trial });
+    const next = await this.#agent.afterBoot(boot);
+    if (next.action === 'crash') {
+      const f = this.config.fault;
+      this.#later(f?.kind === 'crash-before-confirm' ? f.afterMs : 0, () => this.#reset('crash'));
+      return false;
+    }
+    if (afterReset) {
+      this.counters.reboots += 1;
+      this.#emit({ type: 'rebooted', firmwareVersion: this.firmwareVersion, updated: next.updated });
+    }
+    return (await this.#registration?.register()) ?? false;
+  }
+
+  /** A reset: RAM state goes (observers, registration, transfers); after the reboot delay the bootloader runs. */
+  #reset(why: 'update' | 'fault' | 'reboot' | 'crash'): void {
+    if (this.#resetting || this.#off) return;
+    this.#resetting = true;
+    this.#emit({ type: 'rebooting', update: why === 'update' });
+    this.#dm?.observers.clear();
+    this.#registration?.forget();
+    void this.#agent.halt().then(() => {
+      this.#later(this.config.rebootDelayMs ?? 200, () => {
+        this.#resetting = false;
+        void this.#powerOn(true);
+      });
     });
   }
 
-  #cancelDownload(): void {
-    this.#download?.abort();
-    this.#download = undefined;
+  async #powerOff(): Promise<void> {
+    this.#off = true;
+    this.#dm?.observers.clear();
+    this.#registration?.forget();
+    await this.#agent.halt();
+    await this.#endpoint?.close();
   }
 
-  /** After rebootDelayMs: observers and registration are gone, the new image (if any) runs, Register again. */
-  #reboot(update: boolean): void {
-    if (this.#rebootTimer !== undefined) return;
-    this.#emit({ type: 'rebooting', update });
-    this.#rebootTimer = this.#clock.setTimeout(() => {
-      this.#rebootTimer = undefined;
-      if (this.#endpoint === undefined || this.#endpoint.closed) return;
-      this.#dm?.observers.clear();
-      this.#cancelDownload();
-      this.#registration?.forget();
-      const updated = update && this.#pendingVersion !== undefined;
-      if (updated && this.#pendingVersion !== undefined) {
-        this.#device.info.firmwareVersion = this.#pendingVersion;
-        this.#pendingVersion = undefined;
-        this.counters.updates += 1;
-      }
-      this.#firmware.rebooted(updated);
-      this.counters.reboots += 1;
-      this.#emit({ type: 'rebooted', firmwareVersion: this.firmwareVersion, updated });
-      void this.#registration?.register();
-    }, this.config.rebootDelayMs ?? 200);
+  #later(ms: number, fn: () => void): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      fn();
+    }, ms);
   }
 }

@@ -12,7 +12,7 @@ import type { Link } from '../protocols/link-format.ts';
 import { formatPath, parsePath, pathFromSegments } from '../protocols/path.ts';
 import type { Lwm2mPath } from '../protocols/path.ts';
 import type { CoapEndpoint } from './coap/endpoint.ts';
-import type { CoapReply, CoapRequest, ReplyFn } from './coap/messages.ts';
+import type { CoapReply, CoapRequest, ReplyFn, RequestHandler } from './coap/messages.ts';
 import { Observers } from './coap/observe.ts';
 import { writable } from './objects/model.ts';
 import type { DmResult, ObjectInstance, ResourceValue } from './objects/model.ts';
@@ -23,15 +23,26 @@ export type DmEvent = { type: 'dm'; method: string; path: string; code: string; 
 
 const err = (code: string, reason: string): CoapReply => ({ code, payload: reason });
 
+export interface DmOptions {
+  log?: (e: DmEvent) => void;
+  /** Writes (PUT/POST) on these paths go to their own handler, which replies itself (Block1 push on /5/0/0). */
+  writeHandlers?: Readonly<Record<string, RequestHandler>>;
+}
+
+/** Core §6.3: the Security object (0) is not for a LwM2M Server to see or touch. */
+const SECURITY_OBJECT = 0;
+
 export class DeviceManagement {
   readonly observers: Observers;
   readonly #instances: readonly ObjectInstance[];
   readonly #log: ((e: DmEvent) => void) | undefined;
+  readonly #writeHandlers: Readonly<Record<string, RequestHandler>>;
 
-  constructor(endpoint: CoapEndpoint, instances: readonly ObjectInstance[], log?: (e: DmEvent) => void) {
+  constructor(endpoint: CoapEndpoint, instances: readonly ObjectInstance[], opts: DmOptions = {}) {
     this.#instances = [...instances].sort((a, b) => a.objectId - b.objectId || a.instanceId - b.instanceId);
     this.observers = new Observers(endpoint);
-    this.#log = log;
+    this.#log = opts.log;
+    this.#writeHandlers = opts.writeHandlers ?? {};
   }
 
   /** The Register payload: </>;rt="oma.lwm2m";ct=11542,</1>;ver=1.1,</1/0>,… (Core §6.2.1). */
@@ -39,6 +50,7 @@ export class DeviceManagement {
     const links: Link[] = [{ uri: '/', params: { rt: 'oma.lwm2m', ct: String(ContentFormat.TLV) } }];
     let last: number | undefined;
     for (const inst of this.#instances) {
+      if (inst.objectId === SECURITY_OBJECT) continue;
       if (inst.objectId !== last) links.push({ uri: `/${inst.objectId}`, params: { ver: inst.objectVersion } });
       last = inst.objectId;
       links.push({ uri: `/${inst.objectId}/${inst.instanceId}`, params: {} });
@@ -56,12 +68,26 @@ export class DeviceManagement {
       reply(err('4.04', `not an LwM2M path: ${e.reason}`));
       return;
     }
-    const { reply: answer, after } = this.#dispatch(req, path);
+    const own = req.method === 'PUT' || req.method === 'POST' ? this.#writeHandlers[formatPath(path)] : undefined;
+    if (own !== undefined) {
+      own(req, (answer) => {
+        reply(answer);
+        this.#logAnswer(req, path, answer);
+      });
+      return;
+    }
+    const { reply: answer, after } = path.objectId === SECURITY_OBJECT
+      ? { reply: err('4.01', 'the Security object is not accessible to a LwM2M Server'), after: undefined }
+      : this.#dispatch(req, path);
     reply(answer);
-    const reason = answer.code.startsWith('2.') || answer.payload === undefined ? undefined : String(answer.payload);
-    this.#log?.({ type: 'dm', method: req.method, path: formatPath(path), code: answer.code, ...(reason === undefined ? {} : { reason }) });
+    this.#logAnswer(req, path, answer);
     after?.();
   };
+
+  #logAnswer(req: CoapRequest, path: Lwm2mPath, answer: CoapReply): void {
+    const reason = answer.code.startsWith('2.') || answer.payload === undefined ? undefined : String(answer.payload);
+    this.#log?.({ type: 'dm', method: req.method, path: formatPath(path), code: answer.code, ...(reason === undefined ? {} : { reason }) });
+  }
 
   /** Resources of one instance changed value: notify whoever observes them or their parents. */
   changed(objectId: number, instanceId: number, resourceIds: readonly number[]): void {

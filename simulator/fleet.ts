@@ -1,15 +1,29 @@
 /**
- * A fleet of simulated devices against one server: N devices, each on its own UDP socket on
- * 127.0.0.1, started at a given rate, kept running until the duration passes or the signal
- * aborts, then stopped (de-registered) together. Returns a small report for the CLI or a test.
+ * A fleet of simulated devices against one server: N devices, each on its own UDP socket
+ * (spread over several 127.x addresses if asked), started at a given rate, each with its fault
+ * from the seeded plan and its own faulty link; optionally an API driver that asks Ferry for
+ * their updates (or, in a soak, for update after update). When the duration passes, the signal
+ * aborts or `until` holds, the devices stop together, and every flash is checked: a device that
+ * cannot boot a valid image is bricked, a registered device still on a trial image or running an
+ * image that does not verify breaks an invariant.
  */
-import { updateResultName } from '../protocols/objects.ts';
-import { seededRandom } from './clock.ts';
-import { addStats, emptyStats } from './coap/messages.ts';
+import { generateSigningKey } from '../protocols/package-keys.ts';
+import { signPackage } from '../protocols/package.ts';
+import type { TrustAnchor } from '../protocols/package.ts';
+import { realClock, seededRandom } from './clock.ts';
 import type { EndpointOptions } from './coap/endpoint.ts';
-import type { EndpointStats } from './coap/messages.ts';
+import { emptyLinkStats, faultyLink, hasLinkFaults } from './coap/faulty-link.ts';
 import { SimDevice } from './device.ts';
-import type { SimDeviceEvent } from './device.ts';
+import type { SimDeviceConfig, SimDeviceEvent } from './device.ts';
+import { ApiDriver } from './fleet-driver.ts';
+import type { DriverOptions, DriverStats } from './fleet-driver.ts';
+import { FleetCollector, buildReport, fleetStatus } from './fleet-report.ts';
+import type { FleetReport, FleetStatus } from './fleet-report.ts';
+import { SEED_PURPOSE, deriveSeed, planFaults, summarizePlan } from './faults.ts';
+import type { FaultSpec } from './faults.ts';
+import { makeSimImage } from './image.ts';
+
+export type { FleetReport, FleetStatus } from './fleet-report.ts';
 
 export interface FleetOptions {
   /** coap://host:port of the LwM2M server. */
@@ -18,8 +32,10 @@ export interface FleetOptions {
   prefix?: string;
   /** Devices started per second (default 100). */
   ramp?: number;
-  /** Total run time, counted from the first start; 0 or undefined = until `signal` aborts. */
+  /** Total run time, counted from the first start; 0 or undefined = until `signal` aborts or `until` holds. */
   durationMs?: number;
+  /** Ends the run early once it holds (checked at each progress tick). */
+  until?: (s: FleetStatus) => boolean;
   lifetime?: number;
   blockSzx?: number;
   signal?: AbortSignal;
@@ -27,43 +43,32 @@ export interface FleetOptions {
   /** How often onProgress is called (default 2000 ms). */
   progressIntervalMs?: number;
   firmwareVersion?: string;
+  /** Model number = the devices' hardware class (default sim-1). */
+  modelNumber?: string;
   rebootDelayMs?: number;
-  /** Seeds each device's randomness (seed + index) so a run replays. */
+  /** Seeds devices, fault plan and links, so a run replays. */
   seed?: number;
   bindAddress?: string;
-  coap?: SimDeviceOptionsCoap;
+  /** Device i binds bindAddresses[i % n]: more than one address when ports run short. */
+  bindAddresses?: readonly string[];
+  /** Trust anchors besides the factory key; none = unsigned simulator images. */
+  trustedKeys?: readonly TrustAnchor[];
+  /** The image every device starts with (default: made here, signed by a factory key when trustedKeys are given). */
+  factoryImage?: Buffer;
+  flash?: SimDeviceConfig['flash'];
+  faults?: FaultSpec;
+  deliveryMethod?: SimDeviceConfig['deliveryMethod'];
+  queueMode?: boolean;
+  /** Ask Ferry's admin API for the updates. */
+  driver?: DriverOptions;
+  coap?: Omit<EndpointOptions, 'bindAddress' | 'port' | 'clock' | 'random'>;
   log?: (e: SimDeviceEvent) => void;
+  /** Called once with the devices, before the first starts (tests look inside). */
+  onDevices?: (devices: readonly SimDevice[]) => void;
 }
 
-type SimDeviceOptionsCoap = Omit<EndpointOptions, 'bindAddress' | 'port' | 'clock' | 'random'>;
-
-export interface FleetStatus {
-  elapsedMs: number;
-  devices: number;
-  started: number;
-  registered: number;
-  downloading: number;
-  downloaded: number;
-  updating: number;
-  updated: number;
-  failed: number;
-}
-
-export interface FleetReport {
-  devices: number;
-  started: number;
-  /** Devices that registered at least once. */
-  registered: number;
-  /** Devices that rebooted into a new image. */
-  updated: number;
-  /** Failed downloads or updates, by Update Result name ('integrity check failure': 3). */
-  failed: Record<string, number>;
-  registrations: number;
-  registrationUpdates: number;
-  downloads: number;
-  bytesDownloaded: number;
-  durationMs: number;
-  coap: EndpointStats;
+export interface FleetResult extends FleetReport {
+  driver?: DriverStats;
 }
 
 export function parseServerUri(uri: string): { host: string; port: number } {
@@ -81,98 +86,132 @@ export function endpointName(prefix: string, index: number, total: number): stri
   return `${prefix}-${String(index + 1).padStart(String(total).length, '0')}`;
 }
 
-export async function runFleet(opts: FleetOptions): Promise<FleetReport> {
+/** The factory image and the anchors that go with it. */
+export function factorySetup(o: Pick<FleetOptions, 'trustedKeys' | 'factoryImage' | 'firmwareVersion' | 'modelNumber' | 'seed'>): { image: Buffer; anchors: readonly TrustAnchor[] } {
+  const version = o.firmwareVersion ?? '1.0.0';
+  const trusted = o.trustedKeys ?? [];
+  if (o.factoryImage !== undefined) return { image: o.factoryImage, anchors: trusted };
+  if (trusted.length === 0) return { image: makeSimImage({ version, size: 4096, seed: o.seed ?? 1 }), anchors: [] };
+  // The maker's own key, trusted by its devices as well as the operator's keys; sequence 0.
+  const key = generateSigningKey('ed25519');
+  const payload = makeSimImage({ version, size: 4096, seed: o.seed ?? 1 });
+  const image = Buffer.from(signPackage({ payload, key, sequence: 0, vendorId: 'ferry', classId: o.modelNumber ?? 'sim-1', version, created: 0 }));
+  return { image, anchors: [{ alg: key.alg, kid: key.kid, publicKey: key.publicKey }, ...trusted] };
+}
+
+export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const server = parseServerUri(opts.server);
   if (!Number.isInteger(opts.devices) || opts.devices < 0) throw new RangeError(`devices must be a non-negative integer, got ${opts.devices}`);
   const forever = opts.durationMs === undefined || opts.durationMs <= 0;
-  if (forever && opts.signal === undefined) throw new RangeError('give a durationMs or a signal, or the fleet never stops');
-  const t0 = Date.now();
-  const devices: SimDevice[] = [];
-  const everRegistered = new Set<string>();
-  const failed: Record<string, number> = {};
+  if (forever && opts.signal === undefined && opts.until === undefined) throw new RangeError('give a durationMs, a signal or until, or the fleet never stops');
+  const seed = opts.seed;
+  const plan = planFaults(opts.faults ?? { link: {}, device: {} }, opts.devices, seed ?? Math.floor(Math.random() * 2 ** 31));
+  const linkStats = emptyLinkStats();
+  const factory = factorySetup(opts);
+  const collector = new FleetCollector();
+  const driver = opts.driver === undefined ? undefined : new ApiDriver(opts.driver);
   const log = (e: SimDeviceEvent): void => {
-    if (e.type === 'registered') everRegistered.add(e.endpoint);
-    if (e.type === 'download-failed') {
-      const name = updateResultName(e.result);
-      failed[name] = (failed[name] ?? 0) + 1;
-    }
+    collector.onEvent(e);
+    driver?.onEvent(e);
     opts.log?.(e);
   };
-  const status = (): FleetStatus => ({
-    elapsedMs: Date.now() - t0,
-    devices: opts.devices,
-    started: devices.length,
-    registered: devices.filter((d) => d.registered).length,
-    downloading: devices.filter((d) => d.state === 1).length,
-    downloaded: devices.filter((d) => d.state === 2).length,
-    updating: devices.filter((d) => d.state === 3).length,
-    updated: devices.filter((d) => d.counters.updates > 0).length,
-    failed: devices.filter((d) => d.state === 0 && d.updateResult >= 2).length,
+  const t0 = Date.now();
+  const devices: SimDevice[] = Array.from({ length: opts.devices }, (_, i) => {
+    const seeded = (purpose: number) => seededRandom(deriveSeed(seed ?? plan.seed, i, purpose));
+    const link = opts.faults !== undefined && hasLinkFaults(opts.faults.link) ? [faultyLink(opts.faults.link, realClock, seeded(SEED_PURPOSE.link), linkStats)] : [];
+    const fault = plan.faults[i];
+    const bindAddress = opts.bindAddresses?.[i % opts.bindAddresses.length] ?? opts.bindAddress;
+    return new SimDevice({
+      endpoint: endpointName(opts.prefix ?? 'sim', i, opts.devices),
+      server,
+      factoryImage: factory.image,
+      trustedKeys: factory.anchors,
+      ...(bindAddress === undefined ? {} : { bindAddress }),
+      ...(opts.lifetime === undefined ? {} : { lifetime: opts.lifetime }),
+      ...(opts.blockSzx === undefined ? {} : { blockSzx: opts.blockSzx }),
+      ...(opts.modelNumber === undefined ? {} : { modelNumber: opts.modelNumber }),
+      ...(opts.rebootDelayMs === undefined ? {} : { rebootDelayMs: opts.rebootDelayMs }),
+      ...(opts.flash === undefined ? {} : { flash: opts.flash }),
+      ...(opts.deliveryMethod === undefined ? {} : { deliveryMethod: opts.deliveryMethod }),
+      ...(opts.queueMode === undefined ? {} : { queueMode: opts.queueMode }),
+      ...(fault === undefined ? {} : { fault }),
+      ...(seed === undefined ? {} : { random: seeded(SEED_PURPOSE.device) }),
+      coap: { ...opts.coap, layers: [...(opts.coap?.layers ?? []), ...link] },
+      log,
+    });
   });
+  opts.onDevices?.(devices);
+  const started: SimDevice[] = [];
+  const status = (): FleetStatus => fleetStatus(started, opts.devices, collector, Date.now() - t0);
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const tick = setInterval(() => {
+    const s = status();
+    if (opts.until?.(s) === true) stop.abort();
+  }, 250);
   const progress = opts.onProgress === undefined ? undefined : setInterval(() => opts.onProgress?.(status()), opts.progressIntervalMs ?? 2000);
   const gapMs = 1000 / Math.max(opts.ramp ?? 100, 0.001);
   try {
-    for (let i = 0; i < opts.devices && opts.signal?.aborted !== true; i++) {
-      const device = new SimDevice({
-        endpoint: endpointName(opts.prefix ?? 'sim', i, opts.devices),
-        server,
-        ...(opts.bindAddress === undefined ? {} : { bindAddress: opts.bindAddress }),
-        ...(opts.lifetime === undefined ? {} : { lifetime: opts.lifetime }),
-        ...(opts.blockSzx === undefined ? {} : { blockSzx: opts.blockSzx }),
-        ...(opts.firmwareVersion === undefined ? {} : { firmwareVersion: opts.firmwareVersion }),
-        ...(opts.rebootDelayMs === undefined ? {} : { rebootDelayMs: opts.rebootDelayMs }),
-        ...(opts.seed === undefined ? {} : { random: seededRandom(opts.seed + i) }),
-        ...(opts.coap === undefined ? {} : { coap: opts.coap }),
-        log,
-      });
-      devices.push(device);
+    for (let i = 0; i < devices.length && !stop.signal.aborted; i++) {
+      const device = devices[i]!;
+      started.push(device);
       void device.start().catch(() => undefined); // it retries its registration on its own
-      if (i + 1 < opts.devices) await pause(gapMs, opts.signal);
+      if (i + 1 < devices.length) await pause(gapMs, stop.signal);
     }
-    await pause(forever ? Number.POSITIVE_INFINITY : Math.max(0, (opts.durationMs ?? 0) - (Date.now() - t0)), opts.signal);
+    await pause(forever ? Number.POSITIVE_INFINITY : Math.max(0, (opts.durationMs ?? 0) - (Date.now() - t0)), stop.signal);
   } finally {
+    clearInterval(tick);
     if (progress !== undefined) clearInterval(progress);
-    await Promise.all(devices.map((d) => d.stop().catch(() => undefined)));
+    opts.signal?.removeEventListener('abort', onAbort);
+    await driver?.close();
   }
+  const runningAtEnd = new Set(started.filter((d) => d.registered).map((d) => d.endpoint));
+  await Promise.all(started.map((d) => d.stop().catch(() => undefined)));
   opts.onProgress?.(status());
-  const coap = emptyStats();
-  let registrations = 0;
-  let registrationUpdates = 0;
-  let downloads = 0;
-  let bytesDownloaded = 0;
+  const bricked = await checkFlash(started, runningAtEnd, collector);
+  const report = buildReport({ devices: started, total: opts.devices, seed, collector, bricked, planned: summarizePlan(plan), link: linkStats, durationMs: Date.now() - t0 });
+  for (const d of devices) d.dispose();
+  return driver === undefined ? report : { ...report, driver: driver.stats };
+}
+
+/** After the run, on the flash alone: every device must be able to boot a valid image. */
+async function checkFlash(devices: readonly SimDevice[], runningAtEnd: ReadonlySet<string>, c: FleetCollector): Promise<number> {
+  let bricked = 0;
   for (const d of devices) {
-    const s = d.coapStats;
-    if (s !== undefined) addStats(coap, s);
-    registrations += d.registrationCounters.registrations;
-    registrationUpdates += d.registrationCounters.updates;
-    downloads += d.counters.downloads;
-    bytesDownloaded += d.counters.bytesDownloaded;
+    if (d.bricked !== undefined) {
+      bricked += 1;
+      continue;
+    }
+    const running = runningAtEnd.has(d.endpoint);
+    if (running && d.bootloader.isTrial()) c.invariants.push(`${d.endpoint}: an unconfirmed image left running (${d.firmwareVersion})`);
+    const primary = d.bootloader.checkPrimary();
+    if (running && !(primary.ok && primary.image.version === d.firmwareVersion)) {
+      c.invariants.push(`${d.endpoint}: runs ${d.firmwareVersion}, but its primary slot ${primary.ok ? `holds ${primary.image.version}` : `does not verify: ${primary.reason}`}`);
+    }
+    if (primary.ok && d.bootloader.pendingSwap() === 'none') continue;
+    // Mid-swap, or a swap pending: boot it once more, instantly, and see.
+    d.bootloader.flash.timeScale = 0;
+    d.bootloader.flash.powerOn();
+    const boot = await d.bootloader.boot().catch((err: unknown) => ({ ok: false as const, reason: String(err) }));
+    if (!boot.ok) {
+      bricked += 1;
+      c.invariants.push(`${d.endpoint}: bricked: ${boot.reason}`);
+    }
   }
-  return {
-    devices: opts.devices,
-    started: devices.length,
-    registered: everRegistered.size,
-    updated: devices.filter((d) => d.counters.updates > 0).length,
-    failed,
-    registrations,
-    registrationUpdates,
-    downloads,
-    bytesDownloaded,
-    durationMs: Date.now() - t0,
-    coap,
-  };
+  return bricked;
 }
 
 /** Waits `ms` (Infinity = forever) or until the signal aborts, whichever comes first. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted === true) return Promise.resolve();
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
+      signal.removeEventListener('abort', done);
       resolve();
     };
     const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
-    signal?.addEventListener('abort', done, { once: true });
+    signal.addEventListener('abort', done, { once: true });
   });
 }

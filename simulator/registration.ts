@@ -16,6 +16,8 @@ export interface RegistrationOptions {
   name: string;
   lifetime: () => number;
   links: () => string;
+  /** Register with Q (LwM2M 1.1 queue mode). */
+  queueMode?: boolean;
   clock: Clock;
   random: Random;
   onEvent?: (e: RegistrationEvent) => void;
@@ -106,7 +108,7 @@ export class RegistrationClient {
   async #register(): Promise<boolean> {
     if (this.#stopped) return false;
     const o = this.#o;
-    const query = formatRegisterQuery({ endpoint: o.name, lifetime: o.lifetime(), lwm2mVersion: '1.1', binding: 'U', queueMode: false });
+    const query = formatRegisterQuery({ endpoint: o.name, lifetime: o.lifetime(), lwm2mVersion: '1.1', binding: 'U', queueMode: o.queueMode === true });
     try {
       const res = await o.endpoint.request({
         ...o.server,

@@ -22,6 +22,7 @@ interface PendingRequest {
   timer: unknown;
   stopSending: () => void;
   observing: boolean;
+  unlisten: () => void;
 }
 
 export class ClientExchanges {
@@ -39,6 +40,7 @@ export class ClientExchanges {
   }
 
   request(p: RequestParams): Promise<CoapResponse> {
+    if (p.signal?.aborted === true) return Promise.reject(new CoapError(CoapErrorCode.CANCELLED, 'request cancelled'));
     const peer = { address: p.host, port: p.port };
     const token = this.#newToken();
     const messageId = this.#wire.newMessageId();
@@ -61,8 +63,15 @@ export class ClientExchanges {
         timer: undefined,
         stopSending: () => {},
         observing: false,
+        unlisten: () => {},
       };
       this.#requests.set(pending.tokenHex, pending);
+      const signal = p.signal;
+      if (signal !== undefined) {
+        const onAbort = (): void => this.#fail(pending, new CoapError(CoapErrorCode.CANCELLED, 'request cancelled'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        pending.unlisten = () => signal.removeEventListener('abort', onAbort);
+      }
       pending.timer = this.#wire.clock.setTimeout(() => {
         this.#fail(pending, new CoapError(CoapErrorCode.TIMEOUT, `no response within ${timeoutMs} ms`));
       }, timeoutMs);
@@ -118,6 +127,7 @@ export class ClientExchanges {
     this.#requests.clear();
     for (const p of pending) {
       this.#wire.clock.clearTimeout(p.timer);
+      p.unlisten();
       p.reject(new CoapError(CoapErrorCode.CLOSED, 'endpoint closed'));
     }
   }
@@ -134,6 +144,7 @@ export class ClientExchanges {
     if (this.#requests.get(pending.tokenHex) === pending) this.#requests.delete(pending.tokenHex);
     this.#wire.clock.clearTimeout(pending.timer);
     pending.stopSending();
+    pending.unlisten();
   }
 
   #fail(pending: PendingRequest, err: CoapError): void {

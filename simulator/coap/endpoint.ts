@@ -6,8 +6,6 @@
  * Observe notifications go out through `notify` (observe.ts keeps the observer list).
  * Clock and randomness are injected; nothing here throws past the socket handler.
  */
-import dgram from 'node:dgram';
-import { isIP } from 'node:net';
 import { generate, parse } from 'coap-packet';
 import type { Packet, ParsedPacket } from 'coap-packet';
 import { realClock } from '../clock.ts';
@@ -19,6 +17,8 @@ import { emptyStats } from './messages.ts';
 import type { CoapReply, CoapResponse, EndpointStats, Peer, RequestHandler, RequestParams } from './messages.ts';
 import { Outbox, peerKey } from './outbox.ts';
 import { ServerExchanges } from './server.ts';
+import { bindUdp } from './transport.ts';
+import type { DatagramTransport, TransportLayer } from './transport.ts';
 import type { Wire } from './wire.ts';
 
 export interface EndpointOptions {
@@ -41,12 +41,14 @@ export interface EndpointOptions {
   /** Fault hooks for tests: return true to lose the n-th (0-based) datagram. */
   dropOutgoing?: (n: number, datagram: Buffer, peer: Peer) => boolean;
   dropIncoming?: (n: number, datagram: Buffer, peer: Peer) => boolean;
+  /** Layers around the UDP socket, innermost first (the fault layer, a sleeping radio). */
+  layers?: readonly TransportLayer[];
 }
 
 export type NotifyOutcome = 'acked' | 'reset' | 'timeout' | 'sent';
 
 export class CoapEndpoint {
-  readonly #socket: dgram.Socket;
+  readonly #socket: DatagramTransport;
   readonly #opts: EndpointOptions;
   readonly #wire: Wire;
   readonly #outbox: Outbox;
@@ -61,19 +63,16 @@ export class CoapEndpoint {
 
   /** Binds a UDP socket (port 0 = any) on `bindAddress` (default 127.0.0.1). */
   static async bind(opts: EndpointOptions = {}): Promise<CoapEndpoint> {
-    const address = opts.bindAddress ?? '127.0.0.1';
-    const socket = dgram.createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(opts.port ?? 0, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
+    let endpoint: CoapEndpoint | undefined;
+    let socket = await bindUdp(opts.bindAddress ?? '127.0.0.1', opts.port ?? 0, () => {
+      if (endpoint !== undefined) endpoint.#stats.sendErrors += 1;
     });
-    return new CoapEndpoint(socket, opts);
+    for (const layer of opts.layers ?? []) socket = layer(socket);
+    endpoint = new CoapEndpoint(socket, opts);
+    return endpoint;
   }
 
-  private constructor(socket: dgram.Socket, opts: EndpointOptions) {
+  private constructor(socket: DatagramTransport, opts: EndpointOptions) {
     this.#socket = socket;
     this.#opts = opts;
     const clock = opts.clock ?? realClock;
@@ -100,15 +99,11 @@ export class CoapEndpoint {
     this.#dedup = new DedupCache(opts.dedupSize ?? 256, opts.exchangeLifetimeMs ?? maxTransmitSpan + 200_000 + ackTimeoutMs);
     this.#client = new ClientExchanges(this.#wire, this.#outbox, opts.requestTimeoutMs ?? maxTransmitWait, maxRetransmit);
     this.#server = new ServerExchanges(this.#wire, this.#dedup);
-    socket.on('message', (buf, rinfo) => this.#onDatagram(buf, { address: rinfo.address, port: rinfo.port }));
-    socket.on('error', () => {
-      this.#stats.sendErrors += 1;
-    });
+    socket.onMessage((buf, peer) => this.#onDatagram(buf, peer));
   }
 
   address(): Peer {
-    const a = this.#socket.address();
-    return { address: a.address, port: a.port };
+    return this.#socket.address();
   }
 
   get stats(): Readonly<EndpointStats> {
@@ -154,13 +149,7 @@ export class CoapEndpoint {
     this.#outbox.clear();
     this.#client.closeAll();
     this.#dedup.clear();
-    await new Promise<void>((resolve) => {
-      try {
-        this.#socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+    await this.#socket.close();
   }
 
   #newMessageId(): number {
@@ -179,13 +168,9 @@ export class CoapEndpoint {
       this.#stats.droppedOutgoing += 1;
       return;
     }
-    try {
-      this.#socket.send(buf, peer.port, peer.address, (err) => {
-        if (err) this.#stats.sendErrors += 1;
-      });
-    } catch {
-      this.#stats.sendErrors += 1;
-    }
+    this.#socket.send(buf, peer, (err) => {
+      if (err) this.#stats.sendErrors += 1;
+    });
   }
 
   #guard(fn: () => void): void {

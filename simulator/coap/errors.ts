@@ -8,6 +8,8 @@ export const CoapErrorCode = {
   CLOSED: 'COAP_CLOSED',
   /** The message could not be built (e.g. larger than the datagram limit). */
   ENCODE: 'COAP_ENCODE',
+  /** The caller gave up on the exchange (its AbortSignal fired). */
+  CANCELLED: 'COAP_CANCELLED',
 } as const;
 export type CoapErrorCode = (typeof CoapErrorCode)[keyof typeof CoapErrorCode];
 

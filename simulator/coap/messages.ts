@@ -44,6 +44,8 @@ export interface RequestParams {
   confirmable?: boolean;
   /** Overall bound for this exchange; defaults to the endpoint's requestTimeoutMs. */
   timeoutMs?: number;
+  /** Gives up on the exchange (rejects with COAP_CANCELLED; retransmissions stop). */
+  signal?: AbortSignal;
   /**
    * With `observe: 0`: called for each notification after the first response. Return false to
    * cancel the observation (the notification is answered with RST, RFC 7641 §3.6).
@@ -87,6 +89,7 @@ export interface CoapReply {
   maxAge?: number;
   block1?: BlockOption;
   block2?: BlockOption;
+  size1?: number;
   size2?: number;
   locationPath?: readonly string[];
 }
