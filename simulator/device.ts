@@ -32,6 +32,7 @@ import type { DeliveryMethod } from './objects/firmware-update.ts';
 import { SecurityObject } from './objects/security.ts';
 import { ServerObject } from './objects/server.ts';
 import { queueModeRadio } from './queue-mode.ts';
+import type { DeviceFormat } from './objects/values.ts';
 import { RegistrationClient } from './registration.ts';
 import type { RegistrationEvent } from './registration.ts';
 
@@ -41,6 +42,8 @@ export interface SimDeviceConfig {
   bindAddress?: string;
   /** Registration lifetime in seconds (default 300). */
   lifetime?: number;
+  /** The format it announces (`ct`) and answers object and instance reads in (default TLV). */
+  contentFormat?: DeviceFormat;
   /** Block size exponent asked for in pulls (default 5 = 512 bytes); also the largest taken in pushes. */
   blockSzx?: number;
   /** Version of the factory image (default 1.0.0), when no factoryImage is given. */
@@ -236,6 +239,7 @@ export class SimDevice {
     const dm = new DeviceManagement(endpoint, [new SecurityObject(uri), this.#server, this.#device, this.#firmware], {
       log: (e) => this.#emit(e),
       writeHandlers: { '/5/0/0': this.#agent.push.handle },
+      ...(c.contentFormat === undefined ? {} : { contentFormat: c.contentFormat }),
     });
     this.#dm = dm;
     endpoint.onRequest(dm.handle);

@@ -17,7 +17,7 @@ import { Observers } from './coap/observe.ts';
 import { writable } from './objects/model.ts';
 import type { DmResult, ObjectInstance, ResourceValue } from './objects/model.ts';
 import { decodeInstanceWrite, decodeWrite, encodeInstances, encodeResource, encodeResourceInstance } from './objects/values.ts';
-import type { Encoded } from './objects/values.ts';
+import type { DeviceFormat, Encoded } from './objects/values.ts';
 
 export type DmEvent = { type: 'dm'; method: string; path: string; code: string; reason?: string };
 
@@ -27,6 +27,8 @@ export interface DmOptions {
   log?: (e: DmEvent) => void;
   /** Writes (PUT/POST) on these paths go to their own handler, which replies itself (Block1 push on /5/0/0). */
   writeHandlers?: Readonly<Record<string, RequestHandler>>;
+  /** The format announced as `ct` at registration and used for reads without Accept (default TLV). */
+  contentFormat?: DeviceFormat;
 }
 
 /** Core §6.3: the Security object (0) is not for a LwM2M Server to see or touch. */
@@ -37,17 +39,19 @@ export class DeviceManagement {
   readonly #instances: readonly ObjectInstance[];
   readonly #log: ((e: DmEvent) => void) | undefined;
   readonly #writeHandlers: Readonly<Record<string, RequestHandler>>;
+  readonly #format: DeviceFormat;
 
   constructor(endpoint: CoapEndpoint, instances: readonly ObjectInstance[], opts: DmOptions = {}) {
     this.#instances = [...instances].sort((a, b) => a.objectId - b.objectId || a.instanceId - b.instanceId);
     this.observers = new Observers(endpoint);
     this.#log = opts.log;
     this.#writeHandlers = opts.writeHandlers ?? {};
+    this.#format = opts.contentFormat ?? ContentFormat.TLV;
   }
 
   /** The Register payload: </>;rt="oma.lwm2m";ct=11542,</1>;ver=1.1,</1/0>,… (Core §6.2.1). */
   links(): string {
-    const links: Link[] = [{ uri: '/', params: { rt: 'oma.lwm2m', ct: String(ContentFormat.TLV) } }];
+    const links: Link[] = [{ uri: '/', params: { rt: 'oma.lwm2m', ct: String(this.#format) } }];
     let last: number | undefined;
     for (const inst of this.#instances) {
       if (inst.objectId === SECURITY_OBJECT) continue;
@@ -132,17 +136,17 @@ export class DeviceManagement {
     const found = this.#find(path);
     if ('code' in found) return found;
     const { instances, inst } = found;
-    if (inst === undefined) return encoded(encodeInstances(instances, true, accept));
-    if (path.resourceId === undefined) return encoded(encodeInstances([inst], false, accept));
+    if (inst === undefined) return encoded(encodeInstances(instances, true, accept, this.#format));
+    if (path.resourceId === undefined) return encoded(encodeInstances([inst], false, accept, this.#format));
     const def = inst.resources.find((r) => r.id === path.resourceId);
     if (def === undefined) return err('4.04', `no resource ${formatPath(path)}`);
     if (def.ops !== 'R' && def.ops !== 'RW') return err('4.05', `${formatPath(path)} is not readable`);
     const value = inst.read(def.id);
     if (value === undefined) return err('4.04', `no value at ${formatPath(path)}`);
-    if (path.resourceInstanceId === undefined) return encoded(encodeResource(def.id, value, accept));
+    if (path.resourceInstanceId === undefined) return encoded(encodeResource(inst, def.id, value, accept, this.#format));
     const item = value.kind === 'integers' ? value.value[path.resourceInstanceId] : undefined;
     if (item === undefined) return err('4.04', `no resource instance ${formatPath(path)}`);
-    return encoded(encodeResourceInstance(path.resourceInstanceId, item, accept));
+    return encoded(encodeResourceInstance(inst, path, item, accept));
   }
 
   #discover(path: Lwm2mPath): CoapReply {
@@ -183,7 +187,7 @@ export class DeviceManagement {
     const def = inst.resources.find((r) => r.id === path.resourceId);
     if (def === undefined) return { reply: err('4.04', `no resource ${formatPath(path)}`) };
     if (!writable(def)) return { reply: err('4.05', `${formatPath(path)} is not writable`) };
-    const d = decodeWrite(def.id, def.kind, cf, req.payload);
+    const d = decodeWrite(inst, def.id, def.kind, cf, req.payload);
     if (!d.ok) return { reply: err(d.code, d.reason) };
     return applyAll([() => inst.write(def.id, d.value as ResourceValue)]);
   }

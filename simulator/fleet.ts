@@ -38,6 +38,7 @@ export interface FleetOptions {
   until?: (s: FleetStatus) => boolean;
   lifetime?: number;
   blockSzx?: number;
+  contentFormat?: SimDeviceConfig['contentFormat'];
   signal?: AbortSignal;
   onProgress?: (s: FleetStatus) => void;
   /** How often onProgress is called (default 2000 ms). */
@@ -129,6 +130,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
       ...(bindAddress === undefined ? {} : { bindAddress }),
       ...(opts.lifetime === undefined ? {} : { lifetime: opts.lifetime }),
       ...(opts.blockSzx === undefined ? {} : { blockSzx: opts.blockSzx }),
+      ...(opts.contentFormat === undefined ? {} : { contentFormat: opts.contentFormat }),
       ...(opts.modelNumber === undefined ? {} : { modelNumber: opts.modelNumber }),
       ...(opts.rebootDelayMs === undefined ? {} : { rebootDelayMs: opts.rebootDelayMs }),
       ...(opts.flash === undefined ? {} : { flash: opts.flash }),

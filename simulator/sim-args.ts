@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { szxForSize } from '../protocols/block.ts';
+import { ContentFormat } from '../protocols/content-format.ts';
 import { parsePublicKeyPem } from '../protocols/package-keys.ts';
 import type { TrustAnchor } from '../protocols/package.ts';
 import type { LinkFaults } from './coap/faulty-link.ts';
@@ -24,6 +25,7 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --duration D          run time: 90s, 10m, 1h, 500ms; 0 = until Ctrl-C (default 0)
   --lifetime S          registration lifetime in seconds (default 300)
   --block-size B        block size: 16, 32, … 1024 (default 512)
+  --content-format F    tlv or senml-cbor: announced as ct, used for object reads (default tlv)
   --firmware-version V  version the devices start with (default 1.0.0)
   --model M             model number, the hardware class (default sim-1)
   --seed N              seed devices, faults and links: a run that replays
@@ -87,6 +89,7 @@ const OPTIONS = {
   duration: { type: 'string', default: '0' },
   lifetime: { type: 'string' },
   'block-size': { type: 'string', default: '512' },
+  'content-format': { type: 'string', default: 'tlv' },
   'firmware-version': { type: 'string' },
   model: { type: 'string' },
   seed: { type: 'string' },
@@ -141,6 +144,8 @@ export async function fleetOptions(a: SimArgs): Promise<FleetOptions & { soak: b
   } catch {
     throw new UsageError(`--block-size must be a power of two from 16 to 1024, got ${blockSize}`);
   }
+  const contentFormat = ({ tlv: ContentFormat.TLV, 'senml-cbor': ContentFormat.SENML_CBOR } as const)[a['content-format'] as 'tlv' | 'senml-cbor'];
+  if (contentFormat === undefined) throw new UsageError(`--content-format is tlv or senml-cbor, got "${a['content-format']}"`);
   if (a.flash !== 'full' && a.flash !== 'digest') throw new UsageError(`--flash is full or digest, got "${a.flash}"`);
   if (a.delivery !== undefined && !['pull', 'push', 'both'].includes(a.delivery)) throw new UsageError(`--delivery is pull, push or both, got "${a.delivery}"`);
   const link: LinkFaults = {};
@@ -177,6 +182,7 @@ export async function fleetOptions(a: SimArgs): Promise<FleetOptions & { soak: b
     prefix: a.prefix,
     durationMs: parseDuration(a.duration),
     blockSzx,
+    contentFormat,
     modelNumber: model,
     flash,
     faults,

@@ -1,18 +1,20 @@
-// Device management through the API against a simulated LwM2M device (TLV mode): Read, Write,
+// Device management through the API against a simulated LwM2M device, once in TLV mode and once in
+// SenML-CBOR mode (the device announces ct=11542 or ct=112 and answers reads in it): Read, Write,
 // Execute, Discover, Write-Attributes, Observe and Cancel, values as JSON, device errors as 4xx.
 import * as assert from 'uvu/assert';
 import type { Ferry } from '../../server/main.ts';
 import * as devices from '../../server/store/devices.ts';
+import { ContentFormat } from '../../protocols/content-format.ts';
 import { SimDevice } from '../../simulator/device.ts';
 import { forEachDatabase } from '../helpers/db.ts';
 import { eventually, startTestFerry } from '../helpers/ferry.ts';
 
-forEachDatabase('api/lwm2m', ({ suite, get }) => {
+for (const [mode, format] of [['TLV', ContentFormat.TLV], ['SenML-CBOR', ContentFormat.SENML_CBOR]] as const) forEachDatabase(`api/lwm2m ${mode}`, ({ suite, get }) => {
   let ferry: Ferry;
   let sim: SimDevice;
   suite.before.each(async () => {
     ferry = await startTestFerry(get().db, { requestTimeout: 3 });
-    sim = new SimDevice({ endpoint: 'dm-0', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 60, coap: { ackTimeoutMs: 300 } });
+    sim = new SimDevice({ endpoint: 'dm-0', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 60, contentFormat: format, coap: { ackTimeoutMs: 300 } });
     await sim.start();
     await eventually(async () => ((await devices.findByEndpoint(get().db, 'dm-0'))?.firmwareVersion ? true : undefined), 5000, 'inventory');
   });
@@ -21,10 +23,10 @@ forEachDatabase('api/lwm2m', ({ suite, get }) => {
   const call = (method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, payload?: object) =>
     ferry.api.inject({ method, url: `/api/v1/devices/${url}`, ...(payload ? { payload } : {}) });
 
-  suite('Read an instance (TLV, the format the device announced) and a resource as text', async () => {
+  suite(`Read an instance (${mode}, the format the device announced) and a resource as text`, async () => {
     const inst = await call('GET', 'dm-0/lwm2m/3/0');
     assert.is(inst.statusCode, 200, inst.body);
-    assert.is(inst.json().contentFormat, 11542);
+    assert.is(inst.json().contentFormat, format);
     const values = Object.fromEntries(inst.json().values.map((v: { path: string; value: unknown }) => [v.path, v.value]));
     assert.is(values['/3/0/0'], 'Ferry Simulator');
     assert.is(values['/3/0/1'], 'sim-1');

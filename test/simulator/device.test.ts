@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Encoder, decode as cborDecode } from 'cbor-x';
 import { parseLinkFormat } from '../../protocols/link-format.ts';
 import { decodeTlvInteger, decodeTlvString, tlvResources } from '../../protocols/tlv.ts';
 import { SimDevice } from '../../simulator/device.ts';
@@ -100,6 +101,47 @@ test('Read /3/0 as TLV, single resources as text, /1/0 and /5/0', async () => {
   await done();
 });
 
+test('SenML-CBOR mode: ct=112 at registration; reads in SenML-CBOR (RFC 8428 §6 labels), SenML-JSON on Accept; SenML writes', async () => {
+  const { server, done } = await setup({ contentFormat: 112, firmwareVersion: '2.1.0' });
+  assert.equal(parseLinkFormat(server.last('sim-test')?.payload ?? '')[0], { uri: '/', params: { rt: 'oma.lwm2m', ct: '112' } });
+  const to = addressOf(server);
+  const dev = await server.dm(to, 'GET', '/3/0');
+  assert.is(dev.contentFormat, 112, 'no Accept: the announced format');
+  // Decoded by cbor-x alone, not by our SenML codec: -2 bn, 0 n, 2 v, 3 vs (RFC 8428 Table 6).
+  const records = cborDecode(dev.payload) as Array<Map<number, unknown> | Record<number, unknown>>;
+  const get = (r: Map<number, unknown> | Record<number, unknown>, k: number): unknown => (r instanceof Map ? r.get(k) : r[k]);
+  let base = '';
+  const values = new Map<string, unknown>();
+  for (const r of records) {
+    base = (get(r, -2) as string | undefined) ?? base;
+    values.set(base + ((get(r, 0) as string | undefined) ?? ''), get(r, 2) ?? get(r, 3) ?? get(r, 4));
+  }
+  assert.is(values.get('/3/0/0'), 'Ferry Simulator');
+  assert.is(values.get('/3/0/3'), '2.1.0');
+  assert.is(typeof values.get('/3/0/9'), 'number');
+  assert.ok(values.has('/3/0/11/0'), 'a multiple resource as one record per instance');
+  const json = await server.dm(to, 'GET', '/1/0', { accept: 110 });
+  assert.is(json.contentFormat, 110);
+  const srv = JSON.parse(json.payload.toString()) as Array<{ bn?: string; n?: string; v?: number; vs?: string }>;
+  assert.ok(srv.some((r) => (r.bn ?? '') + (r.n ?? '') === '/1/0/1' || r.n === '1' || r.n === '/1/0/1'), json.payload.toString());
+  // Write the lifetime as SenML-CBOR (made by cbor-x: integer labels need a Map), on the resource
+  // and on the instance; read it back as text.
+  const cbor = new Encoder({ useRecords: false, mapsAsObjects: false }); // plain maps, no tag 259
+  const senmlRecord = (label: number, value: unknown): Buffer => cbor.encode([new Map<number, unknown>([[-2, '/1/0/'], [0, '1'], [label, value]])]);
+  const one = await server.dm(to, 'PUT', '/1/0/1', { format: 112, payload: senmlRecord(2, 77) });
+  assert.is(one.code, '2.04', one.payload.toString());
+  assert.is((await server.dm(to, 'GET', '/1/0/1')).payload.toString(), '77');
+  const inst = await server.dm(to, 'POST', '/1/0', { format: 112, payload: senmlRecord(2, 88) });
+  assert.is(inst.code, '2.04', inst.payload.toString());
+  assert.is((await server.dm(to, 'GET', '/1/0/1')).payload.toString(), '88');
+  const wrong = await server.dm(to, 'PUT', '/1/0/1', { format: 112, payload: senmlRecord(3, 'soon') });
+  assert.is(wrong.code, '4.00');
+  const broken = await server.dm(to, 'PUT', '/1/0/1', { format: 112, payload: Buffer.from([0x81, 0xa2]) });
+  assert.is(broken.code, '4.00');
+  assert.ok(broken.payload.length > 0);
+  await done();
+});
+
 test('errors: 4.04, 4.05, 4.06, 4.15, 4.00, each with a diagnostic payload', async () => {
   const { server, done } = await setup();
   const to = addressOf(server);
@@ -110,7 +152,7 @@ test('errors: 4.04, 4.05, 4.06, 4.15, 4.00, each with a diagnostic payload', asy
     ['4.05', server.dm(to, 'PUT', '/3/0/0', { format: 0, payload: 'x' })],
     ['4.05', server.dm(to, 'POST', '/5/0/2')],
     ['4.05', server.dm(to, 'GET', '/5/0/2')],
-    ['4.06', server.dm(to, 'GET', '/3/0/0', { accept: 110 })],
+    ['4.06', server.dm(to, 'GET', '/3/0/0', { accept: 11543 })],
     ['4.06', server.dm(to, 'GET', '/3/0', { accept: 0 })],
     ['4.15', server.dm(to, 'PUT', '/5/0/1', { format: 60, payload: Buffer.from([0x61]) })],
     ['4.00', server.dm(to, 'PUT', '/1/0/1', { format: 0, payload: 'abc' })],

@@ -32,6 +32,8 @@ const FORMATS: Record<string, number> = {
   'application/link-format': 40,
   'application/octet-stream': 42,
   'application/vnd.oma.lwm2m+tlv': 11542,
+  'application/senml+json': 110,
+  'application/senml+cbor': 112,
 };
 
 /** node-coap converts some option values in place (Content-Format becomes a media type name). */
