@@ -117,11 +117,12 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     opts.log?.(e);
   };
   const t0 = Date.now();
+  const addresses = opts.bindAddresses ?? spreadAddresses(opts.devices, opts.bindAddress);
   const devices: SimDevice[] = Array.from({ length: opts.devices }, (_, i) => {
     const seeded = (purpose: number) => seededRandom(deriveSeed(seed ?? plan.seed, i, purpose));
     const link = opts.faults !== undefined && hasLinkFaults(opts.faults.link) ? [faultyLink(opts.faults.link, realClock, seeded(SEED_PURPOSE.link), linkStats)] : [];
     const fault = plan.faults[i];
-    const bindAddress = opts.bindAddresses?.[i % opts.bindAddresses.length] ?? opts.bindAddress;
+    const bindAddress = addresses?.[i % addresses.length] ?? opts.bindAddress;
     return new SimDevice({
       endpoint: endpointName(opts.prefix ?? 'sim', i, opts.devices),
       server,
@@ -175,6 +176,15 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const report = buildReport({ devices: started, total: opts.devices, seed, collector, bricked, planned: summarizePlan(plan), link: linkStats, durationMs: Date.now() - t0 });
   for (const d of devices) d.dispose();
   return driver === undefined ? report : { ...report, driver: driver.stats };
+}
+
+/** Sockets per loopback address before the fleet spreads over more (the ephemeral range holds ~28,000). */
+export const DEVICES_PER_ADDRESS = 20_000;
+
+/** More devices than one address has ports for: 127.0.0.1, 127.0.0.2, … (all of 127.0.0.0/8 is loopback). */
+export function spreadAddresses(devices: number, bindAddress: string | undefined): string[] | undefined {
+  if (devices <= DEVICES_PER_ADDRESS || (bindAddress !== undefined && bindAddress !== '127.0.0.1')) return undefined;
+  return Array.from({ length: Math.ceil(devices / DEVICES_PER_ADDRESS) }, (_, i) => `127.0.0.${i + 1}`);
 }
 
 /** After the run, on the flash alone: every device must be able to boot a valid image. */

@@ -30,7 +30,8 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --model M             model number, the hardware class (default sim-1)
   --seed N              seed devices, faults and links: a run that replays
   --json FILE           also write the report as JSON
-  --bind-addresses N    spread the sockets over 127.0.0.1 … 127.0.0.N
+  --bind-addresses N    spread the sockets over 127.0.0.1 … 127.0.0.N (default: one more
+                        address for every 20,000 devices)
 
  Devices
   --trusted-keys F[,F]  public keys (ferry keygen's KEYFILE.pub) the devices trust; without

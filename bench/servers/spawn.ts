@@ -50,11 +50,10 @@ export async function startServer(name: ServerName, imageFiles: string[], o: { c
   }
 }
 
-function wrap(name: ServerName, child: ChildProcess, target: (i: number) => LoadTarget): ServerUnderTest {
-  const pid = child.pid!;
+/** Resident memory (VmRSS, MB) and CPU seconds (user + system) of a process, from /proc. */
+export function processStats(pid: number): { rssMb: () => number; cpuSeconds: () => number } {
   const ticks = 100; // USER_HZ on Linux
   return {
-    name, pid, target,
     rssMb: () => {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       return m ? Number(m[1]) / 1024 : 0;
@@ -64,6 +63,14 @@ function wrap(name: ServerName, child: ChildProcess, target: (i: number) => Load
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return (Number(fields[11]) + Number(fields[12])) / ticks;
     },
+  };
+}
+
+function wrap(name: ServerName, child: ChildProcess, target: (i: number) => LoadTarget): ServerUnderTest {
+  const pid = child.pid!;
+  return {
+    name, pid, target,
+    ...processStats(pid),
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);

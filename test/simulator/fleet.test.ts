@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseDuration, simCommand, simImageCommand } from '../../simulator/cli.ts';
 import type { CliIo } from '../../simulator/cli.ts';
-import { endpointName, runFleet } from '../../simulator/fleet.ts';
+import { DEVICES_PER_ADDRESS, endpointName, runFleet, spreadAddresses } from '../../simulator/fleet.ts';
 import type { FleetStatus } from '../../simulator/fleet.ts';
 import { makeSimImage, readSimImage } from '../../simulator/image.ts';
 import { within } from './helpers.ts';
@@ -22,6 +22,13 @@ test('endpoint names are zero-padded', () => {
   assert.is(endpointName('sim', 0, 1000), 'sim-0001');
   assert.is(endpointName('sim', 999, 1000), 'sim-1000');
   assert.is(endpointName('x', 4, 5), 'x-5');
+});
+
+test('past 20,000 devices the sockets spread over more loopback addresses, unless told where to bind', () => {
+  assert.is(spreadAddresses(DEVICES_PER_ADDRESS, undefined), undefined);
+  assert.equal(spreadAddresses(DEVICES_PER_ADDRESS + 1, undefined), ['127.0.0.1', '127.0.0.2']);
+  assert.equal(spreadAddresses(50_000, '127.0.0.1'), ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  assert.is(spreadAddresses(50_000, '::1'), undefined);
 });
 
 test('runFleet: devices register, take an update, de-register; the report adds up', async () => {
