@@ -59,6 +59,8 @@ export interface FleetOptions {
   flash?: SimDeviceConfig['flash'];
   faults?: FaultSpec;
   deliveryMethod?: SimDeviceConfig['deliveryMethod'];
+  /** Object 5 res. 13: a device may defer a non-critical update this many seconds (default 0: never). */
+  maxDeferPeriod?: number;
   queueMode?: boolean;
   /** Ask Ferry's admin API for the updates. */
   driver?: DriverOptions;
@@ -137,6 +139,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
       ...(opts.flash === undefined ? {} : { flash: opts.flash }),
       ...(opts.deliveryMethod === undefined ? {} : { deliveryMethod: opts.deliveryMethod }),
       ...(opts.queueMode === undefined ? {} : { queueMode: opts.queueMode }),
+      ...(opts.maxDeferPeriod === undefined ? {} : { maxDeferPeriod: opts.maxDeferPeriod }),
       ...(fault === undefined ? {} : { fault }),
       ...(seed === undefined ? {} : { random: seeded(SEED_PURPOSE.device) }),
       coap: { ...opts.coap, layers: [...(opts.coap?.layers ?? []), ...link] },

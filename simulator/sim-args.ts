@@ -42,6 +42,8 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --erase-ms MS         time to erase a sector; --write-kbps K write speed (default: instant)
   --delivery pull|push|both   what Object 5 resource 9 offers (default pull)
   --queue-mode          register with Q and sleep between exchanges
+  --max-defer-period S  Object 5 res. 13: defer a non-critical update up to S seconds when it
+                        cannot update now (battery low), Update Result 11 (default 0: never)
 
  Faults (seeded)
   --loss P  --latency MS  --jitter MS  --duplicate P  --reorder P     on every device's link
@@ -106,6 +108,7 @@ const OPTIONS = {
   'write-kbps': { type: 'string' },
   delivery: { type: 'string' },
   'queue-mode': { type: 'boolean', default: false },
+  'max-defer-period': { type: 'string' },
   loss: { type: 'string' },
   latency: { type: 'string' },
   jitter: { type: 'string' },
@@ -194,6 +197,7 @@ export async function fleetOptions(a: SimArgs): Promise<FleetOptions & { soak: b
     ...opt('lifetime', parseInteger('lifetime', a.lifetime, 1, 2 ** 31 - 1)),
     ...opt('firmwareVersion', a['firmware-version']),
     ...opt('seed', parseInteger('seed', a.seed, 0, 2 ** 32 - 1)),
+    ...opt('maxDeferPeriod', parseInteger('max-defer-period', a['max-defer-period'], 0, 2 ** 31 - 1)),
     ...opt('deliveryMethod', a.delivery as 'pull' | 'push' | 'both' | undefined),
     ...opt('bindAddresses', addresses === undefined ? undefined : Array.from({ length: addresses }, (_, i) => `127.0.0.${i + 1}`)),
     ...opt('trustedKeys', a['trusted-keys'] === undefined ? undefined : await readKeys(a['trusted-keys'])),

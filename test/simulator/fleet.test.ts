@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseDuration, simCommand, simImageCommand } from '../../simulator/cli.ts';
 import type { CliIo } from '../../simulator/cli.ts';
+import { fleetOptions, readSimArgs } from '../../simulator/sim-args.ts';
 import { DEVICES_PER_ADDRESS, endpointName, runFleet, spreadAddresses } from '../../simulator/fleet.ts';
 import type { FleetStatus } from '../../simulator/fleet.ts';
 import { makeSimImage, readSimImage } from '../../simulator/image.ts';
@@ -99,9 +100,28 @@ test('ferry sim: usage errors give 2, --help gives 0', async () => {
   assert.is(await simCommand(['--block-size', '100'], io), 2);
   assert.is(await simCommand(['--server', 'http://x'], io), 2);
   assert.is(await simCommand(['--duration', 'soon'], io), 2);
+  assert.is(await simCommand(['--content-format', 'json'], io), 2);
+  assert.is(await simCommand(['--max-defer-period', '-1'], io), 2);
+  assert.match(io.errors.join('\n'), /--content-format is tlv or senml-cbor/);
   assert.is(parseDuration('10m'), 600_000);
   assert.is(parseDuration('90'), 90_000);
   assert.is(parseDuration('250ms'), 250);
+});
+
+test('ferry sim flags become fleet options', async () => {
+  const o = await fleetOptions(readSimArgs(['--devices', '3', '--content-format', 'senml-cbor', '--max-defer-period', '600', '--block-size', '64',
+    '--loss', '0.05', '--fault', 'bit-flip=2', '--bind-addresses', '2', '--flash', 'digest', '--seed', '9', '--duration', '2m']));
+  assert.is(o.devices, 3);
+  assert.is(o.contentFormat, 112);
+  assert.is(o.maxDeferPeriod, 600);
+  assert.is(o.blockSzx, 2);
+  assert.equal(o.faults?.link, { loss: 0.05 });
+  assert.equal(o.faults?.device['bit-flip'], { amount: 2 });
+  assert.equal(o.bindAddresses, ['127.0.0.1', '127.0.0.2']);
+  assert.is(o.flash?.mode, 'digest');
+  assert.is(o.seed, 9);
+  assert.is(o.durationMs, 120_000);
+  assert.is((await fleetOptions(readSimArgs([]))).contentFormat, 11542, 'TLV by default');
 });
 
 test('ferry sim: runs until SIGINT, prints status lines and the report', async () => {
