@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/app.ts';
 import { readDeviceInfo } from './coap/device-info.ts';
-import { DmClient, type Target } from './coap/dm-client.ts';
+import { DmClient, targetOf } from './coap/dm-client.ts';
 import { Lwm2mOperations } from './coap/lwm2m-operations.ts';
 import { DownloadServer } from './coap/download-server.ts';
 import { CoapEndpoint } from './coap/endpoint.ts';
@@ -66,12 +66,13 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   let engine: UpdateEngine | undefined;
   let dm: DmClient | undefined;
 
-  const target = (d: Device): Target => ({ endpoint: d.endpoint, address: d.address!, port: d.port! });
   /** After a registration: read /3/0 into the inventory, then let the engine act. */
   const followUp = async (device: Device): Promise<void> => {
     let current = device;
+    const target = targetOf(device);
     try {
-      const info = await readDeviceInfo(dm!, target(device), config.hardwareClassFrom);
+      if (!target) throw new Error('the registration has no source address');
+      const info = await readDeviceInfo(dm!, target, config.hardwareClassFrom);
       current = (await devices.setDeviceInfo(db, device.id, info)) ?? device;
       log.info({ endpoint: device.endpoint, ...info }, 'device info read');
     } catch (err) {

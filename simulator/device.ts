@@ -44,6 +44,8 @@ export interface SimDeviceConfig {
   lifetime?: number;
   /** The format it announces (`ct`) and answers object and instance reads in (default TLV). */
   contentFormat?: DeviceFormat;
+  /** An alternate root path, e.g. '/lwm2m' (LwM2M Core §6.2.1): announced at registration, objects served only under it. */
+  rootPath?: string;
   /** Block size exponent asked for in pulls (default 5 = 512 bytes); also the largest taken in pushes. */
   blockSzx?: number;
   /** Version of the factory image (default 1.0.0), when no factoryImage is given. */
@@ -240,6 +242,7 @@ export class SimDevice {
       log: (e) => this.#emit(e),
       writeHandlers: { '/5/0/0': this.#agent.push.handle },
       ...(c.contentFormat === undefined ? {} : { contentFormat: c.contentFormat }),
+      ...(c.rootPath === undefined ? {} : { rootPath: c.rootPath }),
     });
     this.#dm = dm;
     endpoint.onRequest(dm.handle);

@@ -29,6 +29,8 @@ export interface DmOptions {
   writeHandlers?: Readonly<Record<string, RequestHandler>>;
   /** The format announced as `ct` at registration and used for reads without Accept (default TLV). */
   contentFormat?: DeviceFormat;
+  /** An alternate root path, e.g. '/lwm2m' (Core §6.2.1): announced at registration, objects served only under it. */
+  rootPath?: string;
 }
 
 /** Core §6.3: the Security object (0) is not for a LwM2M Server to see or touch. */
@@ -40,6 +42,8 @@ export class DeviceManagement {
   readonly #log: ((e: DmEvent) => void) | undefined;
   readonly #writeHandlers: Readonly<Record<string, RequestHandler>>;
   readonly #format: DeviceFormat;
+  /** Uri-Path segments of the alternate root; empty for '/'. */
+  readonly #root: readonly string[];
 
   constructor(endpoint: CoapEndpoint, instances: readonly ObjectInstance[], opts: DmOptions = {}) {
     this.#instances = [...instances].sort((a, b) => a.objectId - b.objectId || a.instanceId - b.instanceId);
@@ -47,26 +51,38 @@ export class DeviceManagement {
     this.#log = opts.log;
     this.#writeHandlers = opts.writeHandlers ?? {};
     this.#format = opts.contentFormat ?? ContentFormat.TLV;
+    this.#root = (opts.rootPath ?? '/').split('/').filter(Boolean);
   }
 
-  /** The Register payload: </>;rt="oma.lwm2m";ct=11542,</1>;ver=1.1,</1/0>,… (Core §6.2.1). */
+  /**
+   * The Register payload: </>;rt="oma.lwm2m";ct=11542,</1>;ver=1.1,</1/0>,… (Core §6.2.1); under an
+   * alternate root </lwm2m>;rt="oma.lwm2m";ct=11542,</lwm2m/1>;ver=1.1,</lwm2m/1/0>,…
+   */
   links(): string {
-    const links: Link[] = [{ uri: '/', params: { rt: 'oma.lwm2m', ct: String(this.#format) } }];
+    const prefix = this.#root.map((s) => `/${s}`).join('');
+    const links: Link[] = [{ uri: prefix || '/', params: { rt: 'oma.lwm2m', ct: String(this.#format) } }];
     let last: number | undefined;
     for (const inst of this.#instances) {
       if (inst.objectId === SECURITY_OBJECT) continue;
-      if (inst.objectId !== last) links.push({ uri: `/${inst.objectId}`, params: { ver: inst.objectVersion } });
+      if (inst.objectId !== last) links.push({ uri: `${prefix}/${inst.objectId}`, params: { ver: inst.objectVersion } });
       last = inst.objectId;
-      links.push({ uri: `/${inst.objectId}/${inst.instanceId}`, params: {} });
+      links.push({ uri: `${prefix}/${inst.objectId}/${inst.instanceId}`, params: {} });
     }
     return formatLinkFormat(links);
   }
 
   /** The endpoint's request handler. */
   readonly handle = (req: CoapRequest, reply: ReplyFn): void => {
+    const underRoot = this.#root.every((s, i) => req.pathSegments[i] === s);
+    if (!underRoot) {
+      const reason = `objects are under the root path /${this.#root.join('/')}`;
+      reply(err('4.04', reason));
+      this.#log?.({ type: 'dm', method: req.method, path: `/${req.pathSegments.join('/')}`, code: '4.04', reason });
+      return;
+    }
     let path: Lwm2mPath;
     try {
-      path = pathFromSegments(req.pathSegments);
+      path = pathFromSegments(req.pathSegments.slice(this.#root.length));
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
       reply(err('4.04', `not an LwM2M path: ${e.reason}`));

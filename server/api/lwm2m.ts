@@ -16,7 +16,7 @@ import { ContentFormat } from '../../protocols/content-format.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import type { Lwm2mNodes, Lwm2mValue } from '../../protocols/lwm2m-node.ts';
 import { formatPath, parsePath, type Lwm2mPath } from '../../protocols/path.ts';
-import { DmError, type Target } from '../coap/dm-client.ts';
+import { DmError, targetOf, type Target } from '../coap/dm-client.ts';
 import type { DeviceFormats, Lwm2mOperations, ReadResult } from '../coap/lwm2m-operations.ts';
 import type { Db } from '../store/db.ts';
 import { findByEndpoint } from '../store/devices.ts';
@@ -68,9 +68,10 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     }
     const d = await findByEndpoint(deps.db, req.params.endpoint);
     if (!d) throw new HttpError(404, `no device ${req.params.endpoint}`);
-    if (d.status !== 'registered' || !d.address || !d.port) throw new HttpError(409, `device ${d.endpoint} is not registered (${d.status})`);
+    const target = d.status === 'registered' ? targetOf(d) : undefined;
+    if (!target) throw new HttpError(409, `device ${d.endpoint} is not registered (${d.status})`);
     return {
-      target: { endpoint: d.endpoint, address: d.address, port: d.port, rootPath: d.rootPath },
+      target,
       formats: { lwm2mVersion: d.lwm2mVersion, contentFormats: d.contentFormats }, path,
     };
   }

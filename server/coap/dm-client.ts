@@ -7,6 +7,7 @@
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
 import { decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
 import type { Logger } from '../log.ts';
+import type { Device } from '../store/rows.ts';
 import { Block1Refused, sendBlock1 } from './block1.ts';
 import { contentFormatOf, optionBuffer } from './message.ts';
 
@@ -16,6 +17,16 @@ export interface Target {
   port: number;
   /** The registration's alternate root path ('/' unless the device named one). */
   rootPath?: string;
+}
+
+/**
+ * Where DM requests to a registered device go: the address and port it registered from, under the
+ * alternate root path it announced (LwM2M 1.1 Core §6.2.1, `</lwm2m>;rt="oma.lwm2m"`).
+ * Undefined when the device has no address (not registered).
+ */
+export function targetOf(d: Pick<Device, 'endpoint' | 'address' | 'port' | 'rootPath'>): Target | undefined {
+  if (!d.address || !d.port) return undefined;
+  return { endpoint: d.endpoint, address: d.address, port: d.port, rootPath: d.rootPath };
 }
 
 export interface DmResponse {

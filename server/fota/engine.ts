@@ -8,7 +8,7 @@ import { DecodeError } from '../../protocols/errors.ts';
 import { FirmwareUpdate, Device as DeviceObject } from '../../protocols/objects.ts';
 import { decodeTextInteger, decodeTextString } from '../../protocols/text.ts';
 import { decodeTlvInteger, tlvResources } from '../../protocols/tlv.ts';
-import type { DmClient, DmResponse, Target } from '../coap/dm-client.ts';
+import { targetOf, type DmClient, type DmResponse, type Target } from '../coap/dm-client.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
@@ -123,8 +123,8 @@ export class UpdateEngine {
     }
     if (d.commands.length === 0) return;
     const device = await devices.findById(this.o.db, update.deviceId);
-    if (!device || device.status !== 'registered' || !device.address || !device.port) return;
-    const target: Target = { endpoint: device.endpoint, address: device.address, port: device.port };
+    const target = device?.status === 'registered' ? targetOf(device) : undefined;
+    if (!target) return;
     for (const c of d.commands) {
       // A command's outcome is handled right here, before any event queued meanwhile: otherwise a
       // second 'registered' could find the update still queued and write the Package URI twice.
