@@ -44,6 +44,19 @@ export const FirmwareUpdate = {
 /** Object 5 resource 3, State. */
 export const FirmwareState = { IDLE: 0, DOWNLOADING: 1, DOWNLOADED: 2, UPDATING: 3 } as const;
 
+/** Object 5 resource 9, Firmware Update Delivery Method. */
+export const DeliveryMethod = { PULL_ONLY: 0, PUSH_ONLY: 1, BOTH: 2 } as const;
+
+/** Object 5 resource 8, Firmware Update Protocol Support: the protocols a device pulls over. */
+export const FirmwareUpdateProtocol = { COAP: 0, COAPS: 1, HTTP: 2, HTTPS: 3, COAP_TCP: 4, COAP_TLS: 5 } as const;
+
+const PROTOCOL_NAMES: readonly string[] = ['CoAP', 'CoAPS', 'HTTP 1.1', 'HTTPS 1.1', 'CoAP over TCP', 'CoAP over TLS'];
+
+/** A short name for a resource 8 value: 'CoAP', 'HTTPS 1.1', 'unknown (9)'. */
+export function protocolName(code: number): string {
+  return (Number.isInteger(code) ? PROTOCOL_NAMES[code] : undefined) ?? `unknown (${code})`;
+}
+
 /** Object 5 resource 5, Update Result. */
 export const UpdateResult = {
   INITIAL: 0,

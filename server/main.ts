@@ -122,7 +122,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const publicPort = config.publicPort ?? downloadAddress.port;
   const publicHost = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
   engine = new UpdateEngine({
-    db, dm, log, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout,
+    db, dm, log, images, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout,
   });
 
   let sweeping = false;

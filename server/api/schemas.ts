@@ -36,7 +36,7 @@ export const updateBody = {
   properties: {
     id: { type: 'integer' }, endpoint: { type: 'string' }, firmwareId: { type: 'integer' }, state: { type: 'string' },
     resultCode: { type: ['integer', 'null'] }, reason: nullableString, reportedVersion: nullableString,
-    versionMismatch: { type: 'boolean' }, createdAt: dateTime, updatedAt: dateTime,
+    versionMismatch: { type: 'boolean' }, delivery: nullableString, createdAt: dateTime, updatedAt: dateTime,
     deadline: nullableDateTime, finishedAt: nullableDateTime,
   },
 } as const;

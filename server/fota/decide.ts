@@ -5,22 +5,28 @@
  * Server states (DESIGN.md "One device update"): queued → sent → downloading → downloaded →
  * updating → succeeded | failed | cancelled. Device states are LwM2M Object 5 State (/5/0/3).
  */
-import { FirmwareState, UpdateResult, updateResultName } from '../../protocols/objects.ts';
-import type { UpdateState } from '../store/rows.ts';
+import { DeliveryMethod, FirmwareState, FirmwareUpdateProtocol, protocolName, UpdateResult, updateResultName } from '../../protocols/objects.ts';
+import type { Delivery, UpdateState } from '../store/rows.ts';
 
 export type UpdateEvent =
   | { type: 'registered' }                    // the device registered (again): observations are gone
   | { type: 'written' }                       // the Package URI write was acknowledged
+  // /5/0/9 Delivery Method and /5/0/8 Protocol Support as read; null where the device has no such resource
+  | { type: 'deliveryMethod'; value: number | null; protocols: readonly number[] | null }
+  | { type: 'pushed' }                        // the Block1 Write of /5/0/0 ended with 2.04 Changed
   | { type: 'executed' }                      // the Update execute was acknowledged
   | { type: 'state'; value: number }          // /5/0/3, notified or read
   | { type: 'result'; value: number }         // /5/0/5, notified or read
   | { type: 'firmwareVersion'; value: string | null } // /3/0/3 read once the device reports success
-  | { type: 'commandFailed'; command: Command['type']; reason: string }
+  /** resultCode: the Update Result (/5/0/5) the device showed after the failure, when it was read. */
+  | { type: 'commandFailed'; command: Command['type']; reason: string; resultCode?: number }
   | { type: 'timeout' };
 
 export type Command =
   | { type: 'observe' }                       // Observe /5/0/3 and /5/0/5
-  | { type: 'writePackageUri' }               // Write /5/0/1
+  | { type: 'readDeliveryMethod' }            // Read /5/0/9 and /5/0/8
+  | { type: 'writePackageUri' }               // Write /5/0/1 (pull)
+  | { type: 'pushPackage' }                   // Write /5/0/0 with Block1, content-format 42 (push)
   | { type: 'executeUpdate' }                 // Execute /5/0/2
   | { type: 'readResult' }                    // Read /5/0/5 (and /5/0/3)
   | { type: 'readFirmwareVersion' };          // Read /3/0/3
@@ -31,6 +37,8 @@ export interface Decision {
   reason?: string;
   reportedVersion?: string;
   versionMismatch?: boolean;
+  /** How the package goes to the device, decided once per update (recorded before `to`), and why. */
+  delivery?: { method: Delivery; why: string };
   commands: Command[];
 }
 
@@ -43,16 +51,34 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
     case 'timeout':
       return { to: 'failed', reason: 'timeout: the device went silent', commands: [] };
 
-    case 'commandFailed':
-      return { to: 'failed', reason: `${event.command} failed: ${event.reason}`, commands: [] };
+    case 'commandFailed': {
+      const result = event.resultCode !== undefined && event.resultCode >= UpdateResult.NOT_ENOUGH_FLASH ? event.resultCode : undefined;
+      return {
+        to: 'failed', reason: `${event.command} failed: ${event.reason}${result === undefined ? '' : ` (Update Result ${result}: ${updateResultName(result)})`}`,
+        ...(result === undefined ? {} : { resultCode: result }), commands: [],
+      };
+    }
 
     case 'registered':
       // A device loses its observations when it reboots: observe again, then look where it is.
-      if (state === 'queued') return { commands: [{ type: 'observe' }, { type: 'writePackageUri' }] };
+      if (state === 'queued') return { commands: [{ type: 'observe' }, { type: 'readDeliveryMethod' }] };
       return { commands: [{ type: 'observe' }, { type: 'readResult' }] };
+
+    case 'deliveryMethod': {
+      if (state !== 'queued') return NOTHING;
+      const choice = chooseDelivery(event.value, event.protocols);
+      if ('refused' in choice) return { to: 'failed', reason: choice.refused, commands: [] };
+      // Push: 'sent' when the transfer starts (it may take long; the device answers every block).
+      if (choice.method === 'push') return { to: 'sent', delivery: choice, commands: [{ type: 'pushPackage' }] };
+      return { delivery: choice, commands: [{ type: 'writePackageUri' }] };
+    }
 
     case 'written':
       return state === 'queued' ? { to: 'sent', commands: [] } : NOTHING;
+
+    case 'pushed':
+      // The last block is in: look at State in case its notification is lost (Downloaded → Execute).
+      return state === 'sent' || state === 'downloading' ? { commands: [{ type: 'readResult' }] } : NOTHING;
 
     case 'executed':
       return state === 'downloaded' ? { to: 'updating', commands: [] } : NOTHING;
@@ -91,4 +117,24 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
       };
     }
   }
+}
+
+/** The Package URI Ferry writes is coap:// (the download socket). */
+const PULL_PROTOCOL = FirmwareUpdateProtocol.COAP;
+
+/**
+ * Push or pull, from Object 5 resources 9 (Delivery Method) and 8 (Protocol Support):
+ * push-only → push; pull-only or both → pull (stateless on the server, resumable by the device),
+ * unless the device cannot pull over CoAP: then push if it takes push, else no way to deliver.
+ * A device without resource 9 (optional in Object 5 1.0) pulls; without resource 8, over CoAP.
+ */
+export function chooseDelivery(method: number | null, protocols: readonly number[] | null): { method: Delivery; why: string } | { refused: string } {
+  if (method === DeliveryMethod.PUSH_ONLY) return { method: 'push', why: 'Delivery Method 1 (push only)' };
+  const named = method === DeliveryMethod.PULL_ONLY ? 'Delivery Method 0 (pull only)'
+    : method === DeliveryMethod.BOTH ? 'Delivery Method 2 (pull or push)'
+      : method === null ? 'no Delivery Method (/5/0/9): pull' : `unknown Delivery Method ${method}: pull`;
+  if (protocols === null || protocols.length === 0 || protocols.includes(PULL_PROTOCOL)) return { method: 'pull', why: named };
+  const over = protocols.map(protocolName).join(', ');
+  if (method === DeliveryMethod.BOTH) return { method: 'push', why: `${named}, but it pulls over ${over} only, not CoAP` };
+  return { refused: `the device pulls over ${over} only and takes no push; Ferry serves firmware over CoAP` };
 }

@@ -4,11 +4,14 @@
  * Events of one update are handled one at a time, in arrival order.
  */
 import { ContentFormat } from '../../protocols/content-format.ts';
+import { decodeContent } from '../../protocols/content.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import { FirmwareUpdate, Device as DeviceObject } from '../../protocols/objects.ts';
+import { parsePath } from '../../protocols/path.ts';
 import { decodeTextInteger, decodeTextString } from '../../protocols/text.ts';
 import { decodeTlvInteger, tlvResources } from '../../protocols/tlv.ts';
-import { targetOf, type DmClient, type DmResponse, type Target } from '../coap/dm-client.ts';
+import { DmError, targetOf, type DmClient, type DmResponse, type Target } from '../coap/dm-client.ts';
+import type { ImageCache } from '../coap/image-cache.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
@@ -23,6 +26,8 @@ export interface EngineOptions {
   log: Logger;
   /** Base of the Package URI, e.g. coap://203.0.113.7:5683 */
   downloadBase: string;
+  /** The bytes GET /fw/<id> serves (the whole package, or only the payload): a push sends the same. */
+  images: ImageCache;
   /** Seconds without a word from the device before an update fails with reason timeout. */
   updateTimeoutSeconds: number;
 }
@@ -30,6 +35,9 @@ export interface EngineOptions {
 const STATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.STATE}`;
 const RESULT_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.UPDATE_RESULT}`;
 const URI_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.PACKAGE_URI}`;
+const PACKAGE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.PACKAGE}`;
+const DELIVERY_METHOD_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.DELIVERY_METHOD}`;
+const PROTOCOL_SUPPORT_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.PROTOCOL_SUPPORT}`;
 const UPDATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.UPDATE}`;
 const VERSION_PATH = `/${DeviceObject.OBJECT_ID}/0/${DeviceObject.FIRMWARE_VERSION}`;
 
@@ -110,6 +118,11 @@ export class UpdateEngine {
     const image = await getFirmware(this.o.db, update.firmwareId);
     if (!image) return;
     const d = decide(update.state, event, image.version);
+    if (d.delivery) {
+      const read = event.type === 'deliveryMethod' ? { deliveryMethod: event.value, protocolSupport: event.protocols } : {};
+      if (!await updates.recordDelivery(this.o.db, updateId, d.delivery.method, { why: d.delivery.why, ...read })) return;
+      this.o.log.info({ updateId, delivery: d.delivery.method, why: d.delivery.why }, 'update delivery');
+    }
     if (d.to) {
       const moved = await updates.transitionUpdate(this.o.db, updateId, {
         to: d.to, from: [update.state], resultCode: d.resultCode ?? null, reason: d.reason ?? null,
@@ -143,9 +156,23 @@ export class UpdateEngine {
           await dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', r));
           await dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', r));
           return [];
+        case 'readDeliveryMethod': {
+          // Both optional in Object 5 1.0: a device without them pulls over CoAP.
+          const value = await this.readOptional(updateId, t, DELIVERY_METHOD_PATH, ContentFormat.TEXT, integerValue);
+          const protocols = await this.readOptional(updateId, t, PROTOCOL_SUPPORT_PATH, ContentFormat.TLV, (r) => integerValues(PROTOCOL_SUPPORT_PATH, r));
+          return [{ type: 'deliveryMethod', value, protocols }];
+        }
         case 'writePackageUri':
           await dm.write(t, URI_PATH, Buffer.from(`${this.o.downloadBase}/fw/${image.id}`), ContentFormat.TEXT);
           return [{ type: 'written' }];
+        case 'pushPackage': {
+          const bytes = await this.o.images.get(image.id);
+          if (!bytes) throw new Error(`firmware image ${image.id} is gone`);
+          // Server-paced Block1 (block1.ts); each answered block counts as the device talking.
+          const r = await dm.writeBlockwise(t, PACKAGE_PATH, bytes.payload, ContentFormat.OPAQUE, { onBlock: () => this.deviceHeard(t.address, t.port) });
+          this.o.log.info({ updateId, bytes: bytes.payload.length, blocks: r.blocks, szx: r.szx }, 'package pushed');
+          return [{ type: 'pushed' }];
+        }
         case 'executeUpdate':
           await dm.execute(t, UPDATE_PATH);
           return [{ type: 'executed' }];
@@ -166,7 +193,21 @@ export class UpdateEngine {
       }
     } catch (err) {
       const reason = err instanceof DecodeError ? err.reason : err instanceof Error ? err.message : String(err);
-      return [{ type: 'commandFailed', command: c.type, reason }];
+      // A device that refused the pushed package may say why in Update Result (e.g. 2, 5): read it.
+      const resultCode = c.type === 'pushPackage' && err instanceof DmError && err.kind === 'response'
+        ? await this.readOptional(updateId, t, RESULT_PATH, ContentFormat.TEXT, integerValue).catch(() => null) : null;
+      return [{ type: 'commandFailed', command: c.type, reason, ...(resultCode === null ? {} : { resultCode }) }];
+    }
+  }
+
+  /** A Read whose resource the device may lack: null on an error answer or an undecodable value; silence still throws. */
+  private async readOptional<T>(updateId: number, t: Target, path: string, accept: number, value: (r: DmResponse) => T): Promise<T | null> {
+    try {
+      return value(await this.o.dm.read(t, path, accept));
+    } catch (err) {
+      if (!(err instanceof DecodeError) && !(err instanceof DmError && err.kind === 'response')) throw err;
+      this.o.log.info({ updateId, path, reason: err instanceof DecodeError ? err.reason : err.message }, 'optional resource not read');
+      return null;
     }
   }
 
@@ -178,6 +219,12 @@ export class UpdateEngine {
         'undecodable value from the device');
     }
   }
+}
+
+/** A multiple-instance integer resource (e.g. /5/0/8), in whichever format the device answered. */
+function integerValues(path: string, r: DmResponse): number[] {
+  const nodes = decodeContent(r.contentFormat ?? ContentFormat.TEXT, r.payload, parsePath(path));
+  return nodes.flatMap((n) => (typeof n.value === 'number' || typeof n.value === 'bigint' ? [Number(n.value)] : []));
 }
 
 /** A single integer resource as text/plain or TLV, whichever the device answered in. */

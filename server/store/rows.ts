@@ -37,6 +37,9 @@ export type UpdateState =
   | 'queued' | 'sent' | 'downloading' | 'downloaded' | 'updating'
   | 'succeeded' | 'failed' | 'cancelled';
 
+/** How a package reached the device: the device pulled the Package URI, or the server pushed /5/0/0. */
+export type Delivery = 'pull' | 'push';
+
 export const FINAL_STATES: readonly UpdateState[] = ['succeeded', 'failed', 'cancelled'];
 
 export interface DeviceUpdate {
@@ -48,6 +51,8 @@ export interface DeviceUpdate {
   reason: string | null;
   reportedVersion: string | null;
   versionMismatch: boolean;
+  /** Null until the engine has read the device's Delivery Method. */
+  delivery: Delivery | null;
   createdAt: Date;
   updatedAt: Date;
   deadline: Date | null;

@@ -1,8 +1,8 @@
 import type { Db, Queryable } from './db.ts';
-import { camelRow, FINAL_STATES, type DeviceUpdate, type UpdateState } from './rows.ts';
+import { camelRow, FINAL_STATES, type Delivery, type DeviceUpdate, type UpdateState } from './rows.ts';
 import { recordEvent } from './events.ts';
 
-const COLUMNS = `id, device_id, firmware_id, state, result_code, reason, reported_version, version_mismatch,
+const COLUMNS = `id, device_id, firmware_id, state, result_code, reason, reported_version, version_mismatch, delivery,
   created_at, updated_at, deadline, finished_at`;
 const ACTIVE = `state NOT IN (${FINAL_STATES.map((s) => `'${s}'`).join(', ')})`;
 
@@ -81,6 +81,23 @@ export async function transitionUpdate(db: Db, id: number, t: Transition): Promi
         ...(t.reason ? { reason: t.reason } : {}), ...t.data,
       },
     });
+    return update;
+  });
+}
+
+/**
+ * The delivery chosen for a queued update, with an update.delivery event, in one transaction.
+ * Null when the update is no longer queued or already has one (a stale event).
+ */
+export async function recordDelivery(db: Db, id: number, delivery: Delivery, data: Record<string, unknown>): Promise<DeviceUpdate | null> {
+  return db.transaction(async (tx) => {
+    const res = await tx.query(
+      `UPDATE device_updates SET delivery = $2, updated_at = now() WHERE id = $1 AND state = 'queued' AND delivery IS NULL RETURNING ${COLUMNS}`,
+      [id, delivery]);
+    const row = res.rows[0];
+    if (!row) return null;
+    const update = toUpdate(row);
+    await recordEvent(tx, { kind: 'update.delivery', deviceId: update.deviceId, updateId: id, data: { delivery, ...data } });
     return update;
   });
 }

@@ -13,7 +13,7 @@
  * state and says which resources changed, so observers get notified. Push blocks (Block1 writes
  * on /5/0/0) go to the agent directly; they never reach `write`.
  */
-import { FirmwareState, FirmwareUpdate, UpdateResult } from '../../protocols/objects.ts';
+import { DeliveryMethod as DeliveryMethodValue, FirmwareState, FirmwareUpdate, FirmwareUpdateProtocol, UpdateResult } from '../../protocols/objects.ts';
 import type { Clock } from '../clock.ts';
 import { fail, int, ok, str } from './model.ts';
 import type { DmResult, ObjectInstance, ResourceDef, ResourceValue } from './model.ts';
@@ -38,10 +38,12 @@ export interface FirmwareHooks {
 
 /** Resource 9: what the device accepts. */
 export type DeliveryMethod = 'pull' | 'push' | 'both';
-const DELIVERY_VALUE: Record<DeliveryMethod, number> = { pull: 0, push: 1, both: 2 };
+const DELIVERY_VALUE: Record<DeliveryMethod, number> = {
+  pull: DeliveryMethodValue.PULL_ONLY, push: DeliveryMethodValue.PUSH_ONLY, both: DeliveryMethodValue.BOTH,
+};
 
-/** Resource 8 values: 0 CoAP (RFC 7252), 1 CoAPS, 2 HTTP 1.1, 3 HTTPS 1.1, 4 CoAP over TCP, 5 CoAP over TLS. */
-export const COAP_PROTOCOL = 0;
+/** Resource 8 value 0, CoAP (RFC 7252): the one protocol the simulator pulls over. */
+export const COAP_PROTOCOL = FirmwareUpdateProtocol.COAP;
 
 export interface FirmwareObjectOptions {
   deliveryMethod?: DeliveryMethod;

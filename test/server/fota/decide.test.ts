@@ -2,16 +2,32 @@
 // Device states and result codes are LwM2M Object 5's (/5/0/3 State, /5/0/5 Update Result).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decide, type UpdateEvent } from '../../../server/fota/decide.ts';
+import { chooseDelivery, decide, type UpdateEvent } from '../../../server/fota/decide.ts';
 import type { UpdateState } from '../../../server/store/rows.ts';
 
 const V = '2.0.0';
 type Row = [UpdateState, UpdateEvent, UpdateState | undefined, string[]];
 
 const rows: Row[] = [
-  // start: observe first so no notification is missed, then write the Package URI
-  ['queued', { type: 'registered' }, undefined, ['observe', 'writePackageUri']],
+  // start: observe first so no notification is missed, then learn the delivery method (/5/0/9, /5/0/8)
+  ['queued', { type: 'registered' }, undefined, ['observe', 'readDeliveryMethod']],
+  // Object 5 res. 9: 0 pull only, 1 push only, 2 both (pull preferred); absent (Object 5 1.0) → pull
+  ['queued', { type: 'deliveryMethod', value: 0, protocols: [0] }, undefined, ['writePackageUri']],
+  ['queued', { type: 'deliveryMethod', value: 1, protocols: [0] }, 'sent', ['pushPackage']],
+  ['queued', { type: 'deliveryMethod', value: 2, protocols: [0, 1] }, undefined, ['writePackageUri']],
+  ['queued', { type: 'deliveryMethod', value: null, protocols: null }, undefined, ['writePackageUri']],
+  ['queued', { type: 'deliveryMethod', value: 7, protocols: null }, undefined, ['writePackageUri']],
+  // res. 8 without CoAP (0): a device that takes push gets push; a pull-only one cannot be served
+  ['queued', { type: 'deliveryMethod', value: 2, protocols: [3] }, 'sent', ['pushPackage']],
+  ['queued', { type: 'deliveryMethod', value: 0, protocols: [2, 3] }, 'failed', []],
+  ['sent', { type: 'deliveryMethod', value: 1, protocols: [0] }, undefined, []],   // stale: decided already
   ['queued', { type: 'written' }, 'sent', []],
+  // push: the last block's 2.04, then State (its notification may be lost); Downloaded → Execute as in pull
+  ['sent', { type: 'pushed' }, undefined, ['readResult']],
+  ['downloading', { type: 'pushed' }, undefined, ['readResult']],
+  ['downloaded', { type: 'pushed' }, undefined, []],
+  ['sent', { type: 'commandFailed', command: 'pushPackage', reason: 'device answered 4.13' }, 'failed', []],
+  ['sent', { type: 'commandFailed', command: 'pushPackage', reason: 'device answered 4.00', resultCode: 5 }, 'failed', []],
   ['queued', { type: 'result', value: 1 }, undefined, []],          // the previous update's result
   ['queued', { type: 'state', value: 1 }, undefined, []],
   ['sent', { type: 'result', value: 1 }, undefined, []],            // still the previous result
@@ -59,6 +75,33 @@ test('success reports the version and flags a mismatch', () => {
   const off = decide('updating', { type: 'firmwareVersion', value: '1.9.9' }, V);
   assert.is(off.versionMismatch, true);
   assert.match(off.reason ?? '', /1\.9\.9/);
+});
+
+test('delivery: push-only pushes, pull-only and both pull, and the decision says why', () => {
+  assert.equal(decide('queued', { type: 'deliveryMethod', value: 1, protocols: null }, V).delivery?.method, 'push');
+  assert.equal(decide('queued', { type: 'deliveryMethod', value: 0, protocols: [0] }, V).delivery?.method, 'pull');
+  const both = decide('queued', { type: 'deliveryMethod', value: 2, protocols: [0, 3] }, V).delivery;
+  assert.is(both?.method, 'pull');
+  assert.match(both?.why ?? '', /Delivery Method 2/);
+  assert.match(decide('queued', { type: 'deliveryMethod', value: null, protocols: null }, V).delivery?.why ?? '', /no Delivery Method/);
+  assert.is(decide('sent', { type: 'deliveryMethod', value: 1, protocols: null }, V).delivery, undefined);
+});
+
+test('delivery: resource 8 without CoAP', () => {
+  assert.match((chooseDelivery(2, [1]) as { why: string }).why, /CoAPS only, not CoAP/);
+  const refused = decide('queued', { type: 'deliveryMethod', value: 0, protocols: [2, 3] }, V);
+  assert.is(refused.delivery, undefined);
+  assert.match(refused.reason ?? '', /pulls over HTTP 1\.1, HTTPS 1\.1 only and takes no push/);
+  assert.equal(chooseDelivery(null, []), { method: 'pull', why: 'no Delivery Method (/5/0/9): pull' });
+});
+
+test('a failed push names the failure, and the Update Result the device showed after it', () => {
+  const d = decide('sent', { type: 'commandFailed', command: 'pushPackage', reason: 'device answered 4.00: digest mismatch', resultCode: 5 }, V);
+  assert.is(d.resultCode, 5);
+  assert.is(d.reason, 'pushPackage failed: device answered 4.00: digest mismatch (Update Result 5: integrity check failure)');
+  const plain = decide('sent', { type: 'commandFailed', command: 'pushPackage', reason: 'no response in 5000 ms', resultCode: 0 }, V);
+  assert.is(plain.resultCode, undefined);
+  assert.is(plain.reason, 'pushPackage failed: no response in 5000 ms');
 });
 
 test('a timeout names its reason', () => {
