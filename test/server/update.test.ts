@@ -7,29 +7,21 @@ import { makeSimImage } from '../../simulator/image.ts';
 import { SimDevice } from '../../simulator/device.ts';
 import { forEachDatabase } from '../helpers/db.ts';
 import { eventually, startTestFerry } from '../helpers/ferry.ts';
+import { simRun, updateOutcome } from '../sim-e2e/kit.ts';
 
 const FAST_COAP = { ackTimeoutMs: 300, maxRetransmit: 3 };
 
 forEachDatabase('update end to end', ({ suite, get }) => {
-  let ferry: Ferry;
-  let sims: SimDevice[] = [];
-  // A fresh server per test: the database is emptied between tests and ids start again at 1,
-  // which a running server's image cache would not expect.
-  suite.before.each(async () => { ferry = await startTestFerry(get().db, { updateTimeout: 20, requestTimeout: 5 }); });
-  suite.after.each(async () => {
-    await Promise.all(sims.map((s) => s.stop()));
-    sims = [];
-    await ferry.close();
-  });
+  const run = simRun(suite, () => get().db, { updateTimeout: 20, requestTimeout: 5 });
 
   const startDevices = async (n: number, prefix: string, szxOf: (i: number) => number) => {
-    sims = Array.from({ length: n }, (_, i) => new SimDevice({
-      endpoint: `${prefix}-${i}`, server: { host: '127.0.0.1', port: ferry.coapAddress.port },
+    run.sims = Array.from({ length: n }, (_, i) => new SimDevice({
+      endpoint: `${prefix}-${i}`, server: { host: '127.0.0.1', port: run.ferry.coapAddress.port },
       blockSzx: szxOf(i), lifetime: 60, rebootDelayMs: 100, coap: FAST_COAP,
     }));
-    await Promise.all(sims.map((s) => s.start()));
+    await Promise.all(run.sims.map((s) => s.start()));
     // Registered and read: the inventory knows each device's class and version.
-    for (const s of sims) {
+    for (const s of run.sims) {
       await eventually(async () => {
         const d = await devices.findByEndpoint(get().db, s.endpoint);
         return d?.hardwareClass === 'sim-1' && d.firmwareVersion === '1.0.0' ? d : undefined;
@@ -37,7 +29,7 @@ forEachDatabase('update end to end', ({ suite, get }) => {
     }
   };
   const upload = async (image: Buffer, version: string) => {
-    const res = await ferry.api.inject({
+    const res = await run.ferry.api.inject({
       method: 'POST', url: `/api/v1/firmware?version=${version}&hardwareClass=sim-1`,
       headers: { 'content-type': 'application/octet-stream' }, payload: image,
     });
@@ -45,39 +37,35 @@ forEachDatabase('update end to end', ({ suite, get }) => {
     return res.json().id as number;
   };
   const requestUpdate = async (endpoint: string, firmwareId: number) => {
-    const res = await ferry.api.inject({ method: 'POST', url: `/api/v1/devices/${endpoint}/update`, payload: { firmwareId } });
+    const res = await run.ferry.api.inject({ method: 'POST', url: `/api/v1/devices/${endpoint}/update`, payload: { firmwareId } });
     assert.is(res.statusCode, 202, res.body);
     return res.json().id as number;
   };
-  const finished = (id: number) => eventually(async () => {
-    const res = await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` });
-    const body = res.json();
-    return ['succeeded', 'failed', 'cancelled'].includes(body.state) ? body : undefined;
-  }, 30_000, `update ${id} to finish`);
+  const finished = (id: number) => updateOutcome(run.ferry, id);
 
   suite('five devices update to 2.0.0 by Block2 pull, each at its own block size', async () => {
     await startDevices(5, 'e2e', (i) => [0, 2, 4, 5, 6][i]!); // 16, 64, 256, 512, 1024-byte blocks
     const firmwareId = await upload(makeSimImage({ version: '2.0.0', size: 12_000, seed: 7 }), '2.0.0');
     const started = Date.now();
-    const ids = await Promise.all(sims.map((s) => requestUpdate(s.endpoint, firmwareId)));
+    const ids = await Promise.all(run.sims.map((s) => requestUpdate(s.endpoint, firmwareId)));
     const results = await Promise.all(ids.map(finished));
     const ms = Date.now() - started;
     console.log(`  five-device update on ${get().name}: ${ms} ms`);
 
     for (const [i, r] of results.entries()) {
-      assert.is(r.state, 'succeeded', `${sims[i]!.endpoint}: ${r.reason}`);
+      assert.is(r.state, 'succeeded', `${run.sims[i]!.endpoint}: ${r.reason}`);
       assert.is(r.resultCode, 1);
       assert.is(r.reportedVersion, '2.0.0');
       assert.is(r.versionMismatch, false);
       // Each transition wrote one event, in order.
       const states = r.events.filter((e: { kind: string }) => e.kind === 'update.state').map((e: { data: { state: string } }) => e.data.state);
       assert.equal(states.filter((s: string) => s !== 'downloading'), ['sent', 'downloaded', 'updating', 'succeeded']);
-      assert.is(sims[i]!.firmwareVersion, '2.0.0');
+      assert.is(run.sims[i]!.firmwareVersion, '2.0.0');
     }
-    const list = await ferry.api.inject({ method: 'GET', url: '/api/v1/devices' });
+    const list = await run.ferry.api.inject({ method: 'GET', url: '/api/v1/devices' });
     for (const d of list.json()) assert.is(d.firmwareVersion, '2.0.0', d.endpoint);
     // The device really fetched block by block at its own size.
-    assert.ok(sims[0]!.counters.blocks >= Math.ceil(12_000 / 16), 'the 16-byte device fetched every block');
+    assert.ok(run.sims[0]!.counters.blocks >= Math.ceil(12_000 / 16), 'the 16-byte device fetched every block');
     const rows = await get().db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE kind = 'update.state'");
     assert.ok((rows.rows[0]?.n ?? 0) >= 20);
   });
@@ -87,10 +75,10 @@ forEachDatabase('update end to end', ({ suite, get }) => {
     const firmwareId = await upload(makeSimImage({ version: '2.1.0', size: 5000 }), '2.1.0');
     const id = await requestUpdate('race-0', firmwareId);
     const device = (await devices.findByEndpoint(get().db, 'race-0'))!;
-    await Promise.all([ferry.engine.deviceRegistered(device), ferry.engine.deviceRegistered(device)]);
+    await Promise.all([run.ferry.engine.deviceRegistered(device), run.ferry.engine.deviceRegistered(device)]);
     const r = await finished(id);
     assert.is(r.state, 'succeeded', r.reason);
-    assert.is(sims[0]!.counters.downloads, 1);
+    assert.is(run.sims[0]!.counters.downloads, 1);
     const written = r.events.filter((e: { data: { state?: string } }) => e.data.state === 'sent');
     assert.is(written.length, 1);
   });

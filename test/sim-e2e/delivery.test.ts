@@ -4,14 +4,13 @@
 // 42), a pull-only or "both" device pulls the Package URI; the bytes pushed are what GET /fw serves.
 import * as assert from 'uvu/assert';
 import { signPackage } from '../../protocols/package.ts';
-import type { Ferry } from '../../server/main.ts';
 import * as devices from '../../server/store/devices.ts';
 import { CoapEndpoint } from '../../simulator/coap/endpoint.ts';
 import { SimDevice, type SimDeviceConfig } from '../../simulator/device.ts';
 import { makeSimImage } from '../../simulator/image.ts';
 import { forEachDatabase } from '../helpers/db.ts';
-import { eventually, startTestFerry, testSigningKey } from '../helpers/ferry.ts';
-import { requestUpdate, signedPackage, trustedAnchor, uploadPackage } from './kit.ts';
+import { eventually, testSigningKey } from '../helpers/ferry.ts';
+import { requestUpdate, signedPackage, simRun, trustedAnchor, updateOutcome, uploadPackage } from './kit.ts';
 
 const FACTORY = signedPackage('1.0.0', 2048, 0, 1);
 const NEW = signedPackage('2.0.0', 20_000, 1, 2);
@@ -22,35 +21,25 @@ interface UpdateBody {
 }
 
 forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
-  let ferry: Ferry;
-  let sims: SimDevice[] = [];
-  suite.before.each(async () => { ferry = await startTestFerry(get().db, { updateTimeout: 20, requestTimeout: 5 }); });
-  suite.after.each(async () => {
-    await Promise.all(sims.map((s) => s.stop()));
-    sims = [];
-    await ferry.close();
-  });
+  const run = simRun(suite, () => get().db, { updateTimeout: 20, requestTimeout: 5 });
 
   const start = async (endpoint: string, config: Partial<SimDeviceConfig>): Promise<SimDevice> => {
     const sim = new SimDevice({
-      endpoint, server: { host: '127.0.0.1', port: ferry.coapAddress.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
+      endpoint, server: { host: '127.0.0.1', port: run.ferry.coapAddress.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
       lifetime: 60, rebootDelayMs: 100, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, ...config,
     });
-    sims.push(sim);
+    run.sims.push(sim);
     await sim.start();
     await eventually(async () => (await devices.findByEndpoint(get().db, endpoint))?.hardwareClass === 'sim-1' || undefined, 10_000, `${endpoint} inventory`);
     return sim;
   };
-  const finished = (id: number) => eventually(async () => {
-    const u = (await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` })).json() as UpdateBody;
-    return ['succeeded', 'failed'].includes(u.state) ? u : undefined;
-  }, 30_000, `update ${id}`);
+  const finished = (id: number): Promise<UpdateBody> => updateOutcome(run.ferry, id);
   const deliveryEvent = (u: UpdateBody) => u.events.find((e) => e.kind === 'update.delivery')?.data;
   const states = (u: UpdateBody) => u.events.filter((e) => e.kind === 'update.state').map((e) => e.data['state']);
 
   suite('a push-only device is updated by Block1 push: no GET /fw, 4.13 brings the block size down, new version runs', async () => {
     const sim = await start('push-0', { deliveryMethod: 'push', blockSzx: 4 }); // takes 256-byte blocks at most
-    const u = await finished(await requestUpdate(ferry, 'push-0', await uploadPackage(ferry, NEW)));
+    const u = await finished(await requestUpdate(run.ferry, 'push-0', await uploadPackage(run.ferry, NEW)));
     assert.is(u.state, 'succeeded', u.reason ?? '');
     assert.is(u.resultCode, 1);
     assert.is(u.delivery, 'push');
@@ -59,14 +48,14 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
     assert.is(sim.firmwareVersion, '2.0.0');
     assert.is(sim.counters.downloads, 1);
     assert.is(sim.counters.blocks, 0, 'the device fetched no block');
-    assert.is(ferry.download?.stats.requests, 0, 'no GET /fw reached the download socket');
+    assert.is(run.ferry.download?.stats.requests, 0, 'no GET /fw reached the download socket');
   });
 
   suite('a pull-only and a "both" device pull the Package URI', async () => {
     const pull = await start('pull-0', { deliveryMethod: 'pull', blockSzx: 6 });
     const both = await start('both-0', { deliveryMethod: 'both', blockSzx: 6 });
-    const firmwareId = await uploadPackage(ferry, NEW);
-    const [up, ub] = await Promise.all([requestUpdate(ferry, 'pull-0', firmwareId), requestUpdate(ferry, 'both-0', firmwareId)].map(async (id) => finished(await id)));
+    const firmwareId = await uploadPackage(run.ferry, NEW);
+    const [up, ub] = await Promise.all([requestUpdate(run.ferry, 'pull-0', firmwareId), requestUpdate(run.ferry, 'both-0', firmwareId)].map(async (id) => finished(await id)));
     for (const [u, sim, why] of [[up!, pull, /Delivery Method 0/], [ub!, both, /Delivery Method 2/]] as const) {
       assert.is(u.state, 'succeeded', u.reason ?? '');
       assert.is(u.delivery, 'pull');
@@ -74,17 +63,17 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
       assert.is(sim.firmwareVersion, '2.0.0');
       assert.is(sim.counters.blocks, Math.ceil(NEW.length / 1024), `${sim.endpoint} fetched every block by GET /fw`);
     }
-    assert.ok((ferry.download?.stats.blocks ?? 0) >= 2 * Math.ceil(NEW.length / 1024));
+    assert.ok((run.ferry.download?.stats.blocks ?? 0) >= 2 * Math.ceil(NEW.length / 1024));
   });
 
   suite('a push-only device gets exactly the payload of a delivery=payload image', async () => {
     // No trust anchors: the device boots a bare simulator image, as a device with its own image format would.
     const image = makeSimImage({ version: '3.0.0', size: 9000, seed: 5 });
-    const pkg = Buffer.from(signPackage({ payload: image, key: testSigningKey().key, sequence: 1, vendorId: 'ferry', classId: 'sim-1', version: '3.0.0' }));
+    const pkg = Buffer.from(signPackage({ payload: image, key: testSigningKey().key, sequence: 1, vendorId: 'run.ferry', classId: 'sim-1', version: '3.0.0' }));
     const sim = await start('payload-0', { deliveryMethod: 'push', trustedKeys: [], factoryImage: makeSimImage({ version: '1.0.0', size: 2048 }), keepImage: true });
-    const res = await ferry.api.inject({ method: 'POST', url: '/api/v1/firmware?delivery=payload', headers: { 'content-type': 'application/octet-stream' }, payload: pkg });
+    const res = await run.ferry.api.inject({ method: 'POST', url: '/api/v1/firmware?delivery=payload', headers: { 'content-type': 'application/octet-stream' }, payload: pkg });
     assert.is(res.statusCode, 201, res.body);
-    const u = await finished(await requestUpdate(ferry, 'payload-0', res.json().id));
+    const u = await finished(await requestUpdate(run.ferry, 'payload-0', res.json().id));
     assert.is(u.state, 'succeeded', u.reason ?? '');
     assert.is(u.delivery, 'push');
     assert.ok(sim.lastImage?.equals(image), `pushed ${sim.lastImage?.length} bytes, the payload is ${image.length}`);
@@ -108,18 +97,18 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
         reply({ code: '4.04', payload: `no ${path}` });
       });
       const reg = await device.request({
-        host: '127.0.0.1', port: ferry.coapAddress.port, method: 'POST', pathSegments: ['rd'], query: ['ep=old-0', 'lt=60', 'lwm2m=1.0', 'b=U'],
+        host: '127.0.0.1', port: run.ferry.coapAddress.port, method: 'POST', pathSegments: ['rd'], query: ['ep=old-0', 'lt=60', 'lwm2m=1.0', 'b=U'],
         contentFormat: 40, payload: '</1/0>,</3/0>,</5/0>',
       });
       assert.is(reg.code, '2.01');
       await eventually(() => (seen.includes('GET /3/0') ? true : undefined), 5000, 'the follow-up read');
-      const firmwareId = await uploadPackage(ferry, NEW);
-      const id = await requestUpdate(ferry, 'old-0', firmwareId);
+      const firmwareId = await uploadPackage(run.ferry, NEW);
+      const id = await requestUpdate(run.ferry, 'old-0', firmwareId);
       const uri = await eventually(() => packageUri, 10_000, 'the Package URI write');
       assert.ok(uri.endsWith(`/fw/${firmwareId}`), uri);
       assert.ok(seen.includes('GET /5/0/9') && seen.includes('GET /5/0/8'), seen.join(', '));
       const u = await eventually(async () => {
-        const r = (await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` })).json() as UpdateBody;
+        const r = (await run.ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` })).json() as UpdateBody;
         return r.state === 'sent' ? r : undefined;
       }, 5000, 'state sent');
       assert.is(u.delivery, 'pull');
@@ -131,7 +120,7 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
 
   suite('a push the device refuses at every block size fails the update, with its Update Result', async () => {
     const sim = await start('full-0', { deliveryMethod: 'push', maxImageBytes: 4096 });
-    const u = await finished(await requestUpdate(ferry, 'full-0', await uploadPackage(ferry, NEW)));
+    const u = await finished(await requestUpdate(run.ferry, 'full-0', await uploadPackage(run.ferry, NEW)));
     assert.is(u.state, 'failed');
     assert.is(u.delivery, 'push');
     assert.match(u.reason ?? '', /^pushPackage failed: device refused 16-byte blocks with 4\.13/);

@@ -2,31 +2,24 @@
 // serves its objects under /lwm2m only (the simulator answers 4.04 elsewhere). Ferry's follow-up
 // Read of /3/0 and an update's Observe, Write and Execute go to /lwm2m/3/0 and /lwm2m/5/0/….
 import * as assert from 'uvu/assert';
-import type { Ferry } from '../../server/main.ts';
 import * as devices from '../../server/store/devices.ts';
 import { SimDevice, type SimDeviceEvent } from '../../simulator/device.ts';
 import { forEachDatabase } from '../helpers/db.ts';
-import { eventually, startTestFerry } from '../helpers/ferry.ts';
-import { requestUpdate, signedPackage, trustedAnchor, uploadPackage } from './kit.ts';
+import { eventually } from '../helpers/ferry.ts';
+import { requestUpdate, signedPackage, simRun, trustedAnchor, updateOutcome, uploadPackage } from './kit.ts';
 
 forEachDatabase('alternate root path', ({ suite, get }) => {
-  let ferry: Ferry;
-  let sim: SimDevice | undefined;
-  suite.before.each(async () => { ferry = await startTestFerry(get().db, { updateTimeout: 20, requestTimeout: 5 }); });
-  suite.after.each(async () => {
-    await sim?.stop();
-    sim = undefined;
-    await ferry.close();
-  });
+  const run = simRun(suite, () => get().db, { updateTimeout: 20, requestTimeout: 5 });
 
   suite('a device under /lwm2m gets its /3/0 read and the update\'s Observe, Write and Execute there', async () => {
     const dm: Array<{ method: string; path: string; code: string }> = [];
-    sim = new SimDevice({
-      endpoint: 'root-0', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, rootPath: '/lwm2m',
+    const sim = new SimDevice({
+      endpoint: 'root-0', server: { host: '127.0.0.1', port: run.ferry.coapAddress.port }, rootPath: '/lwm2m',
       trustedKeys: [trustedAnchor()], factoryImage: signedPackage('1.0.0', 2048, 0, 1),
       lifetime: 60, rebootDelayMs: 100, coap: { ackTimeoutMs: 300, maxRetransmit: 3 },
       log: (e: SimDeviceEvent) => { if (e.type === 'dm') dm.push({ method: e.method, path: e.path, code: e.code }); },
     });
+    run.sims.push(sim);
     await sim.start();
     const device = await eventually(async () => {
       const d = await devices.findByEndpoint(get().db, 'root-0');
@@ -35,11 +28,8 @@ forEachDatabase('alternate root path', ({ suite, get }) => {
     assert.is(device.rootPath, '/lwm2m');
     assert.is(device.firmwareVersion, '1.0.0');
 
-    const id = await requestUpdate(ferry, 'root-0', await uploadPackage(ferry, signedPackage('2.0.0', 6000, 1, 2)));
-    const u = await eventually(async () => {
-      const r = (await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` })).json();
-      return ['succeeded', 'failed'].includes(r.state) ? r : undefined;
-    }, 30_000, `update ${id}`);
+    const id = await requestUpdate(run.ferry, 'root-0', await uploadPackage(run.ferry, signedPackage('2.0.0', 6000, 1, 2)));
+    const u = await updateOutcome(run.ferry, id);
     assert.is(u.state, 'succeeded', u.reason);
     assert.is(sim.firmwareVersion, '2.0.0');
 
