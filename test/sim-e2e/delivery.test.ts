@@ -128,4 +128,13 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
     assert.match(u.reason ?? '', /not enough flash/);
     assert.is(sim.firmwareVersion, '1.0.0');
   });
+
+  suite('a device that resets halfway through a push fails the update, the device\'s answer as the reason', async () => {
+    const sim = await start('reset-0', { deliveryMethod: 'push', fault: { kind: 'reboot-during-download', at: 0.5 } });
+    const u = await finished(await requestUpdate(run.ferry, 'reset-0', await uploadPackage(run.ferry, NEW)));
+    assert.is(u.state, 'failed');
+    // A push does not resume (the device starts over at block 0): the next block is refused with 4.08.
+    assert.match(u.reason ?? '', /^pushPackage failed: device answered 4\.08/);
+    assert.is(sim.firmwareVersion, '1.0.0');
+  });
 });
