@@ -129,6 +129,22 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
     assert.is(sim.firmwareVersion, '1.0.0');
   });
 
+  suite('a corrupted image, pushed: Update Result 5 (integrity check failure), as in pull', async () => {
+    const sim = await start('bad-0', { deliveryMethod: 'push', trustedKeys: [], factoryImage: makeSimImage({ version: '1.0.0', size: 2048 }) });
+    const image = makeSimImage({ version: '3.1.0', size: 4000, seed: 3 });
+    image[image.length - 10]! ^= 0x01;
+    const res = await run.ferry.api.inject({
+      method: 'POST', url: '/api/v1/firmware?version=3.1.0&hardwareClass=sim-1', headers: { 'content-type': 'application/octet-stream' }, payload: image,
+    });
+    assert.is(res.statusCode, 201, res.body);
+    const u = await finished(await requestUpdate(run.ferry, 'bad-0', res.json().id));
+    assert.is(u.state, 'failed');
+    assert.is(u.delivery, 'push');
+    assert.is(u.resultCode, 5);
+    assert.match(u.reason ?? '', /integrity check failure/);
+    assert.is(sim.firmwareVersion, '1.0.0');
+  });
+
   suite('a device that resets halfway through a push fails the update, the device\'s answer as the reason', async () => {
     const sim = await start('reset-0', { deliveryMethod: 'push', fault: { kind: 'reboot-during-download', at: 0.5 } });
     const u = await finished(await requestUpdate(run.ferry, 'reset-0', await uploadPackage(run.ferry, NEW)));
