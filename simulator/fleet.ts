@@ -61,6 +61,7 @@ export interface FleetOptions {
   deliveryMethod?: SimDeviceConfig['deliveryMethod'];
   /** Object 5 res. 13: a device may defer a non-critical update this many seconds (default 0: never). */
   maxDeferPeriod?: number;
+  rootPath?: string;
   queueMode?: boolean;
   /** Ask Ferry's admin API for the updates. */
   driver?: DriverOptions;
@@ -138,6 +139,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
       ...(opts.rebootDelayMs === undefined ? {} : { rebootDelayMs: opts.rebootDelayMs }),
       ...(opts.flash === undefined ? {} : { flash: opts.flash }),
       ...(opts.deliveryMethod === undefined ? {} : { deliveryMethod: opts.deliveryMethod }),
+      ...(opts.rootPath === undefined ? {} : { rootPath: opts.rootPath }),
       ...(opts.queueMode === undefined ? {} : { queueMode: opts.queueMode }),
       ...(opts.maxDeferPeriod === undefined ? {} : { maxDeferPeriod: opts.maxDeferPeriod }),
       ...(fault === undefined ? {} : { fault }),

@@ -41,6 +41,7 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --slot-size BYTES     per slot (default 512k); --sector-size (4k), --write-size (4)
   --erase-ms MS         time to erase a sector; --write-kbps K write speed (default: instant)
   --delivery pull|push|both   what Object 5 resource 9 offers (default pull)
+  --root-path PATH      register under an alternate root (LwM2M Core §6.2.1), e.g. /lwm2m
   --queue-mode          register with Q and sleep between exchanges
   --max-defer-period S  Object 5 res. 13: defer a non-critical update up to S seconds when it
                         cannot update now (battery low), Update Result 11 (default 0: never)
@@ -107,6 +108,7 @@ const OPTIONS = {
   'erase-ms': { type: 'string' },
   'write-kbps': { type: 'string' },
   delivery: { type: 'string' },
+  'root-path': { type: 'string' },
   'queue-mode': { type: 'boolean', default: false },
   'max-defer-period': { type: 'string' },
   loss: { type: 'string' },
@@ -152,6 +154,8 @@ export async function fleetOptions(a: SimArgs): Promise<FleetOptions & { soak: b
   if (contentFormat === undefined) throw new UsageError(`--content-format is tlv or senml-cbor, got "${a['content-format']}"`);
   if (a.flash !== 'full' && a.flash !== 'digest') throw new UsageError(`--flash is full or digest, got "${a.flash}"`);
   if (a.delivery !== undefined && !['pull', 'push', 'both'].includes(a.delivery)) throw new UsageError(`--delivery is pull, push or both, got "${a.delivery}"`);
+  const rootPath = a['root-path'];
+  if (rootPath !== undefined && !/^(\/[A-Za-z0-9._~-]+)+$/.test(rootPath)) throw new UsageError(`--root-path is a path like /lwm2m, got "${rootPath}"`);
   const link: LinkFaults = {};
   const p = (name: string, v: string | undefined): number | undefined => parseNumber(name, v, 0, 1);
   const ms = (name: string, v: string | undefined): number | undefined => parseNumber(name, v, 0, 60_000);
@@ -199,6 +203,7 @@ export async function fleetOptions(a: SimArgs): Promise<FleetOptions & { soak: b
     ...opt('seed', parseInteger('seed', a.seed, 0, 2 ** 32 - 1)),
     ...opt('maxDeferPeriod', parseInteger('max-defer-period', a['max-defer-period'], 0, 2 ** 31 - 1)),
     ...opt('deliveryMethod', a.delivery as 'pull' | 'push' | 'both' | undefined),
+    ...opt('rootPath', rootPath),
     ...opt('bindAddresses', addresses === undefined ? undefined : Array.from({ length: addresses }, (_, i) => `127.0.0.${i + 1}`)),
     ...opt('trustedKeys', a['trusted-keys'] === undefined ? undefined : await readKeys(a['trusted-keys'])),
     ...opt('factoryImage', a['factory-image'] === undefined ? undefined : await readOrFail(a['factory-image'], 'factory-image')),
