@@ -3,7 +3,9 @@
  * flight, the next after the answer. Block-size negotiation: a smaller SZX in an answer's Block1
  * applies from the next block on (§2.3); a 4.13 makes the same bytes go again at a smaller size
  * (§2.9.3): the SZX of its Block1, else the largest size within its Size1 (RFC 7252 §5.9.2.9),
- * else one size smaller. The transport is a parameter (the DM client's queue and socket).
+ * else one size smaller. A Size1 that is below the whole body but not below the block just sent
+ * can only mean the total (RFC 7959 §4): the body does not fit, and no block size helps.
+ * The transport is a parameter (the DM client's queue and socket).
  */
 import { blockSize, type BlockOption } from '../../protocols/block.ts';
 
@@ -50,6 +52,9 @@ export async function sendBlock1<A extends BlockAnswer>(
       expect: more ? ['2.31', '2.01', '2.04', '4.13'] : ['2.04', '4.13'],
     });
     if (a.code === '4.13') {
+      if (a.block1 === undefined && a.size1 !== undefined && a.size1 < body.length && a.size1 >= size) {
+        throw new Block1Refused(a.code, `device takes at most ${a.size1} bytes (4.13 with Size1), the body is ${body.length}`);
+      }
       const smaller = szxAfter413(a, szx);
       if (smaller === undefined) throw new Block1Refused(a.code, `device refused ${size}-byte blocks with 4.13 and no smaller size is left`);
       hooks.onSmaller?.(size, blockSize(smaller));

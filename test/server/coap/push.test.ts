@@ -135,6 +135,16 @@ test('4.13 with Size1: the largest block within it (RFC 7252 §5.9.2.9)', async 
   });
 });
 
+test('4.13 with a Size1 below the body but not below the block: the whole body does not fit (RFC 7959 §4), no retries', async () => {
+  await withDevice(() => ({ code: '4.13', size1: 2000 }), async (d) => {
+    const err = await dm.writeBlockwise(target(d), '/5/0/0', randomBytes(5000), 42).then(() => undefined, (e: unknown) => e);
+    assert.instance(err, DmError);
+    assert.is((err as DmError).coapCode, '4.13');
+    assert.match(String((err as Error).message), /at most 2000 bytes/);
+    assert.is(d.requests.length, 1, 'one try');
+  });
+});
+
 test('4.13 without a hint: one size smaller each time until the device takes it', async () => {
   const image = randomBytes(300);
   await withDevice(accepting(2, () => ({ code: '4.13' })), async (d) => {
