@@ -25,6 +25,8 @@ const PARMNAME_CHAR = /[A-Za-z0-9!#$&+\-.^_`|~*]/;
 const PTOKEN = /^[!#$%&'()*+\-./0-9:<=>?@A-Z[\]^_`a-z{|}~]+$/;
 const PTOKEN_CHAR = /[!#$%&'()*+\-./0-9:<=>?@A-Z[\]^_`a-z{|}~]/;
 /** Attributes that RFC 6690 §2 (and its examples) always carry as quoted-string. */
+/** RFC 2616 §2.2 CTL but HT (LWS is TEXT), plus the C1 controls, which no LwM2M attribute has a use for. */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
 const QUOTED_PARAMS = new Set(['rt', 'if', 'rel', 'rev', 'anchor', 'title']);
 
 /** Parses a link-format payload. Whitespace is allowed around ',' and ';'. */
@@ -97,7 +99,8 @@ export function formatLinkFormat(links: readonly Link[]): string {
 /**
  * The objects of a Register/Update payload: the root link (rt="oma.lwm2m") gives the root path
  * (default '/') and the content formats (ct); </1>;ver=1.1, </1/0>, </3/0>, </5> give the objects.
- * Links that are not object or object-instance paths are ignored.
+ * Any other link (a resource path, a name, another host, reserved ID 65535) is not an LwM2M
+ * object or instance: DecodeError link.path (Core §6.2.1 lists only objects and instances).
  */
 export function objectsFromLinks(links: readonly Link[]): RegisteredObjects {
   // The root link is the one with rt="oma.lwm2m", else a plain </> (clients send </>;ct=11543).
@@ -116,7 +119,7 @@ export function objectsFromLinks(links: readonly Link[]): RegisteredObjects {
     // taken as well, since some clients list their objects unprefixed.
     const underRoot = prefix !== '' && link.uri.startsWith(prefix + '/');
     const ids = objectPathIds(underRoot ? link.uri.slice(prefix.length) : link.uri);
-    if (!ids) continue;
+    if (!ids) throw new DecodeError('link.path', `<${link.uri.slice(0, 64)}> is not an LwM2M object or object instance`);
     const [objectId, instanceId] = ids;
     let entry = objects.get(objectId);
     if (!entry) {
@@ -170,16 +173,24 @@ function objectPathIds(relative: string): [number, number | undefined] | null {
   return [objectId, instanceId];
 }
 
-/** RFC 2616 quoted-string with quoted-pair; returns the unquoted value and the offset after it. */
+/**
+ * RFC 2616 quoted-string with quoted-pair; returns the unquoted value and the offset after it.
+ * qdtext and quoted-pair exclude CTLs (U+0000–U+001F, U+007F), so a NUL never reaches the store.
+ */
 function readQuoted(text: string, open: number): [string, number] {
   let out = '';
   let pos = open + 1;
   while (pos < text.length) {
     const c = text[pos] as string;
     if (c === '"') return [out, pos + 1];
-    if (c === '\\') {
-      if (pos + 1 >= text.length) break;
-      out += text[pos + 1];
+    const quoted = c === '\\';
+    if (quoted && pos + 1 >= text.length) break;
+    const ch = quoted ? (text[pos + 1] as string) : c;
+    if (CONTROL.test(ch)) {
+      throw new DecodeError('link.control', `control character U+${ch.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} in a quoted value at offset ${quoted ? pos + 1 : pos}`);
+    }
+    if (quoted) {
+      out += ch;
       pos += 2;
       continue;
     }

@@ -22,6 +22,9 @@ export interface RegistrationUpdateParams {
   smsNumber?: string;
 }
 
+/** The LwM2M versions a Ferry server speaks; a Register naming another gets 4.12 (Transport §6.2.1). */
+export const SUPPORTED_LWM2M_VERSIONS: readonly string[] = ['1.0', '1.1', '1.2'];
+
 /** Core, Register: lt defaults to 86400 s, lwm2m to 1.0, b to U. */
 const DEFAULT_LIFETIME = 86400;
 const DEFAULT_VERSION = '1.0';

@@ -4,6 +4,7 @@
  * numeric options come back as numbers whatever node-coap registered for them.
  */
 import { OutgoingMessage, type IncomingMessage } from 'coap';
+import { decodeUtf8 } from '../../protocols/utf8.ts';
 
 type AnyOption = { name: number | string; value: unknown };
 
@@ -12,17 +13,18 @@ function raw(msg: IncomingMessage, name: string): unknown[] {
   return options.filter((o) => o.name === name).map((o) => o.value);
 }
 
-function toText(v: unknown): string {
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
+/** RFC 7252 §5.10.1: Uri-Path and Uri-Query are strings, i.e. UTF-8; anything else is DecodeError → 4.00. */
+function toText(v: unknown, code: string, what: string): string {
+  if (Buffer.isBuffer(v)) return decodeUtf8(v, code, what);
   return String(v);
 }
 
 export function uriPath(msg: IncomingMessage): string[] {
-  return raw(msg, 'Uri-Path').map(toText);
+  return raw(msg, 'Uri-Path').map((v) => toText(v, 'coap.uri-path', 'a Uri-Path segment'));
 }
 
 export function uriQuery(msg: IncomingMessage): string[] {
-  return raw(msg, 'Uri-Query').map(toText);
+  return raw(msg, 'Uri-Query').map((v) => toText(v, 'coap.uri-query', 'a Uri-Query value'));
 }
 
 export function optionBuffer(msg: IncomingMessage, name: string): Buffer | undefined {

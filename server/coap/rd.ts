@@ -8,7 +8,7 @@ import type { IncomingMessage, OutgoingMessage } from 'coap';
 import { ContentFormat } from '../../protocols/content-format.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import { objectsFromLinks, parseLinkFormat, type RegisteredObjects } from '../../protocols/link-format.ts';
-import { parseRegisterQuery, parseUpdateQuery } from '../../protocols/registration.ts';
+import { parseRegisterQuery, parseUpdateQuery, SUPPORTED_LWM2M_VERSIONS } from '../../protocols/registration.ts';
 import type { Db } from '../store/db.ts';
 import { Batcher } from '../store/batcher.ts';
 import * as devices from '../store/devices.ts';
@@ -30,10 +30,18 @@ const MAX_PAYLOAD = 64 * 1024;
 export function registrationInterface(deps: { db: Db; log: Logger; hooks: RegistrationHooks; defaultLifetime?: number }) {
   const { db, log, hooks } = deps;
   // Concurrent Registers share one transaction (a fleet coming back after an outage).
-  const registrations = new Batcher((regs: devices.NewRegistration[]) => devices.registerMany(db, regs), { key: (r) => r.endpoint });
+  // One that the database refuses fails alone: the Batcher retries a failed batch item by item.
+  const registrations = new Batcher((regs: devices.NewRegistration[]) => devices.registerMany(db, regs), {
+    key: (r) => r.endpoint,
+    onBatchFailed: (err, items) => log.warn({ err, items }, 'registration batch failed; retrying one by one'),
+  });
 
   async function register(req: IncomingMessage, res: OutgoingMessage): Promise<void> {
     const params = parseRegisterQuery(uriQuery(req), { lifetime: deps.defaultLifetime ?? 86400 });
+    // Transport §6.2.1 (Register): "4.12 Precondition Failed: the LwM2M version is not supported".
+    if (!SUPPORTED_LWM2M_VERSIONS.includes(params.lwm2mVersion)) {
+      throw new CoapError('4.12', `LwM2M version ${params.lwm2mVersion} is not supported (use ${SUPPORTED_LWM2M_VERSIONS.join(', ')})`);
+    }
     const links = linkPayload(req);
     const registrationId = randomBytes(6).toString('base64url');
     const { device, replaced } = await registrations.push({

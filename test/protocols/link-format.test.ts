@@ -167,8 +167,8 @@ test('LwM2M 1.1 Register: </>;rt="oma.lwm2m";ct="…", ver on object links', () 
   });
 });
 
-test('objectsFromLinks: single ct, unsorted and repeated links, non-object links ignored', () => {
-  const text = '</5/0>,</>;rt="oma.lwm2m";ct=110,</3/0>,</3/0>,</1/1>,</1/0>,</3/0/1>,</rd>,<coap://x/1/0>,</5/01>,</65535/0>,</5>;ver=1.0';
+test('objectsFromLinks: single ct, unsorted and repeated links', () => {
+  const text = '</5/0>,</>;rt="oma.lwm2m";ct=110,</3/0>,</3/0>,</1/1>,</1/0>,</5>;ver=1.0';
   assert.equal(objectsFromLinks(parseLinkFormat(text)), {
     rootPath: '/',
     contentFormats: [110],
@@ -180,13 +180,26 @@ test('objectsFromLinks: single ct, unsorted and repeated links, non-object links
   });
 });
 
+test('objectsFromLinks: a link that is not an LwM2M object or instance (Core §6.2.1) → DecodeError link.path', () => {
+  for (const link of ['</x/y>', '</3/0/1>', '</rd>', '<coap://x/1/0>', '</5/01>', '</65535/0>', '</alt/3/0>']) {
+    throwsDecodeError(() => objectsFromLinks(parseLinkFormat(`</>;rt="oma.lwm2m";ct=110,</3/0>,${link}`)), 'link.path');
+  }
+});
+
+test('RFC 2616 §2.2: a control character in a quoted value (raw or as a quoted-pair) → DecodeError link.control', () => {
+  for (const text of ['</1/0>;title="a\u0000b"', '</5>;ver="1\u0000"', '</1/0>;title="a\\\u0000"', '</1/0>;rt="\u001b[31m"', '</1/0>;title="\u007f"', '</1/0>;title="\u0085"']) {
+    throwsDecodeError(() => parseLinkFormat(text), 'link.control');
+  }
+  assert.equal(parseLinkFormat('</1/0>;title="a\tb"'), [{ uri: '/1/0', params: { title: 'a\tb' } }], 'HT is linear white space, allowed');
+});
+
 test('objectsFromLinks: a plain </> without rt is the root; an alternate root accepts unprefixed object links', () => {
   assert.equal(objectsFromLinks(parseLinkFormat('</>;ct=11543,</3/0>')), {
     rootPath: '/',
     contentFormats: [11543],
     objects: [{ objectId: 3, instances: [0] }],
   });
-  assert.equal(objectsFromLinks(parseLinkFormat('</alt/>;rt="oma.lwm2m";ct=110,</3/0>,</alt/5/0>,</altx/1/0>')), {
+  assert.equal(objectsFromLinks(parseLinkFormat('</alt/>;rt="oma.lwm2m";ct=110,</3/0>,</alt/5/0>')), {
     rootPath: '/alt',
     contentFormats: [110],
     objects: [

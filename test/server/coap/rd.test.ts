@@ -90,6 +90,14 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
       ['lt zero', register(['ep=bad-2', 'lt=0']), '4.00'],
       ['malformed link-format', register(['ep=bad-3'], Buffer.from('</1/0,<3/0>')), '4.00'],
       ['not UTF-8', register(['ep=bad-4'], Buffer.from([0x3c, 0xff, 0xfe, 0x3e])), '4.00'],
+      ['unsupported LwM2M version (Transport §6.2.1: 4.12)', register(['ep=bad-6', 'lwm2m=9.9']), '4.12'],
+      ['a link that is not an object or instance', register(['ep=bad-7'], Buffer.from('</1/0>,</x/y>')), '4.00'],
+      ['NUL in a quoted title', register(['ep=bad-8'], Buffer.from('</1/0>;title="a\u0000b"')), '4.00'],
+      ['NUL in a quoted ver', register(['ep=bad-9'], Buffer.from('</5>;ver="1\u0000",</5/0>')), '4.00'],
+      ['Uri-Query not UTF-8', exchange(port(), {
+        code: 'POST', payload: LINKS,
+        options: [...uriOptions('/rd', ['lt=60']), { name: 'Uri-Query', value: Buffer.from([0x65, 0x70, 0x3d, 0x61, 0xff, 0xfe]) }, LINK_FORMAT],
+      }), '4.00'],
       ['JSON content-format', register(['ep=bad-5'], LINKS, [{ name: 'Content-Format', value: Buffer.from([50]) }]), '4.15'],
       ['GET /rd', exchange(port(), { code: 'GET', options: uriOptions('/rd') }), '4.05'],
       ['PUT /rd/x', exchange(port(), { code: 'PUT', options: uriOptions('/rd/x') }), '4.05'],
@@ -102,6 +110,32 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
     }
     const count = await get().db.query<{ n: number }>('SELECT count(*)::int AS n FROM devices');
     assert.is(count.rows[0]?.n, 0);
+  });
+
+  suite('the diagnostics name the fault: version, path, control character, UTF-8', async () => {
+    assert.match((await register(['ep=d-1', 'lwm2m=9.9'])).payload.toString(), /9\.9 is not supported/);
+    assert.match((await register(['ep=d-2'], Buffer.from('</x/y>'))).payload.toString(), /<\/x\/y> is not an LwM2M object/);
+    assert.match((await register(['ep=d-3'], Buffer.from('</1/0>;title="\u0000"'))).payload.toString(), /control character U\+0000/);
+    const raw = await exchange(port(), { code: 'POST', options: [{ name: 'Uri-Path', value: Buffer.from('rd') }, { name: 'Uri-Query', value: Buffer.from([0x65, 0x70, 0x3d, 0xc0, 0x80]) }] });
+    assert.is(raw.code, '4.00');
+    assert.match(raw.payload.toString(), /Uri-Query value is not valid UTF-8/);
+  });
+
+  suite('LwM2M 1.0, 1.1 and 1.2 are accepted', async () => {
+    for (const v of ['1.0', '1.1', '1.2']) assert.is((await register([`ep=v-${v}`, `lwm2m=${v}`])).code, '2.01', v);
+  });
+
+  suite('a hostile Register among concurrent good ones: the good ones get 2.01 and are stored', async () => {
+    const hostile = [
+      register(['ep=evil-1'], Buffer.from('</1/0>;title="a\u0000b",</3/0>')),
+      register(['ep=evil-2'], Buffer.from('</5>;ver="1\u0000",</5/0>')),
+    ];
+    const good = Array.from({ length: 8 }, (_, i) => register([`ep=good-${i}`, 'lt=60']));
+    const [bad, ok] = await Promise.all([Promise.all(hostile), Promise.all(good)]);
+    assert.equal(bad.map((r) => r.code), ['4.00', '4.00']);
+    assert.equal(ok.map((r) => r.code), Array(8).fill('2.01'));
+    const rows = await get().db.query<{ endpoint: string }>("SELECT endpoint FROM devices WHERE endpoint LIKE 'good-%' OR endpoint LIKE 'evil-%' ORDER BY endpoint");
+    assert.equal(rows.rows.map((r) => r.endpoint), Array.from({ length: 8 }, (_, i) => `good-${i}`));
   });
 
   suite('garbage datagrams are dropped without a crash or a reply', async () => {

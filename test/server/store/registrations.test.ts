@@ -21,6 +21,20 @@ test('batcher: items pushed together run in one call; one key never twice in a b
   assert.equal(errors, ['db down', 'db down']);
 });
 
+test('batcher: a failed batch is retried item by item, so only the bad item fails', async () => {
+  const calls: number[][] = [];
+  const failed: number[] = [];
+  const b = new Batcher(async (items: number[]) => {
+    calls.push(items);
+    if (items.includes(3)) throw new Error('bad item 3');
+    return items.map((i) => i * 10);
+  }, { key: String, onBatchFailed: (_err, n) => failed.push(n) });
+  const out = await Promise.all([1, 2, 3, 4].map((i) => b.push(i).catch((e: Error) => e.message)));
+  assert.equal(out, [10, 20, 'bad item 3', 40]);
+  assert.equal(calls, [[1, 2, 3, 4], [1], [2], [3], [4]]);
+  assert.equal(failed, [4]);
+});
+
 test.run();
 
 forEachDatabase('store/registerMany', ({ suite, get }) => {
@@ -43,5 +57,14 @@ forEachDatabase('store/registerMany', ({ suite, get }) => {
     const ev = await get().db.query<{ data: { replaced?: string } }>(
       "SELECT data FROM events WHERE kind = 'registration.created' ORDER BY id DESC LIMIT 2");
     assert.ok(ev.rows.some((e) => e.data.replaced === 'r1'));
+  });
+
+  suite('a value the database refuses (NUL in text) fails its own registration only, through the batcher', async () => {
+    const b = new Batcher((regs: devices.NewRegistration[]) => devices.registerMany(get().db, regs), { key: (r) => r.endpoint });
+    const bad = { ...reg('bad', 'r-bad'), objectLinks: '</1/0>;title="a\u0000b"', objects: [{ objectId: 5, version: '1\u0000', instances: [0] }] };
+    const out = await Promise.all([reg('g-1', 'r-1'), bad, reg('g-2', 'r-2')].map((r) => b.push(r).then((o) => o.device.endpoint, () => 'refused')));
+    assert.equal(out, ['g-1', 'refused', 'g-2']);
+    const rows = await get().db.query<{ endpoint: string }>('SELECT endpoint FROM devices ORDER BY endpoint');
+    assert.equal(rows.rows.map((r) => r.endpoint), ['g-1', 'g-2']);
   });
 });
