@@ -72,7 +72,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     const target = targetOf(device);
     try {
       if (!target) throw new Error('the registration has no source address');
-      const info = await readDeviceInfo(dm!, target, config.hardwareClassFrom);
+      const info = await readDeviceInfo(dm!, target, device, config.hardwareClassFrom);
       current = (await devices.setDeviceInfo(db, device.id, info)) ?? device;
       log.info({ endpoint: device.endpoint, ...info }, 'device info read');
     } catch (err) {
@@ -90,8 +90,8 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     db, log,
     hooks: {
       registered: (device) => {
-        dm!.forget(device.endpoint);
-        dm!.heard(device.endpoint, device.queueMode);
+        const t = targetOf(device);
+        if (t) dm!.registered(t, device.queueMode);
         track(followUp(device));
       },
       updated: (device) => {

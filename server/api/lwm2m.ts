@@ -57,9 +57,16 @@ function deviceFailure(err: unknown): never {
 }
 
 export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOperations }): void {
-  const latest = new Map<string, Latest>();
+  /** The latest value of each operator observation, by endpoint then path; gone with the device's observations. */
+  const latest = new Map<string, Map<string, Latest>>();
+  deps.ops.onForget((endpoint) => latest.delete(endpoint));
+  const latestOf = (endpoint: string) => {
+    let m = latest.get(endpoint);
+    if (!m) latest.set(endpoint, (m = new Map()));
+    return m;
+  };
 
-  async function resolve(req: FastifyRequest<{ Params: { endpoint: string; '*': string } }>): Promise<{ target: Target; formats: DeviceFormats; path: Lwm2mPath }> {
+  async function resolve(req: FastifyRequest<{ Params: { endpoint: string; '*': string } }>, o: { registered: boolean } = { registered: true }): Promise<{ target: Target; formats: DeviceFormats; path: Lwm2mPath }> {
     let path: Lwm2mPath;
     try {
       path = parsePath(`/${req.params['*']}`);
@@ -69,9 +76,9 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     const d = await findByEndpoint(deps.db, req.params.endpoint);
     if (!d) throw new HttpError(404, `no device ${req.params.endpoint}`);
     const target = d.status === 'registered' ? targetOf(d) : undefined;
-    if (!target) throw new HttpError(409, `device ${d.endpoint} is not registered (${d.status})`);
+    if (o.registered && !target) throw new HttpError(409, `device ${d.endpoint} is not registered (${d.status})`);
     return {
-      target,
+      target: target ?? { endpoint: d.endpoint, address: d.address ?? '', port: d.port ?? 0, rootPath: d.rootPath },
       formats: { lwm2mVersion: d.lwm2mVersion, contentFormats: d.contentFormats }, path,
     };
   }
@@ -146,28 +153,27 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return reply.code(204).send();
   });
 
-  const observeKey = (endpoint: string, path: Lwm2mPath) => `${endpoint} ${formatPath(path)}`;
   app.post<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
     const { target, formats, path } = await resolve(req);
-    const key = observeKey(target.endpoint, path);
+    const key = formatPath(path);
     try {
       const first = await deps.ops.observe(target, formats, path, 'api', (r) => {
-        const l = latest.get(key);
-        latest.set(key, { at: new Date().toISOString(), contentFormat: r.contentFormat, values: nodesToJson(r.nodes), notifications: (l?.notifications ?? 0) + 1 });
-      }, (e) => { const l = latest.get(key); if (l) l.error = e.message; });
-      latest.set(key, { at: new Date().toISOString(), contentFormat: first.contentFormat, values: nodesToJson(first.nodes), notifications: 0 });
+        const values = latestOf(target.endpoint);
+        values.set(key, { at: new Date().toISOString(), contentFormat: r.contentFormat, values: nodesToJson(r.nodes), notifications: (values.get(key)?.notifications ?? -1) + 1 });
+      }, (e) => { const l = latest.get(target.endpoint)?.get(key); if (l) l.error = e.message; });
       return answer(path, first);
     } catch (err) { return deviceFailure(err); }
   });
   app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
-    const { target, path } = await resolve(req);
-    const l = latest.get(observeKey(target.endpoint, path));
+    // No device exchange: a device that left has no observations, and this says 404.
+    const { target, path } = await resolve(req, { registered: false });
+    const l = latest.get(target.endpoint)?.get(formatPath(path));
     if (!l) throw new HttpError(404, `${formatPath(path)} is not observed`);
     return { path: formatPath(path), ...l };
   });
   app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
-    const { target, path } = await resolve(req);
-    latest.delete(observeKey(target.endpoint, path));
+    const { target, path } = await resolve(req, { registered: false });
+    latest.get(target.endpoint)?.delete(formatPath(path));
     if (!deps.ops.cancelObserve(target.endpoint, path, 'api')) throw new HttpError(404, `${formatPath(path)} is not observed`);
     return reply.code(204).send();
   });

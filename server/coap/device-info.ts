@@ -1,25 +1,21 @@
 /**
- * The follow-up Read of a registration: /3/0 (LwM2M Device object) as TLV, decoded into the
- * inventory fields, and the device's hardware class derived from them.
+ * The follow-up Read of a registration: /3/0 (LwM2M Device object) in the format the device
+ * prefers (its `ct`, else SenML-CBOR for 1.1+, TLV for 1.0), decoded from whatever format it
+ * answers in, into the inventory fields; and the device's hardware class derived from them.
  */
-import { ContentFormat } from '../../protocols/content-format.ts';
 import { Device } from '../../protocols/objects.ts';
-import { decodeTlvString, tlvResources } from '../../protocols/tlv.ts';
 import type { DeviceInfo } from '../store/devices.ts';
 import type { DmClient, Target } from './dm-client.ts';
+import { Lwm2mOperations, type DeviceFormats } from './lwm2m-operations.ts';
 
 export type HardwareClassSource = 'model' | 'manufacturer-model' | 'hardware-version';
 export const HARDWARE_CLASS_SOURCES: readonly HardwareClassSource[] = ['model', 'manufacturer-model', 'hardware-version'];
 
-export async function readDeviceInfo(dm: DmClient, target: Target, classFrom: HardwareClassSource): Promise<DeviceInfo> {
-  const res = await dm.read(target, `/${Device.OBJECT_ID}/0`, ContentFormat.TLV);
-  if (res.contentFormat !== ContentFormat.TLV) {
-    throw new Error(`device answered /3/0 in content-format ${res.contentFormat ?? 'none'}, not TLV`);
-  }
-  const resources = tlvResources(res.payload);
+export async function readDeviceInfo(dm: DmClient, target: Target, formats: DeviceFormats, classFrom: HardwareClassSource): Promise<DeviceInfo> {
+  const { nodes } = await new Lwm2mOperations(dm).read(target, formats, { objectId: Device.OBJECT_ID, instanceId: 0 });
   const text = (id: number): string | null => {
-    const v = resources.get(id)?.value;
-    return v === undefined ? null : decodeTlvString(v);
+    const v = nodes.find((n) => n.path.resourceId === id && n.path.resourceInstanceId === undefined)?.value;
+    return typeof v === 'string' ? v : null;
   };
   const manufacturer = text(Device.MANUFACTURER);
   const modelNumber = text(Device.MODEL_NUMBER);

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { Device } from '../store/rows.ts';
 import { Block1Refused, sendBlock1 } from './block1.ts';
 import { contentFormatOf, optionBuffer } from './message.ts';
+import { Observations } from './observations.ts';
 
 export interface Target {
   endpoint: string;
@@ -58,13 +59,6 @@ export class DmError extends Error {
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
-interface Observation {
-  path: string;
-  /** Who asked: the engine and an operator may observe the same path independently. */
-  owner: string;
-  stream: ObserveReadStream;
-}
-
 export interface DmRequestOptions {
   accept?: number;
   contentFormat?: number;
@@ -80,7 +74,11 @@ export class DmClient {
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private readonly queues = new Map<string, Promise<unknown>>();
-  private readonly observations = new Map<string, Observation[]>();
+  /** One device observation per (endpoint, path), shared by its owners (observations.ts). */
+  private readonly observations: Observations;
+  /** Where each device registered last: requests held across a new registration go there. */
+  private readonly routes = new Map<string, { address: string; port: number }>();
+  private readonly forgetListeners: Array<(endpoint: string) => void> = [];
   /** Bumped by forget(): requests queued before it are cancelled, not sent. */
   private readonly epochs = new Map<string, number>();
   /** Queue mode (LwM2M Core §6.5): when each queue-mode device stops listening, and who waits. */
@@ -97,6 +95,23 @@ export class DmClient {
     this.timeoutMs = opts.timeoutMs;
     this.log = opts.log;
     this.queueAwakeMs = opts.queueAwakeMs ?? 93_000;
+    this.observations = new Observations(opts.log);
+  }
+
+  /**
+   * A new registration (Register, not Update) of `t.endpoint`: the device rebooted or came back,
+   * so its observations are gone (on its side too). Requests queued or held for it are not: it is
+   * reachable again, and they go out now, in order, once each, to the address it registered from.
+   */
+  registered(t: Target, queueMode: boolean): void {
+    this.dropObservations(t.endpoint);
+    this.routes.set(t.endpoint, { address: t.address, port: t.port });
+    this.heard(t.endpoint, queueMode);
+  }
+
+  /** Called with the endpoint whenever its observations are dropped (new registration, de-registration, expiry). */
+  onForget(listener: (endpoint: string) => void): void {
+    this.forgetListeners.push(listener);
   }
 
   /**
@@ -169,21 +184,26 @@ export class DmClient {
 
   /**
    * Observe (LwM2M Information Reporting, RFC 7641): resolves with the first response; every
-   * value, the first included, goes to `onValue`. A new observation of the same path replaces the old.
+   * value, the first included, goes to `onValue`. One device observation per path, shared: a
+   * second owner joins it and gets its current value (in the format the first owner asked for);
+   * the same owner observing again just replaces its onValue.
    */
   observe(t: Target, path: string, accept: number | undefined, onValue: (r: DmResponse) => void, owner = 'engine'): Promise<DmResponse> {
-    return this.enqueue(t, () => this.send(t, 'GET', path, { accept, expect: '2.05', observe: true, onValue, owner }));
+    return this.observations.observe(t.endpoint, path, owner, onValue, async () => {
+      let stream: ObserveReadStream | undefined;
+      const first = await this.enqueue(t, () => this.send(t, 'GET', path, { accept, expect: '2.05', observe: true, onStream: (s) => { stream = s; } }));
+      return { stream: stream!, first };
+    });
   }
 
-  /** Cancel Observe (RFC 7641 §3.6): a GET with Observe=1 on the same token; false when none. */
+  /** Cancel Observe for one owner; the last owner's cancel sends a GET with Observe=1 (RFC 7641 §3.6). False when none. */
   cancelObserve(endpoint: string, path: string, owner = 'engine'): boolean {
-    const list = this.observations.get(endpoint) ?? [];
-    const found = list.find((o) => o.path === path && o.owner === owner);
-    if (!found) return false;
-    this.observations.set(endpoint, list.filter((o) => o !== found));
-    found.stream.removeAllListeners('data');
-    try { found.stream.close(true); } catch { /* already closed */ }
-    return true;
+    return this.observations.cancel(endpoint, path, owner);
+  }
+
+  /** Who shares the observation of `path` on `endpoint`. */
+  observers(endpoint: string, path: string): string[] {
+    return this.observations.owners(endpoint, path);
   }
 
   /** Any other LwM2M operation, queued like the rest (see lwm2m-operations.ts). */
@@ -191,26 +211,33 @@ export class DmClient {
     return this.enqueue(t, () => this.send(t, method, path, o));
   }
 
-  /** The device rebooted, de-registered or expired: drop its observations and queued requests. */
+  /** The device de-registered or expired: drop its observations, and fail the requests queued for it. */
   forget(endpoint: string): void {
     this.epochs.set(endpoint, (this.epochs.get(endpoint) ?? 0) + 1);
-    // Held requests belong to the old registration: release them so they fail as cancelled.
+    this.routes.delete(endpoint);
+    // Held requests cannot reach a device that left: release them so they fail as cancelled.
     const waiting = this.sleepers.get(endpoint);
     this.sleepers.delete(endpoint);
     for (const wake of waiting ?? []) wake();
-    for (const o of this.observations.get(endpoint) ?? []) closeQuietly(o.stream);
-    this.observations.delete(endpoint);
+    this.dropObservations(endpoint);
   }
 
   /** Shutdown: close every observation, fail what is in flight, refuse what comes. */
   close(): void {
     this.closed = true;
-    for (const endpoint of new Set([...this.observations.keys(), ...this.sleepers.keys()])) this.forget(endpoint);
+    for (const endpoint of new Set([...this.observations.endpoints(), ...this.sleepers.keys()])) this.forget(endpoint);
     for (const fail of [...this.inFlight]) fail(new DmError('cancelled', 'the server is shutting down'));
   }
 
   observedPaths(endpoint: string): string[] {
-    return (this.observations.get(endpoint) ?? []).map((o) => o.path);
+    return this.observations.paths(endpoint);
+  }
+
+  private dropObservations(endpoint: string): void {
+    this.observations.forget(endpoint);
+    for (const listener of this.forgetListeners) {
+      try { listener(endpoint); } catch (err) { this.log.warn({ err, endpoint }, 'forget listener failed'); }
+    }
   }
 
   private enqueue<T>(t: Target, run: () => Promise<T>): Promise<T> {
@@ -221,7 +248,7 @@ export class DmClient {
       await this.reachable(t.endpoint);
       if (this.closed) throw new DmError('cancelled', 'the server is shutting down');
       if ((this.epochs.get(t.endpoint) ?? 0) !== epoch) {
-        throw new DmError('cancelled', 'the device re-registered or left before this request was sent');
+        throw new DmError('cancelled', 'the device left (de-registered or expired) before this request was sent');
       }
       return run();
     });
@@ -237,11 +264,12 @@ export class DmClient {
     path: string,
     o: {
       accept?: number | undefined; contentFormat?: number; payload?: Buffer | undefined; expect: string | readonly string[];
-      observe?: boolean; onValue?: (r: DmResponse) => void; block1?: Buffer; size1?: number;
-      query?: readonly string[] | undefined; owner?: string;
+      observe?: boolean; onStream?: (s: ObserveReadStream) => void; block1?: Buffer; size1?: number;
+      query?: readonly string[] | undefined;
     },
   ): Promise<DmResponse> {
     const pathname = joinRoot(t.rootPath, path);
+    const peer = this.routes.get(t.endpoint) ?? t;
     const options: Record<string, number | Buffer> = {};
     if (o.accept !== undefined) options['Accept'] = o.accept;
     if (o.contentFormat !== undefined) options['Content-Format'] = o.contentFormat;
@@ -252,7 +280,7 @@ export class DmClient {
     return new Promise<DmResponse>((resolve, reject) => {
       let settled = false;
       const req: OutgoingMessage = this.agent.request({
-        hostname: t.address, port: t.port, method, pathname, confirmable: true,
+        hostname: peer.address, port: peer.port, method, pathname, confirmable: true,
         ...(o.observe ? { observe: true } : {}), ...(o.query?.length ? { query: o.query.join('&') } : {}), options,
       });
       const fail = (err: DmError): void => {
@@ -281,29 +309,11 @@ export class DmClient {
         this.inFlight.delete(fail);
         clearTimeout(timer);
         this.log.debug({ endpoint: t.endpoint, method, path, code: response.code, ms: Date.now() - started }, 'dm response');
-        if (o.observe && o.onValue) this.track(t.endpoint, path, o.owner ?? 'engine', res as ObserveReadStream, o.onValue);
+        if (o.observe) o.onStream?.(res as ObserveReadStream);
         resolve(response);
       });
       req.end(o.payload);
     });
-  }
-
-  private track(endpoint: string, path: string, owner: string, stream: ObserveReadStream, onValue: (r: DmResponse) => void): void {
-    const list = (this.observations.get(endpoint) ?? []).filter((o) => {
-      if (o.path !== path || o.owner !== owner) return true;
-      closeQuietly(o.stream);
-      return false;
-    });
-    list.push({ path, owner, stream });
-    this.observations.set(endpoint, list);
-    stream.on('data', (payload: Buffer) => {
-      try {
-        onValue({ code: stream.code, contentFormat: contentFormatOf(stream), payload: Buffer.from(payload) });
-      } catch (err) {
-        this.log.warn({ err, endpoint, path }, 'notification handler failed');
-      }
-    });
-    stream.on('error', () => undefined);
   }
 }
 

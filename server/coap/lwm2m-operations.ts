@@ -7,6 +7,7 @@ import { ContentFormat } from '../../protocols/content-format.ts';
 import { decodeContent, encodeContent, SUPPORTED_CONTENT_FORMATS } from '../../protocols/content.ts';
 import { parseLinkFormat, type Link } from '../../protocols/link-format.ts';
 import type { Lwm2mNodes } from '../../protocols/lwm2m-node.ts';
+import { resourceModel } from '../../protocols/object-model.ts';
 import { formatPath, type Lwm2mPath } from '../../protocols/path.ts';
 import { decodeUtf8 } from '../../protocols/utf8.ts';
 import type { DmClient, DmResponse, Target } from './dm-client.ts';
@@ -91,9 +92,15 @@ export class Lwm2mOperations {
     await this.dm.request(t, 'DELETE', formatPath(path), { expect: '2.02' });
   }
 
-  /** Observe (Core §6.4): every value, decoded, goes to onValue; resolves with the first. */
+  /**
+   * Observe (Core §6.4): every value, decoded, goes to onValue; resolves with the first. A single
+   * resource of a known scalar type is observed as text, as the update engine does, so that the
+   * one shared device observation (dm-client.ts) speaks a format every owner reads.
+   */
   async observe(t: Target, d: DeviceFormats, path: Lwm2mPath, owner: string, onValue: (r: ReadResult) => void, onError: (e: Error) => void): Promise<ReadResult> {
-    const r = await this.dm.observe(t, formatPath(path), preferredFormat(d), (n) => {
+    const model = path.resourceId === undefined ? undefined : resourceModel(path.objectId, path.resourceId);
+    const scalar = model !== undefined && !model.multiple && model.type !== 'opaque' && model.type !== 'none' && path.resourceInstanceId === undefined;
+    const r = await this.dm.observe(t, formatPath(path), scalar ? ContentFormat.TEXT : preferredFormat(d), (n) => {
       try { onValue(decoded(path, n)); } catch (err) { onError(err as Error); }
     }, owner);
     return decoded(path, r);
@@ -101,5 +108,10 @@ export class Lwm2mOperations {
 
   cancelObserve(endpoint: string, path: Lwm2mPath, owner: string): boolean {
     return this.dm.cancelObserve(endpoint, formatPath(path), owner);
+  }
+
+  /** `listener(endpoint)` when a device's observations are gone (new registration, de-registration, expiry). */
+  onForget(listener: (endpoint: string) => void): void {
+    this.dm.onForget(listener);
   }
 }
