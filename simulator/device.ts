@@ -46,6 +46,8 @@ export interface SimDeviceConfig {
   contentFormat?: DeviceFormat;
   /** An alternate root path, e.g. '/lwm2m' (LwM2M Core §6.2.1): announced at registration, objects served only under it. */
   rootPath?: string;
+  /** Answer 4.06 to Accept TLV (a SenML-only 1.1 client). */
+  refuseTlv?: boolean;
   /** Block size exponent asked for in pulls (default 5 = 512 bytes); also the largest taken in pushes. */
   blockSzx?: number;
   /** Version of the factory image (default 1.0.0), when no factoryImage is given. */
@@ -243,6 +245,7 @@ export class SimDevice {
       writeHandlers: { '/5/0/0': this.#agent.push.handle },
       ...(c.contentFormat === undefined ? {} : { contentFormat: c.contentFormat }),
       ...(c.rootPath === undefined ? {} : { rootPath: c.rootPath }),
+      ...(c.refuseTlv === true ? { refuseTlv: true } : {}),
     });
     this.#dm = dm;
     endpoint.onRequest(dm.handle);

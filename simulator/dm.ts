@@ -31,6 +31,8 @@ export interface DmOptions {
   contentFormat?: DeviceFormat;
   /** An alternate root path, e.g. '/lwm2m' (Core §6.2.1): announced at registration, objects served only under it. */
   rootPath?: string;
+  /** Answer 4.06 to an Accept of TLV: a SenML-only LwM2M 1.1 client (TLV is optional from 1.1 on). */
+  refuseTlv?: boolean;
 }
 
 /** Core §6.3: the Security object (0) is not for a LwM2M Server to see or touch. */
@@ -44,6 +46,7 @@ export class DeviceManagement {
   readonly #format: DeviceFormat;
   /** Uri-Path segments of the alternate root; empty for '/'. */
   readonly #root: readonly string[];
+  readonly #refuseTlv: boolean;
 
   constructor(endpoint: CoapEndpoint, instances: readonly ObjectInstance[], opts: DmOptions = {}) {
     this.#instances = [...instances].sort((a, b) => a.objectId - b.objectId || a.instanceId - b.instanceId);
@@ -52,6 +55,7 @@ export class DeviceManagement {
     this.#writeHandlers = opts.writeHandlers ?? {};
     this.#format = opts.contentFormat ?? ContentFormat.TLV;
     this.#root = (opts.rootPath ?? '/').split('/').filter(Boolean);
+    this.#refuseTlv = opts.refuseTlv === true;
   }
 
   /**
@@ -149,6 +153,7 @@ export class DeviceManagement {
   }
 
   #read(path: Lwm2mPath, accept: number | undefined): CoapReply {
+    if (this.#refuseTlv && accept === ContentFormat.TLV) return err('4.06', 'this device does not produce TLV (11542)');
     const found = this.#find(path);
     if ('code' in found) return found;
     const { instances, inst } = found;
