@@ -1,6 +1,7 @@
 /**
  * Resource types of the objects Ferry reads and writes: 0 Security, 1 Server, 3 Device and
- * 5 Firmware Update, version 1.1 of each (OMA LwM2M registry; LwM2M 1.1 Core Appendix E).
+ * 5 Firmware Update, version 1.1 of each (OMA LwM2M registry; LwM2M 1.1 Core Appendix E), and
+ * 19 BinaryAppDataContainer 1.0 (OMA LwM2M registry).
  * TLV and plain text carry untyped bytes, so their decoders need this; the self-describing
  * formats use it to check values. `none` marks an executable resource.
  */
@@ -105,6 +106,15 @@ const FIRMWARE_UPDATE: Row[] = [
   [13, 'Maximum Defer Period', 'unsignedInteger'],
 ];
 
+const APP_DATA: Row[] = [
+  [0, 'Data', 'opaque', 'multiple'],
+  [1, 'Data Priority', 'integer'],
+  [2, 'Data Creation Time', 'time'],
+  [3, 'Data Description', 'string'],
+  [4, 'Data Format', 'string'],
+  [5, 'App ID', 'integer'],
+];
+
 const table = (rows: Row[]): ReadonlyMap<number, ResourceModel> =>
   new Map(rows.map(([id, name, type, multiple]) => [id, { name, type, multiple: multiple === 'multiple' }]));
 
@@ -113,14 +123,15 @@ const OBJECTS: ReadonlyMap<number, ReadonlyMap<number, ResourceModel>> = new Map
   [1, table(SERVER)],
   [3, table(DEVICE)],
   [5, table(FIRMWARE_UPDATE)],
+  [19, table(APP_DATA)],
 ]);
 
-/** The model of one resource of objects 0, 1, 3 or 5; undefined for anything else. */
+/** The model of one resource of objects 0, 1, 3, 5 or 19; undefined for anything else. */
 export function resourceModel(objectId: number, resourceId: number): ResourceModel | undefined {
   return OBJECTS.get(objectId)?.get(resourceId);
 }
 
-/** The built-in TypeOf: the type of a resource (or resource instance) path of objects 0, 1, 3, 5. */
+/** The built-in TypeOf: the type of a resource (or resource instance) path of objects 0, 1, 3, 5, 19. */
 export const defaultTypeOf: TypeOf = (path: Lwm2mPath) => {
   if (path.resourceId === undefined) return undefined;
   const model = resourceModel(path.objectId, path.resourceId);

@@ -1,6 +1,6 @@
 /**
  * One simulated LwM2M 1.1 device on its own UDP socket, with a bootloader and flash under it:
- * Objects 0 (minimal), 1, 3 and 5; registration with updates before the lifetime ends; pull and
+ * Objects 0 (minimal), 1, 3, 5 and 19 (instances created and deleted by the server); registration with updates before the lifetime ends; pull and
  * push delivery into the secondary slot (firmware-agent.ts); Update = a test swap and a reset;
  * the bootloader boots, resumes interrupted swaps, reverts unconfirmed images. A reset loses
  * observers, registration and transfers, as on a real device; the flash and what the agent keeps
@@ -26,6 +26,7 @@ import type { AgentCounters, AgentEvent } from './firmware-agent.ts';
 import { PowerLoss } from './flash.ts';
 import type { FlashOptions } from './flash.ts';
 import { makeSimImage } from './image.ts';
+import { APP_DATA_OBJECT, AppDataInstance } from './objects/app-data.ts';
 import { DeviceObject } from './objects/device.ts';
 import { FirmwareUpdateObject } from './objects/firmware-update.ts';
 import type { DeliveryMethod } from './objects/firmware-update.ts';
@@ -214,6 +215,10 @@ export class SimDevice {
   get off(): boolean {
     return this.#off;
   }
+  /** The Executes the server sent, with their arguments, oldest first (lost with a reboot). */
+  get executions(): ReadonlyArray<{ path: string; args: string }> {
+    return this.#dm?.executions ?? [];
+  }
   get observerCount(): number {
     return this.#dm?.observers.size ?? 0;
   }
@@ -240,8 +245,11 @@ export class SimDevice {
     const endpoint = await CoapEndpoint.bind({ ...c.coap, layers, bindAddress: c.bindAddress ?? '127.0.0.1', clock: this.#clock, ...(c.random === undefined ? {} : { random: c.random }) });
     this.#endpoint = endpoint;
     const uri = `coap://${c.server.host}:${c.server.port}`;
-    const dm = new DeviceManagement(endpoint, [new SecurityObject(uri), this.#server, this.#device, this.#firmware], {
+    const dm = new DeviceManagement(endpoint, [new SecurityObject(uri), this.#server, this.#device, this.#firmware, new AppDataInstance(0, 'factory')], {
       log: (e) => this.#emit(e),
+      creatable: { [APP_DATA_OBJECT]: (id) => new AppDataInstance(id) },
+      // Core §6.2.2: an Update carries the objects when they changed.
+      objectsChanged: () => void this.#registration?.update(false, true),
       writeHandlers: { '/5/0/0': this.#agent.push.handle },
       ...(c.contentFormat === undefined ? {} : { contentFormat: c.contentFormat }),
       ...(c.rootPath === undefined ? {} : { rootPath: c.rootPath }),

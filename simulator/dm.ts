@@ -1,12 +1,15 @@
 /**
  * The Device Management & Service Enablement interface, client side (LwM2M 1.1 Core §6.3,
  * Transport §6.4): the server's Read (GET), Discover (GET, Accept 40), Write (PUT, or POST on an
- * instance), Execute (POST on a resource), Observe (GET + Observe, RFC 7641) and
- * Write-Attributes (PUT with only a query) on our object instances.
+ * instance), Execute (POST on a resource), Observe (GET + Observe, RFC 7641),
+ * Write-Attributes (PUT with only a query), and Create (POST on an object) and Delete (DELETE on
+ * an instance) for the objects given as creatable, on our object instances.
  * Every error answer carries a short diagnostic payload (RFC 7252 §5.5.2).
  */
 import { ContentFormat } from '../protocols/content-format.ts';
+import { decodeContent } from '../protocols/content.ts';
 import { DecodeError } from '../protocols/errors.ts';
+import { decodeTlv, TlvType } from '../protocols/tlv.ts';
 import { formatLinkFormat } from '../protocols/link-format.ts';
 import type { Link } from '../protocols/link-format.ts';
 import { formatPath, parsePath, pathFromSegments } from '../protocols/path.ts';
@@ -31,6 +34,10 @@ export interface DmOptions {
   contentFormat?: DeviceFormat;
   /** An alternate root path, e.g. '/lwm2m' (Core §6.2.1): announced at registration, objects served only under it. */
   rootPath?: string;
+  /** Objects the server may Create instances of (POST /<object>) and Delete them from: id → new instance. */
+  creatable?: Readonly<Record<number, (instanceId: number) => ObjectInstance>>;
+  /** Called after a Create or Delete changed the instances (the device sends a registration update). */
+  objectsChanged?: () => void;
   /** Answer 4.06 to an Accept of TLV: a SenML-only LwM2M 1.1 client (TLV is optional from 1.1 on). */
   refuseTlv?: boolean;
 }
@@ -40,7 +47,11 @@ const SECURITY_OBJECT = 0;
 
 export class DeviceManagement {
   readonly observers: Observers;
-  readonly #instances: readonly ObjectInstance[];
+  #instances: readonly ObjectInstance[];
+  /** Every Execute that succeeded, with its arguments (Core §5.4.3), oldest first. */
+  readonly executions: Array<{ path: string; args: string }> = [];
+  readonly #creatable: Readonly<Record<number, (instanceId: number) => ObjectInstance>>;
+  readonly #objectsChanged: (() => void) | undefined;
   readonly #log: ((e: DmEvent) => void) | undefined;
   readonly #writeHandlers: Readonly<Record<string, RequestHandler>>;
   readonly #format: DeviceFormat;
@@ -56,6 +67,8 @@ export class DeviceManagement {
     this.#format = opts.contentFormat ?? ContentFormat.TLV;
     this.#root = (opts.rootPath ?? '/').split('/').filter(Boolean);
     this.#refuseTlv = opts.refuseTlv === true;
+    this.#creatable = opts.creatable ?? {};
+    this.#objectsChanged = opts.objectsChanged;
   }
 
   /**
@@ -136,9 +149,9 @@ export class DeviceManagement {
       case 'POST':
         if (path.resourceId !== undefined) return this.#execute(req, path);
         if (path.instanceId !== undefined) return this.#write(req, path);
-        return { reply: err('4.05', 'Create is not supported') };
+        return this.#create(req, path.objectId);
       case 'DELETE':
-        return { reply: err('4.05', 'Delete is not supported') };
+        return this.#delete(path);
       default:
         return { reply: err('4.05', `${req.method} is not an LwM2M operation`) };
     }
@@ -220,17 +233,75 @@ export class DeviceManagement {
     const def = inst?.resources.find((r) => r.id === path.resourceId);
     if (inst === undefined || def === undefined || path.resourceInstanceId !== undefined) return { reply: err('4.04', `no resource ${formatPath(path)}`) };
     if (def.ops !== 'E') return { reply: err('4.05', `${formatPath(path)} is not executable`) };
-    return applyAll([() => inst.execute(def.id, req.payload.toString('utf8'))]);
+    const args = req.payload.toString('utf8');
+    // Core §5.4.3: arg = DIGIT [ "=" "'" *CHAR "'" ], separated by ","; an empty payload is no arguments.
+    if (args !== '' && !/^[0-9](='[^']*')?(,[0-9](='[^']*')?)*$/.test(args)) return { reply: err('4.00', 'Execute arguments must be like 0,1=\'value\'') };
+    const done = applyAll([() => inst.execute(def.id, args)]);
+    if (done.reply.code === '2.04') this.executions.push({ path: formatPath(path), args });
+    return done;
+  }
+
+  /** Create (Core §6.3.6): the instance id from the payload, or the lowest free one; 2.01 with its Location-Path. */
+  #create(req: CoapRequest, objectId: number): { reply: CoapReply; after?: () => void } {
+    const make = this.#creatable[objectId];
+    if (make === undefined) return { reply: err(this.#instances.some((i) => i.objectId === objectId) ? '4.05' : '4.04', `no Create on object ${objectId}`) };
+    const cf = req.options.contentFormat;
+    let instanceId: number | undefined;
+    try {
+      instanceId = createdInstanceId(cf, req.payload, objectId);
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      return { reply: err('4.00', e.reason) };
+    }
+    const taken = new Set(this.#instances.filter((i) => i.objectId === objectId).map((i) => i.instanceId));
+    if (instanceId === undefined) for (instanceId = 0; taken.has(instanceId); instanceId++);
+    if (taken.has(instanceId)) return { reply: err('4.00', `/${objectId}/${instanceId} exists already`) };
+    const inst = make(instanceId);
+    const d = decodeInstanceWrite(inst, cf, req.payload);
+    if (!d.ok) return { reply: err(d.code, d.reason) };
+    for (const [id, v] of d.values) {
+      const def = inst.resources.find((r) => r.id === id);
+      if (def === undefined || !writable(def)) return { reply: err('4.05', `/${objectId}/${instanceId}/${id} is not writable`) };
+      const r = inst.write(id, v);
+      if (!r.ok) return { reply: err(r.code, r.reason) };
+    }
+    this.#instances = [...this.#instances, inst].sort((a, b) => a.objectId - b.objectId || a.instanceId - b.instanceId);
+    return { reply: { code: '2.01', locationPath: [String(objectId), String(instanceId)] }, after: () => this.#objectsChanged?.() };
+  }
+
+  /** Delete (Core §6.3.7) of an instance of a creatable object. */
+  #delete(path: Lwm2mPath): { reply: CoapReply; after?: () => void } {
+    if (path.instanceId === undefined || path.resourceId !== undefined) return { reply: err('4.05', 'Delete takes an object instance, e.g. /19/1') };
+    const found = this.#find(path);
+    if ('code' in found) return { reply: found };
+    if (this.#creatable[path.objectId] === undefined) return { reply: err('4.05', `instances of object ${path.objectId} cannot be deleted`) };
+    this.#instances = this.#instances.filter((i) => i !== found.inst);
+    this.observers.notify((key) => key === formatPath(path) || key.startsWith(`${formatPath(path)}/`), () => err('4.04', `${formatPath(path)} was deleted`));
+    return { reply: { code: '2.02' }, after: () => this.#objectsChanged?.() };
   }
 
   #find(path: Lwm2mPath): { instances: ObjectInstance[]; inst: ObjectInstance | undefined } | CoapReply {
     const instances = this.#instances.filter((i) => i.objectId === path.objectId);
-    if (instances.length === 0) return err('4.04', `no object ${path.objectId}`);
+    if (instances.length === 0 && this.#creatable[path.objectId] === undefined) return err('4.04', `no object ${path.objectId}`);
     if (path.instanceId === undefined) return { instances, inst: undefined };
     const inst = instances.find((i) => i.instanceId === path.instanceId);
     if (inst === undefined) return err('4.04', `no instance /${path.objectId}/${path.instanceId}`);
     return { instances, inst };
   }
+}
+
+/** The instance a Create payload names: a TLV Object Instance or SenML names; undefined when it names none. */
+function createdInstanceId(cf: number | undefined, payload: Buffer, objectId: number): number | undefined {
+  if (cf === ContentFormat.TLV) {
+    const entries = decodeTlv(payload);
+    return entries.length === 1 && entries[0]?.type === TlvType.OBJECT_INSTANCE ? entries[0].id : undefined;
+  }
+  if (cf === ContentFormat.SENML_CBOR || cf === ContentFormat.SENML_JSON) {
+    const ids = new Set(decodeContent(cf, payload, { objectId }).map((n) => n.path.instanceId));
+    if (ids.size !== 1) throw new DecodeError('content.path', 'a Create carries one object instance');
+    return [...ids][0];
+  }
+  return undefined;
 }
 
 function encoded(e: Encoded): CoapReply {

@@ -63,10 +63,10 @@ export class RegistrationClient {
     return this.#exclusive(() => this.#register());
   }
 
-  /** Sends an Update now (with lt= when the lifetime changed); registers again if that fails. */
-  async update(withLifetime = false): Promise<boolean> {
+  /** Sends an Update now (with lt= when the lifetime changed, the objects when they changed); registers again if that fails. */
+  async update(withLifetime = false, withLinks = false): Promise<boolean> {
     this.#clearTimer();
-    return this.#exclusive(() => this.#update(withLifetime));
+    return this.#exclusive(() => this.#update(withLifetime, withLinks));
   }
 
   /** Stops the timer, forgets the registration (a reboot); nothing is sent. */
@@ -132,7 +132,7 @@ export class RegistrationClient {
     }
   }
 
-  async #update(withLifetime: boolean): Promise<boolean> {
+  async #update(withLifetime: boolean, withLinks = false): Promise<boolean> {
     if (this.#stopped) return false;
     const location = this.#location;
     if (location === undefined) return this.#register();
@@ -143,6 +143,7 @@ export class RegistrationClient {
         method: 'POST',
         pathSegments: location,
         query: withLifetime ? [`lt=${o.lifetime()}`] : [],
+        ...(withLinks ? { contentFormat: ContentFormat.LINK_FORMAT, payload: o.links() } : {}),
       });
       if (res.code === '2.04') {
         this.counters.updates += 1;

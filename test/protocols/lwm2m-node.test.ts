@@ -100,6 +100,8 @@ test('object model: types of objects 0, 1, 3 and 5', () => {
   assert.is(defaultTypeOf({ objectId: 3, instanceId: 0 }), undefined);
   assert.equal(resourceModel(3, 6), { name: 'Available Power Sources', type: 'integer', multiple: true });
   assert.is(resourceModel(5, 1)?.name, 'Package URI');
+  assert.equal(resourceModel(19, 0), { name: 'Data', type: 'opaque', multiple: true });
+  assert.is(t(19, 3), 'string');
 });
 
 test.run();

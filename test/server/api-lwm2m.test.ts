@@ -1,6 +1,7 @@
 // Device management through the API against a simulated LwM2M device, once in TLV mode and once in
 // SenML-CBOR mode (the device announces ct=11542 or ct=112 and answers reads in it): Read, Write,
-// Execute, Discover, Write-Attributes, Observe and Cancel, values as JSON, device errors as 4xx.
+// partial Write, Execute (with arguments), Discover, Write-Attributes, Create and Delete (Object 19),
+// Observe and Cancel, values as JSON, device errors as 4xx.
 import * as assert from 'uvu/assert';
 import type { Ferry } from '../../server/main.ts';
 import * as devices from '../../server/store/devices.ts';
@@ -41,6 +42,52 @@ for (const [mode, format] of [['TLV', ContentFormat.TLV], ['SenML-CBOR', Content
     assert.is(w.statusCode, 204, w.body);
     const r = await call('GET', 'dm-0/lwm2m/1/0/1');
     assert.is(r.json().values[0].value, 120);
+  });
+
+  suite('partial Write (?mode=update, POST on the instance, Core §6.3.3) changes only what it names', async () => {
+    const before = await call('GET', 'dm-0/lwm2m/1/0');
+    const valuesOf = (r: typeof before) => Object.fromEntries(r.json().values.map((v: { path: string; value: unknown }) => [v.path, v.value]));
+    assert.is(valuesOf(before)['/1/0/6'], false);
+    assert.is((await call('PUT', 'dm-0/lwm2m/1/0/6', { value: true })).statusCode, 204);
+    const w = await call('PUT', 'dm-0/lwm2m/1/0?mode=update', { values: [{ path: '/1/0/1', value: 77 }] });
+    assert.is(w.statusCode, 204, w.body);
+    const after = valuesOf(await call('GET', 'dm-0/lwm2m/1/0'));
+    assert.is(after['/1/0/1'], 77);
+    assert.is(after['/1/0/6'], true, 'a resource the partial write did not name keeps its value');
+    assert.is(after['/1/0/0'], 1);
+  });
+
+  suite('Execute with arguments (Core §5.4.3) reaches the device as given; bad arguments are the device\'s 4.00', async () => {
+    const x = await call('POST', 'dm-0/execute/1/0/8', { arguments: "0='fast',1" });
+    assert.is(x.statusCode, 204, x.body);
+    assert.equal(sim.executions.at(-1), { path: '/1/0/8', args: "0='fast',1" });
+    assert.is((await call('POST', 'dm-0/execute/1/0/8', { arguments: 'not args' })).statusCode, 400);
+  });
+
+  suite('Create an Object 19 instance, Read it, see it in Discover and in the registration, Delete it, then 404', async () => {
+    const c = await call('POST', 'dm-0/lwm2m/19', { values: [{ path: '/19/1/3', value: 'calibration' }, { path: '/19/1/5', value: 42 }] });
+    assert.is(c.statusCode, 201, c.body);
+    const r = await call('GET', 'dm-0/lwm2m/19/1');
+    assert.is(r.statusCode, 200, r.body);
+    const values = Object.fromEntries(r.json().values.map((v: { path: string; value: unknown }) => [v.path, v.value]));
+    assert.is(values['/19/1/3'], 'calibration');
+    assert.is(values['/19/1/5'], 42);
+    const d = await call('GET', 'dm-0/discover/19');
+    assert.ok(d.json().links.some((l: { uri: string }) => l.uri === '/19/1'), d.body);
+    // The device sends a registration update with its objects after a Create.
+    await eventually(async () => {
+      const row = await devices.findByEndpoint(get().db, 'dm-0');
+      return row?.objects.find((o) => o.objectId === 19)?.instances.includes(1) ? true : undefined;
+    }, 3000, '/19/1 in the stored registration');
+    assert.is((await call('POST', 'dm-0/lwm2m/19', { values: [{ path: '/19/1/3', value: 'again' }] })).statusCode, 400, 'an existing instance');
+    assert.is((await call('DELETE', 'dm-0/lwm2m/19/1')).statusCode, 204);
+    assert.is((await call('GET', 'dm-0/lwm2m/19/1')).statusCode, 404);
+    assert.is((await call('DELETE', 'dm-0/lwm2m/19/1')).statusCode, 404);
+    assert.is((await call('DELETE', 'dm-0/lwm2m/3/0')).statusCode, 405, 'Object 3 has no Delete');
+    await eventually(async () => {
+      const row = await devices.findByEndpoint(get().db, 'dm-0');
+      return row?.objects.find((o) => o.objectId === 19)?.instances.includes(1) === false ? true : undefined;
+    }, 3000, '/19/1 gone from the stored registration');
   });
 
   suite('Execute, Discover, Write-Attributes', async () => {

@@ -121,6 +121,17 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
     assert.match(raw.payload.toString(), /Uri-Query value is not valid UTF-8/);
   });
 
+  suite('the SMS number (sms=, an MSISDN) is stored on Register and changed by an Update', async () => {
+    const reg = await register(['ep=sms-1', 'lwm2m=1.1', 'b=US', 'sms=4915112345678']);
+    assert.is(reg.code, '2.01');
+    assert.is((await device('sms-1'))?.['sms_number'], '4915112345678');
+    assert.is((await device('sms-1'))?.['binding'], 'US');
+    const id = String(optionValues(reg, 'Location-Path')[1]);
+    assert.is((await exchange(port(), { code: 'POST', options: uriOptions(`/rd/${id}`, ['sms=15550100']) })).code, '2.04');
+    assert.is((await device('sms-1'))?.['sms_number'], '15550100');
+    assert.is((await register(['ep=sms-2', 'sms=+4915'])).code, '4.00', 'a leading + is not an MSISDN');
+  });
+
   suite('LwM2M 1.0, 1.1 and 1.2 are accepted', async () => {
     for (const v of ['1.0', '1.1', '1.2']) assert.is((await register([`ep=v-${v}`, `lwm2m=${v}`])).code, '2.01', v);
   });
