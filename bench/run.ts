@@ -3,7 +3,9 @@
  * table. The download comparison runs Ferry's download socket, libcoap's coap-server-notls and a
  * naive node-coap server, each in a child process, under one load generator (bench/download.ts).
  * `--quick` runs small sizes (the test suite uses it to check the benchmarks run and their output
- * is well formed); `--cpu-prof DIR` writes the server processes' CPU profiles to DIR.
+ * is well formed); `--only download|registration` runs one of the two; `--devices N` sets the
+ * registration fleet (default 1,000; 10 with --quick); `--cpu-prof DIR` writes the server
+ * processes' CPU profiles to DIR.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,62 +17,86 @@ import { silentLogger } from '../server/log.ts';
 import { startFerry } from '../server/main.ts';
 import { openDb } from '../server/store/open.ts';
 import { compareServers, type Comparison } from './compare.ts';
-import { benchRegistration } from './registration.ts';
+import { benchRegistration, type RegistrationResult } from './registration.ts';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, 'cpu-prof': { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean' }, only: { type: 'string' }, devices: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+});
 const quick = args.quick === true;
 const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
-
-const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-'));
-let download: Comparison;
-try {
-  const sizes = quick ? [16 * 1024, 64 * 1024] : [256 * 1024, 1024 * 1024];
-  const images = await Promise.all(sizes.map(async (size, i) => {
-    const bytes = randomBytes(size);
-    const file = join(dir, `image-${i}.bin`);
-    await writeFile(file, bytes);
-    return { file, bytes };
-  }));
-  download = await compareServers({
-    servers: ['ferry', 'libcoap', 'naive'], images, szx: 6,
-    clients: quick ? [1, 4] : [1, 100, 1000],
-    limitMs: quick ? 10_000 : 25_000, minSeconds: quick ? 0.2 : 2,
-    probeClients: quick ? 50 : 10_000, probeMs: quick ? 2_000 : 15_000,
-    ...(args['cpu-prof'] ? { cpuProfileDir: args['cpu-prof'] } : {}), log,
-  });
-} finally {
-  await rm(dir, { recursive: true, force: true });
+if (args.only !== undefined && args.only !== 'download' && args.only !== 'registration') {
+  process.stderr.write(`bench: --only is download or registration, got "${args.only}"\n`);
+  process.exit(2);
+}
+const registrationDevices = args.devices !== undefined ? Number(args.devices) : quick ? 10 : 1000;
+if (!Number.isInteger(registrationDevices) || registrationDevices < 1 || registrationDevices > 20_000) {
+  process.stderr.write(`bench: --devices is an integer in 1..20000, got "${args.devices}"\n`);
+  process.exit(2);
 }
 
-log('registration');
-const started = performance.now();
-const db = await openDb(process.env['DATABASE_URL'] ? { databaseUrl: process.env['DATABASE_URL'] } : {});
-const dbStartSeconds = (performance.now() - started) / 1000;
-const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, requestTimeout: 10, logLevel: 'silent' }), { log: silentLogger(), db });
-try {
-  // A failure here must not lose the download figures: it is reported, and the exit code says it.
-  const registration = await benchRegistration({ port: ferry.coapAddress.port, devices: quick ? 10 : 200, db, limitMs: 120_000 })
-    .catch((err: unknown) => {
-      process.exitCode = 1;
-      log(`registration failed: ${err instanceof Error ? err.stack : String(err)}`);
-      return { devices: quick ? 10 : 200, error: err instanceof Error ? err.message : String(err), perSecond: 0, p95Ms: 0 };
+const download = args.only === 'registration' ? undefined : await benchDownload();
+const registration = args.only === 'download' ? undefined : await benchRegistrations();
+const report = {
+  machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', database: registration?.database ?? null },
+  ...(registration ? { databaseStartSeconds: registration.databaseStartSeconds } : {}),
+  ...(download ? { download } : {}),
+  ...(registration ? { registration: registration.result } : {}),
+};
+process.stdout.write(`${JSON.stringify(report, null, 2)}\n\n`);
+process.stdout.write(table(download, registration ? [
+  `| database start (${registration.database}, open + migrate) | ${registration.databaseStartSeconds} s | | | | |`,
+  `| registration: ${registration.result.devices} devices (Register, then /3/0 read and stored) | ${registration.result.perSecond} devices/s, p95 ${registration.result.p95Ms} ms to 2.01 | | | | |`,
+] : []));
+
+async function benchDownload(): Promise<Comparison> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-'));
+  try {
+    const sizes = quick ? [16 * 1024, 64 * 1024] : [256 * 1024, 1024 * 1024];
+    const images = await Promise.all(sizes.map(async (size, i) => {
+      const bytes = randomBytes(size);
+      const file = join(dir, `image-${i}.bin`);
+      await writeFile(file, bytes);
+      return { file, bytes };
+    }));
+    return await compareServers({
+      servers: ['ferry', 'libcoap', 'naive'], images, szx: 6,
+      clients: quick ? [1, 4] : [1, 100, 1000],
+      limitMs: quick ? 10_000 : 25_000, minSeconds: quick ? 0.2 : 2,
+      probeClients: quick ? 50 : 10_000, probeMs: quick ? 2_000 : 15_000,
+      ...(args['cpu-prof'] ? { cpuProfileDir: args['cpu-prof'] } : {}), log,
     });
-  const report = {
-    machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', database: db.driver },
-    databaseStartSeconds: Math.round(dbStartSeconds * 100) / 100,
-    download, registration,
-  };
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n\n`);
-  process.stdout.write(table(download, [
-    `| database start (${db.driver}, open + migrate) | ${report.databaseStartSeconds} s | | | | |`,
-    `| registration: ${registration.devices} devices (Register, then /3/0 read and stored) | ${registration.perSecond} devices/s, p95 ${registration.p95Ms} ms to 2.01 | | | | |`,
-  ]));
-} finally {
-  await ferry.close();
-  await db.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
-function table(c: Comparison, extra: string[]): string {
+async function benchRegistrations(): Promise<{ database: string; databaseStartSeconds: number; result: RegistrationResult | (RegistrationResult & { error: string }) }> {
+  log(`registration: ${registrationDevices} devices`);
+  const started = performance.now();
+  const db = await openDb(process.env['DATABASE_URL'] ? { databaseUrl: process.env['DATABASE_URL'] } : {});
+  const databaseStartSeconds = Math.round((performance.now() - started) / 10) / 100;
+  const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, requestTimeout: 10, logLevel: 'silent' }), { log: silentLogger(), db });
+  try {
+    // A failure here must not lose the download figures: it is reported, and the exit code says it.
+    const result = await benchRegistration({ port: ferry.coapAddress.port, devices: registrationDevices, db, limitMs: 180_000 })
+      .catch((err: unknown) => {
+        process.exitCode = 1;
+        log(`registration failed: ${err instanceof Error ? err.stack : String(err)}`);
+        return { devices: registrationDevices, seconds: 0, error: err instanceof Error ? err.message : String(err), perSecond: 0, p95Ms: 0 };
+      });
+    return { database: db.driver, databaseStartSeconds, result };
+  } finally {
+    await ferry.close();
+    await db.close();
+  }
+}
+
+function table(c: Comparison | undefined, extra: string[]): string {
+  const header = [
+    '| benchmark | Ferry | libcoap coap-server | naive node-coap | Ferry/libcoap | Ferry/naive |',
+    '|---|---|---|---|---|---|',
+  ];
+  if (!c) return [...header, ...extra].join('\n') + '\n';
   const n = (x: number): string => x.toLocaleString('en-US');
   const cell = (server: string, imageBytes: number, clients: number): string => {
     const s = c.scenarios.find((x) => x.server === server && x.imageBytes === imageBytes && x.clients === clients);
@@ -89,9 +115,5 @@ function table(c: Comparison, extra: string[]): string {
   if (probe) {
     rows.push(`| server RSS, ${n(probe.clients)} concurrent downloaders of ${probe.imageBytes / 1024} KiB | ${mem('ferry')} | ${mem('libcoap')} | ${mem('naive')} | | |`);
   }
-  return [
-    '| benchmark | Ferry | libcoap coap-server | naive node-coap | Ferry/libcoap | Ferry/naive |',
-    '|---|---|---|---|---|---|',
-    ...rows, ...extra,
-  ].join('\n') + '\n';
+  return [...header, ...rows, ...extra].join('\n') + '\n';
 }

@@ -32,4 +32,23 @@ test('npm run bench -- --quick prints a well-formed report', async () => {
   assert.is(table!.trim().split('\n').length, 2 + 4 + 1 + 2, 'header, 4 downloads, memory, database start, registration');
 });
 
+test('npm run bench -- --quick --only registration runs the registration benchmark alone', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--only', 'registration'], {
+    timeout: 90_000, env: { ...process.env, DATABASE_URL: '' },
+  });
+  const [json, table] = stdout.split('\n\n');
+  const report = JSON.parse(json!);
+  assert.is(report.download, undefined);
+  assert.is(report.registration.devices, 10);
+  assert.ok(report.registration.perSecond > 0);
+  assert.is(table!.trim().split('\n').length, 2 + 2, 'header, database start, registration');
+});
+
+test('npm run bench -- --only with an unknown benchmark is a usage error', async () => {
+  const err = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--only', 'nothing'], { timeout: 30_000 })
+    .then(() => undefined, (e: { code: number; stderr: string }) => e);
+  assert.is(err?.code, 2);
+  assert.match(err!.stderr, /--only is download or registration/);
+});
+
 test.run();
