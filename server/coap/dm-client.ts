@@ -76,7 +76,7 @@ export class DmClient {
   private readonly queues = new Map<string, Promise<unknown>>();
   /** One device observation per (endpoint, path), shared by its owners (observations.ts). */
   private readonly observations: Observations;
-  /** Where each device registered last: requests held across a new registration go there. */
+  /** Where each device last talked from (Register, Update): requests held across a new registration go there. */
   private readonly routes = new Map<string, { address: string; port: number }>();
   private readonly forgetListeners: Array<(endpoint: string) => void> = [];
   /** Bumped by forget(): requests queued before it are cancelled, not sent. */
@@ -105,8 +105,7 @@ export class DmClient {
    */
   registered(t: Target, queueMode: boolean): void {
     this.dropObservations(t.endpoint);
-    this.routes.set(t.endpoint, { address: t.address, port: t.port });
-    this.heard(t.endpoint, queueMode);
+    this.heard(t.endpoint, queueMode, t);
   }
 
   /** Called with the endpoint whenever its observations are dropped (new registration, de-registration, expiry). */
@@ -117,9 +116,11 @@ export class DmClient {
   /**
    * The device just talked (Register or Update). A queue-mode device listens for a while after
    * that (LwM2M Core §6.5, recommended 93 s); its held requests go out now, in order.
-   * A device not in queue mode is always reachable.
+   * A device not in queue mode is always reachable. `from`: the address it talked from, where
+   * its requests go from now on, those already queued included.
    */
-  heard(endpoint: string, queueMode: boolean): void {
+  heard(endpoint: string, queueMode: boolean, from?: { address: string; port: number }): void {
+    if (from) this.routes.set(endpoint, { address: from.address, port: from.port });
     if (!queueMode) {
       this.awakeUntil.delete(endpoint);
     } else {

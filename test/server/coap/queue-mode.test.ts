@@ -78,6 +78,25 @@ forEachDatabase('coap/queue mode', ({ suite, get }) => {
     assert.equal(seen.slice(before), ['GET /3/0/9', 'GET /3/0/10', 'GET /3/0']);
   });
 
+  suite('a device that comes back from another port (a reboot behind NAT) gets the held request there', async () => {
+    const oldSeen: string[] = [];
+    device.onRequest((req, reply) => { oldSeen.push(`/${req.pathSegments.join('/')}`); reply({ code: '2.05', contentFormat: 0, payload: 'old' }); });
+    const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
+    const query = ['ep=q-4', 'lt=60', 'lwm2m=1.1', 'Q'];
+    assert.is((await device.request({ ...server, method: 'POST', pathSegments: ['rd'], query, contentFormat: 40, payload: '</3/0>' })).code, '2.01');
+    await sleep(1300);
+    const held = ferry.dm.read({ endpoint: 'q-4', address: '127.0.0.1', port: device.address().port }, '/3/0/9', 0);
+    const rebooted = await CoapEndpoint.bind({ bindAddress: '127.0.0.1', ackTimeoutMs: 300 });
+    try {
+      rebooted.onRequest((_req, reply) => reply({ code: '2.05', contentFormat: 0, payload: 'new' }));
+      assert.is((await rebooted.request({ ...server, method: 'POST', pathSegments: ['rd'], query, contentFormat: 40, payload: '</3/0>' })).code, '2.01');
+      assert.is((await held).payload.toString(), 'new');
+      assert.not.ok(oldSeen.includes('/3/0/9'), 'nothing went to the old port');
+    } finally {
+      await rebooted.close();
+    }
+  });
+
   suite('a held request for a device that de-registers fails as cancelled', async () => {
     device.onRequest((_req, reply) => reply({ code: '2.05', contentFormat: 0, payload: '1' }));
     const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
