@@ -13,6 +13,13 @@ import { CoapError, replyError } from './message.ts';
 
 export type CoapHandler = (req: IncomingMessage, res: OutgoingMessage) => Promise<void> | void;
 
+/**
+ * The socket's receive buffer. The Linux default (~208 KiB) holds a few hundred small datagrams:
+ * a fleet re-registering after an outage overflows it, and each lost Register costs its device a
+ * CoAP retransmission (2–3 s, RFC 7252 §4.8). The kernel caps it at net.core.rmem_max.
+ */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export class CoapEndpoint {
   readonly socket: Socket;
   readonly server: Server;
@@ -33,6 +40,12 @@ export class CoapEndpoint {
       socket.bind(opts.port, opts.host, () => { socket.off('error', reject); resolve(); });
     });
     const log = opts.log;
+    try {
+      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+    } catch (err) {
+      log.warn({ err }, 'could not enlarge the CoAP receive buffer');
+    }
+    log.debug({ bytes: socket.getRecvBufferSize() }, 'coap receive buffer');
     const server = new Server({ piggybackReplyMs: 200 });
     patchSendError(server, socket, log);
     server.listen(socket);
