@@ -28,6 +28,8 @@ interface Shared {
   current?: Notification;
   /** Settles when the first response arrives (or the request fails). */
   ready: Promise<Notification>;
+  /** The last owner cancelled before the device answered: deregister as soon as it does. */
+  cancelled?: boolean;
 }
 
 export class Observations {
@@ -65,7 +67,7 @@ export class Observations {
     const shared: Shared = { owners: new Map([[owner, onValue]]), ready: undefined as unknown as Promise<Notification> };
     shared.ready = start().then(({ stream, first }) => {
       if (paths.get(path) !== shared) { // forgotten or cancelled meanwhile
-        closeQuietly(stream, false);
+        closeQuietly(stream, shared.cancelled === true);
         throw new DmError('cancelled', `the observation of ${path} ended before the device answered`);
       }
       shared.stream = stream;
@@ -99,15 +101,18 @@ export class Observations {
     paths.delete(path);
     if (paths.size === 0) this.byEndpoint.delete(endpoint);
     if (shared.stream) closeQuietly(shared.stream, true); // RFC 7641 §3.6: GET with Observe=1
+    else shared.cancelled = true;
     return true;
   }
 
   /** The device rebooted, left or expired: its observations are gone on its side; drop ours. */
   forget(endpoint: string): void {
-    for (const shared of this.byEndpoint.get(endpoint)?.values() ?? []) {
+    const paths = this.byEndpoint.get(endpoint);
+    for (const shared of paths?.values() ?? []) {
       shared.owners.clear();
       if (shared.stream) closeQuietly(shared.stream, false);
     }
+    paths?.clear(); // an observation still on its way finds itself gone
     this.byEndpoint.delete(endpoint);
   }
 
