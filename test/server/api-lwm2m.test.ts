@@ -13,9 +13,15 @@ import { eventually, startTestFerry } from '../helpers/ferry.ts';
 for (const [mode, format] of [['TLV', ContentFormat.TLV], ['SenML-CBOR', ContentFormat.SENML_CBOR]] as const) forEachDatabase(`api/lwm2m ${mode}`, ({ suite, get }) => {
   let ferry: Ferry;
   let sim: SimDevice;
+  /** What the device was asked (its DM log): method, path, the code it answered. */
+  let asked: string[] = [];
   suite.before.each(async () => {
     ferry = await startTestFerry(get().db, { requestTimeout: 3 });
-    sim = new SimDevice({ endpoint: 'dm-0', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 60, contentFormat: format, coap: { ackTimeoutMs: 300 } });
+    asked = [];
+    sim = new SimDevice({
+      endpoint: 'dm-0', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 60, contentFormat: format, coap: { ackTimeoutMs: 300 },
+      log: (e) => { if (e.type === 'dm') asked.push(`${e.method} ${e.path} ${e.code}`); },
+    });
     await sim.start();
     await eventually(async () => ((await devices.findByEndpoint(get().db, 'dm-0'))?.firmwareVersion ? true : undefined), 5000, 'inventory');
   });
@@ -51,6 +57,7 @@ for (const [mode, format] of [['TLV', ContentFormat.TLV], ['SenML-CBOR', Content
     assert.is((await call('PUT', 'dm-0/lwm2m/1/0/6', { value: true })).statusCode, 204);
     const w = await call('PUT', 'dm-0/lwm2m/1/0?mode=update', { values: [{ path: '/1/0/1', value: 77 }] });
     assert.is(w.statusCode, 204, w.body);
+    assert.ok(asked.includes('POST /1/0 2.04'), `a partial update is a POST on the instance: ${asked.join('; ')}`);
     const after = valuesOf(await call('GET', 'dm-0/lwm2m/1/0'));
     assert.is(after['/1/0/1'], 77);
     assert.is(after['/1/0/6'], true, 'a resource the partial write did not name keeps its value');
@@ -67,6 +74,7 @@ for (const [mode, format] of [['TLV', ContentFormat.TLV], ['SenML-CBOR', Content
   suite('Create an Object 19 instance, Read it, see it in Discover and in the registration, Delete it, then 404', async () => {
     const c = await call('POST', 'dm-0/lwm2m/19', { values: [{ path: '/19/1/3', value: 'calibration' }, { path: '/19/1/5', value: 42 }] });
     assert.is(c.statusCode, 201, c.body);
+    assert.ok(asked.includes('POST /19 2.01'), asked.join('; '));
     const r = await call('GET', 'dm-0/lwm2m/19/1');
     assert.is(r.statusCode, 200, r.body);
     const values = Object.fromEntries(r.json().values.map((v: { path: string; value: unknown }) => [v.path, v.value]));

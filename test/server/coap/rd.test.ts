@@ -54,6 +54,8 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
     const upd = await exchange(port(), { code: 'POST', options: uriOptions(`/rd/${id}`, ['lt=300']) });
     assert.is(upd.code, '2.04');
     assert.is((await device('dev-2'))?.['lifetime'], 300);
+    const badLinks = await exchange(port(), { code: 'POST', options: [...uriOptions(`/rd/${id}`), LINK_FORMAT], payload: Buffer.from('</3/0>,</x/y>') });
+    assert.is(badLinks.code, '4.00', 'an Update payload is checked as a Register one is');
     const unknown = await exchange(port(), { code: 'POST', options: uriOptions('/rd/nosuchid') });
     assert.is(unknown.code, '4.04');
     assert.ok(unknown.payload.toString().includes('nosuchid'));
