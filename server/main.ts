@@ -95,7 +95,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
         track(followUp(device));
       },
       updated: (device) => {
-        dm!.heard(device.endpoint, device.queueMode, target(device));
+        dm!.heard(device.endpoint, device.queueMode, targetOf(device));
         engine!.deviceHeard(device.address!, device.port!);
       },
       left: (device) => { dm!.forget(device.endpoint); },
