@@ -9,6 +9,7 @@ import { lwm2mRoutes } from './lwm2m.ts';
 import type { Lwm2mOperations } from '../coap/lwm2m-operations.ts';
 import { installErrorHandling } from './errors.ts';
 import { firmwareRoutes } from './firmware.ts';
+import { installValidation } from './validation.ts';
 
 export interface ApiDeps {
   db: Db;
@@ -25,9 +26,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log.child({ part: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
-    // Unknown fields are refused, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
+  installValidation(app);
   installErrorHandling(app);
   app.get('/healthz', async (_req, reply) => {
     try {

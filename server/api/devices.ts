@@ -6,7 +6,7 @@ import * as devices from '../store/devices.ts';
 import { listEvents } from '../store/events.ts';
 import { activeUpdateForDevice, getUpdate } from '../store/updates.ts';
 import { HttpError } from './errors.ts';
-import { deviceBody, endpointParam, errorBody, eventBody, idParam, updateBody } from './schemas.ts';
+import { deviceBody, endpointParam, errorBody, eventBody, id, idParam, updateBody } from './schemas.ts';
 
 export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: UpdateEngine }): void {
   const { db, engine } = deps;
@@ -16,7 +16,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
     schema: {
       querystring: {
         type: 'object', additionalProperties: false,
-        properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, after: { type: 'integer', minimum: 0, description: 'the last id of the previous page' } },
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, after: { ...id, minimum: 0, description: 'the last id of the previous page' } },
       },
       response: { 200: { type: 'array', items: deviceBody } },
     },
@@ -43,7 +43,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
       params: endpointParams,
       body: {
         type: 'object', required: ['firmwareId'], additionalProperties: false,
-        properties: { firmwareId: { type: 'integer', minimum: 1 } },
+        properties: { firmwareId: id },
       },
       response: { 202: updateBody, '4xx': errorBody },
     },
@@ -52,13 +52,13 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
     return reply.code(202).send({ ...update, endpoint: req.params.endpoint });
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/updates/:id', {
+  app.get<{ Params: { id: number } }>('/api/v1/updates/:id', {
     schema: {
       params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } },
       response: { 200: { ...updateBody, properties: { ...updateBody.properties, events: { type: 'array', items: eventBody } } }, '4xx': errorBody },
     },
   }, async (req) => {
-    const update = await getUpdate(db, Number(req.params.id));
+    const update = await getUpdate(db, req.params.id);
     if (!update) throw new HttpError(404, `no update ${req.params.id}`);
     const device = await devices.findById(db, update.deviceId);
     const events = await listEvents(db, { updateId: update.id });

@@ -43,6 +43,6 @@ export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBy
   });
 
   app.get('/api/v1/firmware', {
-    schema: { response: { 200: { type: 'array', items: firmwareBody } } },
+    schema: { querystring: { type: 'object', additionalProperties: false }, response: { 200: { type: 'array', items: firmwareBody }, '4xx': errorBody } },
   }, async () => listFirmware(deps.db));
 }

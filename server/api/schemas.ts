@@ -1,6 +1,11 @@
 /** JSON schemas shared by the routes (Fastify validates requests and serialises responses with them). */
-export const idParam = { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } as const;
-export const endpointParam = { type: 'string', minLength: 1, maxLength: 255 } as const;
+/** Ids are bigint in the store and exact in JSON only up to 2^53 − 1: every id the API takes is in 1 … MAX_ID. */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;
+export const id = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
+/** An id in the path (text, coerced to an integer). */
+export const idParam = id;
+/** As the registration interface takes `ep`: 1 to 255 characters, no control characters (Postgres text refuses NUL). */
+export const endpointParam = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;

@@ -1,8 +1,8 @@
 // The admin API through fastify.inject: every route, its bad inputs, and its JSON errors.
 import * as assert from 'uvu/assert';
 import type { Ferry } from '../../server/main.ts';
-import * as devices from '../../server/store/devices.ts';
 import { forEachDatabase } from '../helpers/db.ts';
+import { offlineDevice as offline } from '../helpers/devices.ts';
 import { startTestFerry } from '../helpers/ferry.ts';
 
 forEachDatabase('api', ({ suite, get }) => {
@@ -13,16 +13,7 @@ forEachDatabase('api', ({ suite, get }) => {
   const upload = (query: string, body: Buffer | string, type = 'application/octet-stream') =>
     ferry.api.inject({ method: 'POST', url: `/api/v1/firmware${query}`, headers: { 'content-type': type }, payload: body });
 
-  /** A device that is known but offline, so no request goes out to it. */
-  const offlineDevice = async (endpoint: string, hardwareClass: string | null = 'sim-1') => {
-    const { device } = await devices.register(get().db, {
-      endpoint, registrationId: `r-${endpoint}`, lifetime: 60, lwm2mVersion: '1.1', binding: 'U', queueMode: false,
-      objectLinks: '</5/0>', address: '127.0.0.1', port: 9,
-    });
-    await devices.setDeviceInfo(get().db, device.id, { manufacturer: 'm', modelNumber: hardwareClass, hardwareVersion: null, firmwareVersion: '1.0.0', hardwareClass });
-    await devices.deregister(get().db, `r-${endpoint}`);
-    return device;
-  };
+  const offlineDevice = (endpoint: string, hardwareClass?: string | null) => offline(get().db, endpoint, hardwareClass);
 
   suite('GET /healthz', async () => {
     const res = await ferry.api.inject({ method: 'GET', url: '/healthz' });
