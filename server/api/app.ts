@@ -10,6 +10,7 @@ import type { Lwm2mOperations } from '../coap/lwm2m-operations.ts';
 import { installErrorHandling } from './errors.ts';
 import { firmwareRoutes } from './firmware.ts';
 import { installValidation } from './validation.ts';
+import { healthRoutes, type BoundSocket } from './health.ts';
 
 export interface ApiDeps {
   db: Db;
@@ -20,6 +21,8 @@ export interface ApiDeps {
   maxUploadBytes: number;
   /** Trusted keys and the optional signing key for firmware uploads. */
   packageKeys: PackageKeys;
+  /** The CoAP sockets /readyz checks are bound (by name: coap, download). */
+  sockets?: Record<string, BoundSocket | undefined>;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -29,14 +32,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   installValidation(app);
   installErrorHandling(app);
-  app.get('/healthz', async (_req, reply) => {
-    try {
-      await deps.db.query('SELECT 1');
-      return { status: 'ok' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', message: 'database unreachable' });
-    }
-  });
+  healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {} });
   firmwareRoutes(app, deps);
   deviceRoutes(app, deps);
   lwm2mRoutes(app, deps);
