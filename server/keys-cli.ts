@@ -3,7 +3,7 @@
  * line. Each takes argv and returns the exit code: 0 done, 1 failed (verify: did not verify),
  * 2 usage error (bad or missing options, unreadable input files).
  */
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, unlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { DecodeError } from '../protocols/errors.ts';
 import { encodePrivateKeyPem, encodePublicKeyPem, generateSigningKey } from '../protocols/package-keys.ts';
@@ -22,7 +22,8 @@ const KEYGEN_HELP = `Usage: ferry keygen [--alg ed25519|es256] --out KEYFILE
 Makes a package signing key pair: the private key (PKCS#8 PEM) in KEYFILE, mode 0600, and the
 public key (SPKI PEM) in KEYFILE.pub, for ferry serve --trusted-keys and for devices.
   --alg A      ed25519 (COSE EdDSA, default) or es256 (ECDSA P-256, SHA-256)
-  --out FILE   where the private key goes; an existing file is not overwritten
+  --out FILE   where the private key goes (and FILE.pub the public key); an existing file is not
+               overwritten, neither the key nor the .pub
 `;
 
 const SIGN_HELP = `Usage: ferry sign --key KEYFILE --image BIN --version V --class C [--vendor ID] [--sequence N] --out PKG
@@ -78,6 +79,26 @@ async function readInput(path: string, what: string): Promise<Buffer> {
   }
 }
 
+/** Why a file could not be written, in a few words (the errno code and what it means). */
+function writeFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    EEXIST: 'the file exists (a key is not overwritten)', ENOENT: 'no such directory', EACCES: 'permission denied',
+    EISDIR: 'it is a directory', ENOTDIR: 'a part of the path is not a directory', EROFS: 'read-only file system', ENOSPC: 'no space left on the device',
+  };
+  return code === undefined ? String(err) : words[code] ? `${words[code]} (${code})` : code;
+}
+
+/** Writes a file that must not exist yet; undefined when written, else the reason. */
+async function writeNew(path: string, data: string, mode: number): Promise<string | undefined> {
+  try {
+    await writeFile(path, data, { mode, flag: 'wx' });
+    return undefined;
+  } catch (err) {
+    return `cannot write ${path}: ${writeFailure(err)}`;
+  }
+}
+
 export function keygenCommand(argv: string[], io: KeysCliIo = defaultIo): Promise<number> {
   return run('keygen', KEYGEN_HELP, io, async () => {
     const { values } = parse(argv, { alg: { type: 'string' }, out: { type: 'string' } });
@@ -86,15 +107,17 @@ export function keygenCommand(argv: string[], io: KeysCliIo = defaultIo): Promis
     if (alg !== 'ed25519' && alg !== 'es256') throw new UsageError(`--alg must be ed25519 or es256, got "${alg}"`);
     const out = required(values, 'out');
     const key = generateSigningKey(alg);
-    try {
-      await writeFile(out, encodePrivateKeyPem(key), { mode: 0o600, flag: 'wx' });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      io.err(`ferry keygen: cannot write ${out}: ${code === 'EEXIST' ? 'the file exists (a key is not overwritten)' : code ?? String(err)}\n`);
+    // Neither half of an existing pair is overwritten: a .pub left over from another key would
+    // otherwise be trusted by servers and devices that the new private key does not match.
+    const refused = await writeNew(out, encodePrivateKeyPem(key), 0o600);
+    if (refused !== undefined) { io.err(`ferry keygen: ${refused}\n`); return 1; }
+    await chmod(out, 0o600); // the mode given to open is subject to the umask
+    const pubRefused = await writeNew(`${out}.pub`, encodePublicKeyPem(key), 0o644);
+    if (pubRefused !== undefined) {
+      await unlink(out);
+      io.err(`ferry keygen: ${pubRefused}; nothing written\n`);
       return 1;
     }
-    await chmod(out, 0o600); // the mode given to open is subject to the umask
-    await writeFile(`${out}.pub`, encodePublicKeyPem(key), { mode: 0o644 });
     io.out(`${alg} key ${kidHex(key.kid)}: private key in ${out}, public key in ${out}.pub\n`);
     return 0;
   });
@@ -121,7 +144,12 @@ export function signCommand(argv: string[], io: KeysCliIo = defaultIo): Promise<
     const payload = await readInput(imageFile, 'image');
     if (payload.length === 0) throw new UsageError(`the image ${imageFile} is empty`);
     const pkg = signPackage({ payload, key, sequence, vendorId, classId, version });
-    await writeFile(out, pkg);
+    try {
+      await writeFile(out, pkg);
+    } catch (err) {
+      io.err(`ferry sign: cannot write ${out}: ${writeFailure(err)}\n`);
+      return 1;
+    }
     io.out(`${out}: ${classId} ${version}, sequence ${sequence}, ${payload.length}-byte payload, ${pkg.length} bytes, signed by ${key.alg} key ${kidHex(key.kid)}\n`);
     return 0;
   });

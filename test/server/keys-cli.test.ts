@@ -1,7 +1,7 @@
 // ferry keygen / sign / verify, as a user runs them: `node server/bin/ferry.js …` in a temp dir.
 import { execFile } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,37 @@ test('verify refuses: wrong key, a tampered package (exit 1); usage errors (exit
   assert.equal([noPackage.code, missingPub.code, noClass.code], [2, 2, 2]);
   assert.match(missingPub.stderr, /nope\.pub/);
   assert.match(noClass.stderr, /--class is required/);
+});
+
+/** One line on stderr, no stack frames. */
+const oneLine = (stderr: string): void => {
+  assert.is(stderr.trimEnd().split('\n').length, 1, stderr);
+  assert.not.match(stderr, /^\s+at /m);
+};
+
+test('keygen never overwrites an existing KEYFILE.pub either, and writes nothing then', async () => {
+  writeFileSync(at('old.key.pub'), 'the public key servers already trust\n');
+  const res = await ferry('keygen', '--out', 'old.key');
+  assert.is(res.code, 1);
+  assert.match(res.stderr, /old\.key\.pub: the file exists/);
+  oneLine(res.stderr);
+  assert.is(readFileSync(at('old.key.pub'), 'utf8'), 'the public key servers already trust\n');
+  assert.not.ok(existsSync(at('old.key')), 'no private key left without its public half');
+});
+
+test('an output that cannot be written: exit 1, one clear line, no stack trace (sign and keygen)', async () => {
+  const [sign, keygen] = await Promise.all([
+    ferry('sign', '--key', 'ed.key', '--image', 'fw.bin', '--version', '1', '--class', 'c', '--out', '/nonexistent/dir/q.pkg'),
+    ferry('keygen', '--out', '/nonexistent/dir/k.key'),
+  ]);
+  assert.is(sign.code, 1);
+  assert.is(sign.stderr, 'ferry sign: cannot write /nonexistent/dir/q.pkg: no such directory (ENOENT)\n');
+  assert.is(keygen.code, 1);
+  assert.is(keygen.stderr, 'ferry keygen: cannot write /nonexistent/dir/k.key: no such directory (ENOENT)\n');
+  const intoDir = await ferry('sign', '--key', 'ed.key', '--image', 'fw.bin', '--version', '1', '--class', 'c', '--out', dir);
+  assert.is(intoDir.code, 1);
+  assert.match(intoDir.stderr, /it is a directory \(EISDIR\)/);
+  oneLine(intoDir.stderr);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
