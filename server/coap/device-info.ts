@@ -24,7 +24,8 @@ export async function readDeviceInfo(dm: DmClient, target: Target, formats: Devi
   return { manufacturer, modelNumber, hardwareVersion, firmwareVersion, hardwareClass: hardwareClass(classFrom, manufacturer, modelNumber, hardwareVersion) };
 }
 
-function hardwareClass(from: HardwareClassSource, manufacturer: string | null, model: string | null, hw: string | null): string | null {
+/** The hardware class --hardware-class-from names, from the /3/0 fields; null when a field it needs is missing. */
+export function hardwareClass(from: HardwareClassSource, manufacturer: string | null, model: string | null, hw: string | null): string | null {
   switch (from) {
     case 'model': return model;
     case 'hardware-version': return hw;
