@@ -11,8 +11,8 @@
  *   with the class locked.
  * - delivery=package stores the whole package as the bytes devices receive; delivery=payload stores
  *   only the payload (devices with their own image format). The manifest is stored either way.
- *   Without ?delivery= devices receive what was uploaded: a package as the package, a raw image
- *   (signed here) as the raw bytes; ?delivery=package sends the server-signed package instead.
+ *   The default is package for every upload, a raw image signed here included: a device then
+ *   checks the signature itself (DESIGN.md: the device never trusts the server).
  */
 import { DecodeError } from '../../protocols/errors.ts';
 import { PACKAGE_MAGIC, PackageError, DEFAULT_VENDOR_ID, parsePackage, signPackage, verifyPackage } from '../../protocols/package.ts';
@@ -48,7 +48,7 @@ const isPackage = (body: Buffer): boolean => body.length >= PACKAGE_MAGIC.length
 
 export async function uploadFirmware(db: Db, keys: PackageKeys, req: UploadRequest, log: Pick<Logger, 'warn'>): Promise<FirmwareImage> {
   if (req.body.length === 0) throw new UploadError(400, 'the image is empty');
-  const delivery = req.delivery ?? (isPackage(req.body) ? 'package' : 'payload');
+  const delivery = req.delivery ?? 'package';
   const row = (bytes: Buffer, header: PackageHeader, payload: Uint8Array, event: Record<string, unknown>): NewFirmware => {
     const m = header.manifest;
     return {

@@ -87,18 +87,21 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
 
   suite('a raw image with a signing key: signed with the class\'s next sequence number', async () => {
     assert.is((await upload(pkg({ sequence: 41 }))).statusCode, 201);
+    // Without ?delivery= devices get the package the server signed (issue 5: the default is package).
     const raw = await upload(IMAGE, '?version=2.1.0&hardwareClass=sensor-v2');
     assert.is(raw.statusCode, 201, raw.body);
     assert.is(raw.json().sequence, 42);
-    assert.is(raw.json().delivery, 'payload');
+    assert.is(raw.json().delivery, 'package');
     assert.is(raw.json().keyId, Buffer.from(testSigningKey().key.kid).toString('hex'));
-    assert.ok((await stored(raw.json().id)).payload.equals(IMAGE)); // devices get the raw bytes, as uploaded
-    const asPackage = await upload(IMAGE, '?version=2.2.0&hardwareClass=sensor-v2&delivery=package');
-    assert.is(asPackage.statusCode, 201, asPackage.body);
-    assert.is(asPackage.json().sequence, 43);
-    const { header, payload } = verifyPackage((await stored(asPackage.json().id)).payload, [testSigningKey().key]);
+    const { header, payload } = verifyPackage((await stored(raw.json().id)).payload, [testSigningKey().key]);
     assert.ok(Buffer.from(payload).equals(IMAGE));
-    assert.equal([header.manifest.version, header.manifest.classId, header.manifest.sequence], ['2.2.0', 'sensor-v2', 43]);
+    assert.equal([header.manifest.version, header.manifest.classId, header.manifest.sequence], ['2.1.0', 'sensor-v2', 42]);
+    // ?delivery=payload: devices with their own image format get the raw bytes, as uploaded.
+    const asPayload = await upload(IMAGE, '?version=2.2.0&hardwareClass=sensor-v2&delivery=payload');
+    assert.is(asPayload.statusCode, 201, asPayload.body);
+    assert.is(asPayload.json().sequence, 43);
+    assert.is(asPayload.json().delivery, 'payload');
+    assert.ok((await stored(asPayload.json().id)).payload.equals(IMAGE));
     // Concurrent raw uploads of one class get distinct sequence numbers.
     const many = await Promise.all(['3.0', '3.1', '3.2'].map((v) => upload(IMAGE, `?version=${v}&hardwareClass=sensor-v2`)));
     assert.equal(many.map((r) => r.statusCode), [201, 201, 201]);

@@ -7,17 +7,23 @@ import { makeSimImage } from '../../simulator/image.ts';
 import { SimDevice } from '../../simulator/device.ts';
 import { forEachDatabase } from '../helpers/db.ts';
 import { eventually, startTestFerry } from '../helpers/ferry.ts';
-import { simRun, updateOutcome } from '../sim-e2e/kit.ts';
+import { signedPackage, simRun, trustedAnchor, updateOutcome } from '../sim-e2e/kit.ts';
 
 const FAST_COAP = { ackTimeoutMs: 300, maxRetransmit: 3 };
 
 forEachDatabase('update end to end', ({ suite, get }) => {
   const run = simRun(suite, () => get().db, { updateTimeout: 20, requestTimeout: 5 });
 
-  const startDevices = async (n: number, prefix: string, szxOf: (i: number) => number) => {
+  /**
+   * `signed`: the devices trust the server's signing key and boot a signed factory package, so they
+   * take the package a raw upload is signed into (the default delivery); otherwise they take only
+   * unsigned simulator images, sent with ?delivery=payload.
+   */
+  const startDevices = async (n: number, prefix: string, szxOf: (i: number) => number, signed = true) => {
     run.sims = Array.from({ length: n }, (_, i) => new SimDevice({
       endpoint: `${prefix}-${i}`, server: { host: '127.0.0.1', port: run.ferry.coapAddress.port },
       blockSzx: szxOf(i), lifetime: 60, rebootDelayMs: 100, coap: FAST_COAP,
+      ...(signed ? { trustedKeys: [trustedAnchor()], factoryImage: signedPackage('1.0.0', 2048, 0) } : {}),
     }));
     await Promise.all(run.sims.map((s) => s.start()));
     // Registered and read: the inventory knows each device's class and version.
@@ -28,9 +34,9 @@ forEachDatabase('update end to end', ({ suite, get }) => {
       }, 10_000, `${s.endpoint} inventory`);
     }
   };
-  const upload = async (image: Buffer, version: string) => {
+  const upload = async (image: Buffer, version: string, query = '') => {
     const res = await run.ferry.api.inject({
-      method: 'POST', url: `/api/v1/firmware?version=${version}&hardwareClass=sim-1`,
+      method: 'POST', url: `/api/v1/firmware?version=${version}&hardwareClass=sim-1${query}`,
       headers: { 'content-type': 'application/octet-stream' }, payload: image,
     });
     assert.is(res.statusCode, 201);
@@ -61,6 +67,7 @@ forEachDatabase('update end to end', ({ suite, get }) => {
       const states = r.events.filter((e: { kind: string }) => e.kind === 'update.state').map((e: { data: { state: string } }) => e.data.state);
       assert.equal(states.filter((s: string) => s !== 'downloading'), ['sent', 'downloaded', 'updating', 'succeeded']);
       assert.is(run.sims[i]!.firmwareVersion, '2.0.0');
+      assert.is(run.sims[i]!.running?.format, 'fry1', 'the device verified and booted the signed package (default delivery)');
     }
     const list = await run.ferry.api.inject({ method: 'GET', url: '/api/v1/devices' });
     for (const d of list.json()) assert.is(d.firmwareVersion, '2.0.0', d.endpoint);
@@ -84,10 +91,12 @@ forEachDatabase('update end to end', ({ suite, get }) => {
   });
 
   suite('a corrupted image fails with Update Result 5 (integrity check failure)', async () => {
-    await startDevices(1, 'bad', () => 6);
+    // Signed, a corrupted raw image would be signed as it is: the simulator image's own digest is
+    // what catches it, on a device that takes the payload alone.
+    await startDevices(1, 'bad', () => 6, false);
     const image = makeSimImage({ version: '3.0.0', size: 4000, seed: 3 });
     image[image.length - 10]! ^= 0x01;
-    const id = await requestUpdate('bad-0', await upload(image, '3.0.0'));
+    const id = await requestUpdate('bad-0', await upload(image, '3.0.0', '&delivery=payload'));
     const r = await finished(id);
     assert.is(r.state, 'failed');
     assert.is(r.resultCode, 5);
@@ -96,8 +105,9 @@ forEachDatabase('update end to end', ({ suite, get }) => {
   });
 
   suite('a device reporting another version than the image\'s is flagged', async () => {
-    await startDevices(1, 'odd', () => 6);
-    const id = await requestUpdate('odd-0', await upload(makeSimImage({ version: '4.0.1', size: 3000 }), '4.0.0'));
+    // A package names its version in the signed manifest; a payload-only device reports its image's own.
+    await startDevices(1, 'odd', () => 6, false);
+    const id = await requestUpdate('odd-0', await upload(makeSimImage({ version: '4.0.1', size: 3000 }), '4.0.0', '&delivery=payload'));
     const r = await finished(id);
     assert.is(r.state, 'succeeded');
     assert.is(r.versionMismatch, true);
