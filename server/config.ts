@@ -68,7 +68,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'requestTimeout', flag: 'request-timeout', env: 'FERRY_REQUEST_TIMEOUT', def: '60s', help: 'limit for one request to a device, retransmissions included', parse: seconds('--request-timeout') },
   { key: 'queueAwake', flag: 'queue-awake', env: 'FERRY_QUEUE_AWAKE', def: '93s', help: 'how long a queue-mode device listens after it talks (LwM2M recommends 93 s)', parse: seconds('--queue-awake') },
   { key: 'maxUploadMb', flag: 'max-upload-mb', env: 'FERRY_MAX_UPLOAD_MB', def: '64', help: 'largest firmware upload accepted, in MiB', parse: int('--max-upload-mb', 1, 1024) },
-  { key: 'imageCacheMb', flag: 'image-cache-mb', env: 'FERRY_IMAGE_CACHE_MB', def: '256', help: 'memory for firmware images being served, in MiB', parse: int('--image-cache-mb', 1, 65536) },
+  { key: 'imageCacheMb', flag: 'image-cache-mb', env: 'FERRY_IMAGE_CACHE_MB', def: '256', help: 'memory for firmware images being served, in MiB; an upload whose image (the bytes devices receive) would not fit in it is refused with 413, so keep it at or above --max-upload-mb', parse: int('--image-cache-mb', 1, 65536) },
   { key: 'logLevel', flag: 'log-level', env: 'FERRY_LOG_LEVEL', def: 'info', help: 'trace, debug, info, warn, error or silent', parse: (v) => {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new ConfigError(`--log-level: unknown level "${v}"`);
     return v;

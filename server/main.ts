@@ -138,7 +138,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     })().finally(() => { sweeping = false; }));
   }, o.sweepMs ?? 1000);
 
-  const api = await buildApi({ db, engine, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
+  const api = await buildApi({ db, engine, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   log.info({ coap: `${coapAddress.address}:${coapAddress.port}`, download: `${downloadAddress.address}:${downloadAddress.port}`, api: apiUrl, ms: Date.now() - started }, 'ferry serving');
 

@@ -19,6 +19,8 @@ export interface ApiDeps {
   engine: UpdateEngine;
   log: Logger;
   maxUploadBytes: number;
+  /** The image cache's size: an upload whose image would not fit in it is refused (413). */
+  imageCacheBytes?: number;
   /** Trusted keys and the optional signing key for firmware uploads. */
   packageKeys: PackageKeys;
   /** The CoAP sockets /readyz checks are bound (by name: coap, download). */

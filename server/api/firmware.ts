@@ -11,7 +11,7 @@ const label = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-
 
 interface UploadQuery { version?: string; hardwareClass?: string; delivery?: Delivery; force?: boolean }
 
-export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBytes: number; packageKeys: PackageKeys }): void {
+export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBytes: number; imageCacheBytes?: number | undefined; packageKeys: PackageKeys }): void {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: deps.maxUploadBytes },
     (_req, body, done) => done(null, body));
 
@@ -32,7 +32,7 @@ export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBy
     if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'send the image or package as application/octet-stream');
     let image;
     try {
-      image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query }, req.log);
+      image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes }, req.log);
     } catch (err) {
       const status = uploadRefusalStatus(err);
       if (status === undefined) throw err;

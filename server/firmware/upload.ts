@@ -32,12 +32,14 @@ export interface UploadRequest {
   delivery?: Delivery | undefined;
   /** Accept a sequence number not above the class's highest. */
   force?: boolean | undefined;
+  /** The image cache's size (--image-cache-mb): a larger image is refused, 413, as it could not be served from memory. */
+  imageCacheBytes?: number | undefined;
 }
 
 /** A refusal that is neither a DecodeError (malformed package) nor a PackageError (bad package). */
 export class UploadError extends Error {
-  readonly statusCode: 400 | 422;
-  constructor(statusCode: 400 | 422, message: string) {
+  readonly statusCode: 400 | 413 | 422;
+  constructor(statusCode: 400 | 413 | 422, message: string) {
     super(message);
     this.name = 'UploadError';
     this.statusCode = statusCode;
@@ -51,9 +53,11 @@ export async function uploadFirmware(db: Db, keys: PackageKeys, req: UploadReque
   const delivery = req.delivery ?? 'package';
   const row = (bytes: Buffer, header: PackageHeader, payload: Uint8Array, event: Record<string, unknown>): NewFirmware => {
     const m = header.manifest;
+    const delivered = delivery === 'package' ? bytes : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    refuseBeyondCache(delivered.length, req.imageCacheBytes);
     return {
       version: m.version, hardwareClass: m.classId, delivery,
-      payload: delivery === 'package' ? bytes : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+      payload: delivered,
       manifest: header.coseBytes, sequence: m.sequence, vendorId: m.vendorId, ...(header.kid ? { keyId: header.kid } : {}), event,
     };
   };
@@ -88,6 +92,18 @@ export async function uploadFirmware(db: Db, keys: PackageKeys, req: UploadReque
       return row(req.body, header, payload, { signedBy: 'uploader', forced: true, highestSequence: highest });
     },
   });
+}
+
+/**
+ * The download path serves images from memory; one larger than the whole image cache could not be
+ * held there, so it is refused up front, with both settings named, rather than served slowly.
+ */
+function refuseBeyondCache(size: number, cacheBytes: number | undefined): void {
+  if (cacheBytes === undefined || size <= cacheBytes) return;
+  const mib = (n: number): string => `${(n / 1048576).toFixed(n % 1048576 === 0 ? 0 : 1)} MiB`;
+  throw new UploadError(413, `the image devices would receive is ${size} bytes (${mib(size)}), more than the whole image cache `
+    + `(--image-cache-mb / FERRY_IMAGE_CACHE_MB, ${mib(cacheBytes)}) can hold; start the server with a larger --image-cache-mb, `
+    + 'or keep --max-upload-mb / FERRY_MAX_UPLOAD_MB at or below it');
 }
 
 /** A package: verified, with a payload, and its manifest agrees with the query. */

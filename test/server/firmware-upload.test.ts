@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodePrivateKeyPem, encodePublicKeyPem, generateSigningKey } from '../../protocols/package-keys.ts';
 import { parsePackage, signPackage, verifyPackage, type SigningKey } from '../../protocols/package.ts';
+import { helpText } from '../../server/config.ts';
 import { KeyFileError, loadPackageKeys } from '../../server/firmware/keys.ts';
 import { silentLogger } from '../../server/log.ts';
 import type { Ferry } from '../../server/main.ts';
@@ -167,6 +168,29 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
       assert.is((await upload(pkg().subarray(0, 50), '', bare)).statusCode, 400);
     } finally {
       await bare.close();
+    }
+  });
+
+  suite('an image larger than the whole image cache: 413 naming --image-cache-mb and --max-upload-mb, nothing stored', async () => {
+    const small = await startTestFerry(get().db, { imageCacheMb: 1, maxUploadMb: 2, trustedKeys: [...TRUSTED, testSigningKey().pubFile] });
+    try {
+      const MiB = 1024 * 1024;
+      const big = Buffer.alloc(MiB + 1, 7);
+      for (const res of [await upload(big, '?version=9.0.0&hardwareClass=sim-1', small), await upload(pkg({ payload: big, version: '9.0.1' }), '', small)]) {
+        assert.is(res.statusCode, 413, res.body);
+        assert.match(res.json().message, /more than the whole image cache \(--image-cache-mb \/ FERRY_IMAGE_CACHE_MB, 1 MiB\)/);
+        assert.match(res.json().message, /--max-upload-mb/);
+      }
+      assert.is((await counts()).images, 0);
+      // What counts is what devices receive: the payload alone fits at exactly the cache size, the package around it does not.
+      const exact = Buffer.alloc(MiB, 8);
+      assert.is((await upload(exact, '?version=9.1.0&hardwareClass=sim-1', small)).statusCode, 413);
+      const payloadOnly = await upload(exact, '?version=9.1.0&hardwareClass=sim-1&delivery=payload', small);
+      assert.is(payloadOnly.statusCode, 201, payloadOnly.body);
+      assert.is(payloadOnly.json().size, MiB);
+      assert.match(helpText(), /--image-cache-mb <v> +memory for firmware images .*refused with 413, so keep it at or above --max-upload-mb/);
+    } finally {
+      await small.close();
     }
   });
 });
