@@ -54,6 +54,7 @@ export class CoapEndpoint {
       void dispatch(opts.handler, req, res, log);
     });
     const agent = new Agent({ socket });
+    keepRetransmissions(agent);
     agent.on('error', (err: Error) => log.warn({ err }, 'coap agent error'));
     return new CoapEndpoint(socket, server, agent, log);
   }
@@ -93,6 +94,18 @@ function safeReply(res: OutgoingMessage, code: string, diagnostic: string): void
   // A response already sent cannot be sent again; the handler's failure came after it.
   if ((res as unknown as { writableEnded?: boolean }).writableEnded) return;
   try { replyError(res, code, diagnostic); } catch { /* the exchange is gone */ }
+}
+
+/**
+ * node-coap's Agent resets the retransmission of every request still in flight when its count of
+ * open requests reaches zero (`_cleanUp` → `_doClose`). On a socket of ours that reset is all it
+ * does, and the count drifts (a request answered with an error and then aborted is counted off
+ * twice), so it hits zero while requests are in flight and a lost CON is never sent again
+ * (RFC 7252 §4.2 wants it retransmitted). Keep the count, drop the reset; close() still aborts all.
+ */
+function keepRetransmissions(agent: Agent): void {
+  const a = agent as unknown as { _cleanUp: () => void; _requests: number };
+  a._cleanUp = () => { a._requests -= 1; };
 }
 
 /**

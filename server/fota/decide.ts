@@ -12,7 +12,8 @@ export type UpdateEvent =
   | { type: 'registered' }                    // the device registered (again): observations are gone
   | { type: 'written' }                       // the Package URI write was acknowledged
   // /5/0/9 Delivery Method and /5/0/8 Protocol Support as read; null where the device has no such resource
-  | { type: 'deliveryMethod'; value: number | null; protocols: readonly number[] | null }
+  // and /5/0/3 State, so a download left over from an earlier try can be reset first
+  | { type: 'deliveryMethod'; value: number | null; protocols: readonly number[] | null; deviceState?: number | null }
   | { type: 'pushed' }                        // the Block1 Write of /5/0/0 ended with 2.04 Changed
   | { type: 'executed' }                      // the Update execute was acknowledged
   | { type: 'state'; value: number }          // /5/0/3, notified or read
@@ -25,6 +26,7 @@ export type UpdateEvent =
 export type Command =
   | { type: 'observe' }                       // Observe /5/0/3 and /5/0/5
   | { type: 'readDeliveryMethod' }            // Read /5/0/9 and /5/0/8
+  | { type: 'resetPackageUri' }               // Write /5/0/1 = '' (Object 5: resets the state machine to Idle)
   | { type: 'writePackageUri' }               // Write /5/0/1 (pull)
   | { type: 'pushPackage' }                   // Write /5/0/0 with Block1, content-format 42 (push)
   | { type: 'executeUpdate' }                 // Execute /5/0/2
@@ -68,9 +70,13 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
       if (state !== 'queued') return NOTHING;
       const choice = chooseDelivery(event.value, event.protocols);
       if ('refused' in choice) return { to: 'failed', reason: choice.refused, commands: [] };
+      // A device still Downloading or Downloaded from an earlier try takes no new package until an
+      // empty Package URI resets it (LwM2M 1.1 Object 5, resource 1).
+      const reset: Command[] = event.deviceState === FirmwareState.DOWNLOADING || event.deviceState === FirmwareState.DOWNLOADED
+        ? [{ type: 'resetPackageUri' }] : [];
       // Push: 'sent' when the transfer starts (it may take long; the device answers every block).
-      if (choice.method === 'push') return { to: 'sent', delivery: choice, commands: [{ type: 'pushPackage' }] };
-      return { delivery: choice, commands: [{ type: 'writePackageUri' }] };
+      if (choice.method === 'push') return { to: 'sent', delivery: choice, commands: [...reset, { type: 'pushPackage' }] };
+      return { delivery: choice, commands: [...reset, { type: 'writePackageUri' }] };
     }
 
     case 'written':

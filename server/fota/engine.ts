@@ -48,6 +48,13 @@ export class HardwareClassMismatchError extends Error {}
 export class UpdateEngine {
   private readonly o: EngineOptions;
   private readonly chains = new Map<number, Promise<void>>();
+  /**
+   * Notifications are numbered as they arrive; a State or Update Result notified before the last
+   * write of the Package URI (or push) was acknowledged tells of the device's previous package and
+   * is dropped (it may still be queued behind that write's outcome).
+   */
+  private arrivals = 0;
+  private readonly writtenAt = new Map<number, number>();
   /** Last time (ms) a device was heard from, by "address:port": download blocks count. */
   private readonly activity = new Map<string, number>();
 
@@ -103,9 +110,15 @@ export class UpdateEngine {
     while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
   }
 
-  private emit(updateId: number, event: UpdateEvent): void {
+  private emit(updateId: number, event: UpdateEvent, arrival?: number): void {
     const previous = this.chains.get(updateId) ?? Promise.resolve();
-    const next = previous.then(() => this.handle(updateId, event)).catch((err: unknown) => {
+    const next = previous.then(() => {
+      if (arrival !== undefined && arrival < (this.writtenAt.get(updateId) ?? 0)) {
+        this.o.log.debug({ updateId, event }, 'notification from before the package was written: dropped');
+        return;
+      }
+      return this.handle(updateId, event);
+    }).catch((err: unknown) => {
       this.o.log.error({ err, updateId, event: event.type }, 'update event failed');
     });
     this.chains.set(updateId, next);
@@ -131,6 +144,7 @@ export class UpdateEngine {
         ...(d.reportedVersion !== undefined ? { deviceFirmwareVersion: d.reportedVersion } : {}),
       });
       if (!moved) return; // someone else moved it first: this event is stale
+      if (d.to === 'succeeded' || d.to === 'failed' || d.to === 'cancelled') this.writtenAt.delete(updateId);
       this.o.log.info({ updateId, from: update.state, to: d.to, on: event.type, resultCode: d.resultCode, reason: d.reason },
         'update state');
     }
@@ -153,22 +167,30 @@ export class UpdateEngine {
     try {
       switch (c.type) {
         case 'observe':
-          await dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', r));
-          await dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', r));
+          await dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', STATE_PATH, r));
+          await dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', RESULT_PATH, r));
           return [];
         case 'readDeliveryMethod': {
           // Both optional in Object 5 1.0: a device without them pulls over CoAP.
-          const value = await this.readOptional(updateId, t, DELIVERY_METHOD_PATH, ContentFormat.TEXT, integerValue);
+          const value = await this.readOptional(updateId, t, DELIVERY_METHOD_PATH, ContentFormat.TEXT, (r) => integerValue(DELIVERY_METHOD_PATH, r));
           const protocols = await this.readOptional(updateId, t, PROTOCOL_SUPPORT_PATH, ContentFormat.TLV, (r) => integerValues(PROTOCOL_SUPPORT_PATH, r));
-          return [{ type: 'deliveryMethod', value, protocols }];
+          // Where the device's state machine is: a download left over from an earlier try is reset first.
+          const deviceState = await this.readOptional(updateId, t, STATE_PATH, ContentFormat.TEXT, (r) => integerValue(STATE_PATH, r));
+          return [{ type: 'deliveryMethod', value, protocols, deviceState }];
         }
+        case 'resetPackageUri':
+          await dm.write(t, URI_PATH, Buffer.alloc(0), ContentFormat.TEXT);
+          this.writtenAt.set(updateId, ++this.arrivals);
+          return [];
         case 'writePackageUri':
           await dm.write(t, URI_PATH, Buffer.from(`${this.o.downloadBase}/fw/${image.id}`), ContentFormat.TEXT);
+          this.writtenAt.set(updateId, ++this.arrivals);
           return [{ type: 'written' }];
         case 'pushPackage': {
           const bytes = await this.o.images.get(image.id);
           if (!bytes) throw new Error(`firmware image ${image.id} is gone`);
           // Server-paced Block1 (block1.ts); each answered block counts as the device talking.
+          this.writtenAt.set(updateId, ++this.arrivals); // from the first block on, State is about this package
           const r = await dm.writeBlockwise(t, PACKAGE_PATH, bytes.payload, ContentFormat.OPAQUE, { onBlock: () => this.deviceHeard(t.address, t.port) });
           this.o.log.info({ updateId, bytes: bytes.payload.length, blocks: r.blocks, szx: r.szx }, 'package pushed');
           return [{ type: 'pushed' }];
@@ -177,8 +199,8 @@ export class UpdateEngine {
           await dm.execute(t, UPDATE_PATH);
           return [{ type: 'executed' }];
         case 'readResult': {
-          const state = integerValue(await dm.read(t, STATE_PATH, ContentFormat.TEXT));
-          const result = integerValue(await dm.read(t, RESULT_PATH, ContentFormat.TEXT));
+          const state = integerValue(STATE_PATH, await dm.read(t, STATE_PATH, ContentFormat.TEXT));
+          const result = integerValue(RESULT_PATH, await dm.read(t, RESULT_PATH, ContentFormat.TEXT));
           return [{ type: 'state', value: state }, { type: 'result', value: result }];
         }
         case 'readFirmwareVersion': {
@@ -195,7 +217,7 @@ export class UpdateEngine {
       const reason = err instanceof DecodeError ? err.reason : err instanceof Error ? err.message : String(err);
       // A device that refused the pushed package may say why in Update Result (e.g. 2, 5): read it.
       const resultCode = c.type === 'pushPackage' && err instanceof DmError && err.kind === 'response'
-        ? await this.readOptional(updateId, t, RESULT_PATH, ContentFormat.TEXT, integerValue).catch(() => null) : null;
+        ? await this.readOptional(updateId, t, RESULT_PATH, ContentFormat.TEXT, (r) => integerValue(RESULT_PATH, r)).catch(() => null) : null;
       return [{ type: 'commandFailed', command: c.type, reason, ...(resultCode === null ? {} : { resultCode }) }];
     }
   }
@@ -211,9 +233,9 @@ export class UpdateEngine {
     }
   }
 
-  private emitValue(updateId: number, type: 'state' | 'result', r: DmResponse): void {
+  private emitValue(updateId: number, type: 'state' | 'result', path: string, r: DmResponse): void {
     try {
-      this.emit(updateId, { type, value: integerValue(r) });
+      this.emit(updateId, { type, value: integerValue(path, r) }, ++this.arrivals);
     } catch (err) {
       this.o.log.warn({ updateId, type, reason: err instanceof DecodeError ? err.reason : String(err) },
         'undecodable value from the device');
@@ -227,12 +249,9 @@ function integerValues(path: string, r: DmResponse): number[] {
   return nodes.flatMap((n) => (typeof n.value === 'number' || typeof n.value === 'bigint' ? [Number(n.value)] : []));
 }
 
-/** A single integer resource as text/plain or TLV, whichever the device answered in. */
-function integerValue(r: DmResponse): number {
-  if (r.contentFormat === ContentFormat.TLV) {
-    const tlv = [...tlvResources(r.payload).values()][0];
-    if (!tlv?.value) throw new DecodeError('tlv.empty', 'no resource in the TLV payload');
-    return Number(decodeTlvInteger(tlv.value));
-  }
-  return decodeTextInteger(r.payload);
+/** A single integer resource, in whichever format the device answered (text, TLV, SenML, …). */
+function integerValue(path: string, r: DmResponse): number {
+  const [value] = integerValues(path, r);
+  if (value === undefined) throw new DecodeError('content.empty', `no integer for ${path} in the answer`);
+  return value;
 }

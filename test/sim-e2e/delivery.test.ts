@@ -51,6 +51,20 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
     assert.is(run.ferry.download?.stats.requests, 0, 'no GET /fw reached the download socket');
   });
 
+  suite('a device left in Downloaded by an earlier try is reset (empty Package URI) and updated', async () => {
+    const sim = await start('left-0', { deliveryMethod: 'pull', blockSzx: 6 });
+    const firmwareId = await uploadPackage(run.ferry, NEW);
+    // An operator (or a try that failed before its Execute) had the device download the package.
+    const uri = `coap://127.0.0.1:${run.ferry.downloadAddress.port}/fw/${firmwareId}`;
+    const w = await run.ferry.api.inject({ method: 'PUT', url: '/api/v1/devices/left-0/lwm2m/5/0/1', payload: { value: uri } });
+    assert.is(w.statusCode, 204, w.body);
+    await eventually(async () => (sim.state === 2 ? true : undefined), 10_000, 'Downloaded');
+    const u = await finished(await requestUpdate(run.ferry, 'left-0', firmwareId));
+    assert.is(u.state, 'succeeded', u.reason ?? '');
+    assert.is(sim.firmwareVersion, '2.0.0');
+    assert.is(sim.counters.downloads, 2, 'downloaded again after the reset');
+  });
+
   suite('a pull-only and a "both" device pull the Package URI', async () => {
     const pull = await start('pull-0', { deliveryMethod: 'pull', blockSzx: 6 });
     const both = await start('both-0', { deliveryMethod: 'both', blockSzx: 6 });

@@ -21,6 +21,11 @@ const rows: Row[] = [
   ['queued', { type: 'deliveryMethod', value: 2, protocols: [3] }, 'sent', ['pushPackage']],
   ['queued', { type: 'deliveryMethod', value: 0, protocols: [2, 3] }, 'failed', []],
   ['sent', { type: 'deliveryMethod', value: 1, protocols: [0] }, undefined, []],   // stale: decided already
+  // A device left Downloading/Downloaded by an earlier try is reset first (Object 5 res. 1, empty URI).
+  ['queued', { type: 'deliveryMethod', value: 0, protocols: [0], deviceState: 2 }, undefined, ['resetPackageUri', 'writePackageUri']],
+  ['queued', { type: 'deliveryMethod', value: 1, protocols: [0], deviceState: 1 }, 'sent', ['resetPackageUri', 'pushPackage']],
+  ['queued', { type: 'deliveryMethod', value: 0, protocols: [0], deviceState: 0 }, undefined, ['writePackageUri']],
+  ['queued', { type: 'deliveryMethod', value: 0, protocols: [0], deviceState: null }, undefined, ['writePackageUri']],
   ['queued', { type: 'written' }, 'sent', []],
   // push: the last block's 2.04, then State (its notification may be lost); Downloaded → Execute as in pull
   ['sent', { type: 'pushed' }, undefined, ['readResult']],
