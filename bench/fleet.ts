@@ -45,7 +45,7 @@ export interface UpdateFigures {
   updated: number;
   failed: Record<string, number>;
   bricked: number;
-  /** From the first device start until the last device runs the new image. */
+  /** From the first device start until the last device runs the new image (or, when some never did, the last one that did). */
   seconds: number;
   timeToUpdateMs: FleetResult['timeToUpdateMs'];
   retransmissions: number;
@@ -179,19 +179,22 @@ async function update(server: Server, devices: number, imageBytes: number, loss:
   const sampler = setInterval(() => { serverPeak = Math.max(serverPeak, server.stats.rssMb()); }, 250);
   const t0 = Date.now();
   let doneAt = 0;
+  let lastAt = 0;
+  let lastCount = 0;
   try {
     const { value: report, peak: simPeak } = await peak(simRssMb, runFleet({
       ...fleetBase(server, `upd${devices}`), devices, ramp: 500, durationMs: limitMs,
       faults: { link: { loss }, device: {} },
       driver: { api: server.api, updateTo: firmwareId, maxAttempts: 3, retryMs: 2000, pollMs: 5000 },
       until: (s) => {
+        if (s.updated > lastCount) { lastCount = s.updated; lastAt = Date.now(); }
         if (s.updated === devices && doneAt === 0) doneAt = Date.now();
         return doneAt > 0;
       },
     }));
     return {
       devices, imageBytes, loss, updated: report.updated, failed: report.failed, bricked: report.bricked,
-      seconds: round(((doneAt || Date.now()) - t0) / 1000),
+      seconds: round(((doneAt || lastAt || Date.now()) - t0) / 1000),
       timeToUpdateMs: report.timeToUpdateMs, retransmissions: report.retransmissions,
       packetsPerUpdate: round(report.perUpdate.packets, 0),
       simCpuSeconds: round(simCpuSeconds() - sim0), simRssPeakMb: round(simPeak),
