@@ -1,0 +1,30 @@
+/** What an alert can be about, how bad each kind is by default, and what raising one takes. */
+export const ALERT_KINDS = ['campaign.paused', 'update.stalled', 'update.integrity'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+export const SEVERITIES = ['info', 'warning', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** A campaign that stopped itself needs an operator; one device's failure is one device's. */
+export const DEFAULT_SEVERITY: Record<AlertKind, Severity> = {
+  'campaign.paused': 'critical',
+  'update.stalled': 'warning',
+  'update.integrity': 'warning',
+};
+
+export interface AlertInput {
+  kind: AlertKind;
+  severity?: Severity;
+  campaignId?: number;
+  deviceId?: number;
+  updateId?: number;
+  /** One line for a human. */
+  message: string;
+  /** Small structured detail (ids, codes, reasons): stored as jsonb and sent as is. */
+  data: object;
+}
+
+/** What the engine and the campaign driver see of the Alerts service: raising never throws nor waits on HTTP. */
+export interface AlertSink {
+  raise(a: AlertInput): unknown;
+}
