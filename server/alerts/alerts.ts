@@ -1,0 +1,75 @@
+/**
+ * The Alerts service: `raise` stores an alert, logs it (one line at warn), counts it by kind and,
+ * with a webhook configured, hands it to the delivery pump. Raising never throws and never waits
+ * on HTTP: the engine and the campaign driver call it and go on.
+ */
+import type { Logger } from '../log.ts';
+import type { Db } from '../store/db.ts';
+import { insertAlert, type Alert } from '../store/alerts.ts';
+import { WebhookDelivery, type WebhookOptions } from './delivery.ts';
+import { ALERT_KINDS, DEFAULT_SEVERITY, type AlertInput, type AlertKind, type AlertSink } from './kinds.ts';
+
+export interface AlertsOptions {
+  db: Db;
+  log: Logger;
+  webhook?: WebhookOptions | undefined;
+}
+
+export class Alerts implements AlertSink {
+  readonly #db: Db;
+  readonly #log: Logger;
+  readonly #delivery: WebhookDelivery | undefined;
+  readonly #counts = new Map<AlertKind, number>(ALERT_KINDS.map((k) => [k, 0]));
+  readonly #raising = new Set<Promise<unknown>>();
+
+  constructor(o: AlertsOptions) {
+    this.#db = o.db;
+    this.#log = o.log.child({ part: 'alerts' });
+    this.#delivery = o.webhook ? new WebhookDelivery(o.db, this.#log, o.webhook) : undefined;
+  }
+
+  /** Starts delivering: deliveries left pending by an earlier run go out now. */
+  start(): void {
+    if (this.#delivery) this.#log.info({ webhook: this.#delivery.target }, 'alert webhook');
+    this.#delivery?.wake();
+  }
+
+  /** Stored alert, or undefined when the store refused it (logged all the same). Never rejects. */
+  readonly raise = (a: AlertInput): Promise<Alert | undefined> => {
+    this.#counts.set(a.kind, (this.#counts.get(a.kind) ?? 0) + 1);
+    const p = this.#store(a);
+    this.#raising.add(p);
+    void p.finally(() => this.#raising.delete(p));
+    return p;
+  };
+
+  /** Alerts raised by kind since this process started (for the ferry_alerts_total counter). */
+  counts(): Record<AlertKind, number> {
+    return Object.fromEntries(this.#counts) as Record<AlertKind, number>;
+  }
+
+  /** Resolves when every raised alert is stored (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#raising.size > 0) await Promise.all([...this.#raising]);
+  }
+
+  /** Stores what is being raised, stops the retry timer and the attempts in flight: pending deliveries resume at the next start. */
+  async close(): Promise<void> {
+    await this.idle();
+    await this.#delivery?.close();
+  }
+
+  async #store(a: AlertInput): Promise<Alert | undefined> {
+    const severity = a.severity ?? DEFAULT_SEVERITY[a.kind];
+    const ids = { campaignId: a.campaignId ?? null, deviceId: a.deviceId ?? null, updateId: a.updateId ?? null };
+    let alert: Alert | undefined;
+    try {
+      alert = await insertAlert(this.#db, { kind: a.kind, severity, ...ids, message: a.message, data: a.data, webhook: this.#delivery ? 'pending' : 'none' });
+    } catch (err) {
+      this.#log.error({ kind: a.kind, err: err instanceof Error ? err.message : String(err) }, 'alert not stored');
+    }
+    this.#log.warn({ alertId: alert?.id, kind: a.kind, severity, ...ids, endpoint: alert?.endpoint ?? undefined, data: a.data }, `alert: ${a.message}`);
+    if (alert) this.#delivery?.wake();
+    return alert;
+  }
+}
