@@ -12,6 +12,8 @@ import { decodeTextInteger, decodeTextString } from '../../protocols/text.ts';
 import { decodeTlvInteger, tlvResources } from '../../protocols/tlv.ts';
 import { DmError, targetOf, type DmClient, type DmResponse, type Target } from '../coap/dm-client.ts';
 import type { ImageCache } from '../coap/image-cache.ts';
+import type { AlertSink } from '../alerts/kinds.ts';
+import { updateAlert } from '../alerts/update-alerts.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
@@ -30,6 +32,8 @@ export interface EngineOptions {
   images: ImageCache;
   /** Seconds without a word from the device before an update fails with reason timeout. */
   updateTimeoutSeconds: number;
+  /** Raised (never awaited) when an update stalls past its timeout or fails its integrity check. */
+  alerts?: AlertSink;
 }
 
 const STATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.STATE}`;
@@ -147,6 +151,8 @@ export class UpdateEngine {
       if (d.to === 'succeeded' || d.to === 'failed' || d.to === 'cancelled') this.writtenAt.delete(updateId);
       this.o.log.info({ updateId, from: update.state, to: d.to, on: event.type, resultCode: d.resultCode, reason: d.reason },
         'update state');
+      const alert = updateAlert(moved, update.state, event, this.o.updateTimeoutSeconds);
+      if (alert) this.o.alerts?.raise(alert);
     }
     if (d.commands.length === 0) return;
     const device = await devices.findById(this.o.db, update.deviceId);
