@@ -27,6 +27,11 @@ export interface Config {
   trustedKeys: string[] | undefined;
   /** PEM private key raw image uploads are signed with; without it raw images are refused. */
   signingKey: string | undefined;
+  /** http(s) URL alerts are POSTed to; none: alerts are only stored, logged and listed. */
+  alertWebhook: string | undefined;
+  /** Key of the X-Ferry-Signature HMAC on webhook requests. */
+  alertWebhookSecret: string | undefined;
+  alertWebhookAttempts: number;
 }
 
 interface Setting {
@@ -79,7 +84,19 @@ export const SETTINGS: readonly Setting[] = [
     return files;
   } },
   { key: 'signingKey', flag: 'signing-key', env: 'FERRY_SIGNING_KEY', def: undefined, help: 'private key file (PEM) the server signs raw image uploads with; without it only signed packages are accepted', parse: text },
+  { key: 'alertWebhook', flag: 'alert-webhook', env: 'FERRY_ALERT_WEBHOOK', def: undefined, help: 'http(s) URL each alert is POSTed to as JSON (retried with backoff); without it alerts are only logged, stored and listed', parse: webhookUrl },
+  { key: 'alertWebhookSecret', flag: 'alert-webhook-secret', env: 'FERRY_ALERT_WEBHOOK_SECRET', def: undefined, help: 'key of the X-Ferry-Signature: sha256=<HMAC-SHA256 of the body> header on webhook requests', parse: text },
+  { key: 'alertWebhookAttempts', flag: 'alert-webhook-attempts', env: 'FERRY_ALERT_WEBHOOK_ATTEMPTS', def: '6', help: 'attempts per alert before a webhook delivery is given up (1 s, 2 s, 4 s … apart)', parse: int('--alert-webhook-attempts', 1, 20) },
 ];
+
+function webhookUrl(v: string): string {
+  let url: URL | undefined;
+  try { url = new URL(v); } catch { /* refused below */ }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    throw new ConfigError(`--alert-webhook must be an http:// or https:// URL, got "${v}"`);
+  }
+  return v;
+}
 
 export class ConfigError extends Error {}
 

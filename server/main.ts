@@ -3,6 +3,8 @@
  * the admin API from one Config, starts them, and stops them cleanly.
  */
 import type { FastifyInstance } from 'fastify';
+import { Alerts } from './alerts/alerts.ts';
+import type { WebhookOptions } from './alerts/delivery.ts';
 import { buildApi } from './api/app.ts';
 import { readDeviceInfo } from './coap/device-info.ts';
 import { DmClient, targetOf } from './coap/dm-client.ts';
@@ -26,6 +28,7 @@ import type { Device } from './store/rows.ts';
 export interface Ferry {
   db: Db;
   engine: UpdateEngine;
+  alerts: Alerts;
   dm: DmClient;
   api: FastifyInstance;
   coap: CoapEndpoint;
@@ -46,6 +49,8 @@ export interface StartOptions {
   db?: Db;
   /** How often registrations and updates are checked for expiry (ms). */
   sweepMs?: number;
+  /** Webhook timing (tests): backoff base and the limit of one attempt, in ms. */
+  alertWebhook?: Pick<WebhookOptions, 'backoffMs' | 'timeoutMs'>;
 }
 
 export async function startFerry(config: Config, o: StartOptions): Promise<Ferry> {
@@ -121,8 +126,12 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   dm = new DmClient({ agent: coap.agent, timeoutMs: config.requestTimeout * 1000, log, queueAwakeMs: config.queueAwake * 1000 });
   const publicPort = config.publicPort ?? downloadAddress.port;
   const publicHost = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
+  const alerts = new Alerts({
+    db, log, webhook: config.alertWebhook === undefined ? undefined
+      : { url: config.alertWebhook, secret: config.alertWebhookSecret, maxAttempts: config.alertWebhookAttempts, ...o.alertWebhook },
+  });
   engine = new UpdateEngine({
-    db, dm, log, images, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout,
+    db, dm, log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout,
   });
 
   let sweeping = false;
@@ -140,11 +149,12 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
 
   const api = await buildApi({ db, engine, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
+  alerts.start();
   log.info({ coap: `${coapAddress.address}:${coapAddress.port}`, download: `${downloadAddress.address}:${downloadAddress.port}`, api: apiUrl, ms: Date.now() - started }, 'ferry serving');
 
   let closing: Promise<void> | undefined;
   return {
-    db, engine, dm, api, coap, coapAddress, download, downloadAddress, apiUrl,
+    db, engine, alerts, dm, api, coap, coapAddress, download, downloadAddress, apiUrl,
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
@@ -154,6 +164,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
         await download?.close();
         while (pending.size > 0) await Promise.all([...pending]);
         await engine!.idle();
+        await alerts.close();
         if (ownDb) await db.close();
         log.info('ferry stopped');
       })();

@@ -4,6 +4,7 @@ import type { PackageKeys } from '../firmware/keys.ts';
 import type { UpdateEngine } from '../fota/engine.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
+import { alertRoutes } from './alerts.ts';
 import { deviceRoutes } from './devices.ts';
 import { lwm2mRoutes } from './lwm2m.ts';
 import type { Lwm2mOperations } from '../coap/lwm2m-operations.ts';
@@ -38,6 +39,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   firmwareRoutes(app, deps);
   deviceRoutes(app, deps);
   lwm2mRoutes(app, deps);
+  alertRoutes(app, deps);
   await app.ready();
   return app;
 }
