@@ -4,7 +4,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Alerts } from './alerts/alerts.ts';
-import type { WebhookOptions } from './alerts/delivery.ts';
 import { buildApi } from './api/app.ts';
 import { readDeviceInfo } from './coap/device-info.ts';
 import { DmClient, targetOf } from './coap/dm-client.ts';
@@ -49,8 +48,6 @@ export interface StartOptions {
   db?: Db;
   /** How often registrations and updates are checked for expiry (ms). */
   sweepMs?: number;
-  /** Webhook timing (tests): backoff base and the limit of one attempt, in ms. */
-  alertWebhook?: Pick<WebhookOptions, 'backoffMs' | 'timeoutMs'>;
 }
 
 export async function startFerry(config: Config, o: StartOptions): Promise<Ferry> {
@@ -128,7 +125,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const publicHost = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
   const alerts = new Alerts({
     db, log, webhook: config.alertWebhook === undefined ? undefined
-      : { url: config.alertWebhook, secret: config.alertWebhookSecret, maxAttempts: config.alertWebhookAttempts, ...o.alertWebhook },
+      : { url: config.alertWebhook, secret: config.alertWebhookSecret, maxAttempts: config.alertWebhookAttempts },
   });
   engine = new UpdateEngine({
     db, dm, log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout,
