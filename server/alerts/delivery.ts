@@ -1,7 +1,8 @@
 /**
  * The webhook pump: claims due deliveries from the alerts table (so a restart, or another server
  * on the database, picks up whatever is pending), keeps at most `maxInFlight` attempts running,
- * and records each outcome there: delivered, retried after `backoffMs · 2^(attempt − 1)`, or
+ * and records each outcome there: delivered, retried after `backoffMs · 2^(attempt − 1)` (or the
+ * server's Retry-After, when longer; at most 10 min), or
  * given up after `maxAttempts`. One timer waits for the next due retry; close() stops it and
  * aborts the attempts in flight, which stay pending (not counted) for the next start.
  */
@@ -111,7 +112,7 @@ export class WebhookDelivery {
       if (!out.delivered && out.aborted) { await releaseDelivery(this.#db, a.id); return; }
       const result: AttemptResult = out.delivered ? { state: 'delivered' }
         : !out.retry || attempt >= this.#o.maxAttempts ? { state: 'failed', error: out.error }
-          : { state: 'pending', error: out.error, retryInMs: Math.min(this.#o.backoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS) };
+          : { state: 'pending', error: out.error, retryInMs: Math.min(Math.max(this.#o.backoffMs * 2 ** (attempt - 1), out.retryAfterMs ?? 0), MAX_BACKOFF_MS) };
       await recordAttempt(this.#db, a.id, result);
       const line = { alertId: a.id, kind: a.kind, webhook: this.target, attempt, ...(result.state === 'delivered' ? {} : { error: result.error }) };
       if (result.state === 'delivered') this.#log.info(line, 'alert webhook delivered');

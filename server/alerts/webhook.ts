@@ -26,7 +26,8 @@ export function signature(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
-export type Outcome = { delivered: true } | { delivered: false; retry: boolean; error: string; aborted?: boolean };
+/** `retryAfterMs`: what the server asked for in Retry-After (RFC 9110 §10.2.3), on a 429 or 503. */
+export type Outcome = { delivered: true } | { delivered: false; retry: boolean; error: string; aborted?: boolean; retryAfterMs?: number };
 
 /** A status worth another attempt: the server's trouble, not the request's. */
 const retryable = (status: number): boolean => status >= 500 || status === 408 || status === 429;
@@ -56,7 +57,10 @@ export function postOnce(url: URL, body: string, o: { secret?: string | undefine
       res.on('error', () => {});
       req.destroy();
       if (status >= 200 && status < 300) finish({ delivered: true });
-      else finish({ delivered: false, retry: retryable(status), error: `HTTP ${status}` });
+      else {
+        const after = status === 429 || status === 503 ? retryAfterMs(res.headers['retry-after']) : undefined;
+        finish({ delivered: false, retry: retryable(status), error: `HTTP ${status}`, ...(after === undefined ? {} : { retryAfterMs: after }) });
+      }
     });
     const timer = setTimeout(() => {
       finish({ delivered: false, retry: true, error: `no answer in ${o.timeoutMs} ms` });
@@ -71,4 +75,12 @@ export function postOnce(url: URL, body: string, o: { secret?: string | undefine
     req.on('error', (err: NodeJS.ErrnoException) => finish({ delivered: false, retry: true, error: err.code ?? err.message }));
     req.end(body);
   });
+}
+
+/** Retry-After as delay-seconds or an HTTP-date, in ms from now; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -6,8 +6,8 @@ export interface HookRequest { at: number; method: string; headers: IncomingHttp
 export interface Hook {
   url: string;
   requests: HookRequest[];
-  /** Status for the n-th request (0-based), or 'hang' to never answer. */
-  answer: (n: number) => number | 'hang';
+  /** Status (and headers) for the n-th request (0-based), or 'hang' to never answer. */
+  answer: (n: number) => number | { status: number; headers: Record<string, string> } | 'hang';
   close(): Promise<void>;
 }
 
@@ -19,8 +19,10 @@ export async function startHook(answer: Hook['answer'] = () => 200): Promise<Hoo
     req.on('end', () => {
       const n = requests.length;
       requests.push({ at: Date.now(), method: req.method ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() });
-      const status = hook.answer(n);
-      if (status !== 'hang') res.writeHead(status, { 'content-type': 'text/plain' }).end('ok');
+      const a = hook.answer(n);
+      if (a === 'hang') return;
+      const { status, headers } = typeof a === 'number' ? { status: a, headers: {} } : a;
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end('ok');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

@@ -4,6 +4,7 @@
 import * as assert from 'uvu/assert';
 import { Alerts } from '../../../server/alerts/alerts.ts';
 import type { WebhookOptions } from '../../../server/alerts/delivery.ts';
+import { retryAfterMs } from '../../../server/alerts/webhook.ts';
 import { silentLogger } from '../../../server/log.ts';
 import { getAlert, type Alert } from '../../../server/store/alerts.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
@@ -64,6 +65,16 @@ forEachDatabase('alert webhook', ({ suite, get }) => {
     const done = await settled((await raise(start())).id);
     assert.is(done.webhook, 'delivered');
     assert.is(hook.requests.length, 3);
+  });
+
+  suite('a 503 with Retry-After waits as long as asked', async () => {
+    hook = await startHook((n) => (n === 0 ? { status: 503, headers: { 'retry-after': '1' } } : 200));
+    const done = await settled((await raise(start())).id);
+    assert.is(done.webhook, 'delivered');
+    assert.is(hook.requests.length, 2);
+    assert.ok(hook.requests[1]!.at - hook.requests[0]!.at >= 990, 'waited the second asked for, not the 60 ms backoff');
+    assert.is(retryAfterMs('Wed, 01 Dec 2027 10:00:05 GMT', Date.parse('Wed, 01 Dec 2027 10:00:00 GMT')), 5000);
+    assert.is(retryAfterMs('soon'), undefined);
   });
 
   suite('a server that never answers: each attempt times out, given up after the maximum', async () => {
