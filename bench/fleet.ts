@@ -22,6 +22,7 @@ import { runFleet } from '../simulator/fleet.ts';
 import type { FleetOptions, FleetResult } from '../simulator/fleet.ts';
 import { makeSimImage } from '../simulator/image.ts';
 import { processStats } from './servers/spawn.ts';
+import { generateToken } from '../server/store/tokens.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -59,6 +60,8 @@ export interface UpdateFigures {
 interface Server {
   coapPort: number;
   api: string;
+  /** The admin token the server was started with (FERRY_ADMIN_TOKEN). */
+  token: string;
   anchor: TrustAnchor;
   stats: ReturnType<typeof processStats>;
   stop(): Promise<void>;
@@ -66,6 +69,7 @@ interface Server {
 
 /** `ferry serve` on free loopback ports, signing raw uploads with a key made here. */
 async function startServer(dir: string): Promise<Server> {
+  const token = generateToken();
   const key = generateSigningKey('ed25519');
   const keyFile = join(dir, 'signing.key');
   await writeFile(keyFile, encodePrivateKeyPem(key), { mode: 0o600 });
@@ -73,7 +77,7 @@ async function startServer(dir: string): Promise<Server> {
   const child = spawn(process.execPath, [join(root, 'server/bin/ferry.js'), 'serve',
     '--coap-port', '0', '--download-port', '0', '--api-port', '0', '--db-dir', join(dir, 'db'),
     '--signing-key', keyFile, '--trusted-keys', `${keyFile}.pub`, '--update-timeout', '10m', '--log-level', 'info'],
-  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FERRY_ADMIN_TOKEN: token } });
   const serving = await new Promise<{ coap: string; api: string }>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('ferry serve did not start in 90 s')); }, 90_000);
@@ -94,6 +98,7 @@ async function startServer(dir: string): Promise<Server> {
   return {
     coapPort: Number(serving.coap.split(':').at(-1)),
     api: serving.api,
+    token,
     anchor: { alg: key.alg, kid: key.kid, publicKey: key.publicKey },
     stats: processStats(child.pid!),
     stop: () => stopChild(child),
@@ -109,9 +114,9 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function upload(api: string, version: string, payload: Buffer): Promise<number> {
-  const res = await fetch(`${api}/api/v1/firmware?version=${version}&hardwareClass=sim-1&delivery=package`, {
-    method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: payload,
+async function upload(server: Server, version: string, payload: Buffer): Promise<number> {
+  const res = await fetch(`${server.api}/api/v1/firmware?version=${version}&hardwareClass=sim-1&delivery=package`, {
+    method: 'POST', headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${server.token}` }, body: payload,
   });
   if (res.status !== 201) throw new Error(`upload: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { id: number }).id;
@@ -172,7 +177,7 @@ async function scale(server: Server, devices: number, idleSeconds: number, limit
 }
 
 async function update(server: Server, devices: number, imageBytes: number, loss: number, limitMs: number): Promise<UpdateFigures> {
-  const firmwareId = await upload(server.api, `2.0.0-${process.pid}`, makeSimImage({ version: `2.0.0-${process.pid}`, size: imageBytes, seed: 3 }));
+  const firmwareId = await upload(server, `2.0.0-${process.pid}`, makeSimImage({ version: `2.0.0-${process.pid}`, size: imageBytes, seed: 3 }));
   const sim0 = simCpuSeconds();
   const srv0 = server.stats.cpuSeconds();
   let serverPeak = server.stats.rssMb();
@@ -185,7 +190,7 @@ async function update(server: Server, devices: number, imageBytes: number, loss:
     const { value: report, peak: simPeak } = await peak(simRssMb, runFleet({
       ...fleetBase(server, `upd${devices}`), devices, ramp: 500, durationMs: limitMs,
       faults: { link: { loss }, device: {} },
-      driver: { api: server.api, updateTo: firmwareId, maxAttempts: 3, retryMs: 2000, pollMs: 5000 },
+      driver: { api: server.api, token: server.token, updateTo: firmwareId, maxAttempts: 3, retryMs: 2000, pollMs: 5000 },
       until: (s) => {
         if (s.updated > lastCount) { lastCount = s.updated; lastAt = Date.now(); }
         if (s.updated === devices && doneAt === 0) doneAt = Date.now();

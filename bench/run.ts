@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configWith } from '../server/config.ts';
 import { silentLogger } from '../server/log.ts';
+import { generateToken } from '../server/store/tokens.ts';
 import { startFerry } from '../server/main.ts';
 import { openDb } from '../server/store/open.ts';
 import { compareServers, type Comparison } from './compare.ts';
@@ -75,7 +76,7 @@ async function benchRegistrations(): Promise<{ database: string; databaseStartSe
   const started = performance.now();
   const db = await openDb(process.env['DATABASE_URL'] ? { databaseUrl: process.env['DATABASE_URL'] } : {});
   const databaseStartSeconds = Math.round((performance.now() - started) / 10) / 100;
-  const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, requestTimeout: 10, logLevel: 'silent' }), { log: silentLogger(), db });
+  const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, requestTimeout: 10, logLevel: 'silent', adminToken: generateToken() }), { log: silentLogger(), db });
   try {
     // A failure here must not lose the download figures: it is reported, and the exit code says it.
     const result = await benchRegistration({ port: ferry.coapAddress.port, devices: registrationDevices, db, limitMs: 180_000 })

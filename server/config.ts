@@ -32,6 +32,8 @@ export interface Config {
   /** Key of the X-Ferry-Signature HMAC on webhook requests. */
   alertWebhookSecret: string | undefined;
   alertWebhookAttempts: number;
+  /** The admin API token an admin starts with (stored hashed); without one, one is made at first start. */
+  adminToken: string | undefined;
 }
 
 interface Setting {
@@ -82,6 +84,10 @@ export const SETTINGS: readonly Setting[] = [
     const files = v.split(',').map((f) => f.trim());
     if (files.some((f) => f === '')) throw new ConfigError(`--trusted-keys: an empty file name in "${v}"`);
     return files;
+  } },
+  { key: 'adminToken', flag: 'admin-token', env: 'FERRY_ADMIN_TOKEN', def: undefined, help: 'an admin token for the API (32 to 200 printable characters, e.g. fry_ and 43 base64url ones), stored hashed; without it, and with no token in the database, one is made and printed once at first start (prefer the variable: a flag shows in ps)', parse: (v) => {
+    if (!/^[\x21-\x7e]{32,200}$/.test(v)) throw new ConfigError('--admin-token / FERRY_ADMIN_TOKEN must be 32 to 200 printable characters without spaces (e.g. fry_ and the output of openssl rand -base64 32 | tr +/ -_ | tr -d =)');
+    return v;
   } },
   { key: 'signingKey', flag: 'signing-key', env: 'FERRY_SIGNING_KEY', def: undefined, help: 'private key file (PEM) the server signs raw image uploads with; without it only signed packages are accepted', parse: text },
   { key: 'alertWebhook', flag: 'alert-webhook', env: 'FERRY_ALERT_WEBHOOK', def: undefined, help: 'http(s) URL each alert is POSTed to as JSON (retried with backoff); without it alerts are only logged, stored and listed', parse: webhookUrl },

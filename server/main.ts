@@ -22,6 +22,7 @@ import type { Db } from './store/db.ts';
 import * as devices from './store/devices.ts';
 import { loadFirmwarePayload } from './store/firmware.ts';
 import { openDb } from './store/open.ts';
+import { ensureAdminToken } from './store/tokens.ts';
 import type { Device } from './store/rows.ts';
 
 export interface Ferry {
@@ -48,7 +49,14 @@ export interface StartOptions {
   db?: Db;
   /** How often registrations and updates are checked for expiry (ms). */
   sweepMs?: number;
+  /** Shows the admin token made at first start, once (default: a notice on stderr, outside the JSON log). */
+  announceToken?: (token: string) => void;
 }
+
+const announceOnStderr = (token: string): void => {
+  process.stderr.write(`\n  No API token existed, so Ferry made an admin token. It is shown this once; keep it:\n\n      ${token}\n\n`
+    + '  Use it as "Authorization: Bearer <token>"; create others with POST /api/v1/tokens, or set FERRY_ADMIN_TOKEN.\n\n');
+};
 
 export async function startFerry(config: Config, o: StartOptions): Promise<Ferry> {
   const log = o.log;
@@ -147,6 +155,13 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const api = await buildApi({ db, engine, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   alerts.start();
+  // After everything listens, so a start-up that fails prints no token it will not serve.
+  const admin = await ensureAdminToken(db, config.adminToken);
+  if (admin.revokedConfigured) log.warn('FERRY_ADMIN_TOKEN was revoked through the API and stays revoked');
+  if (admin.generated !== undefined) {
+    log.warn('no API token existed: an admin token was made and shown on stderr, once');
+    (o.announceToken ?? announceOnStderr)(admin.generated);
+  }
   log.info({ coap: `${coapAddress.address}:${coapAddress.port}`, download: `${downloadAddress.address}:${downloadAddress.port}`, api: apiUrl, ms: Date.now() - started }, 'ferry serving');
 
   let closing: Promise<void> | undefined;

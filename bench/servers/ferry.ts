@@ -7,13 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { configWith } from '../../server/config.ts';
 import { silentLogger } from '../../server/log.ts';
+import { generateToken } from '../../server/store/tokens.ts';
 import { startFerry } from '../../server/main.ts';
 import { insertFirmware } from '../../server/store/firmware.ts';
 import { openDb } from '../../server/store/open.ts';
 
 const url = process.env['DATABASE_URL'];
 const db = await openDb(url ? { databaseUrl: url } : {});
-const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, logLevel: 'silent' }), { log: silentLogger(), db });
+const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, logLevel: 'silent', adminToken: generateToken() }), { log: silentLogger(), db });
 const ids: number[] = [];
 for (const [i, file] of process.argv.slice(2).entries()) {
   const image = await insertFirmware(db, { version: `bench-${process.pid}-${i}`, hardwareClass: 'bench', payload: readFileSync(file) });

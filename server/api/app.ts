@@ -1,4 +1,5 @@
 /** The admin API (Fastify): JSON schema on every route, JSON errors, never a 500 for a client error. */
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { PackageKeys } from '../firmware/keys.ts';
 import type { UpdateEngine } from '../fota/engine.ts';
@@ -12,6 +13,11 @@ import { installErrorHandling } from './errors.ts';
 import { firmwareRoutes } from './firmware.ts';
 import { installValidation } from './validation.ts';
 import { healthRoutes, type BoundSocket } from './health.ts';
+import { installAuth, watchRoutes } from './auth.ts';
+import { tokenRoutes } from './tokens.ts';
+import { installDocs } from './docs.ts';
+
+const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface ApiDeps {
   db: Db;
@@ -35,7 +41,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   installValidation(app);
   installErrorHandling(app);
+  app.decorate('apiRoutes', watchRoutes(app));
+  installAuth(app, deps);
+  await installDocs(app, FERRY_VERSION);
   healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {} });
+  tokenRoutes(app, deps);
   firmwareRoutes(app, deps);
   deviceRoutes(app, deps);
   lwm2mRoutes(app, deps);

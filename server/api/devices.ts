@@ -5,6 +5,7 @@ import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { listEvents } from '../store/events.ts';
 import { activeUpdateForDevice, getUpdate } from '../store/updates.ts';
+import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { deviceBody, endpointParam, errorBody, eventBody, id, idParam, updateBody } from './schemas.ts';
 
@@ -13,6 +14,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
   const endpointParams = { type: 'object', required: ['endpoint'], additionalProperties: false, properties: { endpoint: endpointParam } } as const;
 
   app.get<{ Querystring: { limit?: number; after?: number } }>('/api/v1/devices', {
+    config: { role: 'viewer' },
     schema: {
       querystring: {
         type: 'object', additionalProperties: false,
@@ -23,6 +25,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
   }, async (req) => devices.listDevices(db, { limit: req.query.limit ?? 100, ...(req.query.after ? { afterId: req.query.after } : {}) }));
 
   app.get<{ Params: { endpoint: string } }>('/api/v1/devices/:endpoint', {
+    config: { role: 'viewer' },
     schema: {
       params: endpointParams,
       response: {
@@ -39,6 +42,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
   });
 
   app.post<{ Params: { endpoint: string }; Body: { firmwareId: number } }>('/api/v1/devices/:endpoint/update', {
+    config: { role: 'operator' },
     schema: {
       params: endpointParams,
       body: {
@@ -48,11 +52,12 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
       response: { 202: updateBody, '4xx': errorBody },
     },
   }, async (req, reply) => {
-    const update = await engine.requestUpdate(req.params.endpoint, req.body.firmwareId);
+    const update = await engine.requestUpdate(req.params.endpoint, req.body.firmwareId, actorOf(req));
     return reply.code(202).send({ ...update, endpoint: req.params.endpoint });
   });
 
   app.get<{ Params: { id: number } }>('/api/v1/updates/:id', {
+    config: { role: 'viewer' },
     schema: {
       params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } },
       response: { 200: { ...updateBody, properties: { ...updateBody.properties, events: { type: 'array', items: eventBody } } }, '4xx': errorBody },

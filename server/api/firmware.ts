@@ -4,6 +4,7 @@ import type { PackageKeys } from '../firmware/keys.ts';
 import { uploadFirmware, uploadRefusalMessage, uploadRefusalStatus, type Delivery } from '../firmware/upload.ts';
 import { listFirmware } from '../store/firmware.ts';
 import type { Db } from '../store/db.ts';
+import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { errorBody, firmwareBody } from './schemas.ts';
 
@@ -17,6 +18,7 @@ export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBy
 
   app.post<{ Querystring: UploadQuery; Body: Buffer }>('/api/v1/firmware', {
     bodyLimit: deps.maxUploadBytes,
+    config: { role: 'operator' },
     schema: {
       querystring: {
         type: 'object', additionalProperties: false,
@@ -32,7 +34,7 @@ export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBy
     if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'send the image or package as application/octet-stream');
     let image;
     try {
-      image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes }, req.log);
+      image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes, actor: actorOf(req) }, req.log);
     } catch (err) {
       const status = uploadRefusalStatus(err);
       if (status === undefined) throw err;
@@ -43,6 +45,7 @@ export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBy
   });
 
   app.get('/api/v1/firmware', {
+    config: { role: 'viewer' },
     schema: { querystring: { type: 'object', additionalProperties: false }, response: { 200: { type: 'array', items: firmwareBody }, '4xx': errorBody } },
   }, async () => listFirmware(deps.db));
 }

@@ -20,6 +20,8 @@ import { DmError, targetOf, type Target } from '../coap/dm-client.ts';
 import type { DeviceFormats, Lwm2mOperations, ReadResult } from '../coap/lwm2m-operations.ts';
 import type { Db } from '../store/db.ts';
 import { findByEndpoint } from '../store/devices.ts';
+import { recordEvent } from '../store/events.ts';
+import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { endpointParam, errorBody } from './schemas.ts';
 import { valueFromJson, valueToJson } from '../../protocols/value-json.ts';
@@ -66,7 +68,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return m;
   };
 
-  async function resolve(req: FastifyRequest<{ Params: { endpoint: string; '*': string } }>, o: { registered: boolean } = { registered: true }): Promise<{ target: Target; formats: DeviceFormats; path: Lwm2mPath }> {
+  async function resolve(req: FastifyRequest<{ Params: { endpoint: string; '*': string } }>, o: { registered: boolean } = { registered: true }): Promise<{ target: Target; formats: DeviceFormats; path: Lwm2mPath; deviceId: number }> {
     let path: Lwm2mPath;
     try {
       path = parsePath(`/${req.params['*']}`);
@@ -79,9 +81,12 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     if (o.registered && !target) throw new HttpError(409, `device ${d.endpoint} is not registered (${d.status})`);
     return {
       target: target ?? { endpoint: d.endpoint, address: d.address ?? '', port: d.port ?? 0, rootPath: d.rootPath },
-      formats: { lwm2mVersion: d.lwm2mVersion, contentFormats: d.contentFormats }, path,
+      formats: { lwm2mVersion: d.lwm2mVersion, contentFormats: d.contentFormats }, path, deviceId: d.id,
     };
   }
+  /** An operator's change to a device, in the audit log. */
+  const audit = (req: FastifyRequest, kind: string, deviceId: number, path: Lwm2mPath, data: Record<string, unknown> = {}) =>
+    recordEvent(deps.db, { kind: `dm.${kind}`, actor: actorOf(req), deviceId, data: { path: formatPath(path), ...data } });
   const answer = (path: Lwm2mPath, r: ReadResult) => ({ path: formatPath(path), contentFormat: r.contentFormat, values: nodesToJson(r.nodes) });
   const nodesOf = (path: Lwm2mPath, body: { value?: unknown; values?: Array<{ path: string; value: unknown }> }): Lwm2mNodes => {
     try {
@@ -93,7 +98,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     throw new HttpError(400, 'give "value" for one resource or "values": [{ path, value }]');
   };
 
-  app.get<{ Params: { endpoint: string; '*': string }; Querystring: { format?: string } }>('/api/v1/devices/:endpoint/lwm2m/*', {
+  app.get<{ Params: { endpoint: string; '*': string }; Querystring: { format?: string } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'viewer' },
     schema: { params, querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: Object.keys(FORMATS) } } }, response: { '4xx': errorBody } },
   }, async (req) => {
     const { target, formats, path } = await resolve(req);
@@ -102,79 +107,86 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     } catch (err) { return deviceFailure(err); }
   });
 
-  app.put<{ Params: { endpoint: string; '*': string }; Querystring: { mode?: 'replace' | 'update' }; Body: { value?: Lwm2mValue; values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', {
+  app.put<{ Params: { endpoint: string; '*': string }; Querystring: { mode?: 'replace' | 'update' }; Body: { value?: Lwm2mValue; values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'operator' },
     schema: { params, querystring: { type: 'object', additionalProperties: false, properties: { mode: { type: 'string', enum: ['replace', 'update'] } } }, body: valuesBody, response: { '4xx': errorBody } },
   }, async (req, reply) => {
-    const { target, formats, path } = await resolve(req);
+    const { target, formats, path, deviceId } = await resolve(req);
     const nodes = nodesOf(path, req.body);
     try { await deps.ops.write(target, formats, path, nodes, req.query.mode ?? 'replace'); } catch (err) { return deviceFailure(err); }
+    await audit(req, 'write', deviceId, path, { mode: req.query.mode ?? 'replace', resources: nodes.length });
     return reply.code(204).send();
   });
 
-  app.post<{ Params: { endpoint: string; '*': string }; Body: { values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', {
+  app.post<{ Params: { endpoint: string; '*': string }; Body: { values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'operator' },
     schema: { params, body: valuesBody, response: { '4xx': errorBody } },
   }, async (req, reply) => {
-    const { target, formats, path } = await resolve(req);
+    const { target, formats, path, deviceId } = await resolve(req);
     if (path.instanceId !== undefined) throw new HttpError(400, 'create on an object path, e.g. /9');
     const nodes = nodesOf(path, req.body);
     try { await deps.ops.create(target, formats, path, nodes); } catch (err) { return deviceFailure(err); }
+    await audit(req, 'create', deviceId, path);
     return reply.code(201).send();
   });
 
-  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/lwm2m/*', { schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
-    const { target, path } = await resolve(req);
+  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'operator' }, schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
+    const { target, path, deviceId } = await resolve(req);
     if (path.instanceId === undefined || path.resourceId !== undefined) throw new HttpError(400, 'delete an object instance, e.g. /9/1');
     try { await deps.ops.delete(target, path); } catch (err) { return deviceFailure(err); }
+    await audit(req, 'delete', deviceId, path);
     return reply.code(204).send();
   });
 
-  app.post<{ Params: { endpoint: string; '*': string }; Body: { arguments?: string } | undefined }>('/api/v1/devices/:endpoint/execute/*', {
+  app.post<{ Params: { endpoint: string; '*': string }; Body: { arguments?: string } | undefined }>('/api/v1/devices/:endpoint/execute/*', { config: { role: 'operator' },
     schema: { params, body: { type: ['object', 'null'], additionalProperties: false, properties: { arguments: { type: 'string', maxLength: 1024 } } }, response: { '4xx': errorBody } },
   }, async (req, reply) => {
-    const { target, path } = await resolve(req);
+    const { target, path, deviceId } = await resolve(req);
     if (path.resourceId === undefined) throw new HttpError(400, 'execute a resource, e.g. /3/0/4');
     try { await deps.ops.execute(target, path, req.body?.arguments); } catch (err) { return deviceFailure(err); }
+    await audit(req, 'execute', deviceId, path, req.body?.arguments === undefined ? {} : { arguments: req.body.arguments });
     return reply.code(204).send();
   });
 
-  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/discover/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/discover/*', { config: { role: 'viewer' }, schema: { params, response: { '4xx': errorBody } } }, async (req) => {
     const { target, path } = await resolve(req);
     try { return { path: formatPath(path), links: await deps.ops.discover(target, path) }; } catch (err) { return deviceFailure(err); }
   });
 
-  app.put<{ Params: { endpoint: string; '*': string }; Body: Attributes }>('/api/v1/devices/:endpoint/attributes/*', {
+  app.put<{ Params: { endpoint: string; '*': string }; Body: Attributes }>('/api/v1/devices/:endpoint/attributes/*', { config: { role: 'operator' },
     schema: {
       params, response: { '4xx': errorBody },
       body: { type: 'object', additionalProperties: false, minProperties: 1, properties: Object.fromEntries(attributeNames.map((n) => [n, { type: ['number', 'null'] }])) },
     },
   }, async (req, reply) => {
-    const { target, path } = await resolve(req);
+    const { target, path, deviceId } = await resolve(req);
     try { await deps.ops.writeAttributes(target, path, req.body); } catch (err) { return deviceFailure(err); }
+    await audit(req, 'attributes', deviceId, path, { attributes: req.body });
     return reply.code(204).send();
   });
 
-  app.post<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
-    const { target, formats, path } = await resolve(req);
+  app.post<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { config: { role: 'operator' }, schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+    const { target, formats, path, deviceId } = await resolve(req);
     const key = formatPath(path);
     try {
       const first = await deps.ops.observe(target, formats, path, 'api', (r) => {
         const values = latestOf(target.endpoint);
         values.set(key, { at: new Date().toISOString(), contentFormat: r.contentFormat, values: nodesToJson(r.nodes), notifications: (values.get(key)?.notifications ?? -1) + 1 });
       }, (e) => { const l = latest.get(target.endpoint)?.get(key); if (l) l.error = e.message; });
+      await audit(req, 'observe', deviceId, path);
       return answer(path, first);
     } catch (err) { return deviceFailure(err); }
   });
-  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { config: { role: 'viewer' }, schema: { params, response: { '4xx': errorBody } } }, async (req) => {
     // No device exchange: a device that left has no observations, and this says 404.
     const { target, path } = await resolve(req, { registered: false });
     const l = latest.get(target.endpoint)?.get(formatPath(path));
     if (!l) throw new HttpError(404, `${formatPath(path)} is not observed`);
     return { path: formatPath(path), ...l };
   });
-  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
-    const { target, path } = await resolve(req, { registered: false });
+  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { config: { role: 'operator' }, schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
+    const { target, path, deviceId } = await resolve(req, { registered: false });
     latest.get(target.endpoint)?.delete(formatPath(path));
     if (!deps.ops.cancelObserve(target.endpoint, path, 'api')) throw new HttpError(404, `${formatPath(path)} is not observed`);
+    await audit(req, 'observe-cancel', deviceId, path);
     return reply.code(204).send();
   });
 }

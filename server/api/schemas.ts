@@ -7,8 +7,8 @@ export const idParam = id;
 /** As the registration interface takes `ep`: 1 to 255 characters, no control characters (Postgres text refuses NUL). */
 export const endpointParam = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
-const dateTime = { type: 'string', format: 'date-time' } as const;
-const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+export const dateTime = { type: 'string', format: 'date-time' } as const;
+export const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 
 export const errorBody = {
   type: 'object',

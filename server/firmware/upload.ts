@@ -34,6 +34,8 @@ export interface UploadRequest {
   force?: boolean | undefined;
   /** The image cache's size (--image-cache-mb): a larger image is refused, 413, as it could not be served from memory. */
   imageCacheBytes?: number | undefined;
+  /** Who uploads, for the audit log ('token:<name>'). */
+  actor?: string | undefined;
 }
 
 /** A refusal that is neither a DecodeError (malformed package) nor a PackageError (bad package). */
@@ -59,6 +61,7 @@ export async function uploadFirmware(db: Db, keys: PackageKeys, req: UploadReque
       version: m.version, hardwareClass: m.classId, delivery,
       payload: delivered,
       manifest: header.coseBytes, sequence: m.sequence, vendorId: m.vendorId, ...(header.kid ? { keyId: header.kid } : {}), event,
+      ...(req.actor === undefined ? {} : { actor: req.actor }),
     };
   };
 

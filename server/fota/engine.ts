@@ -67,7 +67,7 @@ export class UpdateEngine {
   }
 
   /** An operator asks for one device to be updated to one image. */
-  async requestUpdate(endpoint: string, firmwareId: number): Promise<DeviceUpdate> {
+  async requestUpdate(endpoint: string, firmwareId: number, actor = 'api'): Promise<DeviceUpdate> {
     const device = await devices.findByEndpoint(this.o.db, endpoint);
     if (!device) throw new DeviceNotFoundError(`no device ${endpoint}`);
     const image = await getFirmware(this.o.db, firmwareId);
@@ -77,7 +77,7 @@ export class UpdateEngine {
         `image ${firmwareId} is for hardware class ${image.hardwareClass}, device ${endpoint} is ${device.hardwareClass}`);
     }
     const update = await updates.createUpdate(this.o.db, {
-      deviceId: device.id, firmwareId, deadlineSeconds: this.o.updateTimeoutSeconds,
+      deviceId: device.id, firmwareId, deadlineSeconds: this.o.updateTimeoutSeconds, actor,
     });
     this.o.log.info({ endpoint, updateId: update.id, firmwareId }, 'update requested');
     if (device.status === 'registered') this.emit(update.id, { type: 'registered' });

@@ -2,7 +2,8 @@ import type { Queryable } from './db.ts';
 
 export interface EventInput {
   kind: string;
-  actor?: 'engine' | 'device' | 'api';
+  /** 'engine', 'device', or who acted through the API: 'token:<name>'. */
+  actor?: string;
   deviceId?: number | null;
   updateId?: number | null;
   data?: Record<string, unknown>;

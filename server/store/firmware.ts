@@ -23,7 +23,8 @@ export interface NewFirmware {
   sequence?: number;
   vendorId?: string;
   keyId?: Uint8Array;
-  actor?: 'api' | 'engine';
+  /** Who uploaded it: 'token:<name>' through the API. */
+  actor?: string;
   /** More for the firmware.uploaded event. */
   event?: Record<string, unknown>;
 }
@@ -33,7 +34,7 @@ async function insertRow(tx: Queryable, f: NewFirmware): Promise<FirmwareImage> 
   const bytes = (b: Uint8Array | undefined) => (b === undefined ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   const res = await tx.query(
     `INSERT INTO firmware_images (version, hardware_class, size, sha256, payload, delivery, manifest, sequence, vendor_id, key_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hardware_class, version) DO NOTHING RETURNING ${COLUMNS}`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hardware_class, version) WHERE deleted_at IS NULL DO NOTHING RETURNING ${COLUMNS}`,
     [f.version, f.hardwareClass, f.payload.length, sha256, f.payload, f.delivery ?? 'package', bytes(f.manifest),
       f.sequence ?? null, f.vendorId ?? null, bytes(f.keyId)]);
   const row = res.rows[0];
@@ -64,8 +65,9 @@ export async function insertSignedFirmware(
 ): Promise<FirmwareImage> {
   return db.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('ferry.firmware_images'), hashtext($1))", [o.hardwareClass]);
-    const dup = await tx.query('SELECT 1 FROM firmware_images WHERE hardware_class = $1 AND version = $2', [o.hardwareClass, o.version]);
+    const dup = await tx.query('SELECT 1 FROM firmware_images WHERE hardware_class = $1 AND version = $2 AND deleted_at IS NULL', [o.hardwareClass, o.version]);
     if (dup.rows.length > 0) throw new DuplicateVersionError(o.hardwareClass, o.version);
+    // Deleted images count: deleting one must not let an older sequence number back in.
     const res = await tx.query<{ highest: number | null }>(
       'SELECT max(sequence) AS highest FROM firmware_images WHERE hardware_class = $1', [o.hardwareClass]);
     const f = o.build(res.rows[0]?.highest ?? null);
@@ -74,19 +76,67 @@ export async function insertSignedFirmware(
   });
 }
 
+/** A live image (a deleted one is null). */
 export async function getFirmware(q: Queryable, id: number): Promise<FirmwareImage | null> {
-  const res = await q.query(`SELECT ${COLUMNS} FROM firmware_images WHERE id = $1`, [id]);
+  const res = await q.query(`SELECT ${COLUMNS} FROM firmware_images WHERE id = $1 AND deleted_at IS NULL`, [id]);
   return res.rows[0] ? camelRow<FirmwareImage>(res.rows[0]) : null;
 }
 
 export async function listFirmware(q: Queryable): Promise<FirmwareImage[]> {
-  const res = await q.query(`SELECT ${COLUMNS} FROM firmware_images ORDER BY id`);
+  const res = await q.query(`SELECT ${COLUMNS} FROM firmware_images WHERE deleted_at IS NULL ORDER BY id`);
   return res.rows.map((r) => camelRow<FirmwareImage>(r));
+}
+
+/** The image was deleted while an update was being made with it. */
+export class FirmwareDeletedError extends Error {
+  constructor(id: number) {
+    super(`no firmware image ${id} (deleted)`);
+    this.name = 'FirmwareDeletedError';
+  }
+}
+
+export class FirmwareInUseError extends Error {
+  readonly uses: string[];
+  constructor(id: number, uses: string[]) {
+    super(`firmware image ${id} is in use: ${uses.join('; ')}`);
+    this.uses = uses;
+    this.name = 'FirmwareInUseError';
+  }
+}
+
+/**
+ * What still needs an image: updates not finished that deliver it. Empty when it may be deleted.
+ * Campaigns add their check here.
+ */
+export async function firmwareInUse(q: Queryable, id: number): Promise<string[]> {
+  const res = await q.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM device_updates WHERE firmware_id = $1 AND state NOT IN ('succeeded', 'failed', 'cancelled')`, [id]);
+  const n = res.rows[0]?.n ?? 0;
+  return n > 0 ? [`${n} update${n === 1 ? '' : 's'} in flight`] : [];
+}
+
+/**
+ * Deletes an image softly: the row stays for the updates that name it (their history), its bytes
+ * go, and its version may be uploaded again. Null when there is no live image with this id;
+ * FirmwareInUseError while firmwareInUse says it is needed.
+ */
+export async function deleteFirmware(db: Db, id: number, actor: string): Promise<FirmwareImage | null> {
+  return db.transaction(async (tx) => {
+    // Locks the row: createUpdate takes it FOR SHARE, so no update can start on it meanwhile.
+    const res = await tx.query(`SELECT ${COLUMNS} FROM firmware_images WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, [id]);
+    if (!res.rows[0]) return null;
+    const image = camelRow<FirmwareImage>(res.rows[0]);
+    const uses = await firmwareInUse(tx, id);
+    if (uses.length > 0) throw new FirmwareInUseError(id, uses);
+    await tx.query("UPDATE firmware_images SET deleted_at = now(), payload = '\\x'::bytea, manifest = NULL WHERE id = $1", [id]);
+    await recordEvent(tx, { kind: 'firmware.deleted', actor, data: { firmwareId: id, version: image.version, hardwareClass: image.hardwareClass, sha256: image.sha256 } });
+    return image;
+  });
 }
 
 /** The bytes a device downloads, with the digest they must have. */
 export async function loadFirmwarePayload(q: Queryable, id: number): Promise<{ payload: Buffer; sha256: string } | null> {
   const res = await q.query<{ payload: Buffer; sha256: string }>(
-    'SELECT payload, sha256 FROM firmware_images WHERE id = $1', [id]);
+    'SELECT payload, sha256 FROM firmware_images WHERE id = $1 AND deleted_at IS NULL', [id]);
   return res.rows[0] ?? null;
 }

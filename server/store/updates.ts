@@ -1,6 +1,7 @@
 import type { Db, Queryable } from './db.ts';
 import { camelRow, FINAL_STATES, type Delivery, type DeviceUpdate, type UpdateState } from './rows.ts';
 import { recordEvent } from './events.ts';
+import { FirmwareDeletedError } from './firmware.ts';
 
 const COLUMNS = `id, device_id, firmware_id, state, result_code, reason, reported_version, version_mismatch, delivery,
   created_at, updated_at, deadline, finished_at`;
@@ -19,11 +20,14 @@ export class UpdateInProgressError extends Error {
 
 export async function createUpdate(
   db: Db,
-  u: { deviceId: number; firmwareId: number; deadlineSeconds: number; actor?: 'api' | 'engine' },
+  u: { deviceId: number; firmwareId: number; deadlineSeconds: number; actor?: string },
 ): Promise<DeviceUpdate> {
   return db.transaction(async (tx) => {
     // Lock the device row so two concurrent requests cannot both pass the check.
     await tx.query('SELECT id FROM devices WHERE id = $1 FOR UPDATE', [u.deviceId]);
+    // And the image's, shared: deleteFirmware waits for this update, or this sees the image gone.
+    const image = await tx.query('SELECT id FROM firmware_images WHERE id = $1 AND deleted_at IS NULL FOR SHARE', [u.firmwareId]);
+    if (!image.rows[0]) throw new FirmwareDeletedError(u.firmwareId);
     const active = await tx.query<{ id: number }>(`SELECT id FROM device_updates WHERE device_id = $1 AND ${ACTIVE}`, [u.deviceId]);
     if (active.rows[0]) throw new UpdateInProgressError(active.rows[0].id);
     const res = await tx.query(

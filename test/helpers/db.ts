@@ -51,12 +51,17 @@ export async function createTestSchema(): Promise<{ schema: string; drop(): Prom
   return { schema, drop: () => run(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
 }
 
+/**
+ * Empties the tables; of api_tokens it keeps the configured admin token a test server started
+ * with (a server stores it once, at start, as after a restart it would find it there).
+ */
 async function reset(db: Db): Promise<void> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT quote_ident(tablename) AS name FROM pg_tables
-      WHERE schemaname = current_schema() AND tablename <> 'schema_migrations'`,
+      WHERE schemaname = current_schema() AND tablename NOT IN ('schema_migrations', 'api_tokens')`,
   );
   if (rows.length > 0) await db.exec(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`);
+  await db.query("DELETE FROM api_tokens WHERE created_by <> 'config' OR revoked_at IS NOT NULL");
 }
 
 export async function openTestDatabase(name: DatabaseName): Promise<TestDb> {

@@ -10,6 +10,7 @@ import { configWith, type Config } from '../../server/config.ts';
 import { createLogger, silentLogger } from '../../server/log.ts';
 import { startFerry, type Ferry } from '../../server/main.ts';
 import type { Db } from '../../server/store/db.ts';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 
 let testKeys: { key: SigningKey; keyFile: string; pubFile: string } | undefined;
 
@@ -30,17 +31,45 @@ export function testSigningKey(): { key: SigningKey; keyFile: string; pubFile: s
   return testKeys;
 }
 
+/** The admin token every test server starts with (FERRY_ADMIN_TOKEN); its inject adds it. */
+export const TEST_ADMIN_TOKEN = `fry_${Buffer.alloc(32, 7).toString('base64url')}`;
+export const bearer = (token: string = TEST_ADMIN_TOKEN): { authorization: string } => ({ authorization: `Bearer ${token}` });
+
+type Inject = FastifyInstance['inject'];
+const rawInjects = new WeakMap<FastifyInstance, Inject>();
+
+/** `ferry.api.inject` as it was, without the admin token (401 tests, other tokens). */
+export function injectRaw(ferry: Ferry, opts: InjectOptions): ReturnType<Inject> {
+  return (rawInjects.get(ferry.api) ?? ferry.api.inject.bind(ferry.api))(opts) as ReturnType<Inject>;
+}
+
+/** Makes `api.inject` send the test admin token unless the request names its own Authorization. */
+function injectAsAdmin(api: FastifyInstance): void {
+  const raw = api.inject.bind(api) as Inject;
+  rawInjects.set(api, raw);
+  api.inject = ((opts?: InjectOptions | string) => {
+    if (opts === undefined) return raw();
+    const o: InjectOptions = typeof opts === 'string' ? { url: opts } : opts;
+    const headers = { ...(o.headers ?? {}) };
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) Object.assign(headers, bearer());
+    return raw({ ...o, headers });
+  }) as Inject;
+}
+
 export function testConfig(overrides: Partial<Config> = {}): Config {
   const { keyFile, pubFile } = testSigningKey();
   return configWith({
     coapPort: 0, apiPort: 0, updateTimeout: 60, requestTimeout: 5, maxUploadMb: 8, logLevel: 'silent',
-    signingKey: keyFile, trustedKeys: [pubFile], ...overrides,
+    signingKey: keyFile, trustedKeys: [pubFile], adminToken: TEST_ADMIN_TOKEN, ...overrides,
   });
 }
 
-export function startTestFerry(db: Db, overrides: Partial<Config> = {}, sweepMs = 200): Promise<Ferry> {
+/** A server on `db` whose `api.inject` sends the test admin token (injectRaw does not). */
+export async function startTestFerry(db: Db, overrides: Partial<Config> = {}, sweepMs = 200): Promise<Ferry> {
   const log = process.env['FERRY_TEST_LOG'] ? createLogger({ level: process.env['FERRY_TEST_LOG'], destination: 2 }) : silentLogger();
-  return startFerry(testConfig(overrides), { log, db, sweepMs });
+  const ferry = await startFerry(testConfig(overrides), { log, db, sweepMs });
+  injectAsAdmin(ferry.api);
+  return ferry;
 }
 
 /**

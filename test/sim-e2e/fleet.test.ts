@@ -12,7 +12,7 @@ import { runFleet } from '../../simulator/fleet.ts';
 import { formatReport } from '../../simulator/fleet-report.ts';
 import { openTestDatabase } from '../helpers/db.ts';
 import type { TestDb } from '../helpers/db.ts';
-import { startTestFerry } from '../helpers/ferry.ts';
+import { startTestFerry, TEST_ADMIN_TOKEN } from '../helpers/ferry.ts';
 import { signedPackage, trustedAnchor, uploadPackage } from './kit.ts';
 
 const DEVICES = 200;
@@ -69,7 +69,7 @@ test(`${DEVICES} devices, 5% loss, a mix of faults: the healthy ones update, non
     server: `coap://127.0.0.1:${ferry.coapAddress.port}`, devices: DEVICES, prefix: 'fleet', ramp: 100, seed: SEED, faults: FAULTS,
     trustedKeys: [trustedAnchor()], factoryImage: signedPackage('1.0.0', 4096, 0, 3), blockSzx: 6, lifetime: 120, rebootDelayMs: 100,
     flash: { mode: 'digest' }, coap: { ackTimeoutMs: 500, maxRetransmit: 4 },
-    driver: { api: ferry.apiUrl, updateTo: firmwareId, maxAttempts: 2, retryMs: 500, pollMs: 1000 },
+    driver: { api: ferry.apiUrl, token: TEST_ADMIN_TOKEN, updateTo: firmwareId, maxAttempts: 2, retryMs: 500, pollMs: 1000 },
     durationMs: 75_000, until: () => fleet.length === DEVICES && fleet.every(settled),
     onDevices: (d) => { fleet = d; }, log,
   });

@@ -1,0 +1,26 @@
+/**
+ * The OpenAPI 3.1 document, generated from the route schemas (@fastify/swagger), and its UI at
+ * /docs (@fastify/swagger-ui; the JSON at /docs/json). Routes under /api/v1 carry the bearer
+ * scheme and say which role they need. 3.1, because the schemas use `type: [..., 'null']`.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { API_PREFIX } from './auth.ts';
+
+export async function installDocs(app: FastifyInstance, version: string): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Ferry admin API', version, description: 'LwM2M firmware updates: devices, firmware images, updates, device management, tokens, the audit log.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a Ferry API token (fry_…); roles viewer < operator < admin' } } },
+    },
+    transform: ({ schema, url, route }) => {
+      if (url !== API_PREFIX && !url.startsWith(`${API_PREFIX}/`)) return { schema, url };
+      const role = route.config?.role;
+      const described = { ...schema, security: [{ bearer: [] }], ...(role ? { description: `${schema?.description ? `${schema.description as string} ` : ''}Needs the ${role} role.` } : {}) };
+      return { schema: described, url };
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+}

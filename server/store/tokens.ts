@@ -1,0 +1,113 @@
+/**
+ * API bearer tokens: `fry_` + base64url of 32 random bytes. Only the SHA-256 of a token is stored
+ * (the token has 256 bits of entropy: a slow password hash would add nothing); the first
+ * characters are kept as its `prefix` for listings. The token itself is shown once, at creation.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db, Queryable } from './db.ts';
+import { recordEvent } from './events.ts';
+import { camelRow } from './rows.ts';
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  role: Role;
+  prefix: string;
+  createdAt: Date;
+  createdBy: string;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+const COLUMNS = 'id, name, role, prefix, created_at, created_by, last_used_at, revoked_at';
+/** `fry_` and the first 4 characters of the random part: enough to tell tokens apart, nothing to guess with. */
+const PREFIX_LENGTH = 8;
+
+export class DuplicateTokenNameError extends Error {
+  constructor(name: string) {
+    super(`a live token is already named ${name}`);
+    this.name = 'DuplicateTokenNameError';
+  }
+}
+
+export const generateToken = (): string => `fry_${randomBytes(32).toString('base64url')}`;
+export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+
+async function insertToken(q: Queryable, t: { name: string; role: Role; token: string; createdBy: string }): Promise<ApiToken> {
+  const res = await q.query(
+    `INSERT INTO api_tokens (name, role, token_hash, prefix, created_by) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING RETURNING ${COLUMNS}`,
+    [t.name, t.role, hashToken(t.token), t.token.slice(0, PREFIX_LENGTH), t.createdBy]);
+  if (!res.rows[0]) throw new DuplicateTokenNameError(t.name);
+  const row = camelRow<ApiToken>(res.rows[0]);
+  await recordEvent(q, { kind: 'token.created', actor: t.createdBy, data: { tokenId: row.id, name: row.name, role: row.role, prefix: row.prefix } });
+  return row;
+}
+
+/** A new token; its secret is returned here and never again. */
+export async function createToken(db: Db, t: { name: string; role: Role; createdBy: string }): Promise<{ token: string; row: ApiToken }> {
+  const token = generateToken();
+  const row = await db.transaction((tx) => insertToken(tx, { ...t, token }));
+  return { token, row };
+}
+
+export async function listTokens(q: Queryable): Promise<ApiToken[]> {
+  const res = await q.query(`SELECT ${COLUMNS} FROM api_tokens ORDER BY id`);
+  return res.rows.map((r) => camelRow<ApiToken>(r));
+}
+
+/** Revokes a live token: the row, or null when there is no such token; a revoked one is returned as it is. */
+export async function revokeToken(db: Db, id: number, actor: string): Promise<ApiToken | null> {
+  return db.transaction(async (tx) => {
+    const res = await tx.query(`UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING ${COLUMNS}`, [id]);
+    if (!res.rows[0]) {
+      const old = await tx.query(`SELECT ${COLUMNS} FROM api_tokens WHERE id = $1`, [id]);
+      return old.rows[0] ? camelRow<ApiToken>(old.rows[0]) : null;
+    }
+    const row = camelRow<ApiToken>(res.rows[0]);
+    await recordEvent(tx, { kind: 'token.revoked', actor, data: { tokenId: row.id, name: row.name, role: row.role, prefix: row.prefix } });
+    return row;
+  });
+}
+
+/** The live token with this secret, or null (unknown or revoked). */
+export async function findLiveToken(q: Queryable, token: string): Promise<ApiToken | null> {
+  const res = await q.query(`SELECT ${COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL`, [hashToken(token)]);
+  return res.rows[0] ? camelRow<ApiToken>(res.rows[0]) : null;
+}
+
+/** Records that a token was used; at most one write a minute per token. */
+export async function touchToken(q: Queryable, id: number): Promise<void> {
+  await q.query("UPDATE api_tokens SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')", [id]);
+}
+
+/** The name the configured admin token (FERRY_ADMIN_TOKEN) is stored under. */
+export const CONFIGURED_ADMIN = 'FERRY_ADMIN_TOKEN';
+const FIRST_START_ADMIN = 'first-admin';
+
+/**
+ * The first admin token, at start-up (nodes starting together queue on a lock):
+ * - with a configured token: stored (hashed) under FERRY_ADMIN_TOKEN unless already there; a
+ *   different, earlier configured token is revoked (rotation); one an admin revoked stays revoked;
+ * - without one, when the table is empty: a token is generated and returned, to be shown once.
+ */
+export async function ensureAdminToken(db: Db, configured: string | undefined): Promise<{ generated?: string; revokedConfigured?: boolean }> {
+  return db.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext('ferry.api_tokens'))");
+    if (configured !== undefined) {
+      const same = await tx.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM api_tokens WHERE token_hash = $1', [hashToken(configured)]);
+      if (same.rows[0]) return same.rows[0].revoked_at === null ? {} : { revokedConfigured: true };
+      await tx.query("UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND created_by = 'config' AND revoked_at IS NULL", [CONFIGURED_ADMIN]);
+      await insertToken(tx, { name: CONFIGURED_ADMIN, role: 'admin', token: configured, createdBy: 'config' });
+      return {};
+    }
+    const any = await tx.query('SELECT 1 FROM api_tokens LIMIT 1');
+    if (any.rows.length > 0) return {};
+    const token = generateToken();
+    await insertToken(tx, { name: FIRST_START_ADMIN, role: 'admin', token, createdBy: 'first-start' });
+    return { generated: token };
+  });
+}
