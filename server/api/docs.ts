@@ -18,8 +18,15 @@ export async function installDocs(app: FastifyInstance, version: string): Promis
     transform: ({ schema, url, route }) => {
       if (url !== API_PREFIX && !url.startsWith(`${API_PREFIX}/`)) return { schema, url };
       const role = route.config?.role;
-      const described = { ...schema, security: [{ bearer: [] }], ...(role ? { description: `${schema?.description ? `${schema.description as string} ` : ''}Needs the ${role} role.` } : {}) };
-      return { schema: described, url };
+      const described: Record<string, unknown> = { ...schema, security: [{ bearer: [] }], ...(role ? { description: `${schema?.description ? `${schema.description as string} ` : ''}Needs the ${role} role.` } : {}) };
+      if (!url.endsWith('/*')) return { schema: described, url };
+      // A wildcard (the LwM2M path) is a parameter named "path" in the document, e.g. 3/0/9.
+      const params = described['params'] as { properties: Record<string, unknown>; required?: string[] } | undefined;
+      if (params) {
+        const { '*': wildcard, ...rest } = params.properties;
+        described['params'] = { ...params, properties: { ...rest, path: { ...(wildcard as object), description: 'an LwM2M path, e.g. 3/0/9' } }, required: (params.required ?? []).map((r) => (r === '*' ? 'path' : r)) };
+      }
+      return { schema: described, url: `${url.slice(0, -1)}:path` };
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
