@@ -18,6 +18,7 @@ import type { Config } from './config.ts';
 import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
 import { UpdateEngine } from './fota/engine.ts';
 import type { Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
 import type { Db } from './store/db.ts';
 import * as devices from './store/devices.ts';
 import { loadFirmwarePayload } from './store/firmware.ts';
@@ -40,6 +41,8 @@ export interface Ferry {
   downloadAddress: { address: string; port: number };
   /** Base URL of the admin API, e.g. http://127.0.0.1:8080 */
   apiUrl: string;
+  /** This instance's Prometheus registry and counters (served at /metrics); campaigns and alerts add theirs. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -71,6 +74,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   });
   log.info({ driver: db.driver, ms: Date.now() - started }, 'database ready');
 
+  const metrics = new Metrics(db);
   const images = new ImageCache({ maxBytes: config.imageCacheMb * 1024 * 1024, load: (id) => loadFirmwarePayload(db, id) });
   // Late-bound: the endpoint's handlers need the engine, the engine needs the endpoint's agent.
   let engine: UpdateEngine | undefined;
@@ -100,18 +104,27 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     db, log,
     hooks: {
       registered: (device) => {
+        metrics.registrations.inc({ kind: 'register' });
         const t = targetOf(device);
         if (t) dm!.registered(t, device.queueMode);
         track(followUp(device));
       },
       updated: (device) => {
+        metrics.registrations.inc({ kind: 'update' });
         dm!.heard(device.endpoint, device.queueMode, targetOf(device));
         engine!.deviceHeard(device.address!, device.port!);
       },
-      left: (device) => { dm!.forget(device.endpoint); },
+      left: (device) => {
+        metrics.registrations.inc({ kind: 'deregister' });
+        dm!.forget(device.endpoint);
+      },
     },
   });
-  const fw = firmwareResponder({ images, onBlock: (b) => engine!.deviceHeard(b.address, b.port) });
+  const blockServed = (socket: 'coap' | 'download') => (b: BlockServed): void => {
+    metrics.blocksServed.inc({ socket });
+    engine!.deviceHeard(b.address, b.port);
+  };
+  const fw = firmwareResponder({ images, onBlock: blockServed('coap') });
 
   const coap = await CoapEndpoint.listen({
     host: config.coapHost, port: config.coapPort, log,
@@ -125,7 +138,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     },
   });
   const coapAddress = coap.address();
-  const download = await listenForDownloads(config, coapAddress.port, images, log, (b) => engine!.deviceHeard(b.address, b.port))
+  const download = await listenForDownloads(config, coapAddress.port, images, log, blockServed('download'))
     .catch(async (err: unknown) => { await coap.close(); throw err; });
   const downloadAddress = download?.address() ?? coapAddress;
   dm = new DmClient({ agent: coap.agent, timeoutMs: config.requestTimeout * 1000, log, queueAwakeMs: config.queueAwake * 1000 });
@@ -152,7 +165,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     })().finally(() => { sweeping = false; }));
   }, o.sweepMs ?? 1000);
 
-  const api = await buildApi({ db, engine, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
+  const api = await buildApi({ db, engine, metrics, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   alerts.start();
   // After everything listens, so a start-up that fails prints no token it will not serve.
@@ -166,7 +179,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
 
   let closing: Promise<void> | undefined;
   return {
-    db, engine, alerts, dm, api, coap, coapAddress, download, downloadAddress, apiUrl,
+    db, engine, alerts, dm, api, coap, coapAddress, download, downloadAddress, apiUrl, metrics,
     close() {
       closing ??= (async () => {
         clearInterval(sweep);

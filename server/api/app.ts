@@ -16,6 +16,8 @@ import { healthRoutes, type BoundSocket } from './health.ts';
 import { installAuth, watchRoutes } from './auth.ts';
 import { tokenRoutes } from './tokens.ts';
 import { installDocs } from './docs.ts';
+import { metricsRoute } from './metrics.ts';
+import type { Metrics } from '../metrics.ts';
 
 const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -30,6 +32,8 @@ export interface ApiDeps {
   imageCacheBytes?: number;
   /** Trusted keys and the optional signing key for firmware uploads. */
   packageKeys: PackageKeys;
+  /** Served at /metrics (Prometheus text format). */
+  metrics: Metrics;
   /** The CoAP sockets /readyz checks are bound (by name: coap, download). */
   sockets?: Record<string, BoundSocket | undefined>;
 }
@@ -45,6 +49,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   installAuth(app, deps);
   await installDocs(app, FERRY_VERSION);
   healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {} });
+  metricsRoute(app, deps.metrics);
   tokenRoutes(app, deps);
   firmwareRoutes(app, deps);
   deviceRoutes(app, deps);

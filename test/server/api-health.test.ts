@@ -39,7 +39,7 @@ forEachDatabase('health', ({ suite, get }) => {
     await download.close();
     const api = await buildApi({
       db: closedDb, engine: ferry.engine, ops: new Lwm2mOperations(ferry.dm), log: silentLogger(), maxUploadBytes: 1024,
-      packageKeys: await loadPackageKeys(testConfig()), sockets: { coap: ferry.coap, download },
+      packageKeys: await loadPackageKeys(testConfig()), sockets: { coap: ferry.coap, download }, metrics: ferry.metrics,
     });
     try {
       const ready = await api.inject({ method: 'GET', url: '/readyz' });
