@@ -7,22 +7,40 @@ import { listEvents } from '../store/events.ts';
 import { activeUpdateForDevice, getUpdate } from '../store/updates.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
-import { deviceBody, endpointParam, errorBody, eventBody, id, idParam, updateBody } from './schemas.ts';
+import {
+  afterParam, deviceBody, endpointParam, errorBody, eventBody, id, idParam, instant, instantParam, label, limitParam, page, pageBody, updateBody,
+} from './schemas.ts';
+
+interface DeviceQuery {
+  hardwareClass?: string; firmwareVersion?: string; status?: 'registered' | 'expired' | 'deregistered';
+  lastSeenBefore?: string; lastSeenAfter?: string; limit?: number; after?: number;
+}
 
 export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: UpdateEngine }): void {
   const { db, engine } = deps;
   const endpointParams = { type: 'object', required: ['endpoint'], additionalProperties: false, properties: { endpoint: endpointParam } } as const;
 
-  app.get<{ Querystring: { limit?: number; after?: number } }>('/api/v1/devices', {
+  app.get<{ Querystring: DeviceQuery }>('/api/v1/devices', {
     config: { role: 'viewer' },
     schema: {
+      summary: 'Devices, by id, filtered; cursor-paginated (?after= the previous page\'s next)',
       querystring: {
         type: 'object', additionalProperties: false,
-        properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, after: { ...id, minimum: 0, description: 'the last id of the previous page' } },
+        properties: {
+          hardwareClass: label, firmwareVersion: label, status: { type: 'string', enum: ['registered', 'expired', 'deregistered'] },
+          lastSeenBefore: instantParam, lastSeenAfter: instantParam, limit: limitParam, after: afterParam,
+        },
       },
-      response: { 200: { type: 'array', items: deviceBody } },
+      response: { 200: pageBody(deviceBody), '4xx': errorBody },
     },
-  }, async (req) => devices.listDevices(db, { limit: req.query.limit ?? 100, ...(req.query.after ? { afterId: req.query.after } : {}) }));
+  }, async (req) => {
+    const { limit = 100, after, lastSeenBefore, lastSeenAfter, ...exact } = req.query;
+    const before = instant(lastSeenBefore, 'lastSeenBefore');
+    const since = instant(lastSeenAfter, 'lastSeenAfter');
+    return page(await devices.listDevices(db, {
+      ...exact, limit, ...(after ? { afterId: after } : {}), ...(before ? { lastSeenBefore: before } : {}), ...(since ? { lastSeenAfter: since } : {}),
+    }), limit);
+  });
 
   app.get<{ Params: { endpoint: string } }>('/api/v1/devices/:endpoint', {
     config: { role: 'viewer' },
@@ -37,7 +55,8 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
     const device = await devices.findByEndpoint(db, req.params.endpoint);
     if (!device) throw new HttpError(404, `no device ${req.params.endpoint}`);
     const active = await activeUpdateForDevice(db, device.id);
-    const events = await listEvents(db, { deviceId: device.id, limit: 100 });
+    // Its latest history, oldest first; GET /api/v1/events?endpoint= has all of it.
+    const events = (await listEvents(db, { deviceId: device.id, order: 'desc', limit: 100 })).reverse();
     return { ...device, activeUpdate: active ? { ...active, endpoint: device.endpoint } : null, events };
   });
 

@@ -1,4 +1,5 @@
 /** JSON schemas shared by the routes (Fastify validates requests and serialises responses with them). */
+import { HttpError } from './errors.ts';
 /** Ids are bigint in the store and exact in JSON only up to 2^53 − 1: every id the API takes is in 1 … MAX_ID. */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
 export const id = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
@@ -6,6 +7,31 @@ export const id = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
 export const idParam = id;
 /** As the registration interface takes `ep`: 1 to 255 characters, no control characters (Postgres text refuses NUL). */
 export const endpointParam = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' } as const;
+/** A version or hardware class: printable ASCII, no spaces. */
+export const label = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' } as const;
+/** An instant in a querystring (RFC 3339 with its offset), years 1000 to 2999 so the database takes every one. */
+export const instantParam = { type: 'string', format: 'date-time', maxLength: 40, pattern: '^[12][0-9]{3}-' } as const;
+/** A page size. */
+export const limitParam = { type: 'integer', minimum: 1, maximum: 1000 } as const;
+/** The cursor: the last id of the previous page. */
+export const afterParam = { ...id, minimum: 0, description: 'the last id of the previous page (its `next`)' } as const;
+
+/** An instantParam as a Date; a 400 for one JavaScript cannot represent (a leap second). */
+export function instant(v: string | undefined, name: string): Date | undefined {
+  if (v === undefined) return undefined;
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new HttpError(400, `${name}: ${v} is not an instant this server can use`);
+  return d;
+}
+
+/** A page of `items`, and the cursor of the next one (null on the last page). */
+export function page<T extends { id: number }>(items: T[], limit: number): { items: T[]; next: number | null } {
+  return { items, next: items.length === limit ? items[items.length - 1]!.id : null };
+}
+export const pageBody = (item: object) => ({
+  type: 'object', properties: { items: { type: 'array', items: item }, next: { type: ['integer', 'null'], description: 'pass as ?after= for the next page' } },
+} as const);
+
 const nullableString = { type: ['string', 'null'] } as const;
 export const dateTime = { type: 'string', format: 'date-time' } as const;
 export const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
@@ -50,6 +76,6 @@ export const eventBody = {
   type: 'object',
   properties: {
     id: { type: 'integer' }, at: dateTime, actor: { type: 'string' }, kind: { type: 'string' },
-    updateId: { type: ['integer', 'null'] }, data: { type: 'object', additionalProperties: true },
+    deviceId: { type: ['integer', 'null'] }, endpoint: nullableString, updateId: { type: ['integer', 'null'] }, data: { type: 'object', additionalProperties: true },
   },
 } as const;

@@ -205,8 +205,28 @@ export async function findById(q: Queryable, id: number): Promise<Device | null>
   return res.rows[0] ? toDevice(res.rows[0]) : null;
 }
 
-export async function listDevices(q: Queryable, opts: { limit: number; afterId?: number }): Promise<Device[]> {
-  const res = await q.query(
-    `SELECT ${COLUMNS} FROM devices WHERE id > $1 ORDER BY id LIMIT $2`, [opts.afterId ?? 0, opts.limit]);
+export interface DeviceFilter {
+  hardwareClass?: string;
+  firmwareVersion?: string;
+  status?: Device['status'];
+  lastSeenBefore?: Date;
+  lastSeenAfter?: Date;
+  /** The last id of the previous page (ids ascend). */
+  afterId?: number;
+  limit: number;
+}
+
+/** One page of devices matching every filter given, by id. */
+export async function listDevices(q: Queryable, f: DeviceFilter): Promise<Device[]> {
+  const params: unknown[] = [f.afterId ?? 0];
+  const where = ['id > $1'];
+  const add = (sql: string, v: unknown) => { params.push(v); where.push(sql.replace('?', `$${params.length}`)); };
+  if (f.hardwareClass !== undefined) add('hardware_class = ?', f.hardwareClass);
+  if (f.firmwareVersion !== undefined) add('firmware_version = ?', f.firmwareVersion);
+  if (f.status !== undefined) add('status = ?', f.status);
+  if (f.lastSeenBefore !== undefined) add('last_seen < ?', f.lastSeenBefore);
+  if (f.lastSeenAfter !== undefined) add('last_seen > ?', f.lastSeenAfter);
+  params.push(f.limit);
+  const res = await q.query(`SELECT ${COLUMNS} FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`, params);
   return res.rows.map(toDevice);
 }

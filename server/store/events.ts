@@ -34,22 +34,46 @@ export interface EventRow {
   actor: string;
   kind: string;
   deviceId: number | null;
+  /** The device's endpoint, when the event is about one. */
+  endpoint: string | null;
   updateId: number | null;
   data: Record<string, unknown>;
 }
 
-export async function listEvents(
-  q: Queryable,
-  filter: { deviceId?: number; updateId?: number; limit?: number },
-): Promise<EventRow[]> {
+export interface EventFilter {
+  deviceId?: number;
+  updateId?: number;
+  /** Kinds starting with this, e.g. "update." or "token.created". */
+  kindPrefix?: string;
+  actor?: string;
+  since?: Date;
+  until?: Date;
+  /** The last id of the previous page, in the order asked for. */
+  afterId?: number;
+  /** By id: asc (oldest first, the default) or desc (newest first). */
+  order?: 'asc' | 'desc';
+  limit?: number;
+}
+
+const likePrefix = (s: string): string => `${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export async function listEvents(q: Queryable, filter: EventFilter): Promise<EventRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (filter.deviceId !== undefined) { params.push(filter.deviceId); where.push(`device_id = $${params.length}`); }
-  if (filter.updateId !== undefined) { params.push(filter.updateId); where.push(`update_id = $${params.length}`); }
+  const add = (sql: string, v: unknown) => { params.push(v); where.push(sql.replace('?', `$${params.length}`)); };
+  const desc = filter.order === 'desc';
+  if (filter.deviceId !== undefined) add('e.device_id = ?', filter.deviceId);
+  if (filter.updateId !== undefined) add('e.update_id = ?', filter.updateId);
+  if (filter.kindPrefix !== undefined) add('e.kind LIKE ?', likePrefix(filter.kindPrefix));
+  if (filter.actor !== undefined) add('e.actor = ?', filter.actor);
+  if (filter.since !== undefined) add('e.at >= ?', filter.since);
+  if (filter.until !== undefined) add('e.at < ?', filter.until);
+  if (filter.afterId !== undefined) add(desc ? 'e.id < ?' : 'e.id > ?', filter.afterId);
   params.push(filter.limit ?? 200);
   const res = await q.query<EventRow>(
-    `SELECT id, at, actor, kind, device_id AS "deviceId", update_id AS "updateId", data FROM events
-     ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT $${params.length}`,
+    `SELECT e.id, e.at, e.actor, e.kind, e.device_id AS "deviceId", d.endpoint, e.update_id AS "updateId", e.data
+     FROM events e LEFT JOIN devices d ON d.id = e.device_id
+     ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY e.id ${desc ? 'DESC' : ''} LIMIT $${params.length}`,
     params,
   );
   return res.rows;

@@ -110,7 +110,7 @@ forEachDatabase('api, hostile input', ({ suite, get }) => {
     assert.is((await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${max}` })).statusCode, 404);
     const page = await ferry.api.inject({ method: 'GET', url: `/api/v1/devices?after=${max}&limit=1000` });
     assert.is(page.statusCode, 200, page.body);
-    assert.equal(page.json(), []);
-    assert.is((await ferry.api.inject({ method: 'GET', url: '/api/v1/devices?after=0' })).json().length, 1);
+    assert.equal(page.json(), { items: [], next: null });
+    assert.is((await ferry.api.inject({ method: 'GET', url: '/api/v1/devices?after=0' })).json().items.length, 1);
   });
 });

@@ -62,7 +62,8 @@ forEachDatabase('api', ({ suite, get }) => {
     await offlineDevice('dev-a');
     const list = await ferry.api.inject({ method: 'GET', url: '/api/v1/devices' });
     assert.is(list.statusCode, 200);
-    assert.equal(list.json().map((d: { endpoint: string }) => d.endpoint), ['dev-a']);
+    assert.equal(list.json().items.map((d: { endpoint: string }) => d.endpoint), ['dev-a']);
+    assert.is(list.json().next, null);
     const one = await ferry.api.inject({ method: 'GET', url: '/api/v1/devices/dev-a' });
     assert.is(one.statusCode, 200);
     assert.is(one.json().firmwareVersion, '1.0.0');
@@ -72,9 +73,9 @@ forEachDatabase('api', ({ suite, get }) => {
     assert.is((await ferry.api.inject({ method: 'GET', url: '/api/v1/devices/nobody' })).statusCode, 404);
     await offlineDevice('dev-a2');
     const page1 = (await ferry.api.inject({ method: 'GET', url: '/api/v1/devices?limit=1' })).json();
-    assert.equal(page1.map((d: { endpoint: string }) => d.endpoint), ['dev-a']);
-    const page2 = (await ferry.api.inject({ method: 'GET', url: `/api/v1/devices?limit=1&after=${page1[0].id}` })).json();
-    assert.equal(page2.map((d: { endpoint: string }) => d.endpoint), ['dev-a2']);
+    assert.equal(page1.items.map((d: { endpoint: string }) => d.endpoint), ['dev-a']);
+    const page2 = (await ferry.api.inject({ method: 'GET', url: `/api/v1/devices?limit=1&after=${page1.next}` })).json();
+    assert.equal(page2.items.map((d: { endpoint: string }) => d.endpoint), ['dev-a2']);
     assert.is((await ferry.api.inject({ method: 'GET', url: '/api/v1/devices?limit=0' })).statusCode, 400);
     assert.is((await ferry.api.inject({ method: 'GET', url: '/api/v1/devices?limit=abc' })).statusCode, 400);
   });

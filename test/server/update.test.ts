@@ -70,7 +70,7 @@ forEachDatabase('update end to end', ({ suite, get }) => {
       assert.is(run.sims[i]!.running?.format, 'fry1', 'the device verified and booted the signed package (default delivery)');
     }
     const list = await run.ferry.api.inject({ method: 'GET', url: '/api/v1/devices' });
-    for (const d of list.json()) assert.is(d.firmwareVersion, '2.0.0', d.endpoint);
+    for (const d of list.json().items) assert.is(d.firmwareVersion, '2.0.0', d.endpoint);
     // The device really fetched block by block at its own size.
     assert.ok(run.sims[0]!.counters.blocks >= Math.ceil(12_000 / 16), 'the 16-byte device fetched every block');
     const rows = await get().db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE kind = 'update.state'");

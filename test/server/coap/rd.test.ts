@@ -191,7 +191,7 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
     }
     assert.match(out.stdout + out.stderr, /2\.01/);
     const list = await ferry.api.inject({ method: 'GET', url: '/api/v1/devices' });
-    const d = list.json().find((x: { endpoint: string }) => x.endpoint === 'libcoap-1');
+    const d = list.json().items.find((x: { endpoint: string }) => x.endpoint === 'libcoap-1');
     assert.ok(d, 'listed');
     assert.is(d.lifetime, 90);
     assert.is(d.lwm2mVersion, '1.1');
