@@ -165,7 +165,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     })().finally(() => { sweeping = false; }));
   }, o.sweepMs ?? 1000);
 
-  const api = await buildApi({ db, engine, metrics, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
+  const api = await buildApi({ db, engine, metrics, evictImage: (id) => images.evict(id), ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   alerts.start();
   // After everything listens, so a start-up that fails prints no token it will not serve.

@@ -11,10 +11,11 @@ import { lwm2mRoutes } from './lwm2m.ts';
 import type { Lwm2mOperations } from '../coap/lwm2m-operations.ts';
 import { installErrorHandling } from './errors.ts';
 import { firmwareRoutes } from './firmware.ts';
-import { installValidation } from './validation.ts';
+import { installValidation, refuseUndeclaredQueries } from './validation.ts';
 import { healthRoutes, type BoundSocket } from './health.ts';
-import { installAuth, watchRoutes } from './auth.ts';
+import { API_PREFIX, installAuth, watchRoutes } from './auth.ts';
 import { tokenRoutes } from './tokens.ts';
+import { eventRoutes } from './events.ts';
 import { installDocs } from './docs.ts';
 import { metricsRoute } from './metrics.ts';
 import type { Metrics } from '../metrics.ts';
@@ -32,6 +33,8 @@ export interface ApiDeps {
   imageCacheBytes?: number;
   /** Trusted keys and the optional signing key for firmware uploads. */
   packageKeys: PackageKeys;
+  /** Drops a deleted image from the download cache. */
+  evictImage?: (id: number) => void;
   /** Served at /metrics (Prometheus text format). */
   metrics: Metrics;
   /** The CoAP sockets /readyz checks are bound (by name: coap, download). */
@@ -44,6 +47,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
   });
   installValidation(app);
+  refuseUndeclaredQueries(app, API_PREFIX);
   installErrorHandling(app);
   app.decorate('apiRoutes', watchRoutes(app));
   installAuth(app, deps);
@@ -55,6 +59,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   deviceRoutes(app, deps);
   lwm2mRoutes(app, deps);
   alertRoutes(app, deps);
+  eventRoutes(app, deps);
   await app.ready();
   return app;
 }

@@ -1,18 +1,21 @@
-/** /api/v1/firmware: upload (a signed package, or a raw image the server signs) and list. */
+/** /api/v1/firmware: upload (a signed package, or a raw image the server signs), list, get, delete. */
 import type { FastifyInstance } from 'fastify';
 import type { PackageKeys } from '../firmware/keys.ts';
 import { uploadFirmware, uploadRefusalMessage, uploadRefusalStatus, type Delivery } from '../firmware/upload.ts';
-import { listFirmware } from '../store/firmware.ts';
+import { deleteFirmware, getFirmware, listFirmware } from '../store/firmware.ts';
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
-import { errorBody, firmwareBody } from './schemas.ts';
+import { errorBody, firmwareBody, idParam, label } from './schemas.ts';
 
-const label = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' } as const;
 
 interface UploadQuery { version?: string; hardwareClass?: string; delivery?: Delivery; force?: boolean }
 
-export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBytes: number; imageCacheBytes?: number | undefined; packageKeys: PackageKeys }): void {
+export function firmwareRoutes(app: FastifyInstance, deps: {
+  db: Db; maxUploadBytes: number; imageCacheBytes?: number | undefined; packageKeys: PackageKeys; evictImage?: ((id: number) => void) | undefined;
+}): void {
+  const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } } as const;
+
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: deps.maxUploadBytes },
     (_req, body, done) => done(null, body));
 
@@ -48,4 +51,27 @@ export function firmwareRoutes(app: FastifyInstance, deps: { db: Db; maxUploadBy
     config: { role: 'viewer' },
     schema: { querystring: { type: 'object', additionalProperties: false }, response: { 200: { type: 'array', items: firmwareBody }, '4xx': errorBody } },
   }, async () => listFirmware(deps.db));
+
+  app.get<{ Params: { id: number } }>('/api/v1/firmware/:id', {
+    config: { role: 'viewer' },
+    schema: { summary: 'One firmware image (a deleted one is 404)', params: idParams, response: { 200: firmwareBody, '4xx': errorBody } },
+  }, async (req) => {
+    const image = await getFirmware(deps.db, req.params.id);
+    if (!image) throw new HttpError(404, `no firmware image ${req.params.id}`);
+    return image;
+  });
+
+  app.delete<{ Params: { id: number } }>('/api/v1/firmware/:id', {
+    config: { role: 'operator' },
+    schema: {
+      summary: 'Delete a firmware image: its bytes go, its record stays for the updates that used it; 409 while one in flight uses it',
+      params: idParams, response: { '4xx': errorBody },
+    },
+  }, async (req, reply) => {
+    const image = await deleteFirmware(deps.db, req.params.id, actorOf(req));
+    if (!image) throw new HttpError(404, `no firmware image ${req.params.id}`);
+    deps.evictImage?.(image.id);
+    req.log.info({ firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, by: actorOf(req) }, 'firmware deleted');
+    return reply.code(204).send();
+  });
 }

@@ -21,3 +21,12 @@ export function installValidation(app: FastifyInstance): void {
   const text = make(true);
   app.setValidatorCompiler<FastifySchema>(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
 }
+
+/** A route that declares no querystring takes none: an unknown query is a 400, not ignored. Call before adding routes. */
+export function refuseUndeclaredQueries(app: FastifyInstance, prefix: string): void {
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith(prefix)) return;
+    route.schema = { ...route.schema };
+    route.schema.querystring ??= { type: 'object', additionalProperties: false };
+  });
+}

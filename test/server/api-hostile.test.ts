@@ -71,6 +71,30 @@ const CASES: Case[] = [
   json('attributes: 1e300', 'PUT', ATTRIBUTES, '{"pmin":1e300}'),
   json('attributes: none', 'PUT', ATTRIBUTES, '{}'),
   ['observe: huge path', 'POST', '/api/v1/devices/dev-h/observe/3/99999999999999999999', undefined],
+  ...['status=gone', 'status[]=registered', 'hardwareClass=a%00b', `firmwareVersion=${'9'.repeat(200)}`, 'lastSeenBefore=yesterday',
+    'lastSeenBefore=0000-01-01T00:00:00Z', 'lastSeenAfter=9999999-01-01T00:00:00Z', 'lastSeenAfter=2026-01-01T00:00:00', 'tag=x']
+    .map((q): Case => [`devices ?${q.slice(0, 30)}`, 'GET', `/api/v1/devices?${q}`, undefined]),
+  ...badIdTexts.map((v): Case => [`firmware/${v}`, 'GET', `/api/v1/firmware/${v}`, undefined]),
+  ...badIdTexts.map((v): Case => [`delete firmware/${v}`, 'DELETE', `/api/v1/firmware/${v}`, undefined]),
+  ['delete firmware/0', 'DELETE', '/api/v1/firmware/0', undefined],
+  ['delete firmware with a query', 'DELETE', '/api/v1/firmware/1?force=true', undefined],
+  ...badIdTexts.map((v): Case => [`events ?after=${v}`, 'GET', `/api/v1/events?after=${v}`, undefined]),
+  ...badIdTexts.map((v): Case => [`events ?limit=${v}`, 'GET', `/api/v1/events?limit=${v}`, undefined]),
+  ...['kind=%00', `kind=${'k'.repeat(65)}`, 'kind=a%25', 'endpoint=a%00b', 'actor=a%20b', 'since=now', 'until=0000-01-01T00:00:00Z',
+    'order=random', 'deviceId=1', 'limit=1&limit=2']
+    .map((q): Case => [`events ?${q.slice(0, 30)}`, 'GET', `/api/v1/events?${q}`, undefined]),
+  ...badIdTexts.map((v): Case => [`delete tokens/${v}`, 'DELETE', `/api/v1/tokens/${v}`, undefined]),
+  ['delete tokens/0', 'DELETE', '/api/v1/tokens/0', undefined],
+  json('tokens: no body', 'POST', '/api/v1/tokens', ''),
+  json('tokens: unknown role', 'POST', '/api/v1/tokens', '{"name":"x","role":"root"}'),
+  json('tokens: role an array', 'POST', '/api/v1/tokens', '{"name":"x","role":["admin"]}'),
+  json('tokens: name a number', 'POST', '/api/v1/tokens', '{"name":1,"role":"viewer"}'),
+  json('tokens: name with NUL', 'POST', '/api/v1/tokens', '{"name":"a\\u0000b","role":"viewer"}'),
+  json('tokens: name of 1000', 'POST', '/api/v1/tokens', `{"name":"${'n'.repeat(1000)}","role":"viewer"}`),
+  json('tokens: own secret', 'POST', '/api/v1/tokens', '{"name":"x","role":"viewer","token":"fry_x"}'),
+  json('tokens: 1 MiB', 'POST', '/api/v1/tokens', `{"name":"x","role":"viewer","pad":"${'x'.repeat(1024 * 1024)}"}`),
+  ['tokens: form', 'POST', '/api/v1/tokens', 'name=x&role=admin', 'application/x-www-form-urlencoded'],
+  ['tokens list: unknown query', 'GET', '/api/v1/tokens?all=1', undefined],
 ];
 
 forEachDatabase('api, hostile input', ({ suite, get }) => {
@@ -98,8 +122,10 @@ forEachDatabase('api, hostile input', ({ suite, get }) => {
     assert.equal(failures, [], failures.join('\n'));
     const updates = await get().db.query<{ n: number }>('SELECT count(*)::int AS n FROM device_updates');
     assert.is(updates.rows[0]?.n, 0, 'no update was started');
-    const images = await get().db.query<{ n: number }>('SELECT count(*)::int AS n FROM firmware_images');
-    assert.is(images.rows[0]?.n, 1, 'no image was stored');
+    const images = await get().db.query<{ n: number }>('SELECT count(*)::int AS n FROM firmware_images WHERE deleted_at IS NULL');
+    assert.is(images.rows[0]?.n, 1, 'no image was stored or deleted');
+    const tokens = await get().db.query<{ n: number }>('SELECT count(*)::int AS n FROM api_tokens WHERE revoked_at IS NULL');
+    assert.is(tokens.rows[0]?.n, 1, 'no token was made or revoked');
   });
 
   suite('the bounds themselves are accepted: the largest id is a clean 404, not a database error', async () => {
