@@ -26,6 +26,8 @@ declare module 'fastify' {
 
 export const API_PREFIX = '/api/v1';
 const rank = (r: Role): number => ROLES.indexOf(r);
+const underApi = (url: string): boolean => url === API_PREFIX || url.startsWith(`${API_PREFIX}/`);
+const safeDecode = (path: string): string => { try { return decodeURIComponent(path); } catch { return path; } };
 const BEARER = /^Bearer ([\x21-\x7e]{1,200})$/i;
 
 /** A 401 that tells the client how to authenticate (RFC 6750 §3). */
@@ -40,8 +42,9 @@ export function actorOf(req: FastifyRequest): string {
 export function installAuth(app: FastifyInstance, deps: { db: Db }): void {
   app.decorateRequest('token', null);
   app.addHook('onRequest', async (req) => {
-    const path = req.url.split('?')[0]!;
-    if (path !== API_PREFIX && !path.startsWith(`${API_PREFIX}/`)) return;
+    // By the route matched, never the raw URL: /%61pi/v1/devices routes to /api/v1/devices.
+    const url = req.is404 ? safeDecode(req.url.split('?')[0]!) : req.routeOptions.url ?? '';
+    if (!underApi(url) && req.routeOptions.config?.role === undefined) return;
     const header = req.headers.authorization;
     if (header === undefined || header === '') throw unauthorized('send a bearer token: Authorization: Bearer fry_…');
     const m = BEARER.exec(header);
@@ -63,7 +66,7 @@ export interface ApiRoute { method: string; url: string; role: Role | undefined 
 export function watchRoutes(app: FastifyInstance): ApiRoute[] {
   const routes: ApiRoute[] = [];
   app.addHook('onRoute', (route) => {
-    if (route.url !== API_PREFIX && !route.url.startsWith(`${API_PREFIX}/`)) return;
+    if (!underApi(route.url)) return;
     for (const method of [route.method].flat()) routes.push({ method, url: route.url, role: route.config?.role });
   });
   return routes;

@@ -74,10 +74,15 @@ forEachDatabase('api, tokens and roles', ({ suite, get }) => {
     assert.match(refused.json().message, /operator role; token v is viewer/);
   });
 
-  suite('an unknown route under /api/v1: 401 without a token, 404 with one', async () => {
+  suite('an unknown route under /api/v1: 401 without a token, 404 with one; encoded paths are no way round', async () => {
     assert.is((await as(undefined, 'GET', '/api/v1/nothing')).statusCode, 401);
     assert.is((await as(TEST_ADMIN_TOKEN, 'GET', '/api/v1/nothing')).statusCode, 404);
     assert.is((await as(undefined, 'GET', '/healthz')).statusCode, 200, '/healthz stays open');
+    // The check goes by the route matched, not the raw URL: percent-encoding does not get past it.
+    for (const url of ['/%61pi/v1/devices', '/api%2Fv1/devices', '/%61pi/v1/tokens', '/api/v1/devices/', '/api/v1/%64evices']) {
+      const res = await as(undefined, 'GET', url);
+      assert.is(res.statusCode, 401, `${url}: ${res.statusCode} ${res.body.slice(0, 80)}`);
+    }
   });
 
   suite('tokens: created with the secret once, listed without it, revoked at once; last use recorded', async () => {

@@ -25,6 +25,9 @@ const UPLOAD = '/api/v1/firmware?version=9&hardwareClass=sim-1';
 const ATTRIBUTES = '/api/v1/devices/dev-h/attributes/3/0/9';
 const json = (what: string, method: Method, url: string, body: string): Case => [what, method, url, body, JSON_TYPE];
 const image = (what: string, url: string): Case => [what, 'POST', url, Buffer.from('img'), 'application/octet-stream'];
+/** One bodiless case per value: `url(value)` with each of `values` (by default the bad id texts). */
+const each = (what: string, method: Method, url: (v: string) => string, values: readonly string[] = badIdTexts): Case[] =>
+  values.map((v) => [`${what} ${v.slice(0, 30)}`, method, url(v), undefined]);
 
 const CASES: Case[] = [
   ...badIds.map((v) => json(`update firmwareId ${v.slice(0, 24)}`, 'POST', UPDATE, `{"firmwareId":${v}}`)),
@@ -40,12 +43,12 @@ const CASES: Case[] = [
   ['update: octet-stream', 'POST', UPDATE, Buffer.from('{"firmwareId":1}'), 'application/octet-stream'],
   json('update: 1 MiB JSON', 'POST', UPDATE, big),
   json('update: endpoint with NUL', 'POST', '/api/v1/devices/dev%00h/update', '{"firmwareId":1}'),
-  ...badIdTexts.map((v): Case => [`devices ?after=${v}`, 'GET', `/api/v1/devices?after=${v}`, undefined]),
-  ...badIdTexts.map((v): Case => [`devices ?limit=${v}`, 'GET', `/api/v1/devices?limit=${v}`, undefined]),
+  ...each('devices ?after=', 'GET', (v) => `/api/v1/devices?after=${v}`),
+  ...each('devices ?limit=', 'GET', (v) => `/api/v1/devices?limit=${v}`),
   ['devices ?limit twice', 'GET', '/api/v1/devices?limit=1&limit=2', undefined],
   ['devices ?after[]=', 'GET', '/api/v1/devices?after[]=1', undefined],
   ['devices: unknown query', 'GET', '/api/v1/devices?sort=id', undefined],
-  ...badIdTexts.map((v): Case => [`updates/${v}`, 'GET', `/api/v1/updates/${v}`, undefined]),
+  ...each('updates/', 'GET', (v) => `/api/v1/updates/${v}`),
   ['updates/0', 'GET', '/api/v1/updates/0', undefined],
   ['device with NUL', 'GET', '/api/v1/devices/dev%00h', undefined],
   ['device with a control character', 'GET', '/api/v1/devices/dev%1bh', undefined],
@@ -71,19 +74,17 @@ const CASES: Case[] = [
   json('attributes: 1e300', 'PUT', ATTRIBUTES, '{"pmin":1e300}'),
   json('attributes: none', 'PUT', ATTRIBUTES, '{}'),
   ['observe: huge path', 'POST', '/api/v1/devices/dev-h/observe/3/99999999999999999999', undefined],
-  ...['status=gone', 'status[]=registered', 'hardwareClass=a%00b', `firmwareVersion=${'9'.repeat(200)}`, 'lastSeenBefore=yesterday',
-    'lastSeenBefore=0000-01-01T00:00:00Z', 'lastSeenAfter=9999999-01-01T00:00:00Z', 'lastSeenAfter=2026-01-01T00:00:00', 'tag=x']
-    .map((q): Case => [`devices ?${q.slice(0, 30)}`, 'GET', `/api/v1/devices?${q}`, undefined]),
-  ...badIdTexts.map((v): Case => [`firmware/${v}`, 'GET', `/api/v1/firmware/${v}`, undefined]),
-  ...badIdTexts.map((v): Case => [`delete firmware/${v}`, 'DELETE', `/api/v1/firmware/${v}`, undefined]),
+  ...each('devices ?', 'GET', (q) => `/api/v1/devices?${q}`, ['status=gone', 'status[]=registered', 'hardwareClass=a%00b', `firmwareVersion=${'9'.repeat(200)}`,
+    'lastSeenBefore=yesterday', 'lastSeenBefore=0000-01-01T00:00:00Z', 'lastSeenAfter=9999999-01-01T00:00:00Z', 'lastSeenAfter=2026-01-01T00:00:00', 'tag=x']),
+  ...each('firmware/', 'GET', (v) => `/api/v1/firmware/${v}`),
+  ...each('delete firmware/', 'DELETE', (v) => `/api/v1/firmware/${v}`),
   ['delete firmware/0', 'DELETE', '/api/v1/firmware/0', undefined],
   ['delete firmware with a query', 'DELETE', '/api/v1/firmware/1?force=true', undefined],
-  ...badIdTexts.map((v): Case => [`events ?after=${v}`, 'GET', `/api/v1/events?after=${v}`, undefined]),
-  ...badIdTexts.map((v): Case => [`events ?limit=${v}`, 'GET', `/api/v1/events?limit=${v}`, undefined]),
-  ...['kind=%00', `kind=${'k'.repeat(65)}`, 'kind=a%25', 'endpoint=a%00b', 'actor=a%20b', 'since=now', 'until=0000-01-01T00:00:00Z',
-    'order=random', 'deviceId=1', 'limit=1&limit=2']
-    .map((q): Case => [`events ?${q.slice(0, 30)}`, 'GET', `/api/v1/events?${q}`, undefined]),
-  ...badIdTexts.map((v): Case => [`delete tokens/${v}`, 'DELETE', `/api/v1/tokens/${v}`, undefined]),
+  ...each('events ?after=', 'GET', (v) => `/api/v1/events?after=${v}`),
+  ...each('events ?limit=', 'GET', (v) => `/api/v1/events?limit=${v}`),
+  ...each('events ?', 'GET', (q) => `/api/v1/events?${q}`, ['kind=%00', `kind=${'k'.repeat(65)}`, 'kind=a%25', 'endpoint=a%00b', 'actor=a%20b',
+    'since=now', 'until=0000-01-01T00:00:00Z', 'order=random', 'deviceId=1', 'limit=1&limit=2']),
+  ...each('delete tokens/', 'DELETE', (v) => `/api/v1/tokens/${v}`),
   ['delete tokens/0', 'DELETE', '/api/v1/tokens/0', undefined],
   json('tokens: no body', 'POST', '/api/v1/tokens', ''),
   json('tokens: unknown role', 'POST', '/api/v1/tokens', '{"name":"x","role":"root"}'),
