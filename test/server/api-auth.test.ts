@@ -3,7 +3,10 @@
 // tokens are created (shown once), listed (never the secret) and revoked by admins only; the
 // configured admin token is stored hashed; operator actions carry the token's name in the audit log.
 import { createHash } from 'node:crypto';
+import Fastify from 'fastify';
 import * as assert from 'uvu/assert';
+import { installAuth } from '../../server/api/auth.ts';
+import { installErrorHandling } from '../../server/api/errors.ts';
 import type { Ferry } from '../../server/main.ts';
 import { ensureAdminToken, ROLES, type Role } from '../../server/store/tokens.ts';
 import { forEachDatabase } from '../helpers/db.ts';
@@ -32,6 +35,18 @@ forEachDatabase('api, tokens and roles', ({ suite, get }) => {
   suite('every route under /api/v1 declares a role (a route without one is refused)', () => {
     assert.ok(routes().length >= 15, `${routes().length} routes`);
     assert.equal(routes().filter((r) => r.role === undefined).map((r) => `${r.method} ${r.url}`), []);
+  });
+
+  suite('fail closed: a route under /api/v1 that declares no role is refused, even to an admin', async () => {
+    const app = Fastify();
+    installErrorHandling(app);
+    installAuth(app, { db: get().db });
+    app.get('/api/v1/forgotten', async () => ({ secret: true }));
+    try {
+      const res = await app.inject({ method: 'GET', url: '/api/v1/forgotten', headers: bearer() });
+      assert.is(res.statusCode, 403);
+      assert.match(res.json().message, /declares no role/);
+    } finally { await app.close(); }
   });
 
   suite('no token, a malformed header, an unknown or a revoked token: 401 with WWW-Authenticate: Bearer, on every route', async () => {
