@@ -109,6 +109,8 @@ export class ApiDriver {
         p.updateId = (await res.json() as { id: number }).id;
         return;
       }
+      // No token, a bad one, or too low a role: an error, retried a bounded number of times, not a wait.
+      if (res.status === 401 || res.status === 403) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
       // 404: the inventory does not know the device yet; 409: an update is still active. Wait.
       p.attempts -= 1;
       this.#schedule(endpoint, p, this.#o.retryMs ?? 1000);
