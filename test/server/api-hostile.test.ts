@@ -25,6 +25,7 @@ const UPLOAD = '/api/v1/firmware?version=9&hardwareClass=sim-1';
 const ATTRIBUTES = '/api/v1/devices/dev-h/attributes/3/0/9';
 const json = (what: string, method: Method, url: string, body: string): Case => [what, method, url, body, JSON_TYPE];
 const image = (what: string, url: string): Case => [what, 'POST', url, Buffer.from('img'), 'application/octet-stream'];
+const newToken = (what: string, body: string): Case => json(`tokens: ${what}`, 'POST', '/api/v1/tokens', body);
 /** One bodiless case per value: `url(value)` with each of `values` (by default the bad id texts). */
 const each = (what: string, method: Method, url: (v: string) => string, values: readonly string[] = badIdTexts): Case[] =>
   values.map((v) => [`${what} ${v.slice(0, 30)}`, method, url(v), undefined]);
@@ -86,14 +87,14 @@ const CASES: Case[] = [
     'since=now', 'until=0000-01-01T00:00:00Z', 'order=random', 'deviceId=1', 'limit=1&limit=2']),
   ...each('delete tokens/', 'DELETE', (v) => `/api/v1/tokens/${v}`),
   ['delete tokens/0', 'DELETE', '/api/v1/tokens/0', undefined],
-  json('tokens: no body', 'POST', '/api/v1/tokens', ''),
-  json('tokens: unknown role', 'POST', '/api/v1/tokens', '{"name":"x","role":"root"}'),
-  json('tokens: role an array', 'POST', '/api/v1/tokens', '{"name":"x","role":["admin"]}'),
-  json('tokens: name a number', 'POST', '/api/v1/tokens', '{"name":1,"role":"viewer"}'),
-  json('tokens: name with NUL', 'POST', '/api/v1/tokens', '{"name":"a\\u0000b","role":"viewer"}'),
-  json('tokens: name of 1000', 'POST', '/api/v1/tokens', `{"name":"${'n'.repeat(1000)}","role":"viewer"}`),
-  json('tokens: own secret', 'POST', '/api/v1/tokens', '{"name":"x","role":"viewer","token":"fry_x"}'),
-  json('tokens: 1 MiB', 'POST', '/api/v1/tokens', `{"name":"x","role":"viewer","pad":"${'x'.repeat(1024 * 1024)}"}`),
+  newToken('no body', ''),
+  newToken('unknown role', '{"name":"x","role":"root"}'),
+  newToken('role an array', '{"name":"x","role":["admin"]}'),
+  newToken('name a number', '{"name":1,"role":"viewer"}'),
+  newToken('name with NUL', '{"name":"a\\u0000b","role":"viewer"}'),
+  newToken('name of 1000', `{"name":"${'n'.repeat(1000)}","role":"viewer"}`),
+  newToken('own secret', '{"name":"x","role":"viewer","token":"fry_x"}'),
+  newToken('1 MiB', `{"name":"x","role":"viewer","pad":"${'x'.repeat(1024 * 1024)}"}`),
   ['tokens: form', 'POST', '/api/v1/tokens', 'name=x&role=admin', 'application/x-www-form-urlencoded'],
   ['tokens list: unknown query', 'GET', '/api/v1/tokens?all=1', undefined],
 ];
