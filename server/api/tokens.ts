@@ -1,7 +1,7 @@
 /** /api/v1/tokens (admin): create a bearer token (its secret shown once), list them (never a secret), revoke one. */
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.ts';
-import { createToken, listTokens, revokeToken, ROLES, type Role } from '../store/tokens.ts';
+import { CONFIGURED_ADMIN, createToken, listTokens, revokeToken, ROLES, type Role } from '../store/tokens.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { dateTime, errorBody, idParam, nullableDateTime } from './schemas.ts';
@@ -27,6 +27,7 @@ export function tokenRoutes(app: FastifyInstance, deps: { db: Db }): void {
       response: { 201: { ...tokenBody, properties: { ...tokenBody.properties, token: { type: 'string' } } }, '4xx': errorBody },
     },
   }, async (req, reply) => {
+    if (req.body.name === CONFIGURED_ADMIN) throw new HttpError(400, `${CONFIGURED_ADMIN} is the name of the configured admin token`);
     const { token, row } = await createToken(db, { name: req.body.name, role: req.body.role, createdBy: actorOf(req) });
     req.log.info({ tokenId: row.id, name: row.name, role: row.role, by: actorOf(req) }, 'token created');
     return reply.code(201).send({ ...row, token });

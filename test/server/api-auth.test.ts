@@ -126,7 +126,8 @@ forEachDatabase('api, tokens and roles', ({ suite, get }) => {
 
   suite('tokens: bad bodies are 400, a live name twice is 409, a revoked name may be reused', async () => {
     const bad: unknown[] = [{}, { name: 'x' }, { role: 'admin' }, { name: 'x', role: 'root' }, { name: '', role: 'viewer' },
-      { name: 'a b', role: 'viewer' }, { name: 'x'.repeat(65), role: 'viewer' }, { name: 'x', role: 'viewer', token: 'fry_mine' }, [{ name: 'x', role: 'viewer' }]];
+      { name: 'a b', role: 'viewer' }, { name: 'x'.repeat(65), role: 'viewer' }, { name: 'x', role: 'viewer', token: 'fry_mine' }, [{ name: 'x', role: 'viewer' }],
+      { name: 'FERRY_ADMIN_TOKEN', role: 'viewer' }];
     for (const payload of bad) {
       const res = await ferry.api.inject({ method: 'POST', url: '/api/v1/tokens', payload: payload as object });
       assert.is(res.statusCode, 400, `${JSON.stringify(payload)}: ${res.body}`);
