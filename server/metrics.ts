@@ -37,6 +37,10 @@ export class Metrics {
       grouped('SELECT state AS k, count(*)::int AS n FROM device_updates GROUP BY 1', 'state'));
     this.registerCollector('ferry_updates_by_result', 'finished device updates, by Object 5 Update Result (/5/0/5)', ['result'],
       grouped('SELECT result_code::text AS k, count(*)::int AS n FROM device_updates WHERE result_code IS NOT NULL GROUP BY 1', 'result'));
+    this.registerCollector('ferry_alerts', 'alerts raised (campaign.paused, update.stalled, update.integrity), by kind', ['kind'],
+      grouped('SELECT kind AS k, count(*)::int AS n FROM alerts GROUP BY 1', 'kind'));
+    this.registerCollector('ferry_alerts_unacknowledged', 'alerts nobody has acknowledged yet, by kind', ['kind'],
+      grouped('SELECT kind AS k, count(*)::int AS n FROM alerts WHERE acknowledged_at IS NULL GROUP BY 1', 'kind'));
   }
 
   /** A gauge whose samples `collect` gives at each scrape (replacing the previous ones). */

@@ -60,6 +60,12 @@ forEachDatabase('metrics', ({ suite, get }) => {
     assert.is(blocks, sim.counters.blocks, 'one count per block the device received (no loss here)');
     assert.ok((after.get('ferry_process_cpu_user_seconds_total') ?? -1) >= 0, 'Node default metrics');
     assert.ok(after.has('ferry_nodejs_heap_size_used_bytes'));
+    assert.is(after.get('ferry_alerts{kind="update.integrity"}'), undefined, 'no alert raised');
+    await run.ferry.alerts.raise({ kind: 'update.integrity', message: 'test alert', data: {} });
+    await run.ferry.alerts.idle();
+    const alerted = await scrape();
+    assert.is(alerted.get('ferry_alerts{kind="update.integrity"}'), 1);
+    assert.is(alerted.get('ferry_alerts_unacknowledged{kind="update.integrity"}'), 1);
   });
 
   suite('a database gauge reports at most MAX_GROUPS label values, the rest as "other"', async () => {
