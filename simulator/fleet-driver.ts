@@ -19,7 +19,7 @@ export interface DriverOptions {
   maxAttempts?: number;
   /** Wait before asking again after a refusal or a failure (default 1000 ms). */
   retryMs?: number;
-  /** How often outstanding updates are looked at (default 2000 ms). */
+  /** How often outstanding updates of quiet devices are looked at (default 2000 ms; quiet = silent 3 × this long). */
   pollMs?: number;
 }
 
@@ -36,6 +36,8 @@ interface Pending {
   attempts: number;
   updateId: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the device last said anything (any event): a device that talks needs no polling. */
+  heardAt: number;
 }
 
 export class ApiDriver {
@@ -45,6 +47,7 @@ export class ApiDriver {
   readonly #rounds = new Map<number, Promise<number>>();
   readonly #poll: ReturnType<typeof setInterval>;
   #closed = false;
+  #polling = false;
 
   constructor(o: DriverOptions) {
     if (o.updateTo === undefined && o.soak === undefined) throw new RangeError('the driver needs updateTo or soak');
@@ -55,8 +58,9 @@ export class ApiDriver {
   readonly onEvent = (e: SimDeviceEvent): void => {
     if (this.#closed) return;
     const p = this.#devices.get(e.endpoint);
+    if (p !== undefined) p.heardAt = Date.now();
     if (e.type === 'registered' && p === undefined) {
-      const first: Pending = { round: 1, attempts: 0, updateId: undefined, timer: undefined };
+      const first: Pending = { round: 1, attempts: 0, updateId: undefined, timer: undefined, heardAt: Date.now() };
       this.#devices.set(e.endpoint, first);
       this.#schedule(e.endpoint, first, 0);
     } else if (e.type === 'update-succeeded' && p !== undefined && this.#o.soak !== undefined) {
@@ -140,10 +144,25 @@ export class ApiDriver {
     return id;
   }
 
-  /** Updates the server failed without the device telling (a silent device, a DM timeout) are asked again. */
+  /**
+   * Updates the server failed without the device telling (a silent device, a DM timeout) are asked
+   * again. One pass at a time, one request at a time: a fleet of thousands must not turn into a
+   * load test of the admin API (on embedded PGlite that would starve the server's CoAP sockets).
+   */
   async #pollOutstanding(): Promise<void> {
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      await this.#pollPass();
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  async #pollPass(): Promise<void> {
+    const quietSince = Date.now() - 3 * (this.#o.pollMs ?? 2000);
     for (const [endpoint, p] of this.#devices) {
-      if (this.#closed || p.updateId === undefined) continue;
+      if (this.#closed || p.updateId === undefined || p.heardAt > quietSince) continue;
       const id = p.updateId;
       try {
         const res = await this.#fetch(`/api/v1/updates/${id}`, { method: 'GET' });
