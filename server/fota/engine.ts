@@ -53,9 +53,10 @@ export class UpdateEngine {
   private readonly o: EngineOptions;
   private readonly chains = new Map<number, Promise<void>>();
   /**
-   * Notifications are numbered as they arrive; a State or Update Result notified before the last
-   * write of the Package URI (or push) was acknowledged tells of the device's previous package and
-   * is dropped (it may still be queued behind that write's outcome).
+   * Notifications are numbered as they arrive; a State or Update Result that arrived before the
+   * last write of the Package URI (or push) was sent tells of the device's previous package and is
+   * dropped (it may still be queued behind that write's outcome). Not "before it was acknowledged":
+   * the device moves on as soon as it takes the write, and its ACK may be lost and come again later.
    */
   private arrivals = 0;
   private readonly writtenAt = new Map<number, number>();
@@ -185,12 +186,12 @@ export class UpdateEngine {
           return [{ type: 'deliveryMethod', value, protocols, deviceState }];
         }
         case 'resetPackageUri':
-          await dm.write(t, URI_PATH, Buffer.alloc(0), ContentFormat.TEXT);
           this.writtenAt.set(updateId, ++this.arrivals);
+          await dm.write(t, URI_PATH, Buffer.alloc(0), ContentFormat.TEXT);
           return [];
         case 'writePackageUri':
-          await dm.write(t, URI_PATH, Buffer.from(`${this.o.downloadBase}/fw/${image.id}`), ContentFormat.TEXT);
           this.writtenAt.set(updateId, ++this.arrivals);
+          await dm.write(t, URI_PATH, Buffer.from(`${this.o.downloadBase}/fw/${image.id}`), ContentFormat.TEXT);
           return [{ type: 'written' }];
         case 'pushPackage': {
           const bytes = await this.o.images.get(image.id);

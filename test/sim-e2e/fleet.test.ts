@@ -34,7 +34,7 @@ let db: TestDb;
 let ferry: Ferry;
 test.before(async () => {
   db = await openTestDatabase(process.env['DATABASE_URL'] ? 'pg' : 'pglite');
-  ferry = await startTestFerry(db.db, { updateTimeout: 20, requestTimeout: 15 }, 500);
+  ferry = await startTestFerry(db.db, { updateTimeout: 20, requestTimeout: 40 }, 500);
 });
 test.after(async () => {
   await ferry.close();
@@ -69,7 +69,7 @@ test(`${DEVICES} devices, 5% loss, a mix of faults: the healthy ones update, non
     server: `coap://127.0.0.1:${ferry.coapAddress.port}`, devices: DEVICES, prefix: 'fleet', ramp: 100, seed: SEED, faults: FAULTS,
     trustedKeys: [trustedAnchor()], factoryImage: signedPackage('1.0.0', 4096, 0, 3), blockSzx: 6, lifetime: 120, rebootDelayMs: 100,
     flash: { mode: 'digest' }, coap: { ackTimeoutMs: 500, maxRetransmit: 4 },
-    driver: { api: ferry.apiUrl, token: TEST_ADMIN_TOKEN, updateTo: firmwareId, maxAttempts: 2, retryMs: 500, pollMs: 1000 },
+    driver: { api: ferry.apiUrl, token: TEST_ADMIN_TOKEN, updateTo: firmwareId, maxAttempts: 3, retryMs: 500, pollMs: 1000 },
     durationMs: 75_000, until: () => fleet.length === DEVICES && fleet.every(settled),
     onDevices: (d) => { fleet = d; }, log,
   });
