@@ -27,7 +27,7 @@ export interface RegistrationHooks {
 
 const MAX_PAYLOAD = 64 * 1024;
 
-export function registrationInterface(deps: { db: Db; log: Logger; hooks: RegistrationHooks; defaultLifetime?: number }) {
+export function registrationInterface(deps: { db: Db; log: Logger; hooks: RegistrationHooks; defaultLifetime?: number; nodeId?: () => string }) {
   const { db, log, hooks } = deps;
   // Concurrent Registers share one transaction (a fleet coming back after an outage).
   // One that the database refuses fails alone: the Batcher retries a failed batch item by item.
@@ -46,6 +46,7 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
     const registrationId = randomBytes(6).toString('base64url');
     const { device, replaced } = await registrations.push({
       ...params, ...links, registrationId, address: req.rsinfo.address, port: req.rsinfo.port,
+      ...(deps.nodeId === undefined ? {} : { ownerNode: deps.nodeId() }),
     });
     log.info({ endpoint: device.endpoint, registrationId, lifetime: params.lifetime, from: `${req.rsinfo.address}:${req.rsinfo.port}`, replaced },
       'registered');
@@ -60,6 +61,7 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
     const links = req.payload.length > 0 ? linkPayload(req) : {};
     const device = await devices.updateRegistration(db, registrationId, {
       ...params, ...links, address: req.rsinfo.address, port: req.rsinfo.port,
+      ...(deps.nodeId === undefined ? {} : { ownerNode: deps.nodeId() }),
     });
     if (!device) return replyError(res, '4.04', `no registration ${registrationId}`);
     log.debug({ endpoint: device.endpoint, registrationId }, 'registration updated');

@@ -4,7 +4,7 @@ import { recordEvent, recordEvents } from './events.ts';
 
 const COLUMNS = `id, endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
   sms_number, object_links, address, port, manufacturer, model_number, hardware_version,
-  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects`;
+  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects, tags, owner_node`;
 
 export interface NewRegistration {
   endpoint: string;
@@ -21,6 +21,8 @@ export interface NewRegistration {
   objects?: RegisteredObject[];
   address: string;
   port: number;
+  /** The node that took the registration (it holds the device's UDP binding). */
+  ownerNode?: string;
 }
 
 function toDevice(row: Record<string, unknown>): Device {
@@ -49,23 +51,24 @@ export async function registerMany(db: Db, regs: readonly NewRegistration[]): Pr
     const res = await tx.query(
       `INSERT INTO devices (endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
                             sms_number, object_links, address, port, registered_at, last_seen, expires_at,
-                            root_path, content_formats, objects)
+                            root_path, content_formats, objects, owner_node)
        SELECT ep, rid, 'registered', lt, v, b, q, sms, links, addr, port, now(), now(), now() + make_interval(secs => lt),
-              root, CASE WHEN ct = '' THEN '{}'::integer[] ELSE string_to_array(ct, ',')::integer[] END, objs::jsonb
+              root, CASE WHEN ct = '' THEN '{}'::integer[] ELSE string_to_array(ct, ',')::integer[] END, objs::jsonb, node
        FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[],
-                   $9::text[], $10::integer[], $11::text[], $12::text[], $13::text[])
-            AS t(ep, rid, lt, v, b, q, sms, links, addr, port, root, ct, objs)
+                   $9::text[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[])
+            AS t(ep, rid, lt, v, b, q, sms, links, addr, port, root, ct, objs, node)
        ON CONFLICT (endpoint) DO UPDATE SET
          registration_id = EXCLUDED.registration_id, status = 'registered', lifetime = EXCLUDED.lifetime,
          lwm2m_version = EXCLUDED.lwm2m_version, binding = EXCLUDED.binding, queue_mode = EXCLUDED.queue_mode,
          sms_number = EXCLUDED.sms_number, object_links = EXCLUDED.object_links, address = EXCLUDED.address,
          port = EXCLUDED.port, registered_at = now(), last_seen = now(), expires_at = EXCLUDED.expires_at,
-         root_path = EXCLUDED.root_path, content_formats = EXCLUDED.content_formats, objects = EXCLUDED.objects
+         root_path = EXCLUDED.root_path, content_formats = EXCLUDED.content_formats, objects = EXCLUDED.objects,
+         owner_node = EXCLUDED.owner_node
        RETURNING ${COLUMNS}`,
       [col((r) => r.endpoint), col((r) => r.registrationId), col((r) => r.lifetime), col((r) => r.lwm2mVersion),
         col((r) => r.binding), col((r) => r.queueMode), col((r) => r.smsNumber ?? null), col((r) => r.objectLinks),
         col((r) => r.address), col((r) => r.port), col((r) => r.rootPath ?? '/'), col((r) => (r.contentFormats ?? []).join(',')),
-        col((r) => JSON.stringify(r.objects ?? []))],
+        col((r) => JSON.stringify(r.objects ?? [])), col((r) => r.ownerNode ?? null)],
     );
     const byEndpoint = new Map(res.rows.map((row) => { const d = toDevice(row); return [d.endpoint, d]; }));
     const old = new Map(previous.rows.map((p) => [p.endpoint, p]));
@@ -98,6 +101,7 @@ export interface RegistrationUpdate {
   objects?: RegisteredObject[];
   address: string;
   port: number;
+  ownerNode?: string;
 }
 
 /** Update (LwM2M Update operation); null when the registration id is unknown or no longer active. */
@@ -110,12 +114,12 @@ export async function updateRegistration(db: Db, registrationId: string, u: Regi
          address = $7, port = $8, last_seen = now(),
          expires_at = now() + make_interval(secs => COALESCE($2::integer, lifetime)),
          root_path = COALESCE($9, root_path), content_formats = COALESCE($10::integer[], content_formats),
-         objects = COALESCE($11::jsonb, objects)
+         objects = COALESCE($11::jsonb, objects), owner_node = COALESCE($12, owner_node)
        WHERE registration_id = $1 AND status = 'registered'
        RETURNING ${COLUMNS}`,
       [registrationId, u.lifetime ?? null, u.binding ?? null, u.queueMode ?? null, u.smsNumber ?? null,
         u.objectLinks ?? null, u.address, u.port, u.rootPath ?? null, u.contentFormats ?? null,
-        u.objects ? JSON.stringify(u.objects) : null],
+        u.objects ? JSON.stringify(u.objects) : null, u.ownerNode ?? null],
     );
     const row = res.rows[0];
     if (!row) return null;
@@ -229,4 +233,15 @@ export async function listDevices(q: Queryable, f: DeviceFilter): Promise<Device
   params.push(f.limit);
   const res = await q.query(`SELECT ${COLUMNS} FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`, params);
   return res.rows.map(toDevice);
+}
+
+/** Replaces a device's tags (campaign targets select by tag); null when there is no such device. */
+export async function setTags(db: Db, endpoint: string, tags: readonly string[], actor: 'api' | 'engine' = 'api'): Promise<Device | null> {
+  return db.transaction(async (tx) => {
+    const res = await tx.query(`UPDATE devices SET tags = $2::text[] WHERE endpoint = $1 RETURNING ${COLUMNS}`, [endpoint, [...new Set(tags)].sort()]);
+    if (!res.rows[0]) return null;
+    const device = toDevice(res.rows[0]);
+    await recordEvent(tx, { kind: 'device.tags', actor, deviceId: device.id, data: { tags: device.tags } });
+    return device;
+  });
 }

@@ -31,6 +31,9 @@ export interface Device {
   rootPath: string;
   contentFormats: number[];
   objects: RegisteredObject[];
+  tags: string[];
+  /** The node holding the device's UDP binding (DESIGN.md "Scale-out"). */
+  ownerNode: string | null;
 }
 
 export type UpdateState =
@@ -57,6 +60,12 @@ export interface DeviceUpdate {
   updatedAt: Date;
   deadline: Date | null;
   finishedAt: Date | null;
+  /** The campaign that started it; null for a one-off update. */
+  campaignId: number | null;
+  /** A delivery the campaign forces where the device can take it; null: the device's choice. */
+  requestedDelivery: Delivery | null;
+  /** Object 5 res. 11 to write before the Package URI (0 critical, 1 mandatory, 2 optional); null: none. */
+  severity: number | null;
 }
 
 export interface FirmwareImage {
@@ -79,4 +88,52 @@ export function camelRow<T>(row: Record<string, unknown>): T {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(row)) out[k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = v;
   return out as T;
+}
+
+/** A wave as given: "10%" (of the target, rounded up) or a count of devices; cumulative. */
+export type WaveSpec = string | number;
+
+export interface CampaignTarget {
+  /** Must be the image's class when given; devices are always matched on the image's class. */
+  hardwareClass?: string;
+  /** Every tag must be on the device. */
+  tags?: string[];
+  /** The device's current firmware version is one of these. */
+  firmwareVersions?: string[];
+  endpoints?: string[];
+}
+
+export interface CampaignPolicy {
+  waves: WaveSpec[];
+  soakSeconds: number;
+  /** Updates in flight at once. */
+  concurrency: number;
+  /** Fraction of a wave's devices (skipped ones aside) that may fail before the campaign pauses itself. */
+  failureThreshold: number;
+  retries: { max: number; backoffSeconds: number; factor: number };
+  /** Daily, UTC: new updates start only at startHour ≤ hour < endHour (wrapping past midnight when start > end). */
+  window?: { startHour: number; endHour: number };
+  delivery: 'pull' | 'push' | 'device';
+  severity: 'critical' | 'mandatory' | 'optional';
+}
+
+export type CampaignState = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'aborted';
+export type CampaignDeviceState = 'pending' | 'claimed' | 'in_progress' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'deferred';
+
+export interface Campaign {
+  id: number;
+  name: string;
+  firmwareId: number;
+  target: CampaignTarget;
+  policy: CampaignPolicy;
+  state: CampaignState;
+  currentWave: number;
+  waveDoneAt: Date | null;
+  ackedFailed: number;
+  pauseReason: string | null;
+  startAt: Date | null;
+  createdBy: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
 }

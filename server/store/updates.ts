@@ -4,7 +4,7 @@ import { recordEvent } from './events.ts';
 import { FirmwareDeletedError } from './firmware.ts';
 
 const COLUMNS = `id, device_id, firmware_id, state, result_code, reason, reported_version, version_mismatch, delivery,
-  created_at, updated_at, deadline, finished_at`;
+  created_at, updated_at, deadline, finished_at, campaign_id, requested_delivery, severity`;
 const ACTIVE = `state NOT IN (${FINAL_STATES.map((s) => `'${s}'`).join(', ')})`;
 
 const toUpdate = (row: Record<string, unknown>): DeviceUpdate => camelRow<DeviceUpdate>(row);
@@ -20,7 +20,11 @@ export class UpdateInProgressError extends Error {
 
 export async function createUpdate(
   db: Db,
-  u: { deviceId: number; firmwareId: number; deadlineSeconds: number; actor?: string },
+  u: {
+    deviceId: number; firmwareId: number; deadlineSeconds: number; actor?: string;
+    /** A campaign's update, and what the campaign asks: a delivery to force where the device can take it, a Severity (/5/0/11). */
+    campaignId?: number; requestedDelivery?: Delivery; severity?: number;
+  },
 ): Promise<DeviceUpdate> {
   return db.transaction(async (tx) => {
     // Lock the device row so two concurrent requests cannot both pass the check.
@@ -31,13 +35,13 @@ export async function createUpdate(
     const active = await tx.query<{ id: number }>(`SELECT id FROM device_updates WHERE device_id = $1 AND ${ACTIVE}`, [u.deviceId]);
     if (active.rows[0]) throw new UpdateInProgressError(active.rows[0].id);
     const res = await tx.query(
-      `INSERT INTO device_updates (device_id, firmware_id, state, deadline)
-       VALUES ($1, $2, 'queued', now() + make_interval(secs => $3::integer)) RETURNING ${COLUMNS}`,
-      [u.deviceId, u.firmwareId, u.deadlineSeconds]);
+      `INSERT INTO device_updates (device_id, firmware_id, state, deadline, campaign_id, requested_delivery, severity)
+       VALUES ($1, $2, 'queued', now() + make_interval(secs => $3::integer), $4, $5, $6) RETURNING ${COLUMNS}`,
+      [u.deviceId, u.firmwareId, u.deadlineSeconds, u.campaignId ?? null, u.requestedDelivery ?? null, u.severity ?? null]);
     const update = toUpdate(res.rows[0]!);
     await recordEvent(tx, {
       kind: 'update.created', actor: u.actor ?? 'api', deviceId: u.deviceId, updateId: update.id,
-      data: { firmwareId: u.firmwareId, state: 'queued' },
+      data: { firmwareId: u.firmwareId, state: 'queued', ...(u.campaignId === undefined ? {} : { campaignId: u.campaignId }) },
     });
     return update;
   });
