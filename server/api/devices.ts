@@ -71,7 +71,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
       response: { 202: updateBody, '4xx': errorBody },
     },
   }, async (req, reply) => {
-    const update = await engine.requestUpdate(req.params.endpoint, req.body.firmwareId, actorOf(req));
+    const update = await engine.requestUpdate(req.params.endpoint, req.body.firmwareId, { actor: actorOf(req) });
     return reply.code(202).send({ ...update, endpoint: req.params.endpoint });
   });
 

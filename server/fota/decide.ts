@@ -21,7 +21,9 @@ export type UpdateEvent =
   | { type: 'firmwareVersion'; value: string | null } // /3/0/3 read once the device reports success
   /** resultCode: the Update Result (/5/0/5) the device showed after the failure, when it was read. */
   | { type: 'commandFailed'; command: Command['type']; reason: string; resultCode?: number }
-  | { type: 'timeout' };
+  | { type: 'timeout' }
+  | { type: 'cancel'; reason: string }        // an operator (a campaign's abort) calls the update off
+  | { type: 'cancelled' };                    // the Cancel execute (/5/0/10) was acknowledged
 
 export type Command =
   | { type: 'observe' }                       // Observe /5/0/3 and /5/0/5
@@ -31,7 +33,19 @@ export type Command =
   | { type: 'pushPackage' }                   // Write /5/0/0 with Block1, content-format 42 (push)
   | { type: 'executeUpdate' }                 // Execute /5/0/2
   | { type: 'readResult' }                    // Read /5/0/5 (and /5/0/3)
-  | { type: 'readFirmwareVersion' };          // Read /3/0/3
+  | { type: 'readFirmwareVersion' }           // Read /3/0/3
+  | { type: 'writeSeverity' }                 // Write /5/0/11 (Object 5 1.1), before the package
+  | { type: 'executeCancel' };                // Execute /5/0/10 (Object 5 1.1)
+
+/** What the update asks beyond the image, and what the device's Object 5 allows. */
+export interface UpdateContext {
+  /** A delivery to use where the device can take it (a campaign's policy); null: the device's choice. */
+  deliveryPolicy?: Delivery | null;
+  /** Severity to write: set only when there is one and the device has Object 5 1.1. */
+  severity?: number | null;
+  /** The device's Object 5 has Cancel (/5/0/10, version 1.1). */
+  canCancel?: boolean;
+}
 
 export interface Decision {
   to?: UpdateState;
@@ -46,10 +60,21 @@ export interface Decision {
 
 const NOTHING: Decision = { commands: [] };
 
-export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: string): Decision {
+export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: string, ctx: UpdateContext = {}): Decision {
   if (state === 'succeeded' || state === 'failed' || state === 'cancelled') return NOTHING;
 
   switch (event.type) {
+    case 'cancel':
+      // Nothing written yet: off at once. Downloading or Downloaded: Cancel where the device has it.
+      // Updating (or no Cancel): it finishes or times out.
+      if (state === 'queued') return { to: 'cancelled', reason: event.reason, commands: [] };
+      if (ctx.canCancel && (state === 'sent' || state === 'downloading' || state === 'downloaded')) return { commands: [{ type: 'executeCancel' }] };
+      return NOTHING;
+
+    case 'cancelled':
+      return state === 'updating' ? NOTHING
+        : { to: 'cancelled', resultCode: UpdateResult.CANCELLED, reason: 'cancelled through /5/0/10', commands: [] };
+
     case 'timeout':
       return { to: 'failed', reason: 'timeout: the device went silent', commands: [] };
 
@@ -68,15 +93,17 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
 
     case 'deliveryMethod': {
       if (state !== 'queued') return NOTHING;
-      const choice = chooseDelivery(event.value, event.protocols);
+      const choice = chooseDelivery(event.value, event.protocols, ctx.deliveryPolicy ?? null);
       if ('refused' in choice) return { to: 'failed', reason: choice.refused, commands: [] };
       // A device still Downloading or Downloaded from an earlier try takes no new package until an
       // empty Package URI resets it (LwM2M 1.1 Object 5, resource 1).
       const reset: Command[] = event.deviceState === FirmwareState.DOWNLOADING || event.deviceState === FirmwareState.DOWNLOADED
         ? [{ type: 'resetPackageUri' }] : [];
+      // LwM2M 1.1 Object 5 res. 11: Severity is written before the package, so the device may defer by it.
+      const first: Command[] = ctx.severity === undefined || ctx.severity === null ? [...reset] : [...reset, { type: 'writeSeverity' }];
       // Push: 'sent' when the transfer starts (it may take long; the device answers every block).
-      if (choice.method === 'push') return { to: 'sent', delivery: choice, commands: [...reset, { type: 'pushPackage' }] };
-      return { delivery: choice, commands: [...reset, { type: 'writePackageUri' }] };
+      if (choice.method === 'push') return { to: 'sent', delivery: choice, commands: [...first, { type: 'pushPackage' }] };
+      return { delivery: choice, commands: [...first, { type: 'writePackageUri' }] };
     }
 
     case 'written':
@@ -104,6 +131,7 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
       if (event.value === UpdateResult.SUCCESS) {
         return state === 'updating' ? { commands: [{ type: 'readFirmwareVersion' }] } : NOTHING;
       }
+      if (event.value === UpdateResult.CANCELLED) return { to: 'cancelled', resultCode: event.value, reason: updateResultName(event.value), commands: [] };
       if (event.value >= UpdateResult.NOT_ENOUGH_FLASH) {
         return { to: 'failed', resultCode: event.value, reason: updateResultName(event.value), commands: [] };
       }
@@ -134,12 +162,18 @@ const PULL_PROTOCOL = FirmwareUpdateProtocol.COAP;
  * unless the device cannot pull over CoAP: then push if it takes push, else no way to deliver.
  * A device without resource 9 (optional in Object 5 1.0) pulls; without resource 8, over CoAP.
  */
-export function chooseDelivery(method: number | null, protocols: readonly number[] | null): { method: Delivery; why: string } | { refused: string } {
+export function chooseDelivery(
+  method: number | null, protocols: readonly number[] | null, prefer: Delivery | null = null,
+): { method: Delivery; why: string } | { refused: string } {
+  const pulls = protocols === null || protocols.length === 0 || protocols.includes(PULL_PROTOCOL);
+  // A campaign's delivery policy wins where the device takes it; otherwise the device's choice below.
+  if (prefer === 'push' && (method === DeliveryMethod.PUSH_ONLY || method === DeliveryMethod.BOTH)) return { method: 'push', why: `policy push, Delivery Method ${method}` };
+  if (prefer === 'pull' && method !== DeliveryMethod.PUSH_ONLY && pulls) return { method: 'pull', why: `policy pull, ${method === null ? 'no Delivery Method (/5/0/9)' : `Delivery Method ${method}`}` };
   if (method === DeliveryMethod.PUSH_ONLY) return { method: 'push', why: 'Delivery Method 1 (push only)' };
   const named = method === DeliveryMethod.PULL_ONLY ? 'Delivery Method 0 (pull only)'
     : method === DeliveryMethod.BOTH ? 'Delivery Method 2 (pull or push)'
       : method === null ? 'no Delivery Method (/5/0/9): pull' : `unknown Delivery Method ${method}: pull`;
-  if (protocols === null || protocols.length === 0 || protocols.includes(PULL_PROTOCOL)) return { method: 'pull', why: named };
+  if (pulls) return { method: 'pull', why: named };
   const over = protocols.map(protocolName).join(', ');
   if (method === DeliveryMethod.BOTH) return { method: 'push', why: `${named}, but it pulls over ${over} only, not CoAP` };
   return { refused: `the device pulls over ${over} only and takes no push; Ferry serves firmware over CoAP` };

@@ -18,9 +18,9 @@ import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { getFirmware } from '../store/firmware.ts';
-import type { Device, DeviceUpdate, FirmwareImage } from '../store/rows.ts';
+import { FINAL_STATES, type Delivery, type Device, type DeviceUpdate, type FirmwareImage } from '../store/rows.ts';
 import * as updates from '../store/updates.ts';
-import { decide, type Command, type UpdateEvent } from './decide.ts';
+import { decide, type Command, type UpdateContext, type UpdateEvent } from './decide.ts';
 
 export interface EngineOptions {
   db: Db;
@@ -43,7 +43,26 @@ const PACKAGE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.PACKAGE}`;
 const DELIVERY_METHOD_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.DELIVERY_METHOD}`;
 const PROTOCOL_SUPPORT_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.PROTOCOL_SUPPORT}`;
 const UPDATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.UPDATE}`;
+const SEVERITY_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.SEVERITY}`;
+const CANCEL_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.CANCEL}`;
 const VERSION_PATH = `/${DeviceObject.OBJECT_ID}/0/${DeviceObject.FIRMWARE_VERSION}`;
+
+/** What a caller (a campaign) may ask of one update beyond the image. */
+export interface UpdateRequest {
+  campaignId?: number;
+  /** Forced where the device takes it; otherwise the device's Delivery Method decides. */
+  delivery?: Delivery;
+  /** Object 5 res. 11, written to devices with Object 5 1.1: 0 critical, 1 mandatory, 2 optional. */
+  severity?: number;
+  actor?: string;
+}
+
+/** The device registered Object 5 at version 1.1 or later (Severity, Cancel, Maximum Defer Period). */
+export function hasObject5v11(device: Device | null): boolean {
+  const o5 = device?.objects.find((o) => o.objectId === FirmwareUpdate.OBJECT_ID);
+  const [major, minor] = (o5?.version ?? '1.0').split('.').map(Number);
+  return (major ?? 1) > 1 || ((major ?? 1) === 1 && (minor ?? 0) >= 1);
+}
 
 export class DeviceNotFoundError extends Error {}
 export class FirmwareNotFoundError extends Error {}
@@ -62,13 +81,15 @@ export class UpdateEngine {
   private readonly writtenAt = new Map<number, number>();
   /** Last time (ms) a device was heard from, by "address:port": download blocks count. */
   private readonly activity = new Map<string, number>();
+  /** Updates this process follows (observes); after a restart the set is empty and the next word from the device fills it. */
+  private readonly following = new Set<number>();
 
   constructor(o: EngineOptions) {
     this.o = o;
   }
 
   /** An operator asks for one device to be updated to one image. */
-  async requestUpdate(endpoint: string, firmwareId: number, actor = 'api'): Promise<DeviceUpdate> {
+  async requestUpdate(endpoint: string, firmwareId: number, req: UpdateRequest = {}): Promise<DeviceUpdate> {
     const device = await devices.findByEndpoint(this.o.db, endpoint);
     if (!device) throw new DeviceNotFoundError(`no device ${endpoint}`);
     const image = await getFirmware(this.o.db, firmwareId);
@@ -78,17 +99,40 @@ export class UpdateEngine {
         `image ${firmwareId} is for hardware class ${image.hardwareClass}, device ${endpoint} is ${device.hardwareClass}`);
     }
     const update = await updates.createUpdate(this.o.db, {
-      deviceId: device.id, firmwareId, deadlineSeconds: this.o.updateTimeoutSeconds, actor,
+      deviceId: device.id, firmwareId, deadlineSeconds: this.o.updateTimeoutSeconds,
+      ...(req.campaignId === undefined ? {} : { campaignId: req.campaignId }),
+      ...(req.delivery === undefined ? {} : { requestedDelivery: req.delivery }),
+      ...(req.severity === undefined ? {} : { severity: req.severity }),
+      ...(req.actor === undefined ? {} : { actor: req.actor }),
     });
-    this.o.log.info({ endpoint, updateId: update.id, firmwareId }, 'update requested');
-    if (device.status === 'registered') this.emit(update.id, { type: 'registered' });
+    this.o.log.info({ endpoint, updateId: update.id, firmwareId, campaignId: req.campaignId }, 'update requested');
+    if (device.status === 'registered') this.follow(update.id);
     return update;
+  }
+
+  /** Calls an update off: see decide's 'cancel' (queued: at once; downloading: /5/0/10 where the device has it). */
+  cancelUpdate(updateId: number, reason: string): void {
+    this.emit(updateId, { type: 'cancel', reason });
   }
 
   /** A device registered (new or after a reboot) and its /3/0 was read. */
   async deviceRegistered(device: Device): Promise<void> {
     const update = await updates.activeUpdateForDevice(this.o.db, device.id);
-    if (update) this.emit(update.id, { type: 'registered' });
+    if (update) this.follow(update.id);
+  }
+
+  /**
+   * A registration Update: an active update this process does not follow (started by a process
+   * that died, or by another node) is taken up: observe again and read where the device is.
+   */
+  async deviceUpdated(device: Device): Promise<void> {
+    const update = await updates.activeUpdateForDevice(this.o.db, device.id);
+    if (update && !this.following.has(update.id)) this.follow(update.id);
+  }
+
+  private follow(updateId: number): void {
+    this.following.add(updateId);
+    this.emit(updateId, { type: 'registered' });
   }
 
   deviceHeard(address: string, port: number): void {
@@ -135,7 +179,10 @@ export class UpdateEngine {
     if (!update) return;
     const image = await getFirmware(this.o.db, update.firmwareId);
     if (!image) return;
-    const d = decide(update.state, event, image.version);
+    const device = await devices.findById(this.o.db, update.deviceId);
+    const v11 = hasObject5v11(device);
+    const ctx: UpdateContext = { deliveryPolicy: update.requestedDelivery, severity: v11 ? update.severity : null, canCancel: v11 };
+    const d = decide(update.state, event, image.version, ctx);
     if (d.delivery) {
       const read = event.type === 'deliveryMethod' ? { deliveryMethod: event.value, protocolSupport: event.protocols } : {};
       if (!await updates.recordDelivery(this.o.db, updateId, d.delivery.method, { why: d.delivery.why, ...read })) return;
@@ -149,30 +196,50 @@ export class UpdateEngine {
         ...(d.reportedVersion !== undefined ? { deviceFirmwareVersion: d.reportedVersion } : {}),
       });
       if (!moved) return; // someone else moved it first: this event is stale
-      if (d.to === 'succeeded' || d.to === 'failed' || d.to === 'cancelled') this.writtenAt.delete(updateId);
+      if (FINAL_STATES.includes(d.to)) {
+        this.following.delete(updateId);
+        this.writtenAt.delete(updateId);
+      }
       this.o.log.info({ updateId, from: update.state, to: d.to, on: event.type, resultCode: d.resultCode, reason: d.reason },
         'update state');
       const alert = updateAlert(moved, update.state, event, this.o.updateTimeoutSeconds);
       if (alert) this.o.alerts?.raise(alert);
     }
     if (d.commands.length === 0) return;
-    const device = await devices.findById(this.o.db, update.deviceId);
     const target = device?.status === 'registered' ? targetOf(device) : undefined;
     if (!target) return;
     for (const c of d.commands) {
       // A command's outcome is handled right here, before any event queued meanwhile: otherwise a
       // second 'registered' could find the update still queued and write the Package URI twice.
-      const outcomes = await this.run(updateId, c, target, image);
+      const outcomes = await this.run(update, c, target, image);
       for (const next of outcomes) await this.handle(updateId, next);
       if (outcomes.some((e) => e.type === 'commandFailed')) break;
     }
   }
 
   /** Sends one command; returns the events its outcome makes. */
-  private async run(updateId: number, c: Command, t: Target, image: FirmwareImage): Promise<UpdateEvent[]> {
+  private async run(update: DeviceUpdate, c: Command, t: Target, image: FirmwareImage): Promise<UpdateEvent[]> {
     const dm = this.o.dm;
+    const updateId = update.id;
     try {
       switch (c.type) {
+        case 'writeSeverity':
+          try {
+            await dm.write(t, SEVERITY_PATH, Buffer.from(String(update.severity ?? 1)), ContentFormat.TEXT);
+          } catch (err) {
+            // Advisory: a device that refuses it still takes the package.
+            this.o.log.warn({ updateId, err: err instanceof Error ? err.message : String(err) }, 'Severity (/5/0/11) not written');
+          }
+          return [];
+        case 'executeCancel':
+          try {
+            await dm.execute(t, CANCEL_PATH);
+            return [{ type: 'cancelled' }];
+          } catch (err) {
+            // Refused (e.g. already Updating): the update goes on, and finishes or times out.
+            this.o.log.info({ updateId, err: err instanceof Error ? err.message : String(err) }, 'Cancel (/5/0/10) refused');
+            return [];
+          }
         case 'observe':
           await dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', STATE_PATH, r));
           await dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', RESULT_PATH, r));
