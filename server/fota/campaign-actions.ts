@@ -1,0 +1,141 @@
+/**
+ * What operators do to campaigns: create (checked against the image), start (membership and waves
+ * fixed, in device id order), pause, resume, abort; and the progress they read. Each is one
+ * transaction with its campaign.* event. Refusals are CampaignError with an HTTP status.
+ */
+import type { Db } from '../store/db.ts';
+import * as store from '../store/campaigns.ts';
+import { cancelNotStarted } from '../store/campaign-work.ts';
+import { getFirmware } from '../store/firmware.ts';
+import type { Campaign, CampaignPolicy, CampaignState, CampaignTarget } from '../store/rows.ts';
+import { ACTIONS, assignWaves, emptyCounts, total, waveEnds, wavesProblem, type CampaignAction, type WaveCounts } from './campaign-decide.ts';
+
+export class CampaignError extends Error {
+  readonly statusCode: 400 | 404 | 409;
+  constructor(statusCode: 400 | 404 | 409, message: string) {
+    super(message);
+    this.statusCode = statusCode;
+  }
+}
+
+export interface NewCampaign {
+  name: string;
+  firmwareId: number;
+  target: CampaignTarget;
+  policy: CampaignPolicy;
+  /** Scheduled: the first tick past this starts it. */
+  startAt?: Date;
+}
+
+type Actor = 'api' | 'engine';
+
+/** Checks the JSON schema cannot express; the image must exist and fit the target's class. */
+export async function createCampaign(db: Db, c: NewCampaign, actor: Actor = 'api'): Promise<Campaign> {
+  const problem = wavesProblem(c.policy.waves);
+  if (problem) throw new CampaignError(400, problem);
+  if (c.policy.window && c.policy.window.startHour === c.policy.window.endHour) {
+    throw new CampaignError(400, 'window: startHour and endHour must differ (leave the window out for all day)');
+  }
+  const image = await getFirmware(db, c.firmwareId);
+  if (!image) throw new CampaignError(404, `no firmware image ${c.firmwareId}`);
+  if (c.target.hardwareClass !== undefined && c.target.hardwareClass !== image.hardwareClass) {
+    throw new CampaignError(409, `image ${image.id} is for hardware class ${image.hardwareClass}, the target is ${c.target.hardwareClass}`);
+  }
+  if (c.target.endpoints !== undefined) {
+    const devices = await store.matchingDevices(db, { endpoints: c.target.endpoints }, image.hardwareClass);
+    const busy = await store.busyDevices(db, devices.map((d) => d.id), 0);
+    if (busy.length > 0) throw busyError(busy);
+  }
+  return store.createCampaign(db, { ...c, startAt: c.startAt ?? null, actor });
+}
+
+function busyError(busy: ReadonlyArray<{ endpoint: string; campaignId: number }>): CampaignError {
+  const named = busy.slice(0, 5).map((b) => `${b.endpoint} (campaign ${b.campaignId})`).join(', ');
+  return new CampaignError(409, `${busy.length} device(s) already in a running campaign: ${named}${busy.length > 5 ? ', …' : ''}`);
+}
+
+function refuse(c: Campaign | null, id: number, action: CampaignAction): asserts c is Campaign {
+  if (!c) throw new CampaignError(404, `no campaign ${id}`);
+  const from: readonly CampaignState[] = ACTIONS[action].from;
+  if (!from.includes(c.state)) throw new CampaignError(409, `campaign ${id} is ${c.state}: ${action} needs ${from.join(' or ')}`);
+}
+
+/** Fixes the membership (registered devices matching the target, by id) and the waves; running at wave 1. */
+export async function startCampaign(db: Db, id: number, actor: Actor): Promise<Campaign> {
+  try {
+    return await db.transaction(async (tx) => {
+      const c = await store.getCampaign(tx, id, 'FOR UPDATE');
+      refuse(c, id, 'start');
+      const image = await getFirmware(tx, c.firmwareId);
+      if (!image) throw new CampaignError(409, `firmware image ${c.firmwareId} is gone`);
+      const matched = await store.matchingDevices(tx, c.target, image.hardwareClass);
+      const busy = await store.busyDevices(tx, matched.map((d) => d.id), id);
+      if (busy.length > 0) throw busyError(busy);
+      const waves = assignWaves(matched.length, c.policy.waves);
+      const members = matched.map((d, i) => ({ deviceId: d.id, wave: waves[i]!, skipped: d.firmwareVersion === image.version }));
+      await store.insertMembers(tx, id, members);
+      const started = await store.transitionCampaign(tx, id, ACTIONS.start.from, 'running',
+        { current_wave: 1, wave_done_at: null, started_at: new Date() },
+        { kind: 'campaign.started', actor, data: { devices: members.length, skipped: members.filter((m) => m.skipped).length, waveEnds: waveEnds(members.length, c.policy.waves) } });
+      return started!;
+    });
+  } catch (err) {
+    // Two campaigns started at once over one device: the partial unique index decides.
+    if ((err as { code?: string }).code === '23505') throw new CampaignError(409, 'a device of this campaign joined another running campaign meanwhile; start again');
+    throw err;
+  }
+}
+
+export async function pauseCampaign(db: Db, id: number, actor: Actor, reason = 'paused by an operator'): Promise<Campaign> {
+  return db.transaction(async (tx) => {
+    const c = await store.getCampaign(tx, id, 'FOR UPDATE');
+    refuse(c, id, 'pause');
+    return (await store.transitionCampaign(tx, id, ACTIONS.pause.from, 'paused', { pause_reason: reason }, { kind: 'campaign.paused', actor, data: { reason } }))!;
+  });
+}
+
+/** Running again; the current wave's failures so far are acknowledged (the threshold counts from here). */
+export async function resumeCampaign(db: Db, id: number, actor: Actor): Promise<Campaign> {
+  return db.transaction(async (tx) => {
+    const c = await store.getCampaign(tx, id, 'FOR UPDATE');
+    refuse(c, id, 'resume');
+    const failed = (await store.waveStateCounts(tx, id)).filter((r) => r.wave === c.currentWave && r.state === 'failed').reduce((a, r) => a + r.n, 0);
+    return (await store.transitionCampaign(tx, id, ACTIONS.resume.from, 'running', { pause_reason: null, acked_failed: failed },
+      { kind: 'campaign.resumed', actor, data: { wave: c.currentWave, acknowledgedFailures: failed } }))!;
+  });
+}
+
+/** Aborted: devices not started are cancelled; returns the updates in flight, for the engine to cancel where it can. */
+export async function abortCampaign(db: Db, id: number, actor: Actor): Promise<{ campaign: Campaign; inFlight: number[] }> {
+  return db.transaction(async (tx) => {
+    const c = await store.getCampaign(tx, id, 'FOR UPDATE');
+    refuse(c, id, 'abort');
+    const { cancelled, inFlight } = await cancelNotStarted(tx, id);
+    const campaign = await store.transitionCampaign(tx, id, ACTIONS.abort.from, 'aborted', { finished_at: new Date() },
+      { kind: 'campaign.aborted', actor, data: { cancelled, inFlight: inFlight.length } });
+    return { campaign: campaign!, inFlight };
+  });
+}
+
+export interface CampaignProgress extends Campaign {
+  waves: Array<{ wave: number; devices: number; counts: WaveCounts }>;
+  counts: WaveCounts & { total: number };
+  byResult: Record<string, number>;
+  retries: number;
+  joinedLate: number;
+}
+
+export async function campaignProgress(db: Db, id: number): Promise<CampaignProgress> {
+  const c = await store.getCampaign(db, id);
+  if (!c) throw new CampaignError(404, `no campaign ${id}`);
+  const rows = await store.waveStateCounts(db, id);
+  const waves = Array.from({ length: c.policy.waves.length }, (_, i) => ({ wave: i + 1, devices: 0, counts: emptyCounts() }));
+  const all = emptyCounts();
+  for (const r of rows) {
+    const w = waves[r.wave - 1];
+    if (w) { w.counts[r.state] += r.n; w.devices += r.n; }
+    all[r.state] += r.n;
+  }
+  const results = await store.resultCounts(db, id);
+  return { ...c, waves, counts: { ...all, total: total(all) }, ...results };
+}
