@@ -34,6 +34,10 @@ export interface Config {
   alertWebhookAttempts: number;
   /** The admin API token an admin starts with (stored hashed); without one, one is made at first start. */
   adminToken: string | undefined;
+  /** Milliseconds between campaign ticks (claims, wave changes, outcomes). */
+  campaignTick: number;
+  /** This node's name in campaign leases and device ownership; default host:coap-port. */
+  nodeId: string | undefined;
 }
 
 interface Setting {
@@ -55,6 +59,15 @@ const seconds = (name: string) => (v: string): number => {
   const m = /^(\d+)(s|m|h)?$/.exec(v);
   if (!m || Number(m[1]) === 0) throw new ConfigError(`${name} must be a positive duration like 90s, 15m or 2h, got "${v}"`);
   return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h'];
+};
+
+/** "500ms", "2s", "1m" → milliseconds. */
+const millis = (name: string) => (v: string): number => {
+  const m = /^(\d+)(ms|s|m)?$/.exec(v);
+  if (!m || Number(m[1]) === 0) throw new ConfigError(`${name} must be a positive duration like 500ms, 2s or 1m, got "${v}"`);
+  const ms = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 } as const)[(m[2] ?? 'ms') as 'ms' | 's' | 'm'];
+  if (ms < 10 || ms > 3_600_000) throw new ConfigError(`${name} must be from 10ms to 1h, got "${v}"`);
+  return ms;
 };
 
 export const SETTINGS: readonly Setting[] = [
@@ -87,6 +100,11 @@ export const SETTINGS: readonly Setting[] = [
   } },
   { key: 'adminToken', flag: 'admin-token', env: 'FERRY_ADMIN_TOKEN', def: undefined, help: 'an admin token for the API (32 to 200 printable characters, e.g. fry_ and 43 base64url ones), stored hashed; without it, and with no token in the database, one is made and printed once at first start (prefer the variable: a flag shows in ps)', parse: (v) => {
     if (!/^[\x21-\x7e]{32,200}$/.test(v)) throw new ConfigError('--admin-token / FERRY_ADMIN_TOKEN must be 32 to 200 printable characters without spaces (e.g. fry_ and the output of openssl rand -base64 32 | tr +/ -_ | tr -d =)');
+    return v;
+  } },
+  { key: 'campaignTick', flag: 'campaign-tick', env: 'FERRY_CAMPAIGN_TICK', def: '1s', help: 'how often campaigns claim devices, record outcomes and move waves on (500ms, 2s, …)', parse: millis('--campaign-tick') },
+  { key: 'nodeId', flag: 'node-id', env: 'FERRY_NODE_ID', def: undefined, help: 'this server\'s name when several share one database (campaign leases, device ownership); default host:coap-port', parse: (v) => {
+    if (!/^[\x21-\x7e]{1,128}$/.test(v)) throw new ConfigError(`--node-id must be 1 to 128 printable characters without spaces, got "${v}"`);
     return v;
   } },
   { key: 'signingKey', flag: 'signing-key', env: 'FERRY_SIGNING_KEY', def: undefined, help: 'private key file (PEM) the server signs raw image uploads with; without it only signed packages are accepted', parse: text },

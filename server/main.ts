@@ -2,6 +2,7 @@
  * The composition root: builds the store, the CoAP endpoint, the DM client, the update engine and
  * the admin API from one Config, starts them, and stops them cleanly.
  */
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Alerts } from './alerts/alerts.ts';
 import { buildApi } from './api/app.ts';
@@ -16,6 +17,7 @@ import { replyError, uriPath } from './coap/message.ts';
 import { registrationInterface } from './coap/rd.ts';
 import type { Config } from './config.ts';
 import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
+import { CampaignDriver } from './fota/campaigns.ts';
 import { UpdateEngine } from './fota/engine.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
@@ -30,6 +32,9 @@ export interface Ferry {
   db: Db;
   engine: UpdateEngine;
   alerts: Alerts;
+  campaigns: CampaignDriver;
+  /** This node's name in campaign leases and device ownership. */
+  nodeId: string;
   dm: DmClient;
   api: FastifyInstance;
   coap: CoapEndpoint;
@@ -54,6 +59,8 @@ export interface StartOptions {
   sweepMs?: number;
   /** Shows the admin token made at first start, once (default: a notice on stderr, outside the JSON log). */
   announceToken?: (token: string) => void;
+  /** Called when a campaign pauses itself (the alerts module). */
+  onAlert?: ConstructorParameters<typeof CampaignDriver>[0]['onAlert'];
 }
 
 const announceOnStderr = (token: string): void => {
@@ -100,8 +107,10 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     pending.add(p);
   };
 
+  // Known once the CoAP port is bound (the default name is host:port).
+  let nodeId = config.nodeId ?? '';
   const rd = registrationInterface({
-    db, log,
+    db, log, nodeId: () => nodeId,
     hooks: {
       registered: (device) => {
         metrics.registrations.inc({ kind: 'register' });
@@ -113,6 +122,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
         metrics.registrations.inc({ kind: 'update' });
         dm!.heard(device.endpoint, device.queueMode, targetOf(device));
         engine!.deviceHeard(device.address!, device.port!);
+        track(engine!.deviceUpdated(device));
       },
       left: (device) => {
         metrics.registrations.inc({ kind: 'deregister' });
@@ -138,6 +148,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     },
   });
   const coapAddress = coap.address();
+  nodeId ||= `${hostname()}:${coapAddress.port}`;
   const download = await listenForDownloads(config, coapAddress.port, images, log, blockServed('download'))
     .catch(async (err: unknown) => { await coap.close(); throw err; });
   const downloadAddress = download?.address() ?? coapAddress;
@@ -165,9 +176,15 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     })().finally(() => { sweeping = false; }));
   }, o.sweepMs ?? 1000);
 
-  const api = await buildApi({ db, engine, metrics, evictImage: (id) => images.evict(id), ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
+  const campaigns = new CampaignDriver({
+    db, engine, log, nodeId, tickMs: config.campaignTick, leaseSeconds: Math.max(10, Math.ceil(config.campaignTick / 100)),
+    onAlert: (a) => { alerts.raise(a); o.onAlert?.(a); },
+  });
+
+  const api = await buildApi({ db, engine, campaigns, metrics, evictImage: (id) => images.evict(id), ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   alerts.start();
+  campaigns.start();
   // After everything listens, so a start-up that fails prints no token it will not serve.
   const admin = await ensureAdminToken(db, config.adminToken);
   if (admin.revokedConfigured) log.warn('FERRY_ADMIN_TOKEN was revoked through the API and stays revoked');
@@ -175,14 +192,15 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     log.warn('no API token existed: an admin token was made and shown on stderr, once');
     (o.announceToken ?? announceOnStderr)(admin.generated);
   }
-  log.info({ coap: `${coapAddress.address}:${coapAddress.port}`, download: `${downloadAddress.address}:${downloadAddress.port}`, api: apiUrl, ms: Date.now() - started }, 'ferry serving');
+  log.info({ node: nodeId, coap: `${coapAddress.address}:${coapAddress.port}`, download: `${downloadAddress.address}:${downloadAddress.port}`, api: apiUrl, ms: Date.now() - started }, 'ferry serving');
 
   let closing: Promise<void> | undefined;
   return {
-    db, engine, alerts, dm, api, coap, coapAddress, download, downloadAddress, apiUrl, metrics,
+    db, engine, alerts, campaigns, nodeId, dm, api, coap, coapAddress, download, downloadAddress, apiUrl, metrics,
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
+        await campaigns.stop();
         await api.close();
         dm!.close();
         await coap.close();

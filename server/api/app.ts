@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { PackageKeys } from '../firmware/keys.ts';
+import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { UpdateEngine } from '../fota/engine.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
@@ -21,6 +22,8 @@ import { metricsRoute } from './metrics.ts';
 import type { Metrics } from '../metrics.ts';
 
 const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+import { campaignRoutes } from './campaigns.ts';
+import { deviceTagRoutes } from './device-tags.ts';
 
 export interface ApiDeps {
   db: Db;
@@ -39,6 +42,8 @@ export interface ApiDeps {
   metrics: Metrics;
   /** The CoAP sockets /readyz checks are bound (by name: coap, download). */
   sockets?: Record<string, BoundSocket | undefined>;
+  /** Campaigns; without it /api/v1/campaigns is not served. */
+  campaigns?: CampaignDriver;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -60,6 +65,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   lwm2mRoutes(app, deps);
   alertRoutes(app, deps);
   eventRoutes(app, deps);
+  deviceTagRoutes(app, deps);
+  if (deps.campaigns) campaignRoutes(app, { campaigns: deps.campaigns });
   await app.ready();
   return app;
 }

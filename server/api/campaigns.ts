@@ -1,0 +1,128 @@
+/**
+ * /api/v1/campaigns: create, list, progress, and the operator actions start, pause, resume,
+ * abort. Reads are for viewers, writes for operators (`config.role`, enforced by the auth work).
+ * A refused state change is a 409 naming the state the campaign is in.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { CampaignDriver } from '../fota/campaigns.ts';
+import type { CampaignPolicy, CampaignState, CampaignTarget, WaveSpec } from '../store/rows.ts';
+import { errorBody, idParam } from './schemas.ts';
+
+const STATES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'aborted'] as const;
+const label = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' } as const;
+const labels = (max: number) => ({ type: 'array', items: label, minItems: 1, maxItems: max, uniqueItems: true }) as const;
+const hour = { type: 'integer', minimum: 0, maximum: 23 } as const;
+
+const target = {
+  type: 'object', additionalProperties: false,
+  properties: { hardwareClass: label, tags: labels(32), firmwareVersions: labels(100), endpoints: { ...labels(10_000), items: { type: 'string', minLength: 1, maxLength: 255 } } },
+} as const;
+
+const policy = {
+  type: 'object', additionalProperties: false, required: ['waves'],
+  properties: {
+    // Cumulative: "10%" of the target (rounded up) or a count of devices; the last wave takes everyone left.
+    waves: {
+      type: 'array', minItems: 1, maxItems: 20,
+      items: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\d{1,3}(\\.\\d+)?%$' }] },
+    },
+    soakSeconds: { type: 'integer', minimum: 0, maximum: 30 * 86400 },
+    concurrency: { type: 'integer', minimum: 1, maximum: 100_000 },
+    failureThreshold: { type: 'number', minimum: 0, maximum: 1 },
+    retries: {
+      type: 'object', additionalProperties: false,
+      properties: { max: { type: 'integer', minimum: 0, maximum: 20 }, backoffSeconds: { type: 'integer', minimum: 0, maximum: 86400 }, factor: { type: 'number', minimum: 1, maximum: 10 } },
+    },
+    window: { type: 'object', additionalProperties: false, required: ['startHour', 'endHour'], properties: { startHour: hour, endHour: hour } },
+    delivery: { type: 'string', enum: ['pull', 'push', 'device'] },
+    severity: { type: 'string', enum: ['critical', 'mandatory', 'optional'] },
+  },
+} as const;
+
+const counts = {
+  type: 'object',
+  properties: Object.fromEntries(['pending', 'claimed', 'in_progress', 'succeeded', 'failed', 'skipped', 'cancelled', 'deferred', 'total'].map((k) => [k, { type: 'integer' }])),
+} as const;
+
+const campaignBody = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, name: { type: 'string' }, firmwareId: { type: 'integer' }, state: { type: 'string' },
+    target: { type: 'object', additionalProperties: true }, policy: { type: 'object', additionalProperties: true },
+    currentWave: { type: 'integer' }, pauseReason: { type: ['string', 'null'] }, startAt: { type: ['string', 'null'], format: 'date-time' },
+    createdBy: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' },
+    startedAt: { type: ['string', 'null'], format: 'date-time' }, finishedAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+} as const;
+
+const progressBody = {
+  ...campaignBody,
+  properties: {
+    ...campaignBody.properties,
+    waves: { type: 'array', items: { type: 'object', properties: { wave: { type: 'integer' }, devices: { type: 'integer' }, counts } } },
+    counts, byResult: { type: 'object', additionalProperties: { type: 'integer' } },
+    retries: { type: 'integer' }, joinedLate: { type: 'integer' },
+  },
+} as const;
+
+const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } } as const;
+
+interface CreateBody {
+  name: string;
+  firmwareId: number;
+  target?: CampaignTarget;
+  policy: Partial<Omit<CampaignPolicy, 'retries'>> & { waves: WaveSpec[]; retries?: Partial<CampaignPolicy['retries']> };
+  startAt?: string;
+}
+
+/** The policy with every default filled in (documented here, at the one place they are set). */
+export function policyWithDefaults(p: CreateBody['policy']): CampaignPolicy {
+  return {
+    waves: p.waves, soakSeconds: p.soakSeconds ?? 0, concurrency: p.concurrency ?? 10, failureThreshold: p.failureThreshold ?? 0.05,
+    retries: { max: p.retries?.max ?? 2, backoffSeconds: p.retries?.backoffSeconds ?? 60, factor: p.retries?.factor ?? 2 },
+    ...(p.window === undefined ? {} : { window: p.window }),
+    delivery: p.delivery ?? 'device', severity: p.severity ?? 'mandatory',
+  };
+}
+
+export function campaignRoutes(app: FastifyInstance, deps: { campaigns: CampaignDriver }): void {
+  const { campaigns } = deps;
+
+  app.post<{ Body: CreateBody }>('/api/v1/campaigns', {
+    config: { role: 'operator' },
+    schema: {
+      body: {
+        type: 'object', additionalProperties: false, required: ['name', 'firmwareId', 'policy'],
+        properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, firmwareId: { type: 'integer', minimum: 1 }, target, policy, startAt: { type: 'string', format: 'date-time' } },
+      },
+      response: { 201: campaignBody, '4xx': errorBody },
+    },
+  }, async (req, reply) => {
+    const b = req.body;
+    const campaign = await campaigns.create({
+      name: b.name, firmwareId: b.firmwareId, target: b.target ?? {}, policy: policyWithDefaults(b.policy),
+      ...(b.startAt === undefined ? {} : { startAt: new Date(b.startAt) }),
+    });
+    return reply.code(201).send(campaign);
+  });
+
+  app.get<{ Querystring: { state?: CampaignState[] } }>('/api/v1/campaigns', {
+    config: { role: 'viewer' },
+    schema: {
+      querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'array', items: { type: 'string', enum: STATES }, maxItems: STATES.length } } },
+      response: { 200: { type: 'array', items: campaignBody }, '4xx': errorBody },
+    },
+  }, async (req) => campaigns.list(req.query.state));
+
+  app.get<{ Params: { id: string } }>('/api/v1/campaigns/:id', {
+    config: { role: 'viewer' },
+    schema: { params: idParams, response: { 200: progressBody, '4xx': errorBody } },
+  }, async (req) => campaigns.progress(Number(req.params.id)));
+
+  for (const action of ['start', 'pause', 'resume', 'abort'] as const) {
+    app.post<{ Params: { id: string } }>(`/api/v1/campaigns/:id/${action}`, {
+      config: { role: 'operator' },
+      schema: { params: idParams, response: { 200: campaignBody, '4xx': errorBody } },
+    }, async (req) => campaigns.act(Number(req.params.id), action));
+  }
+}

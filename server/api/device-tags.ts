@@ -1,0 +1,23 @@
+/** PUT /api/v1/devices/:endpoint/tags: a device's tags, which campaign targets select by. */
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../store/db.ts';
+import { setTags } from '../store/devices.ts';
+import { HttpError } from './errors.ts';
+import { endpointParam, errorBody } from './schemas.ts';
+
+const tag = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' } as const;
+
+export function deviceTagRoutes(app: FastifyInstance, deps: { db: Db }): void {
+  app.put<{ Params: { endpoint: string }; Body: { tags: string[] } }>('/api/v1/devices/:endpoint/tags', {
+    config: { role: 'operator' },
+    schema: {
+      params: { type: 'object', required: ['endpoint'], additionalProperties: false, properties: { endpoint: endpointParam } },
+      body: { type: 'object', required: ['tags'], additionalProperties: false, properties: { tags: { type: 'array', items: tag, maxItems: 32 } } },
+      response: { 200: { type: 'object', properties: { endpoint: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } }, '4xx': errorBody },
+    },
+  }, async (req) => {
+    const device = await setTags(deps.db, req.params.endpoint, req.body.tags);
+    if (!device) throw new HttpError(404, `no device ${req.params.endpoint}`);
+    return { endpoint: device.endpoint, tags: device.tags };
+  });
+}
