@@ -120,9 +120,15 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
   }, async (req) => campaigns.progress(Number(req.params.id)));
 
   for (const action of ['start', 'pause', 'resume', 'abort'] as const) {
-    app.post<{ Params: { id: string } }>(`/api/v1/campaigns/:id/${action}`, {
+    app.post<{ Params: { id: string }; Body: { reason?: string } }>(`/api/v1/campaigns/:id/${action}`, {
       config: { role: 'operator' },
-      schema: { params: idParams, response: { 200: campaignBody, '4xx': errorBody } },
-    }, async (req) => campaigns.act(Number(req.params.id), action));
+      // The body is optional: none is the same as {}.
+      preValidation: async (req) => { if (req.body === undefined || req.body === null) req.body = {}; },
+      schema: {
+        params: idParams,
+        body: { type: 'object', additionalProperties: false, properties: action === 'pause' ? { reason: { type: 'string', minLength: 1, maxLength: 500 } } : {} },
+        response: { 200: campaignBody, '4xx': errorBody },
+      },
+    }, async (req) => campaigns.act(Number(req.params.id), action, 'api', req.body.reason));
   }
 }

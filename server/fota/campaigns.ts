@@ -76,7 +76,7 @@ export class CampaignDriver {
   progress(id: number): Promise<actions.CampaignProgress> { return actions.campaignProgress(this.o.db, id); }
   list(states?: Campaign['state'][]): Promise<Campaign[]> { return store.listCampaigns(this.o.db, states ? { states } : {}); }
 
-  async act(id: number, action: 'start' | 'pause' | 'resume' | 'abort', actor: 'api' | 'engine' = 'api'): Promise<Campaign> {
+  async act(id: number, action: 'start' | 'pause' | 'resume' | 'abort', actor: 'api' | 'engine' = 'api', reason?: string): Promise<Campaign> {
     const db = this.o.db;
     let c: Campaign;
     if (action === 'abort') {
@@ -84,7 +84,9 @@ export class CampaignDriver {
       for (const updateId of inFlight) this.o.engine.cancelUpdate(updateId, `campaign ${id} aborted`);
       c = campaign;
     } else {
-      c = await (action === 'start' ? actions.startCampaign : action === 'pause' ? actions.pauseCampaign : actions.resumeCampaign)(db, id, actor);
+      c = action === 'start' ? await actions.startCampaign(db, id, actor)
+        : action === 'pause' ? await actions.pauseCampaign(db, id, actor, reason)
+          : await actions.resumeCampaign(db, id, actor);
     }
     this.o.log.info({ campaignId: id, action, state: c.state, actor }, 'campaign');
     if (c.state === 'running') void this.tickOnce();
