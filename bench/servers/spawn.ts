@@ -96,7 +96,7 @@ async function spawnNode(script: string, args: string[], cpuProfileDir?: string)
   return { child, line };
 }
 
-function freeUdpPort(): Promise<number> {
+export function freeUdpPort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');
     s.bind(0, '127.0.0.1', () => {

@@ -121,6 +121,9 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
       if (event.value === FirmwareState.DOWNLOADED && (state === 'sent' || state === 'downloading')) {
         return { to: 'downloaded', commands: [{ type: 'executeUpdate' }] };
       }
+      // Downloaded on both sides: the Execute was never acknowledged (it is, inline, before any later
+      // event), e.g. the process that sent it died: send it again.
+      if (event.value === FirmwareState.DOWNLOADED && state === 'downloaded') return { commands: [{ type: 'executeUpdate' }] };
       if (event.value === FirmwareState.UPDATING && state === 'downloaded') return { to: 'updating', commands: [] };
       return NOTHING;
 
@@ -129,7 +132,10 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
       // update's outcome: it is reset to 0 when a new Package URI is written (LwM2M Object 5).
       if (state === 'queued') return NOTHING;
       if (event.value === UpdateResult.SUCCESS) {
-        return state === 'updating' ? { commands: [{ type: 'readFirmwareVersion' }] } : NOTHING;
+        if (state === 'updating') return { commands: [{ type: 'readFirmwareVersion' }] };
+        // Downloaded: the device reset its result when it took our package, so this 1 is ours;
+        // the 'executed' acknowledgement was lost (a restart): Updating, then prove it with /3/0/3.
+        return state === 'downloaded' ? { to: 'updating', commands: [{ type: 'readFirmwareVersion' }] } : NOTHING;
       }
       if (event.value === UpdateResult.CANCELLED) return { to: 'cancelled', resultCode: event.value, reason: updateResultName(event.value), commands: [] };
       if (event.value >= UpdateResult.NOT_ENOUGH_FLASH) {

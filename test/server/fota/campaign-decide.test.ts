@@ -155,4 +155,13 @@ test('engine, for campaigns: Severity before the package (Object 5 1.1); cancel 
   assert.is(decide('updating', { type: 'result', value: 11 }, '2.0.0').resultCode, 11, 'a deferral ends the update with result 11 (the campaign retries it)');
 });
 
+test('engine, after a restart: Downloaded on both sides means the Execute was lost (sent again); result 1 while Downloaded is ours', () => {
+  assert.equal(decide('downloaded', { type: 'state', value: 2 }, '2.0.0').commands, [{ type: 'executeUpdate' }]);
+  assert.equal(decide('updating', { type: 'state', value: 2 }, '2.0.0').commands, [], 'acknowledged already: not twice');
+  const r = decide('downloaded', { type: 'result', value: 1 }, '2.0.0');
+  assert.is(r.to, 'updating');
+  assert.equal(r.commands, [{ type: 'readFirmwareVersion' }]);
+  assert.equal(decide('sent', { type: 'result', value: 1 }, '2.0.0').commands, [], 'before the download: the previous update\'s result');
+});
+
 test.run();
