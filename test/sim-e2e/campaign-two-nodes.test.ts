@@ -1,0 +1,75 @@
+// Issue 7, claim-safe: two `ferry serve` processes on one PostgreSQL schema share a campaign. Each
+// fleet half registers with one of them; each node claims only the devices it holds the UDP
+// binding of (FOR UPDATE SKIP LOCKED under a lease), no device is claimed by both, each is
+// updated once. PostgreSQL only: skipped without DATABASE_URL.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Db } from '../../server/store/db.ts';
+import { openDb } from '../../server/store/open.ts';
+import { createTestSchema, databaseUrl } from '../helpers/db.ts';
+import { eventually } from '../helpers/ferry.ts';
+import { apiCall, spawnFerry, uploadTo, type SpawnedFerry } from '../helpers/spawned-ferry.ts';
+import { backgroundFleet, doubleUpdates } from './campaign-kit.ts';
+import { signedPackage } from './kit.ts';
+
+const HALF = 20;
+const enabled = Boolean(process.env['DATABASE_URL']);
+const servers: SpawnedFerry[] = [];
+let db: Db | undefined;
+let drop: () => Promise<void> = async () => {};
+
+test.after(async () => {
+  await Promise.all(servers.map((s) => s.kill('SIGKILL')));
+  await db?.close();
+  await drop();
+});
+
+if (!enabled) console.log('  skipped: needs DATABASE_URL (two server processes on one PostgreSQL)');
+(enabled ? test : test.skip)(`two nodes, one campaign over ${2 * HALF} devices: no device claimed by both, each updated once`, async () => {
+  const made = await createTestSchema();
+  drop = made.drop;
+  const url = `${databaseUrl()}?options=${encodeURIComponent(`-c search_path=${made.schema}`)}`;
+  const args = (node: string) => ['--database-url', url, '--coap-port', '0', '--node-id', node, '--campaign-tick', '200ms', '--update-timeout', '20s', '--request-timeout', '5s'];
+  const a = await spawnFerry(args('node-a'));
+  servers.push(a);
+  const b = await spawnFerry(args('node-b'));
+  servers.push(b);
+  db = await openDb({ databaseUrl: databaseUrl(), schema: made.schema });
+  const fleets = [backgroundFleet(a.coapPort, { devices: HALF, prefix: 'on-a' }), backgroundFleet(b.coapPort, { devices: HALF, prefix: 'on-b' })];
+  try {
+    const firmwareId = await uploadTo(a.apiUrl, signedPackage('2.0.0', 8 * 1024, 1, 5));
+    await eventually(async () => {
+      const { rows } = await db!.query<{ n: number }>(`SELECT count(*)::integer AS n FROM devices WHERE hardware_class = 'sim-1' AND firmware_version = '1.0.0'`);
+      return rows[0]!.n === 2 * HALF || undefined;
+    }, 30_000, 'both halves inventoried');
+    // Created on one node, started on the other: the campaign lives in the database.
+    const created = await apiCall(a.apiUrl, 'POST', '/api/v1/campaigns', {
+      name: 'shared', firmwareId, target: { firmwareVersions: ['1.0.0'] },
+      policy: { waves: ['25%', '100%'], concurrency: 10, failureThreshold: 0.2, retries: { max: 2, backoffSeconds: 1 } },
+    });
+    assert.is(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id as number;
+    assert.is((await apiCall(b.apiUrl, 'POST', `/api/v1/campaigns/${id}/start`)).status, 200);
+    const done = await eventually(async () => {
+      const p = (await apiCall(b.apiUrl, 'GET', `/api/v1/campaigns/${id}`)).body;
+      return ['completed', 'paused', 'aborted'].includes(p.state) ? p : undefined;
+    }, 60_000, 'the shared campaign to finish');
+    assert.is(done.state, 'completed', `${done.pauseReason} ${JSON.stringify(done.counts)}`);
+    assert.is(done.counts.succeeded, 2 * HALF);
+
+    const claims = await db.query<{ endpoint: string; owner: string; nodes: string[] }>(
+      `SELECT d.endpoint, d.owner_node AS owner, array_agg(DISTINCT e.data->>'node') AS nodes FROM events e JOIN devices d ON d.id = e.device_id
+       WHERE e.kind = 'campaign.device-claimed' GROUP BY d.endpoint, d.owner_node ORDER BY 1`);
+    assert.is(claims.rows.length, 2 * HALF, 'every device claimed');
+    assert.equal(claims.rows.filter((r) => r.nodes.length !== 1).map((r) => r.endpoint), [], 'no device claimed by both nodes');
+    assert.equal(claims.rows.filter((r) => r.nodes[0] !== r.owner).map((r) => r.endpoint), [], 'each claimed by the node holding its binding');
+    const byNode = new Set(claims.rows.map((r) => r.nodes[0]));
+    assert.equal([...byNode].sort(), ['node-a', 'node-b'], 'both nodes took part');
+    assert.equal(await doubleUpdates(db), { rows: [], succeeded: [] }, 'one update row a device');
+  } finally {
+    for (const f of fleets) await f.stop();
+  }
+  for (const d of fleets.flatMap((f) => f.devices)) assert.is(d.counters.updates, 1, `${d.endpoint} updated once`);
+});
+
+test.run();
