@@ -178,7 +178,11 @@ export class CampaignDriver {
   private async startDevice(c: Campaign, image: FirmwareImage, device: work.Claimed): Promise<void> {
     const db = this.o.db;
     if (device.firmwareVersion === image.version) {
-      await work.recordOutcome(db, c.id, device.deviceId, 'claimed', { state: 'skipped', reason: `already on ${image.version}`, attemptsDelta: -1 });
+      // Never tried: skipped. Tried before (deferred, or failed on a timeout): it applied the image after all.
+      const tried = device.was === 'deferred' || device.attempts > 1;
+      await work.recordOutcome(db, c.id, device.deviceId, 'claimed', tried
+        ? { state: 'succeeded', reason: `on ${image.version} since an earlier attempt`, attemptsDelta: -1 }
+        : { state: 'skipped', reason: `already on ${image.version}`, attemptsDelta: -1 });
       return;
     }
     let updateId: number;

@@ -14,6 +14,8 @@ export interface Claimed {
   firmwareVersion: string | null;
   wave: number;
   attempts: number;
+  /** The state it was claimed from: pending, or deferred. */
+  was: 'pending' | 'deferred';
 }
 
 /**
@@ -31,18 +33,18 @@ export async function claimDevices(db: Db, c: {
       `SELECT count(*)::integer AS n FROM campaign_devices WHERE campaign_id = $1 AND state IN ('claimed', 'in_progress')`, [c.campaignId]);
     const n = Math.min(c.limit, c.concurrency - (flight.rows[0]?.n ?? 0));
     if (n <= 0) return [];
-    const res = await tx.query<{ device_id: number; endpoint: string; firmware_version: string | null; wave: number; attempts: number }>(
+    const res = await tx.query<{ device_id: number; endpoint: string; firmware_version: string | null; wave: number; attempts: number; was: 'pending' | 'deferred' }>(
       `UPDATE campaign_devices cd SET state = 'claimed', claimed_by = $3, claimed_until = now() + make_interval(secs => $4::integer),
          attempts = cd.attempts + 1
-       FROM (SELECT x.device_id, d.endpoint, d.firmware_version FROM campaign_devices x JOIN devices d ON d.id = x.device_id
+       FROM (SELECT x.device_id, x.state AS was, d.endpoint, d.firmware_version FROM campaign_devices x JOIN devices d ON d.id = x.device_id
              WHERE x.campaign_id = $1 AND x.wave <= $2 AND x.state IN ('pending', 'deferred')
                AND (x.next_attempt_at IS NULL OR x.next_attempt_at <= now())
                AND d.status = 'registered' AND (d.owner_node IS NULL OR d.owner_node = $3)
              ORDER BY x.wave, x.device_id LIMIT $5 FOR UPDATE OF x SKIP LOCKED) p
        WHERE cd.campaign_id = $1 AND cd.device_id = p.device_id
-       RETURNING cd.device_id, p.endpoint, p.firmware_version, cd.wave, cd.attempts`,
+       RETURNING cd.device_id, p.endpoint, p.firmware_version, cd.wave, cd.attempts, p.was`,
       [c.campaignId, c.upToWave, c.nodeId, c.leaseSeconds, n]);
-    const claimed = res.rows.map((r) => ({ deviceId: r.device_id, endpoint: r.endpoint, firmwareVersion: r.firmware_version, wave: r.wave, attempts: r.attempts }));
+    const claimed = res.rows.map((r) => ({ deviceId: r.device_id, endpoint: r.endpoint, firmwareVersion: r.firmware_version, wave: r.wave, attempts: r.attempts, was: r.was }));
     await recordEvents(tx, claimed.map((d) => ({
       kind: 'campaign.device-claimed', deviceId: d.deviceId, data: { campaignId: c.campaignId, node: c.nodeId, wave: d.wave, attempt: d.attempts },
     })));

@@ -12,8 +12,10 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
   let ferry: Ferry;
   let firmwareId = 0;
   let otherClassId = 0;
+  // One server for the file; the database is emptied before each test, which seeds its own.
+  suite.before(async () => { ferry = await startTestFerry(get().db, { campaignTick: 60_000 }); });
+  suite.after(async () => { await ferry.close(); });
   suite.before.each(async () => {
-    ferry = await startTestFerry(get().db, { campaignTick: 60_000 });
     const up = async (q: string) => (await ferry.api.inject({ method: 'POST', url: `/api/v1/firmware?${q}`, headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.from('image') })).json().id as number;
     firmwareId = await up('version=2.0.0&hardwareClass=sim-1');
     otherClassId = await up('version=9.0.0&hardwareClass=other');
@@ -25,7 +27,6 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
       await devices.setDeviceInfo(get().db, device.id, { manufacturer: 'm', modelNumber: 'sim-1', hardwareVersion: null, firmwareVersion: ep === 'a-2' ? '2.0.0' : '1.0.0', hardwareClass: 'sim-1' });
     }
   });
-  suite.after.each(async () => { await ferry.close(); });
 
   const call = async (method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown) => {
     const res = await ferry.api.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as object }) });
