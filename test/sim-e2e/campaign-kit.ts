@@ -21,7 +21,7 @@ export function backgroundFleet(coapPort: number, o: Partial<FleetOptions> & { d
 }
 
 /** Waits until `n` devices have registered and had /3/0 read (their hardware class known). */
-export function inventoried(db: Db, n: number, ms = 20_000): Promise<true> {
+export function inventoried(db: Db, n: number, ms = 40_000): Promise<true> {
   return eventually(async () => {
     const { rows } = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM devices WHERE hardware_class = 'sim-1' AND firmware_version IS NOT NULL`);
     return rows[0]!.n >= n || undefined;

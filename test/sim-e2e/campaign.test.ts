@@ -32,13 +32,14 @@ forEachDatabase('campaigns against Ferry', ({ suite, get }) => {
     const fleet = backgroundFleet(ferry.coapAddress.port, { devices: 100, prefix: 'wave' });
     fleets.push(fleet);
     const firmwareId = await uploadPackage(ferry, NEW);
-    await inventoried(get().db, 100);
+    await inventoried(get().db, 100, 60_000);
     const t0 = Date.now();
     const id = await createAndStart(ferry, {
       name: 'fleet to 2.0.0', firmwareId, target: { hardwareClass: 'sim-1', firmwareVersions: ['1.0.0'] },
       policy: { waves: ['10%', '50%', '100%'], concurrency: 25, failureThreshold: 0.1, retries: { max: 1, backoffSeconds: 1 } },
     });
-    const done = await campaignIn(ferry, id, ['completed', 'paused', 'aborted']);
+    // Well under a minute alone (PGlite ~10 s, pg ~4 s); the bound leaves room for a loaded machine.
+    const done = await campaignIn(ferry, id, ['completed', 'paused', 'aborted'], 120_000);
     console.log(`  ${get().name}: 100 devices in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     assert.is(done.state, 'completed', done.pauseReason ?? '');
     assert.equal(done.waves.map((w: { devices: number }) => w.devices), [10, 40, 50]);
