@@ -18,7 +18,8 @@ export function installValidation(app: FastifyInstance): void {
     return ajv;
   };
   const body = make(false);
-  const text = make(true);
+  // Text parts: '5' may be a number, and one ?state=a a list of one (repeated ?state=a&state=b is a list already).
+  const text = make('array');
   app.setValidatorCompiler<FastifySchema>(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
 }
 

@@ -109,10 +109,14 @@ export class FirmwareInUseError extends Error {
  * Campaigns add their check here.
  */
 export async function firmwareInUse(q: Queryable, id: number): Promise<string[]> {
-  const res = await q.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM device_updates WHERE firmware_id = $1 AND state NOT IN ('succeeded', 'failed', 'cancelled')`, [id]);
-  const n = res.rows[0]?.n ?? 0;
-  return n > 0 ? [`${n} update${n === 1 ? '' : 's'} in flight`] : [];
+  const res = await q.query<{ updates: number; campaigns: number }>(
+    `SELECT (SELECT count(*)::int FROM device_updates WHERE firmware_id = $1 AND state NOT IN ('succeeded', 'failed', 'cancelled')) AS updates,
+            (SELECT count(*)::int FROM campaigns WHERE firmware_id = $1 AND state IN ('draft', 'scheduled', 'running', 'paused')) AS campaigns`, [id]);
+  const { updates = 0, campaigns = 0 } = res.rows[0] ?? {};
+  return [
+    ...(updates > 0 ? [`${updates} update${updates === 1 ? '' : 's'} in flight`] : []),
+    ...(campaigns > 0 ? [`${campaigns} campaign${campaigns === 1 ? '' : 's'} not yet completed or aborted`] : []),
+  ];
 }
 
 /**

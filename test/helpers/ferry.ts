@@ -44,7 +44,7 @@ export function injectRaw(ferry: Ferry, opts: InjectOptions): ReturnType<Inject>
 }
 
 /** Makes `api.inject` send the test admin token unless the request names its own Authorization. */
-function injectAsAdmin(api: FastifyInstance): void {
+export function injectAsAdmin(api: FastifyInstance): void {
   const raw = api.inject.bind(api) as Inject;
   rawInjects.set(api, raw);
   api.inject = ((opts?: InjectOptions | string) => {

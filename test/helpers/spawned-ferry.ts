@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { testSigningKey } from './ferry.ts';
+import { bearer, TEST_ADMIN_TOKEN, testSigningKey } from './ferry.ts';
 
 const BIN = fileURLToPath(new URL('../../server/bin/ferry.js', import.meta.url));
 
@@ -22,7 +22,7 @@ export interface SpawnedFerry {
 export async function spawnFerry(args: string[], startMs = 60_000): Promise<SpawnedFerry> {
   const { keyFile, pubFile } = testSigningKey();
   const child = spawn(process.execPath, [BIN, 'serve', '--api-port', '0', '--signing-key', keyFile, '--trusted-keys', pubFile, '--log-level', 'info', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '', FERRY_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
   });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
@@ -56,14 +56,15 @@ export async function spawnFerry(args: string[], startMs = 60_000): Promise<Spaw
 /** One JSON call to a spawned server's admin API. */
 export async function apiCall(apiUrl: string, method: 'GET' | 'POST', path: string, body?: object): Promise<{ status: number; body: any }> {
   const res = await fetch(`${apiUrl}${path}`, {
-    method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    method, headers: { ...bearer(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, body: await res.json() };
 }
 
 /** Uploads a signed package to a spawned server; its firmware id. */
 export async function uploadTo(apiUrl: string, pkg: Buffer): Promise<number> {
-  const res = await fetch(`${apiUrl}/api/v1/firmware`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: pkg });
+  const res = await fetch(`${apiUrl}/api/v1/firmware`, { method: 'POST', headers: { ...bearer(), 'content-type': 'application/octet-stream' }, body: pkg });
   const body = await res.json() as { id: number };
   if (res.status !== 201) throw new Error(`upload: ${res.status} ${JSON.stringify(body)}`);
   return body.id;

@@ -39,6 +39,9 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
   suite('create: a draft with the defaults filled in, or scheduled with startAt; listed, filtered by state', async () => {
     const draft = await call('POST', '/api/v1/campaigns', body());
     assert.is(draft.status, 201);
+    const del = await ferry.api.inject({ method: 'DELETE', url: `/api/v1/firmware/${firmwareId}` });
+    assert.is(del.statusCode, 409, 'an image a campaign uses cannot be deleted');
+    assert.match(del.json().message, /campaign/);
     assert.is(draft.body.state, 'draft');
     assert.equal(draft.body.policy, {
       waves: ['50%', '100%'], soakSeconds: 0, concurrency: 10, failureThreshold: 0.05,
@@ -48,7 +51,9 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
     assert.is(later.status, 201);
     assert.is(later.body.state, 'scheduled');
     assert.is(later.body.startAt, '2099-01-01T00:00:00.000Z');
-    assert.equal((await call('GET', '/api/v1/campaigns')).body.map((c: { id: number }) => c.id), [draft.body.id, later.body.id]);
+    const listed = await call('GET', '/api/v1/campaigns');
+    assert.is(listed.status, 200, JSON.stringify(listed.body));
+    assert.equal(listed.body.map((c: { id: number }) => c.id), [draft.body.id, later.body.id]);
     assert.equal((await call('GET', '/api/v1/campaigns?state=scheduled')).body.map((c: { id: number }) => c.id), [later.body.id]);
     assert.equal((await call('GET', '/api/v1/campaigns?state=draft&state=scheduled')).body.length, 2);
     assert.is((await call('GET', '/api/v1/campaigns?state=bogus')).status, 400);

@@ -57,7 +57,7 @@ test(`SIGKILL mid-campaign, restart: the campaign completes, ${DEVICES} devices 
   try {
     const firmwareId = await uploadTo(server.apiUrl, NEW);
     await eventually(async () => {
-      const list = (await apiCall(server.apiUrl, 'GET', '/api/v1/devices?limit=1000')).body as Array<{ hardwareClass: string | null; firmwareVersion: string | null }>;
+      const list = (await apiCall(server.apiUrl, 'GET', '/api/v1/devices?limit=1000')).body.items as Array<{ hardwareClass: string | null; firmwareVersion: string | null }>;
       return list.filter((d) => d.hardwareClass === 'sim-1' && d.firmwareVersion === '1.0.0').length === DEVICES || undefined;
     }, 30_000, 'the fleet inventoried');
     const created = await apiCall(server.apiUrl, 'POST', '/api/v1/campaigns', {

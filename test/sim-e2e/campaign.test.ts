@@ -6,7 +6,7 @@ import type { CampaignAlert } from '../../server/fota/campaigns.ts';
 import { startFerry, type Ferry } from '../../server/main.ts';
 import { silentLogger } from '../../server/log.ts';
 import { forEachDatabase } from '../helpers/db.ts';
-import { testConfig } from '../helpers/ferry.ts';
+import { testConfig, injectAsAdmin } from '../helpers/ferry.ts';
 import { api, backgroundFleet, campaignIn, createAndStart, doubleUpdates, inventoried } from './campaign-kit.ts';
 import { signedPackage, uploadPackage } from './kit.ts';
 
@@ -21,6 +21,7 @@ forEachDatabase('campaigns against Ferry', ({ suite, get }) => {
     ferry = await startFerry(testConfig({ campaignTick: 100, updateTimeout: 20, requestTimeout: 5 }), {
       log: silentLogger(), db: get().db, sweepMs: 500, onAlert: (a) => alerts.push(a),
     });
+    injectAsAdmin(ferry.api);
   });
   suite.after.each(async () => {
     await Promise.all(fleets.map((f) => f.stop()));
