@@ -37,6 +37,16 @@ export class Metrics {
       grouped('SELECT state AS k, count(*)::int AS n FROM device_updates GROUP BY 1', 'state'));
     this.registerCollector('ferry_updates_by_result', 'finished device updates, by Object 5 Update Result (/5/0/5)', ['result'],
       grouped('SELECT result_code::text AS k, count(*)::int AS n FROM device_updates WHERE result_code IS NOT NULL GROUP BY 1', 'result'));
+    this.registerCollector('ferry_campaigns', 'campaigns, by state', ['state'],
+      grouped('SELECT state AS k, count(*)::int AS n FROM campaigns GROUP BY 1', 'state'));
+    // Progress of the campaigns still going: their devices by state (bounded: MAX_GROUPS campaigns).
+    this.registerCollector('ferry_campaign_devices', 'devices of scheduled, running and paused campaigns, by campaign and state', ['campaign', 'state'], async () => {
+      const res = await db.query<{ c: string; s: string; n: number }>(
+        `SELECT cd.campaign_id::text AS c, cd.state AS s, count(*)::int AS n FROM campaign_devices cd
+           WHERE cd.campaign_id IN (SELECT id FROM campaigns WHERE state IN ('scheduled', 'running', 'paused') ORDER BY id DESC LIMIT ${MAX_GROUPS})
+           GROUP BY 1, 2`);
+      return res.rows.map((r) => ({ labels: { campaign: r.c, state: r.s }, value: Number(r.n) }));
+    });
     this.registerCollector('ferry_alerts', 'alerts raised (campaign.paused, update.stalled, update.integrity), by kind', ['kind'],
       grouped('SELECT kind AS k, count(*)::int AS n FROM alerts GROUP BY 1', 'kind'));
     this.registerCollector('ferry_alerts_unacknowledged', 'alerts nobody has acknowledged yet, by kind', ['kind'],

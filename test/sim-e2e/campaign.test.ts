@@ -93,6 +93,12 @@ forEachDatabase('campaigns against Ferry', ({ suite, get }) => {
     assert.is(alerts.length, 1);
     assert.is(alerts[0]!.kind, 'campaign.paused');
     assert.is(alerts[0]!.campaignId, id);
+    // /metrics: the campaign by state, its devices by state, the alert stored.
+    await ferry.alerts.idle();
+    const metrics = (await ferry.api.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^ferry_campaigns\{state="paused"\} 1$/m);
+    assert.match(metrics, new RegExp(`^ferry_campaign_devices\\{campaign="${id}",state="failed"\\} 1$`, 'm'));
+    assert.match(metrics, /^ferry_alerts\{kind="campaign.paused"\} 1$/m);
     const db = get().db;
     const auto = await db.query(`SELECT actor, data FROM events WHERE kind = 'campaign.auto-paused'`);
     assert.is(auto.rows.length, 1);
