@@ -146,7 +146,10 @@ export class UpdateEngine {
     for (const u of await updates.overdueUpdates(this.o.db)) {
       const device = await devices.findById(this.o.db, u.deviceId);
       const heard = device?.address ? this.activity.get(`${device.address}:${device.port}`) : undefined;
-      if (heard !== undefined && Date.now() - heard < this.o.updateTimeoutSeconds * 1000) {
+      // A queue-mode device asleep with our requests held for it is not silent: they go out when it
+      // next talks (LwM2M Core §6.5). Its registration expiring is what ends the wait.
+      const asleep = device?.queueMode === true && device.status === 'registered' && this.o.dm.heldFor(device.endpoint) > 0;
+      if (asleep || (heard !== undefined && Date.now() - heard < this.o.updateTimeoutSeconds * 1000)) {
         await updates.extendDeadline(this.o.db, u.id, this.o.updateTimeoutSeconds);
       } else {
         this.emit(u.id, { type: 'timeout' });

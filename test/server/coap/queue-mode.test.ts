@@ -5,6 +5,7 @@ import type { Ferry } from '../../../server/main.ts';
 import { CoapEndpoint } from '../../../simulator/coap/endpoint.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { eventually, startTestFerry } from '../../helpers/ferry.ts';
+import { requestUpdate, signedPackage, uploadPackage } from '../../sim-e2e/kit.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -110,5 +111,28 @@ forEachDatabase('coap/queue mode', ({ suite, get }) => {
     const err = await held.then(() => undefined, (e: Error) => e);
     assert.ok(err, 'the held request is cancelled');
     assert.match(err!.message, /left/);
+  });
+  suite('an update for a sleeping device: its sleep does not count against --update-timeout; its de-registration ends the wait', async () => {
+    await ferry.close();
+    ferry = await startTestFerry(get().db, { queueAwake: 1, requestTimeout: 3, updateTimeout: 1 });
+    device.onRequest((_req, reply) => reply({ code: '2.05', contentFormat: 0, payload: 'x' }));
+    const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
+    const reg = await device.request({
+      ...server, method: 'POST', pathSegments: ['rd'], query: ['ep=q-3', 'lt=60', 'lwm2m=1.1', 'b=UQ'], contentFormat: 40, payload: '</3/0>,</5/0>',
+    });
+    assert.is(reg.code, '2.01');
+    await sleep(1300); // asleep: past the 1 s awake window
+    const id = await requestUpdate(ferry, 'q-3', await uploadPackage(ferry, signedPackage('2.0.0', 2048, 1)));
+    await sleep(3000); // three update timeouts
+    const waiting = (await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` })).json();
+    assert.is(waiting.state, 'queued', `still waiting for the device: ${waiting.reason}`);
+    assert.ok(ferry.dm.heldFor('q-3') >= 1, 'its first request is held');
+    const gone = await device.request({ ...server, method: 'DELETE', pathSegments: ['rd', reg.options.locationPath[1]!] });
+    assert.is(gone.code, '2.02');
+    const failed = await eventually(async () => {
+      const u = (await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` })).json();
+      return u.state === 'failed' ? u : undefined;
+    }, 5000, 'the update fails once the device has left');
+    assert.ok(failed.reason);
   });
 });
