@@ -60,13 +60,12 @@ async function reset(db: Db): Promise<void> {
     `SELECT quote_ident(tablename) AS name FROM pg_tables
       WHERE schemaname = current_schema() AND tablename NOT IN ('schema_migrations', 'api_tokens')`,
   );
-  if (rows.length === 0) return;
   // A server still ticking on this schema (campaigns, alert deliveries, the sweep) can deadlock
   // with TRUNCATE's locks; PostgreSQL then aborts one side (40P01): try again.
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1; rows.length > 0; attempt++) {
     try {
       await db.exec(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`);
-      return;
+      break;
     } catch (err) {
       if ((err as { code?: string }).code !== '40P01' || attempt >= 5) throw err;
       await new Promise((r) => setTimeout(r, 50 * attempt));
