@@ -178,7 +178,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
 
   const campaigns = new CampaignDriver({
     db, engine, log, nodeId, tickMs: config.campaignTick, leaseSeconds: Math.max(10, Math.ceil(config.campaignTick / 100)),
-    onAlert: (a) => { alerts.raise(a); o.onAlert?.(a); },
+    alerts, ...(o.onAlert ? { onAlert: o.onAlert } : {}),
   });
 
   const api = await buildApi({ db, engine, campaigns, metrics, evictImage: (id) => images.evict(id), ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });

@@ -4,7 +4,7 @@
  * on HTTP: the engine and the campaign driver call it and go on.
  */
 import type { Logger } from '../log.ts';
-import type { Db } from '../store/db.ts';
+import type { Db, Queryable } from '../store/db.ts';
 import { insertAlert, type Alert } from '../store/alerts.ts';
 import { WebhookDelivery, type WebhookOptions } from './delivery.ts';
 import { ALERT_KINDS, DEFAULT_SEVERITY, type AlertInput, type AlertKind, type AlertSink } from './kinds.ts';
@@ -36,7 +36,6 @@ export class Alerts implements AlertSink {
 
   /** Stored alert, or undefined when the store refused it (logged all the same). Never rejects. */
   readonly raise = (a: AlertInput): Promise<Alert | undefined> => {
-    this.#counts.set(a.kind, (this.#counts.get(a.kind) ?? 0) + 1);
     const p = this.#store(a);
     this.#raising.add(p);
     void p.finally(() => this.#raising.delete(p));
@@ -59,17 +58,42 @@ export class Alerts implements AlertSink {
     await this.#delivery?.close();
   }
 
-  async #store(a: AlertInput): Promise<Alert | undefined> {
+  /** Stores the alert with the caller's transaction; call `published` once it committed. */
+  readonly storeIn = (tx: Queryable, a: AlertInput): Promise<Alert> => {
     const severity = a.severity ?? DEFAULT_SEVERITY[a.kind];
-    const ids = { campaignId: a.campaignId ?? null, deviceId: a.deviceId ?? null, updateId: a.updateId ?? null };
+    return insertAlert(tx, {
+      kind: a.kind, severity, campaignId: a.campaignId ?? null, deviceId: a.deviceId ?? null, updateId: a.updateId ?? null,
+      message: a.message, data: a.data, webhook: this.#delivery ? 'pending' : 'none',
+    });
+  };
+
+  /** A stored alert, committed: logged (one line at warn), counted, handed to the webhook. */
+  readonly published = (alert: Alert): void => {
+    this.#counted(alert.kind);
+    this.#logLine(alert.kind, alert.severity, alert, alert.data, alert.message);
+    this.#delivery?.wake();
+  };
+
+  #counted(kind: AlertKind): void {
+    this.#counts.set(kind, (this.#counts.get(kind) ?? 0) + 1);
+  }
+
+  #logLine(kind: AlertKind, severity: string, ids: { id?: number; campaignId?: number | null; deviceId?: number | null; updateId?: number | null; endpoint?: string | null },
+    data: object, message: string): void {
+    this.#log.warn({ alertId: ids.id, kind, severity, campaignId: ids.campaignId ?? null, deviceId: ids.deviceId ?? null, updateId: ids.updateId ?? null,
+      endpoint: ids.endpoint ?? undefined, data }, `alert: ${message}`);
+  }
+
+  async #store(a: AlertInput): Promise<Alert | undefined> {
     let alert: Alert | undefined;
     try {
-      alert = await insertAlert(this.#db, { kind: a.kind, severity, ...ids, message: a.message, data: a.data, webhook: this.#delivery ? 'pending' : 'none' });
+      alert = await this.storeIn(this.#db, a);
     } catch (err) {
       this.#log.error({ kind: a.kind, err: err instanceof Error ? err.message : String(err) }, 'alert not stored');
     }
-    this.#log.warn({ alertId: alert?.id, kind: a.kind, severity, ...ids, endpoint: alert?.endpoint ?? undefined, data: a.data }, `alert: ${a.message}`);
-    if (alert) this.#delivery?.wake();
-    return alert;
+    if (alert) { this.published(alert); return alert; }
+    this.#counted(a.kind);
+    this.#logLine(a.kind, a.severity ?? DEFAULT_SEVERITY[a.kind], { campaignId: a.campaignId, deviceId: a.deviceId, updateId: a.updateId }, a.data, a.message);
+    return undefined;
   }
 }

@@ -1,3 +1,6 @@
+import type { Alert } from '../store/alerts.ts';
+import type { Queryable } from '../store/db.ts';
+
 /** What an alert can be about, how bad each kind is by default, and what raising one takes. */
 export const ALERT_KINDS = ['campaign.paused', 'update.stalled', 'update.integrity'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
@@ -24,7 +27,14 @@ export interface AlertInput {
   data: object;
 }
 
-/** What the engine and the campaign driver see of the Alerts service: raising never throws nor waits on HTTP. */
+/**
+ * What the engine and the campaign driver see of the Alerts service. An alert that a state change
+ * raises is stored in that change's transaction (`storeIn`), then announced once it committed
+ * (`published`: logged, counted, handed to the webhook); neither waits on HTTP. `raise` does both
+ * at once for an alert tied to no transaction, and never throws.
+ */
 export interface AlertSink {
   raise(a: AlertInput): unknown;
+  storeIn(tx: Queryable, a: AlertInput): Promise<Alert>;
+  published(alert: Alert): void;
 }

@@ -6,7 +6,9 @@
  * the failure threshold (with an alert), complete. Everything it knows lives in the database, so
  * a restarted node, or a second one, carries on where the others left.
  */
+import type { AlertSink } from '../alerts/kinds.ts';
 import type { Logger } from '../log.ts';
+import type { Alert } from '../store/alerts.ts';
 import * as store from '../store/campaigns.ts';
 import * as work from '../store/campaign-work.ts';
 import type { Db } from '../store/db.ts';
@@ -34,7 +36,9 @@ export interface CampaignDriverOptions {
   tickMs: number;
   /** How long a claim holds before another node may take it back (seconds). */
   leaseSeconds?: number;
-  /** Called when a campaign pauses itself (the alerts module). */
+  /** Where a campaign that pauses itself raises its alert (stored in the pause's transaction). */
+  alerts?: AlertSink;
+  /** Also told of each such alert, once committed (tests). */
   onAlert?: (a: CampaignAlert) => void;
   now?: () => Date;
 }
@@ -143,15 +147,18 @@ export class CampaignDriver {
         return false;
       }
       case 'pause': {
-        const paused = await db.transaction((tx) => store.transitionCampaign(tx, c.id, ['running'], 'paused', { pause_reason: d.reason },
-          { kind: 'campaign.auto-paused', actor: 'engine', data: { reason: d.reason, ...d.data } }));
+        const alert: CampaignAlert = { kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) paused itself: ${d.reason}`, data: d.data };
+        let stored: Alert | undefined;
+        const paused = await db.transaction(async (tx) => {
+          const p = await store.transitionCampaign(tx, c.id, ['running'], 'paused', { pause_reason: d.reason },
+            { kind: 'campaign.auto-paused', actor: 'engine', data: { reason: d.reason, ...d.data } });
+          if (p && this.o.alerts) stored = await this.o.alerts.storeIn(tx, alert);
+          return p;
+        });
         if (paused) {
           this.o.log.warn({ campaignId: c.id, ...d.data }, d.reason);
-          try {
-            this.o.onAlert?.({ kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) paused itself: ${d.reason}`, data: d.data });
-          } catch (err) {
-            this.o.log.error({ err, campaignId: c.id }, 'campaign alert failed');
-          }
+          if (stored) this.o.alerts!.published(stored);
+          this.o.onAlert?.(alert);
         }
         return false;
       }

@@ -21,6 +21,8 @@ export type UpdateEvent =
   | { type: 'firmwareVersion'; value: string | null } // /3/0/3 read once the device reports success
   /** resultCode: the Update Result (/5/0/5) the device showed after the failure, when it was read. */
   | { type: 'commandFailed'; command: Command['type']; reason: string; resultCode?: number }
+  /** /5/0/3 State and /5/0/5 Update Result, read after the device (re)registered or this process took the update up. */
+  | { type: 'found'; state: number; result: number }
   | { type: 'timeout' }
   | { type: 'cancel'; reason: string }        // an operator (a campaign's abort) calls the update off
   | { type: 'cancelled' };                    // the Cancel execute (/5/0/10) was acknowledged
@@ -33,6 +35,7 @@ export type Command =
   | { type: 'pushPackage' }                   // Write /5/0/0 with Block1, content-format 42 (push)
   | { type: 'executeUpdate' }                 // Execute /5/0/2
   | { type: 'readResult' }                    // Read /5/0/5 (and /5/0/3)
+  | { type: 'readStatus' }                    // Read /5/0/3 and /5/0/5 as one 'found' event (where is the device?)
   | { type: 'readFirmwareVersion' }           // Read /3/0/3
   | { type: 'writeSeverity' }                 // Write /5/0/11 (Object 5 1.1), before the package
   | { type: 'executeCancel' };                // Execute /5/0/10 (Object 5 1.1)
@@ -45,6 +48,8 @@ export interface UpdateContext {
   severity?: number | null;
   /** The device's Object 5 has Cancel (/5/0/10, version 1.1). */
   canCancel?: boolean;
+  /** The delivery chosen for this update, once chosen. */
+  delivery?: Delivery | null;
 }
 
 export interface Decision {
@@ -89,7 +94,24 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
     case 'registered':
       // A device loses its observations when it reboots: observe again, then look where it is.
       if (state === 'queued') return { commands: [{ type: 'observe' }, { type: 'readDeliveryMethod' }] };
-      return { commands: [{ type: 'observe' }, { type: 'readResult' }] };
+      return { commands: [{ type: 'observe' }, { type: 'readStatus' }] };
+
+    case 'found': {
+      // Whoever was delivering is gone (this read follows a reboot or a take-over, and a push runs
+      // inline, so none is running here): a device Idle with nothing to report while its package
+      // should be on the way or in place, or Downloading a push nobody sends, has lost it. The
+      // update fails with that reason, so a campaign retries it, instead of waiting on a device
+      // that keeps talking and never moves on.
+      const onTheWay = state === 'sent' || state === 'downloading';
+      const lost = (onTheWay && event.state === FirmwareState.IDLE && event.result <= UpdateResult.SUCCESS)
+        || (state === 'downloaded' && event.state === FirmwareState.IDLE && event.result === UpdateResult.INITIAL);
+      if (lost) return { to: 'failed', reason: `interrupted: the device is Idle (Update Result ${event.result}) with the package ${state === 'downloaded' ? 'gone' : 'not on its way'}`, commands: [] };
+      if (onTheWay && ctx.delivery === 'push' && event.state === FirmwareState.DOWNLOADING) {
+        return { to: 'failed', reason: 'interrupted: the push was cut off (the device is still Downloading, nobody is sending)', commands: [] };
+      }
+      const r = decide(state, { type: 'result', value: event.result }, expectedVersion, ctx);
+      return r.to !== undefined || r.commands.length > 0 ? r : decide(state, { type: 'state', value: event.state }, expectedVersion, ctx);
+    }
 
     case 'deliveryMethod': {
       if (state !== 'queued') return NOTHING;

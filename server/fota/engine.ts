@@ -15,6 +15,7 @@ import type { ImageCache } from '../coap/image-cache.ts';
 import type { AlertSink } from '../alerts/kinds.ts';
 import { updateAlert } from '../alerts/update-alerts.ts';
 import type { Logger } from '../log.ts';
+import type { Alert } from '../store/alerts.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { getFirmware } from '../store/firmware.ts';
@@ -184,7 +185,7 @@ export class UpdateEngine {
     if (!image) return;
     const device = await devices.findById(this.o.db, update.deviceId);
     const v11 = hasObject5v11(device);
-    const ctx: UpdateContext = { deliveryPolicy: update.requestedDelivery, severity: v11 ? update.severity : null, canCancel: v11 };
+    const ctx: UpdateContext = { deliveryPolicy: update.requestedDelivery, severity: v11 ? update.severity : null, canCancel: v11, delivery: update.delivery };
     const d = decide(update.state, event, image.version, ctx);
     if (d.delivery) {
       const read = event.type === 'deliveryMethod' ? { deliveryMethod: event.value, protocolSupport: event.protocols } : {};
@@ -192,11 +193,16 @@ export class UpdateEngine {
       this.o.log.info({ updateId, delivery: d.delivery.method, why: d.delivery.why }, 'update delivery');
     }
     if (d.to) {
+      let alert: Alert | undefined;
       const moved = await updates.transitionUpdate(this.o.db, updateId, {
         to: d.to, from: [update.state], resultCode: d.resultCode ?? null, reason: d.reason ?? null,
         reportedVersion: d.reportedVersion ?? null, versionMismatch: d.versionMismatch ?? false,
         deadlineSeconds: this.o.updateTimeoutSeconds, data: { on: event.type },
         ...(d.reportedVersion !== undefined ? { deviceFirmwareVersion: d.reportedVersion } : {}),
+        within: async (tx, m) => {
+          const a = this.o.alerts && updateAlert(m, update.state, event, this.o.updateTimeoutSeconds);
+          if (a) alert = await this.o.alerts!.storeIn(tx, a);
+        },
       });
       if (!moved) return; // someone else moved it first: this event is stale
       if (FINAL_STATES.includes(d.to)) {
@@ -205,8 +211,7 @@ export class UpdateEngine {
       }
       this.o.log.info({ updateId, from: update.state, to: d.to, on: event.type, resultCode: d.resultCode, reason: d.reason },
         'update state');
-      const alert = updateAlert(moved, update.state, event, this.o.updateTimeoutSeconds);
-      if (alert) this.o.alerts?.raise(alert);
+      if (alert) this.o.alerts!.published(alert);
     }
     if (d.commands.length === 0) return;
     const target = device?.status === 'registered' ? targetOf(device) : undefined;
@@ -275,10 +280,11 @@ export class UpdateEngine {
         case 'executeUpdate':
           await dm.execute(t, UPDATE_PATH);
           return [{ type: 'executed' }];
-        case 'readResult': {
+        case 'readResult':
+        case 'readStatus': {
           const state = integerValue(STATE_PATH, await dm.read(t, STATE_PATH, ContentFormat.TEXT));
           const result = integerValue(RESULT_PATH, await dm.read(t, RESULT_PATH, ContentFormat.TEXT));
-          return [{ type: 'state', value: state }, { type: 'result', value: result }];
+          return c.type === 'readStatus' ? [{ type: 'found', state, result }] : [{ type: 'state', value: state }, { type: 'result', value: result }];
         }
         case 'readFirmwareVersion': {
           let version: string | null = null;

@@ -60,6 +60,8 @@ export interface Transition {
   data?: Record<string, unknown>;
   /** Also store this as the device's firmware version, in the same transaction. */
   deviceFirmwareVersion?: string;
+  /** More writes that belong to this transition (an alert it raises), in its transaction. */
+  within?: (tx: Queryable, moved: DeviceUpdate) => Promise<void>;
 }
 
 /** One transition = one transaction writing the update row and its event. Null when the guard failed. */
@@ -89,23 +91,29 @@ export async function transitionUpdate(db: Db, id: number, t: Transition): Promi
         ...(t.reason ? { reason: t.reason } : {}), ...t.data,
       },
     });
+    await t.within?.(tx, update);
     return update;
   });
 }
 
 /**
  * The delivery chosen for a queued update, with an update.delivery event, in one transaction.
- * Null when the update is no longer queued or already has one (a stale event).
+ * Null when the update is no longer queued (a stale event). A queued update may already have
+ * one: the process that chose it died before the package went out, and the device was read
+ * afresh; the new choice replaces it (`previous` in the event).
  */
 export async function recordDelivery(db: Db, id: number, delivery: Delivery, data: Record<string, unknown>): Promise<DeviceUpdate | null> {
   return db.transaction(async (tx) => {
     const res = await tx.query(
-      `UPDATE device_updates SET delivery = $2, updated_at = now() WHERE id = $1 AND state = 'queued' AND delivery IS NULL RETURNING ${COLUMNS}`,
+      `WITH before AS (SELECT id, delivery FROM device_updates WHERE id = $1 AND state = 'queued' FOR UPDATE)
+       UPDATE device_updates u SET delivery = $2, updated_at = now() FROM before
+       WHERE u.id = before.id RETURNING ${COLUMNS.split(/,\s*/).map((c) => `u.${c}`).join(', ')}, before.delivery AS previous`,
       [id, delivery]);
     const row = res.rows[0];
     if (!row) return null;
-    const update = toUpdate(row);
-    await recordEvent(tx, { kind: 'update.delivery', deviceId: update.deviceId, updateId: id, data: { delivery, ...data } });
+    const { previous, ...rest } = row as Record<string, unknown>;
+    const update = toUpdate(rest);
+    await recordEvent(tx, { kind: 'update.delivery', deviceId: update.deviceId, updateId: id, data: { delivery, ...data, ...(previous ? { previous } : {}) } });
     return update;
   });
 }

@@ -3,6 +3,7 @@
  * SIGKILL or run two of them on one database. Resolves once it logs "ferry serving".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bearer, TEST_ADMIN_TOKEN, testSigningKey } from './ferry.ts';
 
@@ -21,11 +22,18 @@ export interface SpawnedFerry {
 /** `--db-dir DIR` (PGlite) or `--database-url URL`, plus any flags; silent logs but for the start line. */
 export async function spawnFerry(args: string[], startMs = 60_000): Promise<SpawnedFerry> {
   const { keyFile, pubFile } = testSigningKey();
-  const child = spawn(process.execPath, [BIN, 'serve', '--api-port', '0', '--signing-key', keyFile, '--trusted-keys', pubFile, '--log-level', 'info', ...args], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--api-port', '0', '--signing-key', keyFile, '--trusted-keys', pubFile, '--log-level', process.env['FERRY_TEST_SERVER_LOG_LEVEL'] ?? 'info', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '', FERRY_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
   });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
+  // FERRY_TEST_SERVER_LOG=FILE: everything the server writes (its JSON log is on stdout), for a post-mortem.
+  const logFile = process.env['FERRY_TEST_SERVER_LOG'];
+  if (logFile) {
+    appendFileSync(logFile, `--- spawned ${new Date().toISOString()} ${args.join(' ')}\n`);
+    child.stdout!.on('data', (d: Buffer) => appendFileSync(logFile, d));
+    child.stderr!.on('data', (d: Buffer) => appendFileSync(logFile, d));
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<{ api: string; coap: string }>((resolve, reject) => {
     let out = '';

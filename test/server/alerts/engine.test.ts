@@ -105,6 +105,39 @@ forEachDatabase('alerts end to end', ({ suite, get }) => {
     assert.is(alert!.webhook.state, 'none');
   });
 
+  suite('the stalled alert and its transition are one transaction: while the alert cannot be stored, the update does not move', async () => {
+    const db = get().db;
+    ferry = await startTestFerry(db, { updateTimeout: 1 });
+    await devices.register(db, {
+      endpoint: 'gone-1', registrationId: 'gone1', lifetime: 60, lwm2mVersion: '1.1', binding: 'U', queueMode: false,
+      objectLinks: '</5/0>', address: '127.0.0.1', port: 9,
+    });
+    await devices.deregister(db, 'gone1');
+    const fw = await ferry.api.inject({
+      method: 'POST', url: '/api/v1/firmware?version=7&hardwareClass=sim-1', headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.from('y'),
+    });
+    await db.query(`ALTER TABLE alerts ADD CONSTRAINT test_no_stalled CHECK (kind <> 'update.stalled')`);
+    try {
+      const id = await requestUpdate(ferry, 'gone-1', fw.json().id);
+      // Several sweeps past the deadline: each timeout fails on the alert insert and rolls back.
+      await new Promise((r) => setTimeout(r, 3500));
+      const stuck = await ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` });
+      assert.is(stuck.json().state, 'queued', 'no transition without its alert');
+      assert.is((await alertsOf(ferry, 'kind=update.stalled')).length, 0);
+      await db.query('ALTER TABLE alerts DROP CONSTRAINT test_no_stalled');
+      const u = await updateOutcome(ferry, id, 6000);
+      assert.match(u.reason, /timeout/);
+      const rows = await eventually(async () => {
+        const r = await alertsOf(ferry!, 'kind=update.stalled');
+        return r.length > 0 ? r : undefined;
+      }, 3000, 'the stalled alert');
+      assert.is(rows.length, 1);
+      assert.is(rows[0]!.updateId, id);
+    } finally {
+      await db.query('ALTER TABLE alerts DROP CONSTRAINT IF EXISTS test_no_stalled');
+    }
+  });
+
   suite('a delivery pending at shutdown goes out after the restart', async () => {
     hook = await startHook(() => 'hang');
     ferry = await startTestFerry(get().db, { alertWebhook: hook.url });

@@ -42,7 +42,7 @@ const rows: Row[] = [
   ['downloading', { type: 'state', value: 1 }, undefined, []],
   ['downloaded', { type: 'executed' }, 'updating', []],
   ['downloaded', { type: 'state', value: 3 }, 'updating', []],
-  ['updating', { type: 'registered' }, undefined, ['observe', 'readResult']], // rebooted: observe again
+  ['updating', { type: 'registered' }, undefined, ['observe', 'readStatus']], // rebooted: observe again, read where it is
   ['updating', { type: 'result', value: 1 }, undefined, ['readFirmwareVersion']],
   ['updating', { type: 'firmwareVersion', value: V }, 'succeeded', []],
   ['updating', { type: 'firmwareVersion', value: '1.9.9' }, 'succeeded', []],
@@ -50,7 +50,19 @@ const rows: Row[] = [
   ['downloading', { type: 'result', value: 4 }, 'failed', []],       // connection lost
   ['updating', { type: 'result', value: 8 }, 'failed', []],          // update failed
   ['sent', { type: 'result', value: 0 }, undefined, []],
-  ['downloading', { type: 'registered' }, undefined, ['observe', 'readResult']],
+  ['downloading', { type: 'registered' }, undefined, ['observe', 'readStatus']],
+  // 'found': State and Update Result read after a reboot or a take-over (another process had the update)
+  ['sent', { type: 'found', state: 1, result: 0 }, 'downloading', []],          // pulling
+  ['sent', { type: 'found', state: 2, result: 0 }, 'downloaded', ['executeUpdate']],
+  ['sent', { type: 'found', state: 0, result: 0 }, 'failed', []],               // the Package URI never arrived
+  ['downloading', { type: 'found', state: 0, result: 1 }, 'failed', []],        // Idle, an older success: lost
+  ['downloading', { type: 'found', state: 0, result: 5 }, 'failed', []],        // integrity failure, with its code
+  ['downloaded', { type: 'found', state: 2, result: 0 }, undefined, ['executeUpdate']], // the Execute was lost
+  ['downloaded', { type: 'found', state: 0, result: 1 }, 'updating', ['readFirmwareVersion']], // done, its ack lost
+  ['downloaded', { type: 'found', state: 0, result: 0 }, 'failed', []],         // the package is gone
+  ['updating', { type: 'found', state: 0, result: 1 }, undefined, ['readFirmwareVersion']],
+  ['updating', { type: 'found', state: 3, result: 0 }, undefined, []],          // still applying
+  ['updating', { type: 'found', state: 0, result: 8 }, 'failed', []],
   ['sent', { type: 'timeout' }, 'failed', []],
   ['sent', { type: 'commandFailed', command: 'writePackageUri', reason: 'x' }, 'failed', []],
   ['succeeded', { type: 'timeout' }, undefined, []],
@@ -59,12 +71,22 @@ const rows: Row[] = [
 ];
 
 for (const [state, event, to, commands] of rows) {
-  test(`${state} + ${event.type}${'value' in event ? `=${event.value}` : ''} → ${to ?? '(stays)'} [${commands.join(', ')}]`, () => {
+  test(`${state} + ${event.type}${'value' in event ? `=${event.value}` : 'state' in event ? `=${event.state}/${event.result}` : ''} → ${to ?? '(stays)'} [${commands.join(', ')}]`, () => {
     const d = decide(state, event, V);
     assert.is(d.to, to);
     assert.equal(d.commands.map((c) => c.type), commands);
   });
 }
+
+test('a push cut off by a restart (device still Downloading, nobody sending) fails as interrupted; a pull does not', () => {
+  const push = decide('sent', { type: 'found', state: 1, result: 0 }, V, { delivery: 'push' });
+  assert.is(push.to, 'failed');
+  assert.match(push.reason ?? '', /^interrupted: the push was cut off/);
+  assert.is(decide('downloading', { type: 'found', state: 1, result: 0 }, V, { delivery: 'pull' }).to, undefined);
+  const lost = decide('sent', { type: 'found', state: 0, result: 0 }, V, { delivery: 'pull' });
+  assert.match(lost.reason ?? '', /^interrupted: the device is Idle/);
+  assert.is(decide('downloading', { type: 'found', state: 0, result: 5 }, V).resultCode, 5);
+});
 
 test('a failure keeps the Update Result code and names it', () => {
   const d = decide('downloading', { type: 'result', value: 5 }, V);
