@@ -22,7 +22,8 @@ import type { DmResult, ObjectInstance, ResourceValue } from './objects/model.ts
 import { decodeInstanceWrite, decodeWrite, encodeInstances, encodeResource, encodeResourceInstance } from './objects/values.ts';
 import type { DeviceFormat, Encoded } from './objects/values.ts';
 
-export type DmEvent = { type: 'dm'; method: string; path: string; code: string; reason?: string };
+/** `from`: the server's address:port the request came from. */
+export type DmEvent = { type: 'dm'; method: string; path: string; code: string; reason?: string; from: string };
 
 const err = (code: string, reason: string): CoapReply => ({ code, payload: reason });
 
@@ -94,7 +95,7 @@ export class DeviceManagement {
     if (!underRoot) {
       const reason = `objects are under the root path /${this.#root.join('/')}`;
       reply(err('4.04', reason));
-      this.#log?.({ type: 'dm', method: req.method, path: `/${req.pathSegments.join('/')}`, code: '4.04', reason });
+      this.#log?.({ type: 'dm', method: req.method, path: `/${req.pathSegments.join('/')}`, code: '4.04', reason, from: `${req.peer.address}:${req.peer.port}` });
       return;
     }
     let path: Lwm2mPath;
@@ -123,7 +124,7 @@ export class DeviceManagement {
 
   #logAnswer(req: CoapRequest, path: Lwm2mPath, answer: CoapReply): void {
     const reason = answer.code.startsWith('2.') || answer.payload === undefined ? undefined : String(answer.payload);
-    this.#log?.({ type: 'dm', method: req.method, path: formatPath(path), code: answer.code, ...(reason === undefined ? {} : { reason }) });
+    this.#log?.({ type: 'dm', method: req.method, path: formatPath(path), code: answer.code, ...(reason === undefined ? {} : { reason }), from: `${req.peer.address}:${req.peer.port}` });
   }
 
   /** Resources of one instance changed value: notify whoever observes them or their parents. */

@@ -5,7 +5,7 @@
  */
 import type { Db } from '../store/db.ts';
 import * as store from '../store/campaigns.ts';
-import { cancelNotStarted } from '../store/campaign-work.ts';
+import { cancelNotStarted, type InFlight } from '../store/campaign-work.ts';
 import { getFirmware } from '../store/firmware.ts';
 import type { Campaign, CampaignPolicy, CampaignState, CampaignTarget } from '../store/rows.ts';
 import { ACTIONS, assignWaves, emptyCounts, total, waveEnds, wavesProblem, type CampaignAction, type WaveCounts } from './campaign-decide.ts';
@@ -106,7 +106,7 @@ export async function resumeCampaign(db: Db, id: number, actor: Actor): Promise<
 }
 
 /** Aborted: devices not started are cancelled; returns the updates in flight, for the engine to cancel where it can. */
-export async function abortCampaign(db: Db, id: number, actor: Actor): Promise<{ campaign: Campaign; inFlight: number[] }> {
+export async function abortCampaign(db: Db, id: number, actor: Actor): Promise<{ campaign: Campaign; inFlight: InFlight[] }> {
   return db.transaction(async (tx) => {
     const c = await store.getCampaign(tx, id, 'FOR UPDATE');
     refuse(c, id, 'abort');

@@ -50,6 +50,8 @@ export class CampaignDriver {
   private readonly o: CampaignDriverOptions;
   private readonly now: () => Date;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** Updates of aborted campaigns this node has called off (each once): update id → campaign id. */
+  private readonly cancelling = new Map<number, number>();
   private running: Promise<void> | undefined;
 
   constructor(o: CampaignDriverOptions) {
@@ -85,7 +87,7 @@ export class CampaignDriver {
     let c: Campaign;
     if (action === 'abort') {
       const { campaign, inFlight } = await actions.abortCampaign(db, id, actor);
-      for (const updateId of inFlight) this.o.engine.cancelUpdate(updateId, `campaign ${id} aborted`);
+      this.cancelOwn(id, inFlight, true);
       c = campaign;
     } else {
       c = action === 'start' ? await actions.startCampaign(db, id, actor)
@@ -117,6 +119,7 @@ export class CampaignDriver {
         this.o.log.info({ campaignId: id, deviceId: x.deviceId, updateId: x.startedUpdateId }, 'expired campaign claim taken back');
       }
     }
+    if (c.state === 'aborted') this.cancelOwn(id, await work.inFlightUpdates(db, id), false);
     if (c.state !== 'running') return;
     const waveCount = c.policy.waves.length;
     for (const j of await store.addLateJoiners(db, c, image.hardwareClass, image.version, waveCount)) {
@@ -129,6 +132,23 @@ export class CampaignDriver {
       const d = decideTick({ ...c, waveCount, counts, now: this.now() });
       if (!await this.apply(c, image, d)) return;
       c = await store.getCampaign(db, id);
+    }
+  }
+
+  /**
+   * An aborted campaign's updates in flight are called off by the node holding each device's
+   * registration (its commands reach the device from the address the device talks to): the node
+   * that took the abort cancels its own and those of devices no node holds; every node's tick
+   * cancels its own, so the others', and any left by a node that restarted, follow.
+   */
+  private cancelOwn(campaignId: number, inFlight: readonly work.InFlight[], orphansToo: boolean): void {
+    const live = new Set(inFlight.map((f) => f.updateId));
+    for (const [id, of] of this.cancelling) if (of === campaignId && !live.has(id)) this.cancelling.delete(id);
+    for (const f of inFlight) {
+      if (this.cancelling.has(f.updateId)) continue;
+      if (f.ownerNode !== this.o.nodeId && !(orphansToo && f.ownerNode === null)) continue;
+      this.cancelling.set(f.updateId, campaignId);
+      this.o.engine.cancelUpdate(f.updateId, `campaign ${campaignId} aborted`);
     }
   }
 

@@ -129,12 +129,19 @@ export async function reclaim(db: Db, campaignId: number, deviceId: number, star
 }
 
 /** Abort: devices not started are cancelled; returns the active updates of the in-flight ones. */
-export async function cancelNotStarted(q: Queryable, campaignId: number): Promise<{ cancelled: number; inFlight: number[] }> {
+export async function cancelNotStarted(q: Queryable, campaignId: number): Promise<{ cancelled: number; inFlight: InFlight[] }> {
   const res = await q.query(
     `UPDATE campaign_devices SET state = 'cancelled', claimed_by = NULL, claimed_until = NULL, next_attempt_at = NULL, reason = 'campaign aborted'
      WHERE campaign_id = $1 AND state IN ('pending', 'deferred', 'claimed')`, [campaignId]);
-  const flight = await q.query<{ update_id: number }>(
-    `SELECT cd.update_id FROM campaign_devices cd JOIN device_updates u ON u.id = cd.update_id
+  return { cancelled: res.rowCount, inFlight: await inFlightUpdates(q, campaignId) };
+}
+
+/** An in-flight device's active update, and the node holding the device's registration (null: none known). */
+export interface InFlight { updateId: number; ownerNode: string | null }
+
+export async function inFlightUpdates(q: Queryable, campaignId: number): Promise<InFlight[]> {
+  const res = await q.query<{ update_id: number; owner_node: string | null }>(
+    `SELECT cd.update_id, d.owner_node FROM campaign_devices cd JOIN device_updates u ON u.id = cd.update_id JOIN devices d ON d.id = cd.device_id
      WHERE cd.campaign_id = $1 AND cd.state = 'in_progress' AND u.state NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY 1`, [campaignId]);
-  return { cancelled: res.rowCount, inFlight: flight.rows.map((r) => r.update_id) };
+  return res.rows.map((r) => ({ updateId: r.update_id, ownerNode: r.owner_node }));
 }

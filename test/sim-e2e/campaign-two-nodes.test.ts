@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Db } from '../../server/store/db.ts';
+import type { SimDeviceEvent } from '../../simulator/device.ts';
 import { openDb } from '../../server/store/open.ts';
 import { createTestSchema, databaseUrl } from '../helpers/db.ts';
 import { eventually } from '../helpers/ferry.ts';
@@ -70,6 +71,57 @@ if (!enabled) console.log('  skipped: needs DATABASE_URL (two server processes o
     for (const f of fleets) await f.stop();
   }
   for (const d of fleets.flatMap((f) => f.devices)) assert.is(d.counters.updates, 1, `${d.endpoint} updated once`);
+});
+
+// Abort taken by one node while both have downloads under way: each in-flight device gets its
+// Cancel (/5/0/10) from the node it registered with, the one whose address it talks to.
+(enabled ? test : test.skip)('abort on one node: each node cancels the downloads of its own devices', async () => {
+  const made = await createTestSchema();
+  const dropFirst = drop;
+  drop = async () => { await dropFirst(); await made.drop(); };
+  const url = `${databaseUrl()}?options=${encodeURIComponent(`-c search_path=${made.schema}`)}`;
+  const args = (node: string) => ['--database-url', url, '--coap-port', '0', '--node-id', node, '--campaign-tick', '200ms', '--update-timeout', '20s', '--request-timeout', '5s'];
+  const a = await spawnFerry(args('abort-a'));
+  servers.push(a);
+  const b = await spawnFerry(args('abort-b'));
+  servers.push(b);
+  const check = await openDb({ databaseUrl: databaseUrl(), schema: made.schema });
+  const cancels: Array<{ endpoint: string; from: string; code: string }> = [];
+  const log = (e: SimDeviceEvent) => { if (e.type === 'dm' && e.path === '/5/0/10') cancels.push({ endpoint: e.endpoint, from: e.from, code: e.code }); };
+  // 20 ms each way and 256-byte blocks: a 64 KiB download takes seconds, time to abort it.
+  const slow = { devices: 3, blockSzx: 4, faults: { link: { latencyMs: 20 }, device: {} }, log };
+  const fleets = [backgroundFleet(a.coapPort, { ...slow, prefix: 'ab-a' }), backgroundFleet(b.coapPort, { ...slow, prefix: 'ab-b' })];
+  try {
+    const firmwareId = await uploadTo(a.apiUrl, signedPackage('2.0.0', 64 * 1024, 1, 6));
+    await eventually(async () => {
+      const { rows } = await check.query<{ n: number }>(`SELECT count(*)::integer AS n FROM devices WHERE hardware_class = 'sim-1' AND firmware_version = '1.0.0'`);
+      return rows[0]!.n === 6 || undefined;
+    }, 30_000, 'both fleets inventoried');
+    const created = await apiCall(a.apiUrl, 'POST', '/api/v1/campaigns', {
+      name: 'abort on a', firmwareId, target: {}, policy: { waves: ['100%'], concurrency: 4, delivery: 'pull' },
+    });
+    const id = created.body.id as number;
+    assert.is((await apiCall(a.apiUrl, 'POST', `/api/v1/campaigns/${id}/start`)).status, 200);
+    await eventually(async () => {
+      const { rows } = await check.query<{ owner: string }>(
+        `SELECT DISTINCT d.owner_node AS owner FROM device_updates u JOIN devices d ON d.id = u.device_id WHERE u.campaign_id = $1 AND u.state = 'downloading'`, [id]);
+      return rows.length === 2 || undefined;
+    }, 20_000, 'downloads under way on both nodes');
+    assert.is((await apiCall(a.apiUrl, 'POST', `/api/v1/campaigns/${id}/abort`)).body.state, 'aborted');
+    const p = await eventually(async () => {
+      const q = (await apiCall(b.apiUrl, 'GET', `/api/v1/campaigns/${id}`)).body;
+      return q.counts.in_progress === 0 ? q : undefined;
+    }, 20_000, 'nothing in flight');
+    assert.is(p.counts.succeeded, 0, JSON.stringify(p.counts));
+    assert.is(p.counts.cancelled, 6, JSON.stringify(p.counts));
+    const portOf = (endpoint: string) => String(endpoint.startsWith('ab-a') ? a.coapPort : b.coapPort);
+    const cancelled = cancels.filter((c) => c.code === '2.04');
+    assert.ok(cancelled.some((c) => c.endpoint.startsWith('ab-a')) && cancelled.some((c) => c.endpoint.startsWith('ab-b')), JSON.stringify(cancels));
+    for (const c of cancels) assert.is(c.from.split(':').pop(), portOf(c.endpoint), `${c.endpoint}'s Cancel from its own node`);
+  } finally {
+    for (const f of fleets) await f.stop();
+    await check.close();
+  }
 });
 
 test.run();
