@@ -193,6 +193,11 @@ export class SimDevice {
   get registered(): boolean {
     return this.registrationId !== undefined;
   }
+  /** The battery charged (or drained) to `percent` (/3/0/9): a deferred update goes ahead once there is enough. */
+  setBatteryLevel(percent: number): void {
+    this.#device.info.batteryLevel = percent;
+  }
+
   get firmwareVersion(): string {
     return this.#device.info.firmwareVersion;
   }

@@ -69,6 +69,8 @@ export const updateBody = {
     resultCode: { type: ['integer', 'null'] }, reason: nullableString, reportedVersion: nullableString,
     versionMismatch: { type: 'boolean' }, delivery: nullableString, createdAt: dateTime, updatedAt: dateTime,
     deadline: nullableDateTime, finishedAt: nullableDateTime,
+    campaignId: { type: ['integer', 'null'] }, severity: { type: ['integer', 'null'], description: 'Object 5 res. 11 written before the package (0 critical, 1 mandatory, 2 optional)' },
+    maxDeferSeconds: { type: ['integer', 'null'], description: 'Object 5 res. 13 (LwM2M 1.1) as the device reported it when the update started' },
   },
 } as const;
 

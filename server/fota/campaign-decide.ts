@@ -142,8 +142,9 @@ export type DeviceOutcome =
 
 /**
  * What a campaign device's finished update means. `attempts` counts the updates started for it,
- * this one included; a deferral gives its attempt back. `maxDeferSeconds`: the device's Maximum
- * Defer Period (/5/0/13), when known.
+ * this one included; a deferral gives its attempt back, and is asked again once the device's
+ * Maximum Defer Period (/5/0/13, when known) is over — by then the device installs the package
+ * on its own (LwM2M 1.1 Object 5), so a retry then finds it updated — plus the first backoff.
  */
 export function deviceOutcome(
   update: { state: UpdateState; resultCode: number | null },
@@ -154,7 +155,7 @@ export function deviceOutcome(
   if (update.state === 'succeeded') return { state: 'succeeded' };
   if (update.state === 'cancelled') return { state: 'cancelled' };
   if (update.resultCode === UpdateResult.DEFERRED) {
-    return { state: 'deferred', retryInSeconds: Math.max(maxDeferSeconds ?? 0, backoffSeconds(retries, 1)) };
+    return { state: 'deferred', retryInSeconds: (maxDeferSeconds ?? 0) + backoffSeconds(retries, 1) };
   }
   const failures = attempts;
   if (failures <= retries.max) return { state: 'pending', retryInSeconds: backoffSeconds(retries, failures) };

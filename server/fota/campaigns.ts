@@ -244,7 +244,7 @@ export class CampaignDriver {
   private async followFinished(c: Campaign): Promise<void> {
     const live = c.state === 'running' || c.state === 'paused';
     for (const f of await work.finishedUpdates(this.o.db, c.id)) {
-      let o = deviceOutcome(f, f.attempts, c.policy.retries);
+      let o = deviceOutcome(f, f.attempts, c.policy.retries, f.maxDeferSeconds);
       if (!live && (o.state === 'pending' || o.state === 'deferred')) o = { state: 'cancelled' };
       const outcome: work.Outcome = {
         state: o.state, resultCode: f.resultCode, reason: f.reason,

@@ -13,7 +13,8 @@ export type UpdateEvent =
   | { type: 'written' }                       // the Package URI write was acknowledged
   // /5/0/9 Delivery Method and /5/0/8 Protocol Support as read; null where the device has no such resource
   // and /5/0/3 State, so a download left over from an earlier try can be reset first
-  | { type: 'deliveryMethod'; value: number | null; protocols: readonly number[] | null; deviceState?: number | null }
+  // and, from an Object 5 1.1 device, /5/0/13 Maximum Defer Period (seconds)
+  | { type: 'deliveryMethod'; value: number | null; protocols: readonly number[] | null; deviceState?: number | null; maxDeferPeriod?: number | null }
   | { type: 'pushed' }                        // the Block1 Write of /5/0/0 ended with 2.04 Changed
   | { type: 'executed' }                      // the Update execute was acknowledged
   | { type: 'state'; value: number }          // /5/0/3, notified or read

@@ -46,6 +46,7 @@ const PROTOCOL_SUPPORT_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.P
 const UPDATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.UPDATE}`;
 const SEVERITY_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.SEVERITY}`;
 const CANCEL_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.CANCEL}`;
+const MAX_DEFER_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.MAXIMUM_DEFER_PERIOD}`;
 const VERSION_PATH = `/${DeviceObject.OBJECT_ID}/0/${DeviceObject.FIRMWARE_VERSION}`;
 
 /** What a caller (a campaign) may ask of one update beyond the image. */
@@ -188,8 +189,9 @@ export class UpdateEngine {
     const ctx: UpdateContext = { deliveryPolicy: update.requestedDelivery, severity: v11 ? update.severity : null, canCancel: v11, delivery: update.delivery };
     const d = decide(update.state, event, image.version, ctx);
     if (d.delivery) {
-      const read = event.type === 'deliveryMethod' ? { deliveryMethod: event.value, protocolSupport: event.protocols } : {};
-      if (!await updates.recordDelivery(this.o.db, updateId, d.delivery.method, { why: d.delivery.why, ...read })) return;
+      const maxDefer = event.type === 'deliveryMethod' ? event.maxDeferPeriod ?? null : null;
+      const read = event.type === 'deliveryMethod' ? { deliveryMethod: event.value, protocolSupport: event.protocols, ...(maxDefer === null ? {} : { maxDeferPeriod: maxDefer }) } : {};
+      if (!await updates.recordDelivery(this.o.db, updateId, d.delivery.method, { why: d.delivery.why, ...read }, maxDefer)) return;
       this.o.log.info({ updateId, delivery: d.delivery.method, why: d.delivery.why }, 'update delivery');
     }
     if (d.to) {
@@ -219,14 +221,14 @@ export class UpdateEngine {
     for (const c of d.commands) {
       // A command's outcome is handled right here, before any event queued meanwhile: otherwise a
       // second 'registered' could find the update still queued and write the Package URI twice.
-      const outcomes = await this.run(update, c, target, image);
+      const outcomes = await this.run(update, c, target, image, v11);
       for (const next of outcomes) await this.handle(updateId, next);
       if (outcomes.some((e) => e.type === 'commandFailed')) break;
     }
   }
 
   /** Sends one command; returns the events its outcome makes. */
-  private async run(update: DeviceUpdate, c: Command, t: Target, image: FirmwareImage): Promise<UpdateEvent[]> {
+  private async run(update: DeviceUpdate, c: Command, t: Target, image: FirmwareImage, v11: boolean): Promise<UpdateEvent[]> {
     const dm = this.o.dm;
     const updateId = update.id;
     try {
@@ -258,7 +260,9 @@ export class UpdateEngine {
           const protocols = await this.readOptional(updateId, t, PROTOCOL_SUPPORT_PATH, ContentFormat.TLV, (r) => integerValues(PROTOCOL_SUPPORT_PATH, r));
           // Where the device's state machine is: a download left over from an earlier try is reset first.
           const deviceState = await this.readOptional(updateId, t, STATE_PATH, ContentFormat.TEXT, (r) => integerValue(STATE_PATH, r));
-          return [{ type: 'deliveryMethod', value, protocols, deviceState }];
+          // Object 5 1.1: how long the device may put the update off (a campaign waits that out before asking again).
+          const maxDeferPeriod = v11 ? await this.readOptional(updateId, t, MAX_DEFER_PATH, ContentFormat.TEXT, (r) => integerValue(MAX_DEFER_PATH, r)) : null;
+          return [{ type: 'deliveryMethod', value, protocols, deviceState, maxDeferPeriod: maxDeferPeriod !== null && maxDeferPeriod >= 0 ? maxDeferPeriod : null }];
         }
         case 'resetPackageUri':
           this.writtenAt.set(updateId, ++this.arrivals);

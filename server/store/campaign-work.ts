@@ -96,13 +96,13 @@ export async function recordOutcome(db: Db, campaignId: number, deviceId: number
 
 /** in_progress devices whose update has finished. */
 export async function finishedUpdates(q: Queryable, campaignId: number): Promise<Array<{
-  deviceId: number; attempts: number; updateId: number; state: UpdateState; resultCode: number | null; reason: string | null;
+  deviceId: number; attempts: number; updateId: number; state: UpdateState; resultCode: number | null; reason: string | null; maxDeferSeconds: number | null;
 }>> {
-  const res = await q.query<{ device_id: number; attempts: number; update_id: number; state: UpdateState; result_code: number | null; reason: string | null }>(
-    `SELECT cd.device_id, cd.attempts, cd.update_id, u.state, u.result_code, u.reason
+  const res = await q.query<{ device_id: number; attempts: number; update_id: number; state: UpdateState; result_code: number | null; reason: string | null; max_defer_seconds: number | null }>(
+    `SELECT cd.device_id, cd.attempts, cd.update_id, u.state, u.result_code, u.reason, u.max_defer_seconds
      FROM campaign_devices cd JOIN device_updates u ON u.id = cd.update_id
      WHERE cd.campaign_id = $1 AND cd.state = 'in_progress' AND u.state IN ('succeeded', 'failed', 'cancelled') ORDER BY cd.device_id`, [campaignId]);
-  return res.rows.map((r) => ({ deviceId: r.device_id, attempts: r.attempts, updateId: r.update_id, state: r.state, resultCode: r.result_code, reason: r.reason }));
+  return res.rows.map((r) => ({ deviceId: r.device_id, attempts: r.attempts, updateId: r.update_id, state: r.state, resultCode: r.result_code, reason: r.reason, maxDeferSeconds: r.max_defer_seconds }));
 }
 
 /**

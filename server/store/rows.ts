@@ -66,6 +66,8 @@ export interface DeviceUpdate {
   requestedDelivery: Delivery | null;
   /** Object 5 res. 11 to write before the Package URI (0 critical, 1 mandatory, 2 optional); null: none. */
   severity: number | null;
+  /** Object 5 res. 13 (LwM2M 1.1), read when the update started; null: not read or not there. */
+  maxDeferSeconds: number | null;
 }
 
 export interface FirmwareImage {

@@ -4,7 +4,7 @@ import { recordEvent } from './events.ts';
 import { FirmwareDeletedError } from './firmware.ts';
 
 const COLUMNS = `id, device_id, firmware_id, state, result_code, reason, reported_version, version_mismatch, delivery,
-  created_at, updated_at, deadline, finished_at, campaign_id, requested_delivery, severity`;
+  created_at, updated_at, deadline, finished_at, campaign_id, requested_delivery, severity, max_defer_seconds`;
 const ACTIVE = `state NOT IN (${FINAL_STATES.map((s) => `'${s}'`).join(', ')})`;
 
 const toUpdate = (row: Record<string, unknown>): DeviceUpdate => camelRow<DeviceUpdate>(row);
@@ -102,13 +102,13 @@ export async function transitionUpdate(db: Db, id: number, t: Transition): Promi
  * one: the process that chose it died before the package went out, and the device was read
  * afresh; the new choice replaces it (`previous` in the event).
  */
-export async function recordDelivery(db: Db, id: number, delivery: Delivery, data: Record<string, unknown>): Promise<DeviceUpdate | null> {
+export async function recordDelivery(db: Db, id: number, delivery: Delivery, data: Record<string, unknown>, maxDeferSeconds: number | null = null): Promise<DeviceUpdate | null> {
   return db.transaction(async (tx) => {
     const res = await tx.query(
       `WITH before AS (SELECT id, delivery FROM device_updates WHERE id = $1 AND state = 'queued' FOR UPDATE)
-       UPDATE device_updates u SET delivery = $2, updated_at = now() FROM before
+       UPDATE device_updates u SET delivery = $2, max_defer_seconds = $3, updated_at = now() FROM before
        WHERE u.id = before.id RETURNING ${COLUMNS.split(/,\s*/).map((c) => `u.${c}`).join(', ')}, before.delivery AS previous`,
-      [id, delivery]);
+      [id, delivery, maxDeferSeconds]);
     const row = res.rows[0];
     if (!row) return null;
     const { previous, ...rest } = row as Record<string, unknown>;

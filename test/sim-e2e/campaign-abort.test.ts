@@ -1,20 +1,24 @@
 // Issue 7: abort cancels the devices not started and Cancels (/5/0/10, Object 5 1.1) the ones
 // downloading; Severity (/5/0/11) is written before the Package URI; a device that matches the
-// target and registers while the campaign runs joins its last wave. Real Ferry, simulated devices.
+// target and registers while the campaign runs joins its last wave; a deferral waits out the
+// device's Maximum Defer Period. Real Ferry, simulated devices.
 import * as assert from 'uvu/assert';
-import type { SimDeviceEvent } from '../../simulator/device.ts';
+import { SimDevice, type SimDeviceEvent } from '../../simulator/device.ts';
 import { forEachDatabase } from '../helpers/db.ts';
 import { eventually, startTestFerry } from '../helpers/ferry.ts';
 import type { Ferry } from '../../server/main.ts';
-import { api, backgroundFleet, campaignIn, createAndStart, inventoried } from './campaign-kit.ts';
-import { signedPackage, uploadPackage } from './kit.ts';
+import { api, backgroundFleet, campaignIn, createAndStart, FACTORY, inventoried } from './campaign-kit.ts';
+import { signedPackage, trustedAnchor, uploadPackage } from './kit.ts';
 
-forEachDatabase('campaign abort and late joiners', ({ suite, get }) => {
+forEachDatabase('campaign abort, late joiners, deferral', ({ suite, get }) => {
   let ferry: Ferry;
   let fleets: Array<ReturnType<typeof backgroundFleet>> = [];
   suite.before.each(async () => { ferry = await startTestFerry(get().db, { campaignTick: 100, updateTimeout: 20 }, 300); });
+  let sim: SimDevice | undefined;
   suite.after.each(async () => {
     await Promise.all(fleets.map((f) => f.stop()));
+    await sim?.stop();
+    sim = undefined;
     fleets = [];
     await ferry.close();
   });
@@ -67,5 +71,31 @@ forEachDatabase('campaign abort and late joiners', ({ suite, get }) => {
     assert.is(fleets[1]!.devices[0]!.firmwareVersion, '2.0.0');
     const joined = await get().db.query(`SELECT data FROM events WHERE kind = 'campaign.device-joined'`);
     assert.is(joined.rows.length, 1);
+  });
+
+  suite('a deferral (Update Result 11) waits out the Maximum Defer Period (/5/0/13): the device installs on its own, no second download', async () => {
+    // LwM2M 1.1 Object 5: an optional update, a battery too low to install it, 2 s to defer.
+    sim = new SimDevice({
+      endpoint: 'defers', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
+      lifetime: 30, rebootDelayMs: 50, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, batteryLevel: 4, maxDeferPeriod: 2,
+    });
+    await sim.start();
+    await inventoried(get().db, 1);
+    const firmwareId = await uploadPackage(ferry, signedPackage('2.0.0', 8 * 1024, 1, 4));
+    const id = await createAndStart(ferry, { name: 'deferrable', firmwareId, target: {}, policy: { waves: ['100%'], severity: 'optional', retries: { max: 2, backoffSeconds: 3 } } });
+    const deferred = await eventually(async () => {
+      const { rows } = await get().db.query<{ data: { state: string; retryInSeconds?: number } }>(`SELECT data FROM events WHERE kind = 'campaign.device' ORDER BY id`);
+      return rows.find((r) => r.data.state === 'deferred')?.data;
+    }, 15_000, 'the deferral');
+    assert.is(deferred.retryInSeconds, 5, 'asked again after the 2 s Maximum Defer Period and the 3 s backoff');
+    const first = (await get().db.query<{ max_defer_seconds: number | null; result_code: number }>(`SELECT max_defer_seconds, result_code FROM device_updates`)).rows;
+    assert.equal(first, [{ max_defer_seconds: 2, result_code: 11 }]);
+    sim.setBatteryLevel(80); // charged: when its defer period ends the device installs what it holds
+    const done = await campaignIn(ferry, id, ['completed', 'paused'], 20_000);
+    assert.is(done.state, 'completed');
+    assert.is(done.counts.succeeded, 1);
+    assert.is(sim.firmwareVersion, '2.0.0');
+    assert.is(sim.counters.downloads, 1, 'downloaded once');
+    assert.is((await get().db.query(`SELECT id FROM device_updates`)).rows.length, 1, 'no second update');
   });
 });

@@ -43,7 +43,7 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
     assert.is(u.state, 'succeeded', u.reason ?? '');
     assert.is(u.resultCode, 1);
     assert.is(u.delivery, 'push');
-    assert.equal(deliveryEvent(u), { delivery: 'push', why: 'Delivery Method 1 (push only)', deliveryMethod: 1, protocolSupport: [0] });
+    assert.equal(deliveryEvent(u), { delivery: 'push', why: 'Delivery Method 1 (push only)', deliveryMethod: 1, protocolSupport: [0], maxDeferPeriod: 0 });
     assert.equal(states(u).filter((s) => s !== 'downloading'), ['sent', 'downloaded', 'updating', 'succeeded']);
     assert.is(sim.firmwareVersion, '2.0.0');
     assert.is(sim.counters.downloads, 1);

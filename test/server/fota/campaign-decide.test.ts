@@ -123,7 +123,7 @@ test('device outcome: success, retries with backoff up to the maximum, cancel, d
   assert.equal(deviceOutcome({ state: 'failed', resultCode: 5 }, 1, { ...r, max: 0 }), { state: 'failed' });
   assert.equal(deviceOutcome({ state: 'cancelled', resultCode: 10 }, 1, r), { state: 'cancelled' });
   assert.equal(deviceOutcome({ state: 'failed', resultCode: 11 }, 3, r), { state: 'deferred', retryInSeconds: 30 });
-  assert.equal(deviceOutcome({ state: 'failed', resultCode: 11 }, 1, r, 600), { state: 'deferred', retryInSeconds: 600 }, 'the Maximum Defer Period when longer');
+  assert.equal(deviceOutcome({ state: 'failed', resultCode: 11 }, 1, r, 600), { state: 'deferred', retryInSeconds: 630 }, 'the Maximum Defer Period waited out, then the first backoff');
 });
 
 test('engine, for campaigns: the delivery policy forces pull or push only where the device takes it', () => {
