@@ -259,6 +259,7 @@ export class SimDevice {
       ...(c.contentFormat === undefined ? {} : { contentFormat: c.contentFormat }),
       ...(c.rootPath === undefined ? {} : { rootPath: c.rootPath }),
       ...(c.refuseTlv === true ? { refuseTlv: true } : {}),
+      ...(c.fault?.kind === 'observe-lost' ? { silent: true } : {}),
     });
     this.#dm = dm;
     endpoint.onRequest(dm.handle);

@@ -41,6 +41,8 @@ export interface DmOptions {
   objectsChanged?: () => void;
   /** Answer 4.06 to an Accept of TLV: a SenML-only LwM2M 1.1 client (TLV is optional from 1.1 on). */
   refuseTlv?: boolean;
+  /** Send no notification (the observe-lost fault): Observe is accepted, changes are never told. */
+  silent?: boolean;
 }
 
 /** Core §6.3: the Security object (0) is not for a LwM2M Server to see or touch. */
@@ -59,6 +61,7 @@ export class DeviceManagement {
   /** Uri-Path segments of the alternate root; empty for '/'. */
   readonly #root: readonly string[];
   readonly #refuseTlv: boolean;
+  readonly #silent: boolean;
 
   constructor(endpoint: CoapEndpoint, instances: readonly ObjectInstance[], opts: DmOptions = {}) {
     this.#instances = [...instances].sort((a, b) => a.objectId - b.objectId || a.instanceId - b.instanceId);
@@ -68,6 +71,7 @@ export class DeviceManagement {
     this.#format = opts.contentFormat ?? ContentFormat.TLV;
     this.#root = (opts.rootPath ?? '/').split('/').filter(Boolean);
     this.#refuseTlv = opts.refuseTlv === true;
+    this.#silent = opts.silent === true;
     this.#creatable = opts.creatable ?? {};
     this.#objectsChanged = opts.objectsChanged;
   }
@@ -129,6 +133,7 @@ export class DeviceManagement {
 
   /** Resources of one instance changed value: notify whoever observes them or their parents. */
   changed(objectId: number, instanceId: number, resourceIds: readonly number[]): void {
+    if (this.#silent) return;
     const paths = resourceIds.map((r) => `/${objectId}/${instanceId}/${r}`);
     this.observers.notify(
       (key) => paths.some((p) => p === key || p.startsWith(`${key}/`)),

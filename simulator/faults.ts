@@ -12,6 +12,8 @@
  *   battery-low             too little battery to update → 8 (11 when it may defer)
  *   crash-before-confirm    the new image crashes before it confirms; the bootloader reverts → 8
  *   never-returns           the device goes dark at Update and never comes back (a server timeout)
+ *   observe-lost            no notification reaches the server (each CON notification timed out
+ *                           and the observation ended, RFC 7641 §4.5): the server must read → 1
  */
 import { UpdateResult } from '../protocols/objects.ts';
 import { seededRandom } from './clock.ts';
@@ -26,6 +28,7 @@ export const DEVICE_FAULTS = [
   'battery-low',
   'crash-before-confirm',
   'never-returns',
+  'observe-lost',
 ] as const;
 export type DeviceFaultKind = (typeof DEVICE_FAULTS)[number];
 
@@ -38,7 +41,8 @@ export type DeviceFault =
   | { kind: 'flash-full' }
   | { kind: 'battery-low' }
   | { kind: 'crash-before-confirm'; afterMs: number }
-  | { kind: 'never-returns' };
+  | { kind: 'never-returns' }
+  | { kind: 'observe-lost' };
 
 export interface FaultAmount {
   /** Below 1: a probability per device; 1 or more: a count of devices. */

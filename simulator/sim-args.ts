@@ -50,7 +50,7 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --loss P  --latency MS  --jitter MS  --duplicate P  --reorder P     on every device's link
   --fault NAME=P|N      a probability (P < 1) or a count of devices (N ≥ 1); repeatable:
                         reboot-during-download, power-loss[=…@STEP], bit-flip, flash-full,
-                        battery-low, crash-before-confirm, never-returns
+                        battery-low, crash-before-confirm, never-returns, observe-lost
 
  Driving updates through Ferry's admin API
   --api URL             e.g. http://127.0.0.1:8080; --api-token T for a bearer token

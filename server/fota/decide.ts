@@ -17,14 +17,16 @@ export type UpdateEvent =
   | { type: 'deliveryMethod'; value: number | null; protocols: readonly number[] | null; deviceState?: number | null; maxDeferPeriod?: number | null }
   | { type: 'pushed' }                        // the Block1 Write of /5/0/0 ended with 2.04 Changed
   | { type: 'executed' }                      // the Update execute was acknowledged
-  | { type: 'state'; value: number }          // /5/0/3, notified or read
-  | { type: 'result'; value: number }         // /5/0/5, notified or read
+  // /5/0/3 and /5/0/5, notified or read; a notification carries its arrival number (see UpdateContext.writtenAt)
+  | { type: 'state'; value: number; arrival?: number }
+  | { type: 'result'; value: number; arrival?: number }
   | { type: 'firmwareVersion'; value: string | null } // /3/0/3 read once the device reports success
   /** resultCode: the Update Result (/5/0/5) the device showed after the failure, when it was read. */
   | { type: 'commandFailed'; command: Command['type']; reason: string; resultCode?: number }
   /** /5/0/3 State and /5/0/5 Update Result, read after the device (re)registered or this process took the update up. */
   | { type: 'found'; state: number; result: number }
   | { type: 'timeout' }
+  | { type: 'poke' }                          // past its deadline, the device talking: where is it?
   | { type: 'cancel'; reason: string }        // an operator (a campaign's abort) calls the update off
   | { type: 'cancelled' };                    // the Cancel execute (/5/0/10) was acknowledged
 
@@ -36,7 +38,7 @@ export type Command =
   | { type: 'pushPackage' }                   // Write /5/0/0 with Block1, content-format 42 (push)
   | { type: 'executeUpdate' }                 // Execute /5/0/2
   | { type: 'readResult' }                    // Read /5/0/5 (and /5/0/3)
-  | { type: 'readStatus' }                    // Read /5/0/3 and /5/0/5 as one 'found' event (where is the device?)
+  | { type: 'readStatus'; quiet?: true }      // Read /5/0/3 and /5/0/5 as one 'found' event (where is the device?); quiet: a failed read changes nothing
   | { type: 'readFirmwareVersion' }           // Read /3/0/3
   | { type: 'writeSeverity' }                 // Write /5/0/11 (Object 5 1.1), before the package
   | { type: 'executeCancel' };                // Execute /5/0/10 (Object 5 1.1)
@@ -51,6 +53,13 @@ export interface UpdateContext {
   canCancel?: boolean;
   /** The delivery chosen for this update, once chosen. */
   delivery?: Delivery | null;
+  /**
+   * The arrival number of the last Package URI write (or push, or reset) sent, 0 before any:
+   * a notification that arrived before it tells of the device's previous package (it may still
+   * have been queued behind that write's outcome) and is ignored. Not "before it was
+   * acknowledged": the device moves on as soon as it takes the write, and its ACK may be lost.
+   */
+  writtenAt?: number;
 }
 
 export interface Decision {
@@ -68,6 +77,7 @@ const NOTHING: Decision = { commands: [] };
 
 export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: string, ctx: UpdateContext = {}): Decision {
   if (state === 'succeeded' || state === 'failed' || state === 'cancelled') return NOTHING;
+  if ((event.type === 'state' || event.type === 'result') && event.arrival !== undefined && event.arrival < (ctx.writtenAt ?? 0)) return NOTHING;
 
   switch (event.type) {
     case 'cancel':
@@ -96,6 +106,10 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
       // A device loses its observations when it reboots: observe again, then look where it is.
       if (state === 'queued') return { commands: [{ type: 'observe' }, { type: 'readDeliveryMethod' }] };
       return { commands: [{ type: 'observe' }, { type: 'readStatus' }] };
+
+    case 'poke':
+      // Quiet: a device busy installing (or rebooting) may not answer, and that is no failure.
+      return state === 'queued' ? NOTHING : { commands: [{ type: 'readStatus', quiet: true }] };
 
     case 'found': {
       // Whoever was delivering is gone (this read follows a reboot or a take-over, and a push runs

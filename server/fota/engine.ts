@@ -35,6 +35,12 @@ export interface EngineOptions {
   updateTimeoutSeconds: number;
   /** Raised (never awaited) when an update stalls past its timeout or fails its integrity check. */
   alerts?: AlertSink;
+  /**
+   * This node's name, as in devices.owner_node: an overdue update of a device another node holds
+   * is that node's to extend or time out; this one steps in only a whole timeout later (the
+   * other node is gone).
+   */
+  nodeId?: () => string;
 }
 
 const STATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.STATE}`;
@@ -73,18 +79,15 @@ export class HardwareClassMismatchError extends Error {}
 export class UpdateEngine {
   private readonly o: EngineOptions;
   private readonly chains = new Map<number, Promise<void>>();
-  /**
-   * Notifications are numbered as they arrive; a State or Update Result that arrived before the
-   * last write of the Package URI (or push) was sent tells of the device's previous package and is
-   * dropped (it may still be queued behind that write's outcome). Not "before it was acknowledged":
-   * the device moves on as soon as it takes the write, and its ACK may be lost and come again later.
-   */
+  /** Notifications are numbered as they arrive, and so are the writes of a package: decide drops the stale (UpdateContext.writtenAt). */
   private arrivals = 0;
   private readonly writtenAt = new Map<number, number>();
   /** Last time (ms) a device was heard from, by "address:port": download blocks count. */
   private readonly activity = new Map<string, number>();
   /** Updates this process follows (observes); after a restart the set is empty and the next word from the device fills it. */
   private readonly following = new Set<number>();
+  /** When each followed update was last poked (ms). */
+  private readonly poked = new Map<number, number>();
 
   constructor(o: EngineOptions) {
     this.o = o;
@@ -141,18 +144,53 @@ export class UpdateEngine {
     this.activity.set(`${address}:${port}`, Date.now());
   }
 
-  /** Periodic: updates past their deadline fail with reason timeout, unless the device is still talking. */
+  /**
+   * Periodic: updates past their deadline fail with reason timeout, unless the device is still
+   * talking. One that talks but whose update has not moved for a whole timeout is asked where it
+   * is (State and Update Result, a 'poke'): what this process believes may be out of date. So is
+   * one this process follows that has not moved, nor been heard of, for `pokeAfterSeconds`: its
+   * download may have ended with the notification of it lost (a CON notification that timed out
+   * ends the observation, RFC 7641 §4.5).
+   */
   async sweep(): Promise<void> {
-    const horizon = Date.now() - this.o.updateTimeoutSeconds * 1000;
+    await this.pokeQuiet();
+    await this.sweepOverdue();
+  }
+
+  /** Seconds an update under way may go without a change, nor a word from its device, before it is poked: a quarter of the timeout, 5 to 60 s. */
+  get pokeAfterSeconds(): number {
+    return Math.max(5, Math.min(60, Math.floor(this.o.updateTimeoutSeconds / 4)));
+  }
+
+  private async pokeQuiet(): Promise<void> {
+    const quietMs = this.pokeAfterSeconds * 1000;
+    const now = Date.now();
+    for (const u of await updates.quietUpdates(this.o.db, this.pokeAfterSeconds)) {
+      if (!this.following.has(u.id) || now - (this.poked.get(u.id) ?? 0) < quietMs) continue;
+      const device = await devices.findById(this.o.db, u.deviceId);
+      const heard = device?.address ? this.activity.get(`${device.address}:${device.port}`) : undefined;
+      if (device?.status !== 'registered' || (heard !== undefined && now - heard < quietMs)) continue;
+      if (device.queueMode && this.o.dm.heldFor(device.endpoint) > 0) continue; // asleep: what we asked waits for it
+      this.poked.set(u.id, now);
+      this.emit(u.id, { type: 'poke' });
+    }
+  }
+
+  private async sweepOverdue(): Promise<void> {
+    const timeoutMs = this.o.updateTimeoutSeconds * 1000;
+    const horizon = Date.now() - timeoutMs;
     for (const [peer, at] of this.activity) if (at < horizon) this.activity.delete(peer);
+    const me = this.o.nodeId?.();
     for (const u of await updates.overdueUpdates(this.o.db)) {
       const device = await devices.findById(this.o.db, u.deviceId);
+      if (me && device?.ownerNode && device.ownerNode !== me && (u.deadline?.getTime() ?? 0) > horizon) continue;
       const heard = device?.address ? this.activity.get(`${device.address}:${device.port}`) : undefined;
       // A queue-mode device asleep with our requests held for it is not silent: they go out when it
       // next talks (LwM2M Core §6.5). Its registration expiring is what ends the wait.
       const asleep = device?.queueMode === true && device.status === 'registered' && this.o.dm.heldFor(device.endpoint) > 0;
-      if (asleep || (heard !== undefined && Date.now() - heard < this.o.updateTimeoutSeconds * 1000)) {
+      if (asleep || (heard !== undefined && Date.now() - heard < timeoutMs)) {
         await updates.extendDeadline(this.o.db, u.id, this.o.updateTimeoutSeconds);
+        if (!asleep && u.state !== 'queued') this.emit(u.id, { type: 'poke' });
       } else {
         this.emit(u.id, { type: 'timeout' });
       }
@@ -164,15 +202,9 @@ export class UpdateEngine {
     while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
   }
 
-  private emit(updateId: number, event: UpdateEvent, arrival?: number): void {
+  private emit(updateId: number, event: UpdateEvent): void {
     const previous = this.chains.get(updateId) ?? Promise.resolve();
-    const next = previous.then(() => {
-      if (arrival !== undefined && arrival < (this.writtenAt.get(updateId) ?? 0)) {
-        this.o.log.debug({ updateId, event }, 'notification from before the package was written: dropped');
-        return;
-      }
-      return this.handle(updateId, event);
-    }).catch((err: unknown) => {
+    const next = previous.then(() => this.handle(updateId, event)).catch((err: unknown) => {
       this.o.log.error({ err, updateId, event: event.type }, 'update event failed');
     });
     this.chains.set(updateId, next);
@@ -186,7 +218,7 @@ export class UpdateEngine {
     if (!image) return;
     const device = await devices.findById(this.o.db, update.deviceId);
     const v11 = hasObject5v11(device);
-    const ctx: UpdateContext = { deliveryPolicy: update.requestedDelivery, severity: v11 ? update.severity : null, canCancel: v11, delivery: update.delivery };
+    const ctx: UpdateContext = { deliveryPolicy: update.requestedDelivery, severity: v11 ? update.severity : null, canCancel: v11, delivery: update.delivery, writtenAt: this.writtenAt.get(updateId) ?? 0 };
     const d = decide(update.state, event, image.version, ctx);
     if (d.delivery) {
       const maxDefer = event.type === 'deliveryMethod' ? event.maxDeferPeriod ?? null : null;
@@ -210,6 +242,7 @@ export class UpdateEngine {
       if (FINAL_STATES.includes(d.to)) {
         this.following.delete(updateId);
         this.writtenAt.delete(updateId);
+        this.poked.delete(updateId);
       }
       this.o.log.info({ updateId, from: update.state, to: d.to, on: event.type, resultCode: d.resultCode, reason: d.reason },
         'update state');
@@ -302,6 +335,10 @@ export class UpdateEngine {
       }
     } catch (err) {
       const reason = err instanceof DecodeError ? err.reason : err instanceof Error ? err.message : String(err);
+      if (c.type === 'readStatus' && c.quiet) {
+        this.o.log.info({ updateId, reason }, 'status not read (poke): no change');
+        return [];
+      }
       // A device that refused the pushed package may say why in Update Result (e.g. 2, 5): read it.
       const resultCode = c.type === 'pushPackage' && err instanceof DmError && err.kind === 'response'
         ? await this.readOptional(updateId, t, RESULT_PATH, ContentFormat.TEXT, (r) => integerValue(RESULT_PATH, r)).catch(() => null) : null;
@@ -322,7 +359,7 @@ export class UpdateEngine {
 
   private emitValue(updateId: number, type: 'state' | 'result', path: string, r: DmResponse): void {
     try {
-      this.emit(updateId, { type, value: integerValue(path, r) }, ++this.arrivals);
+      this.emit(updateId, { type, value: integerValue(path, r), arrival: ++this.arrivals });
     } catch (err) {
       this.o.log.warn({ updateId, type, reason: err instanceof DecodeError ? err.reason : String(err) },
         'undecodable value from the device');

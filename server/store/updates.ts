@@ -134,6 +134,14 @@ export async function overdueUpdates(q: Queryable): Promise<DeviceUpdate[]> {
   return res.rows.map(toUpdate);
 }
 
+/** Updates under way (past queued, not final) whose state has not changed for `seconds`. */
+export async function quietUpdates(q: Queryable, seconds: number): Promise<DeviceUpdate[]> {
+  const res = await q.query(
+    `SELECT ${COLUMNS} FROM device_updates WHERE state IN ('sent', 'downloading', 'downloaded', 'updating')
+       AND updated_at < now() - make_interval(secs => $1::integer) ORDER BY id`, [seconds]);
+  return res.rows.map(toUpdate);
+}
+
 /** The device is still talking (blocks fetched): push the silence deadline, no event. */
 export async function extendDeadline(q: Queryable, id: number, seconds: number): Promise<void> {
   await q.query(`UPDATE device_updates SET deadline = now() + make_interval(secs => $2::integer) WHERE id = $1 AND ${ACTIVE}`, [id, seconds]);

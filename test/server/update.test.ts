@@ -126,6 +126,32 @@ forEachDatabase('update end to end', ({ suite, get }) => {
     assert.is(r.state, 'failed');
     assert.match(r.reason, /observe failed/);
   });
+
+  suite('an overdue update of a device another node holds is that node\'s for one more timeout, then any node\'s', async () => {
+    const db = get().db;
+    await devices.register(db, {
+      endpoint: 'elsewhere-0', registrationId: 'elsewhere', lifetime: 60, lwm2mVersion: '1.1', binding: 'U', queueMode: false,
+      objectLinks: '</5/0>', address: '127.0.0.1', port: 9,
+    });
+    await devices.deregister(db, 'elsewhere');
+    await db.query(`UPDATE devices SET owner_node = 'node-elsewhere' WHERE endpoint = 'elsewhere-0'`);
+    const fw = await run.ferry.api.inject({
+      method: 'POST', url: '/api/v1/firmware?version=7&hardwareClass=sim-1',
+      headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.from('y'),
+    });
+    const id = (await run.ferry.api.inject({ method: 'POST', url: '/api/v1/devices/elsewhere-0/update', payload: { firmwareId: fw.json().id } })).json().id;
+    const state = async () => (await run.ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` })).json().state;
+    // Overdue by less than a timeout (20 s): the other node may still extend it.
+    await db.query(`UPDATE device_updates SET deadline = now() - interval '5 seconds' WHERE id = $1`, [id]);
+    await run.ferry.engine.sweep();
+    await run.ferry.engine.idle();
+    assert.is(await state(), 'queued');
+    // Overdue by more: that node is gone; this one times it out.
+    await db.query(`UPDATE device_updates SET deadline = now() - interval '25 seconds' WHERE id = $1`, [id]);
+    await run.ferry.engine.sweep();
+    await run.ferry.engine.idle();
+    assert.is(await state(), 'failed');
+  });
 });
 
 forEachDatabase('update timeout', ({ suite, get }) => {

@@ -1,20 +1,23 @@
-// An update a dead process left half done (issue 7, restart-safe), taken up by the running one at
-// the device's next registration Update: the state is built in the database as that process
-// left it, so the moment of the crash is exact. Real Ferry, simulated devices over loopback UDP,
-// on every test database.
+// Updates whose server-side state is out of date, brought back in line by reading the device.
+// One a dead process left half done (issue 7, restart-safe) is taken up by the running one at the
+// device's next registration Update: the state is built in the database as that process left it,
+// so the moment of the crash is exact. One whose notifications never arrive is read once its
+// deadline passes while the device talks. Real Ferry, simulated devices over loopback UDP, on
+// every test database.
 import * as assert from 'uvu/assert';
 import * as devices from '../../server/store/devices.ts';
 import * as updates from '../../server/store/updates.ts';
 import { SimDevice, type SimDeviceConfig } from '../../simulator/device.ts';
 import { forEachDatabase } from '../helpers/db.ts';
-import { eventually } from '../helpers/ferry.ts';
+import { eventually, startTestFerry } from '../helpers/ferry.ts';
 import { signedPackage, simRun, trustedAnchor, updateOutcome, uploadPackage } from './kit.ts';
 
 const FACTORY = signedPackage('1.0.0', 2048, 0, 1);
 const NEW = signedPackage('2.0.0', 8_000, 1, 2);
 
-forEachDatabase('an update taken up from a dead process', ({ suite, get }) => {
-  const run = simRun(suite, () => get().db, { updateTimeout: 20, requestTimeout: 5 });
+forEachDatabase('an update out of step with its device', ({ suite, get }) => {
+  // A short timeout: the poke (a read of where the device is) comes when an update is this overdue.
+  const run = simRun(suite, () => get().db, { updateTimeout: 3, requestTimeout: 5 });
 
   const start = async (endpoint: string, config: Partial<SimDeviceConfig>) => {
     const sim = new SimDevice({
@@ -62,5 +65,28 @@ forEachDatabase('an update taken up from a dead process', ({ suite, get }) => {
     const next = await updateOutcome(run.ferry, (await run.ferry.engine.requestUpdate('left-push', firmwareId)).id);
     assert.is(next.state, 'succeeded', next.reason ?? '');
     assert.is(run.sims[0]!.firmwareVersion, '2.0.0');
+  });
+
+  suite('no notification ever arrives (observe-lost): the overdue update reads where the device is, and completes', async () => {
+    await start('mute', { deliveryMethod: 'pull', fault: { kind: 'observe-lost' } });
+    const firmwareId = await uploadPackage(run.ferry, NEW);
+    const u = await updateOutcome(run.ferry, (await run.ferry.engine.requestUpdate('mute', firmwareId)).id, 25_000);
+    assert.is(u.state, 'succeeded', u.reason ?? '');
+    assert.is(run.sims[0]!.firmwareVersion, '2.0.0');
+    const states = u.events.filter((e: { kind: string }) => e.kind === 'update.state').map((e: { data: { state: string; on: string } }) => `${e.data.state} on ${e.data.on}`);
+    assert.ok(states.includes('downloaded on found'), `Downloaded learnt by reading: ${states.join(', ')}`);
+  });
+
+  suite('a long-lived registration, no notification: the download that ended quietly is read after the poke interval, and completes', async () => {
+    // A 20 s timeout (a poke after 5 s quiet) and a device that sends no registration Update for an hour.
+    await run.ferry.close();
+    run.ferry = await startTestFerry(get().db, { updateTimeout: 20, requestTimeout: 5 });
+    assert.is(run.ferry.engine.pokeAfterSeconds, 5);
+    await start('mute-long', { deliveryMethod: 'pull', fault: { kind: 'observe-lost' }, lifetime: 3600 });
+    const firmwareId = await uploadPackage(run.ferry, NEW);
+    const u = await updateOutcome(run.ferry, (await run.ferry.engine.requestUpdate('mute-long', firmwareId)).id, 25_000);
+    assert.is(u.state, 'succeeded', u.reason ?? '');
+    const states = u.events.filter((e: { kind: string }) => e.kind === 'update.state').map((e: { data: { state: string; on: string } }) => `${e.data.state} on ${e.data.on}`);
+    assert.ok(states.includes('downloaded on found'), `Downloaded learnt by reading: ${states.join(', ')}`);
   });
 });

@@ -63,6 +63,11 @@ const rows: Row[] = [
   ['updating', { type: 'found', state: 0, result: 1 }, undefined, ['readFirmwareVersion']],
   ['updating', { type: 'found', state: 3, result: 0 }, undefined, []],          // still applying
   ['updating', { type: 'found', state: 0, result: 8 }, 'failed', []],
+  // 'poke': overdue while the device talks; where is it? (a lost notification, a lost observation)
+  ['sent', { type: 'poke' }, undefined, ['readStatus']],
+  ['updating', { type: 'poke' }, undefined, ['readStatus']],
+  ['queued', { type: 'poke' }, undefined, []],
+  ['succeeded', { type: 'poke' }, undefined, []],
   ['sent', { type: 'timeout' }, 'failed', []],
   ['sent', { type: 'commandFailed', command: 'writePackageUri', reason: 'x' }, 'failed', []],
   ['succeeded', { type: 'timeout' }, undefined, []],
@@ -86,6 +91,19 @@ test('a push cut off by a restart (device still Downloading, nobody sending) fai
   const lost = decide('sent', { type: 'found', state: 0, result: 0 }, V, { delivery: 'pull' });
   assert.match(lost.reason ?? '', /^interrupted: the device is Idle/);
   assert.is(decide('downloading', { type: 'found', state: 0, result: 5 }, V).resultCode, 5);
+});
+
+test('a notification that arrived before the last package write was sent is about the previous package: ignored', () => {
+  const ctx = { writtenAt: 7 };
+  assert.equal(decide('sent', { type: 'state', value: 2, arrival: 6 }, V, ctx), { commands: [] });
+  assert.equal(decide('downloading', { type: 'result', value: 5, arrival: 3 }, V, ctx), { commands: [] });
+  assert.is(decide('sent', { type: 'state', value: 2, arrival: 8 }, V, ctx).to, 'downloaded');
+  assert.is(decide('sent', { type: 'state', value: 2 }, V, ctx).to, 'downloaded', 'a read is never stale');
+});
+
+test('a poke\'s read is quiet: a device busy installing that does not answer fails nothing', () => {
+  assert.equal(decide('updating', { type: 'poke' }, V).commands, [{ type: 'readStatus', quiet: true }]);
+  assert.equal(decide('updating', { type: 'registered' }, V).commands[1], { type: 'readStatus' });
 });
 
 test('a failure keeps the Update Result code and names it', () => {
