@@ -11,7 +11,6 @@
  * `node --import tsx bench/fleet.ts [--scale 1000,10000] [--devices 1000] [--size 256k]
  * [--loss 0.05]` prints JSON; bench/run.ts includes it in `npm run bench`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,11 +19,12 @@ import { encodePrivateKeyPem, encodePublicKeyPem, generateSigningKey } from '../
 import type { TrustAnchor } from '../protocols/package.ts';
 import { runFleet } from '../simulator/fleet.ts';
 import type { FleetOptions, FleetResult } from '../simulator/fleet.ts';
+import type { SimDevice } from '../simulator/device.ts';
 import { makeSimImage } from '../simulator/image.ts';
+import { spawnServe, stopChild } from './servers/serve.ts';
 import { processStats } from './servers/spawn.ts';
 import { generateToken } from '../server/store/tokens.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 export interface ScaleFigures {
   devices: number;
@@ -55,6 +55,15 @@ export interface UpdateFigures {
   simRssPeakMb: number;
   serverCpuSeconds: number;
   serverRssPeakMb: number;
+  /** Devices left on the old image at the end, with what the server says of each (its active update, its last events). */
+  notUpdated?: NotUpdated[];
+}
+
+export interface NotUpdated {
+  endpoint: string;
+  version: string;
+  activeUpdate: { id: number; state: string; delivery: string | null; reason: string | null } | null;
+  lastEvents: string[];
 }
 
 interface Server {
@@ -74,44 +83,17 @@ async function startServer(dir: string): Promise<Server> {
   const keyFile = join(dir, 'signing.key');
   await writeFile(keyFile, encodePrivateKeyPem(key), { mode: 0o600 });
   await writeFile(`${keyFile}.pub`, encodePublicKeyPem(key));
-  const child = spawn(process.execPath, [join(root, 'server/bin/ferry.js'), 'serve',
-    '--coap-port', '0', '--download-port', '0', '--api-port', '0', '--db-dir', join(dir, 'db'),
+  const s = await spawnServe(['--coap-port', '0', '--download-port', '0', '--api-port', '0', '--db-dir', join(dir, 'db'),
     '--signing-key', keyFile, '--trusted-keys', `${keyFile}.pub`, '--update-timeout', '10m', '--log-level', 'info'],
-  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FERRY_ADMIN_TOKEN: token } });
-  const serving = await new Promise<{ coap: string; api: string }>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('ferry serve did not start in 90 s')); }, 90_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      for (const line of out.split('\n')) {
-        if (!line.includes('"ferry serving"')) continue;
-        clearTimeout(timer);
-        child.stdout!.off('data', onData);
-        child.stdout!.resume(); // keep draining its log
-        resolve(JSON.parse(line) as { coap: string; api: string });
-        return;
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ferry serve exited with ${code}`)); });
-  });
+  { startMs: 90_000, inheritStderr: true, env: { ...process.env, FERRY_ADMIN_TOKEN: token } });
   return {
-    coapPort: Number(serving.coap.split(':').at(-1)),
-    api: serving.api,
+    coapPort: s.coapPort,
+    api: s.api,
     token,
     anchor: { alg: key.alg, kid: key.kid, publicKey: key.publicKey },
-    stats: processStats(child.pid!),
-    stop: () => stopChild(child),
+    stats: processStats(s.child.pid!),
+    stop: () => stopChild(s.child),
   };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => { clearTimeout(kill); resolve(); });
-    child.kill('SIGTERM');
-  });
 }
 
 async function upload(server: Server, version: string, payload: Buffer): Promise<number> {
@@ -186,9 +168,10 @@ async function update(server: Server, devices: number, imageBytes: number, loss:
   let doneAt = 0;
   let lastAt = 0;
   let lastCount = 0;
+  let fleet: readonly SimDevice[] = [];
   try {
     const { value: report, peak: simPeak } = await peak(simRssMb, runFleet({
-      ...fleetBase(server, `upd${devices}`), devices, ramp: 500, durationMs: limitMs,
+      ...fleetBase(server, `upd${devices}`), devices, ramp: 500, durationMs: limitMs, onDevices: (d) => { fleet = d; },
       faults: { link: { loss }, device: {} },
       driver: { api: server.api, token: server.token, updateTo: firmwareId, maxAttempts: 3, retryMs: 2000, pollMs: 5000 },
       until: (s) => {
@@ -204,10 +187,29 @@ async function update(server: Server, devices: number, imageBytes: number, loss:
       packetsPerUpdate: round(report.perUpdate.packets, 0),
       simCpuSeconds: round(simCpuSeconds() - sim0), simRssPeakMb: round(simPeak),
       serverCpuSeconds: round(server.stats.cpuSeconds() - srv0), serverRssPeakMb: round(serverPeak),
+      ...await notUpdated(server, fleet, `2.0.0-${process.pid}`),
     };
   } finally {
     clearInterval(sampler);
   }
+}
+
+/** What the server says of each device the run left behind (at most 20): a run that leaves one is a bug to find. */
+async function notUpdated(server: Server, fleet: readonly SimDevice[], version: string): Promise<{ notUpdated?: NotUpdated[] }> {
+  const left = fleet.filter((d) => d.firmwareVersion !== version && !d.off).slice(0, 20);
+  if (left.length === 0) return {};
+  const out: NotUpdated[] = [];
+  for (const d of left) {
+    const res = await fetch(`${server.api}/api/v1/devices/${encodeURIComponent(d.endpoint)}`, { headers: { authorization: `Bearer ${server.token}` } });
+    const body = await res.json() as { activeUpdate: NotUpdated['activeUpdate'] & Record<string, unknown> | null; events?: Array<{ kind: string; data: Record<string, unknown> }> };
+    const a = body.activeUpdate;
+    out.push({
+      endpoint: d.endpoint, version: d.firmwareVersion,
+      activeUpdate: a ? { id: a.id, state: a.state, delivery: a.delivery, reason: a.reason } : null,
+      lastEvents: (body.events ?? []).slice(-8).map((e) => `${e.kind}${e.data['state'] ? ` ${String(e.data['state'])}` : ''}${e.data['reason'] ? ` (${String(e.data['reason'])})` : ''}`),
+    });
+  }
+  return { notUpdated: out };
 }
 
 export interface FleetBenchOptions {
@@ -243,7 +245,7 @@ export function fleetTable(f: { scale: ScaleFigures[]; update: UpdateFigures }):
   return [
     ...f.scale.map((s) => `| simulator: ${s.devices.toLocaleString('en-US')} devices registered (${s.registered}) and idle | ${s.simRssMb} MB RSS (${s.simKbPerDevice} KiB/device), `
       + `${s.simCpuRegisterSeconds} CPU s to register (${s.registerSeconds} s), ${s.simIdleCpuPercent}% CPU idle | | | | |`),
-    `| simulator: ${u.devices.toLocaleString('en-US')} devices × ${Math.round(u.imageBytes / 1024)} KiB, ${u.loss * 100}% loss | ${u.updated}/${u.devices} updated in ${u.seconds} s `
+    `| simulator: ${u.devices.toLocaleString('en-US')} devices × ${Math.round(u.imageBytes / 1024)} KiB, ${u.loss * 100}% loss | ${u.updated === u.devices ? `all ${u.devices} updated in ${u.seconds} s` : `${u.updated}/${u.devices} updated, the last after ${u.seconds} s (${u.devices - u.updated} never)`} `
       + `(time-to-update p50 ${round(t.p50 / 1000)} s, p95 ${round(t.p95 / 1000)} s, p99 ${round(t.p99 / 1000)} s), bricked ${u.bricked}; simulator ${u.simCpuSeconds} CPU s, `
       + `${u.simRssPeakMb} MB peak; server ${u.serverCpuSeconds} CPU s, ${u.serverRssPeakMb} MB peak | | | | |`,
   ];

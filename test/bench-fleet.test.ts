@@ -19,6 +19,7 @@ test('bench/fleet.ts with a small fleet prints JSON and table rows', async () =>
   assert.is(u.devices, 5);
   assert.is(u.updated, 5, 'every device updated');
   assert.is(u.bricked, 0);
+  assert.is(u.notUpdated, undefined, 'none left behind');
   assert.is(u.timeToUpdateMs.count, 5);
   assert.ok(u.seconds > 0 && u.simCpuSeconds > 0 && u.serverCpuSeconds > 0, JSON.stringify(u));
   const rows = table!.trim().split('\n');

@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { LoadTarget } from '../download.ts';
+import { stopChild } from './serve.ts';
 
 export type ServerName = 'ferry' | 'libcoap' | 'naive';
 
@@ -71,12 +72,7 @@ function wrap(name: ServerName, child: ChildProcess, target: (i: number) => Load
   return {
     name, pid, target,
     ...processStats(pid),
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.once('exit', () => { clearTimeout(kill); resolve(); });
-      child.kill('SIGTERM');
-    }),
+    stop: () => stopChild(child, 'SIGTERM', 10_000),
   };
 }
 
