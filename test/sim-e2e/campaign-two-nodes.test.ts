@@ -16,31 +16,34 @@ import { signedPackage } from './kit.ts';
 const HALF = 20;
 const enabled = Boolean(process.env['DATABASE_URL']);
 const servers: SpawnedFerry[] = [];
-let db: Db | undefined;
-let drop: () => Promise<void> = async () => {};
+const cleanups: Array<() => Promise<void>> = [];
 
 test.after(async () => {
   await Promise.all(servers.map((s) => s.kill('SIGKILL')));
-  await db?.close();
-  await drop();
+  for (const c of cleanups.reverse()) await c();
 });
+
+/** Two `ferry serve` nodes on a fresh schema, and a connection of the test's own to it. */
+async function twoNodes(names: [string, string]): Promise<{ a: SpawnedFerry; b: SpawnedFerry; db: Db }> {
+  const made = await createTestSchema();
+  cleanups.push(made.drop);
+  const url = `${databaseUrl()}?options=${encodeURIComponent(`-c search_path=${made.schema}`)}`;
+  const args = (node: string) => ['--database-url', url, '--coap-port', '0', '--node-id', node, '--campaign-tick', '200ms', '--update-timeout', '20s', '--request-timeout', '5s'];
+  const [a, b] = [await spawnFerry(args(names[0])), await spawnFerry(args(names[1]))];
+  servers.push(a, b);
+  const db = await openDb({ databaseUrl: databaseUrl(), schema: made.schema });
+  cleanups.push(() => db.close());
+  return { a, b, db };
+}
 
 if (!enabled) console.log('  skipped: needs DATABASE_URL (two server processes on one PostgreSQL)');
 (enabled ? test : test.skip)(`two nodes, one campaign over ${2 * HALF} devices: no device claimed by both, each updated once`, async () => {
-  const made = await createTestSchema();
-  drop = made.drop;
-  const url = `${databaseUrl()}?options=${encodeURIComponent(`-c search_path=${made.schema}`)}`;
-  const args = (node: string) => ['--database-url', url, '--coap-port', '0', '--node-id', node, '--campaign-tick', '200ms', '--update-timeout', '20s', '--request-timeout', '5s'];
-  const a = await spawnFerry(args('node-a'));
-  servers.push(a);
-  const b = await spawnFerry(args('node-b'));
-  servers.push(b);
-  db = await openDb({ databaseUrl: databaseUrl(), schema: made.schema });
+  const { a, b, db } = await twoNodes(['node-a', 'node-b']);
   const fleets = [backgroundFleet(a.coapPort, { devices: HALF, prefix: 'on-a' }), backgroundFleet(b.coapPort, { devices: HALF, prefix: 'on-b' })];
   try {
     const firmwareId = await uploadTo(a.apiUrl, signedPackage('2.0.0', 8 * 1024, 1, 5));
     await eventually(async () => {
-      const { rows } = await db!.query<{ n: number }>(`SELECT count(*)::integer AS n FROM devices WHERE hardware_class = 'sim-1' AND firmware_version = '1.0.0'`);
+      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM devices WHERE hardware_class = 'sim-1' AND firmware_version = '1.0.0'`);
       return rows[0]!.n === 2 * HALF || undefined;
     }, 30_000, 'both halves inventoried');
     // Created on one node, started on the other: the campaign lives in the database.
@@ -76,16 +79,7 @@ if (!enabled) console.log('  skipped: needs DATABASE_URL (two server processes o
 // Abort taken by one node while both have downloads under way: each in-flight device gets its
 // Cancel (/5/0/10) from the node it registered with, the one whose address it talks to.
 (enabled ? test : test.skip)('abort on one node: each node cancels the downloads of its own devices', async () => {
-  const made = await createTestSchema();
-  const dropFirst = drop;
-  drop = async () => { await dropFirst(); await made.drop(); };
-  const url = `${databaseUrl()}?options=${encodeURIComponent(`-c search_path=${made.schema}`)}`;
-  const args = (node: string) => ['--database-url', url, '--coap-port', '0', '--node-id', node, '--campaign-tick', '200ms', '--update-timeout', '20s', '--request-timeout', '5s'];
-  const a = await spawnFerry(args('abort-a'));
-  servers.push(a);
-  const b = await spawnFerry(args('abort-b'));
-  servers.push(b);
-  const check = await openDb({ databaseUrl: databaseUrl(), schema: made.schema });
+  const { a, b, db: check } = await twoNodes(['abort-a', 'abort-b']);
   const cancels: Array<{ endpoint: string; from: string; code: string }> = [];
   const log = (e: SimDeviceEvent) => { if (e.type === 'dm' && e.path === '/5/0/10') cancels.push({ endpoint: e.endpoint, from: e.from, code: e.code }); };
   // 20 ms each way and 256-byte blocks: a 64 KiB download takes seconds, time to abort it.
@@ -120,7 +114,6 @@ if (!enabled) console.log('  skipped: needs DATABASE_URL (two server processes o
     for (const c of cancels) assert.is(c.from.split(':').pop(), portOf(c.endpoint), `${c.endpoint}'s Cancel from its own node`);
   } finally {
     for (const f of fleets) await f.stop();
-    await check.close();
   }
 });
 
