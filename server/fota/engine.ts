@@ -148,9 +148,11 @@ export class UpdateEngine {
    * Periodic: updates past their deadline fail with reason timeout, unless the device is still
    * talking. One that talks but whose update has not moved for a whole timeout is asked where it
    * is (State and Update Result, a 'poke'): what this process believes may be out of date. So is
-   * one this process follows that has not moved, nor been heard of, for `pokeAfterSeconds`: its
-   * download may have ended with the notification of it lost (a CON notification that timed out
-   * ends the observation, RFC 7641 §4.5).
+   * one that has not moved, nor been heard of, for `pokeAfterSeconds`: its download may have
+   * ended with the notification of it lost (a CON notification that timed out ends the
+   * observation, RFC 7641 §4.5), or no process follows it any more (this one restarted, and the
+   * device's next registration Update may be hours away): a device that answers is then
+   * observed again, and the update taken up.
    */
   async sweep(): Promise<void> {
     await this.pokeQuiet();
@@ -165,9 +167,12 @@ export class UpdateEngine {
   private async pokeQuiet(): Promise<void> {
     const quietMs = this.pokeAfterSeconds * 1000;
     const now = Date.now();
+    const me = this.o.nodeId?.();
     for (const u of await updates.quietUpdates(this.o.db, this.pokeAfterSeconds)) {
-      if (!this.following.has(u.id) || now - (this.poked.get(u.id) ?? 0) < quietMs) continue;
+      if (now - (this.poked.get(u.id) ?? 0) < quietMs) continue;
       const device = await devices.findById(this.o.db, u.deviceId);
+      // Not followed here: only this node's devices (or those no node holds) are taken up.
+      if (!this.following.has(u.id) && me && device?.ownerNode && device.ownerNode !== me) continue;
       const heard = device?.address ? this.activity.get(`${device.address}:${device.port}`) : undefined;
       if (device?.status !== 'registered' || (heard !== undefined && now - heard < quietMs)) continue;
       if (device.queueMode && this.o.dm.heldFor(device.endpoint) > 0) continue; // asleep: what we asked waits for it
@@ -284,8 +289,7 @@ export class UpdateEngine {
             return [];
           }
         case 'observe':
-          await dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', STATE_PATH, r));
-          await dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', RESULT_PATH, r));
+          await this.observe(updateId, t);
           return [];
         case 'readDeliveryMethod': {
           // Both optional in Object 5 1.0: a device without them pulls over CoAP.
@@ -321,6 +325,7 @@ export class UpdateEngine {
         case 'readStatus': {
           const state = integerValue(STATE_PATH, await dm.read(t, STATE_PATH, ContentFormat.TEXT));
           const result = integerValue(RESULT_PATH, await dm.read(t, RESULT_PATH, ContentFormat.TEXT));
+          if (c.type === 'readStatus' && c.quiet && !this.following.has(updateId)) await this.takeUp(updateId, t);
           return c.type === 'readStatus' ? [{ type: 'found', state, result }] : [{ type: 'state', value: state }, { type: 'result', value: result }];
         }
         case 'readFirmwareVersion': {
@@ -343,6 +348,23 @@ export class UpdateEngine {
       const resultCode = c.type === 'pushPackage' && err instanceof DmError && err.kind === 'response'
         ? await this.readOptional(updateId, t, RESULT_PATH, ContentFormat.TEXT, (r) => integerValue(RESULT_PATH, r)).catch(() => null) : null;
       return [{ type: 'commandFailed', command: c.type, reason, ...(resultCode === null ? {} : { resultCode }) }];
+    }
+  }
+
+  /** Observe /5/0/3 and /5/0/5: each notification becomes an event of this update. */
+  private async observe(updateId: number, t: Target): Promise<void> {
+    await this.o.dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', STATE_PATH, r));
+    await this.o.dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', RESULT_PATH, r));
+  }
+
+  /** A poked update no process followed, its device answering: observe it again (a failure here changes nothing). */
+  private async takeUp(updateId: number, t: Target): Promise<void> {
+    try {
+      await this.observe(updateId, t);
+      this.following.add(updateId);
+      this.o.log.info({ updateId }, 'update taken up (poked, the device answered)');
+    } catch (err) {
+      this.o.log.info({ updateId, reason: err instanceof Error ? err.message : String(err) }, 'update not taken up: observe failed');
     }
   }
 
