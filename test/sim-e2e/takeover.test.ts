@@ -10,7 +10,6 @@ import * as updates from '../../server/store/updates.ts';
 import { SimDevice, type SimDeviceConfig } from '../../simulator/device.ts';
 import { forEachDatabase } from '../helpers/db.ts';
 import { eventually, startTestFerry } from '../helpers/ferry.ts';
-import { backgroundFleet, inventoried } from './campaign-kit.ts';
 import { signedPackage, simRun, trustedAnchor, updateOutcome, uploadPackage } from './kit.ts';
 
 const FACTORY = signedPackage('1.0.0', 2048, 0, 1);
@@ -89,33 +88,5 @@ forEachDatabase('an update out of step with its device', ({ suite, get }) => {
     assert.is(u.state, 'succeeded', u.reason ?? '');
     const states = u.events.filter((e: { kind: string }) => e.kind === 'update.state').map((e: { data: { state: string; on: string } }) => `${e.data.state} on ${e.data.on}`);
     assert.ok(states.includes('downloaded on found'), `Downloaded learnt by reading: ${states.join(', ')}`);
-  });
-
-  suite('the server restarts mid-download, the device on an hour-long registration: the new process takes the update up by reading, and it completes', async () => {
-    // A 40 s timeout: the update is taken up after 10 s quiet, well before its deadline would bring it back.
-    await run.ferry.close();
-    const first = await startTestFerry(get().db, { updateTimeout: 40, requestTimeout: 5 });
-    run.ferry = first;
-    // 20 ms each way and 256-byte blocks: 64 KiB take seconds, time to restart the server under the download.
-    const fleet = backgroundFleet(first.coapAddress.port, {
-      devices: 1, prefix: 'long', lifetime: 3600, blockSzx: 4, faults: { link: { latencyMs: 20 }, device: {} }, coap: { ackTimeoutMs: 500, maxRetransmit: 5 },
-    });
-    try {
-      await inventoried(get().db, 1);
-      const firmwareId = await uploadPackage(first, signedPackage('2.0.0', 64 * 1024, 1, 7));
-      const id = (await first.engine.requestUpdate('long-1', firmwareId)).id;
-      await eventually(async () => ((await updates.getUpdate(get().db, id))?.state === 'downloading' ? true : undefined), 10_000, 'the download under way');
-      const ports = { coapPort: first.coapAddress.port, downloadPort: first.downloadAddress.port };
-      await first.close();
-      run.ferry = await startTestFerry(get().db, { updateTimeout: 40, requestTimeout: 5, ...ports });
-      const u = await updateOutcome(run.ferry, id, 35_000);
-      assert.is(u.state, 'succeeded', u.reason ?? '');
-      assert.is(fleet.devices[0]!.firmwareVersion, '2.0.0');
-      assert.is(fleet.devices[0]!.counters.updates, 1);
-      const on = u.events.filter((e: { kind: string }) => e.kind === 'update.state').map((e: { data: { state: string; on: string } }) => `${e.data.state} on ${e.data.on}`);
-      assert.ok(on.includes('downloaded on found'), `taken up by reading: ${on.join(', ')}`);
-    } finally {
-      await fleet.stop();
-    }
   });
 });
