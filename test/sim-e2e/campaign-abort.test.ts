@@ -74,10 +74,10 @@ forEachDatabase('campaign abort, late joiners, deferral', ({ suite, get }) => {
   });
 
   suite('a deferral (Update Result 11) waits out the Maximum Defer Period (/5/0/13): the device installs on its own, no second download', async () => {
-    // LwM2M 1.1 Object 5: an optional update, a battery too low to install it, 2 s to defer.
+    // LwM2M 1.1 Object 5: an optional update, a battery too low to install it, 4 s to defer.
     sim = new SimDevice({
       endpoint: 'defers', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
-      lifetime: 30, rebootDelayMs: 50, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, batteryLevel: 4, maxDeferPeriod: 2,
+      lifetime: 30, rebootDelayMs: 50, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, batteryLevel: 4, maxDeferPeriod: 4,
     });
     await sim.start();
     await inventoried(get().db, 1);
@@ -87,9 +87,9 @@ forEachDatabase('campaign abort, late joiners, deferral', ({ suite, get }) => {
       const { rows } = await get().db.query<{ data: { state: string; retryInSeconds?: number } }>(`SELECT data FROM events WHERE kind = 'campaign.device' ORDER BY id`);
       return rows.find((r) => r.data.state === 'deferred')?.data;
     }, 15_000, 'the deferral');
-    assert.is(deferred.retryInSeconds, 5, 'asked again after the 2 s Maximum Defer Period and the 3 s backoff');
+    assert.is(deferred.retryInSeconds, 7, 'asked again after the 4 s Maximum Defer Period and the 3 s backoff');
     const first = (await get().db.query<{ max_defer_seconds: number | null; result_code: number }>(`SELECT max_defer_seconds, result_code FROM device_updates`)).rows;
-    assert.equal(first, [{ max_defer_seconds: 2, result_code: 11 }]);
+    assert.equal(first, [{ max_defer_seconds: 4, result_code: 11 }]);
     sim.setBatteryLevel(80); // charged: when its defer period ends the device installs what it holds
     const done = await campaignIn(ferry, id, ['completed', 'paused'], 20_000);
     assert.is(done.state, 'completed');

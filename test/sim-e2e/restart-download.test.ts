@@ -11,10 +11,10 @@ import { backgroundFleet, inventoried } from './campaign-kit.ts';
 import { signedPackage, simRun, updateOutcome, uploadPackage } from './kit.ts';
 
 forEachDatabase('a server restarted under a download', ({ suite, get }) => {
-  const run = simRun(suite, () => get().db, { updateTimeout: 40, requestTimeout: 5 });
+  const run = simRun(suite, () => get().db, { updateTimeout: 60, requestTimeout: 5 });
 
   suite('the server restarts mid-download, the device on an hour-long registration: the new process takes the update up by reading, and it completes', async () => {
-    // A 40 s timeout: the update is taken up after 10 s quiet, well before its deadline would bring it back.
+    // A 60 s timeout: the update is taken up after 15 s quiet, well before its deadline would bring it back.
     const first = run.ferry;
     // 20 ms each way and 256-byte blocks: 64 KiB take seconds, time to restart the server under the download.
     const fleet = backgroundFleet(first.coapAddress.port, {
@@ -27,8 +27,8 @@ forEachDatabase('a server restarted under a download', ({ suite, get }) => {
       await eventually(async () => ((await updates.getUpdate(get().db, id))?.state === 'downloading' ? true : undefined), 10_000, 'the download under way');
       const ports = { coapPort: first.coapAddress.port, downloadPort: first.downloadAddress.port };
       await first.close();
-      run.ferry = await startTestFerry(get().db, { updateTimeout: 40, requestTimeout: 5, ...ports });
-      const u = await updateOutcome(run.ferry, id, 35_000);
+      run.ferry = await startTestFerry(get().db, { updateTimeout: 60, requestTimeout: 5, ...ports });
+      const u = await updateOutcome(run.ferry, id, 45_000);
       assert.is(u.state, 'succeeded', u.reason ?? '');
       assert.is(fleet.devices[0]!.firmwareVersion, '2.0.0');
       assert.is(fleet.devices[0]!.counters.updates, 1);
