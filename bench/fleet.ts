@@ -25,7 +25,6 @@ import { spawnServe, stopChild } from './servers/serve.ts';
 import { processStats } from './servers/spawn.ts';
 import { generateToken } from '../server/store/tokens.ts';
 
-
 export interface ScaleFigures {
   devices: number;
   registered: number;

@@ -69,31 +69,30 @@ export class Alerts implements AlertSink {
 
   /** A stored alert, committed: logged (one line at warn), counted, handed to the webhook. */
   readonly published = (alert: Alert): void => {
-    this.#counted(alert.kind);
-    this.#logLine(alert.kind, alert.severity, alert, alert.data, alert.message);
+    this.#announce(alert);
     this.#delivery?.wake();
   };
 
-  #counted(kind: AlertKind): void {
-    this.#counts.set(kind, (this.#counts.get(kind) ?? 0) + 1);
-  }
-
-  #logLine(kind: AlertKind, severity: string, ids: { id?: number; campaignId?: number | null; deviceId?: number | null; updateId?: number | null; endpoint?: string | null },
-    data: object, message: string): void {
-    this.#log.warn({ alertId: ids.id, kind, severity, campaignId: ids.campaignId ?? null, deviceId: ids.deviceId ?? null, updateId: ids.updateId ?? null,
-      endpoint: ids.endpoint ?? undefined, data }, `alert: ${message}`);
+  /** Counted and logged, stored or not (`id` and `endpoint` only when it was). */
+  #announce(a: Omit<AlertInput, 'campaignId' | 'deviceId' | 'updateId'> & {
+    campaignId?: number | null; deviceId?: number | null; updateId?: number | null; id?: number; endpoint?: string | null;
+  }): void {
+    this.#counts.set(a.kind, (this.#counts.get(a.kind) ?? 0) + 1);
+    this.#log.warn({
+      alertId: a.id, kind: a.kind, severity: a.severity ?? DEFAULT_SEVERITY[a.kind], campaignId: a.campaignId ?? null,
+      deviceId: a.deviceId ?? null, updateId: a.updateId ?? null, endpoint: a.endpoint ?? undefined, data: a.data,
+    }, `alert: ${a.message}`);
   }
 
   async #store(a: AlertInput): Promise<Alert | undefined> {
-    let alert: Alert | undefined;
     try {
-      alert = await this.storeIn(this.#db, a);
+      const alert = await this.storeIn(this.#db, a);
+      this.published(alert);
+      return alert;
     } catch (err) {
       this.#log.error({ kind: a.kind, err: err instanceof Error ? err.message : String(err) }, 'alert not stored');
+      this.#announce(a);
+      return undefined;
     }
-    if (alert) { this.published(alert); return alert; }
-    this.#counted(a.kind);
-    this.#logLine(a.kind, a.severity ?? DEFAULT_SEVERITY[a.kind], { campaignId: a.campaignId, deviceId: a.deviceId, updateId: a.updateId }, a.data, a.message);
-    return undefined;
   }
 }

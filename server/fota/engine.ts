@@ -8,8 +8,7 @@ import { decodeContent } from '../../protocols/content.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import { FirmwareUpdate, Device as DeviceObject } from '../../protocols/objects.ts';
 import { parsePath } from '../../protocols/path.ts';
-import { decodeTextInteger, decodeTextString } from '../../protocols/text.ts';
-import { decodeTlvInteger, tlvResources } from '../../protocols/tlv.ts';
+import { decodeTextString } from '../../protocols/text.ts';
 import { DmError, targetOf, type DmClient, type DmResponse, type Target } from '../coap/dm-client.ts';
 import type { ImageCache } from '../coap/image-cache.ts';
 import type { AlertSink } from '../alerts/kinds.ts';
@@ -22,6 +21,7 @@ import { getFirmware } from '../store/firmware.ts';
 import { FINAL_STATES, type Delivery, type Device, type DeviceUpdate, type FirmwareImage } from '../store/rows.ts';
 import * as updates from '../store/updates.ts';
 import { decide, type Command, type UpdateContext, type UpdateEvent } from './decide.ts';
+import { UpdateWatchdog } from './watchdog.ts';
 
 export interface EngineOptions {
   db: Db;
@@ -35,11 +35,7 @@ export interface EngineOptions {
   updateTimeoutSeconds: number;
   /** Raised (never awaited) when an update stalls past its timeout or fails its integrity check. */
   alerts?: AlertSink;
-  /**
-   * This node's name, as in devices.owner_node: an overdue update of a device another node holds
-   * is that node's to extend or time out; this one steps in only a whole timeout later (the
-   * other node is gone).
-   */
+  /** This node's name, as in devices.owner_node: which quiet or overdue updates are this node's (watchdog.ts). */
   nodeId?: () => string;
 }
 
@@ -82,15 +78,16 @@ export class UpdateEngine {
   /** Notifications are numbered as they arrive, and so are the writes of a package: decide drops the stale (UpdateContext.writtenAt). */
   private arrivals = 0;
   private readonly writtenAt = new Map<number, number>();
-  /** Last time (ms) a device was heard from, by "address:port": download blocks count. */
-  private readonly activity = new Map<string, number>();
   /** Updates this process follows (observes); after a restart the set is empty and the next word from the device fills it. */
   private readonly following = new Set<number>();
-  /** When each followed update was last poked (ms). */
-  private readonly poked = new Map<number, number>();
+  private readonly watchdog: UpdateWatchdog;
 
   constructor(o: EngineOptions) {
     this.o = o;
+    this.watchdog = new UpdateWatchdog({
+      db: o.db, dm: o.dm, updateTimeoutSeconds: o.updateTimeoutSeconds, nodeId: o.nodeId,
+      follows: (id) => this.following.has(id), emit: (id, type) => this.emit(id, { type }),
+    });
   }
 
   /** An operator asks for one device to be updated to one image. */
@@ -141,65 +138,16 @@ export class UpdateEngine {
   }
 
   deviceHeard(address: string, port: number): void {
-    this.activity.set(`${address}:${port}`, Date.now());
+    this.watchdog.heard(address, port);
   }
 
-  /**
-   * Periodic: updates past their deadline fail with reason timeout, unless the device is still
-   * talking. One that talks but whose update has not moved for a whole timeout is asked where it
-   * is (State and Update Result, a 'poke'): what this process believes may be out of date. So is
-   * one that has not moved, nor been heard of, for `pokeAfterSeconds`: its download may have
-   * ended with the notification of it lost (a CON notification that timed out ends the
-   * observation, RFC 7641 §4.5), or no process follows it any more (this one restarted, and the
-   * device's next registration Update may be hours away): a device that answers is then
-   * observed again, and the update taken up.
-   */
-  async sweep(): Promise<void> {
-    await this.pokeQuiet();
-    await this.sweepOverdue();
+  /** Periodic: pokes updates gone quiet or overdue while their device talks, times out the silent (watchdog.ts). */
+  sweep(): Promise<void> {
+    return this.watchdog.sweep();
   }
 
-  /** Seconds an update under way may go without a change, nor a word from its device, before it is poked: a quarter of the timeout, 5 to 60 s. */
   get pokeAfterSeconds(): number {
-    return Math.max(5, Math.min(60, Math.floor(this.o.updateTimeoutSeconds / 4)));
-  }
-
-  private async pokeQuiet(): Promise<void> {
-    const quietMs = this.pokeAfterSeconds * 1000;
-    const now = Date.now();
-    const me = this.o.nodeId?.();
-    for (const u of await updates.quietUpdates(this.o.db, this.pokeAfterSeconds)) {
-      if (now - (this.poked.get(u.id) ?? 0) < quietMs) continue;
-      const device = await devices.findById(this.o.db, u.deviceId);
-      // Not followed here: only this node's devices (or those no node holds) are taken up.
-      if (!this.following.has(u.id) && me && device?.ownerNode && device.ownerNode !== me) continue;
-      const heard = device?.address ? this.activity.get(`${device.address}:${device.port}`) : undefined;
-      if (device?.status !== 'registered' || (heard !== undefined && now - heard < quietMs)) continue;
-      if (device.queueMode && this.o.dm.heldFor(device.endpoint) > 0) continue; // asleep: what we asked waits for it
-      this.poked.set(u.id, now);
-      this.emit(u.id, { type: 'poke' });
-    }
-  }
-
-  private async sweepOverdue(): Promise<void> {
-    const timeoutMs = this.o.updateTimeoutSeconds * 1000;
-    const horizon = Date.now() - timeoutMs;
-    for (const [peer, at] of this.activity) if (at < horizon) this.activity.delete(peer);
-    const me = this.o.nodeId?.();
-    for (const u of await updates.overdueUpdates(this.o.db)) {
-      const device = await devices.findById(this.o.db, u.deviceId);
-      if (me && device?.ownerNode && device.ownerNode !== me && (u.deadline?.getTime() ?? 0) > horizon) continue;
-      const heard = device?.address ? this.activity.get(`${device.address}:${device.port}`) : undefined;
-      // A queue-mode device asleep with our requests held for it is not silent: they go out when it
-      // next talks (LwM2M Core §6.5). Its registration expiring is what ends the wait.
-      const asleep = device?.queueMode === true && device.status === 'registered' && this.o.dm.heldFor(device.endpoint) > 0;
-      if (asleep || (heard !== undefined && Date.now() - heard < timeoutMs)) {
-        await updates.extendDeadline(this.o.db, u.id, this.o.updateTimeoutSeconds);
-        if (!asleep && u.state !== 'queued') this.emit(u.id, { type: 'poke' });
-      } else {
-        this.emit(u.id, { type: 'timeout' });
-      }
-    }
+    return this.watchdog.pokeAfterSeconds;
   }
 
   /** Resolves when every queued event has been handled (tests, shutdown). */
@@ -247,7 +195,7 @@ export class UpdateEngine {
       if (FINAL_STATES.includes(d.to)) {
         this.following.delete(updateId);
         this.writtenAt.delete(updateId);
-        this.poked.delete(updateId);
+        this.watchdog.forget(updateId);
       }
       this.o.log.info({ updateId, from: update.state, to: d.to, on: event.type, resultCode: d.resultCode, reason: d.reason },
         'update state');

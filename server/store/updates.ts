@@ -134,12 +134,25 @@ export async function overdueUpdates(q: Queryable): Promise<DeviceUpdate[]> {
   return res.rows.map(toUpdate);
 }
 
+/** An update under way that has gone quiet, with what the watchdog needs of its device (one query for all). */
+export interface QuietUpdate {
+  id: number;
+  endpoint: string;
+  address: string | null;
+  port: number | null;
+  status: string;
+  queueMode: boolean;
+  ownerNode: string | null;
+}
+
 /** Updates under way (past queued, not final) whose state has not changed for `seconds`. */
-export async function quietUpdates(q: Queryable, seconds: number): Promise<DeviceUpdate[]> {
+export async function quietUpdates(q: Queryable, seconds: number): Promise<QuietUpdate[]> {
   const res = await q.query(
-    `SELECT ${COLUMNS} FROM device_updates WHERE state IN ('sent', 'downloading', 'downloaded', 'updating')
-       AND updated_at < now() - make_interval(secs => $1::integer) ORDER BY id`, [seconds]);
-  return res.rows.map(toUpdate);
+    `SELECT u.id, d.endpoint, d.address, d.port, d.status, d.queue_mode, d.owner_node
+       FROM device_updates u JOIN devices d ON d.id = u.device_id
+      WHERE u.state IN ('sent', 'downloading', 'downloaded', 'updating')
+        AND u.updated_at < now() - make_interval(secs => $1::integer) ORDER BY u.id`, [seconds]);
+  return res.rows.map((r) => camelRow<QuietUpdate>(r));
 }
 
 /** The device is still talking (blocks fetched): push the silence deadline, no event. */
