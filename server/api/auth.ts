@@ -39,6 +39,8 @@ export function actorOf(req: FastifyRequest): string {
   return req.token ? `token:${req.token.name}` : 'api';
 }
 
+const TOUCH_EVERY_MS = 60_000;
+
 export function installAuth(app: FastifyInstance, deps: { db: Db }): void {
   app.decorateRequest('token', null);
   app.addHook('onRequest', async (req) => {
@@ -52,7 +54,11 @@ export function installAuth(app: FastifyInstance, deps: { db: Db }): void {
     const token = await findLiveToken(deps.db, m[1]!);
     if (!token) throw unauthorized('the token is unknown or revoked', 'invalid_token');
     req.token = token;
-    void touchToken(deps.db, token.id).catch((err: unknown) => req.log.warn({ err }, 'could not record the token\'s last use'));
+    // Recorded before the request goes on (so a listing right after shows it), and only when the
+    // stored last use is a minute old or missing: most requests cost no write at all.
+    if (token.lastUsedAt === null || Date.now() - token.lastUsedAt.getTime() >= TOUCH_EVERY_MS) {
+      await touchToken(deps.db, token.id).catch((err: unknown) => req.log.warn({ err }, 'could not record the token\'s last use'));
+    }
     if (req.is404) return; // an authenticated caller learns the route does not exist
     const needed = req.routeOptions.config.role;
     if (needed === undefined) throw new HttpError(403, `${req.method} ${req.routeOptions.url} declares no role: refused`);
