@@ -1,6 +1,7 @@
 /**
  * Databases for tests: always an in-memory PGlite; plus PostgreSQL on a fresh schema when
- * DATABASE_URL is set. Both migrated. One PGlite per test process (it takes seconds to start).
+ * DATABASE_URL is set. Both migrated. One PGlite per test process, loaded from a migrated dump
+ * (pglite-template.ts: a fresh one spends seconds in initdb).
  *
  *   forEachDatabase('store/devices', ({ suite, get }) => {
  *     suite('registers', async () => { const { db } = get(); … });
@@ -13,6 +14,7 @@ import type { Db } from '../../server/store/db.ts';
 import { MIGRATIONS_DIR, migrate } from '../../server/store/migrate.ts';
 import { openPg } from '../../server/store/pg.ts';
 import { openPglite } from '../../server/store/pglite.ts';
+import { pgliteTemplate } from './pglite-template.ts';
 
 export type DatabaseName = 'pglite' | 'pg';
 
@@ -76,7 +78,7 @@ async function reset(db: Db): Promise<void> {
 
 export async function openTestDatabase(name: DatabaseName): Promise<TestDb> {
   if (name === 'pglite') {
-    const db = await openPglite({});
+    const db = await openPglite({ loadDataDir: await pgliteTemplate() });
     await migrate(db, { dir: MIGRATIONS_DIR });
     return { name, db, reset: () => reset(db), close: () => db.close() };
   }

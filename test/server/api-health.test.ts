@@ -9,6 +9,7 @@ import { loadPackageKeys } from '../../server/firmware/keys.ts';
 import { silentLogger } from '../../server/log.ts';
 import type { Ferry } from '../../server/main.ts';
 import { openPglite } from '../../server/store/pglite.ts';
+import { pgliteTemplate } from '../helpers/pglite-template.ts';
 import { forEachDatabase } from '../helpers/db.ts';
 import { startTestFerry, testConfig } from '../helpers/ferry.ts';
 
@@ -30,7 +31,7 @@ forEachDatabase('health', ({ suite, get }) => {
   });
 
   suite('a closed database or an unbound socket: 503 with the reason', async () => {
-    const closedDb = await openPglite({});
+    const closedDb = await openPglite({ loadDataDir: await pgliteTemplate() });
     await closedDb.close();
     const download = await DownloadServer.listen({
       host: '127.0.0.1', port: 0, log: silentLogger(), onBlock: () => {},
