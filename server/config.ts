@@ -18,6 +18,8 @@ export interface Config {
   dbDir: string;
   hardwareClassFrom: HardwareClassSource;
   updateTimeout: number;
+  /** Seconds an update under way may go unchanged, its device silent, before it is poked; undefined: a quarter of updateTimeout, 5 to 60. */
+  pokeAfter: number | undefined;
   requestTimeout: number;
   queueAwake: number;
   maxUploadMb: number;
@@ -85,6 +87,7 @@ export const SETTINGS: readonly Setting[] = [
     return v as HardwareClassSource;
   } },
   { key: 'updateTimeout', flag: 'update-timeout', env: 'FERRY_UPDATE_TIMEOUT', def: '10m', help: 'an update fails (reason timeout) when the device is silent this long', parse: seconds('--update-timeout') },
+  { key: 'pokeAfter', flag: 'poke-after', env: 'FERRY_POKE_AFTER', def: undefined, help: 'an update under way that has not changed, its device silent, this long is poked: its State and Update Result are read (a lost notification, a restarted server); default a quarter of --update-timeout, 5 s to 60 s', parse: seconds('--poke-after') },
   { key: 'requestTimeout', flag: 'request-timeout', env: 'FERRY_REQUEST_TIMEOUT', def: '60s', help: 'limit for one request to a device, retransmissions included', parse: seconds('--request-timeout') },
   { key: 'queueAwake', flag: 'queue-awake', env: 'FERRY_QUEUE_AWAKE', def: '93s', help: 'how long a queue-mode device listens after it talks (LwM2M recommends 93 s)', parse: seconds('--queue-awake') },
   { key: 'maxUploadMb', flag: 'max-upload-mb', env: 'FERRY_MAX_UPLOAD_MB', def: '64', help: 'largest firmware upload accepted, in MiB', parse: int('--max-upload-mb', 1, 1024) },
@@ -138,7 +141,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     const raw = (values[s.flag] as string | undefined) ?? env[s.env] ?? s.def;
     config[s.key] = raw === undefined || raw === '' ? undefined : s.parse(raw);
   }
-  return config as Config;
+  const c = config as Config;
+  if (c.pokeAfter !== undefined && c.pokeAfter >= c.updateTimeout) {
+    throw new ConfigError(`--poke-after (${c.pokeAfter} s) must be shorter than --update-timeout (${c.updateTimeout} s)`);
+  }
+  return c;
 }
 
 export function helpText(): string {

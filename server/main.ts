@@ -160,7 +160,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
       : { url: config.alertWebhook, secret: config.alertWebhookSecret, maxAttempts: config.alertWebhookAttempts },
   });
   engine = new UpdateEngine({
-    db, dm, log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout, nodeId: () => nodeId,
+    db, dm, log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId,
   });
 
   let sweeping = false;

@@ -33,6 +33,8 @@ export interface EngineOptions {
   images: ImageCache;
   /** Seconds without a word from the device before an update fails with reason timeout. */
   updateTimeoutSeconds: number;
+  /** Seconds an update may go quiet before it is poked (watchdog.ts); default a quarter of the timeout, 5 to 60. */
+  pokeAfterSeconds?: number | undefined;
   /** Raised (never awaited) when an update stalls past its timeout or fails its integrity check. */
   alerts?: AlertSink;
   /** This node's name, as in devices.owner_node: which quiet or overdue updates are this node's (watchdog.ts). */
@@ -85,7 +87,7 @@ export class UpdateEngine {
   constructor(o: EngineOptions) {
     this.o = o;
     this.watchdog = new UpdateWatchdog({
-      db: o.db, dm: o.dm, updateTimeoutSeconds: o.updateTimeoutSeconds, nodeId: o.nodeId,
+      db: o.db, dm: o.dm, updateTimeoutSeconds: o.updateTimeoutSeconds, pokeAfterSeconds: o.pokeAfterSeconds, nodeId: o.nodeId,
       follows: (id) => this.following.has(id), emit: (id, type) => this.emit(id, { type }),
     });
   }

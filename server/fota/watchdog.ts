@@ -22,6 +22,8 @@ export interface WatchdogOptions {
   db: Db;
   dm: Pick<DmClient, 'heldFor'>;
   updateTimeoutSeconds: number;
+  /** Overrides the default quiet interval (`pokeAfterSeconds`). */
+  pokeAfterSeconds?: number | undefined;
   /** This node's name, as in devices.owner_node. */
   nodeId?: (() => string) | undefined;
   /** The engine follows (observes) this update. */
@@ -51,9 +53,9 @@ export class UpdateWatchdog {
     this.#poked.delete(updateId);
   }
 
-  /** Seconds an update under way may go without a change, nor a word from its device, before it is poked: a quarter of the timeout, 5 to 60 s. */
+  /** Seconds an update under way may go without a change, nor a word from its device, before it is poked: as configured, or a quarter of the timeout, 5 to 60 s. */
   get pokeAfterSeconds(): number {
-    return Math.max(5, Math.min(60, Math.floor(this.#o.updateTimeoutSeconds / 4)));
+    return this.#o.pokeAfterSeconds ?? Math.max(5, Math.min(60, Math.floor(this.#o.updateTimeoutSeconds / 4)));
   }
 
   async sweep(): Promise<void> {

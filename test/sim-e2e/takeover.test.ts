@@ -69,6 +69,7 @@ forEachDatabase('an update out of step with its device', ({ suite, get }) => {
   });
 
   suite('no notification ever arrives (observe-lost): the overdue update reads where the device is, and completes', async () => {
+    assert.is(run.ferry.engine.pokeAfterSeconds, 5, 'a quarter of the 8 s timeout, raised to the 5 s floor');
     await start('mute', { deliveryMethod: 'pull', fault: { kind: 'observe-lost' } });
     const firmwareId = await uploadPackage(run.ferry, NEW);
     const u = await updateOutcome(run.ferry, (await run.ferry.engine.requestUpdate('mute', firmwareId)).id, 25_000);
@@ -79,10 +80,10 @@ forEachDatabase('an update out of step with its device', ({ suite, get }) => {
   });
 
   suite('a long-lived registration, no notification: the download that ended quietly is read after the poke interval, and completes', async () => {
-    // A 20 s timeout (a poke after 5 s quiet) and a device that sends no registration Update for an hour.
+    // A 20 s timeout, a poke after 2 s quiet (--poke-after), and a device that sends no registration Update for an hour.
     await run.ferry.close();
-    run.ferry = await startTestFerry(get().db, { updateTimeout: 20, requestTimeout: 5 });
-    assert.is(run.ferry.engine.pokeAfterSeconds, 5);
+    run.ferry = await startTestFerry(get().db, { updateTimeout: 20, pokeAfter: 2, requestTimeout: 5 });
+    assert.is(run.ferry.engine.pokeAfterSeconds, 2);
     await start('mute-long', { deliveryMethod: 'pull', fault: { kind: 'observe-lost' }, lifetime: 3600 });
     const firmwareId = await uploadPackage(run.ferry, NEW);
     const u = await updateOutcome(run.ferry, (await run.ferry.engine.requestUpdate('mute-long', firmwareId)).id, 25_000);
