@@ -15,7 +15,6 @@
  */
 import type { DmClient } from '../coap/dm-client.ts';
 import type { Db } from '../store/db.ts';
-import * as devices from '../store/devices.ts';
 import * as updates from '../store/updates.ts';
 
 export interface WatchdogOptions {
@@ -31,7 +30,7 @@ export interface WatchdogOptions {
   emit(updateId: number, event: 'poke' | 'timeout'): void;
 }
 
-interface Peer { endpoint: string; address: string | null; port: number | null; queueMode: boolean; status: string }
+type Peer = Pick<updates.WatchedUpdate, 'endpoint' | 'address' | 'port' | 'queueMode' | 'status'>;
 
 export class UpdateWatchdog {
   readonly #o: WatchdogOptions;
@@ -82,10 +81,9 @@ export class UpdateWatchdog {
     for (const [peer, at] of this.#activity) if (at < horizon) this.#activity.delete(peer);
     const me = this.#o.nodeId?.();
     for (const u of await updates.overdueUpdates(this.#o.db)) {
-      const device = await devices.findById(this.#o.db, u.deviceId);
-      if (me && device?.ownerNode && device.ownerNode !== me && (u.deadline?.getTime() ?? 0) > horizon) continue;
-      const asleep = device !== null && this.#asleep(device);
-      if (asleep || (device !== null && this.#heardWithin(device, timeoutMs))) {
+      if (me && u.ownerNode && u.ownerNode !== me && (u.deadline?.getTime() ?? 0) > horizon) continue;
+      const asleep = this.#asleep(u);
+      if (asleep || this.#heardWithin(u, timeoutMs)) {
         await updates.extendDeadline(this.#o.db, u.id, this.#o.updateTimeoutSeconds);
         if (!asleep && u.state !== 'queued') this.#o.emit(u.id, 'poke');
       } else {

@@ -129,14 +129,16 @@ export async function activeUpdateForDevice(q: Queryable, deviceId: number): Pro
 }
 
 /** Active updates whose deadline has passed. */
-export async function overdueUpdates(q: Queryable): Promise<DeviceUpdate[]> {
-  const res = await q.query(`SELECT ${COLUMNS} FROM device_updates WHERE ${ACTIVE} AND deadline < now() ORDER BY id`);
-  return res.rows.map(toUpdate);
+export async function overdueUpdates(q: Queryable): Promise<WatchedUpdate[]> {
+  const res = await q.query(`${WATCHED} WHERE u.${ACTIVE} AND u.deadline < now() ORDER BY u.id`);
+  return res.rows.map((r) => camelRow<WatchedUpdate>(r));
 }
 
-/** An update under way that has gone quiet, with what the watchdog needs of its device (one query for all). */
-export interface QuietUpdate {
+/** An update the watchdog looks at, with what it needs of its device (one query for all). */
+export interface WatchedUpdate {
   id: number;
+  state: UpdateState;
+  deadline: Date | null;
   endpoint: string;
   address: string | null;
   port: number | null;
@@ -146,14 +148,15 @@ export interface QuietUpdate {
 }
 
 /** Updates under way (past queued, not final) whose state has not changed for `seconds`. */
-export async function quietUpdates(q: Queryable, seconds: number): Promise<QuietUpdate[]> {
+export async function quietUpdates(q: Queryable, seconds: number): Promise<WatchedUpdate[]> {
   const res = await q.query(
-    `SELECT u.id, d.endpoint, d.address, d.port, d.status, d.queue_mode, d.owner_node
-       FROM device_updates u JOIN devices d ON d.id = u.device_id
-      WHERE u.state IN ('sent', 'downloading', 'downloaded', 'updating')
+    `${WATCHED} WHERE u.state IN ('sent', 'downloading', 'downloaded', 'updating')
         AND u.updated_at < now() - make_interval(secs => $1::integer) ORDER BY u.id`, [seconds]);
-  return res.rows.map((r) => camelRow<QuietUpdate>(r));
+  return res.rows.map((r) => camelRow<WatchedUpdate>(r));
 }
+
+const WATCHED = `SELECT u.id, u.state, u.deadline, d.endpoint, d.address, d.port, d.status, d.queue_mode, d.owner_node
+  FROM device_updates u JOIN devices d ON d.id = u.device_id`;
 
 /** The device is still talking (blocks fetched): push the silence deadline, no event. */
 export async function extendDeadline(q: Queryable, id: number, seconds: number): Promise<void> {
