@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensurePgliteTemplate } from './helpers/pglite-template.ts';
+import { pgliteTemplate } from './helpers/pglite-template.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
 const FILE_TIMEOUT_MS = Number(process.env['FERRY_TEST_FILE_TIMEOUT_MS'] ?? 240_000);
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const filter = process.argv.slice(2);
   const files = findTests(join(root, 'test')).filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)));
   const started = Date.now();
-  await ensurePgliteTemplate(); // once, before the files that load it start together
+  await pgliteTemplate(); // built once, before the files that load it start together
   const outcomes: Outcome[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS_DIR, migrate, readMigrations } from '../../server/store/migrate.ts';
@@ -21,25 +21,29 @@ async function templatePath(): Promise<string> {
   return join(tmpdir(), `ferry-pglite-template-${hash.digest('hex').slice(0, 16)}.tar`);
 }
 
-/** The dump's file, built first if this machine has none for these migrations. */
-export async function ensurePgliteTemplate(): Promise<string> {
+/** The dump: this machine's file, or built now and saved for the next process (when the disk takes it). */
+export async function pgliteTemplate(): Promise<Blob> {
   const path = await templatePath();
-  if (!existsSync(path)) {
-    const db = await openPglite({});
-    try {
-      await migrate(db, { dir: MIGRATIONS_DIR });
-      const dump = Buffer.from(await (await db.dumpDataDir()).arrayBuffer());
-      // Written aside, then renamed: a process racing this one reads a whole file or none.
-      const partial = `${path}.${process.pid}.partial`;
-      await writeFile(partial, dump);
-      await rename(partial, path);
-    } finally {
-      await db.close();
-    }
+  if (existsSync(path)) return new Blob([await readFile(path)]);
+  const dump = await buildDump();
+  // Written aside, then renamed: a process racing this one reads a whole file or none.
+  const partial = `${path}.${process.pid}.partial`;
+  try {
+    await writeFile(partial, dump);
+    await rename(partial, path);
+  } catch (err) {
+    await rm(partial, { force: true }).catch(() => {});
+    process.stderr.write(`[pglite-template] not saved to ${path} (${(err as Error).message}): each test process builds its own\n`);
   }
-  return path;
+  return new Blob([dump]);
 }
 
-export async function pgliteTemplate(): Promise<Blob> {
-  return new Blob([await readFile(await ensurePgliteTemplate())]);
+async function buildDump(): Promise<Buffer> {
+  const db = await openPglite({});
+  try {
+    await migrate(db, { dir: MIGRATIONS_DIR });
+    return Buffer.from(await (await db.dumpDataDir()).arrayBuffer());
+  } finally {
+    await db.close();
+  }
 }
