@@ -6,31 +6,38 @@
  * every migration applied: what runs is the same migrations on a real PGlite.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS_DIR, migrate, readMigrations } from '../../server/store/migrate.ts';
 import { openPglite } from '../../server/store/pglite.ts';
+
+const PREFIX = 'ferry-pglite-template-';
 
 async function templatePath(): Promise<string> {
   const hash = createHash('sha256');
   const pkg = new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url);
   hash.update((JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version);
   for (const m of await readMigrations(MIGRATIONS_DIR)) hash.update(`${m.version}:${m.checksum}\n`);
-  return join(tmpdir(), `ferry-pglite-template-${hash.digest('hex').slice(0, 16)}.tar`);
+  return join(tmpdir(), `${PREFIX}${hash.digest('hex').slice(0, 16)}.tar`);
 }
 
 /** The dump: this machine's file, or built now and saved for the next process (when the disk takes it). */
 export async function pgliteTemplate(): Promise<Blob> {
   const path = await templatePath();
-  if (existsSync(path)) return new Blob([await readFile(path)]);
+  const saved = await readFile(path).catch(() => null); // none yet (or removed by a checkout with other migrations)
+  if (saved !== null) return new Blob([saved]);
   const dump = await buildDump();
   // Written aside, then renamed: a process racing this one reads a whole file or none.
   const partial = `${path}.${process.pid}.partial`;
   try {
     await writeFile(partial, dump);
     await rename(partial, path);
+    // Dumps of earlier migration sets are of no more use (41 MB each).
+    for (const name of await readdir(tmpdir())) {
+      if (name.startsWith(PREFIX) && name.endsWith('.tar') && join(tmpdir(), name) !== path) await rm(join(tmpdir(), name), { force: true });
+    }
   } catch (err) {
     await rm(partial, { force: true }).catch(() => {});
     process.stderr.write(`[pglite-template] not saved to ${path} (${(err as Error).message}): each test process builds its own\n`);
