@@ -4,10 +4,9 @@ import { ALERT_KINDS, SEVERITIES, type AlertKind } from '../alerts/kinds.ts';
 import { acknowledgeAlert, listAlerts, type Alert } from '../store/alerts.ts';
 import type { Db } from '../store/db.ts';
 import { HttpError } from './errors.ts';
-import { errorBody, id, idParam } from './schemas.ts';
+import { afterParam, errorBody, idParams, limitParam, nullableDateTime } from './schemas.ts';
 
 const nullableId = { type: ['integer', 'null'] } as const;
-const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 
 export const alertBody = {
   type: 'object',
@@ -54,8 +53,8 @@ export function alertRoutes(app: FastifyInstance, deps: { db: Db }): void {
           kind: { type: 'string', enum: ALERT_KINDS },
           since: { type: 'string', format: 'date-time', maxLength: 64, description: 'alerts raised at or after this time' },
           acknowledged: { type: 'boolean' },
-          limit: { type: 'integer', minimum: 1, maximum: 1000 },
-          after: { ...id, minimum: 0, description: 'the last id of the previous page' },
+          limit: limitParam,
+          after: afterParam,
         },
       },
       response: { 200: { type: 'array', items: alertBody }, '4xx': errorBody },
@@ -75,7 +74,7 @@ export function alertRoutes(app: FastifyInstance, deps: { db: Db }): void {
   app.post<{ Params: { id: number } }>('/api/v1/alerts/:id/ack', {
     config: { role: 'operator' },
     schema: {
-      params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } },
+      params: idParams,
       body: { type: ['object', 'null'], additionalProperties: false, properties: {} },
       response: { 200: alertBody, '4xx': errorBody },
     },

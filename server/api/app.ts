@@ -20,10 +20,10 @@ import { eventRoutes } from './events.ts';
 import { installDocs } from './docs.ts';
 import { metricsRoute } from './metrics.ts';
 import type { Metrics } from '../metrics.ts';
-
-const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 import { campaignRoutes } from './campaigns.ts';
 import { deviceTagRoutes } from './device-tags.ts';
+
+const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface ApiDeps {
   db: Db;

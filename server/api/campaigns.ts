@@ -6,10 +6,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { CampaignPolicy, CampaignState, CampaignTarget, WaveSpec } from '../store/rows.ts';
-import { errorBody, idParam } from './schemas.ts';
+import { errorBody, idParams, label } from './schemas.ts';
 
 const STATES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'aborted'] as const;
-const label = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' } as const;
 const labels = (max: number) => ({ type: 'array', items: label, minItems: 1, maxItems: max, uniqueItems: true }) as const;
 const hour = { type: 'integer', minimum: 0, maximum: 23 } as const;
 
@@ -64,8 +63,6 @@ const progressBody = {
     retries: { type: 'integer' }, joinedLate: { type: 'integer' },
   },
 } as const;
-
-const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } } as const;
 
 interface CreateBody {
   name: string;

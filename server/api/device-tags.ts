@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.ts';
 import { setTags } from '../store/devices.ts';
 import { HttpError } from './errors.ts';
-import { endpointParam, errorBody } from './schemas.ts';
+import { endpointParams, errorBody } from './schemas.ts';
 
 const tag = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' } as const;
 
@@ -11,7 +11,7 @@ export function deviceTagRoutes(app: FastifyInstance, deps: { db: Db }): void {
   app.put<{ Params: { endpoint: string }; Body: { tags: string[] } }>('/api/v1/devices/:endpoint/tags', {
     config: { role: 'operator' },
     schema: {
-      params: { type: 'object', required: ['endpoint'], additionalProperties: false, properties: { endpoint: endpointParam } },
+      params: endpointParams,
       body: { type: 'object', required: ['tags'], additionalProperties: false, properties: { tags: { type: 'array', items: tag, maxItems: 32 } } },
       response: { 200: { type: 'object', properties: { endpoint: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } }, '4xx': errorBody },
     },

@@ -8,7 +8,7 @@ import { activeUpdateForDevice, getUpdate } from '../store/updates.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import {
-  afterParam, deviceBody, endpointParam, errorBody, eventBody, id, idParam, instant, instantParam, label, limitParam, page, pageBody, updateBody,
+  afterParam, deviceBody, endpointParams, errorBody, eventBody, id, idParams, instant, instantParam, label, limitParam, page, pageBody, updateBody,
 } from './schemas.ts';
 
 interface DeviceQuery {
@@ -18,7 +18,6 @@ interface DeviceQuery {
 
 export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: UpdateEngine }): void {
   const { db, engine } = deps;
-  const endpointParams = { type: 'object', required: ['endpoint'], additionalProperties: false, properties: { endpoint: endpointParam } } as const;
 
   app.get<{ Querystring: DeviceQuery }>('/api/v1/devices', {
     config: { role: 'viewer' },
@@ -78,7 +77,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
   app.get<{ Params: { id: number } }>('/api/v1/updates/:id', {
     config: { role: 'viewer' },
     schema: {
-      params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } },
+      params: idParams,
       response: { 200: { ...updateBody, properties: { ...updateBody.properties, events: { type: 'array', items: eventBody } } }, '4xx': errorBody },
     },
   }, async (req) => {

@@ -6,7 +6,7 @@ import { deleteFirmware, getFirmware, listFirmware } from '../store/firmware.ts'
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
-import { errorBody, firmwareBody, idParam, label } from './schemas.ts';
+import { errorBody, firmwareBody, idParams, label } from './schemas.ts';
 
 
 interface UploadQuery { version?: string; hardwareClass?: string; delivery?: Delivery; force?: boolean }
@@ -14,8 +14,6 @@ interface UploadQuery { version?: string; hardwareClass?: string; delivery?: Del
 export function firmwareRoutes(app: FastifyInstance, deps: {
   db: Db; maxUploadBytes: number; imageCacheBytes?: number | undefined; packageKeys: PackageKeys; evictImage?: ((id: number) => void) | undefined;
 }): void {
-  const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } } as const;
-
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: deps.maxUploadBytes },
     (_req, body, done) => done(null, body));
 

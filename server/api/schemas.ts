@@ -7,6 +7,9 @@ export const id = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
 export const idParam = id;
 /** As the registration interface takes `ep`: 1 to 255 characters, no control characters (Postgres text refuses NUL). */
 export const endpointParam = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' } as const;
+/** Path parameters: `:id`, `:endpoint`. */
+export const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } } as const;
+export const endpointParams = { type: 'object', required: ['endpoint'], additionalProperties: false, properties: { endpoint: endpointParam } } as const;
 /** A version or hardware class: printable ASCII, no spaces. */
 export const label = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' } as const;
 /** An instant in a querystring (RFC 3339 with its offset), years 1000 to 2999 so the database takes every one. */

@@ -4,7 +4,7 @@ import type { Db } from '../store/db.ts';
 import { CONFIGURED_ADMIN, createToken, listTokens, revokeToken, ROLES, type Role } from '../store/tokens.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
-import { dateTime, errorBody, idParam, nullableDateTime } from './schemas.ts';
+import { dateTime, errorBody, idParams, nullableDateTime } from './schemas.ts';
 
 export const tokenBody = {
   type: 'object',
@@ -42,7 +42,7 @@ export function tokenRoutes(app: FastifyInstance, deps: { db: Db }): void {
     config: { role: 'admin' },
     schema: {
       summary: 'Revoke a token (at once; it stays listed)',
-      params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } },
+      params: idParams,
       response: { 200: tokenBody, '4xx': errorBody },
     },
   }, async (req) => {
