@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { CampaignPolicy, CampaignState, CampaignTarget, WaveSpec } from '../store/rows.ts';
+import { actorOf } from './auth.ts';
 import { errorBody, idParams, label } from './schemas.ts';
 
 const STATES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'aborted'] as const;
@@ -99,7 +100,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
     const campaign = await campaigns.create({
       name: b.name, firmwareId: b.firmwareId, target: b.target ?? {}, policy: policyWithDefaults(b.policy),
       ...(b.startAt === undefined ? {} : { startAt: new Date(b.startAt) }),
-    });
+    }, actorOf(req));
     return reply.code(201).send(campaign);
   });
 
@@ -126,6 +127,6 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
         body: { type: 'object', additionalProperties: false, properties: action === 'pause' ? { reason: { type: 'string', minLength: 1, maxLength: 500 } } : {} },
         response: { 200: campaignBody, '4xx': errorBody },
       },
-    }, async (req) => campaigns.act(Number(req.params.id), action, 'api', req.body.reason));
+    }, async (req) => campaigns.act(Number(req.params.id), action, actorOf(req), req.body.reason));
   }
 }

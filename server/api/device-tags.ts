@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.ts';
 import { setTags } from '../store/devices.ts';
+import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { endpointParams, errorBody } from './schemas.ts';
 
@@ -16,7 +17,7 @@ export function deviceTagRoutes(app: FastifyInstance, deps: { db: Db }): void {
       response: { 200: { type: 'object', properties: { endpoint: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } }, '4xx': errorBody },
     },
   }, async (req) => {
-    const device = await setTags(deps.db, req.params.endpoint, req.body.tags);
+    const device = await setTags(deps.db, req.params.endpoint, req.body.tags, actorOf(req));
     if (!device) throw new HttpError(404, `no device ${req.params.endpoint}`);
     return { endpoint: device.endpoint, tags: device.tags };
   });

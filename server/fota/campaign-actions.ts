@@ -27,7 +27,8 @@ export interface NewCampaign {
   startAt?: Date;
 }
 
-type Actor = 'api' | 'engine';
+/** Who acts, for the audit log: `token:<name>` (the API), `engine` (a scheduled start). */
+type Actor = string;
 
 /** Checks the JSON schema cannot express; the image must exist and fit the target's class. */
 export async function createCampaign(db: Db, c: NewCampaign, actor: Actor = 'api'): Promise<Campaign> {

@@ -78,11 +78,11 @@ export class CampaignDriver {
   }
 
   // Operator actions (the API calls these).
-  create(c: actions.NewCampaign, actor: 'api' | 'engine' = 'api'): Promise<Campaign> { return actions.createCampaign(this.o.db, c, actor); }
+  create(c: actions.NewCampaign, actor = 'api'): Promise<Campaign> { return actions.createCampaign(this.o.db, c, actor); }
   progress(id: number): Promise<actions.CampaignProgress> { return actions.campaignProgress(this.o.db, id); }
   list(states?: Campaign['state'][]): Promise<Campaign[]> { return store.listCampaigns(this.o.db, states ? { states } : {}); }
 
-  async act(id: number, action: 'start' | 'pause' | 'resume' | 'abort', actor: 'api' | 'engine' = 'api', reason?: string): Promise<Campaign> {
+  async act(id: number, action: 'start' | 'pause' | 'resume' | 'abort', actor = 'api', reason?: string): Promise<Campaign> {
     const db = this.o.db;
     let c: Campaign;
     if (action === 'abort') {

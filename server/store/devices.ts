@@ -236,7 +236,7 @@ export async function listDevices(q: Queryable, f: DeviceFilter): Promise<Device
 }
 
 /** Replaces a device's tags (campaign targets select by tag); null when there is no such device. */
-export async function setTags(db: Db, endpoint: string, tags: readonly string[], actor: 'api' | 'engine' = 'api'): Promise<Device | null> {
+export async function setTags(db: Db, endpoint: string, tags: readonly string[], actor = 'api'): Promise<Device | null> {
   return db.transaction(async (tx) => {
     const res = await tx.query(`UPDATE devices SET tags = $2::text[] WHERE endpoint = $1 RETURNING ${COLUMNS}`, [endpoint, [...new Set(tags)].sort()]);
     if (!res.rows[0]) return null;

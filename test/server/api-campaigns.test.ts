@@ -127,7 +127,8 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
     assert.is((await call('POST', '/api/v1/campaigns/1/launch')).status, 404);
     const log = await get().db.query<{ kind: string; actor: string }>(`SELECT kind, actor FROM events WHERE kind LIKE 'campaign.%' ORDER BY id`);
     assert.equal(log.rows.map((r) => `${r.actor} ${r.kind}`), [
-      'api campaign.created', 'api campaign.started', 'api campaign.paused', 'api campaign.resumed', 'api campaign.aborted',
+      'token:FERRY_ADMIN_TOKEN campaign.created', 'token:FERRY_ADMIN_TOKEN campaign.started', 'token:FERRY_ADMIN_TOKEN campaign.paused',
+      'token:FERRY_ADMIN_TOKEN campaign.resumed', 'token:FERRY_ADMIN_TOKEN campaign.aborted',
     ]);
   });
 
@@ -154,6 +155,8 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
     assert.equal((await put('a-1', { tags: ['eu', 'pilot', 'eu'] })).body, { endpoint: 'a-1', tags: ['eu', 'pilot'] });
     assert.is((await put('b-1', { tags: ['eu'] })).status, 200);
     assert.is((await put('nobody', { tags: [] })).status, 404);
+    const tagged = await get().db.query<{ actor: string }>("SELECT actor FROM events WHERE kind = 'device.tags' ORDER BY id");
+    assert.equal(tagged.rows.map((r) => r.actor), ['token:FERRY_ADMIN_TOKEN', 'token:FERRY_ADMIN_TOKEN'], 'who tagged, in the audit log');
     for (const bad of [{}, { tags: [{}] }, { tags: null }, { tags: [''] }, { tags: ['with space'] }, { tags: [], more: 1 }]) assert.is((await put('a-1', bad)).status, 400, JSON.stringify(bad));
     const id = (await call('POST', '/api/v1/campaigns', body({ target: { tags: ['eu', 'pilot'] } }))).body.id;
     await call('POST', `/api/v1/campaigns/${id}/start`);

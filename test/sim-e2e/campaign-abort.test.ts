@@ -53,7 +53,7 @@ forEachDatabase('campaign abort, late joiners, deferral', ({ suite, get }) => {
       assert.ok(mine.includes(`${ep} POST /5/0/10 2.04`), `${ep}: Cancel executed: ${mine.join('; ')}`);
     }
     const kinds = (await get().db.query<{ kind: string; actor: string }>(`SELECT kind, actor FROM events WHERE kind = 'campaign.aborted'`)).rows;
-    assert.equal(kinds, [{ kind: 'campaign.aborted', actor: 'api' }]);
+    assert.equal(kinds, [{ kind: 'campaign.aborted', actor: 'token:FERRY_ADMIN_TOKEN' }]);
   });
 
   suite('a device that matches the target and registers while the campaign runs joins the last wave', async () => {
