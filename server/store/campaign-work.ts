@@ -6,7 +6,7 @@
  */
 import type { Db, Queryable } from './db.ts';
 import { recordEvent, recordEvents } from './events.ts';
-import type { CampaignDeviceState, UpdateState } from './rows.ts';
+import { FINAL_STATES_SQL, type CampaignDeviceState, type UpdateState } from './rows.ts';
 
 export interface Claimed {
   deviceId: number;
@@ -101,7 +101,7 @@ export async function finishedUpdates(q: Queryable, campaignId: number): Promise
   const res = await q.query<{ device_id: number; attempts: number; update_id: number; state: UpdateState; result_code: number | null; reason: string | null; max_defer_seconds: number | null }>(
     `SELECT cd.device_id, cd.attempts, cd.update_id, u.state, u.result_code, u.reason, u.max_defer_seconds
      FROM campaign_devices cd JOIN device_updates u ON u.id = cd.update_id
-     WHERE cd.campaign_id = $1 AND cd.state = 'in_progress' AND u.state IN ('succeeded', 'failed', 'cancelled') ORDER BY cd.device_id`, [campaignId]);
+     WHERE cd.campaign_id = $1 AND cd.state = 'in_progress' AND u.state IN (${FINAL_STATES_SQL}) ORDER BY cd.device_id`, [campaignId]);
   return res.rows.map((r) => ({ deviceId: r.device_id, attempts: r.attempts, updateId: r.update_id, state: r.state, resultCode: r.result_code, reason: r.reason, maxDeferSeconds: r.max_defer_seconds }));
 }
 
@@ -142,6 +142,6 @@ export interface InFlight { updateId: number; ownerNode: string | null }
 export async function inFlightUpdates(q: Queryable, campaignId: number): Promise<InFlight[]> {
   const res = await q.query<{ update_id: number; owner_node: string | null }>(
     `SELECT cd.update_id, d.owner_node FROM campaign_devices cd JOIN device_updates u ON u.id = cd.update_id JOIN devices d ON d.id = cd.device_id
-     WHERE cd.campaign_id = $1 AND cd.state = 'in_progress' AND u.state NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY 1`, [campaignId]);
+     WHERE cd.campaign_id = $1 AND cd.state = 'in_progress' AND u.state NOT IN (${FINAL_STATES_SQL}) ORDER BY 1`, [campaignId]);
   return res.rows.map((r) => ({ updateId: r.update_id, ownerNode: r.owner_node }));
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db, Queryable } from './db.ts';
-import { camelRow, type FirmwareImage } from './rows.ts';
+import { camelRow, FINAL_STATES_SQL, type FirmwareImage } from './rows.ts';
 import { recordEvent } from './events.ts';
 
 const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, created_at";
@@ -104,13 +104,10 @@ export class FirmwareInUseError extends Error {
   }
 }
 
-/**
- * What still needs an image: updates not finished that deliver it. Empty when it may be deleted.
- * Campaigns add their check here.
- */
+/** What still needs an image: updates not finished that deliver it, campaigns not ended that roll it out. Empty when it may be deleted. */
 export async function firmwareInUse(q: Queryable, id: number): Promise<string[]> {
   const res = await q.query<{ updates: number; campaigns: number }>(
-    `SELECT (SELECT count(*)::int FROM device_updates WHERE firmware_id = $1 AND state NOT IN ('succeeded', 'failed', 'cancelled')) AS updates,
+    `SELECT (SELECT count(*)::int FROM device_updates WHERE firmware_id = $1 AND state NOT IN (${FINAL_STATES_SQL})) AS updates,
             (SELECT count(*)::int FROM campaigns WHERE firmware_id = $1 AND state IN ('draft', 'scheduled', 'running', 'paused')) AS campaigns`, [id]);
   const { updates = 0, campaigns = 0 } = res.rows[0] ?? {};
   return [

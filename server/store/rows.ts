@@ -44,6 +44,8 @@ export type UpdateState =
 export type Delivery = 'pull' | 'push';
 
 export const FINAL_STATES: readonly UpdateState[] = ['succeeded', 'failed', 'cancelled'];
+/** FINAL_STATES as an SQL list, for `state IN (…)` / `NOT IN (…)`. */
+export const FINAL_STATES_SQL = FINAL_STATES.map((s) => `'${s}'`).join(', ');
 
 export interface DeviceUpdate {
   id: number;

@@ -1,11 +1,11 @@
 import type { Db, Queryable } from './db.ts';
-import { camelRow, FINAL_STATES, type Delivery, type DeviceUpdate, type UpdateState } from './rows.ts';
+import { camelRow, FINAL_STATES, FINAL_STATES_SQL, type Delivery, type DeviceUpdate, type UpdateState } from './rows.ts';
 import { recordEvent } from './events.ts';
 import { FirmwareDeletedError } from './firmware.ts';
 
 const COLUMNS = `id, device_id, firmware_id, state, result_code, reason, reported_version, version_mismatch, delivery,
   created_at, updated_at, deadline, finished_at, campaign_id, requested_delivery, severity, max_defer_seconds`;
-const ACTIVE = `state NOT IN (${FINAL_STATES.map((s) => `'${s}'`).join(', ')})`;
+const ACTIVE = `state NOT IN (${FINAL_STATES_SQL})`;
 
 const toUpdate = (row: Record<string, unknown>): DeviceUpdate => camelRow<DeviceUpdate>(row);
 
