@@ -51,7 +51,11 @@ async function serve(argv: string[]): Promise<number> {
     // Imported here: the server's modules take a second to load, the other commands need none of them.
     const { openDb } = await import('./store/open.ts');
     log.info({ driver: config.databaseUrl ? 'pg' : 'pglite', ...(config.databaseUrl ? {} : { dir: config.dbDir }) }, 'opening the database');
-    db = await openDb({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dbDir }), log: (msg) => log.info(msg) });
+    // PGlite locks its directory first: a second `ferry serve` on it stops here (DataDirLockedError),
+    // before PGlite opens a file; closing the database, on every path below, releases the lock.
+    db = await openDb({
+      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dbDir, owner: 'ferry serve' }), log: (msg) => log.info(msg),
+    });
     if (signalled === undefined) ferry = await (await import('./main.ts')).startFerry(config, { log, db });
   } catch (err) {
     await db?.close().catch(() => {});

@@ -1,11 +1,12 @@
 /**
  * Start-up failures a user causes (a port in use, an edited migration, an unreachable database, a
- * bad key file) worded as one line that names the setting to change; anything else is a bug and
- * keeps its stack trace.
+ * database directory another process uses, a bad key file) worded as one line that names the
+ * setting to change; anything else is a bug and keeps its stack trace.
  */
 import type { Config } from './config.ts';
 import { KeyFileError } from './firmware/keys.ts';
 import { MigrationError } from './store/migrate.ts';
+import { DataDirLockedError } from './store/pglite-lock.ts';
 
 const SOCKET_CODES: Record<string, string> = {
   EADDRINUSE: 'address in use', EACCES: 'permission denied (a port below 1024 needs privileges)',
@@ -16,7 +17,10 @@ const DB_CODES: Record<string, string> = {
   EAI_AGAIN: 'host name lookup failed', '28P01': 'password authentication failed', '28000': 'not authorised',
   '3D000': 'no such database', '57P03': 'the server is starting up or shutting down',
 };
-const FILE_CODES: Record<string, string> = { EACCES: 'permission denied', ENOTDIR: 'a part of the path is not a directory', EROFS: 'read-only file system', ENOSPC: 'no space left on the device' };
+const FILE_CODES: Record<string, string> = {
+  EACCES: 'permission denied', EPERM: 'operation not permitted', ENOTDIR: 'a part of the path is not a directory',
+  EROFS: 'read-only file system', ENOSPC: 'no space left on the device',
+};
 
 type SystemError = Error & { code?: string; syscall?: string; address?: string; port?: number; path?: string };
 
@@ -32,6 +36,7 @@ function socketSetting(err: SystemError, config: Config): string {
 /** One line for a user-caused start-up error, or undefined for anything else (a bug). */
 export function startupErrorLine(err: unknown, config: Config): string | undefined {
   if (err instanceof MigrationError || err instanceof KeyFileError) return err.message;
+  if (err instanceof DataDirLockedError) return `${err.message} (--db-dir / FERRY_DB_DIR)`;
   if (!(err instanceof Error)) return undefined;
   const e = err as SystemError;
   const code = e.code ?? '';

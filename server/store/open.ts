@@ -9,6 +9,8 @@ export interface OpenDbOptions {
   databaseUrl?: string;
   /** PGlite only: undefined = in memory. */
   dataDir?: string;
+  /** PGlite on disk only: the holder's command in the data directory's lock file, e.g. "ferry serve". */
+  owner?: string;
   /** PostgreSQL only: the schema to use (it must exist). */
   schema?: string;
   log?: (msg: string) => void;
@@ -24,7 +26,9 @@ export async function openDb(opts: OpenDbOptions): Promise<Db> {
     });
   } else {
     if (opts.schema !== undefined) throw new Error('schema applies to PostgreSQL only (set databaseUrl)');
-    db = await openPglite(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
+    db = await openPglite(opts.dataDir === undefined ? {} : {
+      dataDir: opts.dataDir, ...(opts.owner !== undefined && { owner: opts.owner }), ...(opts.log !== undefined && { log: opts.log }),
+    });
   }
   try {
     await migrate(db, { dir: MIGRATIONS_DIR, ...(opts.log !== undefined && { log: opts.log }) });

@@ -5,12 +5,17 @@ import { resolve } from 'node:path';
 import { PGlite, type Results } from '@electric-sql/pglite';
 import type { Db, QueryResult, Transaction } from './db.ts';
 import { pgliteParsers } from './parsers.ts';
+import { type DataDirLock, lockDataDir } from './pglite-lock.ts';
 
 export interface PgliteOptions {
   /** undefined = in memory; a directory = persisted there (created, with its parents, if missing). */
   dataDir?: string;
   /** Start from this dump (`dumpDataDir()`) instead of an empty cluster: no initdb, seconds saved. */
   loadDataDir?: Blob;
+  /** On disk: the holder's command in the directory's lock file, e.g. "ferry serve" (pglite-lock.ts). */
+  owner?: string;
+  /** On disk: told when a stale lock is taken over. */
+  log?: (msg: string) => void;
 }
 
 /** The embedded database, which can also be dumped whole (a tarball of its data directory). */
@@ -24,15 +29,24 @@ function result<R>(r: Results<unknown>): QueryResult<R> {
 
 export async function openPglite(opts: PgliteOptions): Promise<PgliteDb> {
   let dataDir: string | undefined;
+  let lock: DataDirLock | undefined;
   if (opts.dataDir !== undefined) {
     dataDir = resolve(opts.dataDir);
     await mkdir(dataDir, { recursive: true });
+    // Before PGlite reads a byte: a second process on one directory corrupts it. In memory needs none.
+    lock = await lockDataDir(dataDir, { ...(opts.owner !== undefined && { owner: opts.owner }), ...(opts.log !== undefined && { log: opts.log }) });
   }
-  // One options object: `new PGlite(undefined, options)` ignores `options`.
-  const lite = new PGlite({
-    ...(dataDir !== undefined && { dataDir }), ...(opts.loadDataDir !== undefined && { loadDataDir: opts.loadDataDir }), parsers: pgliteParsers,
-  });
-  await lite.waitReady;
+  let lite: PGlite;
+  try {
+    // One options object: `new PGlite(undefined, options)` ignores `options`.
+    lite = new PGlite({
+      ...(dataDir !== undefined && { dataDir }), ...(opts.loadDataDir !== undefined && { loadDataDir: opts.loadDataDir }), parsers: pgliteParsers,
+    });
+    await lite.waitReady;
+  } catch (err) {
+    await lock?.release().catch(() => {});
+    throw err;
+  }
 
   // PGlite is one connection: a query from another caller must wait for a running transaction,
   // not land inside it. PGlite 0.5 queues query()/exec() behind transaction() itself; this queue
@@ -96,7 +110,11 @@ export async function openPglite(opts: PgliteOptions): Promise<PgliteDb> {
     },
 
     async close() {
-      await exclusive(() => lite.close());
+      try {
+        await exclusive(() => lite.close());
+      } finally {
+        await lock?.release(); // this process writes no more to the directory either way
+      }
     },
   };
 }

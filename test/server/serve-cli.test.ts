@@ -1,8 +1,9 @@
 // `ferry serve` as a user runs it (node server/bin/ferry.js serve …): start-up errors a user causes
-// are one line naming the setting, exit 1, no stack; a SIGINT while the database opens closes it.
+// are one line naming the setting, exit 1, no stack; a SIGINT while the database opens closes it;
+// a second server on one PGlite directory stops at once, a killed one's lock is taken over.
 import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { startupErrorLine } from '../../server/startup-errors.ts';
 import type { Db } from '../../server/store/db.ts';
 import { openDb } from '../../server/store/open.ts';
 import { createTestSchema, databaseUrl } from '../helpers/db.ts';
+import { apiCall, spawnFerry } from '../helpers/spawned-ferry.ts';
 
 const FERRY = resolve(fileURLToPath(import.meta.url), '../../../server/bin/ferry.js');
 const dir = mkdtempSync(join(tmpdir(), 'ferry-serve-'));
@@ -109,10 +111,44 @@ test('SIGINT while the database opens: Ferry stops once it is open, closes it, e
   assert.match(run.stdout, /"signal":"SIGINT"/);
   assert.match(run.stdout, /stopped during start-up, database closed/);
   assert.not.match(run.stdout, /ferry serving/);
+  assert.not.ok(existsSync(`${dbDir}.lock`), 'the directory\'s lock went with the database');
   // Closed cleanly: it opens again, migrated.
   const db = await openDb({ dataDir: dbDir });
   assert.is((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations')).rows[0]!.n > 0, true);
   await db.close();
+});
+
+const escaped = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('two servers on one --db-dir: the second stops at once naming the directory and the first; the first serves on; killed, its lock is taken over', async () => {
+  const first = await spawnFerry(['--db-dir', dbDir, '--coap-port', '0', '--download-port', '0']);
+  let killed = false;
+  try {
+    const pid = first.child.pid!;
+    assert.is((JSON.parse(readFileSync(`${dbDir}.lock`, 'utf8')) as { pid: number }).pid, pid);
+    const second = await serve([]);
+    refused(second, new RegExp(`^ferry: the database directory ${escaped(dbDir)} is in use by process ${pid} \\(ferry serve\\); `
+      + 'stop it or use another directory \\(--db-dir / FERRY_DB_DIR\\)$'));
+    assert.not.match(second.stdout, /database ready|migrate:/, 'it never opened the database');
+    // The first is untouched: it answers, from its database, and still holds the directory.
+    assert.is((await apiCall(first.apiUrl, 'GET', '/api/v1/devices')).status, 200);
+    assert.is((await fetch(`${first.apiUrl}/healthz`)).status, 200);
+    assert.is((JSON.parse(readFileSync(`${dbDir}.lock`, 'utf8')) as { pid: number }).pid, pid);
+
+    await first.kill('SIGKILL');
+    killed = true;
+    assert.ok(existsSync(`${dbDir}.lock`), 'SIGKILL leaves the lock behind');
+    let sent = false;
+    const third = await serve([], {}, (stdout, kill) => {
+      if (!sent && stdout.includes('ferry serving')) { sent = true; kill('SIGTERM'); }
+    });
+    assert.is(third.code, 0, third.stderr);
+    assert.ok(sent, 'the third served');
+    assert.match(third.stdout, new RegExp(`took over the lock ${escaped(dbDir)}\\.lock of process ${pid} \\(ferry serve, since [^)]+\\): process ${pid} is not running`));
+    assert.not.ok(existsSync(`${dbDir}.lock`), 'SIGTERM released it');
+  } finally {
+    if (!killed) await first.kill('SIGTERM');
+  }
 });
 
 test('an unreachable PostgreSQL: one line naming DATABASE_URL, the password hidden', async () => {
