@@ -31,7 +31,8 @@ export function decodeLwm2mCbor(buf: Uint8Array, typeOf: TypeOf = defaultTypeOf)
 function walk(map: Map<unknown, unknown>, prefix: readonly number[], out: Lwm2mNodes, seen: Set<string>, typeOf: TypeOf): void {
   for (const [key, value] of map) {
     const ids = [...prefix, ...keyIds(key)];
-    if (ids.length > 4) throw bad('path', `path /${ids.join('/')} is deeper than a resource instance`);
+    // Only the first IDs go in the reason: an array key may hold tens of thousands of them.
+    if (ids.length > 4) throw bad('path', `path /${ids.slice(0, 5).join('/')}${ids.length > 5 ? '/…' : ''} is deeper than a resource instance`);
     if (value instanceof Map) {
       walk(value as Map<unknown, unknown>, ids, out, seen, typeOf);
       continue;

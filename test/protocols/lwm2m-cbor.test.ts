@@ -130,6 +130,18 @@ test('hostile LwM2M-CBOR: deep maps, 64 KiB of noise', () => {
   }
 });
 
+test('a path key of 10,000 IDs: DecodeError lwm2m-cbor.path with a short reason (found by fuzzing: the reason held every ID)', () => {
+  // {[1, 1, …, 1]: 1}: A1 99 2710 then 10,000 × 01, then the value 01.
+  const input = Buffer.concat([hex('A1 99 27 10'), Buffer.alloc(10_000, 0x01), hex('01')]);
+  throwsDecodeError(() => decodeLwm2mCbor(input), 'lwm2m-cbor.path');
+  try {
+    decodeLwm2mCbor(input);
+  } catch (e) {
+    assert.ok(e instanceof Error && 'reason' in e && String(e.reason).length < 100, String(e).slice(0, 200));
+    assert.is((e as { reason: string }).reason, 'path /1/1/1/1/1/… is deeper than a resource instance');
+  }
+});
+
 test('encoder refuses what does not fit: RangeError', () => {
   assert.throws(() => encodeLwm2mCbor([{ path: parsePath('/3/0/9'), value: 1 }], parsePath('/5')), RangeError);
   assert.throws(() => encodeLwm2mCbor([{ path: parsePath('/3/0'), value: 1 }]), RangeError);
