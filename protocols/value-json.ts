@@ -1,6 +1,7 @@
 /**
  * LwM2M values as JSON, for the admin API: numbers as JSON numbers (integers past 2**53 as decimal
- * strings, so nothing is rounded), Opaque as base64, Time as an ISO 8601 string, Objlnk as "3:0".
+ * strings, so nothing is rounded), Opaque as base64, Time as an ISO 8601 string (an expanded year,
+ * "+010000-01-01T00:00:00.000Z", outside 0000–9999), Objlnk as "3:0".
  * valueFromJson() reads an operator's JSON back, by the resource type when it is known.
  */
 import { decodeBase64, encodeBase64 } from './base64.ts';
@@ -29,7 +30,8 @@ export function valueFromJson(json: unknown, type: ResourceType | undefined, pat
     if ((type === 'integer' || type === 'unsignedInteger') && /^-?[0-9]{1,20}$/.test(json)) raw = BigInt(json);
     else if (type === 'opaque') raw = decodeBase64(json, code);
     else if (type === 'time') {
-      const ms = /^\d{4}-\d{2}-\d{2}T/.test(json) ? Date.parse(json) : Number.NaN;
+      // ECMAScript's date-time string: a 4-digit year, or an expanded year (±6 digits) outside 0000–9999, as toISOString() writes it.
+      const ms = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T/.test(json) ? Date.parse(json) : Number.NaN;
       if (Number.isNaN(ms)) throw new DecodeError(code, `${formatPath(path)}: time must be an ISO 8601 date-time or seconds`);
       raw = new Date(ms);
     }

@@ -33,6 +33,17 @@ test('valueFromJson: by resource type, and back', () => {
   }
 });
 
+test('Time outside the years 0000–9999 reads back as valueToJson writes it (found by fuzzing: "+010000-01-01T00:00:00.000Z" was refused)', () => {
+  for (const ms of [253402300800000, 8.64e15, -62198755200000, -8.64e15]) {
+    const json = valueToJson(new Date(ms));
+    assert.equal(valueFromJson(json, 'time', P), new Date(ms), String(json));
+  }
+  assert.is(valueToJson(new Date(253402300800000)), '+010000-01-01T00:00:00.000Z');
+  assert.equal(valueFromJson('+010000-01-01T00:00:00.000Z', 'time', P), new Date(253402300800000));
+  throwsDecodeError(() => valueFromJson('-000000-01-01T00:00:00.000Z', 'time', P), 'json.value'); // ECMA-262: minus zero is not a year
+  throwsDecodeError(() => valueFromJson('+10000-01-01T00:00:00.000Z', 'time', P), 'json.value');
+});
+
 test('valueFromJson: what does not fit is json.value', () => {
   for (const [json, type] of [
     [null, undefined], [{}, undefined], [[1], undefined], [Number.NaN, 'float'], ['1', 'float'], [1.5, 'integer'],
