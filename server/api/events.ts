@@ -1,7 +1,6 @@
 /** GET /api/v1/events: the audit log (who, what, when, about which device), filtered and cursor-paginated. */
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.ts';
-import { findByEndpoint } from '../store/devices.ts';
 import { listEvents } from '../store/events.ts';
 import { afterParam, endpointParam, errorBody, eventBody, instant, instantParam, limitParam, page, pageBody } from './schemas.ts';
 
@@ -31,16 +30,11 @@ export function eventRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
   }, async (req) => {
     const { kind, endpoint, actor, since, until, order, after, limit = 100 } = req.query;
-    let deviceId: number | undefined;
-    if (endpoint !== undefined) {
-      const device = await findByEndpoint(deps.db, endpoint);
-      if (!device) return { items: [], next: null };
-      deviceId = device.id;
-    }
     const from = instant(since, 'since');
     const to = instant(until, 'until');
     return page(await listEvents(deps.db, {
-      limit, ...(deviceId === undefined ? {} : { deviceId }), ...(kind === undefined ? {} : { kindPrefix: kind }),
+      // By the endpoint name events keep: a purged device's events are still found.
+      limit, ...(endpoint === undefined ? {} : { endpoint }), ...(kind === undefined ? {} : { kindPrefix: kind }),
       ...(actor === undefined ? {} : { actor }), ...(from ? { since: from } : {}), ...(to ? { until: to } : {}),
       ...(order ? { order } : {}), ...(after ? { afterId: after } : {}),
     }), limit);
