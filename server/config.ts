@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { HARDWARE_CLASS_SOURCES, type HardwareClassSource } from './coap/device-info.ts';
+import type { RateLimit } from './coap/register-limits.ts';
 
 export interface Config {
   coapHost: string;
@@ -40,6 +41,18 @@ export interface Config {
   campaignTick: number;
   /** This node's name in campaign leases and device ownership; default host:coap-port. */
   nodeId: string | undefined;
+  /** Registers of unknown endpoints per source IP (IPv6: per /64); undefined: no limit. */
+  registerLimitIp: RateLimit | undefined;
+  /** Registers of unknown endpoints per source IP and port; undefined: no limit. */
+  registerLimitIpPort: RateLimit | undefined;
+  /** Registers of unknown endpoints, all sources together; undefined: no limit. */
+  registerLimitGlobal: RateLimit | undefined;
+  /** Largest link-format payload of a Register or Update, in bytes (4.13 above). */
+  maxRegistrationPayload: number;
+  /** Largest lifetime (lt=, seconds) a Register or Update may ask for (4.00 above). */
+  maxLifetime: number;
+  /** Seconds after which a device that left and holds nothing is purged; 0: never. */
+  deviceRetention: number;
 }
 
 interface Setting {
@@ -70,6 +83,39 @@ const millis = (name: string) => (v: string): number => {
   const ms = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 } as const)[(m[2] ?? 'ms') as 'ms' | 's' | 'm'];
   if (ms < 10 || ms > 3_600_000) throw new ConfigError(`${name} must be from 10ms to 1h, got "${v}"`);
   return ms;
+};
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+/** "90s", "12h", "30d" (no unit: seconds) → seconds, from 1 to `max`; with `off`, "0" and "off" → 0. */
+const longSeconds = (name: string, max: number, o: { off?: boolean } = {}) => (v: string): number => {
+  if (o.off && (v === 'off' || v === '0')) return 0;
+  const m = /^(\d+)(s|m|h|d)?$/.exec(v);
+  const n = m ? Number(m[1]) * UNIT_SECONDS[(m[2] ?? 's') as keyof typeof UNIT_SECONDS] : 0;
+  if (n < 1 || n > max) {
+    throw new ConfigError(`${name} must be a duration like 3600s, 12h or 30d, at most ${max} s${o.off ? ', or off' : ''}; got "${v}"`);
+  }
+  return n;
+};
+
+/** "8192", "8k" (KiB) → bytes, from `min` to `max`. */
+const bytes = (name: string, min: number, max: number) => (v: string): number => {
+  const m = /^(\d+)(k)?$/i.exec(v);
+  const n = m ? Number(m[1]) * (m[2] ? 1024 : 1) : NaN;
+  if (!(n >= min && n <= max)) throw new ConfigError(`${name} must be a size in bytes from ${min} to ${max} (8192 or 8k), got "${v}"`);
+  return n;
+};
+
+/** "20/s:200" (20 a second, bursts of 200; also /m, /h) → a token bucket; "off" → no limit. */
+const rateLimit = (name: string) => (v: string): RateLimit | undefined => {
+  if (v === 'off') return undefined;
+  const m = /^(\d+)\/(s|m|h):(\d+)$/.exec(v);
+  const rate = m ? Number(m[1]) / UNIT_SECONDS[m[2] as 's' | 'm' | 'h'] : 0;
+  const burst = m ? Number(m[3]) : 0;
+  if (rate <= 0 || burst < 1 || burst > 1_000_000 || Number(m![1]) > 1_000_000) {
+    throw new ConfigError(`${name} must be RATE/UNIT:BURST like 20/s:200 (20 a second, bursts of 200; units s, m, h) or off, got "${v}"`);
+  }
+  return { rate, burst };
 };
 
 export const SETTINGS: readonly Setting[] = [
@@ -114,6 +160,12 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'alertWebhook', flag: 'alert-webhook', env: 'FERRY_ALERT_WEBHOOK', def: undefined, help: 'http(s) URL each alert is POSTed to as JSON (retried with backoff); without it alerts are only logged, stored and listed', parse: webhookUrl },
   { key: 'alertWebhookSecret', flag: 'alert-webhook-secret', env: 'FERRY_ALERT_WEBHOOK_SECRET', def: undefined, help: 'key of the X-Ferry-Signature: sha256=<HMAC-SHA256 of the body> header on webhook requests', parse: text },
   { key: 'alertWebhookAttempts', flag: 'alert-webhook-attempts', env: 'FERRY_ALERT_WEBHOOK_ATTEMPTS', def: '6', help: 'attempts per alert before a webhook delivery is given up (1 s, 2 s, 4 s … apart)', parse: int('--alert-webhook-attempts', 1, 20) },
+  { key: 'registerLimitIp', flag: 'register-limit-ip', env: 'FERRY_REGISTER_LIMIT_IP', def: '20/s:200', help: 'Registers of endpoints the server does not know yet, per source IP (IPv6: per /64), as RATE/UNIT:BURST (carrier NAT puts many devices behind one address), or off; over it: 4.29 with Max-Age. Known endpoints are never limited', parse: rateLimit('--register-limit-ip') },
+  { key: 'registerLimitIpPort', flag: 'register-limit-ip-port', env: 'FERRY_REGISTER_LIMIT_IP_PORT', def: '1/s:10', help: 'Registers of unknown endpoints per source IP and port (one socket: one device), RATE/UNIT:BURST or off', parse: rateLimit('--register-limit-ip-port') },
+  { key: 'registerLimitGlobal', flag: 'register-limit-global', env: 'FERRY_REGISTER_LIMIT_GLOBAL', def: '50/s:500', help: 'Registers of unknown endpoints, all sources together, RATE/UNIT:BURST or off', parse: rateLimit('--register-limit-global') },
+  { key: 'maxRegistrationPayload', flag: 'max-registration-payload', env: 'FERRY_MAX_REGISTRATION_PAYLOAD', def: '8k', help: 'largest link-format payload of a Register or Update, in bytes (8192 or 8k); larger: 4.13 with Size1', parse: bytes('--max-registration-payload', 64, 1024 * 1024) },
+  { key: 'maxLifetime', flag: 'max-lifetime', env: 'FERRY_MAX_LIFETIME', def: '30d', help: 'largest registration lifetime (lt=) accepted, like 12h or 30d; above it a Register or Update is refused with 4.00 (never shortened silently), the default 86400 s included', parse: longSeconds('--max-lifetime', 2 ** 31 - 1) },
+  { key: 'deviceRetention', flag: 'device-retention', env: 'FERRY_DEVICE_RETENTION', def: '7d', help: 'a device expired or de-registered this long that holds no update, tag or campaign is deleted (its events stay, with its endpoint name); 0 or off: never', parse: longSeconds('--device-retention', 10 * 365 * 86400, { off: true }) },
 ];
 
 function webhookUrl(v: string): string {

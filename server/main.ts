@@ -110,7 +110,8 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   // Known once the CoAP port is bound (the default name is host:port).
   let nodeId = config.nodeId ?? '';
   const rd = registrationInterface({
-    db, log, nodeId: () => nodeId,
+    db, log, nodeId: () => nodeId, maxPayload: config.maxRegistrationPayload, maxLifetime: config.maxLifetime,
+    limits: { perIp: config.registerLimitIp, perIpPort: config.registerLimitIpPort, global: config.registerLimitGlobal },
     hooks: {
       registered: (device) => {
         metrics.registrations.inc({ kind: 'register' });
@@ -128,6 +129,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
         metrics.registrations.inc({ kind: 'deregister' });
         dm!.forget(device.endpoint);
       },
+      refused: (reason) => metrics.registrationsRefused.inc({ reason }),
     },
   });
   const blockServed = (socket: 'coap' | 'download') => (b: BlockServed): void => {
@@ -163,6 +165,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     db, dm, log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId,
   });
 
+  const purgeDevices = devices.retentionSweep(db, { retentionSeconds: config.deviceRetention });
   let sweeping = false;
   const sweep = setInterval(() => {
     if (sweeping) return;
@@ -173,6 +176,8 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
         dm!.forget(d.endpoint);
       }
       await engine!.sweep();
+      const purged = await purgeDevices();
+      if (purged.length > 0) log.info({ count: purged.length, endpoints: purged.slice(0, 10).map((d) => d.endpoint) }, 'devices purged');
     })().finally(() => { sweeping = false; }));
   }, o.sweepMs ?? 1000);
 

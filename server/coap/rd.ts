@@ -2,6 +2,8 @@
  * The LwM2M Registration interface (TS Transport §6.2 / Core §6.2): Register (POST /rd),
  * Update (POST /rd/<id>), De-register (DELETE /rd/<id>).
  * Request in → decode → store → response → follow-up (the caller's hooks: read /3/0, engine).
+ * Bounded: Registers of endpoints not yet known pass the rate limits (register-limits.ts); the
+ * link-format payload and the lifetime have maximums.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, OutgoingMessage } from 'coap';
@@ -15,6 +17,10 @@ import * as devices from '../store/devices.ts';
 import type { Device } from '../store/rows.ts';
 import type { Logger } from '../log.ts';
 import { CoapError, contentFormatOf, replyError, send, uriQuery } from './message.ts';
+import { RefusalLog, RegisterLimits, type LimitScope, type RegisterLimitsConfig } from './register-limits.ts';
+
+/** Why a Register or Update was refused by a limit (counted by the metrics). */
+export type RefusalReason = `rate-${LimitScope}` | 'payload-too-large' | 'lifetime-too-long';
 
 export interface RegistrationHooks {
   /** After a Register was answered 2.01 (a new registration, or a replaced one). */
@@ -23,12 +29,37 @@ export interface RegistrationHooks {
   updated(device: Device): void;
   /** After a De-register was answered 2.02, or when a registration expired. */
   left(device: Device, why: 'deregistered' | 'expired'): void;
+  /** After a Register or Update was refused by a limit (4.29, 4.13, or 4.00 for the lifetime). */
+  refused?(reason: RefusalReason): void;
 }
 
-const MAX_PAYLOAD = 64 * 1024;
+/** A device's object list is well under a few KiB; this leaves room for long ones. */
+export const DEFAULT_MAX_PAYLOAD = 8 * 1024;
+/** 30 days: past it a device is as good as gone. */
+export const DEFAULT_MAX_LIFETIME = 30 * 86400;
 
-export function registrationInterface(deps: { db: Db; log: Logger; hooks: RegistrationHooks; defaultLifetime?: number; nodeId?: () => string }) {
+export interface RegistrationDeps {
+  db: Db;
+  log: Logger;
+  hooks: RegistrationHooks;
+  defaultLifetime?: number;
+  nodeId?: () => string;
+  /** Rate limits on Registers of unknown endpoints (register-limits.ts); none by default. */
+  limits?: RegisterLimitsConfig;
+  /** Largest link-format payload of a Register or Update, in bytes. */
+  maxPayload?: number;
+  /** Largest lifetime (lt=, seconds) a Register or Update may ask for. */
+  maxLifetime?: number;
+}
+
+export function registrationInterface(deps: RegistrationDeps) {
   const { db, log, hooks } = deps;
+  const maxPayload = deps.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  const maxLifetime = deps.maxLifetime ?? DEFAULT_MAX_LIFETIME;
+  const limits = new RegisterLimits(deps.limits ?? {});
+  const refusals = new RefusalLog(log);
+  // Whether an endpoint has a device row, looked up for concurrent Registers in one query.
+  const known = new Batcher((endpoints: string[]) => devices.knownEndpoints(db, endpoints), { key: (e) => e });
   // Concurrent Registers share one transaction (a fleet coming back after an outage).
   // One that the database refuses fails alone: the Batcher retries a failed batch item by item.
   const registrations = new Batcher((regs: devices.NewRegistration[]) => devices.registerMany(db, regs), {
@@ -42,7 +73,20 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
     if (!SUPPORTED_LWM2M_VERSIONS.includes(params.lwm2mVersion)) {
       throw new CoapError('4.12', `LwM2M version ${params.lwm2mVersion} is not supported (use ${SUPPORTED_LWM2M_VERSIONS.join(', ')})`);
     }
+    checkLifetime(params.lifetime, uriQuery(req).some((q) => q.startsWith('lt=')));
+    if (!checkPayloadSize(req, res)) return;
     const links = linkPayload(req);
+    if (limits.enabled && !(await known.push(params.endpoint))) {
+      const admission = limits.admit(req.rsinfo.address, req.rsinfo.port);
+      if (!admission.admitted) {
+        hooks.refused?.(`rate-${admission.scope}`);
+        refusals.note(admission.scope, req.rsinfo.address, admission.retryAfterSeconds);
+        // RFC 8516 §3/§4: 4.29 Too Many Requests, Max-Age the seconds after which to try again.
+        res.setOption('Max-Age', admission.retryAfterSeconds);
+        const per = { ip: 'from this address', 'ip-port': 'from this address and port', global: 'on this server' }[admission.scope];
+        return replyError(res, '4.29', `too many registrations of new endpoints ${per}; retry in ${admission.retryAfterSeconds} s`);
+      }
+    }
     const registrationId = randomBytes(6).toString('base64url');
     const { device, replaced } = await registrations.push({
       ...params, ...links, registrationId, address: req.rsinfo.address, port: req.rsinfo.port,
@@ -58,6 +102,8 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
 
   async function update(req: IncomingMessage, res: OutgoingMessage, registrationId: string): Promise<void> {
     const params = parseUpdateQuery(uriQuery(req));
+    if (params.lifetime !== undefined) checkLifetime(params.lifetime, true);
+    if (!checkPayloadSize(req, res)) return;
     const links = req.payload.length > 0 ? linkPayload(req) : {};
     const device = await devices.updateRegistration(db, registrationId, {
       ...params, ...links, address: req.rsinfo.address, port: req.rsinfo.port,
@@ -77,6 +123,27 @@ export function registrationInterface(deps: { db: Db; log: Logger; hooks: Regist
     res.code = '2.02';
     send(res);
     hooks.left(device, 'deregistered');
+  }
+
+  /**
+   * No answer to a Register or Update can shorten the lifetime the client asked for (the client
+   * keeps its own, its Server object's Lifetime /1/x/1, and updates by it), so one above the
+   * maximum is refused, never clamped silently.
+   */
+  function checkLifetime(lifetime: number, given: boolean): void {
+    if (lifetime <= maxLifetime) return;
+    hooks.refused?.('lifetime-too-long');
+    throw new CoapError('4.00', `lt=${lifetime}${given ? '' : ' (the default)'} is above this server's maximum lifetime of ${maxLifetime} s: ask for lt=${maxLifetime} or less`);
+  }
+
+  /** RFC 7252 §5.9.2.9: 4.13 Request Entity Too Large, Size1 the largest body the server takes. False when refused. */
+  function checkPayloadSize(req: IncomingMessage, res: OutgoingMessage): boolean {
+    if (req.payload.length <= maxPayload) return true;
+    hooks.refused?.('payload-too-large');
+    log.info({ from: `${req.rsinfo.address}:${req.rsinfo.port}`, url: req.url, code: '4.13', bytes: req.payload.length }, 'refused: registration payload too large');
+    res.setOption('Size1', maxPayload);
+    replyError(res, '4.13', `registration payload of ${req.payload.length} bytes is above the limit of ${maxPayload} bytes`);
+    return false;
   }
 
   return async function handleRegistration(req: IncomingMessage, res: OutgoingMessage, segments: string[]): Promise<void> {
@@ -107,7 +174,6 @@ function linkPayload(req: IncomingMessage): ParsedLinks {
   if (format !== undefined && format !== ContentFormat.LINK_FORMAT) {
     throw new CoapError('4.15', `registration payload must be application/link-format (40), got ${format}`);
   }
-  if (req.payload.length > MAX_PAYLOAD) throw new CoapError('4.13', 'registration payload too large');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(req.payload);

@@ -245,3 +245,91 @@ export async function setTags(db: Db, endpoint: string, tags: readonly string[],
     return device;
   });
 }
+
+/** Which of `endpoints` have a device row (any status): those are known and pass the Register limits. */
+export async function knownEndpoints(q: Queryable, endpoints: readonly string[]): Promise<boolean[]> {
+  if (endpoints.length === 0) return [];
+  const res = await q.query<{ endpoint: string }>('SELECT endpoint FROM devices WHERE endpoint = ANY($1::text[])', [endpoints]);
+  const known = new Set(res.rows.map((r) => r.endpoint));
+  return endpoints.map((e) => known.has(e));
+}
+
+/**
+ * What keeps a device that left (expired or de-registered) from being purged, whatever its age:
+ * each line is true of a device `d` that holds something worth keeping. A table that comes to
+ * hold more of a device (its credentials, say) adds its line here.
+ */
+export const KEEPS_DEVICE: readonly string[] = [
+  'EXISTS (SELECT 1 FROM device_updates u WHERE u.device_id = d.id)',     // an update history
+  'EXISTS (SELECT 1 FROM campaign_devices c WHERE c.device_id = d.id)',   // a campaign's member
+  "d.tags <> '{}'",                                                        // tagged by an operator
+];
+
+/**
+ * When a device left: an expired registration at its expiry, a de-registered one at its
+ * De-register (last_seen). Never before last_seen (expires_at is last_seen + lifetime), so the
+ * last_seen index narrows the search.
+ */
+const LEFT_AT = "CASE WHEN d.status = 'expired' THEN d.expires_at ELSE d.last_seen END";
+
+export interface PurgeOptions {
+  /** A device gone this long (seconds) and holding nothing of KEEPS_DEVICE is deleted. */
+  retentionSeconds: number;
+  /** Devices deleted per transaction. */
+  batchSize?: number;
+  /** Transactions per call at most; what remains waits for the next call. */
+  maxBatches?: number;
+}
+
+export interface PurgedDevice { id: number; endpoint: string }
+
+/**
+ * Deletes devices that expired or de-registered more than `retentionSeconds` ago, never came
+ * back and hold nothing (KEEPS_DEVICE): a flood of made-up endpoint names does not stay forever.
+ * In batches, each its own transaction, rows another transaction holds skipped (a device
+ * registering again meanwhile stays). Their events stay, with the endpoint as text; each batch
+ * adds one `device.purged` event naming (some of) the endpoints.
+ */
+export async function purgeLeftDevices(db: Db, o: PurgeOptions): Promise<PurgedDevice[]> {
+  const batchSize = o.batchSize ?? 500;
+  const purged: PurgedDevice[] = [];
+  for (let batch = 0; batch < (o.maxBatches ?? 20); batch++) {
+    const gone = await db.transaction(async (tx) => {
+      const res = await tx.query<{ id: string | number; endpoint: string }>(
+        `DELETE FROM devices WHERE id IN (
+           SELECT d.id FROM devices d
+           WHERE d.status <> 'registered'
+             AND d.last_seen < now() - make_interval(secs => $1) AND ${LEFT_AT} < now() - make_interval(secs => $1)
+             AND NOT (${KEEPS_DEVICE.join(' OR ')})
+           ORDER BY d.id LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id, endpoint`,
+        [o.retentionSeconds, batchSize]);
+      const rows = res.rows.map((r) => ({ id: Number(r.id), endpoint: r.endpoint })).sort((a, b) => a.id - b.id);
+      if (rows.length > 0) {
+        const named = rows.slice(0, 20).map((r) => r.endpoint);
+        await recordEvent(tx, {
+          kind: 'device.purged',
+          data: { count: rows.length, retentionSeconds: o.retentionSeconds, endpoints: named, ...(rows.length > named.length ? { more: rows.length - named.length } : {}) },
+        });
+      }
+      return rows;
+    });
+    purged.push(...gone);
+    if (gone.length < batchSize) break;
+  }
+  return purged;
+}
+
+/**
+ * The retention sweep: purgeLeftDevices at most once per `everyMs` (default a minute, or the
+ * retention itself when shorter), however often it is called; a no-op when retention is 0 (off).
+ */
+export function retentionSweep(db: Db, o: PurgeOptions & { everyMs?: number }): () => Promise<PurgedDevice[]> {
+  const everyMs = o.everyMs ?? Math.min(60_000, o.retentionSeconds * 1000);
+  let next = 0;
+  return async () => {
+    if (o.retentionSeconds <= 0 || Date.now() < next) return [];
+    next = Date.now() + everyMs;
+    return purgeLeftDevices(db, o);
+  };
+}

@@ -29,4 +29,61 @@ test('--help lists --poke-after and its variable', () => {
   assert.ok(help.includes('env FERRY_POKE_AFTER\n'));
 });
 
+test('registration limits: defaults, RATE/UNIT:BURST or off, flag over the variable', () => {
+  const d = parse([]);
+  assert.equal(d.registerLimitIp, { rate: 20, burst: 200 });
+  assert.equal(d.registerLimitIpPort, { rate: 1, burst: 10 });
+  assert.equal(d.registerLimitGlobal, { rate: 50, burst: 500 });
+  assert.equal(parse(['--register-limit-ip', '5/s:50']).registerLimitIp, { rate: 5, burst: 50 });
+  assert.equal(parse(['--register-limit-ip-port', '6/m:3']).registerLimitIpPort, { rate: 0.1, burst: 3 });
+  assert.equal(parse(['--register-limit-global', '3600/h:1']).registerLimitGlobal, { rate: 1, burst: 1 });
+  assert.is(parse(['--register-limit-ip', 'off']).registerLimitIp, undefined);
+  assert.is(parse([], { FERRY_REGISTER_LIMIT_GLOBAL: 'off' }).registerLimitGlobal, undefined);
+  assert.equal(parse(['--register-limit-ip-port', '2/s:4'], { FERRY_REGISTER_LIMIT_IP_PORT: 'off' }).registerLimitIpPort, { rate: 2, burst: 4 });
+  for (const bad of ['20', '20/s', '0/s:10', '20/s:0', '20/d:10', '-1/s:5', '1.5/s:5', 'on', '20/s:200:1']) {
+    assert.throws(() => parse([`--register-limit-ip=${bad}`]), (e: unknown) => e instanceof ConfigError && /--register-limit-ip must be RATE\/UNIT:BURST/.test(e.message), bad);
+  }
+});
+
+test('--max-registration-payload: 8k by default, bytes or k (KiB), 64 B to 1 MiB', () => {
+  assert.is(parse([]).maxRegistrationPayload, 8192);
+  assert.is(parse(['--max-registration-payload', '2048']).maxRegistrationPayload, 2048);
+  assert.is(parse([], { FERRY_MAX_REGISTRATION_PAYLOAD: '16k' }).maxRegistrationPayload, 16384);
+  for (const bad of ['0', '63', '2048k', 'big', '8 k', '-1']) {
+    assert.throws(() => parse([`--max-registration-payload=${bad}`]), /--max-registration-payload must be a size in bytes from 64 to 1048576/, bad);
+  }
+});
+
+test('--max-lifetime: 30 days by default; s, m, h, d; 1 s to 2^31-1 s', () => {
+  assert.is(parse([]).maxLifetime, 30 * 86400);
+  assert.is(parse(['--max-lifetime', '12h']).maxLifetime, 43200);
+  assert.is(parse(['--max-lifetime', '900']).maxLifetime, 900);
+  assert.is(parse([], { FERRY_MAX_LIFETIME: '2d' }).maxLifetime, 172800);
+  assert.is(parse(['--max-lifetime', '2147483647s']).maxLifetime, 2 ** 31 - 1);
+  for (const bad of ['0', 'off', '2147483648', '30y', '1.5d']) {
+    assert.throws(() => parse([`--max-lifetime=${bad}`]), /--max-lifetime must be a duration like 3600s, 12h or 30d, at most 2147483647 s; got/, bad);
+  }
+});
+
+test('--device-retention: 7 days by default; a duration, or 0 / off for never', () => {
+  assert.is(parse([]).deviceRetention, 7 * 86400);
+  assert.is(parse(['--device-retention', '90d']).deviceRetention, 90 * 86400);
+  assert.is(parse(['--device-retention', '36h']).deviceRetention, 36 * 3600);
+  assert.is(parse(['--device-retention', 'off']).deviceRetention, 0);
+  assert.is(parse([], { FERRY_DEVICE_RETENTION: '0' }).deviceRetention, 0);
+  for (const bad of ['-1d', 'never', '7 d', '4000d']) {
+    assert.throws(() => parse([`--device-retention=${bad}`]), /--device-retention must be a duration like 3600s, 12h or 30d, at most \d+ s, or off/, bad);
+  }
+});
+
+test('--help lists the registration limits and their variables', () => {
+  const help = helpText();
+  for (const [flag, env] of [['register-limit-ip', 'FERRY_REGISTER_LIMIT_IP'], ['register-limit-ip-port', 'FERRY_REGISTER_LIMIT_IP_PORT'],
+    ['register-limit-global', 'FERRY_REGISTER_LIMIT_GLOBAL'], ['max-registration-payload', 'FERRY_MAX_REGISTRATION_PAYLOAD'],
+    ['max-lifetime', 'FERRY_MAX_LIFETIME'], ['device-retention', 'FERRY_DEVICE_RETENTION']]) {
+    assert.ok(help.includes(`--${flag} <v>`), flag);
+    assert.ok(help.includes(`env ${env}, default`), env);
+  }
+});
+
 test.run();
