@@ -7,10 +7,14 @@ import type { FastifyInstance } from 'fastify';
 import { Alerts } from './alerts/alerts.ts';
 import { buildApi } from './api/app.ts';
 import { readDeviceInfo } from './coap/device-info.ts';
+import { AddressProof } from './coap/address-proof.ts';
 import { DmClient, targetOf } from './coap/dm-client.ts';
+import { DownloadAccess } from './coap/download-access.ts';
+import { EchoMinter } from './coap/echo.ts';
 import { Lwm2mOperations } from './coap/lwm2m-operations.ts';
-import { DownloadServer } from './coap/download-server.ts';
+import { DownloadServer, type DownloadServerOptions } from './coap/download-server.ts';
 import { CoapEndpoint } from './coap/endpoint.ts';
+import { guardSamples } from './coap/guard.ts';
 import { firmwareResponder, type BlockServed } from './coap/fw.ts';
 import { ImageCache } from './coap/image-cache.ts';
 import { replyError, uriPath } from './coap/message.ts';
@@ -24,6 +28,7 @@ import { Metrics } from './metrics.ts';
 import type { Db } from './store/db.ts';
 import * as devices from './store/devices.ts';
 import { loadFirmwarePayload } from './store/firmware.ts';
+import { updatingAt } from './store/updates.ts';
 import { openDb } from './store/open.ts';
 import { ensureAdminToken } from './store/tokens.ts';
 import type { Device } from './store/rows.ts';
@@ -83,6 +88,11 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
 
   const metrics = new Metrics(db);
   const images = new ImageCache({ maxBytes: config.imageCacheMb * 1024 * 1024, load: (id) => loadFirmwarePayload(db, id) });
+  // Which source addresses have shown they receive what we send, shared by both sockets and the DM client.
+  const proof = new AddressProof();
+  const echo = new EchoMinter();
+  const unprovenRate = perSecond(config.unprovenRate);
+  const access = new DownloadAccess({ proof, echo, rate: perSecond(config.downloadRate), updating: (address) => updatingAt(db, address), log });
   // Late-bound: the endpoint's handlers need the engine, the engine needs the endpoint's agent.
   let engine: UpdateEngine | undefined;
   let dm: DmClient | undefined;
@@ -136,10 +146,10 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     metrics.blocksServed.inc({ socket });
     engine!.deviceHeard(b.address, b.port);
   };
-  const fw = firmwareResponder({ images, onBlock: blockServed('coap') });
+  const fw = firmwareResponder({ images, access, onBlock: blockServed('coap') });
 
   const coap = await CoapEndpoint.listen({
-    host: config.coapHost, port: config.coapPort, log,
+    host: config.coapHost, port: config.coapPort, log, proof, echo, unprovenRate, block1: { maxBody: config.maxRegistrationPayload },
     handler: async (req, res) => {
       const segments = uriPath(req);
       switch (segments[0]) {
@@ -151,10 +161,14 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   });
   const coapAddress = coap.address();
   nodeId ||= `${hostname()}:${coapAddress.port}`;
-  const download = await listenForDownloads(config, coapAddress.port, images, log, blockServed('download'))
+  const download = await listenForDownloads(config, coapAddress.port, { images, log, proof, echo, access, unprovenRate, onBlock: blockServed('download') })
     .catch(async (err: unknown) => { await coap.close(); throw err; });
   const downloadAddress = download?.address() ?? coapAddress;
-  dm = new DmClient({ agent: coap.agent, timeoutMs: config.requestTimeout * 1000, log, queueAwakeMs: config.queueAwake * 1000 });
+  metrics.registerCollector('ferry_coap_guard_datagrams', 'datagrams each UDP socket\'s guard has seen since start, by outcome (malformed, formatErrors, refused, rateLimited, withheld, pings, handlerErrors; datagrams: all)',
+    ['socket', 'outcome'], () => guardSamples([coap.guard, download?.guard]));
+  metrics.registerCollector('ferry_coap_addresses_proven', 'source addresses that proved they receive (an Echo sent back, or an answer to a request of Ferry\'s) since start', [],
+    () => [{ labels: {}, value: proof.stats.proven }]);
+  dm = new DmClient({ agent: coap.agent, timeoutMs: config.requestTimeout * 1000, log, queueAwakeMs: config.queueAwake * 1000, isProven: (a) => proof.isProven(a) });
   const publicPort = config.publicPort ?? downloadAddress.port;
   const publicHost = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
   const alerts = new Alerts({
@@ -226,10 +240,15 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
  * when the CoAP port is 0; none when it is the CoAP port itself (one-port deployments).
  */
 async function listenForDownloads(
-  config: Config, coapPort: number, images: ImageCache, log: Logger, onBlock: (b: BlockServed) => void,
+  config: Config, coapPort: number, o: Omit<DownloadServerOptions, 'host' | 'port'>,
 ): Promise<DownloadServer | undefined> {
   const port = config.downloadPort ?? (config.coapPort === 0 ? 0 : config.coapPort + 1);
   if (port !== 0 && port === coapPort) return undefined;
   if (port > 65535) throw new Error(`the download port would be ${port}: set --download-port`);
-  return DownloadServer.listen({ host: config.coapHost, port, images, log, onBlock });
+  return DownloadServer.listen({ host: config.coapHost, port, ...o });
+}
+
+/** A per-second setting as a token bucket: bursts of four seconds' worth (0: no limit). */
+function perSecond(n: number): { perSecond: number; burst: number } {
+  return { perSecond: n, burst: Math.max(1, 4 * n) };
 }

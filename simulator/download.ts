@@ -137,12 +137,23 @@ async function transfer(opts: DownloadOptions, sink: DownloadSink, start: number
   return sink.finish();
 }
 
+/**
+ * One block. A server that has not yet seen this address answer asks it to prove it receives
+ * (RFC 9175 §2.4: 4.01 Unauthorized with an Echo); the request goes again with that Echo, once.
+ */
 async function fetchBlock(opts: DownloadOptions, num: number, szx: number): Promise<CoapResponse> {
+  const first = await fetchBlockOnce(opts, num, szx);
+  const echo = first.code === '4.01' ? first.options.echo : undefined;
+  return echo === undefined ? first : fetchBlockOnce(opts, num, szx, echo);
+}
+
+async function fetchBlockOnce(opts: DownloadOptions, num: number, szx: number, echo?: Buffer): Promise<CoapResponse> {
   const { host, port, pathSegments, query } = opts.location;
   const retries = opts.blockRetries ?? 2;
   for (let attempt = 0; ; attempt++) {
     try {
       return await opts.endpoint.request({
+        ...(echo === undefined ? {} : { echo }),
         host,
         port,
         method: 'GET',

@@ -2,7 +2,9 @@
  * The LwM2M Device Management client: Read, Write, Execute and Observe sent to one device, from
  * the socket the device registered to. One outstanding request per device (RFC 7252 §4.7,
  * NSTART = 1), the rest queued in order; each request bounded by a timeout on top of node-coap's
- * confirmable retransmission.
+ * confirmable retransmission. A device whose address has not proven that it receives what we send
+ * (address-proof.ts; its Register may be spoofed) gets one request, not retransmitted, per datagram
+ * we hear from it: a spoofed Register makes Ferry send one small datagram to its victim, no more.
  */
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
 import { decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
@@ -59,6 +61,9 @@ export class DmError extends Error {
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
+/** How long the one unretransmitted request to an unproven address waits for its answer. */
+const UNPROVEN_TIMEOUT_MS = 10_000;
+
 export interface DmRequestOptions {
   accept?: number;
   contentFormat?: number;
@@ -89,9 +94,13 @@ export class DmClient {
   private closed = false;
 
   private readonly queueAwakeMs: number;
+  private readonly isProven: (address: string) => boolean;
+  /** Devices at an unproven address that have had their one request since we last heard from them. */
+  private readonly triedUnproven = new Set<string>();
 
-  constructor(opts: { agent: Agent; timeoutMs: number; log: Logger; queueAwakeMs?: number }) {
+  constructor(opts: { agent: Agent; timeoutMs: number; log: Logger; queueAwakeMs?: number; isProven?: (address: string) => boolean }) {
     this.agent = opts.agent;
+    this.isProven = opts.isProven ?? (() => true);
     this.timeoutMs = opts.timeoutMs;
     this.log = opts.log;
     this.queueAwakeMs = opts.queueAwakeMs ?? 93_000;
@@ -121,6 +130,7 @@ export class DmClient {
    */
   heard(endpoint: string, queueMode: boolean, from?: { address: string; port: number }): void {
     if (from) this.routes.set(endpoint, { address: from.address, port: from.port });
+    this.triedUnproven.delete(endpoint);
     if (!queueMode) {
       this.awakeUntil.delete(endpoint);
     } else {
@@ -216,6 +226,7 @@ export class DmClient {
   forget(endpoint: string): void {
     this.epochs.set(endpoint, (this.epochs.get(endpoint) ?? 0) + 1);
     this.routes.delete(endpoint);
+    this.triedUnproven.delete(endpoint);
     // Held requests cannot reach a device that left: release them so they fail as cancelled.
     const waiting = this.sleepers.get(endpoint);
     this.sleepers.delete(endpoint);
@@ -278,10 +289,18 @@ export class DmClient {
     if (o.block1 !== undefined) options['27'] = o.block1;
     if (o.size1 !== undefined) options['Size1'] = o.size1;
     const started = Date.now();
+    const unproven = !this.isProven(peer.address);
+    if (unproven) {
+      if (this.triedUnproven.has(t.endpoint)) {
+        return Promise.reject(new DmError('transport', `${peer.address} has not answered yet; waiting for the device to talk again`));
+      }
+      this.triedUnproven.add(t.endpoint);
+    }
+    const timeoutMs = unproven ? Math.min(this.timeoutMs, UNPROVEN_TIMEOUT_MS) : this.timeoutMs;
     return new Promise<DmResponse>((resolve, reject) => {
       let settled = false;
       const req: OutgoingMessage = this.agent.request({
-        hostname: peer.address, port: peer.port, method, pathname, confirmable: true,
+        hostname: peer.address, port: peer.port, method, pathname, confirmable: true, ...(unproven ? { retrySend: 0 } : {}),
         ...(o.observe ? { observe: true } : {}), ...(o.query?.length ? { query: o.query.join('&') } : {}), options,
       });
       const fail = (err: DmError): void => {
@@ -293,7 +312,7 @@ export class DmClient {
         this.log.info({ endpoint: t.endpoint, method, path, kind: err.kind, coapCode: err.coapCode }, `dm ${method} ${path} failed: ${err.message}`);
         reject(err);
       };
-      const timer = setTimeout(() => fail(new DmError('timeout', `no response in ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(() => fail(new DmError('timeout', `no response in ${timeoutMs} ms`)), timeoutMs);
       this.inFlight.add(fail);
       req.on('error', (err: Error) => fail(new DmError('transport', err.message)));
       req.on('timeout', () => fail(new DmError('timeout', 'no acknowledgement after retransmissions')));

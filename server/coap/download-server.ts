@@ -4,14 +4,19 @@
  * out. It keeps nothing per device: no exchange table, no response cache, no retransmission state.
  * A duplicate request (a retransmission) is answered again, identically: GET is safe and
  * idempotent and the answer depends on the request alone (RFC 7252 §4.5 allows this in place of
- * deduplication). Memory is O(images), held by the image cache.
+ * deduplication). Memory is O(images), held by the image cache. Every datagram crosses the guard
+ * (guard.ts) first, and every requester the download access check (download-access.ts).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { parse, type ParsedPacket } from 'coap-packet';
 import { encodeBlock } from '../../protocols/block.ts';
 import type { Logger } from '../log.ts';
+import { AddressProof } from './address-proof.ts';
+import type { DownloadAccess } from './download-access.ts';
+import { EchoMinter } from './echo.ts';
 import { answerFirmware, unknownCriticalOption, type BlockServed, type FwAnswer, type FwRequest } from './fw.ts';
+import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS } from './guard.ts';
 import type { ImageCache } from './image-cache.ts';
 import { uintBuffer } from './message.ts';
 import { encodeMessage, type MessageType } from './wire.ts';
@@ -36,25 +41,43 @@ const METHODS: Record<string, string> = {
 /** Linux caps this at net.core.rmem_max; a burst of thousands of requests must not overflow it. */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
+export interface DownloadServerOptions {
+  host: string;
+  port: number;
+  images: ImageCache;
+  log: Logger;
+  /** Shared with the LwM2M socket: an address proven on one is proven on both. */
+  proof?: AddressProof;
+  echo?: EchoMinter;
+  /** Who may download now; without it every well-formed request is answered. */
+  access?: DownloadAccess;
+  unprovenRate?: { perSecond: number; burst: number };
+  onBlock?: (b: BlockServed) => void;
+}
+
 export class DownloadServer {
   readonly socket: Socket;
+  readonly guard: GuardedSocket;
   readonly stats: DownloadStats = { requests: 0, blocks: 0, refused: 0, malformed: 0, ignored: 0 };
   private readonly images: ImageCache;
   private readonly log: Logger;
   private readonly onBlock: ((b: BlockServed) => void) | undefined;
+  private readonly access: DownloadAccess | undefined;
   /** Message IDs of our NON responses (RFC 7252 §4.4); one counter for the socket, not per peer. */
   private messageId = Math.floor(Math.random() * 0x10000);
 
-  private constructor(socket: Socket, o: { images: ImageCache; log: Logger; onBlock?: (b: BlockServed) => void }) {
-    this.socket = socket;
+  private constructor(guard: GuardedSocket, o: DownloadServerOptions) {
+    this.guard = guard;
+    this.socket = guard.socket;
     this.images = o.images;
     this.log = o.log;
     this.onBlock = o.onBlock;
-    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
-    socket.on('error', (err) => this.log.warn({ err }, 'download socket error'));
+    this.access = o.access;
+    guard.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.receive(msg, rinfo));
+    guard.on('error', (err: Error) => this.log.warn({ err }, 'download socket error'));
   }
 
-  static async listen(o: { host: string; port: number; images: ImageCache; log: Logger; onBlock?: (b: BlockServed) => void }): Promise<DownloadServer> {
+  static async listen(o: DownloadServerOptions): Promise<DownloadServer> {
     const family = isIPv6(o.host) ? 6 : 4;
     // Replies go to rinfo.address, always an IP literal: skip dns.lookup and its nextTick per datagram.
     const socket = createSocket({
@@ -66,7 +89,11 @@ export class DownloadServer {
       socket.bind(o.port, o.host, () => { socket.off('error', reject); resolve(); });
     });
     try { socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES); } catch { /* the system default stays */ }
-    return new DownloadServer(socket, o);
+    const guard = new GuardedSocket({
+      socket, name: 'download', proof: o.proof ?? new AddressProof(), echo: o.echo ?? new EchoMinter(), log: o.log, understood: SERVER_OPTIONS, methods: BASIC_METHODS,
+      ...(o.unprovenRate ? { unprovenRate: o.unprovenRate } : {}),
+    });
+    return new DownloadServer(guard, o);
   }
 
   address(): { address: string; port: number } {
@@ -75,7 +102,7 @@ export class DownloadServer {
   }
 
   close(): Promise<void> {
-    return new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    return new Promise<void>((resolve) => this.guard.close(() => resolve()));
   }
 
   private receive(msg: Buffer, rinfo: RemoteInfo): void {
@@ -112,12 +139,12 @@ export class DownloadServer {
         accept = o.value.length === 0 ? 0 : o.value.readUIntBE(0, Math.min(o.value.length, 6));
       }
     }
-    const req: FwRequest = { method, path, block2, size2, accept, unknownCritical: repeated ?? unknownCriticalOption(packet.options) };
+    const req: FwRequest = { method, path, block2, size2, accept, unknownCritical: repeated ?? unknownCriticalOption(packet.options), address: rinfo.address };
     const type: MessageType = packet.confirmable ? 'ACK' : 'NON';
     if (path[0] !== 'fw') return this.answer(rinfo, type, packet, { code: '4.04', diagnostic: 'no such resource' });
     let answer: FwAnswer | Promise<FwAnswer>;
     try {
-      answer = answerFirmware(req, this.images);
+      answer = answerFirmware(req, this.images, this.access);
     } catch (err) {
       this.log.error({ err }, 'firmware answer failed');
       return;
@@ -136,7 +163,7 @@ export class DownloadServer {
     if (!('payload' in a)) {
       this.stats.refused++;
       this.log.debug({ from: `${rinfo.address}:${rinfo.port}`, code: a.code }, `download refused: ${a.diagnostic}`);
-      this.reply(rinfo, type, messageId, req.token, a.code, [], Buffer.from(a.diagnostic, 'utf8'));
+      this.reply(rinfo, type, messageId, req.token, a.code, a.options ?? [], Buffer.from(a.diagnostic, 'utf8'));
       return;
     }
     this.stats.blocks++;
@@ -152,7 +179,7 @@ export class DownloadServer {
     options: ReadonlyArray<readonly [number, Buffer]> = [], payload?: Buffer,
   ): void {
     try {
-      this.socket.send(encodeMessage({ type, code, messageId, token, options }, payload), rinfo.port, rinfo.address);
+      this.guard.send(encodeMessage({ type, code, messageId, token, options }, payload), rinfo.port, rinfo.address);
     } catch (err) {
       this.log.warn({ err }, 'download reply not sent'); // the socket closed; nothing throws past here
     }

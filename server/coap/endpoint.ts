@@ -1,14 +1,20 @@
 /**
  * Ferry's one UDP socket for LwM2M: node-coap's Server answers the device's requests (/rd, /fw)
  * and node-coap's Agent sends ours (Read, Write, Execute, Observe) from the SAME socket, so they
- * leave from the address and port the device registered to and pass its NAT binding.
+ * leave from the address and port the device registered to and pass its NAT binding. Both sit
+ * behind the guard (guard.ts), which every datagram crosses first, in and out.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { Agent, Server, type IncomingMessage, type OutgoingMessage } from 'coap';
 import { generate as generatePacket } from 'coap-packet';
+import { CoapOption } from '../../protocols/coap-message.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import type { Logger } from '../log.ts';
+import { AddressProof } from './address-proof.ts';
+import type { Block1Limits } from './block1-ledger.ts';
+import { EchoMinter } from './echo.ts';
+import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS } from './guard.ts';
 import { CoapError, replyError } from './message.ts';
 
 export type CoapHandler = (req: IncomingMessage, res: OutgoingMessage) => Promise<void> | void;
@@ -20,20 +26,38 @@ export type CoapHandler = (req: IncomingMessage, res: OutgoingMessage) => Promis
  */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/** Critical options the LwM2M socket understands in requests: the server's, and Block1 (Register and Update bodies). */
+const LWM2M_OPTIONS: ReadonlySet<number> = new Set([...SERVER_OPTIONS, CoapOption.BLOCK1]);
+
+export interface EndpointOptions {
+  host: string;
+  port: number;
+  log: Logger;
+  handler: CoapHandler;
+  /** Shared with the download socket: an address proven on one is proven on both. */
+  proof?: AddressProof;
+  echo?: EchoMinter;
+  block1?: Partial<Block1Limits>;
+  /** Datagrams per second (and burst) from a source address not yet proven; perSecond 0: none. */
+  unprovenRate?: { perSecond: number; burst: number };
+}
+
 export class CoapEndpoint {
   readonly socket: Socket;
+  readonly guard: GuardedSocket;
   readonly server: Server;
   readonly agent: Agent;
   private readonly log: Logger;
 
-  private constructor(socket: Socket, server: Server, agent: Agent, log: Logger) {
-    this.socket = socket;
+  private constructor(guard: GuardedSocket, server: Server, agent: Agent, log: Logger) {
+    this.socket = guard.socket;
+    this.guard = guard;
     this.server = server;
     this.agent = agent;
     this.log = log;
   }
 
-  static async listen(opts: { host: string; port: number; log: Logger; handler: CoapHandler }): Promise<CoapEndpoint> {
+  static async listen(opts: EndpointOptions): Promise<CoapEndpoint> {
     const socket = createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4' });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -47,16 +71,25 @@ export class CoapEndpoint {
     }
     log.debug({ bytes: socket.getRecvBufferSize() }, 'coap receive buffer');
     const server = new Server({ piggybackReplyMs: 200 });
-    patchSendError(server, socket, log);
-    server.listen(socket);
+    const guard = new GuardedSocket({
+      socket, name: 'coap', proof: opts.proof ?? new AddressProof(), echo: opts.echo ?? new EchoMinter(), log, understood: LWM2M_OPTIONS, methods: BASIC_METHODS,
+      block1: { ...(opts.block1 ? { limits: opts.block1 } : {}), forget: (key) => forgetBlock1(server, key) },
+      ...(opts.unprovenRate ? { unprovenRate: opts.unprovenRate } : {}),
+    });
+    const guarded = guard as unknown as Socket;
+    patchSendError(server, guarded, log);
+    ignoreObserve(server);
+    server.listen(guarded);
     server.on('error', (err: Error) => log.warn({ err }, 'coap server error'));
     server.on('request', (req: IncomingMessage, res: OutgoingMessage) => {
+      // A response stream's late failure (a send after the socket closed, say) is logged, never thrown.
+      res.on('error', (err: Error) => log.warn({ err, from: `${req.rsinfo.address}:${req.rsinfo.port}` }, 'coap response failed'));
       void dispatch(opts.handler, req, res, log);
     });
-    const agent = new Agent({ socket });
+    const agent = new Agent({ socket: guarded });
     keepRetransmissions(agent);
     agent.on('error', (err: Error) => log.warn({ err }, 'coap agent error'));
-    return new CoapEndpoint(socket, server, agent, log);
+    return new CoapEndpoint(guard, server, agent, log);
   }
 
   address(): { address: string; port: number } {
@@ -67,7 +100,7 @@ export class CoapEndpoint {
   async close(): Promise<void> {
     this.agent.close();
     this.server.close();
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    await new Promise<void>((resolve) => this.guard.close(() => resolve()));
     this.log.debug('coap endpoint closed');
   }
 }
@@ -109,6 +142,26 @@ function keepRetransmissions(agent: Agent): void {
 }
 
 /**
+ * RFC 7641 §4.1: a server that will not add the client to the observers of a resource answers the
+ * request as if it had no Observe option. No resource this socket serves (/rd, /fw) is observable,
+ * so the option is dropped before node-coap reads it; node-coap would otherwise answer through an
+ * ObserveWriteStream, which ended as a plain response fails with an 'error' no one listens to.
+ */
+function ignoreObserve(server: Server): void {
+  const target = server as unknown as { _handle: (packet: { code?: string; options?: Array<{ name: string | number }> }, rsinfo: unknown) => void };
+  const handle = target._handle.bind(server);
+  target._handle = (packet, rsinfo) => {
+    if (packet.code?.startsWith('0.') && packet.options) packet.options = packet.options.filter((o) => o.name !== 'Observe');
+    handle(packet, rsinfo);
+  };
+}
+
+/** Drops node-coap's copy of an unfinished Block1 body the guard gave up on (same key: token hex / address:port). */
+function forgetBlock1(server: Server, key: string): void {
+  (server as unknown as { _block1Cache: { remove(key: string): boolean } })._block1Cache.remove(key);
+}
+
+/**
  * node-coap answers a datagram it cannot parse with a 5.00 sent to the right port on the wrong
  * host (it drops rsinfo.address). RFC 7252 §4.2/§4.3: a message that cannot be parsed is
  * silently ignored; we log it and drop it. An error thrown after parsing answers the right peer.
@@ -128,6 +181,7 @@ function patchSendError(server: Server, socket: Socket, log: Logger): void {
     const message = generatePacket({
       code, payload, messageId: packet.messageId, token: packet.token, ack: packet.confirmable === true,
     });
+    log.error({ from: `${rsinfo.address}:${rsinfo.port}`, code, reason: payload.toString() }, 'coap stack failed on a request');
     socket.send(message, rsinfo.port, rsinfo.address);
   };
 }

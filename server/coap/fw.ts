@@ -9,8 +9,10 @@ import type { IncomingMessage, OutgoingMessage } from 'coap';
 import { blockSlice, decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
 import { ContentFormat } from '../../protocols/content-format.ts';
 import { DecodeError } from '../../protocols/errors.ts';
+import { CoapOption } from '../../protocols/coap-message.ts';
+import type { DownloadAccess, DownloadAccessVerdict } from './download-access.ts';
 import type { CachedImage, ImageCache } from './image-cache.ts';
-import { contentFormatOf, optionBuffer, replyError, send } from './message.ts';
+import { contentFormatOf, optionBuffer, replyError, send, uintBuffer } from './message.ts';
 
 /** The size we answer at when the device does not ask (RFC 7959 §2.4): SZX 6 = 1024 bytes. */
 export const DEFAULT_SZX = 6;
@@ -28,11 +30,13 @@ export interface FwRequest {
   accept: number | undefined;
   /** The first critical option the responder does not understand (RFC 7252 §5.4.1). */
   unknownCritical: number | undefined;
+  /** The requester's IP, for the download access check. */
+  address?: string;
 }
 
 export type FwAnswer =
   | { code: '2.05'; imageId: number; etag: Buffer; block2: BlockOption | undefined; size2: number | undefined; payload: Buffer }
-  | { code: string; diagnostic: string };
+  | { code: string; diagnostic: string; options?: Array<[number, Buffer]> };
 
 /** Critical options by the names coap-packet gives them (RFC 7252 §5.10, RFC 7959 §2.1, RFC 9177, RFC 8613). */
 const CRITICAL: Record<string, number> = {
@@ -54,14 +58,33 @@ export function unknownCriticalOption(options: ReadonlyArray<{ name: string | nu
 const refuse = (code: string, diagnostic: string): FwAnswer => ({ code, diagnostic });
 const NOT_FOUND = refuse('4.04', 'no such firmware image');
 
-/** The answer to one request; synchronous when the image is in memory (the per-block path). */
-export function answerFirmware(req: FwRequest, images: ImageCache): FwAnswer | Promise<FwAnswer> {
+/**
+ * The answer to one request; synchronous when the image is in memory and the requester may
+ * download (the per-block path). `access` checks the requester first (download-access.ts).
+ */
+export function answerFirmware(req: FwRequest, images: ImageCache, access?: DownloadAccess): FwAnswer | Promise<FwAnswer> {
   if (req.unknownCritical !== undefined) return refuse('4.02', `critical option ${req.unknownCritical} is not supported`);
   if (req.method !== 'GET') return refuse('4.05', 'only GET is allowed on /fw');
   const idText = req.path[1];
   if (req.path.length !== 2 || idText === undefined || !/^[1-9]\d{0,15}$/.test(idText)) return NOT_FOUND;
   // RFC 7252 §5.10.4: an Accept we cannot satisfy is 4.06.
   if (req.accept !== undefined && req.accept !== ContentFormat.OPAQUE) return refuse('4.06', 'firmware is application/octet-stream (42) only');
+  if (access === undefined || req.address === undefined) return answerBlock(req, images);
+  const verdict = access.check(req.address);
+  if (verdict instanceof Promise) return verdict.then((v) => refusal(v) ?? answerBlock(req, images));
+  return refusal(verdict) ?? answerBlock(req, images);
+}
+
+/** The answer for a requester that may not download now; undefined when it may. */
+function refusal(v: DownloadAccessVerdict): FwAnswer | undefined {
+  // RFC 9175 §2.4: 4.01 with an Echo and no payload, well within three times the request's size.
+  if (v.kind === 'echo') return { code: '4.01', diagnostic: '', options: [[CoapOption.ECHO, v.echo]] };
+  if (v.kind === 'busy') return { code: '4.29', diagnostic: 'too many requests from this address', options: [[CoapOption.MAX_AGE, uintBuffer(v.maxAge)]] };
+  return undefined;
+}
+
+function answerBlock(req: FwRequest, images: ImageCache): FwAnswer | Promise<FwAnswer> {
+  const idText = req.path[1]!;
   let asked: BlockOption | undefined;
   try {
     asked = req.block2 === undefined ? undefined : decodeBlock(req.block2);
@@ -103,14 +126,17 @@ export interface BlockServed {
 }
 
 /** GET /fw/<id> on the LwM2M socket (node-coap), for Package URIs that name the CoAP port. */
-export function firmwareResponder(opts: { images: ImageCache; onBlock?: (b: BlockServed) => void }) {
+export function firmwareResponder(opts: { images: ImageCache; access?: DownloadAccess; onBlock?: (b: BlockServed) => void }) {
   return async function handleFirmware(req: IncomingMessage, res: OutgoingMessage, segments: string[]): Promise<void> {
     const options = (req as unknown as { options?: Array<{ name: string | number }> }).options ?? [];
     const answer = await answerFirmware({
-      method: req.method, path: segments, block2: optionBuffer(req, 'Block2'),
+      method: req.method, path: segments, block2: optionBuffer(req, 'Block2'), address: req.rsinfo.address,
       size2: optionBuffer(req, 'Size2') !== undefined, accept: contentFormatOf(req, 'Accept'), unknownCritical: unknownCriticalOption(options),
-    }, opts.images);
-    if (!('payload' in answer)) return replyError(res, answer.code, answer.diagnostic);
+    }, opts.images, opts.access);
+    if (!('payload' in answer)) {
+      for (const [number, value] of answer.options ?? []) res.setOption(String(number), value);
+      return replyError(res, answer.code, answer.diagnostic);
+    }
     res.code = '2.05';
     res.setOption('ETag', answer.etag);
     res.setOption('Content-Format', ContentFormat.OPAQUE);

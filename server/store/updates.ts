@@ -162,3 +162,11 @@ const WATCHED = `SELECT u.id, u.state, u.deadline, d.endpoint, d.address, d.port
 export async function extendDeadline(q: Queryable, id: number, seconds: number): Promise<void> {
   await q.query(`UPDATE device_updates SET deadline = now() + make_interval(secs => $2::integer) WHERE id = $1 AND ${ACTIVE}`, [id, seconds]);
 }
+
+/** True when a device last heard from `address` (an IP) has an update under way: it may download at full speed. */
+export async function updatingAt(q: Queryable, address: string): Promise<boolean> {
+  const res = await q.query(
+    `SELECT 1 FROM device_updates u JOIN devices d ON d.id = u.device_id WHERE d.address = $1 AND u.${ACTIVE} LIMIT 1`, [address],
+  );
+  return res.rows.length > 0;
+}

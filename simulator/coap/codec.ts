@@ -27,6 +27,7 @@ export const OptionNumber = {
   PROXY_URI: 35,
   PROXY_SCHEME: 39,
   SIZE1: 60,
+  ECHO: 252,
   NO_RESPONSE: 258,
 } as const;
 
@@ -57,6 +58,7 @@ const NUMBER_BY_NAME: Record<string, number> = {
   'Proxy-Uri': 35,
   'Proxy-Scheme': 39,
   Size1: 60,
+  Echo: 252,
   'No-Response': 258,
   'OCF-Accept-Content-Format-Version': 2049,
   'OCF-Content-Format-Version': 2053,
@@ -127,6 +129,10 @@ export class CoapOptions {
   get etag(): Buffer | undefined {
     return this.get(OptionNumber.ETAG);
   }
+  /** RFC 9175 §2.2: a server's freshness or reachability check, to be sent back in the next request. */
+  get echo(): Buffer | undefined {
+    return this.get(OptionNumber.ECHO);
+  }
   /** Decoded Block2 (RFC 7959 §2.2); throws the codec's DecodeError on a bad value. */
   get block2(): BlockOption | undefined {
     const v = this.get(OptionNumber.BLOCK2);
@@ -166,6 +172,7 @@ export interface OutgoingOptions {
   block2?: BlockOption;
   size1?: number;
   size2?: number;
+  echo?: Buffer;
 }
 
 /** The option list for coap-packet's `generate` (it sorts them and computes the deltas). */
@@ -189,5 +196,6 @@ export function encodeOptions(o: OutgoingOptions): Option[] {
   if (o.block1 !== undefined) out.push({ name: OptionNumber.BLOCK1, value: encodeBlock(o.block1) });
   uint(OptionNumber.SIZE2, o.size2);
   uint(OptionNumber.SIZE1, o.size1);
+  if (o.echo !== undefined) out.push({ name: OptionNumber.ECHO, value: o.echo });
   return out;
 }

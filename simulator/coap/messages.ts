@@ -39,6 +39,8 @@ export interface RequestParams {
   block2?: BlockOption;
   size1?: number;
   size2?: number;
+  /** RFC 9175: the Echo value a server asked for (a 4.01 with Echo), sent back. */
+  echo?: Buffer;
   payload?: Buffer | string;
   /** CON (default) or NON. */
   confirmable?: boolean;

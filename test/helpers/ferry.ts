@@ -120,3 +120,16 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Proves 127.0.0.1 to a server the way a CoAP client does (RFC 9175 §2.4): a GET /fw answered
+ * 4.01 with an Echo, repeated with that Echo. Tests about Block2 start with it; a server's proof
+ * is per IP, so one exchange serves every client socket on the address.
+ */
+export async function proveLoopback(port: number): Promise<void> {
+  const first = await exchange(port, { code: 'GET', options: uriOptions('/fw/1') });
+  const echo = optionValues(first, '252')[0];
+  if (first.code !== '4.01' || echo === undefined) return; // proven already
+  const again = await exchange(port, { code: 'GET', options: [...uriOptions('/fw/1'), { name: '252' as never, value: echo }] });
+  if (again.code === '4.01') throw new Error('the server did not take its own Echo');
+}

@@ -14,7 +14,7 @@ import { decodeBlock, encodeBlock } from '../../../protocols/block.ts';
 import type { Ferry } from '../../../server/main.ts';
 import { insertFirmware } from '../../../server/store/firmware.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
-import { optionValues, startTestFerry, uriOptions } from '../../helpers/ferry.ts';
+import { optionValues, proveLoopback, startTestFerry, uriOptions } from '../../helpers/ferry.ts';
 
 const run = promisify(execFile);
 
@@ -95,7 +95,9 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
   // A fresh server per test: the database is emptied between tests and ids start again at 1,
   // which a running server's image cache would not expect.
   suite.before.each(async () => {
-    ferry = await startTestFerry(db().db);
+    // Block2 behaviour, not access control: the address proven, no per-address block rate.
+    ferry = await startTestFerry(db().db, { downloadRate: 0 });
+    await proveLoopback(ferry.downloadAddress.port);
     client = await RawClient.open(ferry.downloadAddress.port);
   });
   suite.after.each(async () => {
@@ -200,13 +202,21 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
     assert.ok(n!.payload.equals(a!.payload));
   });
 
-  suite('malformed datagrams are dropped and counted; a ping gets a Reset; the socket keeps serving', async () => {
+  suite('malformed datagrams are dropped and counted; a CON format error and a ping get a Reset; the socket keeps serving', async () => {
     const id = await store(randomBytes(10));
-    const before = ferry.download!.stats.malformed;
-    for (const junk of [Buffer.from([0x00]), Buffer.from([0x00, 0x01, 0x02, 0x03]), Buffer.from([0x4f, 1, 0, 1]), Buffer.from([0x40, 0, 0, 1, 9])]) {
+    const stats = ferry.download!.guard.stats;
+    const before = { malformed: stats.malformed, formatErrors: stats.formatErrors };
+    // RFC 7252 §3: too short for a header, or version 0: silently ignored.
+    for (const junk of [Buffer.from([0x00]), Buffer.from([0x00, 0x01, 0x02, 0x03])]) {
       assert.is(await client.roundTrip(junk, 200), undefined, `no answer to ${junk.toString('hex')}`);
     }
-    assert.is(ferry.download!.stats.malformed - before, 4);
+    // §3 token length 15, §4.1 an Empty CON with a byte after it: format errors, a CON is rejected with a Reset (§4.2).
+    for (const [junk, mid] of [[Buffer.from([0x4f, 1, 0, 1]), 1], [Buffer.from([0x40, 0, 0, 2, 9]), 2]] as const) {
+      const rst = await client.roundTrip(junk, 500);
+      assert.ok(rst?.reset && rst.messageId === mid, `a Reset for ${junk.toString('hex')}`);
+    }
+    assert.is(stats.malformed - before.malformed, 2);
+    assert.is(stats.formatErrors - before.formatErrors, 2);
     const pong = await client.roundTrip(generate({ confirmable: true, code: '0.00', messageId: 77 }));
     assert.ok(pong!.reset, 'RFC 7252 §4.3: CoAP ping');
     assert.is(pong!.messageId, 77);
@@ -259,7 +269,8 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
 
   suite('one-port mode: --download-port = --coap-port serves /fw on the CoAP socket, no second socket', async () => {
     const port = await freePort();
-    const single = await startTestFerry(db().db, { coapPort: port, downloadPort: port });
+    const single = await startTestFerry(db().db, { coapPort: port, downloadPort: port, downloadRate: 0 });
+    await proveLoopback(port);
     try {
       assert.is(single.download, undefined);
       assert.is(single.downloadAddress.port, port);

@@ -12,7 +12,7 @@ import { decodeBlock, encodeBlock } from '../../../protocols/block.ts';
 import type { Ferry } from '../../../server/main.ts';
 import { insertFirmware } from '../../../server/store/firmware.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
-import { exchange, optionValues, startTestFerry, uriOptions } from '../../helpers/ferry.ts';
+import { exchange, optionValues, proveLoopback, startTestFerry, uriOptions } from '../../helpers/ferry.ts';
 
 const run = promisify(execFile);
 const IMAGE = randomBytes(5000); // 4 full 1024-byte blocks and a short fifth
@@ -27,7 +27,10 @@ forEachDatabase('coap/fw', ({ suite, get }) => {
     for (const s of ['download', 'coap'] as const) suite(`${name} [${s} socket]`, async () => { socket = s; await body(); });
   };
   let id = 0;
-  suite.before(async () => { ferry = await startTestFerry(get().db); });
+  suite.before(async () => {
+    ferry = await startTestFerry(get().db, { downloadRate: 0 });
+    await proveLoopback(ferry.downloadAddress.port);
+  });
   suite.before.each(async () => {
     id = (await insertFirmware(get().db, { version: '2.0.0', hardwareClass: 'sim-1', payload: IMAGE })).id;
   });

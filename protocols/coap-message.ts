@@ -1,0 +1,122 @@
+/**
+ * The CoAP message format (RFC 7252 §3) read byte by byte, for the guard in front of the server's
+ * sockets: header, token, options by number (deltas summed, extended forms read), payload.
+ * Every format error RFC 7252 names is a DecodeError, so the caller can answer a confirmable
+ * message with a Reset (§4.2) and drop a non-confirmable one (§4.3). `readHeader` reads just
+ * the first four bytes, enough to reject a message whose rest cannot be read.
+ */
+import { DecodeError } from './errors.ts';
+
+export type CoapType = 'CON' | 'NON' | 'ACK' | 'RST';
+const TYPES: readonly CoapType[] = ['CON', 'NON', 'ACK', 'RST'];
+
+export interface CoapHeader {
+  type: CoapType;
+  /** Token Length, 0–15 as sent (9–15 are a format error, §3). */
+  tokenLength: number;
+  /** The code byte: class in the top 3 bits, detail in the low 5. */
+  code: number;
+  messageId: number;
+}
+
+export interface CoapMessage extends CoapHeader {
+  token: Buffer;
+  /** [number, value] in the order sent, which is ascending number (the deltas are never negative). */
+  options: Array<[number, Buffer]>;
+  payload: Buffer;
+}
+
+/** Option numbers Ferry's sockets act on (RFC 7252 §12.2, RFC 7641, RFC 7959, RFC 9175). */
+export const CoapOption = {
+  IF_MATCH: 1, URI_HOST: 3, ETAG: 4, IF_NONE_MATCH: 5, OBSERVE: 6, URI_PORT: 7, LOCATION_PATH: 8,
+  URI_PATH: 11, CONTENT_FORMAT: 12, MAX_AGE: 14, URI_QUERY: 15, ACCEPT: 17, LOCATION_QUERY: 20,
+  BLOCK2: 23, BLOCK1: 27, SIZE2: 28, PROXY_URI: 35, PROXY_SCHEME: 39, SIZE1: 60, ECHO: 252,
+} as const;
+
+/** Options that may appear once only (RFC 7252 §5.10 Table 4, RFC 7959 §2.1, RFC 7641 §2, RFC 9175 §2.2.1). */
+const NOT_REPEATABLE: ReadonlySet<number> = new Set([3, 5, 6, 7, 12, 14, 17, 23, 27, 28, 35, 39, 60, 252]);
+
+/** "c.dd" of a code byte, e.g. 0x45 → "2.05". */
+export function codeText(code: number): string {
+  return `${code >>> 5}.${String(code & 0x1f).padStart(2, '0')}`;
+}
+
+/** The fixed four-byte header (§3). Throws DecodeError for a short datagram or another version. */
+export function readHeader(b: Buffer): CoapHeader {
+  if (b.length < 4) throw new DecodeError('coap.short', `a CoAP message has a 4-byte header, got ${b.length} bytes`);
+  const version = b[0]! >>> 6;
+  // §3: "Messages with unknown version numbers MUST be silently ignored."
+  if (version !== 1) throw new DecodeError('coap.version', `CoAP version ${version} is not 1`);
+  return { type: TYPES[(b[0]! >>> 4) & 3]!, tokenLength: b[0]! & 0x0f, code: b[1]!, messageId: b.readUInt16BE(2) };
+}
+
+/** The whole message (§3, §3.1); every format error is a DecodeError. */
+export function decodeCoapMessage(b: Buffer): CoapMessage {
+  const h = readHeader(b);
+  // §3: "Lengths 9-15 are reserved, MUST NOT be sent, and MUST be processed as a message format error."
+  if (h.tokenLength > 8) throw new DecodeError('coap.token-length', `token length ${h.tokenLength} is reserved (at most 8)`);
+  // §4.1: an Empty message (0.00) has no token and no bytes after the Message ID.
+  if (h.code === 0 && (h.tokenLength !== 0 || b.length !== 4)) {
+    throw new DecodeError('coap.empty', 'an Empty message (code 0.00) has no token, options or payload');
+  }
+  let p = 4 + h.tokenLength;
+  if (p > b.length) throw new DecodeError('coap.token', `the token runs past the end (${h.tokenLength} bytes announced)`);
+  const token = b.subarray(4, p);
+  const options: Array<[number, Buffer]> = [];
+  let number = 0;
+  while (p < b.length) {
+    const first = b[p]!;
+    if (first === 0xff) {
+      // §3: a payload marker followed by a zero-length payload is a format error.
+      if (p + 1 === b.length) throw new DecodeError('coap.payload-marker', 'a payload marker with no payload after it');
+      return { ...h, token, options, payload: b.subarray(p + 1) };
+    }
+    p += 1;
+    const delta = extended(b, first >>> 4, p, 'delta');
+    p = delta.next;
+    const length = extended(b, first & 0x0f, p, 'length');
+    p = length.next;
+    if (p + length.value > b.length) throw new DecodeError('coap.option', `option ${number + delta.value} runs past the end of the message`);
+    number += delta.value;
+    options.push([number, b.subarray(p, p + length.value)]);
+    p += length.value;
+  }
+  return { ...h, token, options, payload: b.subarray(b.length) };
+}
+
+/** §3.1: a nibble of 13 or 14 announces one or two more bytes; 15 is reserved (a format error). */
+function extended(b: Buffer, nibble: number, p: number, what: 'delta' | 'length'): { value: number; next: number } {
+  if (nibble < 13) return { value: nibble, next: p };
+  if (nibble === 15) throw new DecodeError('coap.option', `option ${what} nibble 15 is reserved`);
+  const bytes = nibble === 13 ? 1 : 2;
+  if (p + bytes > b.length) throw new DecodeError('coap.option', `the extended option ${what} runs past the end`);
+  return nibble === 13 ? { value: b[p]! + 13, next: p + 1 } : { value: b.readUInt16BE(p) + 269, next: p + 2 };
+}
+
+/**
+ * The first option of a request a server must refuse (§5.4.1): a critical one (odd number) it
+ * does not understand, or one repeated that may appear once (§5.4.5: treated as unrecognised).
+ */
+export function firstBadOption(options: ReadonlyArray<readonly [number, Buffer]>, understood: ReadonlySet<number>): number | undefined {
+  let previous = -1;
+  for (const [number] of options) {
+    if ((number & 1) === 1 && !understood.has(number)) return number;
+    if (number === previous && NOT_REPEATABLE.has(number) && (number & 1) === 1) return number;
+    previous = number;
+  }
+  return undefined;
+}
+
+/** The value of the first `number` option, or undefined. */
+export function optionValue(options: ReadonlyArray<readonly [number, Buffer]>, number: number): Buffer | undefined {
+  for (const [n, v] of options) if (n === number) return v;
+  return undefined;
+}
+
+/** A uint option value (§3.2): big-endian, leading zeros allowed; undefined beyond `maxBytes`. */
+export function uintValue(v: Buffer, maxBytes = 4): number | undefined {
+  if (v.length > maxBytes) return undefined;
+  let n = 0;
+  for (const byte of v) n = n * 256 + byte;
+  return n;
+}

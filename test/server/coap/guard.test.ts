@@ -1,0 +1,155 @@
+// Hostile datagrams on both UDP sockets (server/coap/guard.ts): the one-datagram crash (a GET with
+// Observe on a resource that is not observable), RFC 7252 format errors, unknown critical options,
+// pings, Block1 bodies past their limits, and nothing a datagram does stops the server answering.
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { generate, parse, type Packet, type ParsedPacket } from 'coap-packet';
+import * as assert from 'uvu/assert';
+import { encodeBlock } from '../../../protocols/block.ts';
+import type { Ferry } from '../../../server/main.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { startTestFerry, uriOptions } from '../../helpers/ferry.ts';
+
+/** A client socket on one loopback address that collects every datagram it is sent. */
+class Peer {
+  readonly got: Buffer[] = [];
+  private constructor(readonly socket: Socket) {
+    socket.on('message', (m) => this.got.push(m));
+  }
+
+  static async open(address = '127.0.0.1'): Promise<Peer> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((r) => socket.bind(0, address, () => r()));
+    return new Peer(socket);
+  }
+
+  send(port: number, datagram: Buffer): void {
+    this.socket.send(datagram, port, '127.0.0.1');
+  }
+
+  /** Sends and waits up to `ms` for the datagrams that come back; returns those that came. */
+  async exchange(port: number, datagram: Buffer, ms = 400): Promise<ParsedPacket[]> {
+    const from = this.got.length;
+    this.send(port, datagram);
+    await new Promise((r) => setTimeout(r, ms));
+    return this.got.slice(from).map((m) => parse(m));
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.socket.close(() => r()));
+  }
+}
+
+let mid = 100;
+const con = (p: Packet): Buffer => generate({ confirmable: true, messageId: (mid = (mid + 1) & 0xffff), token: randomBytes(4), ...p });
+const register = (ep: string): Buffer => con({ code: 'POST', options: uriOptions('/rd', [`ep=${ep}`, 'lt=300', 'lwm2m=1.1']), payload: Buffer.from('</1/0>,</3/0>,</5/0>') });
+
+forEachDatabase('coap/guard', ({ suite, get }) => {
+  let ferry: Ferry;
+  let peer: Peer;
+  const sockets = (): Array<[string, number]> => [['coap', ferry.coapAddress.port], ['download', ferry.downloadAddress.port]];
+  suite.before.each(async () => {
+    ferry = await startTestFerry(get().db);
+    peer = await Peer.open();
+  });
+  suite.after.each(async () => {
+    await peer.close();
+    await ferry.close();
+  });
+
+  /** A clean Register from another loopback address is answered 2.01: the server is alive. */
+  const alive = async (): Promise<void> => {
+    const other = await Peer.open('127.0.0.9');
+    try {
+      const answers = await other.exchange(ferry.coapAddress.port, register(`alive-${randomBytes(3).toString('hex')}`), 1500);
+      assert.ok(answers.some((a) => a.code === '2.01'), `a clean Register answered 2.01, got ${answers.map((a) => a.code).join(', ') || 'nothing'}`);
+    } finally {
+      await other.close();
+    }
+  };
+
+  suite('the 8-byte NON GET /rd with Observe, and its CON twin, on every path of both sockets: answered without Observe, the server lives (RFC 7641 §4.1)', async () => {
+    const exact = Buffer.from('5001222260527264', 'hex');
+    peer.send(ferry.coapAddress.port, exact);
+    peer.send(ferry.downloadAddress.port, exact);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const [name, port] of sockets()) {
+      for (const path of ['/rd', '/zz', '/fw', '/fw/1']) {
+        for (const confirmable of [false, true]) {
+          const datagram = generate({ confirmable, code: 'GET', messageId: (mid = (mid + 1) & 0xffff), token: Buffer.alloc(0),
+            options: [{ name: 'Observe', value: Buffer.alloc(0) }, ...uriOptions(path)] });
+          const answers = await peer.exchange(port, datagram, 250);
+          for (const a of answers) {
+            assert.not.ok(a.options.some((o) => o.name === 'Observe'), `${name} ${path}: no Observe in the answer`);
+            assert.not.ok(a.code.startsWith('5.'), `${name} ${path}: ${a.code}`);
+          }
+          if (confirmable) assert.ok(answers.length > 0, `${name} ${path}: a CON is answered`);
+        }
+      }
+    }
+    await alive();
+  });
+
+  suite('token length 9–15 is a format error: a CON gets a Reset, a NON nothing, never 2.05 (RFC 7252 §3, §4.2, §4.3)', async () => {
+    for (const [name, port] of sockets()) {
+      for (let tkl = 9; tkl <= 15; tkl++) {
+        const body = Buffer.concat([randomBytes(tkl), Buffer.from([0xb2, 0x72, 0x64])]);
+        const c = await peer.exchange(port, Buffer.concat([Buffer.from([0x40 | tkl, 0x01, 0x12, tkl]), body]), 150);
+        assert.equal(c.map((a) => a.reset && a.messageId === (0x1200 | tkl)), [true], `${name}: CON with TKL ${tkl} → one Reset`);
+        const n = await peer.exchange(port, Buffer.concat([Buffer.from([0x50 | tkl, 0x01, 0x13, tkl]), body]), 150);
+        assert.is(n.length, 0, `${name}: NON with TKL ${tkl} → dropped`);
+      }
+    }
+    await alive();
+  });
+
+  suite('an unknown critical option: 4.02 to a CON, a NON dropped (RFC 7252 §5.4.1); a ping on the LwM2M socket gets one Reset only (§4.3)', async () => {
+    const critical = { name: '2049' as never, value: Buffer.from([1]) };
+    for (const [name, port] of sockets()) {
+      const c = await peer.exchange(port, con({ code: 'GET', options: [...uriOptions('/rd'), critical] }));
+      assert.equal(c.map((a) => a.code), ['4.02'], name);
+      assert.match(c[0]!.payload.toString(), /2049/);
+      const n = await peer.exchange(port, generate({ confirmable: false, code: 'GET', messageId: 9, token: Buffer.from([1]), options: [...uriOptions('/rd'), critical] }));
+      assert.is(n.length, 0, `${name}: a NON with it is rejected`);
+    }
+    const ping = await peer.exchange(ferry.coapAddress.port, Buffer.from([0x40, 0, 0x33, 0x44]), 500);
+    assert.equal(ping.map((a) => [a.reset, a.code, a.messageId]), [[true, '0.00', 0x3344]]);
+    assert.ok(ferry.coap.guard.stats.pings >= 1);
+  });
+
+  suite('Block1: a body past its limit is 4.13 with Size1, a block without its predecessors 4.08, never 5.00; reassembly memory stays bounded (RFC 7959 §2.9)', async () => {
+    const port = ferry.coapAddress.port;
+    const block1 = (num: number, more: boolean, size: number, token: Buffer) => con({
+      code: 'POST', token, options: [...uriOptions('/rd', ['ep=b1', 'lwm2m=1.1']), { name: 'Block1', value: encodeBlock({ num, more, szx: Math.log2(size) - 4 }) }],
+      payload: randomBytes(size),
+    });
+    // The last block numbered 2^20 − 1, alone: node-coap would allocate about 1 GiB for it.
+    const far = await peer.exchange(port, block1(2 ** 20 - 1, false, 1024, randomBytes(4)));
+    assert.is(far.length, 1);
+    assert.ok(['4.08', '4.13'].includes(far[0]!.code), far[0]!.code);
+    // Block 5 with no blocks before it.
+    assert.equal((await peer.exchange(port, block1(5, true, 1024, randomBytes(4)))).map((a) => a.code), ['4.08']);
+    // M=1 with a short payload is not a block of its size.
+    const short = con({ code: 'POST', options: [...uriOptions('/rd', ['ep=b1']), { name: 'Block1', value: encodeBlock({ num: 0, more: true, szx: 6 }) }], payload: randomBytes(10) });
+    assert.equal((await peer.exchange(port, short)).map((a) => a.code), ['4.00']);
+    // Many unfinished bodies with distinct tokens: 2.31 while they fit, then 4.13; held bytes stay within the bound.
+    const limit = ferry.coap.guard.block1!.limits;
+    const codes = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      peer.send(port, block1(0, true, 1024, randomBytes(8)));
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    for (const m of peer.got.slice(-400)) { const c = parse(m).code; codes.set(c, (codes.get(c) ?? 0) + 1); }
+    assert.ok((codes.get('2.31') ?? 0) > 0, 'bodies are taken while they fit');
+    assert.ok((codes.get('4.13') ?? 0) > 0, `then refused with 4.13: ${JSON.stringify([...codes])}`);
+    assert.not.ok([...codes.keys()].some((c) => c.startsWith('5.')));
+    assert.ok(ferry.coap.guard.block1!.heldBytes <= limit.perAddress, `${ferry.coap.guard.block1!.heldBytes} held`);
+    // A block past the largest request body: 4.13 with Size1 = that size (RFC 7252 §5.9.2.9).
+    const past = await peer.exchange(port, block1(limit.maxBody / 1024, true, 1024, randomBytes(4)));
+    assert.equal(past.map((a) => a.code), ['4.13']);
+    const size1 = past[0]!.options.find((o) => o.name === 'Size1')!.value;
+    assert.is(size1.readUIntBE(0, size1.length), limit.maxBody);
+    await alive();
+  });
+});
