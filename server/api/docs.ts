@@ -5,8 +5,27 @@
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import { API_PREFIX } from './auth.ts';
+
+/** The parts of a request whose schema's properties are its parameters in the document. */
+const PARAMETER_PARTS = ['querystring', 'params', 'headers'] as const;
+
+/**
+ * @fastify/swagger lists the properties of a querystring, params or headers schema as its
+ * parameters, and when there are none, the schema's own keywords: `{ type: 'object',
+ * additionalProperties: false }` (a route that takes no query) became parameters named "type"
+ * and "additionalProperties". An empty `properties` lists none.
+ */
+function withProperties(schema: FastifySchema): FastifySchema {
+  if (!schema) return schema; // a route without one
+  const out: Record<string, unknown> = { ...schema };
+  for (const part of PARAMETER_PARTS) {
+    const s = out[part] as Record<string, unknown> | undefined;
+    if (s !== undefined && s['properties'] === undefined && s['$ref'] === undefined && !s['oneOf'] && !s['anyOf'] && !s['allOf']) out[part] = { ...s, properties: {} };
+  }
+  return out as FastifySchema;
+}
 
 export async function installDocs(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {
@@ -15,7 +34,8 @@ export async function installDocs(app: FastifyInstance, version: string): Promis
       info: { title: 'Ferry admin API', version, description: 'LwM2M firmware updates: devices, firmware images, updates, device management, tokens, the audit log.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a Ferry API token (fry_…); roles viewer < operator < admin' } } },
     },
-    transform: ({ schema, url, route }) => {
+    transform: ({ schema: declared, url, route }) => {
+      const schema = withProperties(declared);
       if (url !== API_PREFIX && !url.startsWith(`${API_PREFIX}/`)) return { schema, url };
       const role = route.config?.role;
       const described: Record<string, unknown> = { ...schema, security: [{ bearer: [] }], ...(role ? { description: `${schema?.description ? `${schema.description as string} ` : ''}Needs the ${role} role.` } : {}) };
