@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { CampaignPolicy, CampaignState, CampaignTarget, WaveSpec } from '../store/rows.ts';
 import { actorOf } from './auth.ts';
-import { errorBody, idParams, label } from './schemas.ts';
+import { endpointParam, errorBody, freeText, id, idParams, instant, instantParam, label } from './schemas.ts';
 
 const STATES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'aborted'] as const;
 const labels = (max: number) => ({ type: 'array', items: label, minItems: 1, maxItems: max, uniqueItems: true }) as const;
@@ -15,7 +15,7 @@ const hour = { type: 'integer', minimum: 0, maximum: 23 } as const;
 
 const target = {
   type: 'object', additionalProperties: false,
-  properties: { hardwareClass: label, tags: labels(32), firmwareVersions: labels(100), endpoints: { ...labels(10_000), items: { type: 'string', minLength: 1, maxLength: 255 } } },
+  properties: { hardwareClass: label, tags: labels(32), firmwareVersions: labels(100), endpoints: { ...labels(10_000), items: endpointParam } },
 } as const;
 
 const policy = {
@@ -91,15 +91,16 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
     schema: {
       body: {
         type: 'object', additionalProperties: false, required: ['name', 'firmwareId', 'policy'],
-        properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, firmwareId: { type: 'integer', minimum: 1 }, target, policy, startAt: { type: 'string', format: 'date-time' } },
+        properties: { name: freeText(200), firmwareId: id, target, policy, startAt: { ...instantParam, description: 'when the campaign starts by itself' } },
       },
       response: { 201: campaignBody, '4xx': errorBody },
     },
   }, async (req, reply) => {
     const b = req.body;
+    const startAt = instant(b.startAt, 'startAt');
     const campaign = await campaigns.create({
       name: b.name, firmwareId: b.firmwareId, target: b.target ?? {}, policy: policyWithDefaults(b.policy),
-      ...(b.startAt === undefined ? {} : { startAt: new Date(b.startAt) }),
+      ...(startAt === undefined ? {} : { startAt }),
     }, actorOf(req));
     return reply.code(201).send(campaign);
   });
@@ -124,7 +125,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
       preValidation: async (req) => { if (req.body === undefined || req.body === null) req.body = {}; },
       schema: {
         params: idParams,
-        body: { type: 'object', additionalProperties: false, properties: action === 'pause' ? { reason: { type: 'string', minLength: 1, maxLength: 500 } } : {} },
+        body: { type: 'object', additionalProperties: false, properties: action === 'pause' ? { reason: freeText(500) } : {} },
         response: { 200: campaignBody, '4xx': errorBody },
       },
     }, async (req) => campaigns.act(Number(req.params.id), action, actorOf(req), req.body.reason));

@@ -5,14 +5,18 @@ export const MAX_ID = Number.MAX_SAFE_INTEGER;
 export const id = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
 /** An id in the path (text, coerced to an integer). */
 export const idParam = id;
+/** No control characters (C0, DEL, C1): PostgreSQL text and jsonb refuse NUL, and the rest has no place in a name. */
+const NO_CONTROLS = '^[^\\u0000-\\u001f\\u007f-\\u009f]+$';
+/** A name or a note an operator writes (a campaign's name, a pause reason): 1 to `max` characters, no control characters. */
+export const freeText = (max: number) => ({ type: 'string', minLength: 1, maxLength: max, pattern: NO_CONTROLS }) as const;
 /** As the registration interface takes `ep`: 1 to 255 characters, no control characters (Postgres text refuses NUL). */
-export const endpointParam = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' } as const;
+export const endpointParam = freeText(255);
 /** Path parameters: `:id`, `:endpoint`. */
 export const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: idParam } } as const;
 export const endpointParams = { type: 'object', required: ['endpoint'], additionalProperties: false, properties: { endpoint: endpointParam } } as const;
 /** A version or hardware class: printable ASCII, no spaces. */
 export const label = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' } as const;
-/** An instant in a querystring (RFC 3339 with its offset), years 1000 to 2999 so the database takes every one. */
+/** An instant in a querystring or a body (RFC 3339 with its offset), years 1000 to 2999 so the database takes every one. */
 export const instantParam = { type: 'string', format: 'date-time', maxLength: 40, pattern: '^[12][0-9]{3}-' } as const;
 /** A page size. */
 export const limitParam = { type: 'integer', minimum: 1, maximum: 1000 } as const;
