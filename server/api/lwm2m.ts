@@ -17,7 +17,8 @@ import { DecodeError } from '../../protocols/errors.ts';
 import type { Lwm2mNodes, Lwm2mValue } from '../../protocols/lwm2m-node.ts';
 import { formatPath, parsePath, type Lwm2mPath } from '../../protocols/path.ts';
 import { DmError, targetOf, type Target } from '../coap/dm-client.ts';
-import type { DeviceFormats, Lwm2mOperations, ReadResult } from '../coap/lwm2m-operations.ts';
+import { preferredFormat, type DeviceFormats, type Lwm2mOperations, type ReadResult } from '../coap/lwm2m-operations.ts';
+import { encodeContent } from '../../protocols/content.ts';
 import type { Db } from '../store/db.ts';
 import { findByEndpoint } from '../store/devices.ts';
 import { recordEvent } from '../store/events.ts';
@@ -42,6 +43,16 @@ const valuesBody = {
   properties: { value: jsonValue, values: { type: 'array', maxItems: 1000, items: nodeBody } },
 } as const;
 const attributeNames = ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const;
+
+/**
+ * A request to a device is one CoAP message (Device Management sends no Block1), and without a
+ * known path MTU that carries at most 1024 bytes of payload (RFC 7252 §4.6). A larger one is the
+ * caller's to split: a 413 here, not the transport's refusal as a 502.
+ */
+const MAX_DM_PAYLOAD = 1024;
+function fitsOneMessage(bytes: number, what: string): void {
+  if (bytes > MAX_DM_PAYLOAD) throw new HttpError(413, `${what} takes ${bytes} bytes; a request to a device carries at most ${MAX_DM_PAYLOAD} (RFC 7252 §4.6)`);
+}
 
 interface Latest { at: string; contentFormat: number; values: ReturnType<typeof nodesToJson>; notifications: number; error?: string }
 
@@ -112,7 +123,10 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
   }, async (req, reply) => {
     const { target, formats, path, deviceId } = await resolve(req);
     const nodes = nodesOf(path, req.body);
-    try { await deps.ops.write(target, formats, path, nodes, req.query.mode ?? 'replace'); } catch (err) { return deviceFailure(err); }
+    try {
+      fitsOneMessage(encodeContent(preferredFormat(formats), nodes, path).length, 'the write');
+      await deps.ops.write(target, formats, path, nodes, req.query.mode ?? 'replace');
+    } catch (err) { return deviceFailure(err); }
     await audit(req, 'write', deviceId, path, { mode: req.query.mode ?? 'replace', resources: nodes.length });
     return reply.code(204).send();
   });
@@ -123,7 +137,10 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     const { target, formats, path, deviceId } = await resolve(req);
     if (path.instanceId !== undefined) throw new HttpError(400, 'create on an object path, e.g. /9');
     const nodes = nodesOf(path, req.body);
-    try { await deps.ops.create(target, formats, path, nodes); } catch (err) { return deviceFailure(err); }
+    try {
+      fitsOneMessage(encodeContent(preferredFormat(formats), nodes, path).length, 'the new instance');
+      await deps.ops.create(target, formats, path, nodes);
+    } catch (err) { return deviceFailure(err); }
     await audit(req, 'create', deviceId, path);
     return reply.code(201).send();
   });
@@ -137,10 +154,12 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
   });
 
   app.post<{ Params: { endpoint: string; '*': string }; Body: { arguments?: string } | undefined }>('/api/v1/devices/:endpoint/execute/*', { config: { role: 'operator' },
-    schema: { params, body: { type: ['object', 'null'], additionalProperties: false, properties: { arguments: { type: 'string', maxLength: 1024 } } }, response: { '4xx': errorBody } },
+    // No control characters: the arguments go to the audit log too, whose jsonb refuses NUL.
+    schema: { params, body: { type: ['object', 'null'], additionalProperties: false, properties: { arguments: { type: 'string', maxLength: 1024, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' } } }, response: { '4xx': errorBody } },
   }, async (req, reply) => {
     const { target, path, deviceId } = await resolve(req);
     if (path.resourceId === undefined) throw new HttpError(400, 'execute a resource, e.g. /3/0/4');
+    if (req.body?.arguments !== undefined) fitsOneMessage(Buffer.byteLength(req.body.arguments), 'the arguments');
     try { await deps.ops.execute(target, path, req.body?.arguments); } catch (err) { return deviceFailure(err); }
     await audit(req, 'execute', deviceId, path, req.body?.arguments === undefined ? {} : { arguments: req.body.arguments });
     return reply.code(204).send();
