@@ -84,7 +84,7 @@ export class CoapEndpoint {
     server.on('request', (req: IncomingMessage, res: OutgoingMessage) => {
       // A response stream's late failure (a send after the socket closed, say) is logged, never thrown.
       res.on('error', (err: Error) => log.warn({ err, from: `${req.rsinfo.address}:${req.rsinfo.port}` }, 'coap response failed'));
-      void dispatch(opts.handler, req, res, log);
+      void dispatch(opts.handler, req, res, log, guard);
     });
     const agent = new Agent({ socket: guarded });
     keepRetransmissions(agent);
@@ -105,16 +105,23 @@ export class CoapEndpoint {
   }
 }
 
-async function dispatch(handler: CoapHandler, req: IncomingMessage, res: OutgoingMessage, log: Logger): Promise<void> {
+/**
+ * Runs a handler; its refusals become 4.xx answers. They are counted with the guard's refusals
+ * (summed in the log once an interval) and logged one by one at debug level only: hostile traffic
+ * must not write a log line a datagram.
+ */
+async function dispatch(handler: CoapHandler, req: IncomingMessage, res: OutgoingMessage, log: Logger, guard: GuardedSocket): Promise<void> {
   try {
     await handler(req, res);
   } catch (err) {
     const from = `${req.rsinfo.address}:${req.rsinfo.port}`;
     if (err instanceof CoapError) {
-      log.info({ from, url: req.url, code: err.code }, `refused: ${err.message}`);
+      guard.stats.refused++;
+      log.debug({ from, url: req.url, code: err.code }, `refused: ${err.message}`);
       safeReply(res, err.code, err.message);
     } else if (err instanceof DecodeError) {
-      log.info({ from, url: req.url, code: err.code }, `bad request: ${err.reason}`);
+      guard.stats.refused++;
+      log.debug({ from, url: req.url, code: err.code }, `bad request: ${err.reason}`);
       safeReply(res, '4.00', err.reason);
     } else {
       log.error({ err, from, url: req.url }, 'coap handler failed');

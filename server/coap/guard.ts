@@ -56,7 +56,7 @@ export interface GuardStats {
   malformed: number;
   /** Format errors (§3, §4.1): a CON got a Reset. */
   formatErrors: number;
-  /** Requests refused here: bad options, methods, Block1 limits. */
+  /** Requests refused with a 4.xx: here (bad options, methods, Block1 limits) or by a handler (endpoint.ts). */
   refused: number;
   /** Datagrams from unproven sources over their rate: dropped. */
   rateLimited: number;

@@ -13,7 +13,9 @@ import { startTestFerry, uriOptions } from '../../helpers/ferry.ts';
 /** A client socket on one loopback address that collects every datagram it is sent. */
 class Peer {
   readonly got: Buffer[] = [];
-  private constructor(readonly socket: Socket) {
+  readonly socket: Socket;
+  private constructor(socket: Socket) {
+    this.socket = socket;
     socket.on('message', (m) => this.got.push(m));
   }
 
