@@ -6,6 +6,7 @@
  * the same generator measures every server. Each block is compared with the image's bytes.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { generate, parse } from 'coap-packet';
 
 /** RFC 7252 §4.8 transmission parameters. */
 const ACK_TIMEOUT_MS = 2000;
@@ -129,6 +130,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   };
 
   const sockets = await Promise.all(Array.from({ length: o.clients }, (_, i) => bindClient(i)));
+  await proveSources(o.target, sockets);
   const run = Math.floor(Math.random() * 0x10000);
   const cpu0 = process.cpuUsage();
   const started = performance.now();
@@ -174,6 +176,33 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     generatorCpuSeconds: round((cpu.user + cpu.system) / 1e6),
     ...(result.firstError !== undefined ? { firstError: result.firstError } : {}),
   };
+}
+
+/**
+ * A server may first ask a new source address to show it receives (RFC 9175 §2.4: 4.01 with an
+ * Echo); a client sends the Echo back once per address, before the clock starts here. Servers
+ * that do not ask (libcoap, node-coap) just answer the probe.
+ */
+async function proveSources(target: LoadTarget, sockets: Socket[]): Promise<void> {
+  const byAddress = new Map(sockets.map((s) => [s.address().address, s]));
+  for (const socket of byAddress.values()) {
+    const ask = (echo?: Buffer) => new Promise<Buffer | undefined>((resolve) => {
+      const timer = setTimeout(() => { socket.off('message', on); resolve(undefined); }, 3000);
+      const on = (msg: Buffer): void => {
+        clearTimeout(timer);
+        socket.off('message', on);
+        const p = parse(msg);
+        resolve(p.code === '4.01' ? p.options.find((x) => String(x.name) === '252')?.value : undefined);
+      };
+      socket.on('message', on);
+      socket.send(generate({
+        confirmable: true, code: 'GET', messageId: Math.floor(Math.random() * 0x10000), token: Buffer.from([0xec, 0x40]),
+        options: [...target.path.map((p) => ({ name: 'Uri-Path' as const, value: Buffer.from(p) })), ...(echo ? [{ name: '252' as never, value: echo }] : [])],
+      }), target.port, target.host);
+    });
+    const echo = await ask();
+    if (echo !== undefined) await ask(echo);
+  }
 }
 
 function bindClient(i: number): Promise<Socket> {
