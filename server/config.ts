@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { HARDWARE_CLASS_SOURCES, type HardwareClassSource } from './coap/device-info.ts';
-import type { RateLimit } from './coap/register-limits.ts';
+import type { RateSetting } from './coap/register-limits.ts';
 
 export interface Config {
   coapHost: string;
@@ -42,11 +42,11 @@ export interface Config {
   /** This node's name in campaign leases and device ownership; default host:coap-port. */
   nodeId: string | undefined;
   /** Registers of unknown endpoints per source IP (IPv6: per /64); undefined: no limit. */
-  registerLimitIp: RateLimit | undefined;
+  registerLimitIp: RateSetting | undefined;
   /** Registers of unknown endpoints per source IP and port; undefined: no limit. */
-  registerLimitIpPort: RateLimit | undefined;
+  registerLimitIpPort: RateSetting | undefined;
   /** Registers of unknown endpoints, all sources together; undefined: no limit. */
-  registerLimitGlobal: RateLimit | undefined;
+  registerLimitGlobal: RateSetting | undefined;
   /** Largest link-format payload of a Register or Update, in bytes (4.13 above). */
   maxRegistrationPayload: number;
   /** Largest lifetime (lt=, seconds) a Register or Update may ask for (4.00 above). */
@@ -111,7 +111,7 @@ const bytes = (name: string, min: number, max: number) => (v: string): number =>
 };
 
 /** "20/s:200" (20 a second, bursts of 200; also /m, /h) → a token bucket; "off" → no limit. */
-const rateLimit = (name: string) => (v: string): RateLimit | undefined => {
+const rateLimit = (name: string) => (v: string): RateSetting | undefined => {
   if (v === 'off') return undefined;
   const m = /^(\d+)\/(s|m|h):(\d+)$/.exec(v);
   const rate = m ? Number(m[1]) / UNIT_SECONDS[m[2] as 's' | 'm' | 'h'] : 0;

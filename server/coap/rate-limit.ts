@@ -29,26 +29,46 @@ export class RateLimit {
     this.buckets = new LRUCache({ max: o.maxKeys ?? 100_000 });
   }
 
-  /** Takes one token for `key`; false when its bucket is empty. */
-  take(key: string, cost = 1): boolean {
+  /** Takes `cost` tokens for `key`; false (and none taken) when its bucket holds fewer. */
+  take(key: string, cost = 1, now = this.now()): boolean {
     if (this.perSecond <= 0) return true;
-    const now = this.now();
-    const b = this.buckets.get(key);
-    if (!b) {
-      this.buckets.set(key, { tokens: this.burst - cost, at: now });
-      return cost <= this.burst;
-    }
-    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
-    b.at = now;
+    const b = this.bucket(key, now);
     if (b.tokens < cost) return false;
     b.tokens -= cost;
     return true;
   }
 
+  /** Tokens `key` holds now, none taken (several limits that must all admit are checked first). */
+  tokens(key: string, now = this.now()): number {
+    return this.perSecond <= 0 ? Infinity : this.bucket(key, now).tokens;
+  }
+
+  /** Seconds until `key` holds a token again (exact; a Max-Age rounds it up). */
+  wait(key: string, now = this.now()): number {
+    if (this.perSecond <= 0) return 0;
+    return Math.max(0, (1 - this.bucket(key, now).tokens) / this.perSecond);
+  }
+
   /** Seconds until `key` has a token again (for a Max-Age on 4.29), at least 1. */
   retryAfter(key: string): number {
-    const b = this.buckets.get(key);
-    if (!b || this.perSecond <= 0) return 1;
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond));
+    return Math.max(1, Math.ceil(this.wait(key)));
+  }
+
+  /** Seconds an empty bucket takes to fill. */
+  get refillSeconds(): number {
+    return this.perSecond <= 0 ? 0 : this.burst / this.perSecond;
+  }
+
+  /** The bucket of `key`, refilled up to `now`; a new one is full. */
+  private bucket(key: string, now: number): Bucket {
+    let b = this.buckets.get(key);
+    if (!b) {
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(key, b);
+      return b;
+    }
+    b.tokens = Math.min(this.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.perSecond);
+    b.at = now;
+    return b;
   }
 }

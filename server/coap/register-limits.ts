@@ -9,22 +9,22 @@
  * A refusal is RFC 8516's 4.29 Too Many Requests, its Max-Age saying when to try again.
  */
 import { isIPv6 } from 'node:net';
-import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log.ts';
+import { RateLimit } from './rate-limit.ts';
 
-/** A token bucket: `burst` Registers at once, then `rate` a second. */
-export interface RateLimit {
+/** A token bucket setting: `burst` Registers at once, then `rate` a second. */
+export interface RateSetting {
   rate: number;
   burst: number;
 }
 
 export interface RegisterLimitsConfig {
   /** Per source address (IPv6: per /64); undefined: no limit. */
-  perIp?: RateLimit | undefined;
+  perIp?: RateSetting | undefined;
   /** Per source address and port; undefined: no limit. */
-  perIpPort?: RateLimit | undefined;
+  perIpPort?: RateSetting | undefined;
   /** New endpoints, whatever their source; undefined: no limit. */
-  global?: RateLimit | undefined;
+  global?: RateSetting | undefined;
 }
 
 export type LimitScope = 'ip' | 'ip-port' | 'global';
@@ -36,51 +36,17 @@ export type Admission =
 /** Sources tracked per table: each entry is a few dozen bytes. */
 const MAX_TRACKED = 20_000;
 
-interface Bucket { tokens: number; at: number }
-
-class Buckets {
-  readonly limit: RateLimit;
-  private readonly table: LRUCache<string, Bucket> | undefined;
-  private single: Bucket | undefined;
-
-  constructor(limit: RateLimit, tracked: number | undefined) {
-    this.limit = limit;
-    this.table = tracked === undefined ? undefined : new LRUCache<string, Bucket>({ max: tracked });
-  }
-
-  /** The bucket of `key`, refilled up to `now` (ms); created full. */
-  get(key: string, now: number): Bucket {
-    let b = this.table ? this.table.get(key) : this.single;
-    if (b === undefined) {
-      b = { tokens: this.limit.burst, at: now };
-      if (this.table) this.table.set(key, b); else this.single = b;
-    }
-    b.tokens = Math.min(this.limit.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.limit.rate);
-    b.at = now;
-    return b;
-  }
-
-  /** Seconds until `b` holds a token again. */
-  wait(b: Bucket): number {
-    return (1 - b.tokens) / this.limit.rate;
-  }
-
-  /** Seconds an empty bucket takes to fill again. */
-  refillSeconds(): number {
-    return this.limit.burst / this.limit.rate;
-  }
-}
-
 export class RegisterLimits {
-  private readonly scopes: Array<{ scope: LimitScope; buckets: Buckets; key: (address: string, port: number) => string }> = [];
+  private readonly scopes: Array<{ scope: LimitScope; buckets: RateLimit; key: (address: string, port: number) => string }> = [];
   private readonly random: () => number;
 
   constructor(config: RegisterLimitsConfig, o: { tracked?: number; random?: () => number } = {}) {
     const tracked = o.tracked ?? MAX_TRACKED;
     // Narrowest first: the scope a refusal names is the narrowest one that is empty.
-    if (config.perIpPort) this.scopes.push({ scope: 'ip-port', buckets: new Buckets(config.perIpPort, tracked), key: (a, p) => `${a}|${p}` });
-    if (config.perIp) this.scopes.push({ scope: 'ip', buckets: new Buckets(config.perIp, tracked), key: addressKey });
-    if (config.global) this.scopes.push({ scope: 'global', buckets: new Buckets(config.global, undefined), key: () => '' });
+    const buckets = (l: RateSetting, maxKeys: number) => new RateLimit({ perSecond: l.rate, burst: l.burst, maxKeys });
+    if (config.perIpPort) this.scopes.push({ scope: 'ip-port', buckets: buckets(config.perIpPort, tracked), key: (a, p) => `${a}|${p}` });
+    if (config.perIp) this.scopes.push({ scope: 'ip', buckets: buckets(config.perIp, tracked), key: addressKey });
+    if (config.global) this.scopes.push({ scope: 'global', buckets: buckets(config.global, 1), key: () => '' });
     this.random = o.random ?? Math.random;
   }
 
@@ -94,16 +60,16 @@ export class RegisterLimits {
    * token (then each gives one), refused otherwise (then none does).
    */
   admit(address: string, port: number, now = Date.now()): Admission {
-    const held = this.scopes.map((s) => ({ s, bucket: s.buckets.get(s.key(address, port), now) }));
-    const empty = held.filter((h) => h.bucket.tokens < 1);
+    const held = this.scopes.map((s) => ({ s, key: s.key(address, port) }));
+    const empty = held.filter((h) => h.s.buckets.tokens(h.key, now) < 1);
     if (empty.length === 0) {
-      for (const h of held) h.bucket.tokens -= 1;
+      for (const h of held) h.s.buckets.take(h.key, 1, now);
       return { admitted: true };
     }
     // When a token is back, plus a random part of the refill time, so that a refused crowd does
     // not come back all at once (RFC 8516 §4: Max-Age says when the client may try again).
-    const wait = Math.max(...empty.map((h) => h.s.buckets.wait(h.bucket)));
-    const spread = Math.min(60, Math.max(...empty.map((h) => h.s.buckets.refillSeconds())));
+    const wait = Math.max(...empty.map((h) => h.s.buckets.wait(h.key, now)));
+    const spread = Math.min(60, Math.max(...empty.map((h) => h.s.buckets.refillSeconds)));
     return { admitted: false, scope: empty[0]!.s.scope, retryAfterSeconds: Math.max(1, Math.ceil(wait + this.random() * spread)) };
   }
 }
