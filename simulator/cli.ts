@@ -1,8 +1,9 @@
 /**
  * `ferry sim` (run a fleet) and `ferry sim-image` (write a simulator image), as functions that
- * take argv and return an exit code: 0 done, 1 failed (a bricked device, a broken invariant, an
- * error), 2 usage error. While a fleet runs: a progress bar on a terminal (cli-progress), status
- * lines otherwise, and in a soak a line of figures every minute; at the end the report table.
+ * take argv and return an exit code (EXIT below). While a fleet runs: a progress bar on a
+ * terminal (cli-progress), status lines otherwise, and in a soak a line of figures every minute;
+ * at the end the report table. A run the API stopped is one line on stderr (and the table, if
+ * devices had started).
  */
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -26,7 +27,12 @@ export interface CliIo {
   statusIntervalMs?: number;
   /** Draw a progress bar here (default: stderr when it is a terminal). */
   progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Where FERRY_API_TOKEN and FERRY_ADMIN_TOKEN are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
+
+/** `ferry sim`'s exit codes (its --help lists them). */
+export const EXIT = { passed: 0, broken: 1, usage: 2, stopped: 3, unmet: 4 } as const;
 
 const defaultIo: CliIo = {
   out: (line) => void process.stdout.write(`${line}\n`),
@@ -47,11 +53,11 @@ export async function simCommand(argv: string[], io: CliIo = defaultIo): Promise
       io.out(SIM_HELP);
       return 0;
     }
-    opts = await fleetOptions(args);
+    opts = await fleetOptions(args, io.env ?? process.env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.err(`ferry sim: ${err.message}${/Unknown option|unexpected/i.test(err.message) ? `\n\n${SIM_HELP}` : ''}`);
-    return 2;
+    return EXIT.usage;
   }
   const stop = new AbortController();
   const signals = io.signals ?? process;
@@ -64,13 +70,14 @@ export async function simCommand(argv: string[], io: CliIo = defaultIo): Promise
   try {
     const report = await runFleet({ ...opts, signal: stop.signal, progressIntervalMs: progress.intervalMs, onProgress: progress.update });
     progress.stop();
-    io.out(formatReport(report));
+    if (report.apiFailure === undefined || report.started > 0) io.out(formatReport(report));
+    if (report.apiFailure !== undefined) io.err(`ferry sim: ${report.apiFailure.message}`);
     if (opts.json !== undefined) await writeFile(opts.json, `${JSON.stringify(report, null, 2)}\n`);
-    return report.bricked > 0 || report.invariants.length > 0 ? 1 : 0;
+    return EXIT[report.outcome.status];
   } catch (err) {
     progress.stop();
     io.err(`ferry sim: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
+    return EXIT.broken;
   } finally {
     signals.off('SIGINT', onSignal);
     signals.off('SIGTERM', onSignal);

@@ -3,7 +3,9 @@
  * devices, registered, updated, failed by Update Result, reverted, bricked (must be 0),
  * time-to-update percentiles, packets and bytes on air per update, retransmissions — plus the
  * invariants that must hold on every device (no bricked one, no image running that does not
- * verify, no unconfirmed image left running). Pure bookkeeping; the fleet runner does the I/O.
+ * verify, no unconfirmed image left running), what the API driver met, and the outcome: passed only
+ * when every invariant holds and, with a driver, every device updated. Pure bookkeeping; the fleet
+ * runner does the I/O.
  */
 import { updateResultName } from '../protocols/objects.ts';
 import { addStats, emptyStats } from './coap/messages.ts';
@@ -12,6 +14,7 @@ import { emptyLinkStats } from './coap/faulty-link.ts';
 import type { LinkStats } from './coap/faulty-link.ts';
 import type { SimDevice, SimDeviceEvent } from './device.ts';
 import type { DeviceFaultKind } from './faults.ts';
+import type { ApiFailure, DriverStats } from './fleet-driver.ts';
 
 export interface Percentiles {
   count: number;
@@ -68,6 +71,38 @@ export interface FleetReport {
   invariants: string[];
   durationMs: number;
   coap: EndpointStats;
+  /** The API driver's requests and the errors it retried (runs with --update or --soak). */
+  driver?: DriverStats;
+  /** What stopped the run: the API refused the token, could not be reached, or has no such image. */
+  apiFailure?: ApiFailure;
+  outcome: RunOutcome;
+}
+
+/**
+ * passed: every invariant holds and, when the run drove updates, every device updated;
+ * broken: an invariant broke (a bricked device, an unverified or unconfirmed image running);
+ * stopped: the API stopped the run; unmet: it ran, but devices were left not updated.
+ */
+export interface RunOutcome {
+  status: 'passed' | 'broken' | 'stopped' | 'unmet';
+  summary: string;
+}
+
+const kinds = (m: Partial<Record<string, number>>): string => Object.entries(m).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+
+export function runOutcome(r: Omit<FleetReport, 'outcome'>): RunOutcome {
+  const notUpdated = r.devices - r.updated;
+  const why = [
+    r.invariants.length > 0 || r.bricked > 0 ? `${r.invariants.length} invariant(s) broken, ${r.bricked} bricked` : '',
+    r.apiFailure?.message ?? '',
+    r.driver !== undefined && notUpdated > 0 ? `${notUpdated} of ${r.devices} devices not updated` : '',
+    r.driver !== undefined && notUpdated > 0 && r.driver.gaveUp > 0 ? `gave up on ${r.driver.gaveUp} after repeated failures` : '',
+    r.driver !== undefined && notUpdated > 0 && r.driver.errors > 0 ? `API errors: ${kinds(r.driver.errorsByKind)}` : '',
+  ].filter((w) => w !== '').join('; ');
+  if (r.invariants.length > 0 || r.bricked > 0) return { status: 'broken', summary: why };
+  if (r.apiFailure !== undefined) return { status: 'stopped', summary: why };
+  if (r.driver !== undefined && notUpdated > 0) return { status: 'unmet', summary: why };
+  return { status: 'passed', summary: r.driver === undefined ? 'every invariant holds' : `every invariant holds, all ${r.devices} devices updated` };
 }
 
 export function percentiles(values: readonly number[]): Percentiles {
@@ -157,6 +192,8 @@ export function buildReport(o: {
   planned: Partial<Record<DeviceFaultKind, number>>;
   link: LinkStats;
   durationMs: number;
+  driver?: DriverStats | undefined;
+  apiFailure?: ApiFailure | undefined;
 }): FleetReport {
   const coap = emptyStats();
   const sums = { registrations: 0, registrationUpdates: 0, downloads: 0, bytesDownloaded: 0, powerLosses: 0, lost: 0 };
@@ -172,7 +209,7 @@ export function buildReport(o: {
   }
   const c = o.collector;
   const per = (n: number): number => (c.updates === 0 ? 0 : Math.round(n / c.updates));
-  return {
+  const report: Omit<FleetReport, 'outcome'> = {
     seed: o.seed,
     devices: o.total,
     started: o.devices.length,
@@ -191,14 +228,17 @@ export function buildReport(o: {
     invariants: c.invariants,
     durationMs: o.durationMs,
     coap,
+    ...(o.driver === undefined ? {} : { driver: o.driver }),
+    ...(o.apiFailure === undefined ? {} : { apiFailure: o.apiFailure }),
   };
+  return { ...report, outcome: runOutcome(report) };
 }
 
 /** The report as a two-column table for a terminal. */
 export function formatReport(r: FleetReport): string {
   const ms = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
   const t = r.timeToUpdateMs;
-  const kinds = (m: Partial<Record<string, number>>): string => Object.entries(m).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const d = r.driver;
   const rows: [string, string | number][] = [
     ['devices', `${r.started}/${r.devices} started${r.seed === undefined ? '' : `, seed ${r.seed}`}`],
     ['registered', r.registered],
@@ -218,8 +258,13 @@ export function formatReport(r: FleetReport): string {
     ['faults fired', kinds(r.faults.fired)],
     ['registrations / updates', `${r.registrations} / ${r.registrationUpdates}`],
     ['downloads', `${r.downloads} (${r.bytesDownloaded} bytes)`],
+    ...(d === undefined ? [] : [
+      ['API requests', `${d.requested} updates asked for, ${d.retried} retried, ${d.gaveUp} given up${d.uploads === 0 ? '' : `, ${d.uploads} images uploaded`}`],
+      ['API errors (retried)', d.errors === 0 ? 'none' : `${d.errors}: ${kinds(d.errorsByKind)}`],
+    ] satisfies [string, string][]),
     ['invariants', r.invariants.length === 0 ? 'all hold' : `${r.invariants.length} broken`],
     ['duration', `${(r.durationMs / 1000).toFixed(1)} s`],
+    ['result', r.outcome.status === 'passed' ? `passed: ${r.outcome.summary}` : `${r.outcome.status === 'stopped' ? 'STOPPED' : 'FAILED'}: ${r.outcome.summary}`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const table = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');

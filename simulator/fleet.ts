@@ -3,9 +3,11 @@
  * (spread over several 127.x addresses if asked), started at a given rate, each with its fault
  * from the seeded plan and its own faulty link; optionally an API driver that asks Ferry for
  * their updates (or, in a soak, for update after update). When the duration passes, the signal
- * aborts or `until` holds, the devices stop together, and every flash is checked: a device that
- * cannot boot a valid image is bricked, a registered device still on a trial image or running an
- * image that does not verify breaks an invariant.
+ * aborts, `until` holds or the API stops the run (a token refused, the API unreachable, no such
+ * image: checked once before the first device starts, and on every request), the devices stop
+ * together, and every flash is checked: a device that cannot boot a valid image is bricked, a
+ * registered device still on a trial image or running an image that does not verify breaks an
+ * invariant.
  */
 import { generateSigningKey } from '../protocols/package-keys.ts';
 import { signPackage } from '../protocols/package.ts';
@@ -16,7 +18,7 @@ import { emptyLinkStats, faultyLink, hasLinkFaults } from './coap/faulty-link.ts
 import { SimDevice } from './device.ts';
 import type { SimDeviceConfig, SimDeviceEvent } from './device.ts';
 import { ApiDriver } from './fleet-driver.ts';
-import type { DriverOptions, DriverStats } from './fleet-driver.ts';
+import type { DriverOptions } from './fleet-driver.ts';
 import { FleetCollector, buildReport, fleetStatus } from './fleet-report.ts';
 import type { FleetReport, FleetStatus } from './fleet-report.ts';
 import { SEED_PURPOSE, deriveSeed, planFaults, summarizePlan } from './faults.ts';
@@ -71,9 +73,8 @@ export interface FleetOptions {
   onDevices?: (devices: readonly SimDevice[]) => void;
 }
 
-export interface FleetResult extends FleetReport {
-  driver?: DriverStats;
-}
+/** The report; `driver` and `apiFailure` are set on runs that drive updates. */
+export type FleetResult = FleetReport;
 
 export function parseServerUri(uri: string): { host: string; port: number } {
   let url: URL;
@@ -113,13 +114,20 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const linkStats = emptyLinkStats();
   const factory = factorySetup(opts);
   const collector = new FleetCollector();
-  const driver = opts.driver === undefined ? undefined : new ApiDriver(opts.driver);
+  const stop = new AbortController();
+  const driver = opts.driver === undefined ? undefined : new ApiDriver(opts.driver, () => stop.abort());
+  const checkedAt = Date.now();
+  if (driver !== undefined && (await driver.check()) !== undefined) {
+    // Nothing started: the API refused the token, cannot be reached or has no such image.
+    await driver.close();
+    return buildReport({ devices: [], total: opts.devices, seed, collector, bricked: 0, planned: summarizePlan(plan), link: linkStats, durationMs: Date.now() - checkedAt, driver: driver.stats, apiFailure: driver.failure });
+  }
+  const t0 = Date.now();
   const log = (e: SimDeviceEvent): void => {
     collector.onEvent(e);
     driver?.onEvent(e);
     opts.log?.(e);
   };
-  const t0 = Date.now();
   const addresses = opts.bindAddresses ?? spreadAddresses(opts.devices, opts.bindAddress);
   const devices: SimDevice[] = Array.from({ length: opts.devices }, (_, i) => {
     const seeded = (purpose: number) => seededRandom(deriveSeed(seed ?? plan.seed, i, purpose));
@@ -151,7 +159,6 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   opts.onDevices?.(devices);
   const started: SimDevice[] = [];
   const status = (): FleetStatus => fleetStatus(started, opts.devices, collector, Date.now() - t0);
-  const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const tick = setInterval(() => {
@@ -178,9 +185,12 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   await Promise.all(started.map((d) => d.stop().catch(() => undefined)));
   opts.onProgress?.(status());
   const bricked = await checkFlash(started, runningAtEnd, collector);
-  const report = buildReport({ devices: started, total: opts.devices, seed, collector, bricked, planned: summarizePlan(plan), link: linkStats, durationMs: Date.now() - t0 });
+  const report = buildReport({
+    devices: started, total: opts.devices, seed, collector, bricked, planned: summarizePlan(plan), link: linkStats, durationMs: Date.now() - t0,
+    driver: driver?.stats, apiFailure: driver?.failure,
+  });
   for (const d of devices) d.dispose();
-  return driver === undefined ? report : { ...report, driver: driver.stats };
+  return report;
 }
 
 /** Sockets per loopback address before the fleet spreads over more (the ephemeral range holds ~28,000). */

@@ -53,13 +53,23 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
                         battery-low, crash-before-confirm, never-returns, observe-lost
 
  Driving updates through Ferry's admin API
-  --api URL             e.g. http://127.0.0.1:8080; --api-token T for a bearer token
+  --api URL             e.g. http://127.0.0.1:8080
+  --api-token T         an operator's bearer token; else FERRY_API_TOKEN, else FERRY_ADMIN_TOKEN
+                        (the variables keep it out of ps)
   --update ID           update each device to firmware ID once it has registered
   --soak                keep updating back and forth between two images for the duration
                         (each round uploaded as a raw image the server signs: it needs --signing-key)
   --soak-images A,B     the two payloads (default: two generated ones of --soak-size, 64k)
+                        The API is checked before the first device starts; a token refused
+                        (401, 403), an API that cannot be reached or an image that does not
+                        exist stops the run at once, then or later. 5xx, 409 and devices not
+                        registered yet are retried, and counted in the report.
 
-  -h, --help            this help`;
+  -h, --help            this help
+
+Exit status: 0 passed (every invariant holds; with --update or --soak every device updated),
+1 an invariant broke (a bricked device …) or an error, 2 a usage error, 3 the API stopped the
+run (token refused, API unreachable, no such image), 4 devices were left not updated.`;
 
 /** '0', '90', '90s', '10m', '1h', '500ms' → milliseconds (a bare number is seconds). */
 export function parseDuration(text: string): number {
@@ -136,8 +146,8 @@ export function readSimArgs(argv: string[]): SimArgs {
   }
 }
 
-/** The fleet options the flags ask for (files are read here). */
-export async function fleetOptions(a: SimArgs): Promise<FleetOptions & { soak: boolean; json: string | undefined }> {
+/** The fleet options the flags ask for (files are read here; the API token may come from `env`). */
+export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.env): Promise<FleetOptions & { soak: boolean; json: string | undefined }> {
   try {
     parseServerUri(a.server);
   } catch (err) {
@@ -175,7 +185,7 @@ export async function fleetOptions(a: SimArgs): Promise<FleetOptions & { soak: b
   const devices = parseInteger('devices', a.devices, 1, 100_000) ?? 1;
   const addresses = parseInteger('bind-addresses', a['bind-addresses'], 1, 254);
   const model = a.model ?? 'sim-1';
-  const driver = await driverOptions(a, model);
+  const driver = await driverOptions(a, model, env);
   const flash = {
     mode: a.flash as 'full' | 'digest',
     ...opt('slotSize', parseInteger('slot-size', a['slot-size'], 1024)),
@@ -211,11 +221,24 @@ export async function fleetOptions(a: SimArgs): Promise<FleetOptions & { soak: b
   };
 }
 
-async function driverOptions(a: SimArgs, model: string): Promise<FleetOptions['driver']> {
+/** The token and where it came from: --api-token, else FERRY_API_TOKEN, else FERRY_ADMIN_TOKEN (empty = unset). */
+export function apiToken(a: Pick<SimArgs, 'api-token'>, env: NodeJS.ProcessEnv): { token: string; tokenSource: string } | undefined {
+  for (const [token, tokenSource] of [[a['api-token'], '--api-token'], [env['FERRY_API_TOKEN'], 'FERRY_API_TOKEN'], [env['FERRY_ADMIN_TOKEN'], 'FERRY_ADMIN_TOKEN']] as const) {
+    if (token !== undefined && token !== '') return { token, tokenSource };
+  }
+  return undefined;
+}
+
+async function driverOptions(a: SimArgs, model: string, env: NodeJS.ProcessEnv): Promise<FleetOptions['driver']> {
   if (a.update === undefined && !a.soak) return undefined;
   if (a.api === undefined) throw new UsageError('--update and --soak need --api URL (Ferry\'s admin API)');
   if (a.update !== undefined && a.soak) throw new UsageError('give --update or --soak, not both');
-  const base = { api: a.api, ...opt('token', a['api-token']) };
+  let api: URL | undefined;
+  try {
+    api = new URL(a.api);
+  } catch { /* below */ }
+  if (api === undefined || (api.protocol !== 'http:' && api.protocol !== 'https:')) throw new UsageError(`--api must be an http:// or https:// URL, got "${a.api}"`);
+  const base = { api: a.api, ...apiToken(a, env) };
   if (a.update !== undefined) return { ...base, updateTo: parseInteger('update', a.update, 1) ?? 1 };
   const files = a['soak-images']?.split(',') ?? [];
   if (files.length !== 0 && files.length !== 2) throw new UsageError('--soak-images takes two files, A,B');
