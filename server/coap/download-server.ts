@@ -150,10 +150,9 @@ export class DownloadServer {
       return;
     }
     if (!(answer instanceof Promise)) return this.answer(rinfo, type, packet, answer);
-    answer.then(
-      (a) => this.answer(rinfo, type, packet, a),
-      (err: unknown) => this.log.error({ err }, 'firmware image could not be loaded'), // the device retransmits
-    );
+    // Whatever fails on the way (the image load, the answer) is logged; nothing rejects unhandled.
+    answer.then((a) => this.answer(rinfo, type, packet, a))
+      .catch((err: unknown) => this.log.error({ err }, 'firmware answer failed')); // the device retransmits
   }
 
   private answer(rinfo: RemoteInfo, type: MessageType, req: ParsedPacket, a: FwAnswer): void {

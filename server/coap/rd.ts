@@ -140,7 +140,7 @@ export function registrationInterface(deps: RegistrationDeps) {
   function checkPayloadSize(req: IncomingMessage, res: OutgoingMessage): boolean {
     if (req.payload.length <= maxPayload) return true;
     hooks.refused?.('payload-too-large');
-    log.info({ from: `${req.rsinfo.address}:${req.rsinfo.port}`, url: req.url, code: '4.13', bytes: req.payload.length }, 'refused: registration payload too large');
+    log.debug({ from: `${req.rsinfo.address}:${req.rsinfo.port}`, url: req.url, code: '4.13', bytes: req.payload.length }, 'refused: registration payload too large');
     res.setOption('Size1', maxPayload);
     replyError(res, '4.13', `registration payload of ${req.payload.length} bytes is above the limit of ${maxPayload} bytes`);
     return false;
