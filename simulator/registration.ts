@@ -38,6 +38,15 @@ export interface RegistrationCounters {
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
 
+/** A server that asked us to come back later (RFC 8516: 4.29 Too Many Requests, Max-Age the seconds). */
+class RetryLater extends Error {
+  readonly afterMs: number;
+  constructor(message: string, afterMs: number) {
+    super(message);
+    this.afterMs = afterMs;
+  }
+}
+
 export class RegistrationClient {
   readonly #o: RegistrationOptions;
   #location: string[] | undefined;
@@ -119,6 +128,7 @@ export class RegistrationClient {
         payload: o.links(),
       });
       const location = res.options.locationPath;
+      if (res.code === '4.29') throw new RetryLater(`register answered 4.29: ${res.payload.toString('utf8')}`, (res.options.maxAge ?? 60) * 1000);
       if (res.code !== '2.01' || location.length === 0) throw new Error(`register answered ${res.code}${res.payload.length > 0 ? `: ${res.payload.toString('utf8')}` : ''}`);
       this.#location = location;
       this.counters.registrations += 1;
@@ -169,7 +179,8 @@ export class RegistrationClient {
   #scheduleRetry(err: unknown): void {
     this.counters.failures += 1;
     if (this.#stopped) return;
-    const delay = this.#retryMs * (1 + this.#o.random());
+    // RFC 8516 §4: not before the Max-Age of a 4.29 is over.
+    const delay = Math.max(this.#retryMs * (1 + this.#o.random()), err instanceof RetryLater ? err.afterMs : 0);
     this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
     const reason = err instanceof Error ? err.message : String(err);
     this.#o.onEvent?.({ type: 'registration-failed', reason, retryInMs: Math.round(delay) });

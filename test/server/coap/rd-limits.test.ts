@@ -8,6 +8,7 @@ import { generate, parse, type Packet, type ParsedPacket } from 'coap-packet';
 import * as assert from 'uvu/assert';
 import type { Config } from '../../../server/config.ts';
 import type { Ferry } from '../../../server/main.ts';
+import { SimDevice, type SimDeviceEvent } from '../../../simulator/device.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { eventually, exchange, optionValues, startTestFerry, uriOptions } from '../../helpers/ferry.ts';
 
@@ -150,6 +151,23 @@ forEachDatabase('coap/rd limits', ({ suite, get }) => {
     assert.is((await (await client('127.0.0.9')).register('g-0')).code, '2.01');
     assert.equal(await stored(), ['g-0', 'g-1', 'g-2']);
     assert.is(await refusedMetric('rate-global'), 2);
+  });
+
+  suite('a simulated device refused with 4.29 waits out the Max-Age before it registers again (RFC 8516 §4)', async () => {
+    await start({ ...NO_LIMITS, registerLimitGlobal: { rate: 1 / 3, burst: 1 } });
+    assert.is((await (await client()).register('first')).code, '2.01');
+    const events: SimDeviceEvent[] = [];
+    const d = new SimDevice({ endpoint: 'later', server: { host: '127.0.0.1', port: ferry!.coapAddress.port }, lifetime: 60, log: (e) => events.push(e) });
+    try {
+      await d.start();
+      await eventually(() => (d.registered ? true : undefined), 20_000, 'the device registered');
+      const failed = events.find((e) => e.type === 'registration-failed');
+      assert.ok(failed?.type === 'registration-failed' && /4\.29/.test(failed.reason), 'refused once with 4.29');
+      // Max-Age ≥ 3 s here (one new endpoint each 3 s); the device's own first backoff is 1–2 s.
+      assert.ok(failed.retryInMs >= 3000, `waited ${failed.retryInMs} ms`);
+    } finally {
+      await d.stop();
+    }
   });
 
   suite('the default limits let a first fleet of 100 new devices behind one address register at once', async () => {
