@@ -59,7 +59,7 @@ export function parseLinkFormat(text: string): Link[] {
         } else {
           const valueStart = pos;
           while (pos < text.length && PTOKEN_CHAR.test(text[pos] as string)) pos++;
-          if (pos === valueStart) throw invalid(`missing value for parameter "${name}" at offset ${valueStart}`);
+          if (pos === valueStart) throw invalid(`missing value for parameter "${clip(name)}" at offset ${valueStart}`);
           value = text.slice(valueStart, pos);
         }
       }
@@ -203,6 +203,11 @@ function readQuoted(text: string, open: number): [string, number] {
 function skipSpace(text: string, pos: number): number {
   while (pos < text.length && (text[pos] === ' ' || text[pos] === '\t' || text[pos] === '\r' || text[pos] === '\n')) pos++;
   return pos;
+}
+
+/** A name as a reason quotes it: its first 40 characters (a name may run to the 64 KiB cap). */
+function clip(name: string): string {
+  return name.length > 40 ? `${name.slice(0, 40)}…` : name;
 }
 
 function invalid(reason: string): DecodeError {

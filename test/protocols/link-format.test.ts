@@ -93,6 +93,16 @@ test('malformed link-format → DecodeError link.invalid', () => {
   for (const text of bad) throwsDecodeError(() => parseLinkFormat(text), 'link.invalid');
 });
 
+test('a 40,000-character parameter name without a value: link.invalid, the name cut in the reason (found by fuzzing)', () => {
+  const text = `</firmware/v2.1>;${'r'.repeat(40_000)}=`;
+  throwsDecodeError(() => parseLinkFormat(text), 'link.invalid');
+  try {
+    parseLinkFormat(text);
+  } catch (e) {
+    assert.is((e as { reason: string }).reason, `missing value for parameter "${'r'.repeat(40)}…" at offset 40018`);
+  }
+});
+
 test('size caps: 64 KiB of input, 10,000 links', () => {
   throwsDecodeError(() => parseLinkFormat('</' + 'a'.repeat(64 * 1024) + '>'), 'link.invalid');
   throwsDecodeError(() => parseLinkFormat('</x>;t="' + 'é'.repeat(33_000) + '"'), 'link.invalid');
