@@ -124,7 +124,10 @@ function decodeManifest(bytes: Uint8Array): Manifest {
   }
   if (!(map instanceof Map)) return fail('the manifest must be a CBOR map');
   const known = new Set<CborKey>(Object.values(MANIFEST_KEY));
-  for (const key of map.keys()) if (!known.has(key)) fail(`unknown manifest key ${JSON.stringify(key)}`);
+  for (const key of map.keys()) {
+    // A text key is quoted by its first 40 characters: it may be as long as the manifest.
+    if (!known.has(key)) fail(`unknown manifest key ${JSON.stringify(typeof key === 'string' && key.length > 40 ? `${key.slice(0, 40)}…` : key)}`);
+  }
   const uint = (name: keyof typeof MANIFEST_KEY): number => {
     const v = map.get(MANIFEST_KEY[name]);
     return typeof v === 'number' && v >= 0 ? v : fail(`${name} (key ${MANIFEST_KEY[name]}) must be an unsigned integer`);

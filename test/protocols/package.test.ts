@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { createHash, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { Decoder, Encoder, Tag } from 'cbor-x';
-import { encodeCbor, type CborValue } from '../../protocols/cbor.ts';
+import { encodeCbor, type CborKey, type CborValue } from '../../protocols/cbor.ts';
 import { encodeSign1 } from '../../protocols/cose.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import {
@@ -136,6 +136,17 @@ test('manifest refusals: version, unknown key, missing key, wrong types, digest 
   throwsDecodeError(() => parsePackage(withManifest(replace(5, 5))), 'package.manifest');
   throwsDecodeError(() => parsePackage(withManifest(replace(7, Buffer.alloc(31)))), 'package.manifest');
   throwsDecodeError(() => parsePackage(frame(encodeSign1({ scheme: 'ed25519', privateKey: ED.privateKey, payload: encodeCbor([1, 2]) }), PAYLOAD)), 'package.manifest');
+});
+
+test('an unknown text key of 1,000 characters: package.manifest, the key cut in the reason (found by fuzzing)', () => {
+  const manifest = new Map<CborKey, CborValue>([...GOOD, ['k'.repeat(1000), 1]]);
+  const pkg = frame(encodeSign1({ scheme: 'ed25519', privateKey: ED.privateKey, kid: ED.kid, payload: encodeCbor(manifest) }), PAYLOAD);
+  throwsDecodeError(() => parsePackage(pkg), 'package.manifest');
+  try {
+    parsePackage(pkg);
+  } catch (e) {
+    assert.is((e as DecodeError).reason, `unknown manifest key "${'k'.repeat(40)}…"`);
+  }
 });
 
 test('no kid in the header: every anchor of the algorithm is tried', () => {
