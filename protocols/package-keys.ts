@@ -111,7 +111,7 @@ function unpem(text: string, labels: readonly string[]): { label: string; der: U
   for (const m of text.matchAll(re)) {
     const label = m[1]!;
     if (!labels.includes(label)) continue;
-    if (m[3] !== label) fail(`BEGIN ${label} ends with END ${m[3]}`);
+    if (m[3] !== label) fail(`BEGIN ${label} ends with END ${m[3]!.length > 40 ? `${m[3]!.slice(0, 40)}…` : m[3]}`);
     const b64 = m[2]!.replace(/\s+/g, '');
     if (b64.length === 0 || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) fail(`the ${label} block is not valid base64`);
     return { label, der: new Uint8Array(Buffer.from(b64, 'base64')) };

@@ -102,4 +102,14 @@ test('bad PEM is DecodeError key.pem', () => {
   throwsDecodeError(() => parsePrivateKeyPem(encodePrivateKeyPem({ ...es, publicKey: generateSigningKey('es256').publicKey })), 'key.pem');
 });
 
+test('an END label of 1,000 characters: key.pem, the label cut in the reason (found by fuzzing)', () => {
+  const text = `-----BEGIN PRIVATE KEY-----MIACAQAAAA==\n-----END ${'K'.repeat(1000)}-----`;
+  throwsDecodeError(() => parsePrivateKeyPem(text), 'key.pem');
+  try {
+    parsePrivateKeyPem(text);
+  } catch (e) {
+    assert.is((e as { reason: string }).reason, `BEGIN PRIVATE KEY ends with END ${'K'.repeat(40)}…`);
+  }
+});
+
 test.run();
