@@ -96,7 +96,7 @@ class Reader {
         for (let i = 0; i < arg; i++) {
           const key = this.item(depth + 1);
           if (typeof key !== 'number' && typeof key !== 'string') fail('map keys must be integers or text strings');
-          if (out.has(key as CborKey)) fail(`duplicate map key ${JSON.stringify(key)}`);
+          if (out.has(key as CborKey)) fail(`duplicate map key ${JSON.stringify(typeof key === 'string' && key.length > 40 ? `${key.slice(0, 40)}…` : key)}`);
           out.set(key as CborKey, this.item(depth + 1));
         }
         return out;

@@ -110,4 +110,16 @@ test('RFC 8949: the strict CBOR subset (preferred heads, duplicate keys, floats,
   for (let i = 0; i < 2000; i++) returnsOrDecodeError(() => decodeSign1(random(1 + (i % 90))));
 });
 
+test('a duplicate text key of 1,000 characters: DecodeError cbor, the key cut in the reason (found by fuzzing)', () => {
+  // {13: {"kkk…": 0, "kkk…": 1}}, the shape the fuzzer found (a2 0d a2 7903e8 6b6b…)
+  const key = Buffer.concat([hex('79 03 e8'), Buffer.alloc(1000, 0x6b)]);
+  const input = Buffer.concat([hex('a1 0d a2'), key, hex('00'), key, hex('01')]);
+  throwsDecodeError(() => decodeCbor(input), 'cbor');
+  try {
+    decodeCbor(input);
+  } catch (e) {
+    assert.is((e as { reason: string }).reason, `duplicate map key "${'k'.repeat(40)}…"`);
+  }
+});
+
 test.run();
