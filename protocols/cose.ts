@@ -60,7 +60,8 @@ export function decodeSign1(bytes: Uint8Array): Sign1 {
   const protectedHeader = protectedBytes.length === 0 ? new Map<CborKey, CborValue>() : decodeOrFail(protectedBytes, 'protected header');
   if (!(protectedHeader instanceof Map)) return fail('protected header must hold a map');
   for (const label of protectedHeader.keys()) {
-    if (unprotectedHeader.has(label)) fail(`header parameter ${label} is both protected and unprotected`);
+    // A text label is quoted by its first 40 characters: it may be as long as the header.
+    if (unprotectedHeader.has(label)) fail(`header parameter ${typeof label === 'string' && label.length > 40 ? `${label.slice(0, 40)}…` : label} is both protected and unprotected`);
   }
   if (protectedHeader.has(COSE_HEADER.crit)) fail('critical header parameters (crit) are not supported');
   if (unprotectedHeader.has(COSE_HEADER.alg)) fail('alg must be in the protected header');

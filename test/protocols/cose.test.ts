@@ -122,4 +122,15 @@ test('a duplicate text key of 1,000 characters: DecodeError cbor, the key cut in
   }
 });
 
+test('a 1,000-character text label in both header buckets: DecodeError cose, the label cut in the reason', () => {
+  const label = 'k'.repeat(1000);
+  const input = encodeCbor([encodeCbor(new Map<string | number, CborValue>([[1, -8], [label, 1]])), new Map([[label, 1]]), CONTENT, new Uint8Array(64)]);
+  throwsDecodeError(() => decodeSign1(input), 'cose');
+  try {
+    decodeSign1(input);
+  } catch (e) {
+    assert.is((e as { reason: string }).reason, `header parameter ${'k'.repeat(40)}… is both protected and unprotected`);
+  }
+});
+
 test.run();
