@@ -244,6 +244,8 @@ export function leafArb(keys: fc.Arbitrary<Cbor> = fc.constant(uint(0))): fc.Arb
     { arbitrary: fc.record({ t: fc.constant('float' as const), v: fc.oneof(fc.constantFrom(...FLOATS), fc.double()), size: fc.constantFrom(2 as const, 4 as const, 8 as const) }), weight: 2 },
     { arbitrary: fc.constantFrom(0xff, 0x1c, 0x1d, 0x1e, 0x3f, 0x5c, 0x9f, 0xbf, 0xdf, 0xfc).map((b): Cbor => ({ t: 'raw', bytes: Uint8Array.of(b) })), weight: 1 },
     { arbitrary: keys, weight: 2 },
+    // Long strings: a key or value that a reason or a limit might carry whole.
+    { arbitrary: fc.constantFrom(300, 1000, 70_000).map((n): Cbor => ({ t: 'text', v: new Uint8Array(n).fill(0x6b) })), weight: 1 },
   );
 }
 

@@ -162,6 +162,8 @@ export const COSE: Buffer[] = [
   // Refusals: crit, detached payload, wrong tag, a 3-item array, alg as text.
   'D28446A2012602810440A054546869732069732074686520636F6E74656E742E4100', 'D28443A10126A0F64100', 'D86284 43A10126 A0 4100 4100',
   '8340A04100', 'D28449A1016545533235364000A0410041 00',
+  // A 300-character text label in both header buckets (a reason that quoted it whole).
+  `84 590133 A2 01 27 79012C ${'6b'.repeat(300)} 01 A1 79012C ${'6b'.repeat(300)} 01 41 00 58 40 ${'00'.repeat(64)}`,
 ].map(hex);
 
 // ---- Package signing keys (PEM): fixed test keys, so every fuzz run and replay signs the same bytes.

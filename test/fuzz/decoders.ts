@@ -515,7 +515,7 @@ const packageVerifyTarget = (): DecoderTarget<Uint8Array, PackageFields> => ({
 // ---- PEM keys
 
 const PEM_TOKENS = ['-----BEGIN PRIVATE KEY-----', '-----END PRIVATE KEY-----', '-----BEGIN PUBLIC KEY-----', '-----END PUBLIC KEY-----',
-  '-----BEGIN EC PRIVATE KEY-----', '\n', '=', '==', 'A', '/', '+', '-----BEGIN X-----'];
+  '-----BEGIN EC PRIVATE KEY-----', '\n', '=', '==', 'A', '/', '+', '-----BEGIN X-----', 'K'.repeat(1000), ' '.repeat(600)];
 
 function pemOf(label: string, der: Uint8Array): string {
   return `-----BEGIN ${label}-----\n${(Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`;
