@@ -31,7 +31,10 @@ export function optionBuffer(msg: IncomingMessage, name: string): Buffer | undef
   const v = raw(msg, name)[0];
   if (v === undefined || v === null) return undefined;
   if (Buffer.isBuffer(v)) return v;
-  if (typeof v === 'number') return uintBuffer(v);
+  // node-coap reads Size1, Size2 and Max-Age as numbers: Infinity for a value of 129 bytes or more.
+  // Their values are at most 4 bytes (RFC 7252 §5.10, RFC 7959 §4); one of a length outside its
+  // range is treated as an unrecognised option (§5.4.3), and these are elective: ignored.
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? uintBuffer(v) : undefined;
   return Buffer.from(String(v), 'utf8');
 }
 
@@ -56,7 +59,9 @@ function mediaTypeNumber(s: string): number | undefined {
   return MEDIA_TYPES[s.split(';')[0]!.trim()];
 }
 
+/** A uint option value (RFC 7252 §3.2) with the fewest bytes; `n` a whole number (Infinity would loop forever). */
 export function uintBuffer(n: number): Buffer {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`a uint option value is a whole number from 0 to 2^53 - 1, not ${n}`);
   if (n === 0) return Buffer.alloc(0);
   const bytes: number[] = [];
   for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);

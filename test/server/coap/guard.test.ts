@@ -154,4 +154,15 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     assert.is(size1.readUIntBE(0, size1.length), limit.maxBody);
     await alive();
   });
+  // Found by the socket fuzzer (test/fuzz/sockets.ts): the datagrams below are the ones it sent, or
+  // the smallest of their kind.
+
+  suite('a Size2 of 129 bytes on GET /fw (LwM2M socket) is ignored, not read as Infinity: it hung the server in one datagram (RFC 7252 §5.4.3)', async () => {
+    // CON GET /fw/1, Size2 (28) = 129 bytes of 0xff: node-coap reads it as Infinity.
+    const exact = Buffer.from(`40011234b266770131dd0474${'ff'.repeat(129)}`, 'hex');
+    const answers = await peer.exchange(ferry.coapAddress.port, exact);
+    assert.equal(answers.map((a) => a.code), ['4.01'], 'answered as without it: 4.01 with an Echo to an unproven address');
+    await alive();
+  });
+
 });
