@@ -79,6 +79,7 @@ export class CoapEndpoint {
     const guarded = guard as unknown as Socket;
     patchSendError(server, guarded, log);
     ignoreObserve(server);
+    emptyBlock1IsZero(server);
     server.listen(guarded);
     server.on('error', (err: Error) => log.warn({ err }, 'coap server error'));
     server.on('request', (req: IncomingMessage, res: OutgoingMessage) => {
@@ -159,6 +160,20 @@ function ignoreObserve(server: Server): void {
   const handle = target._handle.bind(server);
   target._handle = (packet, rsinfo) => {
     if (packet.code?.startsWith('0.') && packet.options) packet.options = packet.options.filter((o) => o.name !== 'Observe');
+    handle(packet, rsinfo);
+  };
+}
+
+/**
+ * RFC 7252 §3.2: a uint option may be zero bytes long, the value 0; an empty Block1 is block 0, the
+ * last, of 16 bytes (RFC 7959 §2.2), as the guard reads it. node-coap's reassembly takes 1–3 bytes
+ * only and answers anything else 5.00, so it is handed the same value as one zero byte.
+ */
+function emptyBlock1IsZero(server: Server): void {
+  const target = server as unknown as { _handle: (packet: { options?: Array<{ name: string | number; value: Buffer }> }, rsinfo: unknown) => void };
+  const handle = target._handle.bind(server);
+  target._handle = (packet, rsinfo) => {
+    for (const o of packet.options ?? []) if (o.name === 'Block1' && o.value.length === 0) o.value = Buffer.alloc(1);
     handle(packet, rsinfo);
   };
 }

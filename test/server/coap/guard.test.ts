@@ -165,4 +165,21 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     await alive();
   });
 
+  suite('an empty Block1 is block 0, the last, of 16 bytes (RFC 7252 §3.2, RFC 7959 §2.2): never 5.00', async () => {
+    const port = ferry.coapAddress.port;
+    // CON POST /rd/65tfFo0e with an empty Block1; NON GET with elective options 10 and 22 and an empty Block1.
+    const update = await peer.exchange(port, Buffer.from('48026d26bdd5b5202a8c05d1b272640836357466466f3065d003', 'hex'));
+    assert.equal(update.map((a) => a.code), ['4.04'], 'no such registration');
+    const get = await peer.exchange(port, Buffer.from('510171ae3aa266580131c1e450', 'hex'));
+    assert.not.ok(get.some((a) => a.code.startsWith('5.')), get.map((a) => a.code).join());
+    // A Register of 13 bytes with an empty Block1: a whole body.
+    const register = await peer.exchange(port, con({
+      code: 'POST', options: [...uriOptions('/rd', ['ep=empty-block1', 'lwm2m=1.1']), { name: 'Block1', value: Buffer.alloc(0) }],
+      payload: Buffer.from('</1/0>,</3/0>'),
+    }));
+    assert.equal(register.filter((a) => !a.code.startsWith('0.')).map((a) => a.code), ['2.01'], 'registered (the Read of /3/0 that follows aside)');
+    assert.is(ferry.coap.guard.stats.handlerErrors, 0);
+    await alive();
+  });
+
 });
