@@ -25,7 +25,8 @@ export const DEFAULT_BLOCK1_LIMITS: Block1Limits = { maxBody: 64 * 1024, perAddr
 
 /** What to do with one Block1 request. */
 export type Block1Verdict =
-  | { ok: true }
+  /** again: the last block of a body already finished, again; the reassembler holds none of that body. */
+  | { ok: true; again?: true }
   | { ok: false; code: '4.00' | '4.02' | '4.08' | '4.13'; diagnostic: string; size1?: number };
 
 interface Body { address: string; next: number; lastOffset: number; lastLength: number; bytes: number; at: number; done: boolean }
@@ -78,6 +79,9 @@ export class Block1Ledger {
     let body = this.bodies.get(key);
     if (body && offset === body.lastOffset && length === body.lastLength) { // the same block again
       body.at = this.now();
+      // Past block 0 of a finished body, only the reassembler's cache of answers can serve it (a
+      // retransmission, RFC 7252 §4.5): it would fail on a block that ends a body it no longer holds.
+      if (body.done && offset > 0) return { ok: true, again: true };
       return this.finish(body, more);
     }
     if (offset === 0) {

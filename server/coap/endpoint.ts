@@ -4,7 +4,7 @@
  * leave from the address and port the device registered to and pass its NAT binding. Both sit
  * behind the guard (guard.ts), which every datagram crosses first, in and out.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { Agent, Server, type IncomingMessage, type OutgoingMessage } from 'coap';
 import { generate as generatePacket } from 'coap-packet';
@@ -73,7 +73,11 @@ export class CoapEndpoint {
     const server = new Server({ piggybackReplyMs: 200 });
     const guard = new GuardedSocket({
       socket, name: 'coap', proof: opts.proof ?? new AddressProof(), echo: opts.echo ?? new EchoMinter(), log, understood: LWM2M_OPTIONS, methods: BASIC_METHODS,
-      block1: { ...(opts.block1 ? { limits: opts.block1 } : {}), forget: (key) => forgetBlock1(server, key) },
+      block1: {
+        ...(opts.block1 ? { limits: opts.block1 } : {}),
+        forget: (key) => forgetBlock1(server, key),
+        answered: (rinfo, messageId, token) => hasAnswer(server, rinfo, messageId, token),
+      },
       ...(opts.unprovenRate ? { unprovenRate: opts.unprovenRate } : {}),
     });
     const guarded = guard as unknown as Socket;
@@ -176,6 +180,12 @@ function emptyBlock1IsZero(server: Server): void {
     for (const o of packet.options ?? []) if (o.name === 'Block1' && o.value.length === 0) o.value = Buffer.alloc(1);
     handle(packet, rsinfo);
   };
+}
+
+/** Whether node-coap holds its answer to a request, to send again to a duplicate (its key: address:port/Message ID, token hex). */
+function hasAnswer(server: Server, rinfo: RemoteInfo, messageId: number, token: Buffer): boolean {
+  const answers = (server as unknown as { _lru: { peek(key: string): unknown } })._lru;
+  return answers.peek(`${rinfo.address}:${rinfo.port}/${messageId}${token.toString('hex')}`) !== undefined;
 }
 
 /** Drops node-coap's copy of an unfinished Block1 body the guard gave up on (same key: token hex / address:port). */

@@ -41,8 +41,15 @@ export interface GuardOptions {
   understood: ReadonlySet<number>;
   /** Request methods served (codes 0.01–0.04 = GET, POST, PUT, DELETE); others are 4.05. */
   methods: ReadonlySet<number>;
-  /** Block1 bodies and their limits; absent: Block1 is not understood here. */
-  block1?: { limits?: Partial<Block1Limits>; forget: (key: string) => void };
+  /**
+   * Block1 bodies and their limits; absent: Block1 is not understood here. `answered`: whether the
+   * stack holds its answer to this request (Message ID and token), to send to a duplicate.
+   */
+  block1?: {
+    limits?: Partial<Block1Limits>;
+    forget: (key: string) => void;
+    answered?: (rinfo: RemoteInfo, messageId: number, token: Buffer) => boolean;
+  };
   /** Datagrams per second (and burst) an unproven source address may send; perSecond 0: no limit. */
   unprovenRate?: { perSecond: number; burst: number };
   /** How often the summary of dropped traffic may be logged (ms). */
@@ -215,6 +222,11 @@ export class GuardedSocket extends EventEmitter {
       if (!v.ok) {
         const options: Array<[number, Buffer]> = v.size1 === undefined ? [] : [[CoapOption.SIZE1, uintBuffer(v.size1)]];
         return refuse(v.code, v.diagnostic, options);
+      }
+      // The last block of a finished body again: a retransmission the stack answers from its cache
+      // (RFC 7252 §4.5), or a block that ends no body held here (RFC 7959 §2.9.2).
+      if (v.again && !this.o.block1?.answered?.(rinfo, m.messageId, m.token)) {
+        return refuse('4.08', 'this block ends a body that is already complete; start again at block 0');
       }
     }
     this.pass(msg, rinfo);

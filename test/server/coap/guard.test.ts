@@ -182,4 +182,26 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     await alive();
   });
 
+  suite('the last Block1 block again under a new Message ID is 4.08, not 5.00; under its own it gets the same answer again (RFC 7252 §4.5, RFC 7959 §2.9.2)', async () => {
+    const port = ferry.coapAddress.port;
+    // A Register body in three 16-byte blocks (token aabbccdd, Message IDs 0x0100–0x0102), then the last block under 0x0200.
+    const [b0, b1, b2, again] = [
+      '44020100aabbccddb2726411283865703d626c6b2d31066c743d333030096c776d326d3d312e31c108ff3c2f3e3b72743d226f6d612e6c776d32',
+      '44020101aabbccddb2726411283865703d626c6b2d31066c743d333030096c776d326d3d312e31c118ff6d223b63743d31313534322c3c2f312f',
+      '44020102aabbccddb2726411283865703d626c6b2d31066c743d333030096c776d326d3d312e31c120ff303e',
+      '44020200aabbccddb2726411283865703d626c6b2d31066c743d333030096c776d326d3d312e31c120ff303e',
+    ].map((h) => Buffer.from(h, 'hex'));
+    const blocks = [b0!, b1!, b2!];
+    const answers: ParsedPacket[] = [];
+    // Answers only: not the empty ACK of a separate response, nor the server's Read of /3/0 after the Register.
+    for (const b of blocks) answers.push(...(await peer.exchange(port, b)).filter((a) => !a.code.startsWith('0.')));
+    assert.equal(answers.map((a) => a.code), ['2.31', '2.31', '2.01']);
+    // A retransmission: the cached answer when it went piggybacked; a separate one is not cached by its request's Message ID.
+    const piggybacked = answers[2]!.ack && answers[2]!.messageId === 0x0102;
+    const retransmitted = await peer.exchange(port, blocks[2]!);
+    assert.equal(retransmitted.filter((a) => !a.code.startsWith('0.')).map((a) => a.code), [piggybacked ? '2.01' : '4.08'], 'the last block retransmitted');
+    assert.equal((await peer.exchange(port, again!)).filter((a) => !a.code.startsWith('0.')).map((a) => a.code), ['4.08'], 'the last block again under a new Message ID');
+    assert.is(ferry.coap.guard.stats.handlerErrors, 0);
+    await alive();
+  });
 });
