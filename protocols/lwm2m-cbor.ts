@@ -41,7 +41,11 @@ function walk(map: Map<unknown, unknown>, prefix: readonly number[], out: Lwm2mN
     const path = pathFromIds(ids, 'lwm2m-cbor.path');
     const name = formatPath(path);
     if (seen.has(name)) throw bad('duplicate', `${name} appears twice`);
+    // A resource holds one value or resource instances, not both: "/3/0/7" and "/3/0/7/0" conflict.
+    const resource = ids.length === 4 ? `/${ids.slice(0, 3).join('/')}` : name;
+    if (ids.length === 4 ? seen.has(resource) : seen.has(`${resource}/*`)) throw bad('duplicate', `${resource} has both a value and resource instances`);
     seen.add(name);
+    if (ids.length === 4) seen.add(`${resource}/*`);
     out.push({ path, value: typedValue(leafValue(value, name), typeOf(path), path, 'lwm2m-cbor.type') });
   }
 }

@@ -142,6 +142,15 @@ test('a path key of 10,000 IDs: DecodeError lwm2m-cbor.path with a short reason 
   }
 });
 
+test('a resource with a value and resource instances: DecodeError lwm2m-cbor.duplicate (found by fuzzing: the encoder could not write it back)', () => {
+  // {[13, 26, 1, 13]: 1, 13: {26: {1: 2}}}: /13/26/1/13 and /13/26/1 both, either order.
+  throwsDecodeError(() => decodeLwm2mCbor(hex('a2840d181a010d010da1181aa10102')), 'lwm2m-cbor.duplicate');
+  throwsDecodeError(() => decodeLwm2mCbor(hex('a2 83 0d 18 1a 01 02 84 0d 18 1a 01 0d 01')), 'lwm2m-cbor.duplicate');
+  // Instances alone, and single resources beside them, are fine.
+  assert.equal(values(decodeLwm2mCbor(hex('a2 84 0d 18 1a 01 00 01 84 0d 18 1a 01 01 02'))), { '/13/26/1/0': 1, '/13/26/1/1': 2 });
+  assert.equal(values(decodeLwm2mCbor(hex('a2 84 0d 18 1a 01 00 01 83 0d 18 1a 02 02'))), { '/13/26/1/0': 1, '/13/26/2': 2 });
+});
+
 test('encoder refuses what does not fit: RangeError', () => {
   assert.throws(() => encodeLwm2mCbor([{ path: parsePath('/3/0/9'), value: 1 }], parsePath('/5')), RangeError);
   assert.throws(() => encodeLwm2mCbor([{ path: parsePath('/3/0'), value: 1 }]), RangeError);
