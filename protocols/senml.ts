@@ -71,15 +71,29 @@ export function resolveSenml(records: readonly SenmlRecord[]): ResolvedRecord[] 
     const out: ResolvedRecord = { name };
     const unit = r.u ?? bu;
     if (unit !== undefined) out.unit = unit;
-    if (bt !== undefined || r.t !== undefined) out.time = (bt ?? 0) + (r.t ?? 0);
-    if (r.v !== undefined) out.v = bv === undefined ? r.v : Number(r.v) + bv;
+    if (bt !== undefined || r.t !== undefined) out.time = sum(bt, r.t, i, 'time');
+    if (r.v !== undefined) out.v = bv === undefined ? r.v : sum(bv, Number(r.v), i, 'value');
     if (r.vs !== undefined) out.vs = r.vs;
     if (r.vb !== undefined) out.vb = r.vb;
     if (r.vd !== undefined) out.vd = r.vd;
     if (r.vlo !== undefined) out.vlo = r.vlo;
-    if (r.s !== undefined || bs !== undefined) out.s = (bs ?? 0) + (r.s ?? 0);
+    if (r.s !== undefined || bs !== undefined) out.s = sum(bs, r.s, i, 'sum');
     return out;
   });
+}
+
+/**
+ * A base field plus a record's field (§4.6). Two finite numbers whose sum overflows to ±Infinity
+ * are refused: no representation can carry the result, SenML-JSON's numbers least of all.
+ */
+function sum(base: number | undefined, own: number | undefined, i: number, what: string): number {
+  const a = base ?? 0;
+  const b = own ?? 0;
+  const total = a + b;
+  if (!Number.isFinite(total) && Number.isFinite(a) && Number.isFinite(b)) {
+    throw new DecodeError('senml.value', `record ${i}: the base ${what} and the ${what} add up past the largest number`);
+  }
+  return total;
 }
 
 /** LwM2M reading of resolved records: each name a resource (instance) path, each value typed. */

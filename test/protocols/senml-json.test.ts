@@ -206,6 +206,13 @@ test('malformed SenML-JSON → typed DecodeError', () => {
   for (const [input, code] of cases) throwsDecodeError(() => decodeSenmlJson(typeof input === 'string' ? json(input) : input), code);
 });
 
+test('RFC 8428 §4.6 sums past the largest number: DecodeError senml.value (found by fuzzing: Infinity the encoder could not write)', () => {
+  for (const text of ['[{"bv":1e308,"n":"/9/0/3","v":1e308}]', '[{"bt":1e308,"n":"/9/0/3","v":1,"t":1e308}]', '[{"bs":-1e308,"n":"/9/0/3","s":-1e308,"v":1}]']) {
+    throwsDecodeError(() => decodeSenmlJson(json(text)), 'senml.value');
+  }
+  assert.equal(resolved('[{"bv":1e308,"n":"/9/0/3","v":-1e308}]'), [{ name: '/9/0/3', v: 0 }]);
+});
+
 test('hostile SenML-JSON: deep nesting, 64 KiB of noise, more than 1 MiB', () => {
   throwsDecodeError(() => decodeSenmlJson(json('['.repeat(64 * 1024) + ']'.repeat(64 * 1024))), 'senml.invalid');
   throwsDecodeError(() => decodeSenmlJson(json('[{"n":' + '['.repeat(30_000) + ']'.repeat(30_000) + '}]')), 'senml.invalid');
