@@ -87,6 +87,8 @@ export const SENML_JSON: string[] = [
   '[{"n":"/3/0/0","vs":"x"},{"n":"1","vs":"y"}]',
   // DaveGamble/cJSON #800, json-parser/json-parser #68, sheredom/json.h #82: parsers that read past a truncated string, escape or number.
   '[{"1":1,', '[{"n":"/3/0/0","vs":"\\uDC', '[{"n":"/3/0/9","v":0.}]', '[{"n":"/3/0/0","vs":"\\', '[{"n":"/3/0/0","vs":"\\ud800"}]',
+  // RFC 8428 §4.6 resolution in floating point: base value plus value, base time plus time, past the largest double.
+  '[{"bv":1e308,"n":"/9/0/3","v":1e308}]', '[{"bt":1e308,"n":"/9/0/3","v":1,"t":1e308}]', '[{"bs":-1e308,"n":"/9/0/3","s":-1e308,"v":1}]',
   // Deep nesting (a stack overflow in a recursive parser).
   `[{"n":${'['.repeat(2000)}${']'.repeat(2000)}}]`,
 ];
