@@ -327,8 +327,8 @@ export const UTF8: Buffer[] = [
 export const BASE64: string[] = ['', 'AQIDBAU=', 'AQIDBAU', '-_8', '+/8=', 'aGkgCg', '=', '==', 'A===', 'AB=C', 'AR', 'AQID=', 'a b', 'AA==AA==', '\u00e9'];
 
 /**
- * CoAP datagrams that crashed other stacks' message parsers, for the socket fuzzers (the decoders
- * here do not read whole datagrams; Ferry hands those to node-coap).
+ * CoAP datagrams that crashed other stacks' message parsers: seeds for decodeCoapMessage
+ * (protocols/coap-message.ts) and for the socket fuzzers.
  */
 export const COAP_DATAGRAMS: Buffer[] = [
   // contiki-os/contiki #2240: er-coap coap_parse_message SIGSEGV.
@@ -337,4 +337,26 @@ export const COAP_DATAGRAMS: Buffer[] = [
   hex('51 51 51 00 80 51 51 51 51 4e 51 51 51 51 51 51 51 f5 06'),
   // eclipse-wakaama/wakaama #425: a crafted packet leaking 24 bytes per datagram.
   hex('44 02 e6 e2 e2 e6 81 67 b2 72 64 11'),
+];
+
+/** CoAP messages (RFC 7252 §3): well-formed ones, then the option and token shapes that broke other parsers. */
+export const COAP_MESSAGES: Buffer[] = [
+  ...COAP_DATAGRAMS,
+  // A Register (POST /rd?ep=dev1&lt=300, link-format payload), a GET /3/0/9 with Accept 11542, a piggybacked 2.05, an Empty ACK, a ping.
+  hex('42 02 30 39 7a 7b b2 72 64 11 28 39 6c 77 6d 32 6d 3d 31 2e 31 07 65 70 3d 64 65 76 31 06 6c 74 3d 33 30 30 ff 3c 2f 31 2f 30 3e'),
+  hex('41 01 00 07 aa 61 33 01 30 01 39 62 2d 16'), hex('61 45 00 07 aa c1 00 ff 31 30 30'), hex('60 00 00 07'), hex('40 00 00 07'),
+  // ARMmbed/mbed-coap CVE-2020-12886: the token length was not checked against the datagram (8 announced, 2 present).
+  hex('48 01 00 01 aa bb'), hex('4f 01 00 01'),
+  // ARMmbed/mbed-coap CVE-2020-12883 and ARMmbed/mbed-os #12926/#12927: a delta or length nibble 13/14 whose extended bytes are missing.
+  hex('40 01 00 01 d0'), hex('40 01 00 01 e0 01'), hex('40 01 00 01 0d'), hex('40 01 00 01 0e 01'),
+  // ARMmbed/mbed-coap CVE-2020-12887: option numbers past 65535 (a 16-bit sum wrapped and Uri-Query was read twice).
+  hex('40 01 00 01 e0 fe f2 d1 03 78'), hex('40 01 00 01 f1 78'),
+  // ARMmbed/mbed-os #12930: an extended length past 65535 (rolled over in 16 bits).
+  hex('40 01 00 01 1e ff ff 00'),
+  // ARMmbed/mbed-coap CVE-2020-12884: several Uri-Query options, the last running past the datagram.
+  hex('40 02 00 01 b2 72 64 41 61 01 62 03 63'),
+  // coapjs/node-coap #168: a Content-Format of 3 bytes threw where it could not be caught.
+  hex('40 45 00 01 c3 01 02 03'),
+  // contiki-ng/contiki-ng #1312: messages shorter than the header; a payload marker with nothing after it; an Empty message with a token.
+  hex(''), hex('40'), hex('40 01 00'), hex('40 01 00 01 ff'), hex('41 00 00 01 aa'),
 ];

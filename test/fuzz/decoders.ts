@@ -12,6 +12,7 @@ import { decodeBase64, encodeBase64, encodeBase64Url } from '../../protocols/bas
 import { blockCount, blockSlice, decodeBlock, encodeBlock } from '../../protocols/block.ts';
 import { decodeCborGuarded, encodeCbor as encodeCborX, type CborLimits } from '../../protocols/cbor-guard.ts';
 import { CborTag, decodeCbor, encodeCbor, type CborKey, type CborValue } from '../../protocols/cbor.ts';
+import { CoapOption, codeText, decodeCoapMessage, firstBadOption, readHeader, uintValue } from '../../protocols/coap-message.ts';
 import { decodeContent, encodeContent } from '../../protocols/content.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import { ContentFormat } from '../../protocols/content-format.ts';
@@ -39,6 +40,7 @@ import { decodeUtf8, encodeUtf8, isWellFormedText } from '../../protocols/utf8.t
 import { valueFromJson, valueToJson } from '../../protocols/value-json.ts';
 import type { Cbor } from './cbor-ast.ts';
 import { applyAstOps, array, astOp, bytes as cborBytes, cborArb, encodeAst, int, leafArb, map, mutatedCbor, parseSeeds, text as cborText, uint } from './cbor-ast.ts';
+import { applyCoapOps, coapMessageArb, coapOp, encodeCoapAst } from './coap-ast.ts';
 import * as corpus from './corpus.ts';
 import type { DecoderTarget } from './engine.ts';
 import { applyByteOps, byteOp, mutatedBytes, mutatedText, mutatedUtf8 } from './mutate.ts';
@@ -868,6 +870,36 @@ const base64Target = (): DecoderTarget<string, Uint8Array> => ({
   ciRuns: 5000,
 });
 
+// ---- CoAP messages
+
+/** Options the guard understands (a sample: firstBadOption's answer depends on the set, not its size). */
+const UNDERSTOOD: ReadonlySet<number> = new Set(Object.values(CoapOption));
+
+const coapMessageTarget = (): DecoderTarget<Uint8Array, never> => {
+  const seeds = [...corpus.COAP_MESSAGES, ...fc.sample(coapMessageArb, { seed: SAMPLE_SEED, numRuns: 30 }).map(encodeCoapAst)];
+  return {
+    name: 'coap-message',
+    describe: 'decodeCoapMessage, readHeader, firstBadOption, uintValue: the CoAP datagram in front of the sockets (coap-message.ts)',
+    input: fc.oneof(
+      { arbitrary: fc.tuple(coapMessageArb, fc.array(coapOp, { maxLength: 3 }), fc.array(byteOp(false), { maxLength: 1 })).map(([m, ops, bops]) => applyByteOps(encodeCoapAst(applyCoapOps(m, ops)), bops)), weight: 5 },
+      { arbitrary: mutatedBytes(seeds, 4), weight: 3 },
+    ),
+    corpus: () => corpus.COAP_MESSAGES,
+    decode: (b) => {
+      readHeader(u8(b));
+      const m = decodeCoapMessage(u8(b));
+      firstBadOption(m.options, UNDERSTOOD);
+      codeText(m.code);
+      for (const [, v] of m.options) uintValue(v);
+      // Every byte is accounted for: header, token, options, marker and payload.
+      const size = 4 + m.token.length + m.options.reduce((n, [, v]) => n + v.length, 0) + (m.payload.length > 0 ? 1 + m.payload.length : 0);
+      if (size > b.length) throw new Error(`decoded ${size} bytes out of ${b.length}`);
+    },
+    bytes: (b) => b,
+    ciRuns: 5000,
+  };
+};
+
 // ---- The table
 
 type AnyTarget = DecoderTarget<unknown, unknown>;
@@ -894,6 +926,7 @@ const FACTORIES: Record<string, () => DecoderTarget<never, never>> = {
   'value-json': valueJsonTarget as never,
   'utf8': utf8Target as never,
   'base64': base64Target as never,
+  'coap-message': coapMessageTarget as never,
 };
 
 export const DECODER_NAMES: readonly string[] = Object.keys(FACTORIES);

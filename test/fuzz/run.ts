@@ -20,9 +20,16 @@ import './decoder-family.ts';
 import { registry, type FuzzOutcome } from './registry.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-// Other families register themselves: test/fuzz/sockets*.ts (not the *.test.ts files).
+// Other families register themselves: test/fuzz/sockets*.ts (not the *.test.ts files). A file that
+// does not load is reported, and fails the run unless --only leaves its family out.
+const loadErrors: string[] = [];
 for (const file of readdirSync(here).sort()) {
-  if (/^sockets.*\.ts$/.test(file) && !file.endsWith('.test.ts')) await import(pathToFileURL(join(here, file)).href);
+  if (!/^sockets.*\.ts$/.test(file) || file.endsWith('.test.ts')) continue;
+  try {
+    await import(pathToFileURL(join(here, file)).href);
+  } catch (e) {
+    loadErrors.push(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 const { values } = parseArgs({
@@ -54,6 +61,9 @@ if (targets.length === 0) {
   process.stderr.write(`no fuzz target matches --only ${values.only} (${[...registry.keys()].join(', ')})\n`);
   process.exit(2);
 }
+
+for (const e of loadErrors) process.stderr.write(`fuzz: could not load ${e}\n`);
+const loadFailed = loadErrors.length > 0 && (!only || only.includes('sockets') || only.some((n) => n.startsWith('sockets')));
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -110,4 +120,4 @@ for (const [i, r] of rows.entries()) {
   if (i === 0) process.stdout.write(`|${widths.map((w, j) => (j < 2 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|\n`);
 }
 process.stdout.write(`${fmt(outcomes.reduce((n, o) => n + o.runs, 0))} inputs, ${failures} failures, ${secs(summary.ms)}, seed ${seed}\n`);
-process.exitCode = failures > 0 ? 1 : 0;
+process.exitCode = failures > 0 || loadFailed ? 1 : 0;
