@@ -93,6 +93,7 @@ export class CoapEndpoint {
     });
     const agent = new Agent({ socket: guarded });
     keepRetransmissions(agent);
+    block1InResponses(agent);
     agent.on('error', (err: Error) => log.warn({ err }, 'coap agent error'));
     return new CoapEndpoint(guard, server, agent, log);
   }
@@ -179,6 +180,25 @@ function emptyBlock1IsZero(server: Server): void {
   target._handle = (packet, rsinfo) => {
     for (const o of packet.options ?? []) if (o.name === 'Block1' && o.value.length === 0) o.value = Buffer.alloc(1);
     handle(packet, rsinfo);
+  };
+}
+
+/**
+ * Block1 in an answer to a request of ours (RFC 7959 §2.3), as node-coap's Agent cannot take it
+ * (it throws on a value not 1–3 bytes long): empty is the value 0 (RFC 7252 §3.2), handed on as one
+ * zero byte; longer than 3 bytes is outside the option's range, so the answer is rejected like one
+ * with an unrecognised critical option (RFC 7252 §5.4.3, §5.4.1): the request is retransmitted or times out.
+ */
+function block1InResponses(agent: Agent): void {
+  const target = agent as unknown as { _handle: (packet: { options?: Array<{ name: string | number; value: Buffer }> }, ...rest: unknown[]) => void };
+  const handle = target._handle.bind(agent);
+  target._handle = (packet, ...rest) => {
+    for (const o of packet.options ?? []) {
+      if (o.name !== 'Block1') continue;
+      if (o.value.length > 3) return;
+      if (o.value.length === 0) o.value = Buffer.alloc(1);
+    }
+    handle(packet, ...rest);
   };
 }
 

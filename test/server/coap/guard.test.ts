@@ -211,4 +211,19 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     assert.is(ferry.coap.guard.stats.handlerErrors, 0);
     await alive();
   });
+  suite('an answer to the server\'s Read with a Block1 of 4 bytes is rejected, an empty one read as 0: nothing throws behind the guard (RFC 7252 §5.4.3, §3.2)', async () => {
+    const port = ferry.coapAddress.port;
+    // Block1 (27): delta 13 + 14, 4 zero bytes; then delta 13 + 14, empty.
+    for (const [i, block1] of ['d40e00000000', 'd00e'].entries()) {
+      const answers = await peer.exchange(port, register(`answer-block1-${i}`), 800);
+      const read = answers.find((a) => a.code === '0.01');
+      assert.ok(read, `the server reads /3/0 after the Register: ${answers.map((a) => a.code).join(', ')}`);
+      // ACK 2.05 with the Read's Message ID and token.
+      const head = Buffer.from([0x60 | read.token.length, 0x45, read.messageId >> 8, read.messageId & 0xff]);
+      peer.send(port, Buffer.concat([head, read.token, Buffer.from(block1, 'hex')]));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(ferry.coap.guard.stats.handlerErrors, 0);
+    await alive();
+  });
 });
