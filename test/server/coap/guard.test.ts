@@ -109,6 +109,12 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
       assert.equal(got.map((a) => [a.reset, a.messageId]).sort(), [9, 10, 11, 12, 13, 14, 15].map((t) => [true, 0x1200 | t]).sort(),
         `${name}: one Reset for each CON, nothing for the NONs`);
     }
+    // Counted in the metrics, per socket and outcome.
+    const scraped = await ferry.metrics.scrape();
+    for (const [name] of sockets()) {
+      const m = new RegExp(`^ferry_coap_guard_datagrams\\{socket="${name}",outcome="formatErrors"\\} (\\d+)$`, 'm').exec(scraped);
+      assert.ok(Number(m?.[1]) >= 14, `${name}: ${m?.[0]}`);
+    }
     await alive();
   });
 
