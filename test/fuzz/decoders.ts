@@ -28,8 +28,8 @@ import { encodePrivateKeyPem, encodePublicKeyPem, parsePrivateKeyPem, parsePubli
 import { formatPath, parsePath, pathFromSegments, pathSegments, type Lwm2mPath } from '../../protocols/path.ts';
 import { formatRegisterQuery, parseRegisterQuery, parseUpdateQuery, type RegistrationParams } from '../../protocols/registration.ts';
 import { resolveSenml } from '../../protocols/senml.ts';
-import { decodeSenmlCbor, encodeSenmlCbor } from '../../protocols/senml-cbor.ts';
-import { decodeSenmlJson, encodeSenmlJson, parseSenmlJson } from '../../protocols/senml-json.ts';
+import { decodeSenmlCbor } from '../../protocols/senml-cbor.ts';
+import { decodeSenmlJson, parseSenmlJson } from '../../protocols/senml-json.ts';
 import { decodeTextInteger, decodeTextString } from '../../protocols/text.ts';
 import {
   decodeTlv, decodeTlvBoolean, decodeTlvFloat, decodeTlvInteger, decodeTlvObjlnk, decodeTlvString, encodeTlv, encodeTlvBoolean,
@@ -139,6 +139,8 @@ const tlvTarget = (): DecoderTarget<Uint8Array, Tlv[] | { n: number | bigint; f:
   decode: (b) => {
     let entries: Tlv[] = [];
     each(() => { entries = decodeTlv(u8(b)); }, () => tlvResources(u8(b)));
+    // What decoded is written back (shortest forms) and decodes to the same tree.
+    if (entries.length > 0 && JSON.stringify(decodeTlv(encodeTlv(entries))) !== JSON.stringify(entries)) throw new Error('TLV written back decodes differently');
     for (const v of tlvLeaves(entries)) {
       each(() => decodeTlvInteger(v), () => decodeTlvFloat(v), () => decodeTlvBoolean(v), () => decodeTlvString(v), () => decodeTlvObjlnk(v));
     }
@@ -606,6 +608,9 @@ const linkFormatTarget = (): DecoderTarget<string, Link[]> => {
     corpus: () => corpus.LINK_FORMAT,
     decode: (text) => {
       const links = parseLinkFormat(text);
+      // What parsed is written back and parses to the same links.
+      const flat = (l: Link[]) => JSON.stringify(l.map((x) => [x.uri, Object.entries(x.params)]));
+      if (flat(parseLinkFormat(formatLinkFormat(links))) !== flat(links)) throw new Error('links written back parse differently');
       each(() => objectsFromLinks(links), ...links.slice(0, 64).map((link) => () => attributesFromLink(link)));
     },
     roundTrip: { values: linksArb, check: (links) => {
