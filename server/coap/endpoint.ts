@@ -8,6 +8,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { Agent, Server, type IncomingMessage, type OutgoingMessage } from 'coap';
 import { generate as generatePacket } from 'coap-packet';
+import { LRUCache } from 'lru-cache';
 import { CoapOption } from '../../protocols/coap-message.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import type { Logger } from '../log.ts';
@@ -28,6 +29,11 @@ const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** Critical options the LwM2M socket understands in requests: the server's, and Block1 (Register and Update bodies). */
 const LWM2M_OPTIONS: ReadonlySet<number> = new Set([...SERVER_OPTIONS, CoapOption.BLOCK1]);
+
+/** Answers kept to send again to a duplicate request (RFC 7252 §4.5): a few hundred bytes each. */
+const MAX_CACHED_ANSWERS = 50_000;
+/** RFC 7252 §4.8.2 EXCHANGE_LIFETIME: how long a duplicate of a request may still arrive. */
+const EXCHANGE_LIFETIME_MS = 247_000;
 
 export interface EndpointOptions {
   host: string;
@@ -82,6 +88,7 @@ export class CoapEndpoint {
     });
     const guarded = guard as unknown as Socket;
     patchSendError(server, guarded, log);
+    boundAnswerCache(server);
     ignoreObserve(server);
     emptyBlock1IsZero(server);
     server.listen(guarded);
@@ -152,6 +159,27 @@ function safeReply(res: OutgoingMessage, code: string, diagnostic: string): void
 function keepRetransmissions(agent: Agent): void {
   const a = agent as unknown as { _cleanUp: () => void; _requests: number };
   a._cleanUp = () => { a._requests -= 1; };
+}
+
+/**
+ * node-coap keeps each answer for EXCHANGE_LIFETIME to send again to a duplicate request (RFC 7252
+ * §4.5), in a cache bounded only by 32 MiB of message bytes, each answer with its sender, whose
+ * timer holds the request and response objects for minutes: some 5 KB of heap an answer, and over
+ * a million small answers at that bound (a flood of requests grew the heap by hundreds of MB in
+ * minutes). Here at most MAX_CACHED_ANSWERS are kept, the least recently used dropped first (a
+ * duplicate of an older request is processed again), and an answer that is never retransmitted (an
+ * ACK or a NON, §4.2, §4.3) is kept as its bytes alone, its sender stopped once it has sent it.
+ */
+function boundAnswerCache(server: Server): void {
+  type Answer = Buffer & { sender?: { reset(): void } };
+  const answers = new LRUCache<string, Answer>({ max: MAX_CACHED_ANSWERS, ttl: EXCHANGE_LIFETIME_MS, dispose: (a) => a.sender?.reset() });
+  const set = answers.set.bind(answers);
+  answers.set = (key, answer, options) => {
+    if (answer === undefined || ((answer[0]! >> 4) & 3) === 0) return set(key, answer, options); // a CON: its sender retransmits until acknowledged
+    queueMicrotask(() => answer.sender?.reset()); // node-coap gives an answer its sender after caching it
+    return set(key, Buffer.from(answer) as Answer, options);
+  };
+  (server as unknown as { _lru: LRUCache<string, Answer> })._lru = answers;
 }
 
 /**

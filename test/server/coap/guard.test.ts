@@ -232,4 +232,22 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     assert.is(ferry.coap.guard.stats.handlerErrors, 0);
     await alive();
   });
+  suite('answers kept for duplicates are their bytes alone, at most a bound of them: a flood no longer grows the heap by 5 KB an answer (RFC 7252 §4.5)', async () => {
+    const port = ferry.coapAddress.port;
+    // CON GET /zz with token aabbccdd and Message ID n: answered 4.04, piggybacked.
+    const get = (n: number): Buffer => Buffer.from(`4401${n.toString(16).padStart(4, '0')}aabbccddb27a7a`, 'hex');
+    const first = await peer.exchange(port, get(1));
+    for (let n = 2; n <= 600; n++) {
+      peer.send(port, get(n));
+      if (n % 50 === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const answers = (ferry.coap.server as unknown as { _lru: { max: number; size: number; values(): Iterable<Buffer & { sender?: unknown }> } })._lru;
+    assert.ok(answers.size >= 600 && answers.max <= 50_000, `${answers.size} answers kept, at most ${answers.max}`);
+    assert.not.ok([...answers.values()].some((a) => a.sender !== undefined), 'an ACK is kept without its sender (and the request it holds)');
+    // A duplicate still gets the very same answer.
+    const again = await peer.exchange(port, get(1));
+    assert.equal(again.map((a) => [a.code, a.messageId, a.payload.toString()]), first.map((a) => [a.code, a.messageId, a.payload.toString()]));
+    assert.equal(first.map((a) => a.code), ['4.04']);
+  });
 });
