@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     family: 'sockets', seed: args.seed,
     sockets: reports.flatMap((r) => r.sockets.map((s) => ({
       socket: s.socket, sent: s.sent, checks: s.checks, checksPassed: s.checksPassed, responses: s.responses, kernelDrops: s.kernelDrops,
-      maxRssMb: r.rss.maxMb, startRssMb: r.rss.startMb, boundRssMb: r.rss.boundMb, ms: r.ms, alive: r.alive,
+      maxRssMb: r.rss.maxMb, startRssMb: r.rss.startMb, boundRssMb: r.rss.boundMb, ms: r.ms, alive: r.alive, unproven: r.unproven,
     }))),
     fiveXx: reports.flatMap((r) => r.fiveXx),
     failures: reports.flatMap((r) => r.failures),

@@ -41,6 +41,8 @@ export interface FuzzServer {
   udpDrops(): { coap: number; download: number };
   /** The guard's counters from /metrics: socket → outcome → count. */
   guardCounters(): Promise<Record<string, Record<string, number>>>;
+  /** The JavaScript heap in use and the memory outside it (buffers, PGlite's WebAssembly memory), MB, from /metrics. */
+  memory(): Promise<{ heapMb: number; externalMb: number }>;
   stop(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function startFuzzServer(o: { logLevel?: string } = {}): Promise<Fu
       exit: () => exited, rssMb: () => (exited ? 0 : stats.rssMb()),
       udpDrops: () => udpDrops(child.pid!, { coap: coapPort, download: downloadPort }),
       guardCounters: () => guardCounters(serving.api),
+      memory: () => memory(serving.api),
       stop,
     };
   } catch (err) {
@@ -151,6 +154,12 @@ async function guardCounters(apiUrl: string): Promise<Record<string, Record<stri
     (out[labels['socket'] ?? '?'] ??= {})[labels['outcome'] ?? '?'] = Number(m[2]);
   }
   return out;
+}
+
+async function memory(apiUrl: string): Promise<{ heapMb: number; externalMb: number }> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  const mb = (name: string): number => Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1024 / 102.4) / 10;
+  return { heapMb: mb('ferry_nodejs_heap_size_used_bytes'), externalMb: mb('ferry_nodejs_external_memory_bytes') };
 }
 
 // ── the clean client of a check ──
