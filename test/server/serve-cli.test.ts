@@ -1,13 +1,11 @@
 // `ferry serve` as a user runs it (node server/bin/ferry.js serve …): start-up errors a user causes
 // are one line naming the setting, exit 1, no stack; a SIGINT while the database opens closes it;
 // a second server on one PGlite directory stops at once, a killed one's lock is taken over.
-import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { configWith } from '../../server/config.ts';
@@ -15,39 +13,19 @@ import { startupErrorLine } from '../../server/startup-errors.ts';
 import type { Db } from '../../server/store/db.ts';
 import { openDb } from '../../server/store/open.ts';
 import { createTestSchema, databaseUrl } from '../helpers/db.ts';
+import { oneLine, runFerry, type Run } from '../helpers/ferry-cli.ts';
 import { apiCall, spawnFerry } from '../helpers/spawned-ferry.ts';
 
-const FERRY = resolve(fileURLToPath(import.meta.url), '../../../server/bin/ferry.js');
 const dir = mkdtempSync(join(tmpdir(), 'ferry-serve-'));
 const dbDir = join(dir, 'db');
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-/**
- * Runs `ferry serve` with free ports unless told otherwise, without the caller's FERRY_* or
- * DATABASE_URL; `onOutput` may act on stdout as it arrives (send a signal). Killed after 60 s.
- */
-function serve(args: string[], env: Record<string, string> = {}, onOutput?: (stdout: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FERRY_') && k !== 'DATABASE_URL'));
-  const child = spawn(process.execPath, [FERRY, 'serve', '--coap-port', '0', '--api-port', '0', '--db-dir', dbDir, ...args], {
-    cwd: dir, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); onOutput?.(stdout, (s) => child.kill(s)); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  return new Promise((done) => child.on('close', (code, signal) => { clearTimeout(timer); done({ code, signal, stdout, stderr }); }));
-}
+/** `ferry serve` with free ports on the test's --db-dir unless told otherwise. */
+const serve = (args: string[], env: Record<string, string> = {}, onOutput?: (stdout: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> =>
+  runFerry(['serve', '--coap-port', '0', '--api-port', '0', '--db-dir', dbDir, ...args], { cwd: dir, env, ...(onOutput ? { onOutput } : {}) });
 
 /** A user error: exit 1 and exactly this one line on stderr, no stack frames. */
-function refused(run: Run, line: RegExp): void {
-  assert.is(run.code, 1, `exit code; stderr: ${run.stderr}`);
-  assert.not.match(run.stderr, /^\s+at /m, 'no stack trace');
-  const lines = run.stderr.trimEnd().split('\n');
-  assert.is(lines.length, 1, run.stderr);
-  assert.match(lines[0]!, line);
-}
+const refused = (run: Run, line: RegExp): void => oneLine(run, 1, line);
 
 const udpBlocker = (): Promise<Socket> => new Promise((r) => { const s = createSocket('udp4'); s.bind(0, '127.0.0.1', () => r(s)); });
 const tcpBlocker = (): Promise<Server> => new Promise((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => r(s)); });

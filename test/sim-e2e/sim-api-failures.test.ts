@@ -4,48 +4,27 @@
 // down. The runs that must stop run with --duration 0 (until Ctrl-C): one that retried forever
 // would be killed, and fail. The token from FERRY_API_TOKEN drives a run to its goal (exit 0);
 // devices left not updated are a failure (exit 4), said so in the table and in --json.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Ferry } from '../../server/main.ts';
 import { openTestDatabase } from '../helpers/db.ts';
 import type { TestDb } from '../helpers/db.ts';
+import { oneLine, runFerry, type Run } from '../helpers/ferry-cli.ts';
 import { eventually, startTestFerry, TEST_ADMIN_TOKEN, testSigningKey } from '../helpers/ferry.ts';
 import { signedPackage, uploadPackage } from './kit.ts';
 
-const FERRY = resolve(fileURLToPath(import.meta.url), '../../../server/bin/ferry.js');
 const dir = mkdtempSync(join(tmpdir(), 'ferry-sim-api-'));
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-/**
- * Runs `ferry sim` without the caller's FERRY_* or DATABASE_URL; `onOutput` may act on stdout as
- * it arrives (send a signal). Killed after 60 s.
- */
-function sim(args: string[], env: Record<string, string> = {}, onOutput?: (stdout: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FERRY_') && k !== 'DATABASE_URL'));
-  const child = spawn(process.execPath, [FERRY, 'sim', ...args], { cwd: dir, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); onOutput?.(stdout, (s) => child.kill(s)); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  return new Promise((done) => child.on('close', (code, signal) => { clearTimeout(timer); done({ code, signal, stdout, stderr }); }));
-}
+const sim = (args: string[], env: Record<string, string> = {}, onOutput?: (stdout: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> =>
+  runFerry(['sim', ...args], { cwd: dir, env, ...(onOutput ? { onOutput } : {}) });
 
 /** Stopped by the API: exit 3 and exactly this one line on stderr, no stack frames. */
-function stopped(run: Run, line: RegExp): void {
-  assert.is(run.code, 3, `exit code; stdout: ${run.stdout}\nstderr: ${run.stderr}`);
-  assert.not.match(run.stderr, /^\s+at /m, 'no stack trace');
-  const lines = run.stderr.trimEnd().split('\n');
-  assert.is(lines.length, 1, run.stderr);
-  assert.match(lines[0]!, line);
-}
+const stopped = (run: Run, line: RegExp): void => oneLine(run, 3, line);
 
 /** A loopback port nothing listens on (bound, then closed). */
 const closedPort = (): Promise<number> => new Promise((done) => {
