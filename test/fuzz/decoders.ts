@@ -239,25 +239,41 @@ const senmlCborPack: fc.Arbitrary<Cbor> = fc.array(
   { maxLength: 5 },
 ).map((records): Cbor => array(...records));
 
-const senmlCborTarget = (): DecoderTarget<Uint8Array, NodesCase> => {
-  const seeds = [...corpus.SENML_CBOR, ...encodedSeeds(ContentFormat.SENML_CBOR, senmlCborCase)];
+/**
+ * A content format over the CBOR guard: its seeds (the corpus, and what the encoder writes) parsed
+ * into trees and mutated node by node, trees built from the format's own keys, and raw byte
+ * mutations; decoded with every way of typing resources; what encodes decodes back.
+ */
+function cborFormatTarget(o: {
+  name: string; describe: string; format: number; seeds: Uint8Array[]; values: fc.Arbitrary<NodesCase>;
+  tree: fc.Arbitrary<Cbor>; decode: (b: Uint8Array, typeOf: (typeof TYPE_OFS)[number]) => unknown;
+  extra?: Array<fc.WeightedArbitrary<Uint8Array>>;
+}): DecoderTarget<Uint8Array, NodesCase> {
+  const seeds = [...o.seeds, ...encodedSeeds(o.format, o.values)];
   const trees = parseSeeds(seeds);
   return {
-    name: 'senml-cbor',
-    describe: 'parseSenmlCbor, decodeSenmlCbor over the CBOR guard (senml-cbor.ts, cbor-guard.ts)',
+    name: o.name,
+    describe: o.describe,
     input: fc.oneof(
       { arbitrary: mutatedCbor(trees, 4), weight: 4 },
-      { arbitrary: senmlCborPack.map(encodeAst), weight: 2 },
+      { arbitrary: o.tree.map(encodeAst), weight: 2 },
       { arbitrary: mutatedBytes(seeds, 4), weight: 2 },
-      { arbitrary: fc.tuple(senmlCborPack, fc.array(astOp(), { maxLength: 2 })).map(([t, ops]) => encodeAst(applyAstOps(t, ops))), weight: 1 },
+      ...(o.extra ?? []),
     ),
-    corpus: () => corpus.SENML_CBOR,
-    decode: (b) => each(...TYPE_OFS.map((typeOf) => () => decodeSenmlCbor(b, typeOf))),
-    roundTrip: { values: senmlCborCase, check: (c) => roundTripFormat(ContentFormat.SENML_CBOR, c) },
+    corpus: () => o.seeds,
+    decode: (b) => each(...TYPE_OFS.map((typeOf) => () => o.decode(b, typeOf))),
+    roundTrip: { values: o.values, check: (c) => roundTripFormat(o.format, c) },
     bytes: (b) => b,
     ciRuns: 3000,
   };
-};
+}
+
+const senmlCborTarget = (): DecoderTarget<Uint8Array, NodesCase> => cborFormatTarget({
+  name: 'senml-cbor',
+  describe: 'parseSenmlCbor, decodeSenmlCbor over the CBOR guard (senml-cbor.ts, cbor-guard.ts)',
+  format: ContentFormat.SENML_CBOR, seeds: corpus.SENML_CBOR, values: senmlCborCase, tree: senmlCborPack, decode: decodeSenmlCbor,
+  extra: [{ arbitrary: fc.tuple(senmlCborPack, fc.array(astOp(), { maxLength: 2 })).map(([t, ops]) => encodeAst(applyAstOps(t, ops))), weight: 1 }],
+});
 
 const lwm2mKey: fc.Arbitrary<Cbor> = fc.oneof(
   { arbitrary: PATH_IDS.map(uint), weight: 4 },
@@ -272,24 +288,11 @@ const lwm2mTree: fc.Arbitrary<Cbor> = fc.letrec<{ node: Cbor }>((tie) => ({
   ),
 })).node;
 
-const lwm2mCborTarget = (): DecoderTarget<Uint8Array, NodesCase> => {
-  const seeds = [...corpus.LWM2M_CBOR, ...encodedSeeds(ContentFormat.LWM2M_CBOR, cborCase)];
-  const trees = parseSeeds(seeds);
-  return {
-    name: 'lwm2m-cbor',
-    describe: 'decodeLwm2mCbor: nested maps and array keys over the CBOR guard (lwm2m-cbor.ts)',
-    input: fc.oneof(
-      { arbitrary: mutatedCbor(trees, 4), weight: 4 },
-      { arbitrary: lwm2mTree.map(encodeAst), weight: 2 },
-      { arbitrary: mutatedBytes(seeds, 4), weight: 2 },
-    ),
-    corpus: () => corpus.LWM2M_CBOR,
-    decode: (b) => each(...TYPE_OFS.map((typeOf) => () => decodeLwm2mCbor(b, typeOf))),
-    roundTrip: { values: cborCase, check: (c) => roundTripFormat(ContentFormat.LWM2M_CBOR, c) },
-    bytes: (b) => b,
-    ciRuns: 3000,
-  };
-};
+const lwm2mCborTarget = (): DecoderTarget<Uint8Array, NodesCase> => cborFormatTarget({
+  name: 'lwm2m-cbor',
+  describe: 'decodeLwm2mCbor: nested maps and array keys over the CBOR guard (lwm2m-cbor.ts)',
+  format: ContentFormat.LWM2M_CBOR, seeds: corpus.LWM2M_CBOR, values: cborCase, tree: lwm2mTree, decode: decodeLwm2mCbor,
+});
 
 /** Every CBOR seed the project has: spec examples, COSE, SenML, LwM2M-CBOR, the pool's COSE_Sign1s. */
 function allCborSeeds(): Uint8Array[] {
