@@ -121,8 +121,10 @@ export async function testDatabases(): Promise<TestDb[]> {
 export function forEachDatabase(
   name: string,
   define: (t: { suite: Test; get: () => TestDb; database: DatabaseName }) => void,
+  /** The databases to run on, of those this run covers (a file whose subject is not the database may take one). */
+  o: { only?: DatabaseName } = {},
 ): void {
-  for (const database of databaseNames()) {
+  for (const database of databaseNames().filter((d) => o.only === undefined || d === o.only)) {
     const suite = uvuSuite(`${name} [${database}]`);
     let current: TestDb | undefined;
     suite.before(async () => {

@@ -29,12 +29,16 @@ class Peer {
     this.socket.send(datagram, port, '127.0.0.1');
   }
 
-  /** Sends and waits up to `ms` for the datagrams that come back; returns those that came. */
-  async exchange(port: number, datagram: Buffer, ms = 400): Promise<ParsedPacket[]> {
+  /** Sends and waits `ms` for the datagrams that come back (or until `enough` of them came); returns those that came. */
+  async exchange(port: number, datagram: Buffer, ms = 400, enough?: (answers: ParsedPacket[]) => boolean): Promise<ParsedPacket[]> {
     const from = this.got.length;
+    const answers = (): ParsedPacket[] => this.got.slice(from).map((m) => parse(m));
     this.send(port, datagram);
-    await new Promise((r) => setTimeout(r, ms));
-    return this.got.slice(from).map((m) => parse(m));
+    for (const until = Date.now() + ms; Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (enough?.(answers())) break;
+    }
+    return answers();
   }
 
   close(): Promise<void> {
@@ -63,7 +67,7 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
   const alive = async (): Promise<void> => {
     const other = await Peer.open('127.0.0.9');
     try {
-      const answers = await other.exchange(ferry.coapAddress.port, register(`alive-${randomBytes(3).toString('hex')}`), 1500);
+      const answers = await other.exchange(ferry.coapAddress.port, register(`alive-${randomBytes(3).toString('hex')}`), 3000, (got) => got.some((a) => a.code === '2.01'));
       assert.ok(answers.some((a) => a.code === '2.01'), `a clean Register answered 2.01, got ${answers.map((a) => a.code).join(', ') || 'nothing'}`);
     } finally {
       await other.close();
@@ -250,4 +254,5 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     assert.equal(again.map((a) => [a.code, a.messageId, a.payload.toString()]), first.map((a) => [a.code, a.messageId, a.payload.toString()]));
     assert.equal(first.map((a) => a.code), ['4.04']);
   });
-});
+}, { only: 'pglite' }); // datagrams and the guard: the database behind the handlers is not what is tested here
+
