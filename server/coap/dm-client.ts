@@ -2,9 +2,11 @@
  * The LwM2M Device Management client: Read, Write, Execute and Observe sent to one device, from
  * the socket the device registered to. One outstanding request per device (RFC 7252 §4.7,
  * NSTART = 1), the rest queued in order; each request bounded by a timeout on top of node-coap's
- * confirmable retransmission. A device whose address has not proven that it receives what we send
- * (address-proof.ts; its Register may be spoofed) gets one request, not retransmitted, per datagram
- * we hear from it: a spoofed Register makes Ferry send one small datagram to its victim, no more.
+ * confirmable retransmission. A device that registered from an address that has not proven it
+ * receives what we send (address-proof.ts: the Register may be spoofed) gets one request, not
+ * retransmitted, per datagram we hear from it until the address is proven: a spoofed Register makes
+ * Ferry send one small datagram to its victim, no more. Registrations this process did not see
+ * (made before a restart, or on another node) are not suspected: their devices answered once.
  */
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
 import { decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
@@ -95,7 +97,9 @@ export class DmClient {
 
   private readonly queueAwakeMs: number;
   private readonly isProven: (address: string) => boolean;
-  /** Devices at an unproven address that have had their one request since we last heard from them. */
+  /** Devices that registered from an address not proven yet. */
+  private readonly suspects = new Set<string>();
+  /** Suspects that have had their one request since we last heard from them. */
   private readonly triedUnproven = new Set<string>();
 
   constructor(opts: { agent: Agent; timeoutMs: number; log: Logger; queueAwakeMs?: number; isProven?: (address: string) => boolean }) {
@@ -113,6 +117,8 @@ export class DmClient {
    * reachable again, and they go out now, in order, once each, to the address it registered from.
    */
   registered(t: Target, queueMode: boolean): void {
+    if (this.isProven(t.address)) this.suspects.delete(t.endpoint);
+    else this.suspects.add(t.endpoint);
     this.dropObservations(t.endpoint);
     this.heard(t.endpoint, queueMode, t);
   }
@@ -226,6 +232,7 @@ export class DmClient {
   forget(endpoint: string): void {
     this.epochs.set(endpoint, (this.epochs.get(endpoint) ?? 0) + 1);
     this.routes.delete(endpoint);
+    this.suspects.delete(endpoint);
     this.triedUnproven.delete(endpoint);
     // Held requests cannot reach a device that left: release them so they fail as cancelled.
     const waiting = this.sleepers.get(endpoint);
@@ -289,7 +296,8 @@ export class DmClient {
     if (o.block1 !== undefined) options['27'] = o.block1;
     if (o.size1 !== undefined) options['Size1'] = o.size1;
     const started = Date.now();
-    const unproven = !this.isProven(peer.address);
+    if (this.suspects.has(t.endpoint) && this.isProven(peer.address)) this.suspects.delete(t.endpoint);
+    const unproven = this.suspects.has(t.endpoint);
     if (unproven) {
       if (this.triedUnproven.has(t.endpoint)) {
         return Promise.reject(new DmError('transport', `${peer.address} has not answered yet; waiting for the device to talk again`));
