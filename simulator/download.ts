@@ -4,7 +4,7 @@
  * followed (the next NUM comes from the byte offset). Bytes go to a sink (the slot writer, which
  * checks them as they come). The ETag must stay the same, or the transfer starts over with a
  * fresh sink. A transfer may resume where a previous one left off — from the last whole block the
- * sink holds — as long as the ETag it answers with is the one saved (issue 5, resume).
+ * sink holds — as long as the ETag it answers with is the one saved (a resumed download).
  * The outcome carries an LwM2M Update Result code (Object 5, resource 5).
  */
 import { blockSize } from '../protocols/block.ts';

@@ -1,5 +1,5 @@
 /**
- * A firmware upload, signed package or raw image, checked and stored (issue 5 "The server side").
+ * A firmware upload, signed package or raw image, checked and stored.
  *
  * - A body that starts with FRY1 is a package: its manifest signature is verified against the
  *   trusted keys, its payload against the manifest's size and SHA-256; version and class come

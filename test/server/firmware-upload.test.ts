@@ -88,7 +88,7 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
 
   suite('a raw image with a signing key: signed with the class\'s next sequence number', async () => {
     assert.is((await upload(pkg({ sequence: 41 }))).statusCode, 201);
-    // Without ?delivery= devices get the package the server signed (issue 5: the default is package).
+    // Without ?delivery= devices get the package the server signed (the default is package).
     const raw = await upload(IMAGE, '?version=2.1.0&hardwareClass=sensor-v2');
     assert.is(raw.statusCode, 201, raw.body);
     assert.is(raw.json().sequence, 42);

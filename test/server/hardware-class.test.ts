@@ -1,4 +1,4 @@
-// --hardware-class-from: what names a device's hardware class (issue 3 item 3: the model number by
+// --hardware-class-from: what names a device's hardware class (the model number by
 // default, configurable), from the flag and the environment, derived from /3/0, and end to end.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,4 +1,4 @@
-// Push or pull (issue 5, "Push"), against a real Ferry server and simulated devices over loopback
+// Push or pull, against a real Ferry server and simulated devices over loopback
 // UDP: the engine reads Object 5 resource 9 (Delivery Method) and 8 (Protocol Support) when an
 // update starts; a push-only device gets the package by Write /5/0/0 with Block1 (content-format
 // 42), a pull-only or "both" device pulls the Package URI; the bytes pushed are what GET /fw serves.

@@ -1,4 +1,4 @@
-// A server restarted under a download (issue 7, restart-safe), the device on an hour-long
+// A server restarted under a download (restart safety), the device on an hour-long
 // registration, so no registration Update brings the update back to the new process: it takes
 // the update up by reading where the device is once the update has gone quiet, well before its
 // deadline. Real Ferry (closed and started again on the same ports and database), a simulated

@@ -1,5 +1,5 @@
 // Updates whose server-side state is out of date, brought back in line by reading the device.
-// One a dead process left half done (issue 7, restart-safe) is taken up by the running one at the
+// One a dead process left half done (restart safety) is taken up by the running one at the
 // device's next registration Update: the state is built in the database as that process left it,
 // so the moment of the crash is exact. One whose notifications never arrive is read once its
 // deadline passes while the device talks. Real Ferry, simulated devices over loopback UDP, on

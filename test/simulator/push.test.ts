@@ -1,4 +1,4 @@
-// Push delivery (issue 5, device side): Write /5/0/0 with Block1, content-format 42, sent here by
+// Push delivery, device side: Write /5/0/0 with Block1, content-format 42, sent here by
 // our own CoAP endpoint playing the server.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
