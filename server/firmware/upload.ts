@@ -12,7 +12,7 @@
  * - delivery=package stores the whole package as the bytes devices receive; delivery=payload stores
  *   only the payload (devices with their own image format). The manifest is stored either way.
  *   The default is package for every upload, a raw image signed here included: a device then
- *   checks the signature itself (DESIGN.md: the device never trusts the server).
+ *   checks the signature itself: the device never trusts the server.
  */
 import { DecodeError } from '../../protocols/errors.ts';
 import { PACKAGE_MAGIC, PackageError, DEFAULT_VENDOR_ID, parsePackage, signPackage, verifyPackage } from '../../protocols/package.ts';

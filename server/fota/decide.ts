@@ -2,7 +2,7 @@
  * The update engine's decisions, pure: given an update's server-side state and one event, say
  * the next state and the commands to send. No I/O here; `engine.ts` persists and sends.
  *
- * Server states (DESIGN.md "One device update"): queued → sent → downloading → downloaded →
+ * Server states: queued → sent → downloading → downloaded →
  * updating → succeeded | failed | cancelled. Device states are LwM2M Object 5 State (/5/0/3).
  */
 import { DeliveryMethod, FirmwareState, FirmwareUpdateProtocol, protocolName, UpdateResult, updateResultName } from '../../protocols/objects.ts';

@@ -32,7 +32,7 @@ export interface Device {
   contentFormats: number[];
   objects: RegisteredObject[];
   tags: string[];
-  /** The node holding the device's UDP binding (DESIGN.md "Scale-out"). */
+  /** The node holding the device's UDP binding (several nodes share one database). */
   ownerNode: string | null;
 }
 
