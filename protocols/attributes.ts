@@ -124,6 +124,8 @@ function parseNotificationValue(name: NotificationName, text: string): number {
   }
   if (!DECIMAL.test(text)) throw invalid(`${name} must be a decimal number such as -1.5`);
   const n = Number(text);
+  // 20 nines read as a double are 1e20, 21 digits: what is taken must be writable again.
+  if (!DECIMAL.test(plainDecimal(n))) throw invalid(`${name} is too large (${text.slice(0, 24)} becomes ${plainDecimal(n).length} digits as a number)`);
   if (name === 'st' && n < 0) throw invalid('st must not be negative');
   return n === 0 ? 0 : n;
 }

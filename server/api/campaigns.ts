@@ -24,7 +24,7 @@ const policy = {
     // Cumulative: "10%" of the target (rounded up) or a count of devices; the last wave takes everyone left.
     waves: {
       type: 'array', minItems: 1, maxItems: 20,
-      items: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\d{1,3}(\\.\\d+)?%$' }] },
+      items: { anyOf: [{ type: 'integer', minimum: 1, maximum: 100_000_000 }, { type: 'string', pattern: '^\\d{1,3}(\\.\\d+)?%$' }] },
     },
     soakSeconds: { type: 'integer', minimum: 0, maximum: 30 * 86400 },
     concurrency: { type: 'integer', minimum: 1, maximum: 100_000 },

@@ -660,7 +660,13 @@ const attributesTarget = (): DecoderTarget<string[], Attributes> => ({
   describe: 'parseAttributesQuery: Write-Attributes Uri-Query options (attributes.ts)',
   input: queryArb([...corpus.ATTRIBUTE_QUERIES, ...fc.sample(attributesArb, { seed: SAMPLE_SEED, numRuns: 20 }).map(formatAttributesQuery)]),
   corpus: () => corpus.ATTRIBUTE_QUERIES,
-  decode: (q) => { parseAttributesQuery(q); },
+  // What is taken must be writable again (a RangeError from the formatter is a finding) and read the same.
+  decode: (q) => {
+    const a = parseAttributesQuery(q);
+    const back = parseAttributesQuery(formatAttributesQuery(a)) as Record<string, unknown>;
+    const same = Object.keys(back).length === Object.keys(a).length && Object.entries(a).every(([k, v]) => Object.is(back[k], v));
+    if (!same) throw new Error(`${q.join('&')} did not read back the same`);
+  },
   roundTrip: { values: attributesArb, check: (a) => {
     const back = parseAttributesQuery(formatAttributesQuery(a)) as Record<string, unknown>;
     for (const [k, v] of Object.entries(a)) if (back[k] !== v) throw new Error(`${k}=${String(v)} came back as ${String(back[k])}`);

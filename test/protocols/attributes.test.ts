@@ -49,11 +49,17 @@ test('rules and value syntax: violations are DecodeError attributes.invalid', ()
     ['gt=abc'],
     ['pmin=1', 'pmin=2'],
     ['pmin', 'pmin=2'],
+    // Found by fuzzing: 20 nines read back as 1e20, which has 21 digits and could not be written again.
+    ['gt=99999999999999999999'],
   ];
   for (const q of bad) throwsDecodeError(() => parseAttributesQuery(q), 'attributes.invalid');
   // A rule only applies between attributes that are set in the same request.
   assert.equal(parseAttributesQuery(['lt=60', 'gt']), { lt: 60, gt: null });
   throwsDecodeError(() => parseAttributesQuery(Array.from({ length: 33 }, () => 'pmin=1')), 'attributes.invalid');
+  // What is taken can be written again.
+  for (const q of [['gt=9999999999999999'], ['lt=-12345678901234567.5'], ['st=0.00000000000000000001']]) {
+    assert.equal(parseAttributesQuery(formatAttributesQuery(parseAttributesQuery(q))), parseAttributesQuery(q));
+  }
 });
 
 test('names other than the writable notification attributes: attributes.unknown', () => {

@@ -74,6 +74,7 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
       ['150%', body({}, { waves: ['150%'] }), 400, /waves\[0\]/],
       ['not a wave', body({}, { waves: ['half'] }), 400],
       ['a zero count', body({}, { waves: [0] }), 400],
+      ['a count past any fleet', body({}, { waves: [1e300] }), 400],
       ['shrinking waves', body({}, { waves: ['50%', '10%'] }), 400, /waves\[1\]: 10% must be above the previous wave's 50%/],
       ['threshold above 1', body({}, { failureThreshold: 1.5 }), 400, /failureThreshold/],
       ['negative threshold', body({}, { failureThreshold: -0.1 }), 400, /failureThreshold/],
