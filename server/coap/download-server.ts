@@ -5,18 +5,20 @@
  * A duplicate request (a retransmission) is answered again, identically: GET is safe and
  * idempotent and the answer depends on the request alone (RFC 7252 §4.5 allows this in place of
  * deduplication). Memory is O(images), held by the image cache. Every datagram crosses the guard
- * (guard.ts) first, and every requester the download access check (download-access.ts).
+ * (guard.ts) first, which has read it and answered what is malformed, a ping, or a request with an
+ * option or method this socket does not serve; every requester meets the download access check
+ * (download-access.ts).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { parse, type ParsedPacket } from 'coap-packet';
 import { encodeBlock } from '../../protocols/block.ts';
+import { CoapOption, optionValue, uintValue, type CoapMessage } from '../../protocols/coap-message.ts';
 import type { Logger } from '../log.ts';
 import { AddressProof } from './address-proof.ts';
 import type { DownloadAccess } from './download-access.ts';
 import { EchoMinter } from './echo.ts';
-import { answerFirmware, unknownCriticalOption, type BlockServed, type FwAnswer, type FwRequest } from './fw.ts';
-import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS } from './guard.ts';
+import { answerFirmware, type BlockServed, type FwAnswer, type FwRequest } from './fw.ts';
+import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS, type GuardedListener } from './guard.ts';
 import type { ImageCache } from './image-cache.ts';
 import { uintBuffer } from './message.ts';
 import { encodeMessage, type MessageType } from './wire.ts';
@@ -29,15 +31,12 @@ export interface DownloadStats {
   blocks: number;
   /** 4.xx answers. */
   refused: number;
-  /** Datagrams that are not CoAP (RFC 7252 §4.2: silently ignored). */
-  malformed: number;
-  /** Well-formed messages that need no answer: ACKs, RSTs, responses, non-confirmable pings. */
+  /** Messages that need no answer: ACKs, RSTs and responses (the guard counts what is malformed). */
   ignored: number;
 }
 
-const METHODS: Record<string, string> = {
-  '0.01': 'GET', '0.02': 'POST', '0.03': 'PUT', '0.04': 'DELETE', '0.05': 'FETCH', '0.06': 'PATCH', '0.07': 'iPATCH',
-};
+/** Request codes the guard lets through (RFC 7252 §12.1.1); any other code is an answer or empty. */
+const METHODS: Record<number, string> = { 1: 'GET', 2: 'POST', 3: 'PUT', 4: 'DELETE' };
 /** Linux caps this at net.core.rmem_max; a burst of thousands of requests must not overflow it. */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -58,7 +57,7 @@ export interface DownloadServerOptions {
 export class DownloadServer {
   readonly socket: Socket;
   readonly guard: GuardedSocket;
-  readonly stats: DownloadStats = { requests: 0, blocks: 0, refused: 0, malformed: 0, ignored: 0 };
+  readonly stats: DownloadStats = { requests: 0, blocks: 0, refused: 0, ignored: 0 };
   private readonly images: ImageCache;
   private readonly log: Logger;
   private readonly onBlock: ((b: BlockServed) => void) | undefined;
@@ -73,7 +72,7 @@ export class DownloadServer {
     this.log = o.log;
     this.onBlock = o.onBlock;
     this.access = o.access;
-    guard.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.receive(msg, rinfo));
+    guard.on('message', ((_msg, rinfo, m) => this.receive(m, rinfo)) satisfies GuardedListener);
     guard.on('error', (err: Error) => this.log.warn({ err }, 'download socket error'));
   }
 
@@ -105,43 +104,19 @@ export class DownloadServer {
     return new Promise<void>((resolve) => this.guard.close(() => resolve()));
   }
 
-  private receive(msg: Buffer, rinfo: RemoteInfo): void {
-    let packet: ParsedPacket;
-    try {
-      packet = parse(msg);
-    } catch {
-      this.stats.malformed++; // RFC 7252 §4.2, §4.3: a message that cannot be parsed is silently ignored
-      return;
-    }
-    if (packet.ack || packet.reset) { this.stats.ignored++; return; } // we send nothing confirmable
-    if (packet.code === '0.00') {
-      // RFC 7252 §4.3: a confirmable empty message is a ping, answered with a Reset.
-      if (packet.confirmable) this.reply(rinfo, 'RST', packet.messageId, Buffer.alloc(0), '0.00');
-      else this.stats.ignored++;
-      return;
-    }
-    const method = METHODS[packet.code];
-    if (method === undefined) { this.stats.ignored++; return; } // a response or a reserved class: not for a server
-    let block2: Buffer | undefined;
-    let size2 = false;
-    let accept: number | undefined;
-    /** RFC 7252 §5.4.5: a repeated non-repeatable option is treated like an unrecognised one. */
-    let repeated: number | undefined;
+  /** One message the guard let through: a request with a method and options this socket serves, or an answer. */
+  private receive(m: CoapMessage, rinfo: RemoteInfo): void {
+    const method = METHODS[m.code];
+    if (method === undefined) { this.stats.ignored++; return; } // an ACK, a RST or a response: we send nothing confirmable
     const path: string[] = [];
-    for (const o of packet.options) {
-      if (o.name === 'Uri-Path') path.push(o.value.toString('utf8'));
-      else if (o.name === 'Block2') {
-        if (block2 !== undefined) repeated = 23;
-        block2 = o.value;
-      } else if (o.name === 'Size2') size2 = true;
-      else if (o.name === 'Accept') {
-        if (accept !== undefined) repeated = 17;
-        accept = o.value.length === 0 ? 0 : o.value.readUIntBE(0, Math.min(o.value.length, 6));
-      }
-    }
-    const req: FwRequest = { method, path, block2, size2, accept, unknownCritical: repeated ?? unknownCriticalOption(packet.options), address: rinfo.address };
-    const type: MessageType = packet.confirmable ? 'ACK' : 'NON';
-    if (path[0] !== 'fw') return this.answer(rinfo, type, packet, { code: '4.04', diagnostic: 'no such resource' });
+    for (const [number, value] of m.options) if (number === CoapOption.URI_PATH) path.push(value.toString('utf8'));
+    const accept = optionValue(m.options, CoapOption.ACCEPT);
+    const req: FwRequest = {
+      method, path, block2: optionValue(m.options, CoapOption.BLOCK2), size2: optionValue(m.options, CoapOption.SIZE2) !== undefined,
+      accept: accept === undefined ? undefined : uintValue(accept, 6), unknownCritical: undefined, address: rinfo.address,
+    };
+    const type: MessageType = m.type === 'CON' ? 'ACK' : 'NON';
+    if (path[0] !== 'fw') return this.answer(rinfo, type, m, { code: '4.04', diagnostic: 'no such resource' });
     let answer: FwAnswer | Promise<FwAnswer>;
     try {
       answer = answerFirmware(req, this.images, this.access);
@@ -149,13 +124,13 @@ export class DownloadServer {
       this.log.error({ err }, 'firmware answer failed');
       return;
     }
-    if (!(answer instanceof Promise)) return this.answer(rinfo, type, packet, answer);
+    if (!(answer instanceof Promise)) return this.answer(rinfo, type, m, answer);
     // Whatever fails on the way (the image load, the answer) is logged; nothing rejects unhandled.
-    answer.then((a) => this.answer(rinfo, type, packet, a))
+    answer.then((a) => this.answer(rinfo, type, m, a))
       .catch((err: unknown) => this.log.error({ err }, 'firmware answer failed')); // the device retransmits
   }
 
-  private answer(rinfo: RemoteInfo, type: MessageType, req: ParsedPacket, a: FwAnswer): void {
+  private answer(rinfo: RemoteInfo, type: MessageType, req: CoapMessage, a: FwAnswer): void {
     // A CON request gets a piggybacked ACK with its Message ID (RFC 7252 §5.2.1); a NON one a NON (§5.2.3).
     const messageId = type === 'ACK' ? req.messageId : this.nextMessageId();
     this.stats.requests++;
@@ -177,11 +152,8 @@ export class DownloadServer {
     rinfo: RemoteInfo, type: MessageType, messageId: number, token: Buffer, code: string,
     options: ReadonlyArray<readonly [number, Buffer]> = [], payload?: Buffer,
   ): void {
-    try {
-      this.guard.send(encodeMessage({ type, code, messageId, token, options }, payload), rinfo.port, rinfo.address);
-    } catch (err) {
-      this.log.warn({ err }, 'download reply not sent'); // the socket closed; nothing throws past here
-    }
+    // The guard's send never throws: a datagram the closing socket cannot take is lost, as UDP allows.
+    this.guard.send(encodeMessage({ type, code, messageId, token, options }, payload), rinfo.port, rinfo.address);
   }
 
   private nextMessageId(): number {

@@ -11,6 +11,7 @@ import { ContentFormat } from '../../protocols/content-format.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import { CoapOption } from '../../protocols/coap-message.ts';
 import type { DownloadAccess, DownloadAccessVerdict } from './download-access.ts';
+import { SERVER_OPTIONS } from './guard.ts';
 import type { CachedImage, ImageCache } from './image-cache.ts';
 import { contentFormatOf, optionBuffer, replyError, send, uintBuffer } from './message.ts';
 
@@ -43,8 +44,8 @@ const CRITICAL: Record<string, number> = {
   'If-Match': 1, 'Uri-Host': 3, 'If-None-Match': 5, 'Uri-Port': 7, OSCORE: 9, 'Uri-Path': 11, 'Uri-Query': 15,
   Accept: 17, 'Q-Block1': 19, Block2: 23, Block1: 27, 'Q-Block2': 31, 'Proxy-Uri': 35, 'Proxy-Scheme': 39,
 };
-/** The critical options a GET /fw understands: Uri-Host, Uri-Port, Uri-Path, Uri-Query (ignored), Accept, Block2. */
-const UNDERSTOOD = new Set([3, 7, 11, 15, 17, 23]);
+/** The critical options a GET /fw understands: the server's (Uri-Host, Uri-Port, Uri-Path, Uri-Query (ignored), Accept, Block2). */
+const UNDERSTOOD = SERVER_OPTIONS;
 
 /** The first critical option (RFC 7252 §5.4.6: an odd number) outside UNDERSTOOD, by coap-packet option name. */
 export function unknownCriticalOption(options: ReadonlyArray<{ name: string | number }>): number | undefined {

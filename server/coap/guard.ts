@@ -9,7 +9,8 @@
  * option it does not understand (4.02 to a CON, a NON dropped, §5.4.1) or a method the socket does
  * not serve (4.05, §5.8); hold Block1 bodies to their limits (block1-ledger.ts); take an Echo we
  * made (RFC 9175) or a response to a request of ours as proof of the source address. What passes
- * goes to the stack's 'message' listeners, and nothing they throw reaches the socket.
+ * goes to the stack's 'message' listeners with the message as read here (a third argument
+ * node-coap ignores), and nothing they throw reaches the socket.
  * Out: an unproven address gets at most three times the bytes it sent in answers (RFC 9175 §2.4);
  * the rest is withheld, as if lost. Requests of ours are not answers: the DM client sends an
  * unproven address one, unretransmitted, per datagram it hears from it (dm-client.ts).
@@ -76,6 +77,9 @@ export interface GuardStats {
 }
 
 type SendCallback = (error: Error | null, bytes?: number) => void;
+
+/** A 'message' listener: the datagram and its sender, as on a dgram.Socket, and the message the guard read. */
+export type GuardedListener = (msg: Buffer, rinfo: RemoteInfo, m: CoapMessage) => void;
 
 export class GuardedSocket extends EventEmitter {
   readonly socket: Socket;
@@ -180,7 +184,7 @@ export class GuardedSocket extends EventEmitter {
     const cls = m.code >>> 5;
     if (cls >= 2 && cls <= 5) {
       this.proof.responseReceived(from, m.token);
-      return this.pass(msg, rinfo);
+      return this.pass(msg, rinfo, m);
     }
     if (cls !== 0) {
       this.stats.formatErrors++; // classes 1, 6 and 7 are reserved (§12.1)
@@ -198,7 +202,7 @@ export class GuardedSocket extends EventEmitter {
       return;
     }
     if (m.type === 'NON') { this.stats.formatErrors++; return; } // §4.3: a NON is never Empty
-    this.pass(msg, rinfo); // an empty ACK or RST answers a CON of ours
+    this.pass(msg, rinfo, m); // an empty ACK or RST answers a CON of ours
   }
 
   private request(m: CoapMessage, msg: Buffer, rinfo: RemoteInfo): void {
@@ -229,14 +233,14 @@ export class GuardedSocket extends EventEmitter {
         return refuse('4.08', 'this block ends a body that is already complete; start again at block 0');
       }
     }
-    this.pass(msg, rinfo);
+    this.pass(msg, rinfo, m);
   }
 
   /** To each listener (node-coap's server and agent both listen), each on its own: one that throws stops no other. */
-  private pass(msg: Buffer, rinfo: RemoteInfo): void {
-    for (const listener of this.listeners('message') as Array<(m: Buffer, r: RemoteInfo) => void>) {
+  private pass(msg: Buffer, rinfo: RemoteInfo, m: CoapMessage): void {
+    for (const listener of this.listeners('message') as GuardedListener[]) {
       try {
-        listener.call(this, msg, rinfo);
+        listener.call(this, msg, rinfo, m);
       } catch (err) {
         this.stats.handlerErrors++;
         this.o.log.error({ err, socket: this.name, from: `${rinfo.address}:${rinfo.port}` }, 'coap stack threw on a datagram');
