@@ -42,12 +42,12 @@ export class AddressProof {
   }
 
   isProven(address: string): boolean {
-    return this.proven.has(normalize(address));
+    return this.proven.has(plainAddress(address));
   }
 
   /** `address` showed it receives: no byte budget from now on. */
   prove(address: string): void {
-    const a = normalize(address);
+    const a = plainAddress(address);
     if (!this.proven.has(a)) this.stats.proven++;
     this.proven.set(a, Date.now());
     this.budgets.delete(a);
@@ -55,7 +55,7 @@ export class AddressProof {
 
   /** A datagram of `bytes` arrived from `address`: an unproven one may be sent `factor` times that. */
   received(address: string, bytes: number): void {
-    const a = normalize(address);
+    const a = plainAddress(address);
     if (this.proven.has(a)) return;
     const b = this.budgets.get(a);
     if (b) b.received += bytes;
@@ -64,7 +64,7 @@ export class AddressProof {
 
   /** How many more bytes may go to `address` now (Infinity once proven). */
   allowance(address: string): number {
-    const a = normalize(address);
+    const a = plainAddress(address);
     if (this.proven.has(a)) return Infinity;
     const b = this.budgets.get(a);
     return b ? Math.max(0, this.factor * b.received - b.sent) : 0;
@@ -72,7 +72,7 @@ export class AddressProof {
 
   /** Takes `bytes` from the address's allowance; false (and nothing taken) when they do not fit. */
   spend(address: string, bytes: number): boolean {
-    const a = normalize(address);
+    const a = plainAddress(address);
     if (this.proven.has(a)) return true;
     const b = this.budgets.get(a);
     if (!b || b.sent + bytes > this.factor * b.received) {
@@ -87,21 +87,21 @@ export class AddressProof {
   /** We sent a request with `token` to `address`: a response carrying it proves the address. */
   requestSent(address: string, token: Buffer): void {
     if (token.length === 0) return;
-    this.tokens.set(`${normalize(address)}|${token.toString('hex')}`, true);
+    this.tokens.set(`${plainAddress(address)}|${token.toString('hex')}`, true);
   }
 
   /** A response with `token` came from `address`; true when it answers a request of ours (and so proves it). */
   responseReceived(address: string, token: Buffer): boolean {
     if (token.length === 0) return false;
-    const key = `${normalize(address)}|${token.toString('hex')}`;
+    const key = `${plainAddress(address)}|${token.toString('hex')}`;
     if (!this.tokens.has(key)) return false;
     this.prove(address);
     return true;
   }
 }
 
-/** An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is the IPv4 address. */
-function normalize(address: string): string {
+/** An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is the IPv4 address; any other is as given. */
+export function plainAddress(address: string): string {
   if (address.startsWith('::ffff:')) {
     const v4 = address.slice(7);
     if (isIPv4(v4)) return v4;

@@ -10,6 +10,7 @@
  */
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../log.ts';
+import { plainAddress } from './address-proof.ts';
 import { RateLimit } from './rate-limit.ts';
 
 /** A token bucket setting: `burst` Registers at once, then `rate` a second. */
@@ -76,9 +77,8 @@ export class RegisterLimits {
 
 /** An IPv4 address as it is (an IPv4-mapped IPv6 one as IPv4); an IPv6 address by its /64. */
 export function addressKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!isIPv6(address.split('%')[0]!)) return address;
+  const plain = plainAddress(address);
+  if (!isIPv6(plain.split('%')[0]!)) return plain;
   const [head = '', tail] = address.split('%')[0]!.toLowerCase().split('::');
   const front = head === '' ? [] : head.split(':');
   const back = tail === undefined || tail === '' ? [] : tail.split(':');
