@@ -10,6 +10,7 @@
  * hardware class. `check()` looks for the first three before a device starts. Everything else
  * (5xx, 409 busy, a device not registered yet, a lost connection) is retried and counted by kind.
  */
+import { AdminApi, reason } from './admin-api.ts';
 import type { SimDeviceEvent } from './device.ts';
 
 export interface DriverOptions {
@@ -49,31 +50,6 @@ export interface ApiFailure {
   message: string;
 }
 
-/** A request that got no answer: the API cannot be reached (connect refused, no such host), took too long, or dropped it. */
-interface NoAnswer { error: 'unreachable' | 'timeout' | 'lost'; detail: string }
-
-/** Errors whose cause says no connection could be made (undici puts the socket error in `cause`). */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
-
-function noAnswer(err: unknown, timeoutMs: number): NoAnswer {
-  if (err instanceof Error && err.name === 'TimeoutError') return { error: 'timeout', detail: `no answer within ${timeoutMs / 1000} s` };
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  const detail = typeof cause?.message === 'string' && cause.message !== '' ? cause.message : err instanceof Error ? err.message : String(err);
-  // fetch refuses a URL it will not connect to (a "bad port" of the Fetch standard, §2.9) the same way.
-  const unreachable = (typeof cause?.code === 'string' && UNREACHABLE.has(cause.code)) || detail === 'bad port';
-  return { error: unreachable ? 'unreachable' : 'lost', detail };
-}
-
-/** The `message` of Ferry's JSON error body, else the start of whatever came. */
-async function reason(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
-  try {
-    const m = (JSON.parse(text) as { message?: unknown }).message;
-    if (typeof m === 'string') return m;
-  } catch { /* not JSON */ }
-  return text.replace(/\s+/g, ' ').trim().slice(0, 120);
-}
-
 const PREFLIGHT_TIMEOUT_MS = 10_000;
 
 interface Pending {
@@ -90,6 +66,7 @@ export class ApiDriver {
   /** Set once, when the run must stop. */
   failure: ApiFailure | undefined;
   readonly #o: DriverOptions;
+  readonly #api: AdminApi;
   readonly #onFailure: ((f: ApiFailure) => void) | undefined;
   readonly #devices = new Map<string, Pending>();
   readonly #rounds = new Map<number, Promise<number>>();
@@ -106,6 +83,7 @@ export class ApiDriver {
   constructor(o: DriverOptions, onFailure?: (f: ApiFailure) => void) {
     if (o.updateTo === undefined && o.soak === undefined) throw new RangeError('the driver needs updateTo or soak');
     this.#o = o;
+    this.#api = new AdminApi({ api: o.api, token: o.token, timeoutMs: o.requestTimeoutMs });
     this.#onFailure = onFailure;
     this.#poll = setInterval(() => void this.#pollOutstanding(), o.pollMs ?? 2000);
   }
@@ -133,9 +111,9 @@ export class ApiDriver {
   async check(): Promise<ApiFailure | undefined> {
     const id = this.#o.updateTo;
     const timeoutMs = Math.min(PREFLIGHT_TIMEOUT_MS, this.#o.requestTimeoutMs ?? PREFLIGHT_TIMEOUT_MS);
-    const res = await this.#send(id === undefined ? '/api/v1/devices?limit=1' : `/api/v1/firmware/${id}`, { method: 'GET' }, timeoutMs);
+    const res = await this.#api.send(id === undefined ? '/api/v1/devices?limit=1' : `/api/v1/firmware/${id}`, { method: 'GET' }, timeoutMs);
     if (!(res instanceof Response)) {
-      this.#fail({ kind: 'unreachable', message: `cannot reach the API at ${this.#base()} (${res.detail}): check --api` });
+      this.#fail({ kind: 'unreachable', message: `cannot reach the API at ${this.#api.base} (${res.detail}): check --api` });
     } else if (res.status === 200 && id !== undefined) {
       const body = await res.json().catch(() => undefined) as { hardwareClass?: unknown } | undefined;
       if (typeof body?.hardwareClass === 'string') this.#imageClass = body.hardwareClass;
@@ -171,25 +149,21 @@ export class ApiDriver {
     this.stats.errorsByKind[kind] = (this.stats.errorsByKind[kind] ?? 0) + 1;
   }
 
-  #base(): string {
-    return this.#o.api.replace(/\/$/, '');
-  }
-
   /** 401 or 403 (`why` is the answer's reason): the run stops; true. Any other status: false. */
   #refused(res: Response, why: string, doing: string): boolean {
     if (res.status !== 401 && res.status !== 403) return false;
     const source = this.#o.tokenSource ?? '--api-token';
-    const message = this.#o.token === undefined
-      ? `the API at ${this.#base()} wants a token (${res.status}${why === '' ? '' : `: ${why}`}): set --api-token or FERRY_API_TOKEN`
+    const message = this.#api.token === undefined
+      ? `the API at ${this.#api.base} wants a token (${res.status}${why === '' ? '' : `: ${why}`}): set --api-token or FERRY_API_TOKEN`
       : res.status === 401
-        ? `the API at ${this.#base()} refused the token from ${source} (401${why === '' ? '' : `: ${why}`}): set --api-token or FERRY_API_TOKEN`
-        : `the API at ${this.#base()} refused the token from ${source} while ${doing} (403${why === '' ? '' : `: ${why}`}): it needs an operator token`;
+        ? `the API at ${this.#api.base} refused the token from ${source} (401${why === '' ? '' : `: ${why}`}): set --api-token or FERRY_API_TOKEN`
+        : `the API at ${this.#api.base} refused the token from ${source} while ${doing} (403${why === '' ? '' : `: ${why}`}): it needs an operator token`;
     this.#fail({ kind: 'auth', status: res.status, message });
     return true;
   }
 
   #noImage(id: number, why: string): ApiFailure {
-    return { kind: 'no-image', status: 404, message: `the API at ${this.#base()} has no firmware image ${id} (404${why === '' ? '' : `: ${why}`}): check --update` };
+    return { kind: 'no-image', status: 404, message: `the API at ${this.#api.base} has no firmware image ${id} (404${why === '' ? '' : `: ${why}`}): check --update` };
   }
 
   #next(endpoint: string, p: Pending, round: number): void {
@@ -238,13 +212,13 @@ export class ApiDriver {
     }
     if (this.#closed) return;
     p.attempts += 1;
-    const res = await this.#send(`/api/v1/devices/${encodeURIComponent(endpoint)}/update`, { method: 'POST', json: { firmwareId } });
+    const res = await this.#api.send(`/api/v1/devices/${encodeURIComponent(endpoint)}/update`, { method: 'POST', json: { firmwareId } });
     if (this.#closed) {
       if (res instanceof Response) await res.body?.cancel().catch(() => undefined);
       return;
     }
     if (!(res instanceof Response)) {
-      if (res.error === 'unreachable') this.#fail({ kind: 'unreachable', message: `cannot reach the API at ${this.#base()} (${res.detail}): check --api` });
+      if (res.error === 'unreachable') this.#fail({ kind: 'unreachable', message: `cannot reach the API at ${this.#api.base} (${res.detail}): check --api` });
       else {
         this.#count(res.error === 'timeout' ? 'timeout' : 'connection lost');
         this.#retry(endpoint, p);
@@ -264,7 +238,7 @@ export class ApiDriver {
     } else if (res.status === 409) {
       // An update still active (wait), or an image for another hardware class (never).
       const mismatch = await this.#classMismatch(endpoint);
-      if (mismatch !== undefined) this.#fail({ kind: 'wrong-class', status: 409, message: `the API at ${this.#base()} will not update ${endpoint} to image ${firmwareId}: ${mismatch} (409): check --update and --model` });
+      if (mismatch !== undefined) this.#fail({ kind: 'wrong-class', status: 409, message: `the API at ${this.#api.base} will not update ${endpoint} to image ${firmwareId}: ${mismatch} (409): check --update and --model` });
       else if (!this.#closed) this.#wait(endpoint, p, 'HTTP 409 (busy)');
     } else if (res.status >= 500 || res.status === 429) {
       this.#wait(endpoint, p, `HTTP ${res.status}`);
@@ -278,7 +252,7 @@ export class ApiDriver {
   #imageGone(id: number): Promise<boolean> {
     const known = this.#imageChecks.get(id);
     if (known !== undefined && Date.now() - known.at < (this.#o.retryMs ?? 1000)) return known.gone;
-    const gone = this.#send(`/api/v1/firmware/${id}`, { method: 'GET' }).then(async (res) => {
+    const gone = this.#api.send(`/api/v1/firmware/${id}`, { method: 'GET' }).then(async (res) => {
       if (!(res instanceof Response)) return false;
       await res.body?.cancel().catch(() => undefined);
       return res.status === 404;
@@ -291,7 +265,7 @@ export class ApiDriver {
   async #classMismatch(endpoint: string): Promise<string | undefined> {
     const imageClass = this.#o.soak?.hardwareClass ?? this.#imageClass;
     if (imageClass === undefined || this.#classChecked.has(endpoint)) return undefined;
-    const res = await this.#send(`/api/v1/devices/${encodeURIComponent(endpoint)}`, { method: 'GET' });
+    const res = await this.#api.send(`/api/v1/devices/${encodeURIComponent(endpoint)}`, { method: 'GET' });
     if (!(res instanceof Response)) return undefined;
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => undefined);
@@ -310,11 +284,11 @@ export class ApiDriver {
     if (id === undefined) {
       const soak = this.#o.soak!;
       const version = `${soak.versionPrefix ?? 'soak-'}${round}`;
-      id = this.#send(`/api/v1/firmware?version=${encodeURIComponent(version)}&hardwareClass=${encodeURIComponent(soak.hardwareClass)}&delivery=package`, {
+      id = this.#api.send(`/api/v1/firmware?version=${encodeURIComponent(version)}&hardwareClass=${encodeURIComponent(soak.hardwareClass)}&delivery=package`, {
         method: 'POST', body: soak.payloads[round % 2]!,
       }).then(async (res) => {
         if (!(res instanceof Response)) {
-          if (res.error === 'unreachable') this.#fail({ kind: 'unreachable', message: `cannot reach the API at ${this.#base()} (${res.detail}): check --api` });
+          if (res.error === 'unreachable') this.#fail({ kind: 'unreachable', message: `cannot reach the API at ${this.#api.base} (${res.detail}): check --api` });
           throw new UploadError(res.error === 'timeout' ? 'timeout' : 'connection lost');
         }
         if (res.status === 201) {
@@ -325,7 +299,7 @@ export class ApiDriver {
         if (this.#refused(res, why, 'uploading a soak image')) throw new UploadError(`HTTP ${res.status}`);
         // A 4xx other than 409 or 429 will not change by asking again (a server without --signing-key, an image too large).
         if (res.status >= 400 && res.status < 500 && res.status !== 409 && res.status !== 429) {
-          this.#fail({ kind: 'upload-refused', status: res.status, message: `the API at ${this.#base()} refused the soak image ${version} (${res.status}: ${why})` });
+          this.#fail({ kind: 'upload-refused', status: res.status, message: `the API at ${this.#api.base} refused the soak image ${version} (${res.status}: ${why})` });
         }
         throw new UploadError(`soak upload HTTP ${res.status}`);
       });
@@ -355,10 +329,10 @@ export class ApiDriver {
     for (const [endpoint, p] of this.#devices) {
       if (this.#closed || p.updateId === undefined || p.heardAt > quietSince) continue;
       const id = p.updateId;
-      const res = await this.#send(`/api/v1/updates/${id}`, { method: 'GET' });
+      const res = await this.#api.send(`/api/v1/updates/${id}`, { method: 'GET' });
       if (this.#closed) return;
       if (!(res instanceof Response)) {
-        if (res.error === 'unreachable') this.#fail({ kind: 'unreachable', message: `cannot reach the API at ${this.#base()} (${res.detail}): check --api` });
+        if (res.error === 'unreachable') this.#fail({ kind: 'unreachable', message: `cannot reach the API at ${this.#api.base} (${res.detail}): check --api` });
         else this.#count(res.error === 'timeout' ? 'timeout' : 'connection lost');
         continue;
       }
@@ -373,24 +347,6 @@ export class ApiDriver {
     }
   }
 
-  /** One request; a request that got no answer comes back as a value, never thrown. */
-  async #send(path: string, o: { method: string; json?: unknown; body?: Buffer }, timeoutMs = this.#o.requestTimeoutMs ?? 30_000): Promise<Response | NoAnswer> {
-    const headers: Record<string, string> = {};
-    if (this.#o.token !== undefined) headers['authorization'] = `Bearer ${this.#o.token}`;
-    let body: string | Buffer | undefined;
-    if (o.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(o.json);
-    } else if (o.body !== undefined) {
-      headers['content-type'] = 'application/octet-stream';
-      body = o.body;
-    }
-    try {
-      return await fetch(`${this.#base()}${path}`, { method: o.method, headers, signal: AbortSignal.timeout(timeoutMs), ...(body === undefined ? {} : { body }) });
-    } catch (err) {
-      return noAnswer(err, timeoutMs);
-    }
-  }
 }
 
 /** A soak round's upload that did not give an image; `kind` is what the error count files it under. */
