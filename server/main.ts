@@ -19,12 +19,14 @@ import { firmwareResponder, type BlockServed } from './coap/fw.ts';
 import { ImageCache } from './coap/image-cache.ts';
 import { replyError, uriPath } from './coap/message.ts';
 import { registrationInterface } from './coap/rd.ts';
+import { Registrations } from './coap/registrations.ts';
 import type { Config } from './config.ts';
 import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
 import { CampaignDriver } from './fota/campaigns.ts';
 import { UpdateEngine } from './fota/engine.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { every } from './periodic.ts';
 import type { Db } from './store/db.ts';
 import * as devices from './store/devices.ts';
 import { loadFirmwarePayload } from './store/firmware.ts';
@@ -96,51 +98,14 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   // Late-bound: the endpoint's handlers need the engine, the engine needs the endpoint's agent.
   let engine: UpdateEngine | undefined;
   let dm: DmClient | undefined;
-
-  /** After a registration: read /3/0 into the inventory, then let the engine act. */
-  const followUp = async (device: Device): Promise<void> => {
-    let current = device;
-    const target = targetOf(device);
-    try {
-      if (!target) throw new Error('the registration has no source address');
-      const info = await readDeviceInfo(dm!, target, device, config.hardwareClassFrom);
-      current = (await devices.setDeviceInfo(db, device.id, info)) ?? device;
-      log.info({ endpoint: device.endpoint, ...info }, 'device info read');
-    } catch (err) {
-      log.warn({ endpoint: device.endpoint, err: err instanceof Error ? err.message : String(err) }, 'could not read /3/0 after registration');
-    }
-    await engine!.deviceRegistered(current);
-  };
-  const pending = new Set<Promise<void>>();
-  const track = (work: Promise<void>): void => {
-    const p = work.catch((err: unknown) => log.error({ err }, 'background work failed')).finally(() => pending.delete(p));
-    pending.add(p);
-  };
+  let registrations: Registrations | undefined;
 
   // Known once the CoAP port is bound (the default name is host:port).
   let nodeId = config.nodeId ?? '';
   const rd = registrationInterface({
     db, log, nodeId: () => nodeId, maxPayload: config.maxRegistrationPayload, maxLifetime: config.maxLifetime,
     limits: { perIp: config.registerLimitIp, perIpPort: config.registerLimitIpPort, global: config.registerLimitGlobal },
-    hooks: {
-      registered: (device) => {
-        metrics.registrations.inc({ kind: 'register' });
-        const t = targetOf(device);
-        if (t) dm!.registered(t, device.queueMode);
-        track(followUp(device));
-      },
-      updated: (device) => {
-        metrics.registrations.inc({ kind: 'update' });
-        dm!.heard(device.endpoint, device.queueMode, targetOf(device));
-        engine!.deviceHeard(device.address!, device.port!);
-        track(engine!.deviceUpdated(device));
-      },
-      left: (device) => {
-        metrics.registrations.inc({ kind: 'deregister' });
-        dm!.forget(device.endpoint);
-      },
-      refused: (reason) => metrics.registrationsRefused.inc({ reason }),
-    },
+    hooks: { registered: (d) => registrations!.hooks.registered(d), updated: (d) => registrations!.hooks.updated(d), left: (d, why) => registrations!.hooks.left(d, why), refused: (r) => registrations!.hooks.refused?.(r) },
   });
   const blockServed = (socket: 'coap' | 'download') => (b: BlockServed): void => {
     metrics.blocksServed.inc({ socket });
@@ -179,21 +144,16 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     db, dm, log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId,
   });
 
-  const purgeDevices = devices.retentionSweep(db, { retentionSeconds: config.deviceRetention });
-  let sweeping = false;
-  const sweep = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    track((async () => {
-      for (const d of await devices.expireRegistrations(db)) {
-        log.info({ endpoint: d.endpoint }, 'registration expired');
-        dm!.forget(d.endpoint);
-      }
-      await engine!.sweep();
-      const purged = await purgeDevices();
-      if (purged.length > 0) log.info({ count: purged.length, endpoints: purged.slice(0, 10).map((d) => d.endpoint) }, 'devices purged');
-    })().finally(() => { sweeping = false; }));
-  }, o.sweepMs ?? 1000);
+  registrations = new Registrations({
+    db, log, dm, hardwareClassFrom: config.hardwareClassFrom, retentionSeconds: config.deviceRetention,
+    follower: { deviceRegistered: (d) => engine!.deviceRegistered(d), registrationUpdated: (d) => engine!.deviceUpdated(d), deviceHeard: (a, p) => engine!.deviceHeard(a, p) },
+    counters: { registration: (kind) => metrics.registrations.inc({ kind }), refused: (reason) => metrics.registrationsRefused.inc({ reason }) },
+  });
+  // Expiry first, so an update whose device's registration just ended is not poked.
+  const sweep = every(o.sweepMs ?? 1000, async () => {
+    await registrations!.sweep();
+    await engine!.sweep();
+  }, log, 'sweep');
 
   const campaigns = new CampaignDriver({
     db, engine, log, nodeId, tickMs: config.campaignTick, leaseSeconds: Math.max(10, Math.ceil(config.campaignTick / 100)),
@@ -218,13 +178,13 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     db, engine, alerts, campaigns, nodeId, dm, api, coap, coapAddress, download, downloadAddress, apiUrl, metrics,
     close() {
       closing ??= (async () => {
-        clearInterval(sweep);
+        await sweep.stop();
         await campaigns.stop();
         await api.close();
         dm!.close();
         await coap.close();
         await download?.close();
-        while (pending.size > 0) await Promise.all([...pending]);
+        await registrations!.idle();
         await engine!.idle();
         await alerts.close();
         if (ownDb) await db.close();

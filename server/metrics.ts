@@ -26,7 +26,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
     this.registrations = new Counter({ name: 'ferry_registrations_total', help: 'LwM2M registration operations', labelNames: ['kind'], registers: [this.registry] });
     this.blocksServed = new Counter({ name: 'ferry_firmware_blocks_served_total', help: 'firmware blocks served (Block2 responses)', labelNames: ['socket'], registers: [this.registry] });
-    for (const kind of ['register', 'update', 'deregister']) this.registrations.inc({ kind }, 0);
+    for (const kind of ['register', 'update', 'deregister', 'expire']) this.registrations.inc({ kind }, 0);
     this.registrationsRefused = new Counter({ name: 'ferry_registrations_refused_total', help: 'Registers refused by the rate limits on new endpoints (4.29, by scope), Registers and Updates refused for their payload size (4.13) or lifetime (4.00)', labelNames: ['reason'], registers: [this.registry] });
     for (const reason of ['rate-ip', 'rate-ip-port', 'rate-global', 'payload-too-large', 'lifetime-too-long']) this.registrationsRefused.inc({ reason }, 0);
     const grouped = (sql: string, label: string) => async (): Promise<Sample[]> => {

@@ -79,12 +79,21 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
     assert.is((await exchange(port(), { code: 'POST', options: uriOptions(`/rd/${first}`) })).code, '4.04');
   });
 
-  suite('a registration whose lifetime passes is marked expired', async () => {
+  suite('a registration whose lifetime passes is marked expired, and ends as a De-register does (the left hook)', async () => {
+    const forgotten: string[] = [];
+    ferry.dm.onForget((endpoint) => forgotten.push(endpoint));
+    const counted = async (kind: string) => (await ferry.metrics.registry.getSingleMetric('ferry_registrations_total')?.get())
+      ?.values.find((v) => v.labels['kind'] === kind)?.value;
+    const expiredBefore = await counted('expire');
+    const deregisteredBefore = await counted('deregister');
     await register(['ep=dev-5', 'lt=1']);
     await eventually(async () => ((await device('dev-5'))?.['status'] === 'expired' ? true : undefined), 5000, 'expiry');
     const events = await get().db.query<{ kind: string }>(
       "SELECT kind FROM events WHERE kind = 'registration.expired' AND device_id = (SELECT id FROM devices WHERE endpoint = 'dev-5')");
     assert.is(events.rows.length, 1);
+    await eventually(async () => (forgotten.includes('dev-5') ? true : undefined), 2000, 'the DM client forgot the device');
+    assert.is(await counted('expire'), (expiredBefore ?? 0) + 1, 'counted as an expiry');
+    assert.is(await counted('deregister'), deregisteredBefore, 'not as a De-register');
   });
 
   suite('bad registrations get a 4.xx with a diagnostic and store nothing', async () => {
