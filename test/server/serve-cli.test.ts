@@ -143,15 +143,14 @@ test('a bug is not a user error: startupErrorLine leaves it to the stack trace',
   assert.is(startupErrorLine(inUse, config), 'cannot listen on udp [::1]:5683: address in use (--coap-port / FERRY_COAP_PORT)');
 });
 
-test('on PostgreSQL too: the port in use and an edited migration are one line each, and the pool does not keep the process alive', async () => {
+test('on PostgreSQL too: the port in use and an edited migration are one line each, exit 1', async () => {
   if (!process.env['DATABASE_URL']) return;
   const { schema, drop } = await createTestSchema();
   const url = `${databaseUrl()}${databaseUrl().includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
   const blocker = await udpBlocker();
   try {
-    const started = Date.now();
+    // A refused start-up ends the process itself (process.exit): an open pool cannot hold it.
     refused(await serve(['--coap-port', String(portOf(blocker)), '--log-level', 'warn'], { DATABASE_URL: url }), /address in use \(--coap-port \/ FERRY_COAP_PORT\)$/);
-    assert.ok(Date.now() - started < 20_000, 'exits at once, not after the pool idles out');
     const db = await openDb({ databaseUrl: databaseUrl(), schema });
     await tamper(db, 'e'.repeat(64));
     await db.close();

@@ -4,7 +4,7 @@ import { CoapEndpoint, CoapError, CoapErrorCode } from '../../simulator/coap/end
 import type { EndpointOptions } from '../../simulator/coap/endpoint.ts';
 import { Observers } from '../../simulator/coap/observe.ts';
 import type { ObserverRemoved } from '../../simulator/coap/observe.ts';
-import { seededRandom } from '../../simulator/clock.ts';
+import { realClock, seededRandom, type Clock } from '../../simulator/clock.ts';
 import { RawPeer, sleep, until, within } from './helpers.ts';
 
 const FAST: EndpointOptions = { ackTimeoutMs: 40, ackRandomFactor: 1.5, maxRetransmit: 3, requestTimeoutMs: 2000 };
@@ -60,19 +60,21 @@ test('RFC 7252 §5.2.2: empty ACK, then a separate CON response that we ACK', as
 });
 
 test('RFC 7252 §4.2: lost datagrams are retransmitted with a doubling timeout', async () => {
-  const [server, client] = await pair({}, { dropOutgoing: (n) => n < 2 });
+  // Real timers, their lengths recorded; random() = 0 puts the first timeout at ACK_TIMEOUT exactly.
+  const armed: number[] = [];
+  const clock: Clock = { ...realClock, setTimeout: (fn, ms) => { armed.push(ms); return realClock.setTimeout(fn, ms); } };
+  const [server, client] = await pair({}, { dropOutgoing: (n) => n < 2, clock, random: () => 0 });
   let handled = 0;
   server.onRequest((_req, reply) => {
     handled += 1;
     reply({ code: '2.04' });
   });
-  const t0 = Date.now();
   const res = await within(client.request({ host: '127.0.0.1', port: server.address().port, method: 'POST', pathSegments: ['x'] }), 2000);
   assert.is(res.code, '2.04');
   assert.is(handled, 1);
   assert.is(client.stats.retransmissions, 2);
   assert.is(client.stats.droppedOutgoing, 2);
-  assert.ok(Date.now() - t0 >= 40 + 80, 'waited at least ACK_TIMEOUT + 2 × ACK_TIMEOUT');
+  assert.equal(armed.filter((ms) => ms < FAST.requestTimeoutMs!), [40, 80, 160], 'ACK_TIMEOUT, then doubled at each retransmission');
   await Promise.all([server.close(), client.close()]);
 });
 
