@@ -4,7 +4,7 @@
 -- Device tags, so a target can name groups of devices.
 ALTER TABLE devices ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
 -- The Ferry node that holds the device's UDP binding (its last Register or Update went there):
--- only that node sends it commands (DESIGN.md "Scale-out").
+-- only that node sends it commands, so two nodes never drive one device at once.
 ALTER TABLE devices ADD COLUMN owner_node text;
 CREATE INDEX devices_tags ON devices USING gin (tags);
 

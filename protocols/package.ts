@@ -1,5 +1,5 @@
 /**
- * The signed firmware package (DESIGN.md "The firmware package"):
+ * The signed firmware package:
  *
  *   'FRY1' (4 bytes) | manifest length L (u32 big-endian) | COSE_Sign1 (L bytes) | payload
  *

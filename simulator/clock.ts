@@ -1,6 +1,6 @@
 /**
- * What varies in time and chance is injected (STYLE: "Inject what varies"): the endpoint, the
- * devices and the fleet take a Clock and a random() so a seeded run replays exactly.
+ * What varies in time and chance is injected: the endpoint, the devices and the fleet take a
+ * Clock and a random() so a seeded run replays exactly.
  */
 
 /** A timer source. `setTimeout` returns an opaque handle that only `clearTimeout` reads. */

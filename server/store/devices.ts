@@ -194,11 +194,6 @@ export async function setDeviceInfo(db: Db, deviceId: number, info: DeviceInfo):
   });
 }
 
-export async function findByRegistrationId(q: Queryable, registrationId: string): Promise<Device | null> {
-  const res = await q.query(`SELECT ${COLUMNS} FROM devices WHERE registration_id = $1`, [registrationId]);
-  return res.rows[0] ? toDevice(res.rows[0]) : null;
-}
-
 export async function findByEndpoint(q: Queryable, endpoint: string): Promise<Device | null> {
   const res = await q.query(`SELECT ${COLUMNS} FROM devices WHERE endpoint = $1`, [endpoint]);
   return res.rows[0] ? toDevice(res.rows[0]) : null;

@@ -1,6 +1,6 @@
 /**
  * What the CoAP endpoint sends datagrams through: a UDP socket, or a layer wrapped around one
- * (the fault layer, a queue-mode device's radio) — STYLE.md "Make the transport replaceable".
+ * (the fault layer, a queue-mode device's radio), so a test or a fault can stand in for the network.
  */
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';

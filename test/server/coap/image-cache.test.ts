@@ -1,4 +1,4 @@
-// The download path's image cache (DESIGN.md "The data path of one firmware block", step 3):
+// The download path's image cache (each firmware block is sliced from the image it holds):
 // bounded in bytes, one store load for many concurrent misses, and an image larger than the whole
 // cache held beside it instead of reloaded for every block.
 import { createHash } from 'node:crypto';

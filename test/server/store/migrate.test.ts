@@ -111,6 +111,22 @@ forEachDatabase('store/migrate', ({ suite, get }) => {
     assert.equal(await migrate(db, { dir }), { applied: [] });
   });
 
+  suite('a database that applied an earlier wording of a migration (comments only) takes the new checksum', async () => {
+    const { db } = get();
+    const earlier = '53be5105788761afc62daac48b1894d2c81d2e1a034bfd495b2c8c54a2b2982f';
+    const today = (await readMigrations(MIGRATIONS_DIR)).find((f) => f.version === 6)!.checksum;
+    assert.is.not(today, earlier);
+    await db.query('UPDATE schema_migrations SET checksum = $1 WHERE version = 6', [earlier]);
+    const lines: string[] = [];
+    assert.equal(await migrate(db, { dir: MIGRATIONS_DIR, log: (l) => lines.push(l) }), { applied: [] });
+    assert.is((await db.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE version = 6')).rows[0]?.checksum, today);
+    assert.equal(lines.filter((l) => l.includes('reworded')), ['migrate: 0006_campaigns.sql was reworded in its comments only; its checksum is updated']);
+    // Any other text is still an edit.
+    await db.query('UPDATE schema_migrations SET checksum = $1 WHERE version = 6', ['0'.repeat(64)]);
+    assert.instance(await rejects(migrate(db, { dir: MIGRATIONS_DIR })), MigrationError);
+    await db.query('UPDATE schema_migrations SET checksum = $1 WHERE version = 6', [today]);
+  });
+
   suite('a missing file for an applied migration is an error', async () => {
     const { db } = get();
     const dir = await temp({}, ['0001_foundation.sql']);
