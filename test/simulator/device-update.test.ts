@@ -8,7 +8,7 @@ import { decodeTlvInteger, tlvResources } from '../../protocols/tlv.ts';
 import { SimDevice } from '../../simulator/device.ts';
 import type { SimDeviceConfig, SimDeviceEvent } from '../../simulator/device.ts';
 import type { DeviceFault } from '../../simulator/faults.ts';
-import { anchors, pkg } from './bootloader-kit.ts';
+import { anchors, pkg } from './bootloader/kit.ts';
 import { until, within } from './helpers.ts';
 import { TestLwm2mServer } from './lwm2m-server.ts';
 

@@ -7,7 +7,7 @@ import { CoapEndpoint } from '../../simulator/coap/endpoint.ts';
 import type { CoapResponse } from '../../simulator/coap/messages.ts';
 import { SimDevice } from '../../simulator/device.ts';
 import type { SimDeviceConfig } from '../../simulator/device.ts';
-import { anchors, pkg } from './bootloader-kit.ts';
+import { anchors, pkg } from './bootloader/kit.ts';
 import { until, within } from './helpers.ts';
 import { TestLwm2mServer } from './lwm2m-server.ts';
 

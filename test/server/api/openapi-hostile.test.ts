@@ -6,15 +6,15 @@
 // a text part is refused unless it is digits in range, and afterwards the server still answers
 // with everything it held intact (`DELETE /api/v1/tokens/+1` once revoked token 1).
 import * as assert from 'uvu/assert';
-import type { Ferry } from '../../server/main.ts';
-import { insertAlert } from '../../server/store/alerts.ts';
-import { CONFIGURED_ADMIN } from '../../server/store/tokens.ts';
-import * as devices from '../../server/store/devices.ts';
-import { SimDevice } from '../../simulator/device.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { offlineDevice } from '../helpers/devices.ts';
-import { bearer, eventually, injectRaw, startTestFerry } from '../helpers/ferry.ts';
-import { refusalProblem, sendAll, type RawRequest, type RawResponse } from '../helpers/http-table.ts';
+import type { Ferry } from '../../../server/main.ts';
+import { insertAlert } from '../../../server/store/alerts.ts';
+import { CONFIGURED_ADMIN } from '../../../server/store/tokens.ts';
+import * as devices from '../../../server/store/devices.ts';
+import { SimDevice } from '../../../simulator/device.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { offlineDevice } from '../../helpers/devices.ts';
+import { bearer, eventually, injectRaw, startTestFerry } from '../../helpers/ferry.ts';
+import { refusalProblem, sendAll, type RawRequest, type RawResponse } from '../../helpers/http-table.ts';
 
 interface Schema { type?: string | string[]; properties?: Record<string, Schema>; [k: string]: unknown }
 interface Parameter { in: 'path' | 'query' | 'header' | 'cookie'; name: string; required?: boolean; schema?: Schema }

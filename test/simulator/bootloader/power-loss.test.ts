@@ -3,10 +3,10 @@
 // After the power comes back the device must boot a valid image, and the right one.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PowerLoss } from '../../simulator/flash.ts';
-import type { FlashMode } from '../../simulator/flash.ts';
-import { download, pkg, rig, slotImage } from './bootloader-kit.ts';
-import type { Rig } from './bootloader-kit.ts';
+import { PowerLoss } from '../../../simulator/flash.ts';
+import type { FlashMode } from '../../../simulator/flash.ts';
+import { download, pkg, rig, slotImage } from './kit.ts';
+import type { Rig } from './kit.ts';
 
 const A = pkg('1.0.0', { seed: 11, size: 4000, sequence: 1 });
 const B = pkg('2.0.0', { seed: 22, size: 5600, sequence: 2 });

@@ -1,9 +1,9 @@
 // The admin API through fastify.inject: every route, its bad inputs, and its JSON errors.
 import * as assert from 'uvu/assert';
-import type { Ferry } from '../../server/main.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { offlineDevice as offline } from '../helpers/devices.ts';
-import { startTestFerry } from '../helpers/ferry.ts';
+import type { Ferry } from '../../../server/main.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { offlineDevice as offline } from '../../helpers/devices.ts';
+import { startTestFerry } from '../../helpers/ferry.ts';
 
 forEachDatabase('api', ({ suite, get }) => {
   let ferry: Ferry;

@@ -7,7 +7,7 @@ import { makeSimImage } from '../../simulator/image.ts';
 import { SimDevice } from '../../simulator/device.ts';
 import { forEachDatabase } from '../helpers/db.ts';
 import { eventually, startTestFerry } from '../helpers/ferry.ts';
-import { signedPackage, simRun, trustedAnchor, updateOutcome } from '../sim-e2e/kit.ts';
+import { signedPackage, simRun, trustedAnchor, updateOutcome } from './kit.ts';
 
 const FAST_COAP = { ackTimeoutMs: 300, maxRetransmit: 3 };
 

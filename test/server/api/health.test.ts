@@ -1,17 +1,17 @@
 // /healthz and /readyz: 200 while the database answers and the CoAP sockets are bound, 503 with a
 // JSON reason when either is not.
 import * as assert from 'uvu/assert';
-import { buildApi } from '../../server/api/app.ts';
-import { Lwm2mOperations } from '../../server/coap/lwm2m-operations.ts';
-import { DownloadServer } from '../../server/coap/download-server.ts';
-import { ImageCache } from '../../server/coap/image-cache.ts';
-import { loadPackageKeys } from '../../server/firmware/keys.ts';
-import { silentLogger } from '../../server/log.ts';
-import type { Ferry } from '../../server/main.ts';
-import { openPglite } from '../../server/store/pglite.ts';
-import { pgliteTemplate } from '../helpers/pglite-template.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { startTestFerry, testConfig } from '../helpers/ferry.ts';
+import { buildApi } from '../../../server/api/app.ts';
+import { Lwm2mOperations } from '../../../server/coap/lwm2m-operations.ts';
+import { DownloadServer } from '../../../server/coap/download-server.ts';
+import { ImageCache } from '../../../server/coap/image-cache.ts';
+import { loadPackageKeys } from '../../../server/firmware/keys.ts';
+import { silentLogger } from '../../../server/log.ts';
+import type { Ferry } from '../../../server/main.ts';
+import { openPglite } from '../../../server/store/pglite.ts';
+import { pgliteTemplate } from '../../helpers/pglite-template.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { startTestFerry, testConfig } from '../../helpers/ferry.ts';
 
 forEachDatabase('health', ({ suite, get }) => {
   let ferry: Ferry;

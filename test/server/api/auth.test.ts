@@ -5,13 +5,13 @@
 import { createHash } from 'node:crypto';
 import Fastify from 'fastify';
 import * as assert from 'uvu/assert';
-import { installAuth } from '../../server/api/auth.ts';
-import { installErrorHandling } from '../../server/api/errors.ts';
-import type { Ferry } from '../../server/main.ts';
-import { ensureAdminToken, ROLES, type Role } from '../../server/store/tokens.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { offlineDevice } from '../helpers/devices.ts';
-import { bearer, injectRaw, startTestFerry, TEST_ADMIN_TOKEN } from '../helpers/ferry.ts';
+import { installAuth } from '../../../server/api/auth.ts';
+import { installErrorHandling } from '../../../server/api/errors.ts';
+import type { Ferry } from '../../../server/main.ts';
+import { ensureAdminToken, ROLES, type Role } from '../../../server/store/tokens.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { offlineDevice } from '../../helpers/devices.ts';
+import { bearer, injectRaw, startTestFerry, TEST_ADMIN_TOKEN } from '../../helpers/ferry.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 const rank = (r: Role): number => ROLES.indexOf(r);

@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CoapEndpoint, CoapError, CoapErrorCode } from '../../simulator/coap/endpoint.ts';
-import type { EndpointOptions } from '../../simulator/coap/endpoint.ts';
-import { Observers } from '../../simulator/coap/observe.ts';
-import type { ObserverRemoved } from '../../simulator/coap/observe.ts';
-import { realClock, seededRandom, type Clock } from '../../simulator/clock.ts';
-import { RawPeer, sleep, until, within } from './helpers.ts';
+import { CoapEndpoint, CoapError, CoapErrorCode } from '../../../simulator/coap/endpoint.ts';
+import type { EndpointOptions } from '../../../simulator/coap/endpoint.ts';
+import { Observers } from '../../../simulator/coap/observe.ts';
+import type { ObserverRemoved } from '../../../simulator/coap/observe.ts';
+import { realClock, seededRandom, type Clock } from '../../../simulator/clock.ts';
+import { RawPeer, sleep, until, within } from '../helpers.ts';
 
 const FAST: EndpointOptions = { ackTimeoutMs: 40, ackRandomFactor: 1.5, maxRetransmit: 3, requestTimeoutMs: 2000 };
 

@@ -2,10 +2,10 @@
 // nested objects, wrong content types, empty and 1 MiB bodies, unknown fields, NUL bytes. Each
 // gets a 4xx with a JSON { message }, never a 500, and nothing is started or stored by it.
 import * as assert from 'uvu/assert';
-import type { Ferry } from '../../server/main.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { offlineDevice } from '../helpers/devices.ts';
-import { startTestFerry } from '../helpers/ferry.ts';
+import type { Ferry } from '../../../server/main.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { offlineDevice } from '../../helpers/devices.ts';
+import { startTestFerry } from '../../helpers/ferry.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 /** [what, method, url, raw body (sent as is), content-type] */

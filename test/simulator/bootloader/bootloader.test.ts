@@ -1,13 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generateSigningKey } from '../../protocols/package-keys.ts';
-import { SLOT_HEADER, readSlotLength } from '../../simulator/bootloader/slot-image.ts';
-import { SlotWriter } from '../../simulator/bootloader/slot-writer.ts';
-import { SwapType, statusSource, swapTypeOf } from '../../simulator/bootloader/trailer.ts';
-import type { Flag, Magic, TrailerState } from '../../simulator/bootloader/trailer.ts';
-import { ImageVerifier } from '../../simulator/bootloader/verifier.ts';
-import { makeSimImage } from '../../simulator/image.ts';
-import { download, pkg, rig, slotImage } from './bootloader-kit.ts';
+import { generateSigningKey } from '../../../protocols/package-keys.ts';
+import { SLOT_HEADER, readSlotLength } from '../../../simulator/bootloader/slot-image.ts';
+import { SlotWriter } from '../../../simulator/bootloader/slot-writer.ts';
+import { SwapType, statusSource, swapTypeOf } from '../../../simulator/bootloader/trailer.ts';
+import type { Flag, Magic, TrailerState } from '../../../simulator/bootloader/trailer.ts';
+import { ImageVerifier } from '../../../simulator/bootloader/verifier.ts';
+import { makeSimImage } from '../../../simulator/image.ts';
+import { download, pkg, rig, slotImage } from './kit.ts';
 
 const t = (magic: Magic, imageOk: Flag, copyDone: Flag): TrailerState => ({ magic, imageOk, copyDone, swapType: undefined, swapSize: undefined });
 

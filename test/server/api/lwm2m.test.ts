@@ -3,12 +3,12 @@
 // partial Write, Execute (with arguments), Discover, Write-Attributes, Create and Delete (Object 19),
 // Observe and Cancel, values as JSON, device errors as 4xx.
 import * as assert from 'uvu/assert';
-import type { Ferry } from '../../server/main.ts';
-import * as devices from '../../server/store/devices.ts';
-import { ContentFormat } from '../../protocols/content-format.ts';
-import { SimDevice } from '../../simulator/device.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { eventually, startTestFerry } from '../helpers/ferry.ts';
+import type { Ferry } from '../../../server/main.ts';
+import * as devices from '../../../server/store/devices.ts';
+import { ContentFormat } from '../../../protocols/content-format.ts';
+import { SimDevice } from '../../../simulator/device.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { eventually, startTestFerry } from '../../helpers/ferry.ts';
 
 for (const [mode, format] of [['TLV', ContentFormat.TLV], ['SenML-CBOR', ContentFormat.SENML_CBOR]] as const) forEachDatabase(`api/lwm2m ${mode}`, ({ suite, get }) => {
   let ferry: Ferry;

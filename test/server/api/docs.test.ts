@@ -1,9 +1,9 @@
 // /docs/json: a well-formed OpenAPI 3 document generated from the route schemas, listing every
 // /api/v1 route with the bearer scheme; /docs serves the UI; both open without a token.
 import * as assert from 'uvu/assert';
-import type { Ferry } from '../../server/main.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { injectRaw, startTestFerry } from '../helpers/ferry.ts';
+import type { Ferry } from '../../../server/main.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { injectRaw, startTestFerry } from '../../helpers/ferry.ts';
 
 interface Operation { parameters?: Array<{ name: string; in: string; required?: boolean; schema?: unknown }>; responses?: Record<string, unknown>; security?: Array<Record<string, unknown>>; requestBody?: unknown }
 interface Document { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, { type: string; scheme?: string }> } }

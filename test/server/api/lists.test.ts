@@ -3,11 +3,11 @@
 // time, in either order, cursor-paged; firmware get and delete (409 while an update uses it,
 // history kept, the version uploadable again, anti-rollback unchanged).
 import * as assert from 'uvu/assert';
-import type { Ferry } from '../../server/main.ts';
-import { recordEvent } from '../../server/store/events.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { offlineDevice } from '../helpers/devices.ts';
-import { startTestFerry } from '../helpers/ferry.ts';
+import type { Ferry } from '../../../server/main.ts';
+import { recordEvent } from '../../../server/store/events.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { offlineDevice } from '../../helpers/devices.ts';
+import { startTestFerry } from '../../helpers/ferry.ts';
 
 const endpoints = (body: { items: Array<{ endpoint: string }> }) => body.items.map((d) => d.endpoint);
 

@@ -1,15 +1,15 @@
 /** Shared set-up for the bootloader tests: keys, packages, a small flash, an image downloaded into the secondary slot. */
-import { generateSigningKey } from '../../protocols/package-keys.ts';
-import { signPackage } from '../../protocols/package.ts';
-import type { SigningKey, TrustAnchor } from '../../protocols/package.ts';
-import { Bootloader } from '../../simulator/bootloader/bootloader.ts';
-import { SLOT_HEADER } from '../../simulator/bootloader/slot-image.ts';
-import { SlotWriter } from '../../simulator/bootloader/slot-writer.ts';
-import { ImageVerifier } from '../../simulator/bootloader/verifier.ts';
-import type { DeviceIdentity, Verdict } from '../../simulator/bootloader/verifier.ts';
-import { seededRandom } from '../../simulator/clock.ts';
-import { ContentStore } from '../../simulator/flash-store.ts';
-import type { FlashMode } from '../../simulator/flash.ts';
+import { generateSigningKey } from '../../../protocols/package-keys.ts';
+import { signPackage } from '../../../protocols/package.ts';
+import type { SigningKey, TrustAnchor } from '../../../protocols/package.ts';
+import { Bootloader } from '../../../simulator/bootloader/bootloader.ts';
+import { SLOT_HEADER } from '../../../simulator/bootloader/slot-image.ts';
+import { SlotWriter } from '../../../simulator/bootloader/slot-writer.ts';
+import { ImageVerifier } from '../../../simulator/bootloader/verifier.ts';
+import type { DeviceIdentity, Verdict } from '../../../simulator/bootloader/verifier.ts';
+import { seededRandom } from '../../../simulator/clock.ts';
+import { ContentStore } from '../../../simulator/flash-store.ts';
+import type { FlashMode } from '../../../simulator/flash.ts';
 
 export const key: SigningKey = generateSigningKey('ed25519');
 export const anchor: TrustAnchor = { alg: key.alg, kid: key.kid, publicKey: key.publicKey };

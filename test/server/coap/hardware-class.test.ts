@@ -2,13 +2,13 @@
 // default, configurable), from the flag and the environment, derived from /3/0, and end to end.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HARDWARE_CLASS_SOURCES, hardwareClass } from '../../server/coap/device-info.ts';
-import { ConfigError, parseConfig } from '../../server/config.ts';
-import type { Ferry } from '../../server/main.ts';
-import * as devices from '../../server/store/devices.ts';
-import { SimDevice } from '../../simulator/device.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { eventually, startTestFerry } from '../helpers/ferry.ts';
+import { HARDWARE_CLASS_SOURCES, hardwareClass } from '../../../server/coap/device-info.ts';
+import { ConfigError, parseConfig } from '../../../server/config.ts';
+import type { Ferry } from '../../../server/main.ts';
+import * as devices from '../../../server/store/devices.ts';
+import { SimDevice } from '../../../simulator/device.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { eventually, startTestFerry } from '../../helpers/ferry.ts';
 
 test('the derivation: each source from the /3/0 fields; null when a field it needs is missing', () => {
   const table: Array<[(typeof HARDWARE_CLASS_SOURCES)[number], string | null, string | null, string | null, string | null]> = [

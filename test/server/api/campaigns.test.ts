@@ -3,10 +3,10 @@
 // running campaigns are 409s, never a 500. The devices belong to another node, so this node's
 // campaign driver claims none of them and no request leaves for a device.
 import * as assert from 'uvu/assert';
-import type { Ferry } from '../../server/main.ts';
-import * as devices from '../../server/store/devices.ts';
-import { forEachDatabase } from '../helpers/db.ts';
-import { startTestFerry } from '../helpers/ferry.ts';
+import type { Ferry } from '../../../server/main.ts';
+import * as devices from '../../../server/store/devices.ts';
+import { forEachDatabase } from '../../helpers/db.ts';
+import { startTestFerry } from '../../helpers/ferry.ts';
 
 forEachDatabase('api: campaigns', ({ suite, get }) => {
   let ferry: Ferry;
