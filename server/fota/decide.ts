@@ -6,7 +6,7 @@
  * updating → succeeded | failed | cancelled. Device states are LwM2M Object 5 State (/5/0/3).
  */
 import { DeliveryMethod, FirmwareState, FirmwareUpdateProtocol, protocolName, UpdateResult, updateResultName } from '../../protocols/objects.ts';
-import type { Delivery, UpdateState } from '../store/rows.ts';
+import { isFinal, type Delivery, type UpdateState } from './model.ts';
 
 export type UpdateEvent =
   | { type: 'registered' }                    // the device registered (again): observations are gone
@@ -76,7 +76,7 @@ export interface Decision {
 const NOTHING: Decision = { commands: [] };
 
 export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: string, ctx: UpdateContext = {}): Decision {
-  if (state === 'succeeded' || state === 'failed' || state === 'cancelled') return NOTHING;
+  if (isFinal(state)) return NOTHING;
   if ((event.type === 'state' || event.type === 'result') && event.arrival !== undefined && event.arrival < (ctx.writtenAt ?? 0)) return NOTHING;
 
   switch (event.type) {

@@ -18,9 +18,10 @@ import type { Alert } from '../store/alerts.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { getFirmware } from '../store/firmware.ts';
-import { FINAL_STATES, type Delivery, type Device, type DeviceUpdate, type FirmwareImage } from '../store/rows.ts';
+import type { Device, DeviceUpdate, FirmwareImage } from '../store/rows.ts';
 import * as updates from '../store/updates.ts';
 import { decide, type Command, type UpdateContext, type UpdateEvent } from './decide.ts';
+import { isFinal, type Delivery } from './model.ts';
 import { UpdateWatchdog } from './watchdog.ts';
 
 export interface EngineOptions {
@@ -194,7 +195,7 @@ export class UpdateEngine {
         },
       });
       if (!moved) return; // someone else moved it first: this event is stale
-      if (FINAL_STATES.includes(d.to)) {
+      if (isFinal(d.to)) {
         this.following.delete(updateId);
         this.writtenAt.delete(updateId);
         this.watchdog.forget(updateId);

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chooseDelivery, decide, type UpdateEvent } from '../../../server/fota/decide.ts';
-import type { UpdateState } from '../../../server/store/rows.ts';
+import type { UpdateState } from '../../../server/fota/model.ts';
 
 const V = '2.0.0';
 type Row = [UpdateState, UpdateEvent, UpdateState | undefined, string[]];
