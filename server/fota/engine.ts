@@ -9,8 +9,6 @@ import { DecodeError } from '../../protocols/errors.ts';
 import { FirmwareUpdate, Device as DeviceObject } from '../../protocols/objects.ts';
 import { parsePath } from '../../protocols/path.ts';
 import { decodeTextString } from '../../protocols/text.ts';
-import { DmError, targetOf, type DmClient, type DmResponse, type Target } from '../coap/dm-client.ts';
-import type { ImageCache } from '../coap/image-cache.ts';
 import type { AlertSink } from '../alerts/kinds.ts';
 import { updateAlert } from '../alerts/update-alerts.ts';
 import type { Logger } from '../log.ts';
@@ -20,18 +18,20 @@ import * as devices from '../store/devices.ts';
 import { getFirmware } from '../store/firmware.ts';
 import type { Device, DeviceUpdate, FirmwareImage } from '../store/rows.ts';
 import * as updates from '../store/updates.ts';
+import { addressOf, DeviceError, type DeviceAddress, type DeviceContent, type DevicePort, type PackageSource } from './device-port.ts';
 import { decide, type Command, type UpdateContext, type UpdateEvent } from './decide.ts';
 import { isFinal, type Delivery } from './model.ts';
 import { UpdateWatchdog } from './watchdog.ts';
 
 export interface EngineOptions {
   db: Db;
-  dm: DmClient;
+  /** Requests to the device (Object 5, /3/0/3): the DM client, behind the device port. */
+  dm: DevicePort;
   log: Logger;
   /** Base of the Package URI, e.g. coap://203.0.113.7:5683 */
   downloadBase: string;
   /** The bytes GET /fw/<id> serves (the whole package, or only the payload): a push sends the same. */
-  images: ImageCache;
+  images: PackageSource;
   /** Seconds without a word from the device before an update fails with reason timeout. */
   updateTimeoutSeconds: number;
   /** Seconds an update may go quiet before it is poked (watchdog.ts); default a quarter of the timeout, 5 to 60. */
@@ -205,7 +205,7 @@ export class UpdateEngine {
       if (alert) this.o.alerts!.published(alert);
     }
     if (d.commands.length === 0) return;
-    const target = device?.status === 'registered' ? targetOf(device) : undefined;
+    const target = device?.status === 'registered' ? addressOf(device) : undefined;
     if (!target) return;
     for (const c of d.commands) {
       // A command's outcome is handled right here, before any event queued meanwhile: otherwise a
@@ -217,7 +217,7 @@ export class UpdateEngine {
   }
 
   /** Sends one command; returns the events its outcome makes. */
-  private async run(update: DeviceUpdate, c: Command, t: Target, image: FirmwareImage, v11: boolean): Promise<UpdateEvent[]> {
+  private async run(update: DeviceUpdate, c: Command, t: DeviceAddress, image: FirmwareImage, v11: boolean): Promise<UpdateEvent[]> {
     const dm = this.o.dm;
     const updateId = update.id;
     try {
@@ -265,7 +265,7 @@ export class UpdateEngine {
           if (!bytes) throw new Error(`firmware image ${image.id} is gone`);
           // Server-paced Block1 (block1.ts); each answered block counts as the device talking.
           this.writtenAt.set(updateId, ++this.arrivals); // from the first block on, State is about this package
-          const r = await dm.writeBlockwise(t, PACKAGE_PATH, bytes.payload, ContentFormat.OPAQUE, { onBlock: () => this.deviceHeard(t.address, t.port) });
+          const r = await dm.writeBlockwise(t, PACKAGE_PATH, bytes.payload, ContentFormat.OPAQUE, () => this.deviceHeard(t.address, t.port));
           this.o.log.info({ updateId, bytes: bytes.payload.length, blocks: r.blocks, szx: r.szx }, 'package pushed');
           return [{ type: 'pushed' }];
         }
@@ -296,20 +296,20 @@ export class UpdateEngine {
         return [];
       }
       // A device that refused the pushed package may say why in Update Result (e.g. 2, 5): read it.
-      const resultCode = c.type === 'pushPackage' && err instanceof DmError && err.kind === 'response'
+      const resultCode = c.type === 'pushPackage' && err instanceof DeviceError && err.kind === 'refused'
         ? await this.readOptional(updateId, t, RESULT_PATH, ContentFormat.TEXT, (r) => integerValue(RESULT_PATH, r)).catch(() => null) : null;
       return [{ type: 'commandFailed', command: c.type, reason, ...(resultCode === null ? {} : { resultCode }) }];
     }
   }
 
   /** Observe /5/0/3 and /5/0/5: each notification becomes an event of this update. */
-  private async observe(updateId: number, t: Target): Promise<void> {
+  private async observe(updateId: number, t: DeviceAddress): Promise<void> {
     await this.o.dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', STATE_PATH, r));
     await this.o.dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', RESULT_PATH, r));
   }
 
   /** A poked update no process followed, its device answering: observe it again (a failure here changes nothing). */
-  private async takeUp(updateId: number, t: Target): Promise<void> {
+  private async takeUp(updateId: number, t: DeviceAddress): Promise<void> {
     try {
       await this.observe(updateId, t);
       this.following.add(updateId);
@@ -320,17 +320,17 @@ export class UpdateEngine {
   }
 
   /** A Read whose resource the device may lack: null on an error answer or an undecodable value; silence still throws. */
-  private async readOptional<T>(updateId: number, t: Target, path: string, accept: number, value: (r: DmResponse) => T): Promise<T | null> {
+  private async readOptional<T>(updateId: number, t: DeviceAddress, path: string, accept: number, value: (r: DeviceContent) => T): Promise<T | null> {
     try {
       return value(await this.o.dm.read(t, path, accept));
     } catch (err) {
-      if (!(err instanceof DecodeError) && !(err instanceof DmError && err.kind === 'response')) throw err;
+      if (!(err instanceof DecodeError) && !(err instanceof DeviceError && err.kind === 'refused')) throw err;
       this.o.log.info({ updateId, path, reason: err instanceof DecodeError ? err.reason : err.message }, 'optional resource not read');
       return null;
     }
   }
 
-  private emitValue(updateId: number, type: 'state' | 'result', path: string, r: DmResponse): void {
+  private emitValue(updateId: number, type: 'state' | 'result', path: string, r: DeviceContent): void {
     try {
       this.emit(updateId, { type, value: integerValue(path, r), arrival: ++this.arrivals });
     } catch (err) {
@@ -341,13 +341,13 @@ export class UpdateEngine {
 }
 
 /** A multiple-instance integer resource (e.g. /5/0/8), in whichever format the device answered. */
-function integerValues(path: string, r: DmResponse): number[] {
+function integerValues(path: string, r: DeviceContent): number[] {
   const nodes = decodeContent(r.contentFormat ?? ContentFormat.TEXT, r.payload, parsePath(path));
   return nodes.flatMap((n) => (typeof n.value === 'number' || typeof n.value === 'bigint' ? [Number(n.value)] : []));
 }
 
 /** A single integer resource, in whichever format the device answered (text, TLV, SenML, …). */
-function integerValue(path: string, r: DmResponse): number {
+function integerValue(path: string, r: DeviceContent): number {
   const [value] = integerValues(path, r);
   if (value === undefined) throw new DecodeError('content.empty', `no integer for ${path} in the answer`);
   return value;

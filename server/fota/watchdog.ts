@@ -13,13 +13,13 @@
  *   restarted, and the device's next registration Update may be hours away); only this node's
  *   devices, or those no node holds, are taken up so.
  */
-import type { DmClient } from '../coap/dm-client.ts';
 import type { Db } from '../store/db.ts';
 import * as updates from '../store/updates.ts';
+import type { DevicePort } from './device-port.ts';
 
 export interface WatchdogOptions {
   db: Db;
-  dm: Pick<DmClient, 'heldFor'>;
+  dm: Pick<DevicePort, 'heldFor'>;
   updateTimeoutSeconds: number;
   /** Overrides the default quiet interval (`pokeAfterSeconds`). */
   pokeAfterSeconds?: number | undefined;
