@@ -134,7 +134,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
         metrics.registrations.inc({ kind: 'update' });
         dm!.heard(device.endpoint, device.queueMode, targetOf(device));
         engine!.deviceHeard(device.address!, device.port!);
-        track(engine!.deviceUpdated(device));
+        track(engine!.registrationUpdated(device));
       },
       left: (device) => {
         metrics.registrations.inc({ kind: 'deregister' });

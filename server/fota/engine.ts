@@ -109,7 +109,7 @@ export class UpdateEngine {
    * A registration Update: an active update this process does not follow (started by a process
    * that died, or by another node) is taken up: observe again and read where the device is.
    */
-  async deviceUpdated(device: Device): Promise<void> {
+  async registrationUpdated(device: Device): Promise<void> {
     const update = await updates.activeUpdateForDevice(this.o.db, device.id);
     if (update && !this.following.has(update.id)) this.follow(update.id);
   }
