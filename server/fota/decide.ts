@@ -32,7 +32,7 @@ export type UpdateEvent =
 
 export type Command =
   | { type: 'observe' }                       // Observe /5/0/3 and /5/0/5
-  | { type: 'readDeliveryMethod' }            // Read /5/0/9 and /5/0/8
+  | { type: 'readDeliveryMethod' }            // Read /5/0/9, /5/0/8, /5/0/3 (and /5/0/13): deliveryReads, object5.ts
   | { type: 'resetPackageUri' }               // Write /5/0/1 = '' (Object 5: resets the state machine to Idle)
   | { type: 'writePackageUri' }               // Write /5/0/1 (pull)
   | { type: 'pushPackage' }                   // Write /5/0/0 with Block1, content-format 42 (push)

@@ -1,6 +1,6 @@
 /**
  * The update engine's driver: feeds events to `decide`, persists each transition (one
- * transaction: update row + event) and sends the commands through the DM client.
+ * transaction: update row + event) and sends the commands through the device port.
  * Events of one update are handled one at a time, in arrival order.
  */
 import { ContentFormat } from '../../protocols/content-format.ts';
