@@ -9,6 +9,7 @@ import { buildApi } from './api/app.ts';
 import { readDeviceInfo } from './coap/device-info.ts';
 import { AddressProof } from './coap/address-proof.ts';
 import { DmClient, targetOf } from './coap/dm-client.ts';
+import { dmDevicePort } from './coap/device-port.ts';
 import { DownloadAccess } from './coap/download-access.ts';
 import { EchoMinter } from './coap/echo.ts';
 import { Lwm2mOperations } from './coap/lwm2m-operations.ts';
@@ -141,12 +142,12 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
       : { url: config.alertWebhook, secret: config.alertWebhookSecret, maxAttempts: config.alertWebhookAttempts },
   });
   engine = new UpdateEngine({
-    db, dm, log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId,
+    db, dm: dmDevicePort(dm), log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId,
   });
 
   registrations = new Registrations({
     db, log, dm, hardwareClassFrom: config.hardwareClassFrom, retentionSeconds: config.deviceRetention,
-    follower: { deviceRegistered: (d) => engine!.deviceRegistered(d), registrationUpdated: (d) => engine!.deviceUpdated(d), deviceHeard: (a, p) => engine!.deviceHeard(a, p) },
+    follower: { deviceRegistered: (d) => engine!.deviceRegistered(d), registrationUpdated: (d) => engine!.registrationUpdated(d), deviceHeard: (a, p) => engine!.deviceHeard(a, p) },
     counters: { registration: (kind) => metrics.registrations.inc({ kind }), refused: (reason) => metrics.registrationsRefused.inc({ reason }) },
   });
   // Expiry first, so an update whose device's registration just ended is not poked.

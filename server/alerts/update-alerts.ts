@@ -1,7 +1,8 @@
 /** The alerts one update's transition raises: stalled past its timeout, or an integrity failure (pull or push). */
 import { UpdateResult } from '../../protocols/objects.ts';
 import type { UpdateEvent } from '../fota/decide.ts';
-import type { DeviceUpdate, UpdateState } from '../store/rows.ts';
+import type { UpdateState } from '../fota/model.ts';
+import type { DeviceUpdate } from '../store/rows.ts';
 import type { AlertInput } from './kinds.ts';
 
 /** `moved`: the update as the transition left it; `from`: its state before. */

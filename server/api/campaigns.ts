@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { CampaignDriver } from '../fota/campaigns.ts';
-import type { CampaignPolicy, CampaignState, CampaignTarget, WaveSpec } from '../store/rows.ts';
+import type { CampaignPolicy, CampaignState, WaveSpec } from '../fota/model.ts';
+import type { CampaignTarget } from '../store/rows.ts';
 import { actorOf } from './auth.ts';
 import { endpointParam, errorBody, freeText, id, idParams, instant, instantParam, label } from './schemas.ts';
 

@@ -7,7 +7,8 @@ import type { Db } from '../store/db.ts';
 import * as store from '../store/campaigns.ts';
 import { cancelNotStarted, type InFlight } from '../store/campaign-work.ts';
 import { getFirmware } from '../store/firmware.ts';
-import type { Campaign, CampaignPolicy, CampaignState, CampaignTarget } from '../store/rows.ts';
+import type { Campaign, CampaignTarget } from '../store/rows.ts';
+import type { CampaignPolicy, CampaignState } from './model.ts';
 import { ACTIONS, assignWaves, emptyCounts, total, waveEnds, wavesProblem, type CampaignAction, type WaveCounts } from './campaign-decide.ts';
 
 export class CampaignError extends Error {

@@ -5,7 +5,7 @@
  * retry after a backoff, deferred). No I/O here; `campaigns.ts` persists and acts.
  */
 import { UpdateResult } from '../../protocols/objects.ts';
-import type { CampaignDeviceState, CampaignPolicy, CampaignState, UpdateState, WaveSpec } from '../store/rows.ts';
+import type { CampaignDeviceState, CampaignPolicy, CampaignState, UpdateState, WaveSpec } from './model.ts';
 
 /** "10%" → { percent: 10 }; 25 → { count: 25 }; anything else → null. */
 export function parseWave(w: WaveSpec): { percent: number } | { count: number } | null {

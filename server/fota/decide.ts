@@ -6,7 +6,7 @@
  * updating → succeeded | failed | cancelled. Device states are LwM2M Object 5 State (/5/0/3).
  */
 import { DeliveryMethod, FirmwareState, FirmwareUpdateProtocol, protocolName, UpdateResult, updateResultName } from '../../protocols/objects.ts';
-import type { Delivery, UpdateState } from '../store/rows.ts';
+import { isFinal, type Delivery, type UpdateState } from './model.ts';
 
 export type UpdateEvent =
   | { type: 'registered' }                    // the device registered (again): observations are gone
@@ -32,15 +32,17 @@ export type UpdateEvent =
 
 export type Command =
   | { type: 'observe' }                       // Observe /5/0/3 and /5/0/5
-  | { type: 'readDeliveryMethod' }            // Read /5/0/9 and /5/0/8
+  | { type: 'readDeliveryMethod' }            // Read /5/0/9, /5/0/8, /5/0/3 (and /5/0/13): deliveryReads, object5.ts
   | { type: 'resetPackageUri' }               // Write /5/0/1 = '' (Object 5: resets the state machine to Idle)
   | { type: 'writePackageUri' }               // Write /5/0/1 (pull)
   | { type: 'pushPackage' }                   // Write /5/0/0 with Block1, content-format 42 (push)
   | { type: 'executeUpdate' }                 // Execute /5/0/2
   | { type: 'readResult' }                    // Read /5/0/5 (and /5/0/3)
-  | { type: 'readStatus'; quiet?: true }      // Read /5/0/3 and /5/0/5 as one 'found' event (where is the device?); quiet: a failed read changes nothing
+  // Read /5/0/3 and /5/0/5 as one 'found' event (where is the device?); quiet: a failed read changes nothing;
+  // takeUp: this process does not follow the update: once the device answers, observe it again (a failed observe changes nothing)
+  | { type: 'readStatus'; quiet?: true; takeUp?: true }
   | { type: 'readFirmwareVersion' }           // Read /3/0/3
-  | { type: 'writeSeverity' }                 // Write /5/0/11 (Object 5 1.1), before the package
+  | { type: 'writeSeverity'; value: number }  // Write /5/0/11 (Object 5 1.1), before the package
   | { type: 'executeCancel' };                // Execute /5/0/10 (Object 5 1.1)
 
 /** What the update asks beyond the image, and what the device's Object 5 allows. */
@@ -60,6 +62,8 @@ export interface UpdateContext {
    * acknowledged": the device moves on as soon as it takes the write, and its ACK may be lost.
    */
   writtenAt?: number;
+  /** False: no process follows (observes) the update any more (this one restarted, or another node started it). */
+  followed?: boolean;
 }
 
 export interface Decision {
@@ -73,10 +77,25 @@ export interface Decision {
   commands: Command[];
 }
 
+/**
+ * One update's context, from its row and what the device registered: Severity (res. 11) and Cancel
+ * (res. 10) are Object 5 1.1's, so a 1.0 device gets neither; a Severity is written only when the
+ * update asks for one (a campaign's always does).
+ */
+export function updateContext(
+  update: { requestedDelivery: Delivery | null; severity: number | null; delivery: Delivery | null },
+  o: { object5v11: boolean; writtenAt: number; followed: boolean },
+): UpdateContext {
+  return {
+    deliveryPolicy: update.requestedDelivery, severity: o.object5v11 ? update.severity : null, canCancel: o.object5v11,
+    delivery: update.delivery, writtenAt: o.writtenAt, followed: o.followed,
+  };
+}
+
 const NOTHING: Decision = { commands: [] };
 
 export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: string, ctx: UpdateContext = {}): Decision {
-  if (state === 'succeeded' || state === 'failed' || state === 'cancelled') return NOTHING;
+  if (isFinal(state)) return NOTHING;
   if ((event.type === 'state' || event.type === 'result') && event.arrival !== undefined && event.arrival < (ctx.writtenAt ?? 0)) return NOTHING;
 
   switch (event.type) {
@@ -109,7 +128,8 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
 
     case 'poke':
       // Quiet: a device busy installing (or rebooting) may not answer, and that is no failure.
-      return state === 'queued' ? NOTHING : { commands: [{ type: 'readStatus', quiet: true }] };
+      // Nobody following it: the device that answers is observed again, so the update goes on from there.
+      return state === 'queued' ? NOTHING : { commands: [{ type: 'readStatus', quiet: true, ...(ctx.followed === false ? { takeUp: true as const } : {}) }] };
 
     case 'found': {
       // Whoever was delivering is gone (this read follows a reboot or a take-over, and a push runs
@@ -137,7 +157,7 @@ export function decide(state: UpdateState, event: UpdateEvent, expectedVersion: 
       const reset: Command[] = event.deviceState === FirmwareState.DOWNLOADING || event.deviceState === FirmwareState.DOWNLOADED
         ? [{ type: 'resetPackageUri' }] : [];
       // LwM2M 1.1 Object 5 res. 11: Severity is written before the package, so the device may defer by it.
-      const first: Command[] = ctx.severity === undefined || ctx.severity === null ? [...reset] : [...reset, { type: 'writeSeverity' }];
+      const first: Command[] = ctx.severity === undefined || ctx.severity === null ? [...reset] : [...reset, { type: 'writeSeverity', value: ctx.severity }];
       // Push: 'sent' when the transfer starts (it may take long; the device answers every block).
       if (choice.method === 'push') return { to: 'sent', delivery: choice, commands: [...first, { type: 'pushPackage' }] };
       return { delivery: choice, commands: [...first, { type: 'writePackageUri' }] };

@@ -1,16 +1,11 @@
 /**
  * The update engine's driver: feeds events to `decide`, persists each transition (one
- * transaction: update row + event) and sends the commands through the DM client.
+ * transaction: update row + event) and sends the commands through the device port.
  * Events of one update are handled one at a time, in arrival order.
  */
 import { ContentFormat } from '../../protocols/content-format.ts';
-import { decodeContent } from '../../protocols/content.ts';
 import { DecodeError } from '../../protocols/errors.ts';
-import { FirmwareUpdate, Device as DeviceObject } from '../../protocols/objects.ts';
-import { parsePath } from '../../protocols/path.ts';
 import { decodeTextString } from '../../protocols/text.ts';
-import { DmError, targetOf, type DmClient, type DmResponse, type Target } from '../coap/dm-client.ts';
-import type { ImageCache } from '../coap/image-cache.ts';
 import type { AlertSink } from '../alerts/kinds.ts';
 import { updateAlert } from '../alerts/update-alerts.ts';
 import type { Logger } from '../log.ts';
@@ -18,19 +13,23 @@ import type { Alert } from '../store/alerts.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { getFirmware } from '../store/firmware.ts';
-import { FINAL_STATES, type Delivery, type Device, type DeviceUpdate, type FirmwareImage } from '../store/rows.ts';
+import type { Device, DeviceUpdate, FirmwareImage } from '../store/rows.ts';
 import * as updates from '../store/updates.ts';
-import { decide, type Command, type UpdateContext, type UpdateEvent } from './decide.ts';
+import { addressOf, DeviceError, type DeviceAddress, type DeviceContent, type DevicePort, type PackageSource } from './device-port.ts';
+import { decide, updateContext, type Command, type UpdateEvent } from './decide.ts';
+import { isFinal, type Delivery } from './model.ts';
+import { deliveryMethodEvent, deliveryReads, hasObject5v11, integersOf, integerValue, readAfterFailure, Resource, type IntegerRead } from './object5.ts';
 import { UpdateWatchdog } from './watchdog.ts';
 
 export interface EngineOptions {
   db: Db;
-  dm: DmClient;
+  /** Requests to the device (Object 5, /3/0/3): the DM client, behind the device port. */
+  dm: DevicePort;
   log: Logger;
   /** Base of the Package URI, e.g. coap://203.0.113.7:5683 */
   downloadBase: string;
   /** The bytes GET /fw/<id> serves (the whole package, or only the payload): a push sends the same. */
-  images: ImageCache;
+  images: PackageSource;
   /** Seconds without a word from the device before an update fails with reason timeout. */
   updateTimeoutSeconds: number;
   /** Seconds an update may go quiet before it is poked (watchdog.ts); default a quarter of the timeout, 5 to 60. */
@@ -41,18 +40,6 @@ export interface EngineOptions {
   nodeId?: () => string;
 }
 
-const STATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.STATE}`;
-const RESULT_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.UPDATE_RESULT}`;
-const URI_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.PACKAGE_URI}`;
-const PACKAGE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.PACKAGE}`;
-const DELIVERY_METHOD_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.DELIVERY_METHOD}`;
-const PROTOCOL_SUPPORT_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.PROTOCOL_SUPPORT}`;
-const UPDATE_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.UPDATE}`;
-const SEVERITY_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.SEVERITY}`;
-const CANCEL_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.CANCEL}`;
-const MAX_DEFER_PATH = `/${FirmwareUpdate.OBJECT_ID}/0/${FirmwareUpdate.MAXIMUM_DEFER_PERIOD}`;
-const VERSION_PATH = `/${DeviceObject.OBJECT_ID}/0/${DeviceObject.FIRMWARE_VERSION}`;
-
 /** What a caller (a campaign) may ask of one update beyond the image. */
 export interface UpdateRequest {
   campaignId?: number;
@@ -61,13 +48,6 @@ export interface UpdateRequest {
   /** Object 5 res. 11, written to devices with Object 5 1.1: 0 critical, 1 mandatory, 2 optional. */
   severity?: number;
   actor?: string;
-}
-
-/** The device registered Object 5 at version 1.1 or later (Severity, Cancel, Maximum Defer Period). */
-export function hasObject5v11(device: Device | null): boolean {
-  const o5 = device?.objects.find((o) => o.objectId === FirmwareUpdate.OBJECT_ID);
-  const [major, minor] = (o5?.version ?? '1.0').split('.').map(Number);
-  return (major ?? 1) > 1 || ((major ?? 1) === 1 && (minor ?? 0) >= 1);
 }
 
 export class DeviceNotFoundError extends Error {}
@@ -129,7 +109,7 @@ export class UpdateEngine {
    * A registration Update: an active update this process does not follow (started by a process
    * that died, or by another node) is taken up: observe again and read where the device is.
    */
-  async deviceUpdated(device: Device): Promise<void> {
+  async registrationUpdated(device: Device): Promise<void> {
     const update = await updates.activeUpdateForDevice(this.o.db, device.id);
     if (update && !this.following.has(update.id)) this.follow(update.id);
   }
@@ -173,7 +153,7 @@ export class UpdateEngine {
     if (!image) return;
     const device = await devices.findById(this.o.db, update.deviceId);
     const v11 = hasObject5v11(device);
-    const ctx: UpdateContext = { deliveryPolicy: update.requestedDelivery, severity: v11 ? update.severity : null, canCancel: v11, delivery: update.delivery, writtenAt: this.writtenAt.get(updateId) ?? 0 };
+    const ctx = updateContext(update, { object5v11: v11, writtenAt: this.writtenAt.get(updateId) ?? 0, followed: this.following.has(updateId) });
     const d = decide(update.state, event, image.version, ctx);
     if (d.delivery) {
       const maxDefer = event.type === 'deliveryMethod' ? event.maxDeferPeriod ?? null : null;
@@ -194,7 +174,7 @@ export class UpdateEngine {
         },
       });
       if (!moved) return; // someone else moved it first: this event is stale
-      if (FINAL_STATES.includes(d.to)) {
+      if (isFinal(d.to)) {
         this.following.delete(updateId);
         this.writtenAt.delete(updateId);
         this.watchdog.forget(updateId);
@@ -204,7 +184,7 @@ export class UpdateEngine {
       if (alert) this.o.alerts!.published(alert);
     }
     if (d.commands.length === 0) return;
-    const target = device?.status === 'registered' ? targetOf(device) : undefined;
+    const target = device?.status === 'registered' ? addressOf(device) : undefined;
     if (!target) return;
     for (const c of d.commands) {
       // A command's outcome is handled right here, before any event queued meanwhile: otherwise a
@@ -216,14 +196,14 @@ export class UpdateEngine {
   }
 
   /** Sends one command; returns the events its outcome makes. */
-  private async run(update: DeviceUpdate, c: Command, t: Target, image: FirmwareImage, v11: boolean): Promise<UpdateEvent[]> {
+  private async run(update: DeviceUpdate, c: Command, t: DeviceAddress, image: FirmwareImage, v11: boolean): Promise<UpdateEvent[]> {
     const dm = this.o.dm;
     const updateId = update.id;
     try {
       switch (c.type) {
         case 'writeSeverity':
           try {
-            await dm.write(t, SEVERITY_PATH, Buffer.from(String(update.severity ?? 1)), ContentFormat.TEXT);
+            await dm.write(t, Resource.SEVERITY, Buffer.from(String(c.value)), ContentFormat.TEXT);
           } catch (err) {
             // Advisory: a device that refuses it still takes the package.
             this.o.log.warn({ updateId, err: err instanceof Error ? err.message : String(err) }, 'Severity (/5/0/11) not written');
@@ -231,7 +211,7 @@ export class UpdateEngine {
           return [];
         case 'executeCancel':
           try {
-            await dm.execute(t, CANCEL_PATH);
+            await dm.execute(t, Resource.CANCEL);
             return [{ type: 'cancelled' }];
           } catch (err) {
             // Refused (e.g. already Updating): the update goes on, and finishes or times out.
@@ -242,46 +222,41 @@ export class UpdateEngine {
           await this.observe(updateId, t);
           return [];
         case 'readDeliveryMethod': {
-          // Both optional in Object 5 1.0: a device without them pulls over CoAP.
-          const value = await this.readOptional(updateId, t, DELIVERY_METHOD_PATH, ContentFormat.TEXT, (r) => integerValue(DELIVERY_METHOD_PATH, r));
-          const protocols = await this.readOptional(updateId, t, PROTOCOL_SUPPORT_PATH, ContentFormat.TLV, (r) => integerValues(PROTOCOL_SUPPORT_PATH, r));
-          // Where the device's state machine is: a download left over from an earlier try is reset first.
-          const deviceState = await this.readOptional(updateId, t, STATE_PATH, ContentFormat.TEXT, (r) => integerValue(STATE_PATH, r));
-          // Object 5 1.1: how long the device may put the update off (a campaign waits that out before asking again).
-          const maxDeferPeriod = v11 ? await this.readOptional(updateId, t, MAX_DEFER_PATH, ContentFormat.TEXT, (r) => integerValue(MAX_DEFER_PATH, r)) : null;
-          return [{ type: 'deliveryMethod', value, protocols, deviceState, maxDeferPeriod: maxDeferPeriod !== null && maxDeferPeriod >= 0 ? maxDeferPeriod : null }];
+          const read: Parameters<typeof deliveryMethodEvent>[0] = {};
+          for (const [name, r] of deliveryReads(v11)) read[name] = await this.readOptional(updateId, t, r);
+          return [deliveryMethodEvent(read)];
         }
         case 'resetPackageUri':
           this.writtenAt.set(updateId, ++this.arrivals);
-          await dm.write(t, URI_PATH, Buffer.alloc(0), ContentFormat.TEXT);
+          await dm.write(t, Resource.PACKAGE_URI, Buffer.alloc(0), ContentFormat.TEXT);
           return [];
         case 'writePackageUri':
           this.writtenAt.set(updateId, ++this.arrivals);
-          await dm.write(t, URI_PATH, Buffer.from(`${this.o.downloadBase}/fw/${image.id}`), ContentFormat.TEXT);
+          await dm.write(t, Resource.PACKAGE_URI, Buffer.from(`${this.o.downloadBase}/fw/${image.id}`), ContentFormat.TEXT);
           return [{ type: 'written' }];
         case 'pushPackage': {
           const bytes = await this.o.images.get(image.id);
           if (!bytes) throw new Error(`firmware image ${image.id} is gone`);
-          // Server-paced Block1 (block1.ts); each answered block counts as the device talking.
+          // Server-paced Block1; each answered block counts as the device talking.
           this.writtenAt.set(updateId, ++this.arrivals); // from the first block on, State is about this package
-          const r = await dm.writeBlockwise(t, PACKAGE_PATH, bytes.payload, ContentFormat.OPAQUE, { onBlock: () => this.deviceHeard(t.address, t.port) });
+          const r = await dm.writeBlockwise(t, Resource.PACKAGE, bytes.payload, ContentFormat.OPAQUE, () => this.deviceHeard(t.address, t.port));
           this.o.log.info({ updateId, bytes: bytes.payload.length, blocks: r.blocks, szx: r.szx }, 'package pushed');
           return [{ type: 'pushed' }];
         }
         case 'executeUpdate':
-          await dm.execute(t, UPDATE_PATH);
+          await dm.execute(t, Resource.UPDATE);
           return [{ type: 'executed' }];
         case 'readResult':
         case 'readStatus': {
-          const state = integerValue(STATE_PATH, await dm.read(t, STATE_PATH, ContentFormat.TEXT));
-          const result = integerValue(RESULT_PATH, await dm.read(t, RESULT_PATH, ContentFormat.TEXT));
-          if (c.type === 'readStatus' && c.quiet && !this.following.has(updateId)) await this.takeUp(updateId, t);
+          const state = integerValue(Resource.STATE, await dm.read(t, Resource.STATE, ContentFormat.TEXT));
+          const result = integerValue(Resource.UPDATE_RESULT, await dm.read(t, Resource.UPDATE_RESULT, ContentFormat.TEXT));
+          if (c.type === 'readStatus' && c.takeUp) await this.takeUp(updateId, t);
           return c.type === 'readStatus' ? [{ type: 'found', state, result }] : [{ type: 'state', value: state }, { type: 'result', value: result }];
         }
         case 'readFirmwareVersion': {
           let version: string | null = null;
           try {
-            version = decodeTextString((await dm.read(t, VERSION_PATH, ContentFormat.TEXT)).payload);
+            version = decodeTextString((await dm.read(t, Resource.FIRMWARE_VERSION, ContentFormat.TEXT)).payload);
           } catch (err) {
             this.o.log.warn({ updateId, err: String(err) }, 'could not read /3/0/3 after the update');
           }
@@ -294,21 +269,21 @@ export class UpdateEngine {
         this.o.log.info({ updateId, reason }, 'status not read (poke): no change');
         return [];
       }
-      // A device that refused the pushed package may say why in Update Result (e.g. 2, 5): read it.
-      const resultCode = c.type === 'pushPackage' && err instanceof DmError && err.kind === 'response'
-        ? await this.readOptional(updateId, t, RESULT_PATH, ContentFormat.TEXT, (r) => integerValue(RESULT_PATH, r)).catch(() => null) : null;
+      const explain = readAfterFailure(c.type, err instanceof DeviceError ? err.kind : undefined);
+      const resultCode = explain ? (await this.readOptional(updateId, t, explain).catch(() => null))?.[0] ?? null : null;
       return [{ type: 'commandFailed', command: c.type, reason, ...(resultCode === null ? {} : { resultCode }) }];
     }
   }
 
   /** Observe /5/0/3 and /5/0/5: each notification becomes an event of this update. */
-  private async observe(updateId: number, t: Target): Promise<void> {
-    await this.o.dm.observe(t, STATE_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', STATE_PATH, r));
-    await this.o.dm.observe(t, RESULT_PATH, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', RESULT_PATH, r));
+  private async observe(updateId: number, t: DeviceAddress): Promise<void> {
+    await this.o.dm.observe(t, Resource.STATE, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'state', Resource.STATE, r));
+    await this.o.dm.observe(t, Resource.UPDATE_RESULT, ContentFormat.TEXT, (r) => this.emitValue(updateId, 'result', Resource.UPDATE_RESULT, r));
   }
 
   /** A poked update no process followed, its device answering: observe it again (a failure here changes nothing). */
-  private async takeUp(updateId: number, t: Target): Promise<void> {
+  private async takeUp(updateId: number, t: DeviceAddress): Promise<void> {
+    if (this.following.has(updateId)) return; // followed again meanwhile (a registration came in)
     try {
       await this.observe(updateId, t);
       this.following.add(updateId);
@@ -319,17 +294,17 @@ export class UpdateEngine {
   }
 
   /** A Read whose resource the device may lack: null on an error answer or an undecodable value; silence still throws. */
-  private async readOptional<T>(updateId: number, t: Target, path: string, accept: number, value: (r: DmResponse) => T): Promise<T | null> {
+  private async readOptional(updateId: number, t: DeviceAddress, r: IntegerRead): Promise<number[] | null> {
     try {
-      return value(await this.o.dm.read(t, path, accept));
+      return integersOf(r, await this.o.dm.read(t, r.path, r.accept));
     } catch (err) {
-      if (!(err instanceof DecodeError) && !(err instanceof DmError && err.kind === 'response')) throw err;
-      this.o.log.info({ updateId, path, reason: err instanceof DecodeError ? err.reason : err.message }, 'optional resource not read');
+      if (!(err instanceof DecodeError) && !(err instanceof DeviceError && err.kind === 'refused')) throw err;
+      this.o.log.info({ updateId, path: r.path, reason: err instanceof DecodeError ? err.reason : err.message }, 'optional resource not read');
       return null;
     }
   }
 
-  private emitValue(updateId: number, type: 'state' | 'result', path: string, r: DmResponse): void {
+  private emitValue(updateId: number, type: 'state' | 'result', path: string, r: DeviceContent): void {
     try {
       this.emit(updateId, { type, value: integerValue(path, r), arrival: ++this.arrivals });
     } catch (err) {
@@ -337,17 +312,4 @@ export class UpdateEngine {
         'undecodable value from the device');
     }
   }
-}
-
-/** A multiple-instance integer resource (e.g. /5/0/8), in whichever format the device answered. */
-function integerValues(path: string, r: DmResponse): number[] {
-  const nodes = decodeContent(r.contentFormat ?? ContentFormat.TEXT, r.payload, parsePath(path));
-  return nodes.flatMap((n) => (typeof n.value === 'number' || typeof n.value === 'bigint' ? [Number(n.value)] : []));
-}
-
-/** A single integer resource, in whichever format the device answered (text, TLV, SenML, …). */
-function integerValue(path: string, r: DmResponse): number {
-  const [value] = integerValues(path, r);
-  if (value === undefined) throw new DecodeError('content.empty', `no integer for ${path} in the answer`);
-  return value;
 }

@@ -1,25 +1,17 @@
 /**
- * The update engine's watchdog: when each device was last heard from, and what the periodic sweep
- * makes of updates that went quiet or overdue. It decides and hands the engine an event ('poke':
- * read where the device is; 'timeout'); it sends nothing itself.
- *
- * - Overdue (past the deadline): a device still talking, or asleep in queue mode with our requests
- *   held for it (LwM2M Core §6.5), moves the deadline on; one that talks is also poked, since an
- *   update that has not moved for a whole timeout may be out of date. Otherwise: timeout. An
- *   overdue update of a device another node holds is that node's for one more timeout.
- * - Quiet (no change, and no word from the device, for `pokeAfterSeconds`): poked, at most once an
- *   interval. Its download may have ended with the notification lost (a CON notification that
- *   timed out ends the observation, RFC 7641 §4.5), or no process follows it any more (this one
- *   restarted, and the device's next registration Update may be hours away); only this node's
- *   devices, or those no node holds, are taken up so.
+ * The update engine's watchdog: when each device was last heard from, when each update was last
+ * poked, and the periodic sweep that queries the updates gone quiet or overdue, asks
+ * watchdog-decide.ts what to make of them and does it: moves deadlines on, and hands the engine
+ * an event ('poke': read where the device is; 'timeout'). It sends nothing to a device itself.
  */
-import type { DmClient } from '../coap/dm-client.ts';
 import type { Db } from '../store/db.ts';
 import * as updates from '../store/updates.ts';
+import type { DevicePort } from './device-port.ts';
+import { overdueActions, pokeAfterSeconds, quietActions, type WatchAction, type Watched, type WatchState } from './watchdog-decide.ts';
 
 export interface WatchdogOptions {
   db: Db;
-  dm: Pick<DmClient, 'heldFor'>;
+  dm: Pick<DevicePort, 'heldFor'>;
   updateTimeoutSeconds: number;
   /** Overrides the default quiet interval (`pokeAfterSeconds`). */
   pokeAfterSeconds?: number | undefined;
@@ -29,8 +21,6 @@ export interface WatchdogOptions {
   follows(updateId: number): boolean;
   emit(updateId: number, event: 'poke' | 'timeout'): void;
 }
-
-type Peer = Pick<updates.WatchedUpdate, 'endpoint' | 'address' | 'port' | 'queueMode' | 'status'>;
 
 export class UpdateWatchdog {
   readonly #o: WatchdogOptions;
@@ -52,53 +42,34 @@ export class UpdateWatchdog {
     this.#poked.delete(updateId);
   }
 
-  /** Seconds an update under way may go without a change, nor a word from its device, before it is poked: as configured, or a quarter of the timeout, 5 to 60 s. */
+  /** Seconds an update under way may go without a change, nor a word from its device, before it is poked. */
   get pokeAfterSeconds(): number {
-    return this.#o.pokeAfterSeconds ?? Math.max(5, Math.min(60, Math.floor(this.#o.updateTimeoutSeconds / 4)));
+    return pokeAfterSeconds(this.#o.updateTimeoutSeconds, this.#o.pokeAfterSeconds);
   }
 
   async sweep(): Promise<void> {
-    await this.#pokeQuiet();
-    await this.#sweepOverdue();
-  }
-
-  async #pokeQuiet(): Promise<void> {
-    const quietMs = this.pokeAfterSeconds * 1000;
+    const quiet = await updates.quietUpdates(this.#o.db, this.pokeAfterSeconds);
     const now = Date.now();
-    const me = this.#o.nodeId?.();
-    for (const u of await updates.quietUpdates(this.#o.db, this.pokeAfterSeconds)) {
-      if (now - (this.#poked.get(u.id) ?? 0) < quietMs) continue;
-      if (!this.#o.follows(u.id) && me && u.ownerNode && u.ownerNode !== me) continue;
-      if (u.status !== 'registered' || this.#heardWithin(u, quietMs) || this.#asleep(u)) continue;
-      this.#poked.set(u.id, now);
-      this.#o.emit(u.id, 'poke');
+    for (const a of quietActions(quiet, this.#state(quiet, now), this.pokeAfterSeconds)) {
+      this.#poked.set(a.updateId, now);
+      await this.#apply(a);
     }
-  }
-
-  async #sweepOverdue(): Promise<void> {
-    const timeoutMs = this.#o.updateTimeoutSeconds * 1000;
-    const horizon = Date.now() - timeoutMs;
+    const horizon = Date.now() - this.#o.updateTimeoutSeconds * 1000;
     for (const [peer, at] of this.#activity) if (at < horizon) this.#activity.delete(peer);
-    const me = this.#o.nodeId?.();
-    for (const u of await updates.overdueUpdates(this.#o.db)) {
-      if (me && u.ownerNode && u.ownerNode !== me && (u.deadline?.getTime() ?? 0) > horizon) continue;
-      const asleep = this.#asleep(u);
-      if (asleep || this.#heardWithin(u, timeoutMs)) {
-        await updates.extendDeadline(this.#o.db, u.id, this.#o.updateTimeoutSeconds);
-        if (!asleep && u.state !== 'queued') this.#o.emit(u.id, 'poke');
-      } else {
-        this.#o.emit(u.id, 'timeout');
-      }
-    }
+    const overdue = await updates.overdueUpdates(this.#o.db);
+    for (const a of overdueActions(overdue, this.#state(overdue, Date.now()), this.#o.updateTimeoutSeconds)) await this.#apply(a);
   }
 
-  #heardWithin(d: Peer, ms: number): boolean {
-    const at = d.address ? this.#activity.get(`${d.address}:${d.port}`) : undefined;
-    return at !== undefined && Date.now() - at < ms;
+  #state(rows: readonly Watched[], now: number): WatchState {
+    return {
+      now, activity: this.#activity, poked: this.#poked, nodeId: this.#o.nodeId?.(),
+      followed: new Set(rows.filter((u) => this.#o.follows(u.id)).map((u) => u.id)),
+      held: new Map(rows.map((u) => [u.endpoint, this.#o.dm.heldFor(u.endpoint)])),
+    };
   }
 
-  /** A queue-mode device asleep with our requests held for it: not silent, they go out when it next talks. */
-  #asleep(d: Peer): boolean {
-    return d.queueMode && d.status === 'registered' && this.#o.dm.heldFor(d.endpoint) > 0;
+  async #apply(a: WatchAction): Promise<void> {
+    if (a.type === 'extendDeadline') await updates.extendDeadline(this.#o.db, a.updateId, this.#o.updateTimeoutSeconds);
+    else this.#o.emit(a.updateId, a.type);
   }
 }

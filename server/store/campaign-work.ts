@@ -6,7 +6,8 @@
  */
 import type { Db, Queryable } from './db.ts';
 import { recordEvent, recordEvents } from './events.ts';
-import { FINAL_STATES_SQL, type CampaignDeviceState, type UpdateState } from './rows.ts';
+import type { CampaignDeviceState, UpdateState } from '../fota/model.ts';
+import { FINAL_STATES_SQL } from './rows.ts';
 
 export interface Claimed {
   deviceId: number;

@@ -4,7 +4,8 @@
  */
 import type { Db, Queryable } from './db.ts';
 import { recordEvent, type EventInput } from './events.ts';
-import { camelRow, type Campaign, type CampaignDeviceState, type CampaignPolicy, type CampaignState, type CampaignTarget } from './rows.ts';
+import type { CampaignDeviceState, CampaignPolicy, CampaignState } from '../fota/model.ts';
+import { camelRow, type Campaign, type CampaignTarget } from './rows.ts';
 
 const COLUMNS = `id, name, firmware_id, target, policy, state, current_wave, wave_done_at, acked_failed, pause_reason,
   start_at, created_by, created_at, started_at, finished_at`;

@@ -1,4 +1,6 @@
 /** Row shapes as the store returns them (snake_case columns mapped to the names the API uses). */
+import { FINAL_STATES, type CampaignDeviceState, type CampaignPolicy, type CampaignState, type Delivery, type UpdateState } from '../fota/model.ts';
+
 export type DeviceStatus = 'registered' | 'expired' | 'deregistered';
 
 export interface RegisteredObject {
@@ -36,15 +38,7 @@ export interface Device {
   ownerNode: string | null;
 }
 
-export type UpdateState =
-  | 'queued' | 'sent' | 'downloading' | 'downloaded' | 'updating'
-  | 'succeeded' | 'failed' | 'cancelled';
-
-/** How a package reached the device: the device pulled the Package URI, or the server pushed /5/0/0. */
-export type Delivery = 'pull' | 'push';
-
-export const FINAL_STATES: readonly UpdateState[] = ['succeeded', 'failed', 'cancelled'];
-/** FINAL_STATES as an SQL list, for `state IN (…)` / `NOT IN (…)`. */
+/** FINAL_STATES (model.ts) as an SQL list, for `state IN (…)` / `NOT IN (…)`. */
 export const FINAL_STATES_SQL = FINAL_STATES.map((s) => `'${s}'`).join(', ');
 
 export interface DeviceUpdate {
@@ -94,9 +88,6 @@ export function camelRow<T>(row: Record<string, unknown>): T {
   return out as T;
 }
 
-/** A wave as given: "10%" (of the target, rounded up) or a count of devices; cumulative. */
-export type WaveSpec = string | number;
-
 export interface CampaignTarget {
   /** Must be the image's class when given; devices are always matched on the image's class. */
   hardwareClass?: string;
@@ -106,23 +97,6 @@ export interface CampaignTarget {
   firmwareVersions?: string[];
   endpoints?: string[];
 }
-
-export interface CampaignPolicy {
-  waves: WaveSpec[];
-  soakSeconds: number;
-  /** Updates in flight at once. */
-  concurrency: number;
-  /** Fraction of a wave's devices (skipped ones aside) that may fail before the campaign pauses itself. */
-  failureThreshold: number;
-  retries: { max: number; backoffSeconds: number; factor: number };
-  /** Daily, UTC: new updates start only at startHour ≤ hour < endHour (wrapping past midnight when start > end). */
-  window?: { startHour: number; endHour: number };
-  delivery: 'pull' | 'push' | 'device';
-  severity: 'critical' | 'mandatory' | 'optional';
-}
-
-export type CampaignState = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'aborted';
-export type CampaignDeviceState = 'pending' | 'claimed' | 'in_progress' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'deferred';
 
 export interface Campaign {
   id: number;

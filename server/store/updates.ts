@@ -1,5 +1,6 @@
 import type { Db, Queryable } from './db.ts';
-import { camelRow, FINAL_STATES, FINAL_STATES_SQL, type Delivery, type DeviceUpdate, type UpdateState } from './rows.ts';
+import { isFinal, type Delivery, type UpdateState } from '../fota/model.ts';
+import { camelRow, FINAL_STATES_SQL, type DeviceUpdate } from './rows.ts';
 import { recordEvent } from './events.ts';
 import { FirmwareDeletedError } from './firmware.ts';
 
@@ -66,7 +67,7 @@ export interface Transition {
 
 /** One transition = one transaction writing the update row and its event. Null when the guard failed. */
 export async function transitionUpdate(db: Db, id: number, t: Transition): Promise<DeviceUpdate | null> {
-  const final = FINAL_STATES.includes(t.to);
+  const final = isFinal(t.to);
   return db.transaction(async (tx) => {
     const res = await tx.query(
       `UPDATE device_updates SET state = $2, updated_at = now(),

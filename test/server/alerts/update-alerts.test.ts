@@ -4,7 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { updateAlert } from '../../../server/alerts/update-alerts.ts';
 import type { UpdateEvent } from '../../../server/fota/decide.ts';
-import type { DeviceUpdate, UpdateState } from '../../../server/store/rows.ts';
+import type { UpdateState } from '../../../server/fota/model.ts';
+import type { DeviceUpdate } from '../../../server/store/rows.ts';
 
 const update = (state: UpdateState, resultCode: number | null, delivery: 'pull' | 'push' | null = 'pull'): DeviceUpdate => ({
   id: 9, deviceId: 4, firmwareId: 2, state, resultCode, reason: 'r', reportedVersion: null, versionMismatch: false, delivery,

@@ -8,7 +8,7 @@ import {
   assignWaves, backoffSeconds, decideTick, deviceOutcome, emptyCounts, inWindow, waveEnds, wavesProblem, type TickInput, type WaveCounts,
 } from '../../../server/fota/campaign-decide.ts';
 import { chooseDelivery, decide } from '../../../server/fota/decide.ts';
-import type { CampaignPolicy } from '../../../server/store/rows.ts';
+import type { CampaignPolicy } from '../../../server/fota/model.ts';
 
 const POLICY: CampaignPolicy = {
   waves: ['10%', '50%', '100%'], soakSeconds: 0, concurrency: 5, failureThreshold: 0.1,

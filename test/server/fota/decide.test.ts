@@ -2,8 +2,9 @@
 // Device states and result codes are LwM2M Object 5's (/5/0/3 State, /5/0/5 Update Result).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chooseDelivery, decide, type UpdateEvent } from '../../../server/fota/decide.ts';
-import type { UpdateState } from '../../../server/store/rows.ts';
+import { chooseDelivery, decide, updateContext, type UpdateEvent } from '../../../server/fota/decide.ts';
+import { deliveryMethodEvent, deliveryReads, hasObject5v11, readAfterFailure } from '../../../server/fota/object5.ts';
+import type { UpdateState } from '../../../server/fota/model.ts';
 
 const V = '2.0.0';
 type Row = [UpdateState, UpdateEvent, UpdateState | undefined, string[]];
@@ -151,6 +152,69 @@ test('a failed push names the failure, and the Update Result the device showed a
 
 test('a timeout names its reason', () => {
   assert.match(decide('downloading', { type: 'timeout' }, V).reason ?? '', /timeout/);
+});
+
+// The policy the engine runs without deciding it: the context of a decision, the resources read
+// before the package goes out and how their values are taken, what is read after a failure.
+
+const row = (severity: number | null) => ({ requestedDelivery: null, severity, delivery: null });
+const o5 = (version?: string) => ({ objects: [{ objectId: 3, instances: [0] }, { objectId: 5, instances: [0], ...(version === undefined ? {} : { version }) }] });
+
+test('Object 5 1.1 or later: from the version the device registered (none: 1.0)', () => {
+  assert.is(hasObject5v11(o5()), false);
+  assert.is(hasObject5v11(o5('1.0')), false);
+  assert.is(hasObject5v11(o5('1.1')), true);
+  assert.is(hasObject5v11(o5('1.2')), true);
+  assert.is(hasObject5v11(o5('2.0')), true);
+  assert.is(hasObject5v11({ objects: [] }), false);
+  assert.is(hasObject5v11(null), false);
+});
+
+test('Severity (res. 11) and Cancel (res. 10) only for Object 5 1.1; Severity only when the update asks for one, with its value', () => {
+  const method = { type: 'deliveryMethod', value: 0, protocols: [0] } as const;
+  const v11 = updateContext(row(0), { object5v11: true, writtenAt: 0, followed: true });
+  assert.equal(decide('queued', method, V, v11).commands, [{ type: 'writeSeverity', value: 0 }, { type: 'writePackageUri' }]);
+  assert.is(v11.canCancel, true);
+  const v10 = updateContext(row(0), { object5v11: false, writtenAt: 0, followed: true });
+  assert.equal(decide('queued', method, V, v10).commands, [{ type: 'writePackageUri' }]);
+  assert.is(v10.canCancel, false);
+  const none = updateContext(row(null), { object5v11: true, writtenAt: 0, followed: true });
+  assert.equal(decide('queued', method, V, none).commands, [{ type: 'writePackageUri' }]);
+  const mandatory = updateContext(row(1), { object5v11: true, writtenAt: 0, followed: true });
+  assert.equal(decide('queued', { type: 'deliveryMethod', value: 1, protocols: null }, V, mandatory).commands,
+    [{ type: 'writeSeverity', value: 1 }, { type: 'pushPackage' }]);
+});
+
+test('a poke of an update nobody follows takes it up once the device answers; a followed one is only read', () => {
+  const ctx = (followed: boolean) => updateContext(row(null), { object5v11: false, writtenAt: 0, followed });
+  assert.equal(decide('downloading', { type: 'poke' }, V, ctx(false)).commands, [{ type: 'readStatus', quiet: true, takeUp: true }]);
+  assert.equal(decide('downloading', { type: 'poke' }, V, ctx(true)).commands, [{ type: 'readStatus', quiet: true }]);
+  assert.equal(decide('queued', { type: 'poke' }, V, ctx(false)).commands, []);
+  assert.equal(decide('downloading', { type: 'registered' }, V, ctx(false)).commands, [{ type: 'observe' }, { type: 'readStatus' }]);
+});
+
+test('before the package: /5/0/9, /5/0/8 (all instances, TLV), /5/0/3, and /5/0/13 from Object 5 1.1 only', () => {
+  const paths = (v11: boolean) => deliveryReads(v11).map(([name, r]) => `${name} ${r.path} ${r.accept}${r.multiple ? ' *' : ''}`);
+  assert.equal(paths(false), ['deliveryMethod /5/0/9 0', 'protocolSupport /5/0/8 11542 *', 'deviceState /5/0/3 0']);
+  assert.equal(paths(true), [...paths(false), 'maxDeferPeriod /5/0/13 0']);
+});
+
+test('the values read become one deliveryMethod event: a resource the device lacks is null, a negative Maximum Defer Period none', () => {
+  assert.equal(deliveryMethodEvent({ deliveryMethod: [2], protocolSupport: [0, 3], deviceState: [1], maxDeferPeriod: [600] }),
+    { type: 'deliveryMethod', value: 2, protocols: [0, 3], deviceState: 1, maxDeferPeriod: 600 });
+  assert.equal(deliveryMethodEvent({ deliveryMethod: null, protocolSupport: null, deviceState: null }),
+    { type: 'deliveryMethod', value: null, protocols: null, deviceState: null, maxDeferPeriod: null });
+  assert.is(deliveryMethodEvent({ deliveryMethod: [0], protocolSupport: [], deviceState: [0], maxDeferPeriod: [-1] }).maxDeferPeriod, null);
+  assert.is(deliveryMethodEvent({ deliveryMethod: [0], protocolSupport: [], deviceState: [0], maxDeferPeriod: [0] }).maxDeferPeriod, 0);
+  assert.equal(deliveryMethodEvent({ deliveryMethod: [0], protocolSupport: [], deviceState: [0] }).protocols, []);
+});
+
+test('Update Result (/5/0/5) is read after a pushed package the device refused, and after nothing else', () => {
+  assert.equal(readAfterFailure('pushPackage', 'refused'), { path: '/5/0/5', accept: 0, multiple: false });
+  assert.is(readAfterFailure('pushPackage', 'timeout'), undefined);
+  assert.is(readAfterFailure('pushPackage', undefined), undefined);
+  assert.is(readAfterFailure('writePackageUri', 'refused'), undefined);
+  assert.is(readAfterFailure('executeUpdate', 'refused'), undefined);
 });
 
 test.run();
