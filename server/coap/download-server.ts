@@ -12,7 +12,9 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { encodeBlock } from '../../protocols/block.ts';
-import { CoapOption, optionValue, uintValue, type CoapMessage } from '../../protocols/coap-message.ts';
+import { optionValue, type CoapMessage } from '../../protocols/coap-message.ts';
+import { CoapOption, decodeUint, encodeUint } from '../../protocols/coap-option.ts';
+import { ContentFormat } from '../../protocols/content-format.ts';
 import type { Logger } from '../log.ts';
 import { AddressProof } from './address-proof.ts';
 import type { DownloadAccess } from './download-access.ts';
@@ -20,7 +22,6 @@ import { EchoMinter } from './echo.ts';
 import { answerFirmware, type BlockServed, type FwAnswer, type FwRequest } from './fw.ts';
 import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS, type GuardedListener } from './guard.ts';
 import type { ImageCache } from './image-cache.ts';
-import { uintBuffer } from './message.ts';
 import { encodeMessage, type MessageType } from './wire.ts';
 
 /** Counters since start (exposed for metrics and tests). */
@@ -113,7 +114,7 @@ export class DownloadServer {
     const accept = optionValue(m.options, CoapOption.ACCEPT);
     const req: FwRequest = {
       method, path, block2: optionValue(m.options, CoapOption.BLOCK2), size2: optionValue(m.options, CoapOption.SIZE2) !== undefined,
-      accept: accept === undefined ? undefined : uintValue(accept, 6), unknownCritical: undefined, address: rinfo.address,
+      accept: accept === undefined ? undefined : decodeUint(accept, 6), unknownCritical: undefined, address: rinfo.address,
     };
     const type: MessageType = m.type === 'CON' ? 'ACK' : 'NON';
     if (path[0] !== 'fw') return this.answer(rinfo, type, m, { code: '4.04', diagnostic: 'no such resource' });
@@ -163,12 +164,12 @@ export class DownloadServer {
 }
 
 /** Content-Format 42, application/octet-stream (RFC 7252 §12.3). */
-const OCTET_STREAM = uintBuffer(42);
+const OCTET_STREAM = encodeUint(ContentFormat.OPAQUE);
 
-/** ETag (4), Content-Format (12), Block2 (23), Size2 (28): in option-number order. */
+/** ETag, Content-Format, Block2, Size2: in option-number order. */
 function responseOptions(a: Extract<FwAnswer, { payload: Buffer }>): Array<readonly [number, Buffer]> {
-  const options: Array<readonly [number, Buffer]> = [[4, a.etag], [12, OCTET_STREAM]];
-  if (a.block2) options.push([23, encodeBlock(a.block2)]);
-  if (a.size2 !== undefined) options.push([28, uintBuffer(a.size2)]);
+  const options: Array<readonly [number, Buffer]> = [[CoapOption.ETAG, a.etag], [CoapOption.CONTENT_FORMAT, OCTET_STREAM]];
+  if (a.block2) options.push([CoapOption.BLOCK2, encodeBlock(a.block2)]);
+  if (a.size2 !== undefined) options.push([CoapOption.SIZE2, encodeUint(a.size2)]);
   return options;
 }

@@ -9,7 +9,7 @@ import { isIPv6 } from 'node:net';
 import { Agent, Server, type IncomingMessage, type OutgoingMessage } from 'coap';
 import { generate as generatePacket } from 'coap-packet';
 import { LRUCache } from 'lru-cache';
-import { CoapOption } from '../../protocols/coap-message.ts';
+import { CoapOption } from '../../protocols/coap-option.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import type { Logger } from '../log.ts';
 import { AddressProof } from './address-proof.ts';
