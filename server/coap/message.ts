@@ -5,6 +5,7 @@
  */
 import { OutgoingMessage, type IncomingMessage } from 'coap';
 import { decodeUint, encodeUint } from '../../protocols/coap-option.ts';
+import { contentFormatOfMediaType } from '../../protocols/content-format.ts';
 import { decodeUtf8 } from '../../protocols/utf8.ts';
 
 type AnyOption = { name: number | string; value: unknown };
@@ -44,21 +45,9 @@ export function contentFormatOf(msg: IncomingMessage, name: 'Content-Format' | '
   const b = optionBuffer(msg, name);
   if (b === undefined) return undefined;
   const v = raw(msg, name)[0];
-  if (typeof v === 'string' && !Buffer.isBuffer(v)) return mediaTypeNumber(v);
+  if (typeof v === 'string' && !Buffer.isBuffer(v)) return contentFormatOfMediaType(v);
   // RFC 7252 §5.10.3, §5.10.4: 0–2 bytes; node-coap hands over a number only for those.
   return decodeUint(b);
-}
-
-const MEDIA_TYPES: Record<string, number> = {
-  'text/plain': 0, 'application/link-format': 40, 'application/xml': 41, 'application/octet-stream': 42,
-  'application/exi': 47, 'application/json': 50, 'application/cbor': 60,
-  'application/senml+json': 110, 'application/senml+cbor': 112,
-  'application/vnd.oma.lwm2m+tlv': 11542, 'application/vnd.oma.lwm2m+json': 11543, 'application/vnd.oma.lwm2m+cbor': 11544,
-};
-
-function mediaTypeNumber(s: string): number | undefined {
-  if (/^\d+$/.test(s)) return Number(s);
-  return MEDIA_TYPES[s.split(';')[0]!.trim()];
 }
 
 const endAsIs = OutgoingMessage.prototype.end;
