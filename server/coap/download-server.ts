@@ -9,8 +9,7 @@
  * option or method this socket does not serve; every requester meets the download access check
  * (download-access.ts).
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { encodeBlock } from '../../protocols/block.ts';
 import { optionValue, type CoapMessage } from '../../protocols/coap-message.ts';
 import { CoapOption, decodeUint, encodeUint } from '../../protocols/coap-option.ts';
@@ -20,8 +19,9 @@ import { AddressProof } from './address-proof.ts';
 import type { DownloadAccess } from './download-access.ts';
 import { EchoMinter } from './echo.ts';
 import { answerFirmware, type BlockServed, type FwAnswer, type FwRequest } from './fw.ts';
-import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS, type GuardedListener } from './guard.ts';
+import { BASIC_METHODS, SERVER_OPTIONS, type GuardedListener, type GuardedSocket } from './guard.ts';
 import type { ImageCache } from './image-cache.ts';
+import { listenUdp } from './udp-socket.ts';
 import { encodeMessage, type MessageType } from './wire.ts';
 
 /** Counters since start (exposed for metrics and tests). */
@@ -38,8 +38,6 @@ export interface DownloadStats {
 
 /** Request codes the guard lets through (RFC 7252 §12.1.1); any other code is an answer or empty. */
 const METHODS: Record<number, string> = { 1: 'GET', 2: 'POST', 3: 'PUT', 4: 'DELETE' };
-/** Linux caps this at net.core.rmem_max; a burst of thousands of requests must not overflow it. */
-const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface DownloadServerOptions {
   host: string;
@@ -78,19 +76,9 @@ export class DownloadServer {
   }
 
   static async listen(o: DownloadServerOptions): Promise<DownloadServer> {
-    const family = isIPv6(o.host) ? 6 : 4;
-    // Replies go to rinfo.address, always an IP literal: skip dns.lookup and its nextTick per datagram.
-    const socket = createSocket({
-      type: family === 6 ? 'udp6' : 'udp4',
-      lookup: (address, _family, callback) => callback(null, address, family),
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(o.port, o.host, () => { socket.off('error', reject); resolve(); });
-    });
-    try { socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES); } catch { /* the system default stays */ }
-    const guard = new GuardedSocket({
-      socket, name: 'download', proof: o.proof ?? new AddressProof(), echo: o.echo ?? new EchoMinter(), log: o.log, understood: SERVER_OPTIONS, methods: BASIC_METHODS,
+    // Replies go to rinfo.address, always an IP literal.
+    const guard = await listenUdp({
+      host: o.host, port: o.port, addressesOnly: true, name: 'download', proof: o.proof ?? new AddressProof(), echo: o.echo ?? new EchoMinter(), log: o.log, understood: SERVER_OPTIONS, methods: BASIC_METHODS,
       ...(o.unprovenRate ? { unprovenRate: o.unprovenRate } : {}),
     });
     return new DownloadServer(guard, o);
