@@ -5,6 +5,7 @@
  * message with a Reset (§4.2) and drop a non-confirmable one (§4.3). `readHeader` reads just
  * the first four bytes, enough to reject a message whose rest cannot be read.
  */
+import { isCritical, isRepeatable } from './coap-option.ts';
 import { DecodeError } from './errors.ts';
 
 export type CoapType = 'CON' | 'NON' | 'ACK' | 'RST';
@@ -25,16 +26,6 @@ export interface CoapMessage extends CoapHeader {
   options: Array<[number, Buffer]>;
   payload: Buffer;
 }
-
-/** Option numbers Ferry's sockets act on (RFC 7252 §12.2, RFC 7641, RFC 7959, RFC 9175). */
-export const CoapOption = {
-  IF_MATCH: 1, URI_HOST: 3, ETAG: 4, IF_NONE_MATCH: 5, OBSERVE: 6, URI_PORT: 7, LOCATION_PATH: 8,
-  URI_PATH: 11, CONTENT_FORMAT: 12, MAX_AGE: 14, URI_QUERY: 15, ACCEPT: 17, LOCATION_QUERY: 20,
-  BLOCK2: 23, BLOCK1: 27, SIZE2: 28, PROXY_URI: 35, PROXY_SCHEME: 39, SIZE1: 60, ECHO: 252,
-} as const;
-
-/** Options that may appear once only (RFC 7252 §5.10 Table 4, RFC 7959 §2.1, RFC 7641 §2, RFC 9175 §2.2.1). */
-const NOT_REPEATABLE: ReadonlySet<number> = new Set([3, 5, 6, 7, 12, 14, 17, 23, 27, 28, 35, 39, 60, 252]);
 
 /** "c.dd" of a code byte, e.g. 0x45 → "2.05". */
 export function codeText(code: number): string {
@@ -100,8 +91,8 @@ function extended(b: Buffer, nibble: number, p: number, what: 'delta' | 'length'
 export function firstBadOption(options: ReadonlyArray<readonly [number, Buffer]>, understood: ReadonlySet<number>): number | undefined {
   let previous = -1;
   for (const [number] of options) {
-    if ((number & 1) === 1 && !understood.has(number)) return number;
-    if (number === previous && NOT_REPEATABLE.has(number) && (number & 1) === 1) return number;
+    if (isCritical(number) && !understood.has(number)) return number;
+    if (number === previous && isCritical(number) && isRepeatable(number) === false) return number;
     previous = number;
   }
   return undefined;
@@ -111,12 +102,4 @@ export function firstBadOption(options: ReadonlyArray<readonly [number, Buffer]>
 export function optionValue(options: ReadonlyArray<readonly [number, Buffer]>, number: number): Buffer | undefined {
   for (const [n, v] of options) if (n === number) return v;
   return undefined;
-}
-
-/** A uint option value (§3.2): big-endian, leading zeros allowed; undefined beyond `maxBytes`. */
-export function uintValue(v: Buffer, maxBytes = 4): number | undefined {
-  if (v.length > maxBytes) return undefined;
-  let n = 0;
-  for (const byte of v) n = n * 256 + byte;
-  return n;
 }

@@ -10,6 +10,7 @@
  */
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
 import { decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
+import { CoapOption, decodeUint } from '../../protocols/coap-option.ts';
 import type { Logger } from '../log.ts';
 import type { Device } from '../store/rows.ts';
 import { Block1Refused, sendBlock1 } from './block1.ts';
@@ -293,7 +294,7 @@ export class DmClient {
     if (o.accept !== undefined) options['Accept'] = o.accept;
     if (o.contentFormat !== undefined) options['Content-Format'] = o.contentFormat;
     // By number, not by name: node-coap segments any request with a 'Block1' option itself.
-    if (o.block1 !== undefined) options['27'] = o.block1;
+    if (o.block1 !== undefined) options[String(CoapOption.BLOCK1)] = o.block1;
     if (o.size1 !== undefined) options['Size1'] = o.size1;
     const started = Date.now();
     if (this.suspects.has(t.endpoint) && this.isProven(peer.address)) this.suspects.delete(t.endpoint);
@@ -353,7 +354,9 @@ function toResponse(res: IncomingMessage): DmResponse {
   try {
     if (block1 !== undefined) response.block1 = decodeBlock(block1);
   } catch { /* a malformed Block1 in a response is no size hint */ }
-  if (size1 !== undefined) response.size1 = size1.length === 0 ? 0 : size1.readUIntBE(0, Math.min(size1.length, 6));
+  // RFC 7252 §5.10.9: Size1 is 0–4 bytes; a longer one is out of range, and Size1 is elective: ignored (§5.4.3).
+  const size1Value = size1 === undefined ? undefined : decodeUint(size1);
+  if (size1Value !== undefined) response.size1 = size1Value;
   return response;
 }
 

@@ -9,18 +9,19 @@
  * option or method this socket does not serve; every requester meets the download access check
  * (download-access.ts).
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { encodeBlock } from '../../protocols/block.ts';
-import { CoapOption, optionValue, uintValue, type CoapMessage } from '../../protocols/coap-message.ts';
+import { optionValue, type CoapMessage } from '../../protocols/coap-message.ts';
+import { CoapOption, decodeUint, encodeUint } from '../../protocols/coap-option.ts';
+import { ContentFormat } from '../../protocols/content-format.ts';
 import type { Logger } from '../log.ts';
 import { AddressProof } from './address-proof.ts';
 import type { DownloadAccess } from './download-access.ts';
 import { EchoMinter } from './echo.ts';
 import { answerFirmware, type BlockServed, type FwAnswer, type FwRequest } from './fw.ts';
-import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS, type GuardedListener } from './guard.ts';
+import { BASIC_METHODS, SERVER_OPTIONS, type GuardedListener, type GuardedSocket } from './guard.ts';
 import type { ImageCache } from './image-cache.ts';
-import { uintBuffer } from './message.ts';
+import { listenUdp } from './udp-socket.ts';
 import { encodeMessage, type MessageType } from './wire.ts';
 
 /** Counters since start (exposed for metrics and tests). */
@@ -37,8 +38,6 @@ export interface DownloadStats {
 
 /** Request codes the guard lets through (RFC 7252 §12.1.1); any other code is an answer or empty. */
 const METHODS: Record<number, string> = { 1: 'GET', 2: 'POST', 3: 'PUT', 4: 'DELETE' };
-/** Linux caps this at net.core.rmem_max; a burst of thousands of requests must not overflow it. */
-const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface DownloadServerOptions {
   host: string;
@@ -77,19 +76,9 @@ export class DownloadServer {
   }
 
   static async listen(o: DownloadServerOptions): Promise<DownloadServer> {
-    const family = isIPv6(o.host) ? 6 : 4;
-    // Replies go to rinfo.address, always an IP literal: skip dns.lookup and its nextTick per datagram.
-    const socket = createSocket({
-      type: family === 6 ? 'udp6' : 'udp4',
-      lookup: (address, _family, callback) => callback(null, address, family),
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(o.port, o.host, () => { socket.off('error', reject); resolve(); });
-    });
-    try { socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES); } catch { /* the system default stays */ }
-    const guard = new GuardedSocket({
-      socket, name: 'download', proof: o.proof ?? new AddressProof(), echo: o.echo ?? new EchoMinter(), log: o.log, understood: SERVER_OPTIONS, methods: BASIC_METHODS,
+    // Replies go to rinfo.address, always an IP literal.
+    const guard = await listenUdp({
+      host: o.host, port: o.port, addressesOnly: true, name: 'download', proof: o.proof ?? new AddressProof(), echo: o.echo ?? new EchoMinter(), log: o.log, understood: SERVER_OPTIONS, methods: BASIC_METHODS,
       ...(o.unprovenRate ? { unprovenRate: o.unprovenRate } : {}),
     });
     return new DownloadServer(guard, o);
@@ -113,7 +102,7 @@ export class DownloadServer {
     const accept = optionValue(m.options, CoapOption.ACCEPT);
     const req: FwRequest = {
       method, path, block2: optionValue(m.options, CoapOption.BLOCK2), size2: optionValue(m.options, CoapOption.SIZE2) !== undefined,
-      accept: accept === undefined ? undefined : uintValue(accept, 6), unknownCritical: undefined, address: rinfo.address,
+      accept: accept === undefined ? undefined : decodeUint(accept, 6), unknownCritical: undefined, address: rinfo.address,
     };
     const type: MessageType = m.type === 'CON' ? 'ACK' : 'NON';
     if (path[0] !== 'fw') return this.answer(rinfo, type, m, { code: '4.04', diagnostic: 'no such resource' });
@@ -163,12 +152,12 @@ export class DownloadServer {
 }
 
 /** Content-Format 42, application/octet-stream (RFC 7252 §12.3). */
-const OCTET_STREAM = uintBuffer(42);
+const OCTET_STREAM = encodeUint(ContentFormat.OPAQUE);
 
-/** ETag (4), Content-Format (12), Block2 (23), Size2 (28): in option-number order. */
+/** ETag, Content-Format, Block2, Size2: in option-number order. */
 function responseOptions(a: Extract<FwAnswer, { payload: Buffer }>): Array<readonly [number, Buffer]> {
-  const options: Array<readonly [number, Buffer]> = [[4, a.etag], [12, OCTET_STREAM]];
-  if (a.block2) options.push([23, encodeBlock(a.block2)]);
-  if (a.size2 !== undefined) options.push([28, uintBuffer(a.size2)]);
+  const options: Array<readonly [number, Buffer]> = [[CoapOption.ETAG, a.etag], [CoapOption.CONTENT_FORMAT, OCTET_STREAM]];
+  if (a.block2) options.push([CoapOption.BLOCK2, encodeBlock(a.block2)]);
+  if (a.size2 !== undefined) options.push([CoapOption.SIZE2, encodeUint(a.size2)]);
   return options;
 }

@@ -2,30 +2,24 @@
  * Ferry's one UDP socket for LwM2M: node-coap's Server answers the device's requests (/rd, /fw)
  * and node-coap's Agent sends ours (Read, Write, Execute, Observe) from the SAME socket, so they
  * leave from the address and port the device registered to and pass its NAT binding. Both sit
- * behind the guard (guard.ts), which every datagram crosses first, in and out.
+ * behind the guard (guard.ts) that udp-socket.ts puts in front of the socket, which every datagram
+ * crosses first, in and out.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { Agent, Server, type IncomingMessage, type OutgoingMessage } from 'coap';
 import { generate as generatePacket } from 'coap-packet';
 import { LRUCache } from 'lru-cache';
-import { CoapOption } from '../../protocols/coap-message.ts';
+import { CoapOption } from '../../protocols/coap-option.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import type { Logger } from '../log.ts';
 import { AddressProof } from './address-proof.ts';
 import type { Block1Limits } from './block1-ledger.ts';
 import { EchoMinter } from './echo.ts';
-import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS } from './guard.ts';
+import { BASIC_METHODS, SERVER_OPTIONS, type GuardedSocket } from './guard.ts';
 import { CoapError, replyError } from './message.ts';
+import { listenUdp } from './udp-socket.ts';
 
 export type CoapHandler = (req: IncomingMessage, res: OutgoingMessage) => Promise<void> | void;
-
-/**
- * The socket's receive buffer. The Linux default (~208 KiB) holds a few hundred small datagrams:
- * a fleet re-registering after an outage overflows it, and each lost Register costs its device a
- * CoAP retransmission (2–3 s, RFC 7252 §4.8). The kernel caps it at net.core.rmem_max.
- */
-const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** Critical options the LwM2M socket understands in requests: the server's, and Block1 (Register and Update bodies). */
 const LWM2M_OPTIONS: ReadonlySet<number> = new Set([...SERVER_OPTIONS, CoapOption.BLOCK1]);
@@ -64,21 +58,11 @@ export class CoapEndpoint {
   }
 
   static async listen(opts: EndpointOptions): Promise<CoapEndpoint> {
-    const socket = createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(opts.port, opts.host, () => { socket.off('error', reject); resolve(); });
-    });
     const log = opts.log;
-    try {
-      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
-    } catch (err) {
-      log.warn({ err }, 'could not enlarge the CoAP receive buffer');
-    }
-    log.debug({ bytes: socket.getRecvBufferSize() }, 'coap receive buffer');
     const server = new Server({ piggybackReplyMs: 200 });
-    const guard = new GuardedSocket({
-      socket, name: 'coap', proof: opts.proof ?? new AddressProof(), echo: opts.echo ?? new EchoMinter(), log, understood: LWM2M_OPTIONS, methods: BASIC_METHODS,
+    // DM requests go where a device registered from; the resolver stays for any name given.
+    const guard = await listenUdp({
+      host: opts.host, port: opts.port, name: 'coap', proof: opts.proof ?? new AddressProof(), echo: opts.echo ?? new EchoMinter(), log, understood: LWM2M_OPTIONS, methods: BASIC_METHODS,
       block1: {
         ...(opts.block1 ? { limits: opts.block1 } : {}),
         forget: (key) => forgetBlock1(server, key),

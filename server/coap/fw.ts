@@ -9,11 +9,11 @@ import type { IncomingMessage, OutgoingMessage } from 'coap';
 import { blockSlice, decodeBlock, encodeBlock, type BlockOption } from '../../protocols/block.ts';
 import { ContentFormat } from '../../protocols/content-format.ts';
 import { DecodeError } from '../../protocols/errors.ts';
-import { CoapOption } from '../../protocols/coap-message.ts';
+import { CoapOption, encodeUint, isCritical, optionNumber } from '../../protocols/coap-option.ts';
 import type { DownloadAccess, DownloadAccessVerdict } from './download-access.ts';
 import { SERVER_OPTIONS } from './guard.ts';
 import type { CachedImage, ImageCache } from './image-cache.ts';
-import { contentFormatOf, optionBuffer, replyError, send, uintBuffer } from './message.ts';
+import { contentFormatOf, optionBuffer, replyError, send } from './message.ts';
 
 /** The size we answer at when the device does not ask (RFC 7959 §2.4): SZX 6 = 1024 bytes. */
 export const DEFAULT_SZX = 6;
@@ -39,19 +39,14 @@ export type FwAnswer =
   | { code: '2.05'; imageId: number; etag: Buffer; block2: BlockOption | undefined; size2: number | undefined; payload: Buffer }
   | { code: string; diagnostic: string; options?: Array<[number, Buffer]> };
 
-/** Critical options by the names coap-packet gives them (RFC 7252 §5.10, RFC 7959 §2.1, RFC 9177, RFC 8613). */
-const CRITICAL: Record<string, number> = {
-  'If-Match': 1, 'Uri-Host': 3, 'If-None-Match': 5, 'Uri-Port': 7, OSCORE: 9, 'Uri-Path': 11, 'Uri-Query': 15,
-  Accept: 17, 'Q-Block1': 19, Block2: 23, Block1: 27, 'Q-Block2': 31, 'Proxy-Uri': 35, 'Proxy-Scheme': 39,
-};
 /** The critical options a GET /fw understands: the server's (Uri-Host, Uri-Port, Uri-Path, Uri-Query (ignored), Accept, Block2). */
 const UNDERSTOOD = SERVER_OPTIONS;
 
-/** The first critical option (RFC 7252 §5.4.6: an odd number) outside UNDERSTOOD, by coap-packet option name. */
+/** The first critical option (RFC 7252 §5.4.6) outside UNDERSTOOD, by the name coap-packet gives it or its number. */
 export function unknownCriticalOption(options: ReadonlyArray<{ name: string | number }>): number | undefined {
   for (const o of options) {
-    const n = typeof o.name === 'number' ? o.name : CRITICAL[o.name] ?? Number(o.name);
-    if ((n & 1) === 1 && !UNDERSTOOD.has(n)) return n;
+    const n = typeof o.name === 'number' ? o.name : optionNumber(o.name);
+    if (n !== undefined && isCritical(n) && !UNDERSTOOD.has(n)) return n;
   }
   return undefined;
 }
@@ -80,7 +75,7 @@ export function answerFirmware(req: FwRequest, images: ImageCache, access?: Down
 function refusal(v: DownloadAccessVerdict): FwAnswer | undefined {
   // RFC 9175 §2.4: 4.01 with an Echo and no payload, well within three times the request's size.
   if (v.kind === 'echo') return { code: '4.01', diagnostic: '', options: [[CoapOption.ECHO, v.echo]] };
-  if (v.kind === 'busy') return { code: '4.29', diagnostic: 'too many requests from this address', options: [[CoapOption.MAX_AGE, uintBuffer(v.maxAge)]] };
+  if (v.kind === 'busy') return { code: '4.29', diagnostic: 'too many requests from this address', options: [[CoapOption.MAX_AGE, encodeUint(v.maxAge)]] };
   return undefined;
 }
 

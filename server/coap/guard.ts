@@ -18,16 +18,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { Socket, type RemoteInfo } from 'node:dgram';
-import {
-  CoapOption, codeText, decodeCoapMessage, firstBadOption, optionValue, readHeader, type CoapMessage,
-} from '../../protocols/coap-message.ts';
+import { codeText, decodeCoapMessage, firstBadOption, optionValue, readHeader, type CoapMessage } from '../../protocols/coap-message.ts';
+import { CoapOption, encodeUint } from '../../protocols/coap-option.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import type { Logger } from '../log.ts';
 import type { AddressProof } from './address-proof.ts';
 import { Block1Ledger, type Block1Limits } from './block1-ledger.ts';
 import type { EchoMinter } from './echo.ts';
 import { RateLimit } from './rate-limit.ts';
-import { uintBuffer } from './message.ts';
 import { encodeMessage, type MessageType } from './wire.ts';
 
 export interface GuardOptions {
@@ -224,7 +222,7 @@ export class GuardedSocket extends EventEmitter {
       const key = `${m.token.toString('hex')}/${rinfo.address}:${rinfo.port}`;
       const v = this.block1.check(key, rinfo.address, block1, m.payload.length);
       if (!v.ok) {
-        const options: Array<[number, Buffer]> = v.size1 === undefined ? [] : [[CoapOption.SIZE1, uintBuffer(v.size1)]];
+        const options: Array<[number, Buffer]> = v.size1 === undefined ? [] : [[CoapOption.SIZE1, encodeUint(v.size1)]];
         return refuse(v.code, v.diagnostic, options);
       }
       // The last block of a finished body again: a retransmission the stack answers from its cache

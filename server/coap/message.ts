@@ -4,6 +4,8 @@
  * numeric options come back as numbers whatever node-coap registered for them.
  */
 import { OutgoingMessage, type IncomingMessage } from 'coap';
+import { decodeUint, encodeUint } from '../../protocols/coap-option.ts';
+import { contentFormatOfMediaType } from '../../protocols/content-format.ts';
 import { decodeUtf8 } from '../../protocols/utf8.ts';
 
 type AnyOption = { name: number | string; value: unknown };
@@ -34,7 +36,7 @@ export function optionBuffer(msg: IncomingMessage, name: string): Buffer | undef
   // node-coap reads Size1, Size2 and Max-Age as numbers: Infinity for a value of 129 bytes or more.
   // Their values are at most 4 bytes (RFC 7252 §5.10, RFC 7959 §4); one of a length outside its
   // range is treated as an unrecognised option (§5.4.3), and these are elective: ignored.
-  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? uintBuffer(v) : undefined;
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? encodeUint(v) : undefined;
   return Buffer.from(String(v), 'utf8');
 }
 
@@ -43,29 +45,9 @@ export function contentFormatOf(msg: IncomingMessage, name: 'Content-Format' | '
   const b = optionBuffer(msg, name);
   if (b === undefined) return undefined;
   const v = raw(msg, name)[0];
-  if (typeof v === 'string' && !Buffer.isBuffer(v)) return mediaTypeNumber(v);
-  return b.length === 0 ? 0 : b.readUIntBE(0, Math.min(b.length, 6));
-}
-
-const MEDIA_TYPES: Record<string, number> = {
-  'text/plain': 0, 'application/link-format': 40, 'application/xml': 41, 'application/octet-stream': 42,
-  'application/exi': 47, 'application/json': 50, 'application/cbor': 60,
-  'application/senml+json': 110, 'application/senml+cbor': 112,
-  'application/vnd.oma.lwm2m+tlv': 11542, 'application/vnd.oma.lwm2m+json': 11543, 'application/vnd.oma.lwm2m+cbor': 11544,
-};
-
-function mediaTypeNumber(s: string): number | undefined {
-  if (/^\d+$/.test(s)) return Number(s);
-  return MEDIA_TYPES[s.split(';')[0]!.trim()];
-}
-
-/** A uint option value (RFC 7252 §3.2) with the fewest bytes; `n` a whole number (Infinity would loop forever). */
-export function uintBuffer(n: number): Buffer {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`a uint option value is a whole number from 0 to 2^53 - 1, not ${n}`);
-  if (n === 0) return Buffer.alloc(0);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
-  return Buffer.from(bytes);
+  if (typeof v === 'string' && !Buffer.isBuffer(v)) return contentFormatOfMediaType(v);
+  // RFC 7252 §5.10.3, §5.10.4: 0–2 bytes; node-coap hands over a number only for those.
+  return decodeUint(b);
 }
 
 const endAsIs = OutgoingMessage.prototype.end;

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { attributesFromLink, formatAttributesQuery, parseAttributesQuery, type Attributes } from '../../protocols/attributes.ts';
 import { decodeBase64, encodeBase64, encodeBase64Url } from '../../protocols/base64.ts';
 import { blockCount, blockSlice, decodeBlock, encodeBlock } from '../../protocols/block.ts';
-import { CoapOption, codeText, decodeCoapMessage, firstBadOption, readHeader, uintValue } from '../../protocols/coap-message.ts';
+import { codeText, decodeCoapMessage, firstBadOption, readHeader } from '../../protocols/coap-message.ts';
+import { CoapOption, decodeUint, encodeUint } from '../../protocols/coap-option.ts';
 import { decodeContent, encodeContent } from '../../protocols/content.ts';
 import { ContentFormat } from '../../protocols/content-format.ts';
 import { formatLinkFormat, objectsFromLinks, parseLinkFormat, type Link } from '../../protocols/link-format.ts';
@@ -339,7 +340,7 @@ export const coapMessageTarget = (): DecoderTarget<Uint8Array, never> => {
   const seeds = [...corpus.COAP_MESSAGES, ...fc.sample(coapMessageArb, { seed: SAMPLE_SEED, numRuns: 30 }).map(encodeCoapAst)];
   return {
     name: 'coap-message',
-    describe: 'decodeCoapMessage, readHeader, firstBadOption, uintValue: the CoAP datagram in front of the sockets (coap-message.ts)',
+    describe: 'decodeCoapMessage, readHeader, firstBadOption, decodeUint: the CoAP datagram in front of the sockets (coap-message.ts, coap-option.ts)',
     input: fc.oneof(
       { arbitrary: fc.tuple(coapMessageArb, fc.array(coapOp, { maxLength: 3 }), fc.array(byteOp(false), { maxLength: 1 })).map(([m, ops, bops]) => applyByteOps(encodeCoapAst(applyCoapOps(m, ops)), bops)), weight: 5 },
       { arbitrary: mutatedBytes(seeds, 4), weight: 3 },
@@ -350,7 +351,10 @@ export const coapMessageTarget = (): DecoderTarget<Uint8Array, never> => {
       const m = decodeCoapMessage(u8(b));
       firstBadOption(m.options, UNDERSTOOD);
       codeText(m.code);
-      for (const [, v] of m.options) uintValue(v);
+      for (const [, v] of m.options) {
+        const n = decodeUint(v, 6);
+        if (n !== undefined && decodeUint(encodeUint(n), 6) !== n) throw new Error(`uint ${n} came back different`);
+      }
       // Every byte is accounted for: header, token, options, marker and payload.
       const size = 4 + m.token.length + m.options.reduce((n, [, v]) => n + v.length, 0) + (m.payload.length > 0 ? 1 + m.payload.length : 0);
       if (size > b.length) throw new Error(`decoded ${size} bytes out of ${b.length}`);
