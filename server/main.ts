@@ -6,9 +6,8 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Alerts } from './alerts/alerts.ts';
 import { buildApi } from './api/app.ts';
-import { readDeviceInfo } from './coap/device-info.ts';
 import { AddressProof } from './coap/address-proof.ts';
-import { DmClient, targetOf } from './coap/dm-client.ts';
+import { DmClient } from './coap/dm-client.ts';
 import { dmDevicePort } from './coap/device-port.ts';
 import { DownloadAccess } from './coap/download-access.ts';
 import { EchoMinter } from './coap/echo.ts';
@@ -18,23 +17,22 @@ import { CoapEndpoint } from './coap/endpoint.ts';
 import { guardSamples } from './coap/guard.ts';
 import { firmwareResponder, type BlockServed } from './coap/fw.ts';
 import { ImageCache } from './coap/image-cache.ts';
-import { replyError, uriPath } from './coap/message.ts';
 import { registrationInterface } from './coap/rd.ts';
 import { Registrations } from './coap/registrations.ts';
+import { lwm2mRoutes } from './coap/routes.ts';
 import type { Config } from './config.ts';
 import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
+import { DeviceActivity } from './fota/activity.ts';
 import { CampaignDriver } from './fota/campaigns.ts';
 import { UpdateEngine } from './fota/engine.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { every } from './periodic.ts';
 import type { Db } from './store/db.ts';
-import * as devices from './store/devices.ts';
 import { loadFirmwarePayload } from './store/firmware.ts';
 import { updatingAt } from './store/updates.ts';
 import { openDb } from './store/open.ts';
 import { ensureAdminToken } from './store/tokens.ts';
-import type { Device } from './store/rows.ts';
 
 export interface Ferry {
   db: Db;
@@ -96,37 +94,18 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const echo = new EchoMinter();
   const unprovenRate = perSecond(config.unprovenRate);
   const access = new DownloadAccess({ proof, echo, rate: perSecond(config.downloadRate), updating: (address) => updatingAt(db, address), log });
-  // Late-bound: the endpoint's handlers need the engine, the engine needs the endpoint's agent.
-  let engine: UpdateEngine | undefined;
-  let dm: DmClient | undefined;
-  let registrations: Registrations | undefined;
-
-  // Known once the CoAP port is bound (the default name is host:port).
-  let nodeId = config.nodeId ?? '';
-  const rd = registrationInterface({
-    db, log, nodeId: () => nodeId, maxPayload: config.maxRegistrationPayload, maxLifetime: config.maxLifetime,
-    limits: { perIp: config.registerLimitIp, perIpPort: config.registerLimitIpPort, global: config.registerLimitGlobal },
-    hooks: { registered: (d) => registrations!.hooks.registered(d), updated: (d) => registrations!.hooks.updated(d), left: (d, why) => registrations!.hooks.left(d, why), refused: (r) => registrations!.hooks.refused?.(r) },
-  });
+  const activity = new DeviceActivity();
   const blockServed = (socket: 'coap' | 'download') => (b: BlockServed): void => {
     metrics.blocksServed.inc({ socket });
-    engine!.deviceHeard(b.address, b.port);
+    activity.heard(b.address, b.port);
   };
-  const fw = firmwareResponder({ images, access, onBlock: blockServed('coap') });
 
+  // The sockets first (bound, not yet answering requests), then what talks through them, then the handlers.
   const coap = await CoapEndpoint.listen({
     host: config.coapHost, port: config.coapPort, log, proof, echo, unprovenRate, block1: { maxBody: config.maxRegistrationPayload },
-    handler: async (req, res) => {
-      const segments = uriPath(req);
-      switch (segments[0]) {
-        case 'rd': return rd(req, res, segments);
-        case 'fw': return fw(req, res, segments);
-        default: return replyError(res, '4.04', 'no such resource');
-      }
-    },
   });
   const coapAddress = coap.address();
-  nodeId ||= `${hostname()}:${coapAddress.port}`;
+  const nodeId = config.nodeId ?? `${hostname()}:${coapAddress.port}`;
   const download = await listenForDownloads(config, coapAddress.port, { images, log, proof, echo, access, unprovenRate, onBlock: blockServed('download') })
     .catch(async (err: unknown) => { await coap.close(); throw err; });
   const downloadAddress = download?.address() ?? coapAddress;
@@ -134,26 +113,34 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     ['socket', 'outcome'], () => guardSamples([coap.guard, download?.guard]));
   metrics.registerCollector('ferry_coap_addresses_proven', 'source addresses that proved they receive (an Echo sent back, or an answer to a request of Ferry\'s) since start', [],
     () => [{ labels: {}, value: proof.stats.proven }]);
-  dm = new DmClient({ agent: coap.agent, timeoutMs: config.requestTimeout * 1000, log, queueAwakeMs: config.queueAwake * 1000, isProven: (a) => proof.isProven(a) });
+
+  const dm = new DmClient({ agent: coap.agent, timeoutMs: config.requestTimeout * 1000, log, queueAwakeMs: config.queueAwake * 1000, isProven: (a) => proof.isProven(a) });
   const publicPort = config.publicPort ?? downloadAddress.port;
   const publicHost = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
   const alerts = new Alerts({
     db, log, webhook: config.alertWebhook === undefined ? undefined
       : { url: config.alertWebhook, secret: config.alertWebhookSecret, maxAttempts: config.alertWebhookAttempts },
   });
-  engine = new UpdateEngine({
-    db, dm: dmDevicePort(dm), log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`, updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId,
+  const engine = new UpdateEngine({
+    db, dm: dmDevicePort(dm), activity, log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`,
+    updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId,
   });
-
-  registrations = new Registrations({
-    db, log, dm, hardwareClassFrom: config.hardwareClassFrom, retentionSeconds: config.deviceRetention,
-    follower: { deviceRegistered: (d) => engine!.deviceRegistered(d), registrationUpdated: (d) => engine!.registrationUpdated(d), deviceHeard: (a, p) => engine!.deviceHeard(a, p) },
+  const registrations = new Registrations({
+    db, log, dm, follower: engine, activity, hardwareClassFrom: config.hardwareClassFrom, retentionSeconds: config.deviceRetention,
     counters: { registration: (kind) => metrics.registrations.inc({ kind }), refused: (reason) => metrics.registrationsRefused.inc({ reason }) },
   });
+  coap.serve(lwm2mRoutes({
+    rd: registrationInterface({
+      db, log, nodeId: () => nodeId, maxPayload: config.maxRegistrationPayload, maxLifetime: config.maxLifetime,
+      limits: { perIp: config.registerLimitIp, perIpPort: config.registerLimitIpPort, global: config.registerLimitGlobal },
+      hooks: registrations.hooks,
+    }),
+    fw: firmwareResponder({ images, access, onBlock: blockServed('coap') }),
+  }));
   // Expiry first, so an update whose device's registration just ended is not poked.
   const sweep = every(o.sweepMs ?? 1000, async () => {
-    await registrations!.sweep();
-    await engine!.sweep();
+    await registrations.sweep();
+    await engine.sweep();
   }, log, 'sweep');
 
   const campaigns = new CampaignDriver({
@@ -182,11 +169,11 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
         await sweep.stop();
         await campaigns.stop();
         await api.close();
-        dm!.close();
+        dm.close();
         await coap.close();
         await download?.close();
-        await registrations!.idle();
-        await engine!.idle();
+        await registrations.idle();
+        await engine.idle();
         await alerts.close();
         if (ownDb) await db.close();
         log.info('ferry stopped');

@@ -33,7 +33,8 @@ export interface EndpointOptions {
   host: string;
   port: number;
   log: Logger;
-  handler: CoapHandler;
+  /** What answers requests; may be given later, with serve() (until then: 5.03). */
+  handler?: CoapHandler;
   /** Shared with the download socket: an address proven on one is proven on both. */
   proof?: AddressProof;
   echo?: EchoMinter;
@@ -48,6 +49,7 @@ export class CoapEndpoint {
   readonly server: Server;
   readonly agent: Agent;
   private readonly log: Logger;
+  private handler: CoapHandler = starting;
 
   private constructor(guard: GuardedSocket, server: Server, agent: Agent, log: Logger) {
     this.socket = guard.socket;
@@ -80,13 +82,23 @@ export class CoapEndpoint {
     server.on('request', (req: IncomingMessage, res: OutgoingMessage) => {
       // A response stream's late failure (a send after the socket closed, say) is logged, never thrown.
       res.on('error', (err: Error) => log.warn({ err, from: `${req.rsinfo.address}:${req.rsinfo.port}` }, 'coap response failed'));
-      void dispatch(opts.handler, req, res, log, guard);
+      void dispatch(endpoint.handler, req, res, log, guard);
     });
     const agent = new Agent({ socket: guarded });
     keepRetransmissions(agent);
     block1InResponses(agent);
     agent.on('error', (err: Error) => log.warn({ err }, 'coap agent error'));
-    return new CoapEndpoint(guard, server, agent, log);
+    const endpoint = new CoapEndpoint(guard, server, agent, log);
+    if (opts.handler) endpoint.serve(opts.handler);
+    return endpoint;
+  }
+
+  /**
+   * Starts answering requests with `handler`. The socket and the agent exist before: what the
+   * handler needs (the DM client on the agent, the update engine) is built on them first.
+   */
+  serve(handler: CoapHandler): void {
+    this.handler = handler;
   }
 
   address(): { address: string; port: number } {
@@ -101,6 +113,12 @@ export class CoapEndpoint {
     this.log.debug('coap endpoint closed');
   }
 }
+
+/** Until serve(): RFC 7252 §5.9.3.4 5.03 Service Unavailable, Max-Age the seconds to wait. */
+const starting: CoapHandler = (_req, res) => {
+  res.setOption('Max-Age', 1);
+  replyError(res, '5.03', 'starting');
+};
 
 /**
  * Runs a handler; its refusals become 4.xx answers. They are counted with the guard's refusals

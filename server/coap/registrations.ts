@@ -4,12 +4,14 @@
  *
  * - Register: the DM client learns where the device is, Ferry reads /3/0 into the inventory (its
  *   firmware version and hardware class), then the update engine resumes what it has for it.
- * - Update: the DM client hears the device (queue mode: its held requests go out), the engine's
- *   watchdog counts it as talking, and an update no process follows is taken up.
+ * - Update: the DM client hears the device (queue mode: its held requests go out), it counts as
+ *   talking (activity.ts, which the engine's watchdog reads), and an update no process follows is
+ *   taken up.
  * - De-register, or expiry (the lifetime passed with no Update, swept periodically): both run the
  *   same `left` hook, so the DM client drops the device's observations and queued requests either way.
  * - Devices gone longer than the retention period are purged (store/devices.ts).
  */
+import type { DeviceActivity } from '../fota/activity.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import type { Device } from '../store/rows.ts';
@@ -24,8 +26,6 @@ export interface RegistrationFollower {
   deviceRegistered(device: Device): Promise<void>;
   /** A registration Update arrived. */
   registrationUpdated(device: Device): Promise<void>;
-  /** The device at this address talked (it counts against going quiet). */
-  deviceHeard(address: string, port: number): void;
 }
 
 /** How registrations are counted (metrics.ts). */
@@ -39,6 +39,8 @@ export interface RegistrationsOptions {
   log: Logger;
   dm: DmClient;
   follower: RegistrationFollower;
+  /** When each device was last heard from: a registration Update counts. */
+  activity: DeviceActivity;
   /** Which /3/0 fields name a device's hardware class. */
   hardwareClassFrom: HardwareClassSource;
   /** Seconds a de-registered or expired device is kept before it is purged; 0: kept for ever. */
@@ -67,7 +69,7 @@ export class Registrations {
       updated: (device) => {
         count?.registration('update');
         o.dm.heard(device.endpoint, device.queueMode, targetOf(device));
-        if (device.address && device.port) o.follower.deviceHeard(device.address, device.port);
+        if (device.address && device.port) o.activity.heard(device.address, device.port);
         this.#track(o.follower.registrationUpdated(device));
       },
       left: (device, why) => {

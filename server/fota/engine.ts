@@ -15,6 +15,7 @@ import * as devices from '../store/devices.ts';
 import { getFirmware } from '../store/firmware.ts';
 import type { Device, DeviceUpdate, FirmwareImage } from '../store/rows.ts';
 import * as updates from '../store/updates.ts';
+import type { DeviceActivity } from './activity.ts';
 import { addressOf, DeviceError, type DeviceAddress, type DeviceContent, type DevicePort, type PackageSource } from './device-port.ts';
 import { decide, updateContext, type Command, type UpdateEvent } from './decide.ts';
 import { isFinal, type Delivery } from './model.ts';
@@ -25,6 +26,8 @@ export interface EngineOptions {
   db: Db;
   /** Requests to the device (Object 5, /3/0/3): the DM client, behind the device port. */
   dm: DevicePort;
+  /** When each device was last heard from: the watchdog reads it, and a push's answered blocks count. */
+  activity: DeviceActivity;
   log: Logger;
   /** Base of the Package URI, e.g. coap://203.0.113.7:5683 */
   downloadBase: string;
@@ -67,7 +70,7 @@ export class UpdateEngine {
   constructor(o: EngineOptions) {
     this.o = o;
     this.watchdog = new UpdateWatchdog({
-      db: o.db, dm: o.dm, updateTimeoutSeconds: o.updateTimeoutSeconds, pokeAfterSeconds: o.pokeAfterSeconds, nodeId: o.nodeId,
+      db: o.db, dm: o.dm, activity: o.activity, updateTimeoutSeconds: o.updateTimeoutSeconds, pokeAfterSeconds: o.pokeAfterSeconds, nodeId: o.nodeId,
       follows: (id) => this.following.has(id), emit: (id, type) => this.emit(id, { type }),
     });
   }
@@ -117,10 +120,6 @@ export class UpdateEngine {
   private follow(updateId: number): void {
     this.following.add(updateId);
     this.emit(updateId, { type: 'registered' });
-  }
-
-  deviceHeard(address: string, port: number): void {
-    this.watchdog.heard(address, port);
   }
 
   /** Periodic: pokes updates gone quiet or overdue while their device talks, times out the silent (watchdog.ts). */
@@ -239,7 +238,7 @@ export class UpdateEngine {
           if (!bytes) throw new Error(`firmware image ${image.id} is gone`);
           // Server-paced Block1; each answered block counts as the device talking.
           this.writtenAt.set(updateId, ++this.arrivals); // from the first block on, State is about this package
-          const r = await dm.writeBlockwise(t, Resource.PACKAGE, bytes.payload, ContentFormat.OPAQUE, () => this.deviceHeard(t.address, t.port));
+          const r = await dm.writeBlockwise(t, Resource.PACKAGE, bytes.payload, ContentFormat.OPAQUE, () => this.o.activity.heard(t.address, t.port));
           this.o.log.info({ updateId, bytes: bytes.payload.length, blocks: r.blocks, szx: r.szx }, 'package pushed');
           return [{ type: 'pushed' }];
         }

@@ -1,17 +1,20 @@
 /**
- * The update engine's watchdog: when each device was last heard from, when each update was last
- * poked, and the periodic sweep that queries the updates gone quiet or overdue, asks
- * watchdog-decide.ts what to make of them and does it: moves deadlines on, and hands the engine
- * an event ('poke': read where the device is; 'timeout'). It sends nothing to a device itself.
+ * The update engine's watchdog: when each update was last poked, and the periodic sweep that
+ * queries the updates gone quiet or overdue, asks watchdog-decide.ts what to make of them (with
+ * when their devices were last heard, activity.ts) and does it: moves deadlines on, and hands the
+ * engine an event ('poke': read where the device is; 'timeout'). It sends nothing to a device itself.
  */
 import type { Db } from '../store/db.ts';
 import * as updates from '../store/updates.ts';
+import type { DeviceActivity } from './activity.ts';
 import type { DevicePort } from './device-port.ts';
 import { overdueActions, pokeAfterSeconds, quietActions, type WatchAction, type Watched, type WatchState } from './watchdog-decide.ts';
 
 export interface WatchdogOptions {
   db: Db;
   dm: Pick<DevicePort, 'heldFor'>;
+  /** When each device was last heard from (activity.ts). */
+  activity: DeviceActivity;
   updateTimeoutSeconds: number;
   /** Overrides the default quiet interval (`pokeAfterSeconds`). */
   pokeAfterSeconds?: number | undefined;
@@ -24,17 +27,11 @@ export interface WatchdogOptions {
 
 export class UpdateWatchdog {
   readonly #o: WatchdogOptions;
-  /** Last time (ms) a device was heard from, by "address:port": registrations and download blocks count. */
-  readonly #activity = new Map<string, number>();
   /** When each update was last poked for being quiet (ms). */
   readonly #poked = new Map<number, number>();
 
   constructor(o: WatchdogOptions) {
     this.#o = o;
-  }
-
-  heard(address: string, port: number): void {
-    this.#activity.set(`${address}:${port}`, Date.now());
   }
 
   /** The update is final: nothing more to watch. */
@@ -55,14 +52,14 @@ export class UpdateWatchdog {
       await this.#apply(a);
     }
     const horizon = Date.now() - this.#o.updateTimeoutSeconds * 1000;
-    for (const [peer, at] of this.#activity) if (at < horizon) this.#activity.delete(peer);
+    this.#o.activity.prune(horizon);
     const overdue = await updates.overdueUpdates(this.#o.db);
     for (const a of overdueActions(overdue, this.#state(overdue, Date.now()), this.#o.updateTimeoutSeconds)) await this.#apply(a);
   }
 
   #state(rows: readonly Watched[], now: number): WatchState {
     return {
-      now, activity: this.#activity, poked: this.#poked, nodeId: this.#o.nodeId?.(),
+      now, activity: this.#o.activity.byPeer, poked: this.#poked, nodeId: this.#o.nodeId?.(),
       followed: new Set(rows.filter((u) => this.#o.follows(u.id)).map((u) => u.id)),
       held: new Map(rows.map((u) => [u.endpoint, this.#o.dm.heldFor(u.endpoint)])),
     };

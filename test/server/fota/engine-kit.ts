@@ -3,6 +3,7 @@
  * the store, the in-memory Object 5 device behind the engine's device port, an engine on them,
  * and the update's recorded events and rows as the tests read them.
  */
+import { DeviceActivity } from '../../../server/fota/activity.ts';
 import type { Db } from '../../../server/store/db.ts';
 import * as devices from '../../../server/store/devices.ts';
 import { insertFirmware, loadFirmwarePayload } from '../../../server/store/firmware.ts';
@@ -32,6 +33,8 @@ export interface Bench {
   image: FirmwareImage;
   device: Object5Device;
   engine: UpdateEngine;
+  /** When the device was last heard from, as the sockets would record it. */
+  activity: DeviceActivity;
 }
 
 export async function bench(db: Db, s: Setup = {}): Promise<Bench> {
@@ -44,13 +47,14 @@ export async function bench(db: Db, s: Setup = {}): Promise<Bench> {
   if (s.registered === false) await devices.deregister(db, `r-${ENDPOINT}`);
   const image = await insertFirmware(db, { version: '2.0.0', hardwareClass: 'sim-1', payload: PACKAGE });
   const device = new Object5Device(s.device);
-  return { row, image, device, engine: engineOn(db, device) };
+  const activity = new DeviceActivity();
+  return { row, image, device, activity, engine: engineOn(db, device, activity) };
 }
 
 /** An engine of its own on the device: a second process, which follows nothing yet. */
-export function engineOn(db: Db, device: Object5Device): UpdateEngine {
+export function engineOn(db: Db, device: Object5Device, activity = new DeviceActivity()): UpdateEngine {
   return new UpdateEngine({
-    db, dm: device, log: silentLogger(), downloadBase: DOWNLOAD_BASE, updateTimeoutSeconds: 60, pokeAfterSeconds: 5, nodeId: () => 'node-a',
+    db, dm: device, activity, log: silentLogger(), downloadBase: DOWNLOAD_BASE, updateTimeoutSeconds: 60, pokeAfterSeconds: 5, nodeId: () => 'node-a',
     images: { get: async (id) => (await loadFirmwarePayload(db, id)) ?? undefined },
   });
 }

@@ -2,6 +2,7 @@
 // update under way when it is called off, goes quiet, or overdue (the watchdog's sweep), and to one
 // that another process started (taken up by a poke). Each case drives one update to a point, does
 // one thing, and says the update's state, its events and the requests the device saw meanwhile.
+import type { DeviceActivity } from '../../../server/fota/activity.ts';
 import * as assert from 'uvu/assert';
 import type { UpdateEngine } from '../../../server/fota/engine.ts';
 import type { UpdateState } from '../../../server/fota/model.ts';
@@ -14,6 +15,7 @@ import { ADDRESS, bench, deadlineAhead, ENDPOINT, engineOn, eventsOf, overdue, q
 interface World {
   db: Db;
   engine: UpdateEngine;
+  activity: DeviceActivity;
   device: Object5Device;
   updateId: number;
 }
@@ -96,7 +98,7 @@ const cases: Case[] = [
   {
     name: 'overdue, the device still talking: the deadline moves on and it is poked',
     at: 'downloading',
-    act: async (w) => { await overdue(w.db, w.updateId); w.engine.deviceHeard(ADDRESS.address, ADDRESS.port); await sweep(w); },
+    act: async (w) => { await overdue(w.db, w.updateId); w.activity.heard(ADDRESS.address, ADDRESS.port); await sweep(w); },
     state: 'downloading', requests: ['READ /5/0/3', 'READ /5/0/5'], events: [], deadlineAhead: true,
   },
   {
@@ -117,7 +119,7 @@ forEachDatabase('fota/engine: cancel, poke, timeout', ({ suite, get }) => {
   for (const c of cases) {
     suite(c.name, async () => {
       const { db } = get();
-      const { engine, device, image } = await bench(db, { ...c.setup, device: { downloads: false, ...c.setup?.device } });
+      const { engine, device, image, activity } = await bench(db, { ...c.setup, device: { downloads: false, ...c.setup?.device } });
       const { id: updateId } = await engine.requestUpdate(ENDPOINT, image.id);
       await engine.idle();
       if (c.at === 'downloading') {
@@ -128,7 +130,7 @@ forEachDatabase('fota/engine: cancel, poke, timeout', ({ suite, get }) => {
       const requestsBefore = device.requests.length;
       const eventsBefore = (await eventsOf(db, updateId)).length;
 
-      await c.act({ db, engine, device, updateId });
+      await c.act({ db, engine, activity, device, updateId });
 
       assert.is((await getUpdate(db, updateId))?.state, c.state);
       assert.equal(device.requests.slice(requestsBefore), c.requests);
