@@ -13,6 +13,7 @@ import { DmError, targetOf, type DmClient, type DmResponse, type Target } from '
 import type { ImageCache } from '../coap/image-cache.ts';
 import type { AlertSink } from '../alerts/kinds.ts';
 import { updateAlert } from '../alerts/update-alerts.ts';
+import { DeviceNotFoundError, FirmwareNotFoundError, HardwareClassMismatchError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Alert } from '../store/alerts.ts';
 import type { Db } from '../store/db.ts';
@@ -69,10 +70,6 @@ export function hasObject5v11(device: Device | null): boolean {
   const [major, minor] = (o5?.version ?? '1.0').split('.').map(Number);
   return (major ?? 1) > 1 || ((major ?? 1) === 1 && (minor ?? 0) >= 1);
 }
-
-export class DeviceNotFoundError extends Error {}
-export class FirmwareNotFoundError extends Error {}
-export class HardwareClassMismatchError extends Error {}
 
 export class UpdateEngine {
   private readonly o: EngineOptions;
