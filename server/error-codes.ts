@@ -4,7 +4,10 @@
  *
  * - The admin API's error bodies carry it: `{ statusCode, error, message, code }`; the HTTP status
  *   of each code is in server/api/error-status.ts, one per code.
- * - The codes with a `coap` response code are the CoAP socket's refusals, answered with that code.
+ * - A CoAP error answer's diagnostic payload (RFC 7252 §5.5.2) starts with it: `CODE: message`,
+ *   e.g. `FERRY_RD_PAYLOAD_TOO_LARGE: registration payload of 9000 bytes is above the limit of
+ *   8192 bytes`. The codes with a `coap` response code are the ones CoAP answers carry, and that
+ *   code is the answer's (server/coap/refusal.ts).
  * - Start-up and command-line failures carry one too (the error's `code`), for logs and tests.
  */
 

@@ -1,14 +1,15 @@
 /**
  * The server's errors: one base class, FerryError, whose `code` is one of the catalogue's
  * (error-codes.ts), and a subclass for each error a caller tells apart. Nothing here knows HTTP:
- * the API maps codes to statuses (api/error-status.ts). protocols/'s DecodeError and PackageError
- * stay there (the simulator shares them); where they reach the API they are given codes too
+ * the API maps codes to statuses (api/error-status.ts), CoAP answers take theirs from the
+ * catalogue (coap/refusal.ts). protocols/'s DecodeError and PackageError stay there (the
+ * simulator shares them); where they reach the API or a CoAP answer they are given codes too
  * (FERRY_DECODE, FERRY_PACKAGE_INVALID).
  */
-import type { FerryCode } from './error-codes.ts';
+import type { CoapRefusalCode, FerryCode } from './error-codes.ts';
 import type { LockHolder, LockRefusal } from './store/pglite-lock.ts';
 
-export type { FerryCode } from './error-codes.ts';
+export type { CoapRefusalCode, FerryCode } from './error-codes.ts';
 
 export class FerryError<C extends FerryCode = FerryCode> extends Error {
   override name = 'FerryError';
@@ -84,7 +85,12 @@ export class CampaignError extends FerryError<CampaignErrorCode> {
   override name = 'CampaignError';
 }
 
-// ── device management ──
+// ── CoAP and device management ──
+
+/** A handler's refusal: the answer's CoAP code is its code's (error-codes.ts), the message its diagnostic. */
+export class CoapRefusalError extends FerryError<CoapRefusalCode> {
+  override name = 'CoapRefusalError';
+}
 
 const DM_CODES = { timeout: 'FERRY_DM_TIMEOUT', response: 'FERRY_DM_REFUSED', transport: 'FERRY_DM_TRANSPORT', cancelled: 'FERRY_DM_CANCELLED' } as const;
 

@@ -19,6 +19,7 @@ import { firmwareResponder, type BlockServed } from './coap/fw.ts';
 import { ImageCache } from './coap/image-cache.ts';
 import { replyError, uriPath } from './coap/message.ts';
 import { registrationInterface } from './coap/rd.ts';
+import { coapRefusal } from './coap/refusal.ts';
 import type { Config } from './config.ts';
 import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
 import { CampaignDriver } from './fota/campaigns.ts';
@@ -155,7 +156,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
       switch (segments[0]) {
         case 'rd': return rd(req, res, segments);
         case 'fw': return fw(req, res, segments);
-        default: return replyError(res, '4.04', 'no such resource');
+        default: return replyError(res, coapRefusal('FERRY_COAP_NOT_FOUND', 'no such resource'));
       }
     },
   });

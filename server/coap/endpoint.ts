@@ -12,11 +12,13 @@ import { LRUCache } from 'lru-cache';
 import { CoapOption } from '../../protocols/coap-message.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import type { Logger } from '../log.ts';
+import { CoapRefusalError } from '../errors.ts';
 import { AddressProof } from './address-proof.ts';
 import type { Block1Limits } from './block1-ledger.ts';
 import { EchoMinter } from './echo.ts';
 import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS } from './guard.ts';
-import { CoapError, replyError } from './message.ts';
+import { replyError } from './message.ts';
+import { coapRefusal, type CoapRefusal } from './refusal.ts';
 
 export type CoapHandler = (req: IncomingMessage, res: OutgoingMessage) => Promise<void> | void;
 
@@ -128,25 +130,25 @@ async function dispatch(handler: CoapHandler, req: IncomingMessage, res: Outgoin
     await handler(req, res);
   } catch (err) {
     const from = `${req.rsinfo.address}:${req.rsinfo.port}`;
-    if (err instanceof CoapError) {
+    if (err instanceof CoapRefusalError) {
       guard.stats.refused++;
       log.debug({ from, url: req.url, code: err.code }, `refused: ${err.message}`);
-      safeReply(res, err.code, err.message);
+      safeReply(res, coapRefusal(err.code, err.message));
     } else if (err instanceof DecodeError) {
       guard.stats.refused++;
       log.debug({ from, url: req.url, code: err.code }, `bad request: ${err.reason}`);
-      safeReply(res, '4.00', err.reason);
+      safeReply(res, coapRefusal('FERRY_DECODE', err.reason));
     } else {
       log.error({ err, from, url: req.url }, 'coap handler failed');
-      safeReply(res, '5.00', 'internal error');
+      safeReply(res, coapRefusal('FERRY_INTERNAL', 'internal error'));
     }
   }
 }
 
-function safeReply(res: OutgoingMessage, code: string, diagnostic: string): void {
+function safeReply(res: OutgoingMessage, refusal: CoapRefusal): void {
   // A response already sent cannot be sent again; the handler's failure came after it.
   if ((res as unknown as { writableEnded?: boolean }).writableEnded) return;
-  try { replyError(res, code, diagnostic); } catch { /* the exchange is gone */ }
+  try { replyError(res, refusal); } catch { /* the exchange is gone */ }
 }
 
 /**
@@ -244,7 +246,8 @@ function forgetBlock1(server: Server, key: string): void {
 /**
  * node-coap answers a datagram it cannot parse with a 5.00 sent to the right port on the wrong
  * host (it drops rsinfo.address). RFC 7252 §4.2/§4.3: a message that cannot be parsed is
- * silently ignored; we log it and drop it. An error thrown after parsing answers the right peer.
+ * silently ignored; we log it and drop it. An error thrown after parsing answers the right peer,
+ * its diagnostic starting with FERRY_INTERNAL as ours do.
  */
 function patchSendError(server: Server, socket: Socket, log: Logger): void {
   const target = server as unknown as {
@@ -258,8 +261,9 @@ function patchSendError(server: Server, socket: Socket, log: Logger): void {
       log.info({ from: `${rsinfo.address}:${rsinfo.port}`, reason: payload.toString() }, 'dropped a malformed datagram');
       return;
     }
+    const diagnostic = Buffer.from(coapRefusal('FERRY_INTERNAL', payload.toString()).diagnostic, 'utf8');
     const message = generatePacket({
-      code, payload, messageId: packet.messageId, token: packet.token, ack: packet.confirmable === true,
+      code, payload: diagnostic, messageId: packet.messageId, token: packet.token, ack: packet.confirmable === true,
     });
     log.error({ from: `${rsinfo.address}:${rsinfo.port}`, code, reason: payload.toString() }, 'coap stack failed on a request');
     socket.send(message, rsinfo.port, rsinfo.address);
