@@ -9,6 +9,8 @@
  *   8192 bytes`. The codes with a `coap` response code are the ones CoAP answers carry, and that
  *   code is the answer's (server/coap/refusal.ts).
  * - Start-up and command-line failures carry one too (the error's `code`), for logs and tests.
+ *
+ * The README's table of error codes is generated from this list (npm run docs:errors).
  */
 
 interface Entry {
