@@ -1,5 +1,6 @@
 /** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify. */
-import { ConfigError, helpText, parseConfig } from './config.ts';
+import { helpText, parseConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { startupErrorLine } from './startup-errors.ts';
 import type { Db } from './store/db.ts';

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { HARDWARE_CLASS_SOURCES, type HardwareClassSource } from './coap/device-info.ts';
+import { ConfigError } from './errors.ts';
 import type { RateSetting } from './coap/register-limits.ts';
 
 export interface Config {
@@ -182,8 +183,6 @@ function webhookUrl(v: string): string {
   }
   return v;
 }
-
-export class ConfigError extends Error {}
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' {
   const options = Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }]));

@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { DecodeError } from '../protocols/errors.ts';
 import { encodePrivateKeyPem, encodePublicKeyPem, generateSigningKey } from '../protocols/package-keys.ts';
 import { DEFAULT_VENDOR_ID, PackageError, signPackage, verifyPackage } from '../protocols/package.ts';
-import { KeyFileError, kidHex, publicHalf, readSigningKeyFile, readTrustAnchorFile } from './firmware/keys.ts';
+import { CommandUsageError, KeyFileError } from './errors.ts';
+import { kidHex, publicHalf, readSigningKeyFile, readTrustAnchorFile } from './firmware/keys.ts';
 
 export interface KeysCliIo {
   out: (text: string) => void;
@@ -44,19 +45,17 @@ Checks a package's signature (against any of the public keys), payload size and 
 prints its manifest as JSON. Exit code 0 when it verifies, 1 when it does not, 2 on usage error.
 `;
 
-class UsageError extends Error {}
-
 function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(argv: string[], options: T, positionals = false) {
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: positionals });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new CommandUsageError((err as Error).message);
   }
 }
 
 function required(values: Record<string, unknown>, name: string): string {
   const v = values[name];
-  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+  if (typeof v !== 'string' || v === '') throw new CommandUsageError(`--${name} is required`);
   return v;
 }
 
@@ -65,7 +64,7 @@ async function run(name: string, help: string, io: KeysCliIo, body: () => Promis
   try {
     return await body();
   } catch (err) {
-    if (err instanceof UsageError) { io.err(`ferry ${name}: ${err.message}\n\n${help}`); return 2; }
+    if (err instanceof CommandUsageError) { io.err(`ferry ${name}: ${err.message}\n\n${help}`); return 2; }
     if (err instanceof KeyFileError) { io.err(`ferry ${name}: ${err.message}\n`); return 2; }
     throw err;
   }
@@ -75,7 +74,7 @@ async function readInput(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    throw new UsageError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new CommandUsageError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
 }
 
@@ -104,7 +103,7 @@ export function keygenCommand(argv: string[], io: KeysCliIo = defaultIo): Promis
     const { values } = parse(argv, { alg: { type: 'string' }, out: { type: 'string' } });
     if (values.help) { io.out(KEYGEN_HELP); return 0; }
     const alg = values.alg ?? 'ed25519';
-    if (alg !== 'ed25519' && alg !== 'es256') throw new UsageError(`--alg must be ed25519 or es256, got "${alg}"`);
+    if (alg !== 'ed25519' && alg !== 'es256') throw new CommandUsageError(`--alg must be ed25519 or es256, got "${alg}"`);
     const out = required(values, 'out');
     const key = generateSigningKey(alg);
     // Neither half of an existing pair is overwritten: a .pub left over from another key would
@@ -133,16 +132,16 @@ export function signCommand(argv: string[], io: KeysCliIo = defaultIo): Promise<
     const [keyFile, imageFile, version, classId, out] = ['key', 'image', 'version', 'class', 'out'].map((n) => required(values, n)) as [string, string, string, string, string];
     let sequence = Math.floor(Date.now() / 1000);
     if (values.sequence !== undefined) {
-      if (!/^\d{1,16}$/.test(values.sequence) || !Number.isSafeInteger(Number(values.sequence))) throw new UsageError(`--sequence must be a non-negative integer, got "${values.sequence}"`);
+      if (!/^\d{1,16}$/.test(values.sequence) || !Number.isSafeInteger(Number(values.sequence))) throw new CommandUsageError(`--sequence must be a non-negative integer, got "${values.sequence}"`);
       sequence = Number(values.sequence);
     }
     const vendorId = values.vendor ?? DEFAULT_VENDOR_ID;
     for (const [name, v] of [['version', version], ['class', classId], ['vendor', vendorId]] as const) {
-      if (v.length > 255) throw new UsageError(`--${name} is longer than 255 characters`);
+      if (v.length > 255) throw new CommandUsageError(`--${name} is longer than 255 characters`);
     }
     const key = await readSigningKeyFile(keyFile);
     const payload = await readInput(imageFile, 'image');
-    if (payload.length === 0) throw new UsageError(`the image ${imageFile} is empty`);
+    if (payload.length === 0) throw new CommandUsageError(`the image ${imageFile} is empty`);
     const pkg = signPackage({ payload, key, sequence, vendorId, classId, version });
     try {
       await writeFile(out, pkg);
@@ -160,8 +159,8 @@ export function verifyCommand(argv: string[], io: KeysCliIo = defaultIo): Promis
     const { values, positionals } = parse(argv, { pub: { type: 'string', multiple: true } }, true);
     if (values.help) { io.out(VERIFY_HELP); return 0; }
     const files = (values.pub ?? []).flatMap((v) => v.split(',')).map((f) => f.trim()).filter((f) => f !== '');
-    if (files.length === 0) throw new UsageError('--pub is required');
-    if (positionals.length !== 1) throw new UsageError('name exactly one package file');
+    if (files.length === 0) throw new CommandUsageError('--pub is required');
+    if (positionals.length !== 1) throw new CommandUsageError('name exactly one package file');
     const anchors = await Promise.all(files.map((f) => readTrustAnchorFile(f)));
     const bytes = await readInput(positionals[0]!, 'package');
     try {

@@ -4,9 +4,7 @@
  * setting to change; anything else is a bug and keeps its stack trace.
  */
 import type { Config } from './config.ts';
-import { KeyFileError } from './firmware/keys.ts';
-import { MigrationError } from './store/migrate.ts';
-import { DataDirLockedError } from './store/pglite-lock.ts';
+import { DataDirLockedError, KeyFileError, MigrationError } from './errors.ts';
 
 const SOCKET_CODES: Record<string, string> = {
   EADDRINUSE: 'address in use', EACCES: 'permission denied (a port below 1024 needs privileges)',

@@ -206,7 +206,7 @@ export class ApiDriver {
       firmwareId = this.#o.updateTo ?? (await this.#roundImage(p.round));
     } catch (err) {
       if (this.#closed) return;
-      this.#count(err instanceof UploadError ? err.kind : 'soak upload');
+      this.#count(err instanceof SoakUploadError ? err.kind : 'soak upload');
       this.#retry(endpoint, p);
       return;
     }
@@ -289,19 +289,19 @@ export class ApiDriver {
       }).then(async (res) => {
         if (!(res instanceof Response)) {
           if (res.error === 'unreachable') this.#fail({ kind: 'unreachable', message: `cannot reach the API at ${this.#api.base} (${res.detail}): check --api` });
-          throw new UploadError(res.error === 'timeout' ? 'timeout' : 'connection lost');
+          throw new SoakUploadError(res.error === 'timeout' ? 'timeout' : 'connection lost');
         }
         if (res.status === 201) {
           this.stats.uploads += 1;
           return (await res.json() as { id: number }).id;
         }
         const why = await reason(res);
-        if (this.#refused(res, why, 'uploading a soak image')) throw new UploadError(`HTTP ${res.status}`);
+        if (this.#refused(res, why, 'uploading a soak image')) throw new SoakUploadError(`HTTP ${res.status}`);
         // A 4xx other than 409 or 429 will not change by asking again (a server without --signing-key, an image too large).
         if (res.status >= 400 && res.status < 500 && res.status !== 409 && res.status !== 429) {
           this.#fail({ kind: 'upload-refused', status: res.status, message: `the API at ${this.#api.base} refused the soak image ${version} (${res.status}: ${why})` });
         }
-        throw new UploadError(`soak upload HTTP ${res.status}`);
+        throw new SoakUploadError(`soak upload HTTP ${res.status}`);
       });
       this.#rounds.set(round, id);
       id.catch(() => this.#rounds.delete(round));
@@ -350,7 +350,8 @@ export class ApiDriver {
 }
 
 /** A soak round's upload that did not give an image; `kind` is what the error count files it under. */
-class UploadError extends Error {
+class SoakUploadError extends Error {
+  override name = 'SoakUploadError';
   readonly kind: string;
   constructor(kind: string) {
     super(kind);

@@ -35,7 +35,7 @@ function present(a: Alert) {
 function sinceDate(text: string): Date {
   const d = new Date(text);
   const year = d.getUTCFullYear();
-  if (Number.isNaN(d.getTime()) || year < 1 || year > 9999) throw new HttpError(400, `querystring/since: ${text} is not a date-time from year 1 to 9999`);
+  if (Number.isNaN(d.getTime()) || year < 1 || year > 9999) throw new HttpError('FERRY_VALIDATION', `querystring/since: ${text} is not a date-time from year 1 to 9999`);
   return d;
 }
 
@@ -80,7 +80,7 @@ export function alertRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
   }, async (req) => {
     const alert = await acknowledgeAlert(db, req.params.id);
-    if (!alert) throw new HttpError(404, `no alert ${req.params.id}`);
+    if (!alert) throw new HttpError('FERRY_ALERT_NOT_FOUND', `no alert ${req.params.id}`);
     return present(alert);
   });
 }

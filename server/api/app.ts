@@ -10,7 +10,7 @@ import { alertRoutes } from './alerts.ts';
 import { deviceRoutes } from './devices.ts';
 import { lwm2mRoutes } from './lwm2m.ts';
 import type { Lwm2mOperations } from '../coap/lwm2m-operations.ts';
-import { installErrorHandling } from './errors.ts';
+import { answerError, installErrorHandling } from './errors.ts';
 import { firmwareRoutes } from './firmware.ts';
 import { installValidation, refuseUndeclaredQueries } from './validation.ts';
 import { healthRoutes, type BoundSocket } from './health.ts';
@@ -50,6 +50,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log.child({ part: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
+    frameworkErrors: answerError,
   });
   installValidation(app);
   refuseUndeclaredQueries(app, API_PREFIX);

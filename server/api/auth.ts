@@ -32,7 +32,7 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,200})$/i;
 
 /** A 401 that tells the client how to authenticate (RFC 6750 §3). */
 const unauthorized = (message: string, error?: 'invalid_token'): HttpError =>
-  new HttpError(401, message, { 'www-authenticate': error ? `Bearer realm="ferry", error="${error}"` : 'Bearer realm="ferry"' });
+  new HttpError('FERRY_UNAUTHORIZED', message, { 'www-authenticate': error ? `Bearer realm="ferry", error="${error}"` : 'Bearer realm="ferry"' });
 
 /** Who acted, for the audit log: `token:<name>`. */
 export function actorOf(req: FastifyRequest): string {
@@ -61,8 +61,8 @@ export function installAuth(app: FastifyInstance, deps: { db: Db }): void {
     }
     if (req.is404) return; // an authenticated caller learns the route does not exist
     const needed = req.routeOptions.config.role;
-    if (needed === undefined) throw new HttpError(403, `${req.method} ${req.routeOptions.url} declares no role: refused`);
-    if (rank(token.role) < rank(needed)) throw new HttpError(403, `this needs the ${needed} role; token ${token.name} is ${token.role}`);
+    if (needed === undefined) throw new HttpError('FERRY_FORBIDDEN', `${req.method} ${req.routeOptions.url} declares no role: refused`);
+    if (rank(token.role) < rank(needed)) throw new HttpError('FERRY_FORBIDDEN', `this needs the ${needed} role; token ${token.name} is ${token.role}`);
   });
 }
 

@@ -1,9 +1,9 @@
 /** PUT /api/v1/devices/:endpoint/tags: a device's tags, which campaign targets select by. */
 import type { FastifyInstance } from 'fastify';
+import { DeviceNotFoundError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
 import { setTags } from '../store/devices.ts';
 import { actorOf } from './auth.ts';
-import { HttpError } from './errors.ts';
 import { endpointParams, errorBody } from './schemas.ts';
 
 const tag = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' } as const;
@@ -18,7 +18,7 @@ export function deviceTagRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
   }, async (req) => {
     const device = await setTags(deps.db, req.params.endpoint, req.body.tags, actorOf(req));
-    if (!device) throw new HttpError(404, `no device ${req.params.endpoint}`);
+    if (!device) throw new DeviceNotFoundError(`no device ${req.params.endpoint}`);
     return { endpoint: device.endpoint, tags: device.tags };
   });
 }

@@ -1,5 +1,6 @@
 /** /api/v1/devices and /api/v1/updates: the inventory, and one update for one device. */
 import type { FastifyInstance } from 'fastify';
+import { DeviceNotFoundError } from '../errors.ts';
 import type { UpdateEngine } from '../fota/engine.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
@@ -52,7 +53,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
     },
   }, async (req) => {
     const device = await devices.findByEndpoint(db, req.params.endpoint);
-    if (!device) throw new HttpError(404, `no device ${req.params.endpoint}`);
+    if (!device) throw new DeviceNotFoundError(`no device ${req.params.endpoint}`);
     const active = await activeUpdateForDevice(db, device.id);
     // Its latest history, oldest first; GET /api/v1/events?endpoint= has all of it.
     const events = (await listEvents(db, { deviceId: device.id, order: 'desc', limit: 100 })).reverse();
@@ -82,7 +83,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
     },
   }, async (req) => {
     const update = await getUpdate(db, req.params.id);
-    if (!update) throw new HttpError(404, `no update ${req.params.id}`);
+    if (!update) throw new HttpError('FERRY_UPDATE_NOT_FOUND', `no update ${req.params.id}`);
     const device = await devices.findById(db, update.deviceId);
     const events = await listEvents(db, { updateId: update.id });
     return { ...update, endpoint: device?.endpoint ?? null, events };

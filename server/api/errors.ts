@@ -1,47 +1,79 @@
-/** The API's error catalogue: every refusal is a 4xx with a JSON body { statusCode, error, message }. */
-import type { FastifyError, FastifyInstance } from 'fastify';
-import { DuplicateVersionError, FirmwareDeletedError, FirmwareInUseError } from '../store/firmware.ts';
-import { DuplicateTokenNameError } from '../store/tokens.ts';
-import { UpdateInProgressError } from '../store/updates.ts';
-import { DeviceNotFoundError, FirmwareNotFoundError, HardwareClassMismatchError } from '../fota/engine.ts';
+/**
+ * The API's errors: every refusal is a 4xx (a device's failure a 502 or 504) with a JSON body
+ * { statusCode, error, message, code }; `code` is one of the catalogue's (../error-codes.ts) and
+ * the status is its (error-status.ts). A 500 says FERRY_INTERNAL and nothing more.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DecodeError } from '../../protocols/errors.ts';
+import { PackageError } from '../../protocols/package.ts';
+import { FerryError, type FerryCode } from '../errors.ts';
+import { HTTP_STATUS } from './error-status.ts';
 
-export class HttpError extends Error {
-  readonly statusCode: number;
-  /** Headers the refusal carries (WWW-Authenticate on a 401). */
+/** A refusal of the API's own, and the headers it carries (WWW-Authenticate on a 401). */
+export class HttpError extends FerryError {
+  override name = 'HttpError';
   readonly headers: Record<string, string>;
-  constructor(statusCode: number, message: string, headers: Record<string, string> = {}) {
-    super(message);
-    this.statusCode = statusCode;
+  constructor(code: FerryCode, message: string, headers: Record<string, string> = {}) {
+    super(code, message);
     this.headers = headers;
   }
 }
 
 const NAMES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  406: 'Not Acceptable', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
+  406: 'Not Acceptable', 409: 'Conflict', 413: 'Payload Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type',
   422: 'Unprocessable Entity', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
-function statusOf(err: unknown): number {
-  if (err instanceof HttpError) return err.statusCode;
-  if (err instanceof DeviceNotFoundError || err instanceof FirmwareNotFoundError || err instanceof FirmwareDeletedError) return 404;
-  if (err instanceof DuplicateVersionError || err instanceof UpdateInProgressError || err instanceof HardwareClassMismatchError
-    || err instanceof FirmwareInUseError || err instanceof DuplicateTokenNameError) return 409;
-  const code = (err as FastifyError).statusCode;
-  if (typeof code === 'number' && code >= 400 && code < 500) return code;
-  return 500;
+/** Fastify's own refusals (its error codes), as ours. */
+const FASTIFY_CODES: Record<string, FerryCode> = {
+  FST_ERR_VALIDATION: 'FERRY_VALIDATION',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'FERRY_BAD_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'FERRY_BAD_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'FERRY_PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'FERRY_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_MAX_PARAM_LENGTH: 'FERRY_URI_TOO_LONG',
+  FST_ERR_NOT_FOUND: 'FERRY_NOT_FOUND',
+};
+
+/** Other client errors (of Fastify's plugins, of Node's HTTP parsing) by their status; any other 4xx is a FERRY_BAD_REQUEST. */
+const BY_STATUS: Record<number, FerryCode> = {
+  401: 'FERRY_UNAUTHORIZED', 403: 'FERRY_FORBIDDEN', 404: 'FERRY_NOT_FOUND', 413: 'FERRY_PAYLOAD_TOO_LARGE',
+  414: 'FERRY_URI_TOO_LONG', 415: 'FERRY_UNSUPPORTED_MEDIA_TYPE',
+};
+
+/** The code an error answers with: a FerryError's own, protocols/'s decoding and package errors, Fastify's, else FERRY_INTERNAL. */
+export function apiCodeOf(err: unknown): FerryCode {
+  if (err instanceof FerryError) return err.code;
+  if (err instanceof DecodeError) return 'FERRY_DECODE';
+  if (err instanceof PackageError) return 'FERRY_PACKAGE_INVALID';
+  const { code, statusCode } = err as Partial<FastifyError>;
+  const known = code === undefined ? undefined : FASTIFY_CODES[code];
+  if (known !== undefined) return known;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return BY_STATUS[statusCode] ?? 'FERRY_BAD_REQUEST';
+  return 'FERRY_INTERNAL';
+}
+
+/** The JSON body of an error answer. */
+export function errorBodyOf(code: FerryCode, message: string): { statusCode: number; error: string; message: string; code: FerryCode } {
+  const status = HTTP_STATUS[code];
+  return status === 500
+    ? { statusCode: 500, error: NAMES[500]!, message: 'internal error', code: 'FERRY_INTERNAL' }
+    : { statusCode: status, error: NAMES[status] ?? 'Error', message, code };
+}
+
+/** Answers an error: the handler of every route's, and Fastify's `frameworkErrors` (a URL that does not decode, a path parameter too long). */
+export function answerError(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+  const body = errorBodyOf(apiCodeOf(err), (err as Error).message);
+  if (err instanceof HttpError) void reply.headers(err.headers);
+  if (body.statusCode === 500) req.log.error({ err }, 'request failed');
+  else req.log.info({ status: body.statusCode, code: body.code, reason: body.message }, 'request refused');
+  void reply.code(body.statusCode).send(body);
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err, req, reply) => {
-    const status = statusOf(err);
-    const message = status === 500 ? 'internal error' : (err as Error).message;
-    if (err instanceof HttpError) void reply.headers(err.headers);
-    if (status === 500) req.log.error({ err }, 'request failed');
-    else req.log.info({ status, reason: message }, 'request refused');
-    void reply.code(status).send({ statusCode: status, error: NAMES[status] ?? 'Error', message });
-  });
+  app.setErrorHandler(answerError);
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+    void reply.code(404).send(errorBodyOf('FERRY_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
 }

@@ -1,7 +1,8 @@
 /** /api/v1/firmware: upload (a signed package, or a raw image the server signs), list, get, delete. */
 import type { FastifyInstance } from 'fastify';
 import type { PackageKeys } from '../firmware/keys.ts';
-import { uploadFirmware, uploadRefusalMessage, uploadRefusalStatus, type Delivery } from '../firmware/upload.ts';
+import { FirmwareNotFoundError } from '../errors.ts';
+import { uploadFirmware, type Delivery } from '../firmware/upload.ts';
 import { deleteFirmware, getFirmware, listFirmware } from '../store/firmware.ts';
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
@@ -32,15 +33,8 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
       response: { 201: firmwareBody, '4xx': errorBody },
     },
   }, async (req, reply) => {
-    if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'send the image or package as application/octet-stream');
-    let image;
-    try {
-      image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes, actor: actorOf(req) }, req.log);
-    } catch (err) {
-      const status = uploadRefusalStatus(err);
-      if (status === undefined) throw err;
-      throw new HttpError(status, uploadRefusalMessage(err as Error));
-    }
+    if (!Buffer.isBuffer(req.body)) throw new HttpError('FERRY_UNSUPPORTED_MEDIA_TYPE', 'send the image or package as application/octet-stream');
+    const image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes, actor: actorOf(req) }, req.log);
     req.log.info({ firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, sequence: image.sequence, size: image.size }, 'firmware uploaded');
     return reply.code(201).send(image);
   });
@@ -55,7 +49,7 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
     schema: { summary: 'One firmware image (a deleted one is 404)', params: idParams, response: { 200: firmwareBody, '4xx': errorBody } },
   }, async (req) => {
     const image = await getFirmware(deps.db, req.params.id);
-    if (!image) throw new HttpError(404, `no firmware image ${req.params.id}`);
+    if (!image) throw new FirmwareNotFoundError(`no firmware image ${req.params.id}`);
     return image;
   });
 
@@ -67,7 +61,7 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
     },
   }, async (req, reply) => {
     const image = await deleteFirmware(deps.db, req.params.id, actorOf(req));
-    if (!image) throw new HttpError(404, `no firmware image ${req.params.id}`);
+    if (!image) throw new FirmwareNotFoundError(`no firmware image ${req.params.id}`);
     deps.evictImage?.(image.id);
     req.log.info({ firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, by: actorOf(req) }, 'firmware deleted');
     return reply.code(204).send();

@@ -17,6 +17,7 @@ import { DecodeError } from '../../protocols/errors.ts';
 import type { Lwm2mNodes, Lwm2mValue } from '../../protocols/lwm2m-node.ts';
 import { formatPath, parsePath, type Lwm2mPath } from '../../protocols/path.ts';
 import { DmError, targetOf, type Target } from '../coap/dm-client.ts';
+import { DeviceNotFoundError, type FerryCode } from '../errors.ts';
 import { preferredFormat, type DeviceFormats, type Lwm2mOperations, type ReadResult } from '../coap/lwm2m-operations.ts';
 import { encodeContent } from '../../protocols/content.ts';
 import type { Db } from '../store/db.ts';
@@ -51,21 +52,26 @@ const attributeNames = ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as c
  */
 const MAX_DM_PAYLOAD = 1024;
 function fitsOneMessage(bytes: number, what: string): void {
-  if (bytes > MAX_DM_PAYLOAD) throw new HttpError(413, `${what} takes ${bytes} bytes; a request to a device carries at most ${MAX_DM_PAYLOAD} (RFC 7252 §4.6)`);
+  if (bytes > MAX_DM_PAYLOAD) throw new HttpError('FERRY_DM_PAYLOAD_TOO_LARGE', `${what} takes ${bytes} bytes; a request to a device carries at most ${MAX_DM_PAYLOAD} (RFC 7252 §4.6)`);
 }
 
 interface Latest { at: string; contentFormat: number; values: ReturnType<typeof nodesToJson>; notifications: number; error?: string }
 
-/** A device's answer or silence, as HTTP: its 4.xx mirrored, no answer 504, anything else 502. */
+/** The device's error answers the API mirrors (4.04 as 404, …); any other is FERRY_DM_REFUSED, a 502. */
+const MIRRORED: Record<string, FerryCode> = {
+  '4.00': 'FERRY_DM_BAD_REQUEST', '4.01': 'FERRY_DM_UNAUTHORIZED', '4.03': 'FERRY_DM_FORBIDDEN', '4.04': 'FERRY_DM_NOT_FOUND',
+  '4.05': 'FERRY_DM_METHOD_NOT_ALLOWED', '4.06': 'FERRY_DM_NOT_ACCEPTABLE', '4.13': 'FERRY_DM_TOO_LARGE', '4.15': 'FERRY_DM_UNSUPPORTED_FORMAT',
+};
+
+/** A device's answer or silence, as an API error: its 4.xx mirrored, no answer FERRY_DM_TIMEOUT, anything else its DmError code. */
 function deviceFailure(err: unknown): never {
   if (err instanceof DmError) {
-    if (err.kind === 'timeout') throw new HttpError(504, `the device did not answer: ${err.message}`);
-    const map: Record<string, number> = { '4.00': 400, '4.01': 403, '4.03': 403, '4.04': 404, '4.05': 405, '4.06': 406, '4.13': 413, '4.15': 415 };
-    if (err.kind === 'response' && err.coapCode && map[err.coapCode]) throw new HttpError(map[err.coapCode]!, err.message);
-    throw new HttpError(502, err.message);
+    if (err.kind === 'timeout') throw new HttpError(err.code, `the device did not answer: ${err.message}`);
+    const mirrored = err.kind === 'response' && err.coapCode !== undefined ? MIRRORED[err.coapCode] : undefined;
+    throw new HttpError(mirrored ?? err.code, err.message);
   }
-  if (err instanceof DecodeError) throw new HttpError(502, `the device's answer could not be decoded: ${err.reason}`);
-  if (err instanceof RangeError) throw new HttpError(400, err.message);
+  if (err instanceof DecodeError) throw new HttpError('FERRY_DM_BAD_ANSWER', `the device's answer could not be decoded: ${err.reason}`);
+  if (err instanceof RangeError) throw new HttpError('FERRY_LWM2M_VALUE', err.message);
   throw err;
 }
 
@@ -84,12 +90,12 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     try {
       path = parsePath(`/${req.params['*']}`);
     } catch (err) {
-      throw new HttpError(400, err instanceof DecodeError ? err.reason : 'bad path');
+      throw new HttpError('FERRY_LWM2M_PATH', err instanceof DecodeError ? err.reason : 'bad path');
     }
     const d = await findByEndpoint(deps.db, req.params.endpoint);
-    if (!d) throw new HttpError(404, `no device ${req.params.endpoint}`);
+    if (!d) throw new DeviceNotFoundError(`no device ${req.params.endpoint}`);
     const target = d.status === 'registered' ? targetOf(d) : undefined;
-    if (o.registered && !target) throw new HttpError(409, `device ${d.endpoint} is not registered (${d.status})`);
+    if (o.registered && !target) throw new HttpError('FERRY_DEVICE_NOT_REGISTERED', `device ${d.endpoint} is not registered (${d.status})`);
     return {
       target: target ?? { endpoint: d.endpoint, address: d.address ?? '', port: d.port ?? 0, rootPath: d.rootPath },
       formats: { lwm2mVersion: d.lwm2mVersion, contentFormats: d.contentFormats }, path, deviceId: d.id,
@@ -104,9 +110,9 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
       if (body.values) return body.values.map((n) => { const p = parsePath(n.path); return { path: p, value: valueFromJson(n.value, defaultTypeOf(p), p) }; });
       if (body.value !== undefined) return [{ path, value: valueFromJson(body.value, defaultTypeOf(path), path) }];
     } catch (err) {
-      throw new HttpError(400, err instanceof DecodeError ? err.reason : (err as Error).message);
+      throw new HttpError('FERRY_LWM2M_VALUE', err instanceof DecodeError ? err.reason : (err as Error).message);
     }
-    throw new HttpError(400, 'give "value" for one resource or "values": [{ path, value }]');
+    throw new HttpError('FERRY_LWM2M_VALUE', 'give "value" for one resource or "values": [{ path, value }]');
   };
 
   app.get<{ Params: { endpoint: string; '*': string }; Querystring: { format?: string } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'viewer' },
@@ -135,7 +141,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     schema: { params, body: valuesBody, response: { '4xx': errorBody } },
   }, async (req, reply) => {
     const { target, formats, path, deviceId } = await resolve(req);
-    if (path.instanceId !== undefined) throw new HttpError(400, 'create on an object path, e.g. /9');
+    if (path.instanceId !== undefined) throw new HttpError('FERRY_LWM2M_PATH', 'create on an object path, e.g. /9');
     const nodes = nodesOf(path, req.body);
     try {
       fitsOneMessage(encodeContent(preferredFormat(formats), nodes, path).length, 'the new instance');
@@ -147,7 +153,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
 
   app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'operator' }, schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
     const { target, path, deviceId } = await resolve(req);
-    if (path.instanceId === undefined || path.resourceId !== undefined) throw new HttpError(400, 'delete an object instance, e.g. /9/1');
+    if (path.instanceId === undefined || path.resourceId !== undefined) throw new HttpError('FERRY_LWM2M_PATH', 'delete an object instance, e.g. /9/1');
     try { await deps.ops.delete(target, path); } catch (err) { return deviceFailure(err); }
     await audit(req, 'delete', deviceId, path);
     return reply.code(204).send();
@@ -158,7 +164,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     schema: { params, body: { type: ['object', 'null'], additionalProperties: false, properties: { arguments: { type: 'string', maxLength: 1024, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' } } }, response: { '4xx': errorBody } },
   }, async (req, reply) => {
     const { target, path, deviceId } = await resolve(req);
-    if (path.resourceId === undefined) throw new HttpError(400, 'execute a resource, e.g. /3/0/4');
+    if (path.resourceId === undefined) throw new HttpError('FERRY_LWM2M_PATH', 'execute a resource, e.g. /3/0/4');
     if (req.body?.arguments !== undefined) fitsOneMessage(Buffer.byteLength(req.body.arguments), 'the arguments');
     try { await deps.ops.execute(target, path, req.body?.arguments); } catch (err) { return deviceFailure(err); }
     await audit(req, 'execute', deviceId, path, req.body?.arguments === undefined ? {} : { arguments: req.body.arguments });
@@ -198,13 +204,13 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     // No device exchange: a device that left has no observations, and this says 404.
     const { target, path } = await resolve(req, { registered: false });
     const l = latest.get(target.endpoint)?.get(formatPath(path));
-    if (!l) throw new HttpError(404, `${formatPath(path)} is not observed`);
+    if (!l) throw new HttpError('FERRY_LWM2M_NOT_OBSERVED', `${formatPath(path)} is not observed`);
     return { path: formatPath(path), ...l };
   });
   app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { config: { role: 'operator' }, schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
     const { target, path, deviceId } = await resolve(req, { registered: false });
     latest.get(target.endpoint)?.delete(formatPath(path));
-    if (!deps.ops.cancelObserve(target.endpoint, path, 'api')) throw new HttpError(404, `${formatPath(path)} is not observed`);
+    if (!deps.ops.cancelObserve(target.endpoint, path, 'api')) throw new HttpError('FERRY_LWM2M_NOT_OBSERVED', `${formatPath(path)} is not observed`);
     await audit(req, 'observe-cancel', deviceId, path);
     return reply.code(204).send();
   });

@@ -27,7 +27,7 @@ export const afterParam = { ...id, minimum: 0, description: 'the last id of the 
 export function instant(v: string | undefined, name: string): Date | undefined {
   if (v === undefined) return undefined;
   const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new HttpError(400, `${name}: ${v} is not an instant this server can use`);
+  if (Number.isNaN(d.getTime())) throw new HttpError('FERRY_VALIDATION', `${name}: ${v} is not an instant this server can use`);
   return d;
 }
 
@@ -43,9 +43,13 @@ const nullableString = { type: ['string', 'null'] } as const;
 export const dateTime = { type: 'string', format: 'date-time' } as const;
 export const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 
+/** Every error answer's body; `code` is stable (the README lists them), the message is for people. */
 export const errorBody = {
   type: 'object',
-  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } },
+  properties: {
+    statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' },
+    code: { type: 'string', pattern: '^FERRY_[A-Z0-9_]+$', description: 'what went wrong, e.g. FERRY_DEVICE_NOT_FOUND (see the README\'s error codes)' },
+  },
 } as const;
 
 export const firmwareBody = {

@@ -27,7 +27,7 @@ export function tokenRoutes(app: FastifyInstance, deps: { db: Db }): void {
       response: { 201: { ...tokenBody, properties: { ...tokenBody.properties, token: { type: 'string' } } }, '4xx': errorBody },
     },
   }, async (req, reply) => {
-    if (req.body.name === CONFIGURED_ADMIN) throw new HttpError(400, `${CONFIGURED_ADMIN} is the name of the configured admin token`);
+    if (req.body.name === CONFIGURED_ADMIN) throw new HttpError('FERRY_TOKEN_NAME_RESERVED', `${CONFIGURED_ADMIN} is the name of the configured admin token`);
     const { token, row } = await createToken(db, { name: req.body.name, role: req.body.role, createdBy: actorOf(req) });
     req.log.info({ tokenId: row.id, name: row.name, role: row.role, by: actorOf(req) }, 'token created');
     return reply.code(201).send({ ...row, token });
@@ -47,7 +47,7 @@ export function tokenRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
   }, async (req) => {
     const row = await revokeToken(db, req.params.id, actorOf(req));
-    if (!row) throw new HttpError(404, `no token ${req.params.id}`);
+    if (!row) throw new HttpError('FERRY_TOKEN_NOT_FOUND', `no token ${req.params.id}`);
     req.log.info({ tokenId: row.id, name: row.name, by: actorOf(req) }, 'token revoked');
     return row;
   });

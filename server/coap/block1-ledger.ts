@@ -9,6 +9,7 @@
  */
 import { blockSize, decodeBlock } from '../../protocols/block.ts';
 import { DecodeError } from '../../protocols/errors.ts';
+import { coapRefusal, type CoapRefusal } from './refusal.ts';
 
 export interface Block1Limits {
   /** Largest request body, in bytes. */
@@ -27,7 +28,7 @@ export const DEFAULT_BLOCK1_LIMITS: Block1Limits = { maxBody: 64 * 1024, perAddr
 export type Block1Verdict =
   /** again: the last block of a body already finished, again; the reassembler holds none of that body. */
   | { ok: true; again?: true }
-  | { ok: false; code: '4.00' | '4.02' | '4.08' | '4.13'; diagnostic: string; size1?: number };
+  | CoapRefusal<'4.00' | '4.02' | '4.08' | '4.13'> & { ok: false; size1?: number };
 
 interface Body { address: string; next: number; lastOffset: number; lastLength: number; bytes: number; at: number; done: boolean }
 
@@ -66,15 +67,15 @@ export class Block1Ledger {
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       // RFC 7959 §2.2: SZX 7 is 4.00; RFC 7252 §5.4.3: an over-long value is a bad (critical) option.
-      return { ok: false, code: err.code === 'block.szx' ? '4.00' : '4.02', diagnostic: err.reason };
+      return { ok: false, ...coapRefusal(err.code === 'block.szx' ? 'FERRY_BLOCK_INVALID' : 'FERRY_COAP_BAD_OPTION', err.reason) };
     }
     // RFC 7959 §2.3: every block but the last carries exactly the block size.
-    if (more && length !== size) return { ok: false, code: '4.00', diagnostic: `block ${num} has M=1 but carries ${length} bytes, not ${size}` };
-    if (length > size) return { ok: false, code: '4.00', diagnostic: `block ${num} carries ${length} bytes, more than its size ${size}` };
+    if (more && length !== size) return { ok: false, ...coapRefusal('FERRY_BLOCK_INVALID', `block ${num} has M=1 but carries ${length} bytes, not ${size}`) };
+    if (length > size) return { ok: false, ...coapRefusal('FERRY_BLOCK_INVALID', `block ${num} carries ${length} bytes, more than its size ${size}`) };
     const offset = num * size;
     if (offset + length > this.limits.maxBody) {
       this.drop(key);
-      return { ok: false, code: '4.13', diagnostic: `request body over ${this.limits.maxBody} bytes`, size1: this.limits.maxBody };
+      return { ok: false, ...coapRefusal('FERRY_BLOCK1_TOO_LARGE', `request body over ${this.limits.maxBody} bytes`), size1: this.limits.maxBody };
     }
     let body = this.bodies.get(key);
     if (body && offset === body.lastOffset && length === body.lastLength) { // the same block again
@@ -89,13 +90,13 @@ export class Block1Ledger {
       body = undefined;
     } else if (!body || body.done || offset !== body.next) {
       if (body) this.drop(key);
-      return { ok: false, code: '4.08', diagnostic: `block ${num} does not continue a body this server holds; start again at block 0` };
+      return { ok: false, ...coapRefusal('FERRY_BLOCK1_INCOMPLETE', `block ${num} does not continue a body this server holds; start again at block 0`) };
     }
     const mine = this.byAddress.get(address) ?? 0;
     const room = Math.min(this.limits.perAddress - mine, this.limits.total - this.held);
     if (more && length > room) {
       this.drop(key);
-      return { ok: false, code: '4.13', diagnostic: 'too many unfinished request bodies from this address; try again later', size1: Math.max(0, room) };
+      return { ok: false, ...coapRefusal('FERRY_BLOCK1_TOO_MANY_BODIES', 'too many unfinished request bodies from this address; try again later'), size1: Math.max(0, room) };
     }
     if (!body) {
       body = { address, next: 0, lastOffset: -1, lastLength: 0, bytes: 0, at: this.now(), done: false };

@@ -8,6 +8,7 @@
  * The transport is a parameter (the DM client's queue and socket).
  */
 import { blockSize, type BlockOption } from '../../protocols/block.ts';
+import { Block1Refused } from '../errors.ts';
 
 export interface BlockAnswer {
   code: string;
@@ -24,15 +25,6 @@ export interface BlockToSend {
   size1?: number;
   /** The codes that go on: 2.31 Continue (or another 2.xx, non-atomic devices) and 4.13 for non-final blocks; 2.04 and 4.13 for the last. */
   expect: readonly string[];
-}
-
-export class Block1Refused extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'Block1Refused';
-    this.code = code;
-  }
 }
 
 /** Sends `body` from SZX `szx` down as needed; resolves with the last answer, the block count and the final SZX. */

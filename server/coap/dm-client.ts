@@ -13,7 +13,8 @@ import { decodeBlock, encodeBlock, type BlockOption } from '../../protocols/bloc
 import { CoapOption, decodeUint } from '../../protocols/coap-option.ts';
 import type { Logger } from '../log.ts';
 import type { Device } from '../store/rows.ts';
-import { Block1Refused, sendBlock1 } from './block1.ts';
+import { Block1Refused, DmError } from '../errors.ts';
+import { sendBlock1 } from './block1.ts';
 import { contentFormatOf, optionBuffer } from './message.ts';
 import { Observations } from './observations.ts';
 
@@ -51,16 +52,8 @@ export interface BlockwiseResult extends DmResponse {
   szx: number;
 }
 
-export class DmError extends Error {
-  readonly kind: 'timeout' | 'response' | 'transport' | 'cancelled';
-  readonly coapCode?: string;
-  constructor(kind: DmError['kind'], message: string, coapCode?: string) {
-    super(message);
-    this.name = 'DmError';
-    this.kind = kind;
-    if (coapCode !== undefined) this.coapCode = coapCode;
-  }
-}
+/** Requests fail with a DmError (../errors.ts): its `kind` says how. */
+export { DmError };
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
@@ -190,7 +183,7 @@ export class DmClient {
       ...(o.onBlock ? { onBlock: o.onBlock } : {}),
       onSmaller: (from, to) => this.log.info({ endpoint: t.endpoint, path, from, to }, 'block size reduced after 4.13'),
     }).catch((err: unknown) => {
-      throw err instanceof Block1Refused ? new DmError('response', err.message, err.code) : err;
+      throw err instanceof Block1Refused ? new DmError('response', err.message, err.coapCode) : err;
     }));
   }
 

@@ -22,6 +22,7 @@ import { answerFirmware, type BlockServed, type FwAnswer, type FwRequest } from 
 import { BASIC_METHODS, SERVER_OPTIONS, type GuardedListener, type GuardedSocket } from './guard.ts';
 import type { ImageCache } from './image-cache.ts';
 import { listenUdp } from './udp-socket.ts';
+import { coapRefusal } from './refusal.ts';
 import { encodeMessage, type MessageType } from './wire.ts';
 
 /** Counters since start (exposed for metrics and tests). */
@@ -105,7 +106,7 @@ export class DownloadServer {
       accept: accept === undefined ? undefined : decodeUint(accept, 6), unknownCritical: undefined, address: rinfo.address,
     };
     const type: MessageType = m.type === 'CON' ? 'ACK' : 'NON';
-    if (path[0] !== 'fw') return this.answer(rinfo, type, m, { code: '4.04', diagnostic: 'no such resource' });
+    if (path[0] !== 'fw') return this.answer(rinfo, type, m, coapRefusal('FERRY_COAP_NOT_FOUND', 'no such resource'));
     let answer: FwAnswer | Promise<FwAnswer>;
     try {
       answer = answerFirmware(req, this.images, this.access);

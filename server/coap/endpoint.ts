@@ -12,11 +12,13 @@ import { LRUCache } from 'lru-cache';
 import { CoapOption } from '../../protocols/coap-option.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import type { Logger } from '../log.ts';
+import { CoapRefusalError } from '../errors.ts';
 import { AddressProof } from './address-proof.ts';
 import type { Block1Limits } from './block1-ledger.ts';
 import { EchoMinter } from './echo.ts';
 import { BASIC_METHODS, SERVER_OPTIONS, type GuardedSocket } from './guard.ts';
-import { CoapError, replyError } from './message.ts';
+import { replyError } from './message.ts';
+import { coapRefusal, type CoapRefusal } from './refusal.ts';
 import { listenUdp } from './udp-socket.ts';
 
 export type CoapHandler = (req: IncomingMessage, res: OutgoingMessage) => Promise<void> | void;
@@ -117,7 +119,7 @@ export class CoapEndpoint {
 /** Until serve(): RFC 7252 §5.9.3.4 5.03 Service Unavailable, Max-Age the seconds to wait. */
 const starting: CoapHandler = (_req, res) => {
   res.setOption('Max-Age', 1);
-  replyError(res, '5.03', 'starting');
+  replyError(res, coapRefusal('FERRY_COAP_STARTING', 'starting'));
 };
 
 /**
@@ -130,25 +132,25 @@ async function dispatch(handler: CoapHandler, req: IncomingMessage, res: Outgoin
     await handler(req, res);
   } catch (err) {
     const from = `${req.rsinfo.address}:${req.rsinfo.port}`;
-    if (err instanceof CoapError) {
+    if (err instanceof CoapRefusalError) {
       guard.stats.refused++;
       log.debug({ from, url: req.url, code: err.code }, `refused: ${err.message}`);
-      safeReply(res, err.code, err.message);
+      safeReply(res, coapRefusal(err.code, err.message));
     } else if (err instanceof DecodeError) {
       guard.stats.refused++;
       log.debug({ from, url: req.url, code: err.code }, `bad request: ${err.reason}`);
-      safeReply(res, '4.00', err.reason);
+      safeReply(res, coapRefusal('FERRY_DECODE', err.reason));
     } else {
       log.error({ err, from, url: req.url }, 'coap handler failed');
-      safeReply(res, '5.00', 'internal error');
+      safeReply(res, coapRefusal('FERRY_INTERNAL', 'internal error'));
     }
   }
 }
 
-function safeReply(res: OutgoingMessage, code: string, diagnostic: string): void {
+function safeReply(res: OutgoingMessage, refusal: CoapRefusal): void {
   // A response already sent cannot be sent again; the handler's failure came after it.
   if ((res as unknown as { writableEnded?: boolean }).writableEnded) return;
-  try { replyError(res, code, diagnostic); } catch { /* the exchange is gone */ }
+  try { replyError(res, refusal); } catch { /* the exchange is gone */ }
 }
 
 /**
@@ -246,7 +248,8 @@ function forgetBlock1(server: Server, key: string): void {
 /**
  * node-coap answers a datagram it cannot parse with a 5.00 sent to the right port on the wrong
  * host (it drops rsinfo.address). RFC 7252 §4.2/§4.3: a message that cannot be parsed is
- * silently ignored; we log it and drop it. An error thrown after parsing answers the right peer.
+ * silently ignored; we log it and drop it. An error thrown after parsing answers the right peer,
+ * its diagnostic starting with FERRY_INTERNAL as ours do.
  */
 function patchSendError(server: Server, socket: Socket, log: Logger): void {
   const target = server as unknown as {
@@ -260,8 +263,9 @@ function patchSendError(server: Server, socket: Socket, log: Logger): void {
       log.info({ from: `${rsinfo.address}:${rsinfo.port}`, reason: payload.toString() }, 'dropped a malformed datagram');
       return;
     }
+    const diagnostic = Buffer.from(coapRefusal('FERRY_INTERNAL', payload.toString()).diagnostic, 'utf8');
     const message = generatePacket({
-      code, payload, messageId: packet.messageId, token: packet.token, ack: packet.confirmable === true,
+      code, payload: diagnostic, messageId: packet.messageId, token: packet.token, ack: packet.confirmable === true,
     });
     log.error({ from: `${rsinfo.address}:${rsinfo.port}`, code, reason: payload.toString() }, 'coap stack failed on a request');
     socket.send(message, rsinfo.port, rsinfo.address);

@@ -14,6 +14,7 @@ import type { DownloadAccess, DownloadAccessVerdict } from './download-access.ts
 import { SERVER_OPTIONS } from './guard.ts';
 import type { CachedImage, ImageCache } from './image-cache.ts';
 import { contentFormatOf, optionBuffer, replyError, send } from './message.ts';
+import { coapRefusal, type CoapRefusal } from './refusal.ts';
 
 /** The size we answer at when the device does not ask (RFC 7959 §2.4): SZX 6 = 1024 bytes. */
 export const DEFAULT_SZX = 6;
@@ -37,7 +38,7 @@ export interface FwRequest {
 
 export type FwAnswer =
   | { code: '2.05'; imageId: number; etag: Buffer; block2: BlockOption | undefined; size2: number | undefined; payload: Buffer }
-  | { code: string; diagnostic: string; options?: Array<[number, Buffer]> };
+  | CoapRefusal & { options?: Array<[number, Buffer]> };
 
 /** The critical options a GET /fw understands: the server's (Uri-Host, Uri-Port, Uri-Path, Uri-Query (ignored), Accept, Block2). */
 const UNDERSTOOD = SERVER_OPTIONS;
@@ -51,20 +52,19 @@ export function unknownCriticalOption(options: ReadonlyArray<{ name: string | nu
   return undefined;
 }
 
-const refuse = (code: string, diagnostic: string): FwAnswer => ({ code, diagnostic });
-const NOT_FOUND = refuse('4.04', 'no such firmware image');
+const NOT_FOUND = coapRefusal('FERRY_FW_NOT_FOUND', 'no such firmware image');
 
 /**
  * The answer to one request; synchronous when the image is in memory and the requester may
  * download (the per-block path). `access` checks the requester first (download-access.ts).
  */
 export function answerFirmware(req: FwRequest, images: ImageCache, access?: DownloadAccess): FwAnswer | Promise<FwAnswer> {
-  if (req.unknownCritical !== undefined) return refuse('4.02', `critical option ${req.unknownCritical} is not supported`);
-  if (req.method !== 'GET') return refuse('4.05', 'only GET is allowed on /fw');
+  if (req.unknownCritical !== undefined) return coapRefusal('FERRY_COAP_BAD_OPTION', `option ${req.unknownCritical} is critical and not supported`);
+  if (req.method !== 'GET') return coapRefusal('FERRY_COAP_METHOD_NOT_ALLOWED', 'only GET is allowed on /fw');
   const idText = req.path[1];
   if (req.path.length !== 2 || idText === undefined || !/^[1-9]\d{0,15}$/.test(idText)) return NOT_FOUND;
   // RFC 7252 §5.10.4: an Accept we cannot satisfy is 4.06.
-  if (req.accept !== undefined && req.accept !== ContentFormat.OPAQUE) return refuse('4.06', 'firmware is application/octet-stream (42) only');
+  if (req.accept !== undefined && req.accept !== ContentFormat.OPAQUE) return coapRefusal('FERRY_FW_NOT_ACCEPTABLE', 'firmware is application/octet-stream (42) only');
   if (access === undefined || req.address === undefined) return answerBlock(req, images);
   const verdict = access.check(req.address);
   if (verdict instanceof Promise) return verdict.then((v) => refusal(v) ?? answerBlock(req, images));
@@ -75,7 +75,7 @@ export function answerFirmware(req: FwRequest, images: ImageCache, access?: Down
 function refusal(v: DownloadAccessVerdict): FwAnswer | undefined {
   // RFC 9175 §2.4: 4.01 with an Echo and no payload, well within three times the request's size.
   if (v.kind === 'echo') return { code: '4.01', diagnostic: '', options: [[CoapOption.ECHO, v.echo]] };
-  if (v.kind === 'busy') return { code: '4.29', diagnostic: 'too many requests from this address', options: [[CoapOption.MAX_AGE, encodeUint(v.maxAge)]] };
+  if (v.kind === 'busy') return { ...coapRefusal('FERRY_FW_RATE_LIMITED', 'too many requests from this address'), options: [[CoapOption.MAX_AGE, encodeUint(v.maxAge)]] };
   return undefined;
 }
 
@@ -87,7 +87,7 @@ function answerBlock(req: FwRequest, images: ImageCache): FwAnswer | Promise<FwA
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err;
     // RFC 7959 §2.2: SZX 7 in a request is 4.00; RFC 7252 §5.4.3: a too-long value is an unrecognised (critical) option.
-    return refuse(err.code === 'block.szx' ? '4.00' : '4.02', err.reason);
+    return coapRefusal(err.code === 'block.szx' ? 'FERRY_BLOCK_INVALID' : 'FERRY_COAP_BAD_OPTION', err.reason);
   }
   const id = Number(idText);
   const image = images.cached(id);
@@ -101,7 +101,7 @@ function blockAnswer(imageId: number, image: CachedImage, asked: BlockOption | u
   const num = asked ? asked.num : 0;
   const slice = blockSlice(num, szx, total);
   // RFC 7959 §2.2: a block beyond the end of the representation is a bad option.
-  if (!slice) return refuse('4.02', `block ${num} is past the end (${total} bytes)`);
+  if (!slice) return coapRefusal('FERRY_BLOCK_PAST_END', `block ${num} is past the end (${total} bytes)`);
   return {
     code: '2.05', imageId, etag: image.etag,
     // RFC 7959 §2.4: without Block2 in the request, block 0 at our size with M=1 when it does not fit.
@@ -131,7 +131,7 @@ export function firmwareResponder(opts: { images: ImageCache; access?: DownloadA
     }, opts.images, opts.access);
     if (!('payload' in answer)) {
       for (const [number, value] of answer.options ?? []) res.setOption(String(number), value);
-      return replyError(res, answer.code, answer.diagnostic);
+      return replyError(res, answer);
     }
     res.code = '2.05';
     res.setOption('ETag', answer.etag);

@@ -12,7 +12,8 @@
  * goes to the stack's 'message' listeners with the message as read here (a third argument
  * node-coap ignores), and nothing they throw reaches the socket.
  * Out: an unproven address gets at most three times the bytes it sent in answers (RFC 9175 §2.4);
- * the rest is withheld, as if lost. Requests of ours are not answers: the DM client sends an
+ * an error answer past that goes with its diagnostic cut to fit (its code kept), the rest is
+ * withheld, as if lost. Requests of ours are not answers: the DM client sends an
  * unproven address one, unretransmitted, per datagram it hears from it (dm-client.ts).
  * Malformed traffic is counted, and summed up in the log once an interval, never a line a datagram.
  */
@@ -26,6 +27,7 @@ import type { AddressProof } from './address-proof.ts';
 import { Block1Ledger, type Block1Limits } from './block1-ledger.ts';
 import type { EchoMinter } from './echo.ts';
 import { RateLimit } from './rate-limit.ts';
+import { coapRefusal, cutDiagnostic, type CoapRefusal } from './refusal.ts';
 import { encodeMessage, type MessageType } from './wire.ts';
 
 export interface GuardOptions {
@@ -133,9 +135,14 @@ export class GuardedSocket extends EventEmitter {
     const head = Array.isArray(data) ? data[0] : data;
     const request = head !== undefined && this.noteRequestSent(head, address);
     if (!request && !this.proof.spend(address, bytes)) {
-      this.stats.withheld++;
-      if (callback) queueMicrotask(() => callback(null, 0)); // as if lost on the way
-      return;
+      // An error answer goes with its diagnostic cut to what fits (its code at least) or without it; else not at all.
+      const cut = Buffer.isBuffer(data) ? withDiagnosticCut(data, this.proof.allowance(address)) : undefined;
+      if (cut === undefined || !this.proof.spend(address, cut.length)) {
+        this.stats.withheld++;
+        if (callback) queueMicrotask(() => callback(null, 0)); // as if lost on the way
+        return;
+      }
+      data = cut;
     }
     try {
       this.socket.send(data, port, address, callback);
@@ -204,31 +211,31 @@ export class GuardedSocket extends EventEmitter {
   }
 
   private request(m: CoapMessage, msg: Buffer, rinfo: RemoteInfo): void {
-    const refuse = (code: string, diagnostic: string, options: Array<[number, Buffer]> = []): void => {
+    const refuse = (r: CoapRefusal, options: Array<[number, Buffer]> = []): void => {
       this.stats.refused++;
       // §5.4.1: a NON with an unrecognised critical option is rejected (dropped); other refusals are answered.
-      if (m.type === 'NON' && code === '4.02') return;
-      this.answer(m, rinfo, code, options, diagnostic);
+      if (m.type === 'NON' && r.code === '4.02') return;
+      this.answer(m, rinfo, r.code, options, r.diagnostic);
     };
-    if (!this.o.methods.has(m.code)) return refuse('4.05', `method ${codeText(m.code)} is not allowed here`);
+    if (!this.o.methods.has(m.code)) return refuse(coapRefusal('FERRY_COAP_METHOD_NOT_ALLOWED', `method ${codeText(m.code)} is not allowed here`));
     const bad = firstBadOption(m.options, this.o.understood);
-    if (bad !== undefined) return refuse('4.02', `critical option ${bad} is not supported`);
+    if (bad !== undefined) return refuse(coapRefusal('FERRY_COAP_BAD_OPTION', `option ${bad} is critical and not supported`));
     const echo = optionValue(m.options, CoapOption.ECHO);
     if (echo !== undefined && this.o.echo.verify(rinfo.address, echo)) this.proof.prove(rinfo.address);
     const block1 = optionValue(m.options, CoapOption.BLOCK1);
     if (block1 !== undefined && this.block1) {
       // Without a token node-coap cannot tell one body from another (it keys them by token and peer).
-      if (m.token.length === 0) return refuse('4.00', 'a Block1 request needs a token');
+      if (m.token.length === 0) return refuse(coapRefusal('FERRY_BLOCK1_NO_TOKEN', 'a Block1 request needs a token'));
       const key = `${m.token.toString('hex')}/${rinfo.address}:${rinfo.port}`;
       const v = this.block1.check(key, rinfo.address, block1, m.payload.length);
       if (!v.ok) {
         const options: Array<[number, Buffer]> = v.size1 === undefined ? [] : [[CoapOption.SIZE1, encodeUint(v.size1)]];
-        return refuse(v.code, v.diagnostic, options);
+        return refuse(v, options);
       }
       // The last block of a finished body again: a retransmission the stack answers from its cache
       // (RFC 7252 §4.5), or a block that ends no body held here (RFC 7959 §2.9.2).
       if (v.again && !this.o.block1?.answered?.(rinfo, m.messageId, m.token)) {
-        return refuse('4.08', 'this block ends a body that is already complete; start again at block 0');
+        return refuse(coapRefusal('FERRY_BLOCK1_INCOMPLETE', 'this block ends a body that is already complete; start again at block 0'));
       }
     }
     this.pass(msg, rinfo, m);
@@ -252,10 +259,10 @@ export class GuardedSocket extends EventEmitter {
   private answer(m: CoapMessage, rinfo: RemoteInfo, code: string, options: Array<[number, Buffer]>, diagnostic: string): void {
     const type: MessageType = m.type === 'CON' ? 'ACK' : 'NON';
     const messageId = type === 'ACK' ? m.messageId : this.nextMessageId();
-    // The diagnostic only when it fits what this address may be sent (RFC 9175 §2.4).
+    // The diagnostic only when (at least its code) fits what this address may be sent (RFC 9175 §2.4).
     const head = encodeMessage({ type, code, messageId, token: m.token, options })[0]!;
-    const room = this.proof.allowance(rinfo.address) - head.length - 1;
-    const text = room > 0 ? Buffer.from(diagnostic.slice(0, Math.min(room, 120)), 'utf8') : undefined;
+    const cut = cutDiagnostic(diagnostic, Math.min(this.proof.allowance(rinfo.address) - head.length - 1, 120));
+    const text = cut === undefined ? undefined : Buffer.from(cut, 'utf8');
     this.send(encodeMessage({ type, code, messageId, token: m.token, options }, text), rinfo.port, rinfo.address);
   }
 
@@ -306,4 +313,17 @@ export function guardSamples(guards: ReadonlyArray<GuardedSocket | undefined>): 
     for (const [outcome, value] of Object.entries(g.stats)) out.push({ labels: { socket: g.name, outcome }, value });
   }
   return out;
+}
+
+/**
+ * An error answer (4.xx, 5.xx) with its diagnostic payload cut to fit `room` bytes (refusal.ts), or
+ * dropped when not even its code fits; undefined for any other datagram.
+ */
+function withDiagnosticCut(datagram: Buffer, room: number): Buffer | undefined {
+  let m: CoapMessage;
+  try { m = decodeCoapMessage(datagram); } catch { return undefined; }
+  if (m.code >>> 5 < 4 || m.payload.length === 0) return undefined;
+  const head = datagram.subarray(0, datagram.length - m.payload.length - 1);
+  const text = cutDiagnostic(m.payload.toString('utf8'), room - head.length - 1);
+  return text === undefined ? head : Buffer.concat([head, Buffer.from([0xff]), Buffer.from(text, 'utf8')]);
 }

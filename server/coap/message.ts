@@ -7,6 +7,7 @@ import { OutgoingMessage, type IncomingMessage } from 'coap';
 import { decodeUint, encodeUint } from '../../protocols/coap-option.ts';
 import { contentFormatOfMediaType } from '../../protocols/content-format.ts';
 import { decodeUtf8 } from '../../protocols/utf8.ts';
+import type { CoapRefusal } from './refusal.ts';
 
 type AnyOption = { name: number | string; value: unknown };
 
@@ -61,18 +62,8 @@ export function send(res: OutgoingMessage, payload?: Buffer): void {
   endAsIs.call(res, payload);
 }
 
-/** Ends a response with a code and a diagnostic payload (RFC 7252 §5.5.2). */
-export function replyError(res: OutgoingMessage, code: string, diagnostic: string): void {
-  res.code = code;
-  send(res, Buffer.from(diagnostic.slice(0, 200), 'utf8'));
-}
-
-/** A handler's refusal with a specific CoAP response code (4.xx) and a diagnostic. */
-export class CoapError extends Error {
-  readonly code: string;
-  constructor(code: string, reason: string) {
-    super(reason);
-    this.name = 'CoapError';
-    this.code = code;
-  }
+/** Ends a response with a refusal's code and diagnostic payload (RFC 7252 §5.5.2; refusal.ts). */
+export function replyError(res: OutgoingMessage, refusal: CoapRefusal): void {
+  res.code = refusal.code;
+  send(res, Buffer.from(refusal.diagnostic.slice(0, 200), 'utf8'));
 }

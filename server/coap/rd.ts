@@ -15,8 +15,10 @@ import type { Db } from '../store/db.ts';
 import { Batcher } from '../store/batcher.ts';
 import * as devices from '../store/devices.ts';
 import type { Device } from '../store/rows.ts';
+import { CoapRefusalError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { CoapError, contentFormatOf, replyError, send, uriQuery } from './message.ts';
+import { contentFormatOf, replyError, send, uriQuery } from './message.ts';
+import { coapRefusal } from './refusal.ts';
 import { RefusalLog, RegisterLimits, type LimitScope, type RegisterLimitsConfig } from './register-limits.ts';
 
 /** Why a Register or Update was refused by a limit (counted by the metrics). */
@@ -71,7 +73,7 @@ export function registrationInterface(deps: RegistrationDeps) {
     const params = parseRegisterQuery(uriQuery(req), { lifetime: deps.defaultLifetime ?? 86400 });
     // Transport §6.2.1 (Register): "4.12 Precondition Failed: the LwM2M version is not supported".
     if (!SUPPORTED_LWM2M_VERSIONS.includes(params.lwm2mVersion)) {
-      throw new CoapError('4.12', `LwM2M version ${params.lwm2mVersion} is not supported (use ${SUPPORTED_LWM2M_VERSIONS.join(', ')})`);
+      throw new CoapRefusalError('FERRY_RD_LWM2M_VERSION', `LwM2M version ${params.lwm2mVersion} is not supported (use ${SUPPORTED_LWM2M_VERSIONS.join(', ')})`);
     }
     checkLifetime(params.lifetime, uriQuery(req).some((q) => q.startsWith('lt=')));
     if (!checkPayloadSize(req, res)) return;
@@ -84,7 +86,7 @@ export function registrationInterface(deps: RegistrationDeps) {
         // RFC 8516 §3/§4: 4.29 Too Many Requests, Max-Age the seconds after which to try again.
         res.setOption('Max-Age', admission.retryAfterSeconds);
         const per = { ip: 'from this address', 'ip-port': 'from this address and port', global: 'on this server' }[admission.scope];
-        return replyError(res, '4.29', `too many registrations of new endpoints ${per}; retry in ${admission.retryAfterSeconds} s`);
+        return replyError(res, coapRefusal('FERRY_RD_RATE_LIMITED', `too many registrations of new endpoints ${per}; retry in ${admission.retryAfterSeconds} s`));
       }
     }
     const registrationId = randomBytes(6).toString('base64url');
@@ -109,7 +111,7 @@ export function registrationInterface(deps: RegistrationDeps) {
       ...params, ...links, address: req.rsinfo.address, port: req.rsinfo.port,
       ...(deps.nodeId === undefined ? {} : { ownerNode: deps.nodeId() }),
     });
-    if (!device) return replyError(res, '4.04', `no registration ${registrationId}`);
+    if (!device) return replyError(res, coapRefusal('FERRY_RD_NOT_FOUND', `no registration ${registrationId}`));
     log.debug({ endpoint: device.endpoint, registrationId }, 'registration updated');
     res.code = '2.04';
     send(res);
@@ -118,7 +120,7 @@ export function registrationInterface(deps: RegistrationDeps) {
 
   async function deregister(res: OutgoingMessage, registrationId: string): Promise<void> {
     const device = await devices.deregister(db, registrationId);
-    if (!device) return replyError(res, '4.04', `no registration ${registrationId}`);
+    if (!device) return replyError(res, coapRefusal('FERRY_RD_NOT_FOUND', `no registration ${registrationId}`));
     log.info({ endpoint: device.endpoint, registrationId }, 'de-registered');
     res.code = '2.02';
     send(res);
@@ -133,7 +135,7 @@ export function registrationInterface(deps: RegistrationDeps) {
   function checkLifetime(lifetime: number, given: boolean): void {
     if (lifetime <= maxLifetime) return;
     hooks.refused?.('lifetime-too-long');
-    throw new CoapError('4.00', `lt=${lifetime}${given ? '' : ' (the default)'} is above this server's maximum lifetime of ${maxLifetime} s: ask for lt=${maxLifetime} or less`);
+    throw new CoapRefusalError('FERRY_RD_LIFETIME', `lt=${lifetime}${given ? '' : ' (the default)'} is above this server's maximum lifetime of ${maxLifetime} s: ask for lt=${maxLifetime} or less`);
   }
 
   /** RFC 7252 §5.9.2.9: 4.13 Request Entity Too Large, Size1 the largest body the server takes. False when refused. */
@@ -142,22 +144,22 @@ export function registrationInterface(deps: RegistrationDeps) {
     hooks.refused?.('payload-too-large');
     log.debug({ from: `${req.rsinfo.address}:${req.rsinfo.port}`, url: req.url, code: '4.13', bytes: req.payload.length }, 'refused: registration payload too large');
     res.setOption('Size1', maxPayload);
-    replyError(res, '4.13', `registration payload of ${req.payload.length} bytes is above the limit of ${maxPayload} bytes`);
+    replyError(res, coapRefusal('FERRY_RD_PAYLOAD_TOO_LARGE', `registration payload of ${req.payload.length} bytes is above the limit of ${maxPayload} bytes`));
     return false;
   }
 
   return async function handleRegistration(req: IncomingMessage, res: OutgoingMessage, segments: string[]): Promise<void> {
     if (segments.length === 1) {
-      if (req.method !== 'POST') return replyError(res, '4.05', 'use POST /rd to register');
+      if (req.method !== 'POST') return replyError(res, coapRefusal('FERRY_COAP_METHOD_NOT_ALLOWED', 'use POST /rd to register'));
       return register(req, res);
     }
     const registrationId = segments[1]!;
     if (segments.length !== 2 || !/^[A-Za-z0-9_-]{1,64}$/.test(registrationId)) {
-      return replyError(res, '4.04', 'no such registration');
+      return replyError(res, coapRefusal('FERRY_RD_NOT_FOUND', 'no such registration'));
     }
     if (req.method === 'POST') return update(req, res, registrationId);
     if (req.method === 'DELETE') return deregister(res, registrationId);
-    return replyError(res, '4.05', 'use POST to update or DELETE to de-register');
+    return replyError(res, coapRefusal('FERRY_COAP_METHOD_NOT_ALLOWED', 'use POST to update or DELETE to de-register'));
   };
 }
 
@@ -172,7 +174,7 @@ interface ParsedLinks {
 function linkPayload(req: IncomingMessage): ParsedLinks {
   const format = contentFormatOf(req);
   if (format !== undefined && format !== ContentFormat.LINK_FORMAT) {
-    throw new CoapError('4.15', `registration payload must be application/link-format (40), got ${format}`);
+    throw new CoapRefusalError('FERRY_RD_CONTENT_FORMAT', `registration payload must be application/link-format (40), got ${format}`);
   }
   let text: string;
   try {

@@ -4,6 +4,7 @@
  */
 import type { CoapHandler } from './endpoint.ts';
 import { replyError, uriPath } from './message.ts';
+import { coapRefusal } from './refusal.ts';
 
 type Resource = (req: Parameters<CoapHandler>[0], res: Parameters<CoapHandler>[1], segments: string[]) => Promise<void> | void;
 
@@ -13,7 +14,7 @@ export function lwm2mRoutes(r: { rd: Resource; fw: Resource }): CoapHandler {
     switch (segments[0]) {
       case 'rd': return r.rd(req, res, segments);
       case 'fw': return r.fw(req, res, segments);
-      default: return replyError(res, '4.04', 'no such resource');
+      default: return replyError(res, coapRefusal('FERRY_COAP_NOT_FOUND', 'no such resource'));
     }
   };
 }

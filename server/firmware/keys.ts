@@ -7,15 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { DecodeError } from '../../protocols/errors.ts';
 import { parsePrivateKeyPem, parsePublicKeyPem } from '../../protocols/package-keys.ts';
 import type { SigningKey, TrustAnchor } from '../../protocols/package.ts';
+import { KeyFileError } from '../errors.ts';
 
 export interface PackageKeys {
   trustedKeys: readonly TrustAnchor[];
   signingKey: SigningKey | undefined;
-}
-
-/** A key file that is missing, unreadable or not a key; the message names the file. */
-export class KeyFileError extends Error {
-  override name = 'KeyFileError';
 }
 
 async function readKeyFile<T>(path: string, what: string, parse: (text: string) => T): Promise<T> {

@@ -13,10 +13,15 @@
  *   only the payload (devices with their own image format). The manifest is stored either way.
  *   The default is package for every upload, a raw image signed here included: a device then
  *   checks the signature itself: the device never trusts the server.
+ *
+ * Every refusal is an UploadError with its code (a DuplicateVersionError for a version the class
+ * has): a package that does not decode is FERRY_DECODE, one that does not verify
+ * FERRY_PACKAGE_INVALID.
  */
 import { DecodeError } from '../../protocols/errors.ts';
 import { PACKAGE_MAGIC, PackageError, DEFAULT_VENDOR_ID, parsePackage, signPackage, verifyPackage } from '../../protocols/package.ts';
 import type { PackageHeader, SigningKey } from '../../protocols/package.ts';
+import { UploadError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import { insertSignedFirmware, type NewFirmware } from '../store/firmware.ts';
@@ -32,26 +37,31 @@ export interface UploadRequest {
   delivery?: Delivery | undefined;
   /** Accept a sequence number not above the class's highest. */
   force?: boolean | undefined;
-  /** The image cache's size (--image-cache-mb): a larger image is refused, 413, as it could not be served from memory. */
+  /** The image cache's size (--image-cache-mb): a larger image is refused (FERRY_UPLOAD_OVER_CACHE), as it could not be served from memory. */
   imageCacheBytes?: number | undefined;
   /** Who uploads, for the audit log ('token:<name>'). */
   actor?: string | undefined;
 }
 
-/** A refusal that is neither a DecodeError (malformed package) nor a PackageError (bad package). */
-export class UploadError extends Error {
-  readonly statusCode: 400 | 413 | 422;
-  constructor(statusCode: 400 | 413 | 422, message: string) {
-    super(message);
-    this.name = 'UploadError';
-    this.statusCode = statusCode;
-  }
-}
-
 const isPackage = (body: Buffer): boolean => body.length >= PACKAGE_MAGIC.length && body.subarray(0, PACKAGE_MAGIC.length).equals(PACKAGE_MAGIC);
 
 export async function uploadFirmware(db: Db, keys: PackageKeys, req: UploadRequest, log: Pick<Logger, 'warn'>): Promise<FirmwareImage> {
-  if (req.body.length === 0) throw new UploadError(400, 'the image is empty');
+  try {
+    return await upload(db, keys, req, log);
+  } catch (err) {
+    throw refusalOf(err);
+  }
+}
+
+/** protocols/'s refusals as UploadErrors, worded for the operator; anything else as it is. */
+function refusalOf(err: unknown): unknown {
+  if (err instanceof DecodeError) return new UploadError('FERRY_DECODE', `not a valid Ferry package: ${err.reason}`, { cause: err });
+  if (err instanceof PackageError) return new UploadError('FERRY_PACKAGE_INVALID', `package refused (${err.code}): ${err.reason}`, { cause: err });
+  return err;
+}
+
+async function upload(db: Db, keys: PackageKeys, req: UploadRequest, log: Pick<Logger, 'warn'>): Promise<FirmwareImage> {
+  if (req.body.length === 0) throw new UploadError('FERRY_UPLOAD_EMPTY', 'the image is empty');
   const delivery = req.delivery ?? 'package';
   const row = (bytes: Buffer, header: PackageHeader, payload: Uint8Array, event: Record<string, unknown>): NewFirmware => {
     const m = header.manifest;
@@ -88,7 +98,7 @@ export async function uploadFirmware(db: Db, keys: PackageKeys, req: UploadReque
       // Anti-rollback: strictly above the class's highest (SUIT's sequence number rule).
       if (highest === null || m.sequence > highest) return row(req.body, header, payload, { signedBy: 'uploader' });
       if (!req.force) {
-        throw new PackageError('rollback', `sequence number ${m.sequence} is not above ${highest}, the highest for hardware class ${m.classId}; `
+        throw new UploadError('FERRY_UPLOAD_ROLLBACK', `sequence number ${m.sequence} is not above ${highest}, the highest for hardware class ${m.classId}; `
           + 'sign the image with a higher --sequence, or add ?force=true to store it anyway');
       }
       log.warn({ hardwareClass: m.classId, version: m.version, sequence: m.sequence, highestSequence: highest }, 'firmware rollback forced');
@@ -104,7 +114,7 @@ export async function uploadFirmware(db: Db, keys: PackageKeys, req: UploadReque
 function refuseBeyondCache(size: number, cacheBytes: number | undefined): void {
   if (cacheBytes === undefined || size <= cacheBytes) return;
   const mib = (n: number): string => `${(n / 1048576).toFixed(n % 1048576 === 0 ? 0 : 1)} MiB`;
-  throw new UploadError(413, `the image devices would receive is ${size} bytes (${mib(size)}), more than the whole image cache `
+  throw new UploadError('FERRY_UPLOAD_OVER_CACHE', `the image devices would receive is ${size} bytes (${mib(size)}), more than the whole image cache `
     + `(--image-cache-mb / FERRY_IMAGE_CACHE_MB, ${mib(cacheBytes)}) can hold; start the server with a larger --image-cache-mb, `
     + 'or keep --max-upload-mb / FERRY_MAX_UPLOAD_MB at or below it');
 }
@@ -113,16 +123,16 @@ function refuseBeyondCache(size: number, cacheBytes: number | undefined): void {
 function checkedPackage(keys: PackageKeys, req: UploadRequest): { header: PackageHeader; payload: Uint8Array } {
   if (keys.trustedKeys.length === 0) {
     parsePackage(req.body); // a malformed package is reported as such even on a server without keys
-    throw new UploadError(422, 'no trusted keys are configured: start the server with --trusted-keys FILE (a public key from ferry keygen)');
+    throw new UploadError('FERRY_UPLOAD_NO_TRUSTED_KEYS', 'no trusted keys are configured: start the server with --trusted-keys FILE (a public key from ferry keygen)');
   }
   const { header, payload } = verifyPackage(req.body, keys.trustedKeys);
   const m = header.manifest;
-  if (m.payloadSize === 0) throw new UploadError(400, 'the package\'s payload is empty');
+  if (m.payloadSize === 0) throw new UploadError('FERRY_UPLOAD_EMPTY', 'the package\'s payload is empty');
   if (req.version !== undefined && req.version !== m.version) {
-    throw new UploadError(400, `the query says version ${req.version}, the package's manifest says ${m.version}; leave the query out or make them agree`);
+    throw new UploadError('FERRY_UPLOAD_QUERY_MISMATCH', `the query says version ${req.version}, the package's manifest says ${m.version}; leave the query out or make them agree`);
   }
   if (req.hardwareClass !== undefined && req.hardwareClass !== m.classId) {
-    throw new UploadError(400, `the query says hardwareClass ${req.hardwareClass}, the package's manifest says class ${m.classId}; leave the query out or make them agree`);
+    throw new UploadError('FERRY_UPLOAD_QUERY_MISMATCH', `the query says hardwareClass ${req.hardwareClass}, the package's manifest says class ${m.classId}; leave the query out or make them agree`);
   }
   return { header, payload };
 }
@@ -131,27 +141,11 @@ function checkedPackage(keys: PackageKeys, req: UploadRequest): { header: Packag
 function rawImageAccepted(keys: PackageKeys, req: UploadRequest): { key: SigningKey; version: string; hardwareClass: string } {
   const key = keys.signingKey;
   if (key === undefined) {
-    throw new UploadError(422, 'this is a raw image, not a signed package (it does not start with FRY1): sign it with '
+    throw new UploadError('FERRY_UPLOAD_UNSIGNED', 'this is a raw image, not a signed package (it does not start with FRY1): sign it with '
       + '"ferry sign --key KEY --image FILE --version V --class C --out PKG" and upload the package, or start the server with --signing-key to have raw images signed on upload');
   }
   if (req.version === undefined || req.hardwareClass === undefined) {
-    throw new UploadError(400, 'a raw image needs ?version= and ?hardwareClass= (a signed package carries them in its manifest)');
+    throw new UploadError('FERRY_UPLOAD_QUERY_MISSING', 'a raw image needs ?version= and ?hardwareClass= (a signed package carries them in its manifest)');
   }
   return { key, version: req.version, hardwareClass: req.hardwareClass };
-}
-
-/** The HTTP status of an upload refusal, or undefined when `err` is not one. */
-export function uploadRefusalStatus(err: unknown): number | undefined {
-  if (err instanceof UploadError) return err.statusCode;
-  if (err instanceof DecodeError) return 400;
-  if (err instanceof PackageError) return err.code === 'rollback' ? 409 : 422;
-  return undefined;
-}
-
-/** The message of an upload refusal, worded for the operator. */
-export function uploadRefusalMessage(err: Error): string {
-  if (err instanceof DecodeError) return `not a valid Ferry package: ${err.reason}`;
-  if (err instanceof PackageError && err.code !== 'rollback') return `package refused (${err.code}): ${err.reason}`;
-  if (err instanceof PackageError) return err.reason;
-  return err.message;
 }

@@ -1,8 +1,10 @@
 /**
  * What operators do to campaigns: create (checked against the image), start (membership and waves
  * fixed, in device id order), pause, resume, abort; and the progress they read. Each is one
- * transaction with its campaign.* event. Refusals are CampaignError with an HTTP status.
+ * transaction with its campaign.* event. Refusals are CampaignError (a FERRY_CAMPAIGN_… code), or
+ * the image's own: FirmwareNotFoundError, HardwareClassMismatchError.
  */
+import { CampaignError, FirmwareNotFoundError, HardwareClassMismatchError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
 import * as store from '../store/campaigns.ts';
 import { cancelNotStarted, type InFlight } from '../store/campaign-work.ts';
@@ -10,14 +12,6 @@ import { getFirmware } from '../store/firmware.ts';
 import type { Campaign, CampaignTarget } from '../store/rows.ts';
 import type { CampaignPolicy, CampaignState } from './model.ts';
 import { ACTIONS, assignWaves, emptyCounts, total, waveEnds, wavesProblem, type CampaignAction, type WaveCounts } from './campaign-decide.ts';
-
-export class CampaignError extends Error {
-  readonly statusCode: 400 | 404 | 409;
-  constructor(statusCode: 400 | 404 | 409, message: string) {
-    super(message);
-    this.statusCode = statusCode;
-  }
-}
 
 export interface NewCampaign {
   name: string;
@@ -34,14 +28,14 @@ type Actor = string;
 /** Checks the JSON schema cannot express; the image must exist and fit the target's class. */
 export async function createCampaign(db: Db, c: NewCampaign, actor: Actor = 'api'): Promise<Campaign> {
   const problem = wavesProblem(c.policy.waves);
-  if (problem) throw new CampaignError(400, problem);
+  if (problem) throw new CampaignError('FERRY_CAMPAIGN_INVALID', problem);
   if (c.policy.window && c.policy.window.startHour === c.policy.window.endHour) {
-    throw new CampaignError(400, 'window: startHour and endHour must differ (leave the window out for all day)');
+    throw new CampaignError('FERRY_CAMPAIGN_INVALID', 'window: startHour and endHour must differ (leave the window out for all day)');
   }
   const image = await getFirmware(db, c.firmwareId);
-  if (!image) throw new CampaignError(404, `no firmware image ${c.firmwareId}`);
+  if (!image) throw new FirmwareNotFoundError(`no firmware image ${c.firmwareId}`);
   if (c.target.hardwareClass !== undefined && c.target.hardwareClass !== image.hardwareClass) {
-    throw new CampaignError(409, `image ${image.id} is for hardware class ${image.hardwareClass}, the target is ${c.target.hardwareClass}`);
+    throw new HardwareClassMismatchError(`image ${image.id} is for hardware class ${image.hardwareClass}, the target is ${c.target.hardwareClass}`);
   }
   if (c.target.endpoints !== undefined) {
     const devices = await store.matchingDevices(db, { endpoints: c.target.endpoints }, image.hardwareClass);
@@ -53,13 +47,13 @@ export async function createCampaign(db: Db, c: NewCampaign, actor: Actor = 'api
 
 function busyError(busy: ReadonlyArray<{ endpoint: string; campaignId: number }>): CampaignError {
   const named = busy.slice(0, 5).map((b) => `${b.endpoint} (campaign ${b.campaignId})`).join(', ');
-  return new CampaignError(409, `${busy.length} device(s) already in a running campaign: ${named}${busy.length > 5 ? ', …' : ''}`);
+  return new CampaignError('FERRY_CAMPAIGN_DEVICES_BUSY', `${busy.length} device(s) already in a running campaign: ${named}${busy.length > 5 ? ', …' : ''}`);
 }
 
 function refuse(c: Campaign | null, id: number, action: CampaignAction): asserts c is Campaign {
-  if (!c) throw new CampaignError(404, `no campaign ${id}`);
+  if (!c) throw new CampaignError('FERRY_CAMPAIGN_NOT_FOUND', `no campaign ${id}`);
   const from: readonly CampaignState[] = ACTIONS[action].from;
-  if (!from.includes(c.state)) throw new CampaignError(409, `campaign ${id} is ${c.state}: ${action} needs ${from.join(' or ')}`);
+  if (!from.includes(c.state)) throw new CampaignError('FERRY_CAMPAIGN_STATE', `campaign ${id} is ${c.state}: ${action} needs ${from.join(' or ')}`);
 }
 
 /** Fixes the membership (registered devices matching the target, by id) and the waves; running at wave 1. */
@@ -69,7 +63,7 @@ export async function startCampaign(db: Db, id: number, actor: Actor): Promise<C
       const c = await store.getCampaign(tx, id, 'FOR UPDATE');
       refuse(c, id, 'start');
       const image = await getFirmware(tx, c.firmwareId);
-      if (!image) throw new CampaignError(409, `firmware image ${c.firmwareId} is gone`);
+      if (!image) throw new CampaignError('FERRY_CAMPAIGN_FIRMWARE_GONE', `firmware image ${c.firmwareId} is gone`);
       const matched = await store.matchingDevices(tx, c.target, image.hardwareClass);
       const busy = await store.busyDevices(tx, matched.map((d) => d.id), id);
       if (busy.length > 0) throw busyError(busy);
@@ -83,7 +77,7 @@ export async function startCampaign(db: Db, id: number, actor: Actor): Promise<C
     });
   } catch (err) {
     // Two campaigns started at once over one device: the partial unique index decides.
-    if ((err as { code?: string }).code === '23505') throw new CampaignError(409, 'a device of this campaign joined another running campaign meanwhile; start again');
+    if ((err as { code?: string }).code === '23505') throw new CampaignError('FERRY_CAMPAIGN_DEVICES_BUSY', 'a device of this campaign joined another running campaign meanwhile; start again');
     throw err;
   }
 }
@@ -129,7 +123,7 @@ export interface CampaignProgress extends Campaign {
 
 export async function campaignProgress(db: Db, id: number): Promise<CampaignProgress> {
   const c = await store.getCampaign(db, id);
-  if (!c) throw new CampaignError(404, `no campaign ${id}`);
+  if (!c) throw new CampaignError('FERRY_CAMPAIGN_NOT_FOUND', `no campaign ${id}`);
   const rows = await store.waveStateCounts(db, id);
   const waves = Array.from({ length: c.policy.waves.length }, (_, i) => ({ wave: i + 1, devices: 0, counts: emptyCounts() }));
   const all = emptyCounts();

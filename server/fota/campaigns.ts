@@ -8,16 +8,17 @@
  */
 import type { AlertSink } from '../alerts/kinds.ts';
 import type { Logger } from '../log.ts';
+import { DeviceNotFoundError, HardwareClassMismatchError, UpdateInProgressError } from '../errors.ts';
 import type { Alert } from '../store/alerts.ts';
 import * as store from '../store/campaigns.ts';
 import * as work from '../store/campaign-work.ts';
 import type { Db } from '../store/db.ts';
 import { getFirmware } from '../store/firmware.ts';
 import type { Campaign, FirmwareImage } from '../store/rows.ts';
-import { UpdateInProgressError, getUpdate } from '../store/updates.ts';
+import { getUpdate } from '../store/updates.ts';
 import * as actions from './campaign-actions.ts';
 import { backoffSeconds, decideTick, deviceOutcome, emptyCounts, type TickDecision } from './campaign-decide.ts';
-import { DeviceNotFoundError, HardwareClassMismatchError, type UpdateEngine } from './engine.ts';
+import type { UpdateEngine } from './engine.ts';
 
 export interface CampaignAlert {
   kind: 'campaign.paused';

@@ -8,6 +8,7 @@ import { DecodeError } from '../../protocols/errors.ts';
 import { decodeTextString } from '../../protocols/text.ts';
 import type { AlertSink } from '../alerts/kinds.ts';
 import { updateAlert } from '../alerts/update-alerts.ts';
+import { DeviceNotFoundError, FirmwareNotFoundError, HardwareClassMismatchError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Alert } from '../store/alerts.ts';
 import type { Db } from '../store/db.ts';
@@ -53,9 +54,6 @@ export interface UpdateRequest {
   actor?: string;
 }
 
-export class DeviceNotFoundError extends Error {}
-export class FirmwareNotFoundError extends Error {}
-export class HardwareClassMismatchError extends Error {}
 
 export class UpdateEngine {
   private readonly o: EngineOptions;

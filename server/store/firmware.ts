@@ -1,16 +1,10 @@
 import { createHash } from 'node:crypto';
+import { DuplicateVersionError, FirmwareInUseError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
 import { camelRow, FINAL_STATES_SQL, type FirmwareImage } from './rows.ts';
 import { recordEvent } from './events.ts';
 
 const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, created_at";
-
-export class DuplicateVersionError extends Error {
-  constructor(hardwareClass: string, version: string) {
-    super(`firmware version ${version} already exists for hardware class ${hardwareClass}`);
-    this.name = 'DuplicateVersionError';
-  }
-}
 
 export interface NewFirmware {
   version: string;
@@ -85,23 +79,6 @@ export async function getFirmware(q: Queryable, id: number): Promise<FirmwareIma
 export async function listFirmware(q: Queryable): Promise<FirmwareImage[]> {
   const res = await q.query(`SELECT ${COLUMNS} FROM firmware_images WHERE deleted_at IS NULL ORDER BY id`);
   return res.rows.map((r) => camelRow<FirmwareImage>(r));
-}
-
-/** The image was deleted while an update was being made with it. */
-export class FirmwareDeletedError extends Error {
-  constructor(id: number) {
-    super(`no firmware image ${id} (deleted)`);
-    this.name = 'FirmwareDeletedError';
-  }
-}
-
-export class FirmwareInUseError extends Error {
-  readonly uses: string[];
-  constructor(id: number, uses: string[]) {
-    super(`firmware image ${id} is in use: ${uses.join('; ')}`);
-    this.uses = uses;
-    this.name = 'FirmwareInUseError';
-  }
 }
 
 /** What still needs an image: updates not finished that deliver it, campaigns not ended that roll it out. Empty when it may be deleted. */

@@ -8,14 +8,11 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MigrationError } from '../errors.ts';
 import type { Db, Transaction } from './db.ts';
 
 /** The repository's `migrations/` folder. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
-
-export class MigrationError extends Error {
-  override name = 'MigrationError';
-}
 
 export interface MigrateOptions {
   dir: string;

@@ -25,6 +25,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, resolve } from 'node:path';
+import { DataDirLockedError } from '../errors.ts';
 
 export interface LockHolder {
   pid: number;
@@ -41,24 +42,6 @@ export interface LockHolder {
 }
 
 export type LockRefusal = 'in-use' | 'other-host' | 'unreadable';
-
-/** A data directory another process holds: the message is one line, for the user. */
-export class DataDirLockedError extends Error {
-  override name = 'DataDirLockedError';
-  readonly dir: string;
-  /** The lock file (or claim) that refused us. */
-  readonly lockFile: string;
-  readonly holder: LockHolder | undefined;
-  readonly reason: LockRefusal;
-
-  constructor(dir: string, lockFile: string, reason: LockRefusal, holder?: LockHolder, unverified = false) {
-    super(refusalMessage(dir, lockFile, reason, holder, unverified));
-    this.dir = dir;
-    this.lockFile = lockFile;
-    this.reason = reason;
-    this.holder = holder;
-  }
-}
 
 function refusalMessage(dir: string, file: string, reason: LockRefusal, h: LockHolder | undefined, unverified: boolean): string {
   if (reason === 'unreadable' || h === undefined) {
@@ -118,7 +101,10 @@ export async function lockDataDir(dir: string, o: LockOptions = {}): Promise<Dat
   } finally {
     await unlink(tmp).catch(() => {}); // the lock (or a claim) is another name of it by now
   }
-  if (outcome.taken !== true) throw new DataDirLockedError(dir, outcome.file, outcome.reason, outcome.holder, outcome.unverified);
+  if (outcome.taken !== true) {
+    throw new DataDirLockedError(refusalMessage(dir, outcome.file, outcome.reason, outcome.holder, outcome.unverified),
+      { dir, lockFile: outcome.file, reason: outcome.reason, holder: outcome.holder });
+  }
 
   let released = false;
   const onExit = (): void => {

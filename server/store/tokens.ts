@@ -4,6 +4,7 @@
  * characters are kept as its `prefix` for listings. The token itself is shown once, at creation.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { DuplicateTokenNameError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
 import { recordEvent } from './events.ts';
 import { camelRow } from './rows.ts';
@@ -25,13 +26,6 @@ export interface ApiToken {
 const COLUMNS = 'id, name, role, prefix, created_at, created_by, last_used_at, revoked_at';
 /** `fry_` and the first 4 characters of the random part: enough to tell tokens apart, nothing to guess with. */
 const PREFIX_LENGTH = 8;
-
-export class DuplicateTokenNameError extends Error {
-  constructor(name: string) {
-    super(`a live token is already named ${name}`);
-    this.name = 'DuplicateTokenNameError';
-  }
-}
 
 export const generateToken = (): string => `fry_${randomBytes(32).toString('base64url')}`;
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');

@@ -1,23 +1,14 @@
+import { FirmwareNotFoundError, UpdateInProgressError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
 import { isFinal, type Delivery, type UpdateState } from '../fota/model.ts';
 import { camelRow, FINAL_STATES_SQL, type DeviceUpdate } from './rows.ts';
 import { recordEvent } from './events.ts';
-import { FirmwareDeletedError } from './firmware.ts';
 
 const COLUMNS = `id, device_id, firmware_id, state, result_code, reason, reported_version, version_mismatch, delivery,
   created_at, updated_at, deadline, finished_at, campaign_id, requested_delivery, severity, max_defer_seconds`;
 const ACTIVE = `state NOT IN (${FINAL_STATES_SQL})`;
 
 const toUpdate = (row: Record<string, unknown>): DeviceUpdate => camelRow<DeviceUpdate>(row);
-
-export class UpdateInProgressError extends Error {
-  readonly updateId: number;
-  constructor(updateId: number) {
-    super(`the device already has update ${updateId} in progress`);
-    this.name = 'UpdateInProgressError';
-    this.updateId = updateId;
-  }
-}
 
 export async function createUpdate(
   db: Db,
@@ -32,7 +23,7 @@ export async function createUpdate(
     await tx.query('SELECT id FROM devices WHERE id = $1 FOR UPDATE', [u.deviceId]);
     // And the image's, shared: deleteFirmware waits for this update, or this sees the image gone.
     const image = await tx.query('SELECT id FROM firmware_images WHERE id = $1 AND deleted_at IS NULL FOR SHARE', [u.firmwareId]);
-    if (!image.rows[0]) throw new FirmwareDeletedError(u.firmwareId);
+    if (!image.rows[0]) throw new FirmwareNotFoundError(`no firmware image ${u.firmwareId} (deleted)`);
     const active = await tx.query<{ id: number }>(`SELECT id FROM device_updates WHERE device_id = $1 AND ${ACTIVE}`, [u.deviceId]);
     if (active.rows[0]) throw new UpdateInProgressError(active.rows[0].id);
     const res = await tx.query(

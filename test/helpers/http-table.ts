@@ -60,12 +60,13 @@ export async function sendAll(base: URL, reqs: readonly RawRequest[], concurrenc
   return out;
 }
 
-/** Why an answer is not a clean refusal of a client's mistake, or undefined: a 4xx, JSON, with a non-empty `message`. */
+/** Why an answer is not a clean refusal of a client's mistake, or undefined: a 4xx, JSON, with a non-empty `message` and a FERRY_ `code`. */
 export function refusalProblem(status: number, contentType: unknown, body: string): string | undefined {
   if (status < 400 || status >= 500) return `status ${status}`;
   if (!String(contentType).startsWith('application/json')) return `content-type ${String(contentType)}`;
-  let message: unknown;
-  try { message = (JSON.parse(body) as { message?: unknown }).message; } catch { return 'the body is not JSON'; }
-  if (typeof message !== 'string' || message === '') return 'no message';
+  let parsed: { message?: unknown; code?: unknown };
+  try { parsed = JSON.parse(body) as { message?: unknown; code?: unknown }; } catch { return 'the body is not JSON'; }
+  if (typeof parsed.message !== 'string' || parsed.message === '') return 'no message';
+  if (typeof parsed.code !== 'string' || !/^FERRY_[A-Z0-9_]+$/.test(parsed.code)) return 'no code';
   return undefined;
 }

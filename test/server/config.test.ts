@@ -2,7 +2,8 @@
 // and must be shorter than it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, helpText, parseConfig, type Config } from '../../server/config.ts';
+import { helpText, parseConfig, type Config } from '../../server/config.ts';
+import { ConfigError } from '../../server/errors.ts';
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): Config => parseConfig(argv, env) as Config;
 

@@ -89,7 +89,7 @@ forEachDatabase('alerts API', ({ suite, get }) => {
     assert.equal(events[0]!.data, { alertId: 1 });
     const missing = await ack(99);
     assert.is(missing.statusCode, 404);
-    assert.equal(missing.json(), { statusCode: 404, error: 'Not Found', message: 'no alert 99' });
+    assert.equal(missing.json(), { statusCode: 404, error: 'Not Found', message: 'no alert 99', code: 'FERRY_ALERT_NOT_FOUND' });
   });
 
   const BAD: Array<[string, () => ReturnType<typeof ack>]> = [
@@ -107,7 +107,7 @@ forEachDatabase('alerts API', ({ suite, get }) => {
     ['GET on the ack route', () => ferry.api.inject({ method: 'GET', url: '/api/v1/alerts/1/ack' })],
   ];
 
-  suite('bad requests: each a 4xx with a JSON {statusCode, error, message}', async () => {
+  suite('bad requests: each a 4xx with a JSON {statusCode, error, message, code}', async () => {
     await seed();
     for (const [what, send] of BAD) {
       const res = await send();
@@ -116,6 +116,7 @@ forEachDatabase('alerts API', ({ suite, get }) => {
       assert.is(body.statusCode, res.statusCode, what);
       assert.type(body.error, 'string', what);
       assert.type(body.message, 'string', what);
+      assert.match(body.code, /^FERRY_[A-Z0-9_]+$/, what);
     }
     assert.equal((await list('?acknowledged=true')), [], 'no bad request acknowledged anything');
   });

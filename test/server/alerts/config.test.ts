@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, helpText, parseConfig, type Config } from '../../../server/config.ts';
+import { helpText, parseConfig, type Config } from '../../../server/config.ts';
+import { ConfigError } from '../../../server/errors.ts';
 
 const FERRY = resolve(fileURLToPath(import.meta.url), '../../../../server/bin/ferry.js');
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): Config => parseConfig(argv, env) as Config;

@@ -118,7 +118,7 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
     assert.ok(last!.payload.equals(image.subarray(3072)));
     const past = await client.roundTrip(get(`/fw/${id}`, [block2(4, 6)]));
     assert.is(past!.code, '4.02');
-    assert.match(past!.payload.toString(), /past the end/);
+    assert.match(past!.payload.toString(), /^FERRY_BLOCK_PAST_END: block 4 is past the end/);
     assert.ok((await fetchAll(client, `/fw/${id}`, 6)).bytes.equals(image));
   });
 
@@ -164,23 +164,24 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
 
   suite('refusals carry a 4.xx and a diagnostic; nothing is a 5.00', async () => {
     const id = await store(randomBytes(100));
-    const cases: Array<[string, Buffer, string]> = [
-      ['unknown image', get('/fw/999999'), '4.04'],
-      ['not a number', get('/fw/abc'), '4.04'],
-      ['extra segment', get(`/fw/${id}/x`), '4.04'],
-      ['another resource', get('/rd'), '4.04'],
-      ['POST', get(`/fw/${id}`, [], { code: 'POST' }), '4.05'],
-      ['PUT', get(`/fw/${id}`, [], { code: 'PUT' }), '4.05'],
-      ['DELETE', get(`/fw/${id}`, [], { code: 'DELETE' }), '4.05'],
-      ['SZX 7 (RFC 7959 §2.2)', get(`/fw/${id}`, [{ name: 'Block2', value: Buffer.from([0x07]) }]), '4.00'],
-      ['four-byte Block2 (RFC 7252 §5.4.3)', get(`/fw/${id}`, [{ name: 'Block2', value: Buffer.from([1, 2, 3, 4]) }]), '4.02'],
-      ['unknown critical option (RFC 7252 §5.4.1)', get(`/fw/${id}`, [{ name: 'If-Match', value: Buffer.from([1]) }]), '4.02'],
-      ['Accept: application/json (RFC 7252 §5.10.4)', get(`/fw/${id}`, [{ name: 'Accept', value: Buffer.from([50]) }]), '4.06'],
+    const cases: Array<[string, Buffer, string, string]> = [
+      ['unknown image', get('/fw/999999'), '4.04', 'FERRY_FW_NOT_FOUND'],
+      ['not a number', get('/fw/abc'), '4.04', 'FERRY_FW_NOT_FOUND'],
+      ['extra segment', get(`/fw/${id}/x`), '4.04', 'FERRY_FW_NOT_FOUND'],
+      ['another resource', get('/rd'), '4.04', 'FERRY_COAP_NOT_FOUND'],
+      ['POST', get(`/fw/${id}`, [], { code: 'POST' }), '4.05', 'FERRY_COAP_METHOD_NOT_ALLOWED'],
+      ['PUT', get(`/fw/${id}`, [], { code: 'PUT' }), '4.05', 'FERRY_COAP_METHOD_NOT_ALLOWED'],
+      ['DELETE', get(`/fw/${id}`, [], { code: 'DELETE' }), '4.05', 'FERRY_COAP_METHOD_NOT_ALLOWED'],
+      ['SZX 7 (RFC 7959 §2.2)', get(`/fw/${id}`, [{ name: 'Block2', value: Buffer.from([0x07]) }]), '4.00', 'FERRY_BLOCK_INVALID'],
+      ['four-byte Block2 (RFC 7252 §5.4.3)', get(`/fw/${id}`, [{ name: 'Block2', value: Buffer.from([1, 2, 3, 4]) }]), '4.02', 'FERRY_COAP_BAD_OPTION'],
+      ['unknown critical option (RFC 7252 §5.4.1)', get(`/fw/${id}`, [{ name: 'If-Match', value: Buffer.from([1]) }]), '4.02', 'FERRY_COAP_BAD_OPTION'],
+      ['Accept: application/json (RFC 7252 §5.10.4)', get(`/fw/${id}`, [{ name: 'Accept', value: Buffer.from([50]) }]), '4.06', 'FERRY_FW_NOT_ACCEPTABLE'],
     ];
-    for (const [what, datagram, code] of cases) {
+    for (const [what, datagram, code, error] of cases) {
       const res = await client.roundTrip(datagram);
       assert.is(res?.code, code, what);
       assert.ok(res!.payload.length > 0, `${what}: diagnostic`);
+      assert.ok(res!.payload.toString().startsWith(`${error}: `), `${what}: ${res!.payload.toString()}`);
     }
     const ok = await client.roundTrip(get(`/fw/${id}`, [{ name: 'Accept', value: Buffer.from([42]) }, { name: 'Uri-Query', value: Buffer.from('x=1') }]));
     assert.is(ok!.code, '2.05', 'Accept 42 and an elective query are fine');

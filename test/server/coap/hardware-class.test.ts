@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HARDWARE_CLASS_SOURCES, hardwareClass } from '../../../server/coap/device-info.ts';
-import { ConfigError, parseConfig } from '../../../server/config.ts';
+import { parseConfig } from '../../../server/config.ts';
+import { ConfigError } from '../../../server/errors.ts';
 import type { Ferry } from '../../../server/main.ts';
 import * as devices from '../../../server/store/devices.ts';
 import { SimDevice } from '../../../simulator/device.ts';

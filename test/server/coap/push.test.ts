@@ -12,6 +12,7 @@ import { szxAfter413 } from '../../../server/coap/block1.ts';
 import { DmClient, DmError } from '../../../server/coap/dm-client.ts';
 import { CoapEndpoint } from '../../../server/coap/endpoint.ts';
 import { replyError } from '../../../server/coap/message.ts';
+import { coapRefusal } from '../../../server/coap/refusal.ts';
 import { silentLogger } from '../../../server/log.ts';
 
 interface Answer { code: string; block1?: BlockOption; size1?: number }
@@ -85,7 +86,7 @@ let dm: DmClient;
 const target = (d: Device) => ({ endpoint: 'dev-1', address: '127.0.0.1', port: d.port });
 
 test.before(async () => {
-  coap = await CoapEndpoint.listen({ host: '127.0.0.1', port: 0, log: silentLogger(), handler: (_req, res) => replyError(res, '4.04', 'none') });
+  coap = await CoapEndpoint.listen({ host: '127.0.0.1', port: 0, log: silentLogger(), handler: (_req, res) => replyError(res, coapRefusal('FERRY_COAP_NOT_FOUND', 'none')) });
   dm = new DmClient({ agent: coap.agent, timeoutMs: 3000, log: silentLogger() });
 });
 test.after(async () => {

@@ -114,7 +114,7 @@ forEachDatabase('coap/rd limits', ({ suite, get }) => {
     assert.equal(codes, ['2.01', '2.01', '2.01', '2.01', '2.01', '4.29', '4.29', '4.29']);
     const maxAge = uint(optionValues(refusal!, 'Max-Age')[0]);
     assert.ok(maxAge !== undefined && maxAge >= 1, `Max-Age ${maxAge}`);
-    assert.match(refusal!.payload.toString(), /too many registrations of new endpoints from this address; retry in \d+ s/);
+    assert.match(refusal!.payload.toString(), /^FERRY_RD_RATE_LIMITED: too many registrations of new endpoints from this address; retry in \d+ s/);
     // Known endpoints are not counted: one registered in the flood, one known from before.
     const c = await client();
     assert.is((await c.register('flood-0', ['lt=120'])).code, '2.01');
@@ -192,7 +192,7 @@ forEachDatabase('coap/rd limits', ({ suite, get }) => {
     const big = await register('big-1', links(LIMIT + 1));
     assert.is(big.code, '4.13');
     assert.is(uint(optionValues(big, 'Size1')[0]), LIMIT);
-    assert.match(big.payload.toString(), /8193 bytes is above the limit of 8192 bytes/);
+    assert.match(big.payload.toString(), /^FERRY_RD_PAYLOAD_TOO_LARGE: registration payload of 8193 bytes is above the limit of 8192 bytes/);
     assert.is(await refusedMetric('payload-too-large'), 1);
     const ok = await register('big-1', links(LIMIT));
     assert.is(ok.code, '2.01');
@@ -246,7 +246,7 @@ forEachDatabase('coap/rd limits', ({ suite, get }) => {
     await start({ maxLifetime: 3600 });
     const res = await (await client()).register('no-lt');
     assert.is(res.code, '4.00');
-    assert.match(res.payload.toString(), /lt=86400 \(the default\) is above this server's maximum lifetime of 3600 s/);
+    assert.match(res.payload.toString(), /^FERRY_RD_LIFETIME: lt=86400 \(the default\) is above this server's maximum lifetime of 3600 s/);
     assert.is((await (await client()).register('short-lt', ['lt=3600'])).code, '2.01');
   });
 

@@ -58,7 +58,7 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
     assert.is(badLinks.code, '4.00', 'an Update payload is checked as a Register one is');
     const unknown = await exchange(port(), { code: 'POST', options: uriOptions('/rd/nosuchid') });
     assert.is(unknown.code, '4.04');
-    assert.ok(unknown.payload.toString().includes('nosuchid'));
+    assert.is(unknown.payload.toString(), 'FERRY_RD_NOT_FOUND: no registration nosuchid');
   });
 
   suite('De-register: 2.02 Deleted, then the id is gone (§6.2.3)', async () => {
@@ -97,29 +97,30 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
   });
 
   suite('bad registrations get a 4.xx with a diagnostic and store nothing', async () => {
-    const cases: Array<[string, Promise<{ code: string; payload: Buffer }>, string]> = [
-      ['no ep', register(['lt=60']), '4.00'],
-      ['lt not a number', register(['ep=bad-1', 'lt=abc']), '4.00'],
-      ['lt zero', register(['ep=bad-2', 'lt=0']), '4.00'],
-      ['malformed link-format', register(['ep=bad-3'], Buffer.from('</1/0,<3/0>')), '4.00'],
-      ['not UTF-8', register(['ep=bad-4'], Buffer.from([0x3c, 0xff, 0xfe, 0x3e])), '4.00'],
-      ['unsupported LwM2M version (Transport §6.2.1: 4.12)', register(['ep=bad-6', 'lwm2m=9.9']), '4.12'],
-      ['a link that is not an object or instance', register(['ep=bad-7'], Buffer.from('</1/0>,</x/y>')), '4.00'],
-      ['NUL in a quoted title', register(['ep=bad-8'], Buffer.from('</1/0>;title="a\u0000b"')), '4.00'],
-      ['NUL in a quoted ver', register(['ep=bad-9'], Buffer.from('</5>;ver="1\u0000",</5/0>')), '4.00'],
+    const cases: Array<[string, Promise<{ code: string; payload: Buffer }>, string, string]> = [
+      ['no ep', register(['lt=60']), '4.00', 'FERRY_DECODE'],
+      ['lt not a number', register(['ep=bad-1', 'lt=abc']), '4.00', 'FERRY_DECODE'],
+      ['lt zero', register(['ep=bad-2', 'lt=0']), '4.00', 'FERRY_DECODE'],
+      ['malformed link-format', register(['ep=bad-3'], Buffer.from('</1/0,<3/0>')), '4.00', 'FERRY_DECODE'],
+      ['not UTF-8', register(['ep=bad-4'], Buffer.from([0x3c, 0xff, 0xfe, 0x3e])), '4.00', 'FERRY_DECODE'],
+      ['unsupported LwM2M version (Transport §6.2.1: 4.12)', register(['ep=bad-6', 'lwm2m=9.9']), '4.12', 'FERRY_RD_LWM2M_VERSION'],
+      ['a link that is not an object or instance', register(['ep=bad-7'], Buffer.from('</1/0>,</x/y>')), '4.00', 'FERRY_DECODE'],
+      ['NUL in a quoted title', register(['ep=bad-8'], Buffer.from('</1/0>;title="a\u0000b"')), '4.00', 'FERRY_DECODE'],
+      ['NUL in a quoted ver', register(['ep=bad-9'], Buffer.from('</5>;ver="1\u0000",</5/0>')), '4.00', 'FERRY_DECODE'],
       ['Uri-Query not UTF-8', exchange(port(), {
         code: 'POST', payload: LINKS,
         options: [...uriOptions('/rd', ['lt=60']), { name: 'Uri-Query', value: Buffer.from([0x65, 0x70, 0x3d, 0x61, 0xff, 0xfe]) }, LINK_FORMAT],
-      }), '4.00'],
-      ['JSON content-format', register(['ep=bad-5'], LINKS, [{ name: 'Content-Format', value: Buffer.from([50]) }]), '4.15'],
-      ['GET /rd', exchange(port(), { code: 'GET', options: uriOptions('/rd') }), '4.05'],
-      ['PUT /rd/x', exchange(port(), { code: 'PUT', options: uriOptions('/rd/x') }), '4.05'],
-      ['unknown resource', exchange(port(), { code: 'GET', options: uriOptions('/nope') }), '4.04'],
+      }), '4.00', 'FERRY_DECODE'],
+      ['JSON content-format', register(['ep=bad-5'], LINKS, [{ name: 'Content-Format', value: Buffer.from([50]) }]), '4.15', 'FERRY_RD_CONTENT_FORMAT'],
+      ['GET /rd', exchange(port(), { code: 'GET', options: uriOptions('/rd') }), '4.05', 'FERRY_COAP_METHOD_NOT_ALLOWED'],
+      ['PUT /rd/x', exchange(port(), { code: 'PUT', options: uriOptions('/rd/x') }), '4.05', 'FERRY_COAP_METHOD_NOT_ALLOWED'],
+      ['unknown resource', exchange(port(), { code: 'GET', options: uriOptions('/nope') }), '4.04', 'FERRY_COAP_NOT_FOUND'],
     ];
-    for (const [what, pending, code] of cases) {
+    for (const [what, pending, code, error] of cases) {
       const res = await pending;
       assert.is(res.code, code, what);
       assert.ok(res.payload.length > 0, `${what}: diagnostic payload`);
+      assert.ok(res.payload.toString().startsWith(`${error}: `), `${what}: ${res.payload.toString()}`);
     }
     const count = await get().db.query<{ n: number }>('SELECT count(*)::int AS n FROM devices');
     assert.is(count.rows[0]?.n, 0);

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { DmClient, DmError } from '../../../server/coap/dm-client.ts';
 import { CoapEndpoint } from '../../../server/coap/endpoint.ts';
 import { replyError } from '../../../server/coap/message.ts';
+import { coapRefusal } from '../../../server/coap/refusal.ts';
 import { silentLogger } from '../../../server/log.ts';
 
 /** Answers every CON request with `code`, after dropping the first `drop` datagrams it receives. */
@@ -43,7 +44,7 @@ class RawDevice {
 
 for (const errors of [1, 2]) {
   test(`a lost CON is retransmitted after ${errors} request(s) ended in an error answer and others completed meanwhile`, async () => {
-    const coap = await CoapEndpoint.listen({ host: '127.0.0.1', port: 0, log: silentLogger(), handler: (_req, res) => replyError(res, '4.04', 'none') });
+    const coap = await CoapEndpoint.listen({ host: '127.0.0.1', port: 0, log: silentLogger(), handler: (_req, res) => replyError(res, coapRefusal('FERRY_COAP_NOT_FOUND', 'none')) });
     const dm = new DmClient({ agent: coap.agent, timeoutMs: 8000, log: silentLogger() });
     const refusing = await RawDevice.start('4.05');
     const lossy = await RawDevice.start('2.04', 1);

@@ -2,7 +2,8 @@ import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import { MIGRATIONS_DIR, MigrationError, checksum, migrate, readMigrations } from '../../../server/store/migrate.ts';
+import { MigrationError } from '../../../server/errors.ts';
+import { MIGRATIONS_DIR, checksum, migrate, readMigrations } from '../../../server/store/migrate.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { rejects } from '../../helpers/assert.ts';
 

@@ -15,11 +15,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openDb } from '../../../server/store/open.ts';
 import { openPglite } from '../../../server/store/pglite.ts';
-import { DataDirLockedError, lockDataDir, lockFileOf, type LockHolder } from '../../../server/store/pglite-lock.ts';
+import { DataDirLockedError } from '../../../server/errors.ts';
+import { lockDataDir, lockFileOf, type LockHolder } from '../../../server/store/pglite-lock.ts';
 import { pgliteTemplate } from '../../helpers/pglite-template.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const LOCK_MODULE = join(ROOT, 'server/store/pglite-lock.ts');
+const ERRORS_MODULE = join(ROOT, 'server/errors.ts');
 const onLinux = existsSync('/proc/self/stat');
 
 let root = '';
@@ -245,7 +247,8 @@ test('sixteen takeovers of one stale lock at once in this process: exactly one t
 test('three processes take over one stale lock at the same moment: one holds it, the others are refused naming it', async () => {
   const dir = freshDir();
   await writeLock(dir, { pid: await deadPid(), start: '1' });
-  const script = `const { lockDataDir, DataDirLockedError } = await import(${JSON.stringify(LOCK_MODULE)});
+  const script = `const { lockDataDir } = await import(${JSON.stringify(LOCK_MODULE)});
+    const { DataDirLockedError } = await import(${JSON.stringify(ERRORS_MODULE)});
     console.log('ready');
     process.stdin.once('data', async () => {
       try { await lockDataDir(process.argv[1], { owner: 'racer' }); console.log('taken'); }
