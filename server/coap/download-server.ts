@@ -11,7 +11,7 @@
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { encodeBlock } from '../../protocols/block.ts';
-import { optionValue, type CoapMessage } from '../../protocols/coap-message.ts';
+import { encodeMessage, optionValue, type CoapMessage, type CoapType } from '../../protocols/coap-message.ts';
 import { CoapOption, decodeUint, encodeUint } from '../../protocols/coap-option.ts';
 import { ContentFormat } from '../../protocols/content-format.ts';
 import type { Logger } from '../log.ts';
@@ -23,7 +23,6 @@ import { BASIC_METHODS, SERVER_OPTIONS, type GuardedListener, type GuardedSocket
 import type { ImageCache } from './image-cache.ts';
 import { listenUdp } from './udp-socket.ts';
 import { coapRefusal } from './refusal.ts';
-import { encodeMessage, type MessageType } from './wire.ts';
 
 /** Counters since start (exposed for metrics and tests). */
 export interface DownloadStats {
@@ -105,7 +104,7 @@ export class DownloadServer {
       method, path, block2: optionValue(m.options, CoapOption.BLOCK2), size2: optionValue(m.options, CoapOption.SIZE2) !== undefined,
       accept: accept === undefined ? undefined : decodeUint(accept, 6), unknownCritical: undefined, address: rinfo.address,
     };
-    const type: MessageType = m.type === 'CON' ? 'ACK' : 'NON';
+    const type: CoapType = m.type === 'CON' ? 'ACK' : 'NON';
     if (path[0] !== 'fw') return this.answer(rinfo, type, m, coapRefusal('FERRY_COAP_NOT_FOUND', 'no such resource'));
     let answer: FwAnswer | Promise<FwAnswer>;
     try {
@@ -120,7 +119,7 @@ export class DownloadServer {
       .catch((err: unknown) => this.log.error({ err }, 'firmware answer failed')); // the device retransmits
   }
 
-  private answer(rinfo: RemoteInfo, type: MessageType, req: CoapMessage, a: FwAnswer): void {
+  private answer(rinfo: RemoteInfo, type: CoapType, req: CoapMessage, a: FwAnswer): void {
     // A CON request gets a piggybacked ACK with its Message ID (RFC 7252 §5.2.1); a NON one a NON (§5.2.3).
     const messageId = type === 'ACK' ? req.messageId : this.nextMessageId();
     this.stats.requests++;
@@ -139,7 +138,7 @@ export class DownloadServer {
   }
 
   private reply(
-    rinfo: RemoteInfo, type: MessageType, messageId: number, token: Buffer, code: string,
+    rinfo: RemoteInfo, type: CoapType, messageId: number, token: Buffer, code: string,
     options: ReadonlyArray<readonly [number, Buffer]> = [], payload?: Buffer,
   ): void {
     // The guard's send never throws: a datagram the closing socket cannot take is lost, as UDP allows.

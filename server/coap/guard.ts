@@ -19,7 +19,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Socket, type RemoteInfo } from 'node:dgram';
-import { codeText, decodeCoapMessage, firstBadOption, optionValue, readHeader, type CoapMessage } from '../../protocols/coap-message.ts';
+import { codeText, decodeCoapMessage, encodeMessage, firstBadOption, optionValue, readHeader, type CoapMessage, type CoapType } from '../../protocols/coap-message.ts';
 import { CoapOption, encodeUint } from '../../protocols/coap-option.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import type { Logger } from '../log.ts';
@@ -28,7 +28,6 @@ import { Block1Ledger, type Block1Limits } from './block1-ledger.ts';
 import type { EchoMinter } from './echo.ts';
 import { RateLimit } from './rate-limit.ts';
 import { coapRefusal, cutDiagnostic, type CoapRefusal } from './refusal.ts';
-import { encodeMessage, type MessageType } from './wire.ts';
 
 export interface GuardOptions {
   /** The bound UDP socket the guard owns. */
@@ -257,7 +256,7 @@ export class GuardedSocket extends EventEmitter {
 
   /** A piggybacked answer to a CON (ACK with its Message ID), a NON answer to a NON (§5.2). */
   private answer(m: CoapMessage, rinfo: RemoteInfo, code: string, options: Array<[number, Buffer]>, diagnostic: string): void {
-    const type: MessageType = m.type === 'CON' ? 'ACK' : 'NON';
+    const type: CoapType = m.type === 'CON' ? 'ACK' : 'NON';
     const messageId = type === 'ACK' ? m.messageId : this.nextMessageId();
     // The diagnostic only when (at least its code) fits what this address may be sent (RFC 9175 §2.4).
     const head = encodeMessage({ type, code, messageId, token: m.token, options })[0]!;
@@ -266,7 +265,7 @@ export class GuardedSocket extends EventEmitter {
     this.send(encodeMessage({ type, code, messageId, token: m.token, options }, text), rinfo.port, rinfo.address);
   }
 
-  private reply(rinfo: RemoteInfo, type: MessageType, messageId: number, token: Buffer, code: string): void {
+  private reply(rinfo: RemoteInfo, type: CoapType, messageId: number, token: Buffer, code: string): void {
     this.send(encodeMessage({ type, code, messageId, token, options: [] }), rinfo.port, rinfo.address);
   }
 
