@@ -9,8 +9,8 @@ export const Security = { OBJECT_ID: 0 } as const;
 /** Object 1, LwM2M Server. */
 export const Server = { OBJECT_ID: 1, SHORT_SERVER_ID: 0, LIFETIME: 1, BINDING: 7 } as const;
 
-/** Object 3, Device. */
-export const Device = {
+/** Object 3, Device (named DeviceObject: a Device is an inventory row). */
+export const DeviceObject = {
   OBJECT_ID: 3,
   MANUFACTURER: 0,
   MODEL_NUMBER: 1,

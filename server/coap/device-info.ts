@@ -3,7 +3,7 @@
  * prefers (its `ct`, else SenML-CBOR for 1.1+, TLV for 1.0), decoded from whatever format it
  * answers in, into the inventory fields; and the device's hardware class derived from them.
  */
-import { Device } from '../../protocols/objects.ts';
+import { DeviceObject } from '../../protocols/objects.ts';
 import type { DeviceInfo } from '../store/devices.ts';
 import type { DmClient, Target } from './dm-client.ts';
 import { Lwm2mOperations, type DeviceFormats } from './lwm2m-operations.ts';
@@ -12,15 +12,15 @@ export type HardwareClassSource = 'model' | 'manufacturer-model' | 'hardware-ver
 export const HARDWARE_CLASS_SOURCES: readonly HardwareClassSource[] = ['model', 'manufacturer-model', 'hardware-version'];
 
 export async function readDeviceInfo(dm: DmClient, target: Target, formats: DeviceFormats, classFrom: HardwareClassSource): Promise<DeviceInfo> {
-  const { nodes } = await new Lwm2mOperations(dm).read(target, formats, { objectId: Device.OBJECT_ID, instanceId: 0 });
+  const { nodes } = await new Lwm2mOperations(dm).read(target, formats, { objectId: DeviceObject.OBJECT_ID, instanceId: 0 });
   const text = (id: number): string | null => {
     const v = nodes.find((n) => n.path.resourceId === id && n.path.resourceInstanceId === undefined)?.value;
     return typeof v === 'string' ? v : null;
   };
-  const manufacturer = text(Device.MANUFACTURER);
-  const modelNumber = text(Device.MODEL_NUMBER);
-  const hardwareVersion = text(Device.HARDWARE_VERSION);
-  const firmwareVersion = text(Device.FIRMWARE_VERSION);
+  const manufacturer = text(DeviceObject.MANUFACTURER);
+  const modelNumber = text(DeviceObject.MODEL_NUMBER);
+  const hardwareVersion = text(DeviceObject.HARDWARE_VERSION);
+  const firmwareVersion = text(DeviceObject.FIRMWARE_VERSION);
   return { manufacturer, modelNumber, hardwareVersion, firmwareVersion, hardwareClass: hardwareClass(classFrom, manufacturer, modelNumber, hardwareVersion) };
 }
 

@@ -7,7 +7,7 @@
 import { ContentFormat } from '../../protocols/content-format.ts';
 import { decodeContent } from '../../protocols/content.ts';
 import { DecodeError } from '../../protocols/errors.ts';
-import { Device as DeviceObject, FirmwareUpdate } from '../../protocols/objects.ts';
+import { DeviceObject, FirmwareUpdate } from '../../protocols/objects.ts';
 import { parsePath } from '../../protocols/path.ts';
 import type { Command, UpdateEvent } from './decide.ts';
 import type { DeviceContent, DeviceErrorKind } from './device-port.ts';

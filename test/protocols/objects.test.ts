@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Device,
+  DeviceObject,
   FirmwareState,
   FirmwareUpdate,
   Security,
@@ -63,7 +63,7 @@ test('updateResultName: anything else is unknown (N)', () => {
 });
 
 test('App. E.4 Device (3), E.2 Server (1), E.1 Security (0)', () => {
-  assert.equal(Device, {
+  assert.equal(DeviceObject, {
     OBJECT_ID: 3,
     MANUFACTURER: 0,
     MODEL_NUMBER: 1,
