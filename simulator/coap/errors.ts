@@ -1,4 +1,4 @@
-/** Why a CoAP exchange failed, as a value with a stable code (STYLE: "Errors with codes"). */
+/** Why a CoAP exchange failed, as a value with a stable code a caller can switch on. */
 export const CoapErrorCode = {
   /** No ACK after MAX_RETRANSMIT retransmissions, or no response within the overall bound. */
   TIMEOUT: 'COAP_TIMEOUT',
