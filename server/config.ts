@@ -216,3 +216,14 @@ export function configWith(overrides: Partial<Config>): Config {
   if (base === 'help') throw new Error('unreachable');
   return { ...base, ...overrides };
 }
+
+/**
+ * The download socket's port (--download-port): by default the CoAP port + 1, a free port when the
+ * CoAP port is 0; undefined when it is the CoAP port itself (one-port deployments: /fw on the CoAP socket).
+ */
+export function downloadPortOf(config: Pick<Config, 'downloadPort' | 'coapPort'>, boundCoapPort: number): number | undefined {
+  const port = config.downloadPort ?? (config.coapPort === 0 ? 0 : config.coapPort + 1);
+  if (port !== 0 && port === boundCoapPort) return undefined;
+  if (port > 65535) throw new ConfigError(`the download port would be ${port}: set --download-port`);
+  return port;
+}

@@ -12,15 +12,16 @@ import { dmDevicePort } from './coap/device-port.ts';
 import { DownloadAccess } from './coap/download-access.ts';
 import { EchoMinter } from './coap/echo.ts';
 import { Lwm2mOperations } from './coap/lwm2m-operations.ts';
-import { DownloadServer, type DownloadServerOptions } from './coap/download-server.ts';
+import { DownloadServer } from './coap/download-server.ts';
 import { CoapEndpoint } from './coap/endpoint.ts';
 import { guardSamples } from './coap/guard.ts';
 import { firmwareResponder, type BlockServed } from './coap/fw.ts';
 import { ImageCache } from './coap/image-cache.ts';
 import { registrationInterface } from './coap/rd.ts';
+import { bucketOf } from './coap/rate-limit.ts';
 import { Registrations } from './coap/registrations.ts';
 import { lwm2mRoutes } from './coap/routes.ts';
-import type { Config } from './config.ts';
+import { downloadPortOf, type Config } from './config.ts';
 import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
 import { DeviceActivity } from './fota/activity.ts';
 import { CampaignDriver } from './fota/campaigns.ts';
@@ -92,8 +93,8 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   // Which source addresses have shown they receive what we send, shared by both sockets and the DM client.
   const proof = new AddressProof();
   const echo = new EchoMinter();
-  const unprovenRate = perSecond(config.unprovenRate);
-  const access = new DownloadAccess({ proof, echo, rate: perSecond(config.downloadRate), updating: (address) => updatingAt(db, address), log });
+  const unprovenRate = bucketOf(config.unprovenRate);
+  const access = new DownloadAccess({ proof, echo, rate: bucketOf(config.downloadRate), updating: (address) => updatingAt(db, address), log });
   const activity = new DeviceActivity();
   const blockServed = (socket: 'coap' | 'download') => (b: BlockServed): void => {
     metrics.blocksServed.inc({ socket });
@@ -106,8 +107,10 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   });
   const coapAddress = coap.address();
   const nodeId = config.nodeId ?? `${hostname()}:${coapAddress.port}`;
-  const download = await listenForDownloads(config, coapAddress.port, { images, log, proof, echo, access, unprovenRate, onBlock: blockServed('download') })
-    .catch(async (err: unknown) => { await coap.close(); throw err; });
+  const downloadPort = downloadPortOf(config, coapAddress.port);
+  const download = downloadPort === undefined ? undefined
+    : await DownloadServer.listen({ host: config.coapHost, port: downloadPort, images, log, proof, echo, access, unprovenRate, onBlock: blockServed('download') })
+      .catch(async (err: unknown) => { await coap.close(); throw err; });
   const downloadAddress = download?.address() ?? coapAddress;
   metrics.registerCollector('ferry_coap_guard_datagrams', 'datagrams each UDP socket\'s guard has seen since start, by outcome (malformed, formatErrors, refused, rateLimited, withheld, pings, handlerErrors; datagrams: all)',
     ['socket', 'outcome'], () => guardSamples([coap.guard, download?.guard]));
@@ -181,22 +184,4 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
       return closing;
     },
   };
-}
-
-/**
- * The download socket (DownloadServer) on --download-port: by default the CoAP port + 1, a free port
- * when the CoAP port is 0; none when it is the CoAP port itself (one-port deployments).
- */
-async function listenForDownloads(
-  config: Config, coapPort: number, o: Omit<DownloadServerOptions, 'host' | 'port'>,
-): Promise<DownloadServer | undefined> {
-  const port = config.downloadPort ?? (config.coapPort === 0 ? 0 : config.coapPort + 1);
-  if (port !== 0 && port === coapPort) return undefined;
-  if (port > 65535) throw new Error(`the download port would be ${port}: set --download-port`);
-  return DownloadServer.listen({ host: config.coapHost, port, ...o });
-}
-
-/** A per-second setting as a token bucket: bursts of four seconds' worth (0: no limit). */
-function perSecond(n: number): { perSecond: number; burst: number } {
-  return { perSecond: n, burst: Math.max(1, 4 * n) };
 }

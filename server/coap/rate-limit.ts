@@ -16,6 +16,11 @@ export interface RateLimitOptions {
 
 interface Bucket { tokens: number; at: number }
 
+/** A per-second setting as a token bucket: bursts of four seconds' worth (0: no limit). */
+export function bucketOf(perSecond: number): { perSecond: number; burst: number } {
+  return { perSecond, burst: Math.max(1, 4 * perSecond) };
+}
+
 export class RateLimit {
   readonly perSecond: number;
   readonly burst: number;

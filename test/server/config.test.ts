@@ -2,7 +2,7 @@
 // and must be shorter than it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { helpText, parseConfig, type Config } from '../../server/config.ts';
+import { downloadPortOf, helpText, parseConfig, type Config } from '../../server/config.ts';
 import { ConfigError } from '../../server/errors.ts';
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): Config => parseConfig(argv, env) as Config;
@@ -75,6 +75,14 @@ test('--device-retention: 7 days by default; a duration, or 0 / off for never', 
   for (const bad of ['-1d', 'never', '7 d', '4000d']) {
     assert.throws(() => parse([`--device-retention=${bad}`]), /--device-retention must be a duration like 3600s, 12h or 30d, at most \d+ s, or off/, bad);
   }
+});
+
+test('the download port: the CoAP port + 1 by default, any free one beside a free CoAP port, none when it is the CoAP port', () => {
+  assert.is(downloadPortOf({ coapPort: 5683, downloadPort: undefined }, 5683), 5684);
+  assert.is(downloadPortOf({ coapPort: 0, downloadPort: undefined }, 40000), 0);
+  assert.is(downloadPortOf({ coapPort: 5683, downloadPort: 6000 }, 5683), 6000);
+  assert.is(downloadPortOf({ coapPort: 5683, downloadPort: 5683 }, 5683), undefined);
+  assert.throws(() => downloadPortOf({ coapPort: 65535, downloadPort: undefined }, 65535), (e: unknown) => e instanceof ConfigError && /set --download-port/.test(e.message));
 });
 
 test('--help lists the registration limits and their variables', () => {
