@@ -16,7 +16,7 @@ import { encodeExtensions, readHelloExtensions, extendedMasterSecretExtension, r
 import { DTLS_1_0, DTLS_1_2, type ProtocolVersion } from './dtls-record.ts';
 import { DecodeError } from './errors.ts';
 
-/** CipherSuite values of a DTLS PSK server (RFC 6655 §3 via RFC 7925 §4.2; the SCSV from RFC 5746 §3.3). */
+/** CipherSuite values of a DTLS PSK server (RFC 6655; RFC 7925 §4.2 makes CCM_8 mandatory) and the SCSV (RFC 5746 §3.3). */
 export const CipherSuite = {
   TLS_PSK_WITH_AES_128_CCM: 0xc0a4,
   TLS_PSK_WITH_AES_128_CCM_8: 0xc0a8,

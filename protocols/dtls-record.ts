@@ -7,8 +7,8 @@
  *                   type(1) version(2) epoch(2) sequence_number(6) cid[cid_length] length(2) enc_content[length]
  *
  * The CID length is not on the wire: it is the length of the CID this side asked its peer to put
- * in the records it sends here (RFC 9146 §3), so it is a parameter of the parse. A zero-length
- * CID means the plain record format (RFC 9146 §3), so tls12_cid records are then refused.
+ * in the records it sends here (RFC 9146 §3), so it is a parameter of the parse. With a
+ * zero-length CID, or none, records keep the RFC 6347 format (RFC 9146 §3): tls12_cid is refused.
  *
  * Sequence numbers are JavaScript numbers: 48 bits fit in a double exactly (below 2^53).
  * Fragments and CIDs are views of the datagram, not copies. Only framing is checked here: the
@@ -64,6 +64,7 @@ export interface DtlsRecord {
  */
 export function decodeRecord(datagram: Buffer, offset: number, cidLength?: number): { record: DtlsRecord; next: number } {
   checkCidLength(cidLength);
+  if (!Number.isInteger(offset) || offset < 0 || offset > datagram.length) throw new RangeError(`offset ${offset} is outside the ${datagram.length}-byte datagram`);
   const r = new Reader(datagram.subarray(offset), 'dtls.record', 'DTLS record');
   const type = r.uint8('type');
   if (!CONTENT_TYPES.has(type)) throw new DecodeError('dtls.record.content-type', `content type ${type} is not one DTLS 1.2 defines`);
@@ -77,7 +78,7 @@ export function decodeRecord(datagram: Buffer, offset: number, cidLength?: numbe
   let cid: Buffer | undefined;
   if (type === ContentType.tls12_cid) {
     if (!cidLength) throw new DecodeError('dtls.record.cid-unexpected', 'a tls12_cid record where no connection ID was negotiated');
-    // RFC 9146 §4: enc_content is an encrypted DTLSInnerPlaintext; epoch 0 has no keys.
+    // RFC 9146 §3: a plaintext record never takes the tls12_cid type, and epoch 0 is never protected.
     if (epoch === 0) throw new DecodeError('dtls.record.cid-epoch', 'a tls12_cid record in epoch 0, which is never protected');
     cid = r.bytes(cidLength, 'cid');
   }

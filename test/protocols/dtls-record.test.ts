@@ -135,7 +135,7 @@ test('refused headers: an unknown content type, a version that is not DTLS 1.2 o
   assert.equal(decodeRecord(Buffer.from([0x16, 254, 255, ...PLAINTEXT.subarray(3)]), 0).record.version, { major: 254, minor: 255 });
 });
 
-test('the encoder refuses what it must not write', () => {
+test('the encoder refuses what it must not write; the decoder, a CID length or an offset that cannot be', () => {
   const base: DtlsRecord = { type: ContentType.handshake, version: DTLS_1_2, epoch: 0, sequenceNumber: 0, fragment: Buffer.alloc(1) };
   const bad: DtlsRecord[] = [
     { ...base, sequenceNumber: 2 ** 48 },
@@ -151,6 +151,7 @@ test('the encoder refuses what it must not write', () => {
   ];
   for (const r of bad) assert.throws(() => encodeRecord(r), (e: unknown) => e instanceof RangeError);
   assert.throws(() => splitRecords(PLAINTEXT, 256), (e: unknown) => e instanceof RangeError);
+  for (const offset of [-1, 17, 0.5]) assert.throws(() => decodeRecord(PLAINTEXT, offset), (e: unknown) => e instanceof RangeError);
 });
 
 test('hostile bytes: random datagrams and mutated records give records or a DecodeError', () => {
