@@ -3,11 +3,12 @@
  * by the project's own encoders and the seed corpus, mutated field by field and byte by byte),
  * the property (only the typed error escapes) and, where there is an encoder, the round trip.
  *
- * The targets live by kind in decoders-content.ts, decoders-signed.ts and decoders-text.ts, their
- * shared helpers in decoder-kit.ts. decoderTarget(name) builds a target on first use (the package
+ * The targets live by kind in decoders-content.ts, decoders-signed.ts, decoders-text.ts and
+ * decoders-dtls.ts, their shared helpers in decoder-kit.ts. decoderTarget(name) builds a target on first use (the package
  * pool signs ~140 packages); DECODER_NAMES lists them in the order `npm run fuzz` runs them.
  */
 import { tlvTarget, tlvNodesTarget, senmlJsonTarget, senmlCborTarget, lwm2mCborTarget, cborTarget, cborGuardTarget } from './decoders-content.ts';
+import { dtlsClientHelloTarget, dtlsHandshakeTarget, dtlsRecordTarget } from './decoders-dtls.ts';
 import { coseTarget, packageTarget, packageVerifyTarget, pemTarget } from './decoders-signed.ts';
 import { linkFormatTarget, attributesTarget, registrationTarget, blockTarget, pathTarget, textTarget, contentTarget, valueJsonTarget, utf8Target, base64Target, coapMessageTarget } from './decoders-text.ts';
 import type { DecoderTarget } from './engine.ts';
@@ -39,6 +40,9 @@ const FACTORIES: Record<string, () => DecoderTarget<never, never>> = {
   'utf8': utf8Target as never,
   'base64': base64Target as never,
   'coap-message': coapMessageTarget as never,
+  'dtls-record': dtlsRecordTarget as never,
+  'dtls-handshake': dtlsHandshakeTarget as never,
+  'dtls-client-hello': dtlsClientHelloTarget as never,
 };
 
 export const DECODER_NAMES: readonly string[] = Object.keys(FACTORIES);

@@ -9,6 +9,11 @@ export function hex(text: string): Buffer {
   return Buffer.from(clean, 'hex');
 }
 
+/** Bytes from a layout written field by field, one per line, each line's `//` comment dropped. */
+export function hexLayout(text: string): Buffer {
+  return hex(text.split('\n').map((line) => line.replace(/\/\/.*$/, '')).join(' '));
+}
+
 /** Asserts that fn throws a DecodeError with this code (and nothing else: no RangeError, no TypeError). */
 export function throwsDecodeError(fn: () => unknown, code: string): void {
   try {
