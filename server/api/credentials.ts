@@ -96,6 +96,8 @@ export function credentialRoutes(app: FastifyInstance, deps: { credentials: Cred
       response: { 200: { type: 'object', required: ['imported'], additionalProperties: false, properties: { imported: { type: 'integer' } } }, '4xx': errorBody },
     },
   }, async (req) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (typeof req.body === 'string' && type !== 'text/csv') throw new HttpError('FERRY_UNSUPPORTED_MEDIA_TYPE', 'send a JSON array (application/json) or CSV (text/csv)');
     const entries = typeof req.body === 'string' ? parseCsvImport(req.body) : parseJsonImport(req.body);
     return { imported: await credentials.importAll(entries, actorOf(req)) };
   });
