@@ -6,7 +6,7 @@
  * with every miss, so a change made on any node is seen by every node within a second.
  */
 import { LRUCache } from 'lru-cache';
-import { CredentialsError, DeviceNotFoundError } from '../errors.ts';
+import { CredentialsError, DeviceNotFoundError, SecretsKeyError } from '../errors.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { recordEvent } from '../store/events.ts';
@@ -136,6 +136,7 @@ export class CredentialService {
     const key = this.#needKey();
     const problems: string[] = [];
     await this.#db.transaction(async (tx) => {
+      await claimCheck(tx, key);
       const ids = new Map<string, number>();
       for (const e of entries) {
         const device = await devices.findByEndpoint(tx, e.endpoint);
@@ -161,6 +162,7 @@ export class CredentialService {
     const plain = 'key' in source ? parseKey(source.key) : generateKey();
     const key = this.#needKey();
     await this.#db.transaction(async (tx) => {
+      await claimCheck(tx, key);
       const device = await deviceOf(tx, endpoint);
       const holder = await store.identityHolder(tx, identity, device.id);
       if (holder !== undefined) throw new CredentialsError('FERRY_PSK_IDENTITY_TAKEN', `device ${holder} already has the identity ${identity}`);
@@ -189,6 +191,13 @@ export class CredentialService {
   #needKey(): SecretsKey {
     if (!this.#key) throw new CredentialsError('FERRY_CREDENTIALS_NO_SECRETS_KEY', 'this server has no master key (--secrets-key-file / FERRY_SECRETS_KEY_FILE): it stores no device keys');
     return this.#key;
+  }
+}
+
+/** The master key's check value stored with the first key; a key sealed under another master key is refused. */
+async function claimCheck(q: Queryable, key: SecretsKey): Promise<void> {
+  if (!key.matches(await store.claimKeyCheck(q, key.checkValue()))) {
+    throw new SecretsKeyError('this server\'s master key is not the one the stored device keys were encrypted with');
   }
 }
 

@@ -5,8 +5,10 @@
  */
 import { SecretsKeyError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
-import { claimKeyCheck, countCredentials, replaceKeyCheck } from '../store/credentials.ts';
+import { anyCredentials, claimKeyCheck, countCredentials, replaceKeyCheck, storedKeyCheck } from '../store/credentials.ts';
 import type { SecretsKey } from './secrets-key.ts';
+
+const WRONG_KEY = 'the master key (--secrets-key-file / FERRY_SECRETS_KEY_FILE) is not the one the stored device keys were encrypted with';
 
 export async function checkSecretsKey(db: Db, key: SecretsKey | undefined): Promise<void> {
   if (key === undefined) {
@@ -14,10 +16,21 @@ export async function checkSecretsKey(db: Db, key: SecretsKey | undefined): Prom
     if (n > 0) throw new SecretsKeyError(`${n} device key${n === 1 ? ' is' : 's are'} stored and no master key is given: set --secrets-key-file / FERRY_SECRETS_KEY_FILE`);
     return;
   }
+  // Keys stored with no check value (written before any server claimed one): one must open.
+  if (await storedKeyCheck(db) === null) {
+    const row = await anyCredentials(db);
+    if (row) {
+      try {
+        key.open(row.key, { endpoint: row.endpoint, identity: row.identity });
+      } catch {
+        throw new SecretsKeyError(WRONG_KEY);
+      }
+    }
+  }
   const stored = await claimKeyCheck(db, key.checkValue());
   if (!key.matches(stored)) {
     // Nothing sealed under the old key any more: the new one takes its place.
     if (await countCredentials(db) === 0) { await replaceKeyCheck(db, key.checkValue()); return; }
-    throw new SecretsKeyError('the master key (--secrets-key-file / FERRY_SECRETS_KEY_FILE) is not the one the stored device keys were encrypted with');
+    throw new SecretsKeyError(WRONG_KEY);
   }
 }

@@ -115,6 +115,12 @@ export async function recordHandshake(q: Queryable, identity: string): Promise<v
   await q.query('UPDATE device_credentials SET last_handshake_at = now() WHERE identity = $1 OR previous_identity = $1', [identity]);
 }
 
+/** One device's credentials, any (the master key's check opens it). */
+export async function anyCredentials(q: Queryable): Promise<CredentialRow | undefined> {
+  const res = await q.query<RawRow>(`${SELECT} ORDER BY c.device_id LIMIT 1`);
+  return res.rows[0] ? fromRaw(res.rows[0]) : undefined;
+}
+
 export async function countCredentials(q: Queryable): Promise<number> {
   const res = await q.query<{ n: string }>('SELECT count(*) AS n FROM device_credentials');
   return Number(res.rows[0]!.n);
