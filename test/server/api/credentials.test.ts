@@ -138,6 +138,30 @@ forEachDatabase('api, device credentials', ({ suite, get }) => {
   });
 });
 
+forEachDatabase('api, device credentials in OpenAPI', ({ suite, get }) => {
+  suite('each route is documented with its body, answers and the bearer scheme', async () => {
+    const ferry = await startTestFerry(get().db);
+    try {
+      const doc = (await ferry.api.inject({ method: 'GET', url: '/docs/json' })).json();
+      const ops: Array<[string, string, string]> = [
+        ['/api/v1/devices/{endpoint}/credentials', 'put', '200'], ['/api/v1/devices/{endpoint}/credentials', 'get', '200'],
+        ['/api/v1/devices/{endpoint}/credentials', 'delete', '204'], ['/api/v1/devices/{endpoint}/credentials/rotate', 'post', '200'],
+        ['/api/v1/credentials/import', 'post', '200'],
+      ];
+      for (const [path, method, ok] of ops) {
+        const op = doc.paths[path]?.[method];
+        assert.ok(op, `${method} ${path} documented`);
+        assert.ok(op.responses[ok] && op.responses['4XX'], `${method} ${path} answers`);
+        assert.ok(op.security?.length > 0, `${method} ${path} security`);
+        if (method === 'put' || method === 'post') assert.ok(op.requestBody, `${method} ${path} body`);
+      }
+      assert.equal(Object.keys(doc.paths['/api/v1/credentials/import'].post.requestBody.content).sort(), ['application/json', 'text/csv']);
+    } finally {
+      await ferry.close();
+    }
+  });
+}, { only: 'pglite' });
+
 forEachDatabase('api, device credentials without a master key', ({ suite, get }) => {
   suite('storing a key is refused with 409, reading works', async () => {
     const ferry = await startTestFerry(get().db);
