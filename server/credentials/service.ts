@@ -96,8 +96,8 @@ export class CredentialService {
   async confirmNewKey(identity: string): Promise<void> {
     const dropped = await this.#db.transaction(async (tx) => {
       const gone = await store.confirmCurrentKey(tx, identity);
-      if (gone) await recordEvent(tx, { kind: 'credentials.confirmed', actor: 'dtls', endpoint: null, data: { identity } });
-      return gone;
+      if (gone) await recordEvent(tx, { kind: 'credentials.confirmed', actor: 'dtls', deviceId: gone.deviceId, data: { identity, droppedIdentity: gone.droppedIdentity } });
+      return gone !== undefined;
     });
     if (dropped) this.#cache.clear();
   }

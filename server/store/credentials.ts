@@ -98,16 +98,17 @@ export async function deleteCredentials(q: Queryable, deviceId: number): Promise
 
 /**
  * A handshake completed with `identity`'s current key: the last handshake is now, and the previous
- * key, no longer needed, is dropped. Returns whether a previous key was dropped.
+ * key, no longer needed, is dropped. Returns the device and the identity dropped, if one was.
  */
-export async function confirmCurrentKey(q: Queryable, identity: string): Promise<boolean> {
-  const res = await q.query<{ dropped: boolean }>(
+export async function confirmCurrentKey(q: Queryable, identity: string): Promise<{ deviceId: number; droppedIdentity: string } | undefined> {
+  const res = await q.query<{ device_id: string | number; dropped: string | null }>(
     `UPDATE device_credentials c SET last_handshake_at = now(), previous_identity = NULL, previous_key_ct = NULL, previous_key_nonce = NULL
      FROM device_credentials old WHERE old.device_id = c.device_id AND c.identity = $1
-     RETURNING old.previous_identity IS NOT NULL AS dropped`, [identity]);
-  const dropped = res.rows[0]?.dropped === true;
-  if (dropped) await bumpGeneration(q);
-  return dropped;
+     RETURNING c.device_id, old.previous_identity AS dropped`, [identity]);
+  const row = res.rows[0];
+  if (!row || row.dropped === null) return undefined;
+  await bumpGeneration(q);
+  return { deviceId: Number(row.device_id), droppedIdentity: row.dropped };
 }
 
 /** A handshake completed with `identity`'s previous key: only the time is recorded. */

@@ -8,6 +8,8 @@ import { CredentialService } from '../../../server/credentials/service.ts';
 import { SecretsKey } from '../../../server/credentials/secrets-key.ts';
 import { checkSecretsKey } from '../../../server/credentials/startup.ts';
 import { FerryError } from '../../../server/errors.ts';
+import { purgeLeftDevices } from '../../../server/store/devices.ts';
+import { listEvents } from '../../../server/store/events.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { offlineDevice } from '../../helpers/devices.ts';
 
@@ -96,6 +98,10 @@ forEachDatabase('credentials service', ({ suite, get }) => {
     await svc.confirmNewKey('id-1');
     psk = (await svc.pskFor('id-1'))!;
     assert.equal([psk.current, psk.previous], [Buffer.alloc(16, 2), null]);
+    const confirmed = await listEvents(db, { kindPrefix: 'credentials.confirmed' });
+    assert.equal(confirmed.map((e) => [e.endpoint, e.actor, e.data]), [['dev-1', 'dtls', { identity: 'id-1', droppedIdentity: 'id-1' }]]);
+    await svc.confirmNewKey('id-1');
+    assert.is((await listEvents(db, { kindPrefix: 'credentials.confirmed' })).length, 1, 'nothing to drop: no event');
     // A rotation to a new identity: each identity finds its own key.
     await svc.rotate('dev-1', 'id-1b', { key: hex(16, 3) }, 'test');
     assert.equal((await svc.pskFor('id-1'))!.previous, Buffer.alloc(16, 2));
@@ -107,6 +113,16 @@ forEachDatabase('credentials service', ({ suite, get }) => {
     await svc.confirmNewKey('id-1b');
     assert.is(await svc.pskFor('id-1'), undefined);
     assert.ok((await svc.info('dev-1')).lastHandshakeAt instanceof Date);
+  });
+
+  suite('a device that left long ago is not purged while it holds credentials', async () => {
+    const { db } = get();
+    await offlineDevice(db, 'kept');
+    await offlineDevice(db, 'gone');
+    await new CredentialService({ db, secretsKey: KEY }).put('kept', 'id-k', { generate: true }, 'test');
+    await db.query("UPDATE devices SET last_seen = now() - interval '2 days'");
+    const purged = await purgeLeftDevices(db, { retentionSeconds: 3600 });
+    assert.equal(purged.map((d) => d.endpoint), ['gone']);
   });
 
   suite('a change through one service is seen by another on the same database', async () => {
