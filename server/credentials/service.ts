@@ -135,7 +135,7 @@ export class CredentialService {
   async importAll(entries: readonly ImportEntry[], actor: string): Promise<number> {
     const key = this.#needKey();
     const problems: string[] = [];
-    await this.#db.transaction(async (tx) => {
+    await takenOnRace('of the batch', this.#db.transaction(async (tx) => {
       await claimCheck(tx, key);
       const ids = new Map<string, number>();
       for (const e of entries) {
@@ -152,7 +152,7 @@ export class CredentialService {
         await store.putCredentials(tx, ids.get(e.endpoint)!, e.identity, key.seal(e.key, { endpoint: e.endpoint, identity: e.identity }));
       }
       await recordEvent(tx, { kind: 'credentials.imported', actor, data: { count: entries.length, endpoints: entries.slice(0, 100).map((e) => e.endpoint) } });
-    });
+    }));
     this.#cache.clear();
     return entries.length;
   }
@@ -161,7 +161,7 @@ export class CredentialService {
     checkIdentity(identity);
     const plain = 'key' in source ? parseKey(source.key) : generateKey();
     const key = this.#needKey();
-    await this.#db.transaction(async (tx) => {
+    await takenOnRace(identity, this.#db.transaction(async (tx) => {
       await claimCheck(tx, key);
       const device = await deviceOf(tx, endpoint);
       const holder = await store.identityHolder(tx, identity, device.id);
@@ -177,7 +177,7 @@ export class CredentialService {
         await store.rotateCredentials(tx, device.id, identity, sealed);
         await recordEvent(tx, { kind: 'credentials.rotated', actor, deviceId: device.id, endpoint, data: { identity, previousIdentity: before.identity, generated: !('key' in source) } });
       }
-    });
+    }));
     this.#cache.clear();
     return 'key' in source ? {} : { generated: plain };
   }
@@ -198,6 +198,23 @@ export class CredentialService {
 async function claimCheck(q: Queryable, key: SecretsKey): Promise<void> {
   if (!key.matches(await store.claimKeyCheck(q, key.checkValue()))) {
     throw new SecretsKeyError('this server\'s master key is not the one the stored device keys were encrypted with');
+  }
+}
+
+/**
+ * Changes are serialised across nodes: claimCheck's upsert locks the one credentials_state row
+ * first, so a second change waits and then sees the first's identities. The unique indexes on
+ * identity and previous_identity stay the last word; their violation is the same refusal.
+ */
+async function takenOnRace<T>(identity: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    const e = err as { code?: string; constraint?: string };
+    if (e.code === '23505' && /identity/.test(e.constraint ?? '')) {
+      throw new CredentialsError('FERRY_PSK_IDENTITY_TAKEN', `another device was given the identity ${identity} at the same time`);
+    }
+    throw err;
   }
 }
 

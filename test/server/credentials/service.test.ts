@@ -115,6 +115,18 @@ forEachDatabase('credentials service', ({ suite, get }) => {
     assert.ok((await svc.info('dev-1')).lastHandshakeAt instanceof Date);
   });
 
+  suite('one identity given to two devices at once: one wins, the other is refused with its code', async () => {
+    const { db } = get();
+    await offlineDevice(db, 'dev-1');
+    await offlineDevice(db, 'dev-2');
+    const a = new CredentialService({ db, secretsKey: KEY });
+    const b = new CredentialService({ db, secretsKey: KEY });
+    const results = await Promise.allSettled([a.put('dev-1', 'same', { generate: true }, 'a'), b.put('dev-2', 'same', { generate: true }, 'b')]);
+    assert.equal(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.is((refused.reason as FerryError).code, 'FERRY_PSK_IDENTITY_TAKEN', String(refused.reason));
+  });
+
   suite('a device that left long ago is not purged while it holds credentials', async () => {
     const { db } = get();
     await offlineDevice(db, 'kept');
