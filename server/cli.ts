@@ -8,12 +8,12 @@ import type { Db } from './store/db.ts';
 const USAGE = `Usage: ferry <command> [options]
 
 Commands:
-  serve       run the server (CoAP/LwM2M endpoint, update engine, admin API)   [default]
-  sim         run simulated LwM2M devices against a server
-  sim-image   write a firmware image the simulated devices accept
-  keygen      make a package signing key pair (KEYFILE, KEYFILE.pub)
-  sign        wrap a raw image in a signed package
-  verify      check a signed package and print its manifest
+  serve           run the server (CoAP/LwM2M endpoint, update engine, admin API)   [default]
+  sim             run simulated LwM2M devices against a server
+  sim-image       write a firmware image the simulated devices accept
+  keygen          make a package signing key pair (KEYFILE, KEYFILE.pub)
+  sign            wrap a raw image in a signed package
+  verify          check a signed package and print its manifest
   secrets-keygen  make the master key file device PSKs are encrypted under (--secrets-key-file)
   credentials     set, rotate, rm, ls and import device PSKs through the admin API
 
