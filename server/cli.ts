@@ -1,4 +1,4 @@
-/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify. */
+/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify, secrets-keygen, credentials. */
 import { helpText, parseConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { createLogger } from './log.ts';
@@ -8,12 +8,14 @@ import type { Db } from './store/db.ts';
 const USAGE = `Usage: ferry <command> [options]
 
 Commands:
-  serve       run the server (CoAP/LwM2M endpoint, update engine, admin API)   [default]
-  sim         run simulated LwM2M devices against a server
-  sim-image   write a firmware image the simulated devices accept
-  keygen      make a package signing key pair (KEYFILE, KEYFILE.pub)
-  sign        wrap a raw image in a signed package
-  verify      check a signed package and print its manifest
+  serve           run the server (CoAP/LwM2M endpoint, update engine, admin API)   [default]
+  sim             run simulated LwM2M devices against a server
+  sim-image       write a firmware image the simulated devices accept
+  keygen          make a package signing key pair (KEYFILE, KEYFILE.pub)
+  sign            wrap a raw image in a signed package
+  verify          check a signed package and print its manifest
+  secrets-keygen  make the master key file device PSKs are encrypted under (--secrets-key-file)
+  credentials     set, rotate, rm, ls and import device PSKs through the admin API
 
 Run "ferry <command> --help" for a command's options.
 `;
@@ -86,6 +88,8 @@ async function main(args: string[]): Promise<number> {
     case 'keygen': return (await import('./keys-cli.ts')).keygenCommand(rest);
     case 'sign': return (await import('./keys-cli.ts')).signCommand(rest);
     case 'verify': return (await import('./keys-cli.ts')).verifyCommand(rest);
+    case 'secrets-keygen': return (await import('./credentials/cli.ts')).secretsKeygenCommand(rest);
+    case 'credentials': return (await import('./credentials/cli.ts')).credentialsCommand(rest);
     case 'help': process.stdout.write(USAGE); return 0;
     default: process.stderr.write(`ferry: unknown command "${first}"\n\n${USAGE}`); return 2;
   }

@@ -29,6 +29,8 @@ export interface Config {
   logLevel: string;
   /** PEM public keys firmware packages are verified against. */
   trustedKeys: string[] | undefined;
+  /** File of the master key device PSKs are encrypted under; without it no device key is stored. */
+  secretsKeyFile: string | undefined;
   /** PEM private key raw image uploads are signed with; without it raw images are refused. */
   signingKey: string | undefined;
   /** http(s) URL alerts are POSTed to; none: alerts are only stored, logged and listed. */
@@ -162,6 +164,7 @@ export const SETTINGS: readonly Setting[] = [
     return v;
   } },
   { key: 'signingKey', flag: 'signing-key', env: 'FERRY_SIGNING_KEY', def: undefined, help: 'private key file (PEM) the server signs raw image uploads with; without it only signed packages are accepted', parse: text },
+  { key: 'secretsKeyFile', flag: 'secrets-key-file', env: 'FERRY_SECRETS_KEY_FILE', def: undefined, help: 'file holding the master key (32 bytes as 64 hex digits; ferry secrets-keygen FILE makes one) device PSKs are encrypted under (AES-256-GCM); without it no device key is stored, and a server whose database holds keys does not start', parse: text },
   { key: 'alertWebhook', flag: 'alert-webhook', env: 'FERRY_ALERT_WEBHOOK', def: undefined, help: 'http(s) URL each alert is POSTed to as JSON (retried with backoff); without it alerts are only logged, stored and listed', parse: webhookUrl },
   { key: 'alertWebhookSecret', flag: 'alert-webhook-secret', env: 'FERRY_ALERT_WEBHOOK_SECRET', def: undefined, help: 'key of the X-Ferry-Signature: sha256=<HMAC-SHA256 of the body> header on webhook requests', parse: text },
   { key: 'alertWebhookAttempts', flag: 'alert-webhook-attempts', env: 'FERRY_ALERT_WEBHOOK_ATTEMPTS', def: '6', help: 'attempts per alert before a webhook delivery is given up (1 s, 2 s, 4 s … apart)', parse: int('--alert-webhook-attempts', 1, 20) },

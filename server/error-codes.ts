@@ -41,6 +41,13 @@ export const FERRY_ERRORS = {
   FERRY_TOKEN_NAME_RESERVED: { meaning: 'the name is the configured admin token\'s' },
   FERRY_DUPLICATE_TOKEN_NAME: { meaning: 'a live token already has that name' },
 
+  // Device credentials (DTLS pre-shared keys).
+  FERRY_CREDENTIALS_NOT_FOUND: { meaning: 'the device has no credentials' },
+  FERRY_CREDENTIALS_NO_SECRETS_KEY: { meaning: 'the server has no master key (--secrets-key-file): it stores no device keys' },
+  FERRY_PSK_INVALID: { meaning: 'a PSK identity or key that is not valid: a key must be 16 to 64 bytes in hex, an identity 1 to 128 printable characters without spaces' },
+  FERRY_PSK_IDENTITY_TAKEN: { meaning: 'another device already has that PSK identity (as its current or its previous one)' },
+  FERRY_CREDENTIALS_IMPORT: { meaning: 'a credentials import with bad lines: nothing was imported; the message names each line and what is wrong with it' },
+
   // Firmware images and updates.
   FERRY_FIRMWARE_NOT_FOUND: { meaning: 'no firmware image with that id (or it was deleted)' },
   FERRY_FIRMWARE_IN_USE: { meaning: 'the image cannot be deleted: an update in flight or a campaign not yet ended uses it' },
@@ -115,6 +122,7 @@ export const FERRY_ERRORS = {
   FERRY_USAGE: { meaning: 'command line: bad or missing options of ferry keygen, sign or verify; exits 2' },
   FERRY_KEY_FILE: { meaning: 'start-up (or ferry sign, verify): a key file is missing, unreadable or not a key' },
   FERRY_DATA_DIR_LOCKED: { meaning: 'start-up: another process holds the PGlite data directory (--db-dir)' },
+  FERRY_SECRETS_KEY: { meaning: 'start-up: the master key (--secrets-key-file) is not the one the stored device keys were encrypted with, or device keys are stored and no master key is given' },
   FERRY_MIGRATION: { meaning: 'start-up: a schema migration failed or does not match what was applied' },
 } as const satisfies Record<`FERRY_${string}`, Entry>;
 

@@ -32,6 +32,13 @@ export class DuplicateTokenNameError extends FerryError<'FERRY_DUPLICATE_TOKEN_N
   constructor(name: string) { super('FERRY_DUPLICATE_TOKEN_NAME', `a live token is already named ${name}`); }
 }
 
+export type CredentialsErrorCode = Extract<FerryCode, `FERRY_CREDENTIALS_${string}` | `FERRY_PSK_${string}`>;
+
+/** A device credential refused: bad identity or key, a taken identity, no master key, none to change. */
+export class CredentialsError extends FerryError<CredentialsErrorCode> {
+  override name = 'CredentialsError';
+}
+
 // ── firmware and updates ──
 
 /** No such image, or it was deleted (also while an update was being made with it). */
@@ -135,6 +142,12 @@ export class CommandUsageError extends FerryError<'FERRY_USAGE'> {
 export class KeyFileError extends FerryError<'FERRY_KEY_FILE'> {
   override name = 'KeyFileError';
   constructor(message: string) { super('FERRY_KEY_FILE', message); }
+}
+
+/** The master key does not fit the stored device keys, or keys are stored and no master key is given. */
+export class SecretsKeyError extends FerryError<'FERRY_SECRETS_KEY'> {
+  override name = 'SecretsKeyError';
+  constructor(message: string) { super('FERRY_SECRETS_KEY', message); }
 }
 
 export class MigrationError extends FerryError<'FERRY_MIGRATION'> {

@@ -23,6 +23,9 @@ import { Registrations } from './coap/registrations.ts';
 import { lwm2mRoutes } from './coap/routes.ts';
 import { downloadPortOf, type Config } from './config.ts';
 import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
+import { CredentialService } from './credentials/service.ts';
+import { loadSecretsKey } from './credentials/secrets-key.ts';
+import { checkSecretsKey } from './credentials/startup.ts';
 import { DeviceActivity } from './fota/activity.ts';
 import { CampaignDriver } from './fota/campaigns.ts';
 import { UpdateEngine } from './fota/engine.ts';
@@ -40,6 +43,8 @@ export interface Ferry {
   engine: UpdateEngine;
   alerts: Alerts;
   campaigns: CampaignDriver;
+  /** Device PSKs: provisioning, and the look-up of a key by identity for DTLS handshakes. */
+  credentials: CredentialService;
   /** This node's name in campaign leases and device ownership. */
   nodeId: string;
   dm: DmClient;
@@ -81,12 +86,15 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   // Key files first: a missing or bad one stops start-up before anything listens (KeyFileError names it).
   const packageKeys = await loadPackageKeys(config);
   log.info(describePackageKeys(packageKeys), 'package keys');
+  const secretsKey = config.secretsKeyFile === undefined ? undefined : await loadSecretsKey(config.secretsKeyFile);
   const ownDb = o.db === undefined;
   const db = o.db ?? await openDb({
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dbDir }),
     log: (msg) => log.info(msg),
   });
   log.info({ driver: db.driver, ms: Date.now() - started }, 'database ready');
+  await checkSecretsKey(db, secretsKey).catch(async (err: unknown) => { if (ownDb) await db.close(); throw err; });
+  const credentials = new CredentialService({ db, secretsKey });
 
   const metrics = new Metrics(db);
   const images = new ImageCache({ maxBytes: config.imageCacheMb * 1024 * 1024, load: (id) => loadFirmwarePayload(db, id) });
@@ -151,7 +159,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     alerts, ...(o.onAlert ? { onAlert: o.onAlert } : {}),
   });
 
-  const api = await buildApi({ db, engine, campaigns, metrics, evictImage: (id) => images.evict(id), ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
+  const api = await buildApi({ db, engine, campaigns, credentials, metrics, evictImage: (id) => images.evict(id), ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   alerts.start();
   campaigns.start();
@@ -166,7 +174,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
 
   let closing: Promise<void> | undefined;
   return {
-    db, engine, alerts, campaigns, nodeId, dm, api, coap, coapAddress, download, downloadAddress, apiUrl, metrics,
+    db, engine, alerts, campaigns, credentials, nodeId, dm, api, coap, coapAddress, download, downloadAddress, apiUrl, metrics,
     close() {
       closing ??= (async () => {
         await sweep.stop();

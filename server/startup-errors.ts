@@ -4,7 +4,7 @@
  * setting to change; anything else is a bug and keeps its stack trace.
  */
 import type { Config } from './config.ts';
-import { DataDirLockedError, KeyFileError, MigrationError } from './errors.ts';
+import { DataDirLockedError, KeyFileError, MigrationError, SecretsKeyError } from './errors.ts';
 
 const SOCKET_CODES: Record<string, string> = {
   EADDRINUSE: 'address in use', EACCES: 'permission denied (a port below 1024 needs privileges)',
@@ -33,7 +33,7 @@ function socketSetting(err: SystemError, config: Config): string {
 
 /** One line for a user-caused start-up error, or undefined for anything else (a bug). */
 export function startupErrorLine(err: unknown, config: Config): string | undefined {
-  if (err instanceof MigrationError || err instanceof KeyFileError) return err.message;
+  if (err instanceof MigrationError || err instanceof KeyFileError || err instanceof SecretsKeyError) return err.message;
   if (err instanceof DataDirLockedError) return `${err.message} (--db-dir / FERRY_DB_DIR)`;
   if (!(err instanceof Error)) return undefined;
   const e = err as SystemError;

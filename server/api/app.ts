@@ -22,6 +22,8 @@ import { metricsRoute } from './metrics.ts';
 import type { Metrics } from '../metrics.ts';
 import { campaignRoutes } from './campaigns.ts';
 import { deviceTagRoutes } from './device-tags.ts';
+import { credentialRoutes } from './credentials.ts';
+import type { CredentialService } from '../credentials/service.ts';
 
 const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -42,6 +44,8 @@ export interface ApiDeps {
   metrics: Metrics;
   /** The CoAP sockets /readyz checks are bound (by name: coap, download). */
   sockets?: Record<string, BoundSocket | undefined>;
+  /** Device PSKs; without it /api/v1/devices/:endpoint/credentials is not served. */
+  credentials?: CredentialService;
   /** Campaigns; without it /api/v1/campaigns is not served. */
   campaigns?: CampaignDriver;
 }
@@ -67,6 +71,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   alertRoutes(app, deps);
   eventRoutes(app, deps);
   deviceTagRoutes(app, deps);
+  if (deps.credentials) credentialRoutes(app, { credentials: deps.credentials });
   if (deps.campaigns) campaignRoutes(app, { campaigns: deps.campaigns });
   await app.ready();
   return app;

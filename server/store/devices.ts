@@ -258,6 +258,7 @@ export const KEEPS_DEVICE: readonly string[] = [
   'EXISTS (SELECT 1 FROM device_updates u WHERE u.device_id = d.id)',     // an update history
   'EXISTS (SELECT 1 FROM campaign_devices c WHERE c.device_id = d.id)',   // a campaign's member
   "d.tags <> '{}'",                                                        // tagged by an operator
+  'EXISTS (SELECT 1 FROM device_credentials k WHERE k.device_id = d.id)', // provisioned with a PSK
 ];
 
 /**

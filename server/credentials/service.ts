@@ -1,0 +1,227 @@
+/**
+ * Device credentials: provisioning (create or replace, rotate, delete, import) and the DTLS
+ * layer's look-up of a PSK by identity. Keys are sealed under the master key before they reach the
+ * database and opened only here. Looked-up keys are kept in a bounded LRU cache that is dropped
+ * whenever the generation in the database moves: it is read at most once a second on a hit, and
+ * with every miss, so a change made on any node is seen by every node within a second.
+ */
+import { LRUCache } from 'lru-cache';
+import { CredentialsError, DeviceNotFoundError, SecretsKeyError } from '../errors.ts';
+import type { Db, Queryable } from '../store/db.ts';
+import * as devices from '../store/devices.ts';
+import { recordEvent } from '../store/events.ts';
+import * as store from '../store/credentials.ts';
+import { checkIdentity, generateKey, parseKey } from './psk.ts';
+import type { SecretsKey } from './secrets-key.ts';
+import type { ImportEntry } from './import.ts';
+
+/** The keys a handshake with `identity` may use: the current one, and the one a rotation replaced while the device has not used the new one. */
+export interface PskLookup {
+  deviceId: number;
+  endpoint: string;
+  /** The current key, when `identity` is the current identity. */
+  current: Buffer | null;
+  /** The previous key, when `identity` is the previous identity. */
+  previous: Buffer | null;
+}
+
+/** What an operator may see of a device's credentials: never the key. */
+export interface CredentialInfo {
+  endpoint: string;
+  identity: string;
+  previousIdentity: string | null;
+  createdAt: Date;
+  rotatedAt: Date | null;
+  lastHandshakeAt: Date | null;
+}
+
+/** A key given in hex, or one to generate (returned once, to the caller). */
+export type KeySource = { key: string } | { generate: true };
+
+export interface CredentialServiceOptions {
+  db: Db;
+  /** Undefined: keys are refused (FERRY_CREDENTIALS_NO_SECRETS_KEY); listings still work. */
+  secretsKey: SecretsKey | undefined;
+  cacheSize?: number;
+  /** Milliseconds a cached key is trusted before the generation is read again. */
+  checkEveryMs?: number;
+  now?: () => number;
+}
+
+export class CredentialService {
+  readonly #db: Db;
+  readonly #key: SecretsKey | undefined;
+  readonly #cache: LRUCache<string, PskLookup>;
+  readonly #checkEveryMs: number;
+  readonly #now: () => number;
+  #generation = -1;
+  #checkedAt = -Infinity;
+
+  constructor(o: CredentialServiceOptions) {
+    this.#db = o.db;
+    this.#key = o.secretsKey;
+    this.#cache = new LRUCache({ max: o.cacheSize ?? 10_000 });
+    this.#checkEveryMs = o.checkEveryMs ?? 1000;
+    this.#now = o.now ?? Date.now;
+  }
+
+  /** The keys for a handshake with `identity`, or undefined when no device has it. */
+  async pskFor(identity: string): Promise<PskLookup | undefined> {
+    if (this.#now() - this.#checkedAt >= this.#checkEveryMs) this.#seeGeneration(await store.generation(this.#db));
+    const hit = this.#cache.get(identity);
+    if (hit) return hit;
+    const { row, generation } = await store.credentialsByIdentity(this.#db, identity);
+    this.#seeGeneration(generation);
+    if (!row) return undefined;
+    const key = this.#needKey();
+    const found: PskLookup = {
+      deviceId: row.deviceId, endpoint: row.endpoint,
+      current: row.identity === identity ? key.open(row.key, { endpoint: row.endpoint, identity }) : null,
+      previous: row.previous?.identity === identity ? key.open(row.previous.key, { endpoint: row.endpoint, identity }) : null,
+    };
+    if (this.#generation === generation) this.#cache.set(identity, found);
+    return found;
+  }
+
+  /**
+   * A handshake with `identity` completed. With the current key (`usedPrevious` false) the
+   * previous key is dropped: the device has the new one.
+   */
+  async handshakeDone(identity: string, usedPrevious: boolean): Promise<void> {
+    if (usedPrevious) { await store.recordHandshake(this.#db, identity); return; }
+    await this.confirmNewKey(identity);
+  }
+
+  /** A handshake with the current key of `identity` completed: the previous key goes. */
+  async confirmNewKey(identity: string): Promise<void> {
+    const dropped = await this.#db.transaction(async (tx) => {
+      const gone = await store.confirmCurrentKey(tx, identity);
+      if (gone) await recordEvent(tx, { kind: 'credentials.confirmed', actor: 'dtls', deviceId: gone.deviceId, data: { identity, droppedIdentity: gone.droppedIdentity } });
+      return gone !== undefined;
+    });
+    if (dropped) this.#cache.clear();
+  }
+
+  /** Creates or replaces the device's credentials; returns the generated key, if one was. */
+  async put(endpoint: string, identity: string, source: KeySource, actor: string): Promise<{ generated?: Buffer }> {
+    return this.#change(endpoint, identity, source, actor, 'put');
+  }
+
+  /** A new current key; the old one stays as the previous until a handshake with the new one. */
+  async rotate(endpoint: string, identity: string, source: KeySource, actor: string): Promise<{ generated?: Buffer }> {
+    return this.#change(endpoint, identity, source, actor, 'rotate');
+  }
+
+  async remove(endpoint: string, actor: string): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      const device = await deviceOf(tx, endpoint);
+      if (!await store.deleteCredentials(tx, device.id)) throw noCredentials(endpoint);
+      await recordEvent(tx, { kind: 'credentials.deleted', actor, deviceId: device.id, endpoint });
+    });
+    this.#cache.clear();
+  }
+
+  async info(endpoint: string): Promise<CredentialInfo> {
+    const device = await deviceOf(this.#db, endpoint);
+    const row = await store.credentialsOf(this.#db, device.id);
+    if (!row) throw noCredentials(endpoint);
+    return {
+      endpoint, identity: row.identity, previousIdentity: row.previous?.identity ?? null,
+      createdAt: row.createdAt, rotatedAt: row.rotatedAt, lastHandshakeAt: row.lastHandshakeAt,
+    };
+  }
+
+  /** Creates or replaces every entry's credentials in one transaction: all or none. Entries are checked already (import.ts). */
+  async importAll(entries: readonly ImportEntry[], actor: string): Promise<number> {
+    const key = this.#needKey();
+    const problems: string[] = [];
+    await takenOnRace('of the batch', this.#db.transaction(async (tx) => {
+      await claimCheck(tx, key);
+      const ids = new Map<string, number>();
+      for (const e of entries) {
+        const device = await devices.findByEndpoint(tx, e.endpoint);
+        if (!device) { problems.push(`line ${e.line}: no device ${e.endpoint}`); continue; }
+        ids.set(e.endpoint, device.id);
+        const holder = await store.identityHolder(tx, e.identity, device.id);
+        if (holder !== undefined && !entries.some((o) => o.endpoint === holder)) problems.push(`line ${e.line}: identity ${e.identity} is device ${holder}'s`);
+      }
+      if (problems.length > 0) throw new CredentialsError('FERRY_CREDENTIALS_IMPORT', `nothing imported: ${problems.join('; ')}`);
+      // Identities may move between devices of the batch: the old credentials all go first.
+      for (const e of entries) await store.deleteCredentials(tx, ids.get(e.endpoint)!);
+      for (const e of entries) {
+        await store.putCredentials(tx, ids.get(e.endpoint)!, e.identity, key.seal(e.key, { endpoint: e.endpoint, identity: e.identity }));
+      }
+      await recordEvent(tx, { kind: 'credentials.imported', actor, data: { count: entries.length, endpoints: entries.slice(0, 100).map((e) => e.endpoint) } });
+    }));
+    this.#cache.clear();
+    return entries.length;
+  }
+
+  async #change(endpoint: string, identity: string, source: KeySource, actor: string, how: 'put' | 'rotate'): Promise<{ generated?: Buffer }> {
+    checkIdentity(identity);
+    const plain = 'key' in source ? parseKey(source.key) : generateKey();
+    const key = this.#needKey();
+    await takenOnRace(identity, this.#db.transaction(async (tx) => {
+      await claimCheck(tx, key);
+      const device = await deviceOf(tx, endpoint);
+      const holder = await store.identityHolder(tx, identity, device.id);
+      if (holder !== undefined) throw new CredentialsError('FERRY_PSK_IDENTITY_TAKEN', `device ${holder} already has the identity ${identity}`);
+      const sealed = key.seal(plain, { endpoint, identity });
+      if (how === 'put') {
+        const existed = await store.credentialsOf(tx, device.id);
+        await store.putCredentials(tx, device.id, identity, sealed);
+        await recordEvent(tx, { kind: existed ? 'credentials.replaced' : 'credentials.created', actor, deviceId: device.id, endpoint, data: { identity, generated: !('key' in source) } });
+      } else {
+        const before = await store.credentialsOf(tx, device.id);
+        if (!before) throw noCredentials(endpoint);
+        await store.rotateCredentials(tx, device.id, identity, sealed);
+        await recordEvent(tx, { kind: 'credentials.rotated', actor, deviceId: device.id, endpoint, data: { identity, previousIdentity: before.identity, generated: !('key' in source) } });
+      }
+    }));
+    this.#cache.clear();
+    return 'key' in source ? {} : { generated: plain };
+  }
+
+  #seeGeneration(generation: number): void {
+    if (generation !== this.#generation) this.#cache.clear();
+    this.#generation = generation;
+    this.#checkedAt = this.#now();
+  }
+
+  #needKey(): SecretsKey {
+    if (!this.#key) throw new CredentialsError('FERRY_CREDENTIALS_NO_SECRETS_KEY', 'this server has no master key (--secrets-key-file / FERRY_SECRETS_KEY_FILE): it stores no device keys');
+    return this.#key;
+  }
+}
+
+/** The master key's check value stored with the first key; a key sealed under another master key is refused. */
+async function claimCheck(q: Queryable, key: SecretsKey): Promise<void> {
+  if (!key.matches(await store.claimKeyCheck(q, key.checkValue()))) {
+    throw new SecretsKeyError('this server\'s master key is not the one the stored device keys were encrypted with');
+  }
+}
+
+/**
+ * Changes are serialised across nodes: claimCheck's upsert locks the one credentials_state row
+ * first, so a second change waits and then sees the first's identities. The unique indexes on
+ * identity and previous_identity stay the last word; their violation is the same refusal.
+ */
+async function takenOnRace<T>(identity: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    const e = err as { code?: string; constraint?: string };
+    if (e.code === '23505' && /identity/.test(e.constraint ?? '')) {
+      throw new CredentialsError('FERRY_PSK_IDENTITY_TAKEN', `another device was given the identity ${identity} at the same time`);
+    }
+    throw err;
+  }
+}
+
+async function deviceOf(q: Queryable, endpoint: string): Promise<{ id: number }> {
+  const device = await devices.findByEndpoint(q, endpoint);
+  if (!device) throw new DeviceNotFoundError(`no device ${endpoint}`);
+  return device;
+}
+
+const noCredentials = (endpoint: string): CredentialsError => new CredentialsError('FERRY_CREDENTIALS_NOT_FOUND', `device ${endpoint} has no credentials`);
