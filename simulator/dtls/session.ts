@@ -252,10 +252,17 @@ export class DtlsSession {
     this.#timer.start();
   }
 
-  /** Sends the current flight in one datagram; each record takes a fresh sequence number (RFC 6347 §4.2.4). */
+  /**
+   * Sends the current flight; each record takes a fresh sequence number (RFC 6347 §4.2.4).
+   * Records of one epoch share a datagram, the two epochs go apart: a server that has finished
+   * its handshake may reject epoch-0 records (GnuTLS does) and stop reading the datagram there,
+   * so the repeated epoch-1 Finished travels on its own.
+   */
   #sendFlight(): void {
-    const records = this.#flight.map((f) => (f.epoch === 0 ? this.#plain(f.type, f.content) : this.#protect(f.type, f.content)));
-    this.#send(Buffer.concat(records));
+    for (const epoch of [0, 1]) {
+      const records = this.#flight.filter((f) => f.epoch === epoch).map((f) => (epoch === 0 ? this.#plain(f.type, f.content) : this.#protect(f.type, f.content)));
+      if (records.length > 0) this.#send(Buffer.concat(records));
+    }
   }
 
   #plain(type: number, content: Buffer): Buffer {
