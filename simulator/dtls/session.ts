@@ -41,6 +41,9 @@ export class DtlsSession {
   readonly #opts: DtlsClientOptions;
   readonly #send: (datagram: Buffer) => void;
   readonly #timer: FlightTimer;
+  readonly #clock: Clock;
+  readonly #repeatGapMs: number;
+  #lastFlightAt = 0;
   readonly #reasm = new Reassembler();
   readonly #windows = [new ReplayWindow(), new ReplayWindow()];
   readonly #clientRandom = randomBytes(32);
@@ -75,8 +78,10 @@ export class DtlsSession {
       this.#reject = rej;
     });
     this.ready.catch(() => {});
+    this.#clock = opts.clock ?? realClock;
+    this.#repeatGapMs = (opts.initialTimeoutMs ?? 1000) / 4;
     const t = { initialMs: opts.initialTimeoutMs ?? 1000, maxMs: opts.maxTimeoutMs ?? 60_000, maxRetransmits: opts.maxRetransmits ?? 6 };
-    this.#timer = new FlightTimer(opts.clock ?? realClock, t, () => this.#sendFlight(true), () => this.#fail(new DtlsError('timeout', `DTLS handshake timed out after ${t.maxRetransmits} retransmissions`)));
+    this.#timer = new FlightTimer(this.#clock, t, () => this.#sendFlight(true), () => this.#fail(new DtlsError('timeout', `DTLS handshake timed out after ${t.maxRetransmits} retransmissions`)));
   }
 
   get established(): boolean {
@@ -152,7 +157,9 @@ export class DtlsSession {
     if (type !== ContentType.handshake) return;
     if (epoch === 1 && !this.#serverCcs) return;
     const done = this.#reasm.push(content);
-    if (done.length === 0 && epoch === 0 && this.#state === 'finishing') this.#sendFlight(true); // server repeated its flight
+    // RFC 6347 §4.2.4: the server repeated its flight, so ours was lost; answer once per burst
+    // (a repeated flight comes as several records, often several datagrams).
+    if (done.length === 0 && epoch === 0 && this.#state === 'finishing' && this.#clock.now() - this.#lastFlightAt >= this.#repeatGapMs) this.#sendFlight(true);
     for (const m of done) this.#pending.set(m.seq, m);
     this.#drain();
   }
@@ -262,6 +269,7 @@ export class DtlsSession {
    * there (GnuTLS does), and it resends its last flight only when it reads our Finished.
    */
   #sendFlight(retransmission = false): void {
+    this.#lastFlightAt = this.#clock.now();
     const records = this.#flight.map((f) => (f.epoch === 0 ? this.#plain(f.type, f.content) : this.#protect(f.type, f.content)));
     this.#send(Buffer.concat(records));
     const later = this.#flight.filter((f) => f.epoch === 1);
