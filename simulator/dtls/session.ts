@@ -9,13 +9,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { realClock } from '../clock.ts';
 import type { Clock } from '../clock.ts';
-import { openRecord, sealRecord } from './ccm.ts';
+import { openRecord } from './ccm.ts';
 import type { RecordCipher } from './ccm.ts';
 import { DtlsError, alertName } from './errors.ts';
 import { FlightTimer } from './flight-timer.ts';
 import { ExtensionType, HandshakeType, Reassembler, clientHelloBody, handshakeMessage, pskClientKeyExchangeBody, readHelloVerifyRequest, readPskServerKeyExchange, readServerHello } from './handshake.ts';
 import { extendedMasterSecret, finishedVerifyData, pskPremaster, sha256, trafficKeys } from './prf.ts';
-import { ContentType, DTLS12, aeadAdditionalData, cidAdditionalData, decodeRecords, encodeRecord, innerPlaintext } from './record.ts';
+import { ContentType, DTLS12, aeadAdditionalData, decodeRecords } from './record.ts';
+import { RecordWriter } from './record-writer.ts';
 import { ReplayWindow } from './replay.ts';
 
 export const Suite = { PSK_AES_128_CCM_8: 0xc0a8, PSK_AES_128_CCM: 0xc0a4 } as const;
@@ -48,7 +49,7 @@ export class DtlsSession {
   readonly #windows = [new ReplayWindow(), new ReplayWindow()];
   readonly #clientRandom = randomBytes(32);
   #state: State = 'new';
-  #writeSeq: [number, number] = [0, 0];
+  readonly #out = new RecordWriter();
   #msgSeq = 0;
   #nextServerSeq: number | undefined;
   #pending = new Map<number, { type: number; body: Buffer }>();
@@ -58,10 +59,8 @@ export class DtlsSession {
   #tagLength = 8;
   #hint = Buffer.alloc(0);
   #master: Buffer<ArrayBufferLike> = Buffer.alloc(0);
-  #write: RecordCipher | undefined;
   #read: RecordCipher | undefined;
   #serverCcs = false;
-  #peerCid: Buffer | undefined;
   #resolve!: () => void;
   #reject!: (e: DtlsError) => void;
   readonly ready: Promise<void>;
@@ -97,7 +96,7 @@ export class DtlsSession {
   }
   /** The CID the server asked us to put on our records (RFC 9146 §3), if any. */
   get peerCid(): Buffer | undefined {
-    return this.#peerCid;
+    return this.#out.cid;
   }
 
   /** Sends the first ClientHello; `ready` settles when the handshake ends. */
@@ -112,12 +111,12 @@ export class DtlsSession {
   /** Encrypts and sends application data (only once established). */
   sendApplicationData(data: Buffer): void {
     if (this.#state !== 'established') throw new DtlsError('closed', 'DTLS session not established');
-    this.#send(this.#protect(ContentType.applicationData, data));
+    this.#send(this.#out.protect(ContentType.applicationData, data));
   }
 
   /** Sends close_notify (RFC 5246 §7.2.1) and ends the session. */
   close(): void {
-    if (this.#state === 'established') this.#send(this.#protect(ContentType.alert, Buffer.from([1, 0])));
+    if (this.#state === 'established') this.#send(this.#out.protect(ContentType.alert, Buffer.from([1, 0])));
     this.#end();
   }
 
@@ -207,7 +206,7 @@ export class DtlsSession {
       const cid = sh.extensions.get(ExtensionType.connectionId);
       if (cid !== undefined && this.#opts.useCid === true && cid.length >= 1) {
         const c = cid.subarray(1, 1 + cid.readUInt8(0));
-        if (c.length > 0) this.#peerCid = Buffer.from(c);
+        if (c.length > 0) this.#out.cid = Buffer.from(c);
       }
       this.#transcript.push(whole);
     } else if (type === HandshakeType.serverKeyExchange && this.#state === 'hello') {
@@ -219,7 +218,7 @@ export class DtlsSession {
     } else if (type === HandshakeType.finished && this.#state === 'finishing') {
       const expected = finishedVerifyData(this.#master, 'server', sha256(Buffer.concat(this.#transcript)));
       if (body.length !== 12 || !timingSafeEqual(body, expected)) {
-        this.#send(this.#protect(ContentType.alert, Buffer.from([2, 51])));
+        this.#send(this.#out.protect(ContentType.alert, Buffer.from([2, 51])));
         throw new DtlsError('protocol', "the server's Finished does not verify (RFC 5246 §7.4.9)");
       }
       this.#timer.stop();
@@ -247,7 +246,7 @@ export class DtlsSession {
     // RFC 7627 §4: the session hash covers the transcript up to and including ClientKeyExchange.
     this.#master = extendedMasterSecret(pskPremaster(this.#opts.psk), sha256(Buffer.concat(this.#transcript)));
     const keys = trafficKeys(this.#master, this.#clientRandom, this.#serverRandom);
-    this.#write = { key: keys.clientKey, iv: keys.clientIv, tagLength: this.#tagLength };
+    this.#out.cipher = { key: keys.clientKey, iv: keys.clientIv, tagLength: this.#tagLength };
     this.#read = { key: keys.serverKey, iv: keys.serverIv, tagLength: this.#tagLength };
     const verify = finishedVerifyData(this.#master, 'client', sha256(Buffer.concat(this.#transcript)));
     const fin = handshakeMessage(HandshakeType.finished, this.#msgSeq++, verify);
@@ -270,30 +269,10 @@ export class DtlsSession {
    */
   #sendFlight(retransmission = false): void {
     this.#lastFlightAt = this.#clock.now();
-    const records = this.#flight.map((f) => (f.epoch === 0 ? this.#plain(f.type, f.content) : this.#protect(f.type, f.content)));
+    const records = this.#flight.map((f) => (f.epoch === 0 ? this.#out.plain(f.type, f.content) : this.#out.protect(f.type, f.content)));
     this.#send(Buffer.concat(records));
     const later = this.#flight.filter((f) => f.epoch === 1);
-    if (retransmission && later.length > 0 && later.length < this.#flight.length) this.#send(Buffer.concat(later.map((f) => this.#protect(f.type, f.content))));
-  }
-
-  #plain(type: number, content: Buffer): Buffer {
-    const seq = this.#writeSeq[0]++;
-    return encodeRecord({ type, version: DTLS12, epoch: 0, seq, fragment: content });
-  }
-
-  /** An epoch-1 record: RFC 5246 §6.2.3.3, or RFC 9146 §4–5 when the server gave us a CID. */
-  #protect(type: number, content: Buffer): Buffer {
-    const w = this.#write;
-    if (w === undefined) throw new DtlsError('closed', 'no keys yet');
-    const seq = this.#writeSeq[1]++;
-    const cid = this.#peerCid;
-    if (cid === undefined) {
-      const aad = aeadAdditionalData(1, seq, type, DTLS12, content.length);
-      return encodeRecord({ type, version: DTLS12, epoch: 1, seq, fragment: sealRecord(w, 1, seq, aad, content) });
-    }
-    const inner = innerPlaintext(content, type);
-    const aad = cidAdditionalData(1, seq, DTLS12, cid, inner.length);
-    return encodeRecord({ type: ContentType.tls12Cid, version: DTLS12, epoch: 1, seq, cid, fragment: sealRecord(w, 1, seq, aad, inner) });
+    if (retransmission && later.length > 0 && later.length < this.#flight.length) this.#send(Buffer.concat(later.map((f) => this.#out.protect(f.type, f.content))));
   }
 
   #onAlert(content: Buffer): void {
@@ -303,7 +282,7 @@ export class DtlsSession {
     if (desc !== 0 && level !== 2) return; // warnings other than close_notify are ignored
     const err = new DtlsError(desc === 0 ? 'closed' : 'alert', `DTLS ${level === 2 ? 'fatal' : 'warning'} alert from server: ${alertName(desc)} (${desc})`, desc);
     if (this.#state === 'established') {
-      if (desc === 0) this.#send(this.#protect(ContentType.alert, Buffer.from([1, 0]))); // RFC 5246 §7.2.1: answer close_notify
+      if (desc === 0) this.#send(this.#out.protect(ContentType.alert, Buffer.from([1, 0]))); // RFC 5246 §7.2.1: answer close_notify
       this.#end();
       this.onClose(desc === 0 ? undefined : err);
     } else {

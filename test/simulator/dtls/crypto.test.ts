@@ -1,9 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ccmOpen, ccmSeal } from '../../../simulator/dtls/ccm.ts';
+import { ccmOpen, ccmSeal, openRecord } from '../../../simulator/dtls/ccm.ts';
+import { RecordWriter } from '../../../simulator/dtls/record-writer.ts';
 import { prf, pskPremaster } from '../../../simulator/dtls/prf.ts';
 import { ReplayWindow } from '../../../simulator/dtls/replay.ts';
-import { cidAdditionalData, decodeRecords, encodeRecord, innerPlaintext, readInnerPlaintext } from '../../../simulator/dtls/record.ts';
+import { aeadAdditionalData, cidAdditionalData, decodeRecords, encodeRecord, innerPlaintext, readInnerPlaintext } from '../../../simulator/dtls/record.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -70,6 +71,26 @@ test('RFC 6347 §4.1: records in one datagram; RFC 9146 §4: a tls12_cid record 
   assert.equal(readInnerPlaintext(Buffer.concat([inner, Buffer.alloc(3)])), { type: 23, content: hex('0a0b') });
   const aad = cidAdditionalData(1, 5, 0xfefd, cid, 10);
   assert.is(aad.toString('hex'), 'ffffffffffffffff' + '19' + '02' + '19' + 'fefd' + '0001' + '000000000005' + 'c1d2' + '000a');
+});
+
+test('epoch-1 records: sealed per RFC 6655 without a CID, in the RFC 9146 §4 format with one', () => {
+  const w = new RecordWriter();
+  const cipher = { key: hex('000102030405060708090a0b0c0d0e0f'), iv: hex('a1a2a3a4'), tagLength: 8 };
+  w.cipher = cipher;
+  const plainRec = decodeRecords(w.protect(23, Buffer.from('hello')), 0)[0];
+  assert.is(plainRec?.type, 23);
+  assert.is(plainRec?.seq, 0);
+  assert.is(plainRec?.fragment.length, 8 + 5 + 8, 'explicit nonce, ciphertext, 8-byte tag');
+  assert.is(plainRec?.fragment.subarray(0, 8).toString('hex'), '0001000000000000', 'explicit nonce = epoch ‖ sequence');
+  const opened = openRecord(cipher, plainRec?.fragment as Buffer, (n) => aeadAdditionalData(1, 0, 23, 0xfefd, n));
+  assert.is(opened?.toString(), 'hello');
+  w.cid = hex('0a0b0c');
+  const rec = decodeRecords(w.protect(23, Buffer.from('hi')), 3)[0];
+  assert.is(rec?.type, 25);
+  assert.equal(rec?.cid, hex('0a0b0c'));
+  assert.is(rec?.seq, 1);
+  const inner = openRecord(cipher, rec?.fragment as Buffer, (n) => cidAdditionalData(1, 1, 0xfefd, hex('0a0b0c'), n));
+  assert.equal(inner !== undefined ? readInnerPlaintext(inner) : undefined, { type: 23, content: Buffer.from('hi') });
 });
 
 test.run();
