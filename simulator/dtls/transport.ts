@@ -6,6 +6,8 @@
  * refused. `rebind` moves the session to a new socket (a NAT rebinding), which only a session
  * with a Connection ID survives (RFC 9146 §6).
  */
+import { realClock } from '../clock.ts';
+import type { Clock } from '../clock.ts';
 import type { Peer } from '../coap/outbox.ts';
 import type { DatagramTransport, TransportLayer } from '../coap/transport.ts';
 import { DtlsError } from './errors.ts';
@@ -17,6 +19,8 @@ export interface DtlsTransportOptions extends DtlsClientOptions {
   server: Peer;
   /** Reports the handshake failing or the session ending by alert. */
   onError?: (err: DtlsError) => void;
+  /** The server ended the session with close_notify (RFC 5246 §7.2.1). */
+  onClosed?: () => void;
 }
 
 const samePeer = (a: Peer, b: Peer): boolean => a.port === b.port && a.address === b.address;
@@ -28,14 +32,20 @@ export class DtlsTransport implements DatagramTransport {
   #handler: (buf: Buffer, peer: Peer) => void = () => {};
   #queue: { buf: Buffer; done: ((err?: Error) => void) | undefined }[] = [];
   #failed: DtlsError | undefined;
+  readonly #clock: Clock;
+  #lastSend: Promise<void> = Promise.resolve();
 
   constructor(inner: DatagramTransport, opts: DtlsTransportOptions) {
     this.#inner = inner;
     this.#server = opts.server;
-    this.session = new DtlsSession((datagram) => this.#inner.send(datagram, this.#server), opts);
+    this.#clock = opts.clock ?? realClock;
+    this.session = new DtlsSession((datagram) => {
+      this.#lastSend = new Promise<void>((resolve) => this.#inner.send(datagram, this.#server, () => resolve()));
+    }, opts);
     this.session.onData = (data) => this.#handler(data, this.#server);
     this.session.onClose = (err) => {
       if (err !== undefined) opts.onError?.(err);
+      else opts.onClosed?.();
     };
     this.#listen(inner);
     this.session.start().then(
@@ -82,10 +92,17 @@ export class DtlsTransport implements DatagramTransport {
     return this.#inner.address();
   }
 
-  /** Sends close_notify, then closes the socket underneath. */
-  close(): Promise<void> {
+  /**
+   * Sends close_notify, then closes the socket underneath once the alert has left (or after
+   * 200 ms: a layer below may drop it without a word).
+   */
+  async close(): Promise<void> {
     this.session.close();
-    return this.#inner.close();
+    let timer: unknown;
+    const cap = new Promise<void>((resolve) => (timer = this.#clock.setTimeout(resolve, 200)));
+    await Promise.race([this.#lastSend, cap]);
+    this.#clock.clearTimeout(timer);
+    await this.#inner.close();
   }
 
   /**

@@ -16,7 +16,7 @@ import { DtlsError } from '../../../simulator/dtls/errors.ts';
 import { Suite } from '../../../simulator/dtls/session.ts';
 import { DtlsTransport, dtlsClientLayer } from '../../../simulator/dtls/transport.ts';
 import type { DtlsTransportOptions } from '../../../simulator/dtls/transport.ts';
-import { within } from '../helpers.ts';
+import { until, within } from '../helpers.ts';
 import { hasCommand, startLibcoap } from './libcoap.ts';
 import type { LibcoapServer } from './libcoap.ts';
 
@@ -64,6 +64,25 @@ function suite(binary: string): void {
       const missing = await get(t, srv, 'no-such-resource');
       assert.is(missing.code, '4.04');
       await t.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test(`${name}: close_notify both ways`, async () => {
+    const srv = await startLibcoap(binary, KEY, HINT);
+    try {
+      const ours = await connect(srv);
+      await within(ours.ready, 5000, 'handshake');
+      await ours.close();
+      if (name === 'openssl') await until(() => /alert read:warning:close notify/i.test(srv.log()), 2000, 'the server reading our close_notify');
+      let closed = false;
+      const theirs = await connect(srv, { onClosed: () => (closed = true) });
+      await within(theirs.ready, 5000, 'handshake');
+      await srv.stop();
+      await until(() => closed, 2000, "the server's close_notify");
+      assert.not.ok(theirs.session.established);
+      await theirs.close();
     } finally {
       await srv.stop();
     }
