@@ -153,7 +153,9 @@ export class DtlsSession {
       if (this.#state === 'established' && epoch === 1) this.onData(content);
       return;
     }
-    if (type !== ContentType.handshake) return;
+    // Once established, handshake records are only repeats of the server's last flight, or a
+    // renegotiation, which RFC 7925 §17 leaves out: both are ignored.
+    if (type !== ContentType.handshake || this.#state === 'established') return;
     if (epoch === 1 && !this.#serverCcs) return;
     const done = this.#reasm.push(content);
     // RFC 6347 §4.2.4: the server repeated its flight, so ours was lost; answer once per burst
