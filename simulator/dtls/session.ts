@@ -144,7 +144,11 @@ export class DtlsSession {
   }
 
   #onRecord(type: number, epoch: number, content: Buffer): void {
-    if (type === ContentType.alert) return this.#onAlert(content);
+    if (type === ContentType.alert) {
+      // After the handshake only a protected alert counts: one in the clear could come from anyone.
+      if (epoch === 0 && this.#state === 'established') return;
+      return this.#onAlert(content);
+    }
     if (type === ContentType.changeCipherSpec) {
       if (this.#state === 'finishing' && epoch === 0) this.#serverCcs = true;
       return;
