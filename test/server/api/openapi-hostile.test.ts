@@ -132,8 +132,8 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
     return {};
   }
   /** A valid JSON body for each route that takes one. */
-  function validBody(route: string): Record<string, unknown> | null {
-    const bodies: Record<string, Record<string, unknown>> = {
+  function validBody(route: string): Record<string, unknown> | unknown[] | null {
+    const bodies: Record<string, Record<string, unknown> | unknown[]> = {
       'POST /api/v1/tokens': { name: 'made-by-table', role: 'viewer' },
       'POST /api/v1/devices/{endpoint}/update': { firmwareId: real.firmware },
       'PUT /api/v1/devices/{endpoint}/lwm2m/{path}': { value: 'table' },
@@ -141,6 +141,9 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       'POST /api/v1/devices/{endpoint}/execute/{path}': {},
       'PUT /api/v1/devices/{endpoint}/attributes/{path}': { pmin: 10 },
       'PUT /api/v1/devices/{endpoint}/tags': { tags: ['table'] },
+      'PUT /api/v1/devices/{endpoint}/credentials': { identity: 'table-identity', generate: true },
+      'POST /api/v1/devices/{endpoint}/credentials/rotate': { identity: 'table-identity-2', generate: true },
+      'POST /api/v1/credentials/import': [],
       'POST /api/v1/alerts/{id}/ack': {},
       'POST /api/v1/campaigns': { name: 'table', firmwareId: real.firmware, target: { hardwareClass: 'sim-1', tags: ['no-such-tag'] }, policy: { waves: ['100%'] } },
       'POST /api/v1/campaigns/{id}/start': {}, 'POST /api/v1/campaigns/{id}/pause': { reason: 'table' },
@@ -193,7 +196,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
         if (jsonBody && body) {
           for (const name of Object.keys(jsonBody.properties ?? {})) {
             parameters++;
-            const text = JSON.stringify({ ...body, [name]: MARK });
+            const text = JSON.stringify({ ...(body as Record<string, unknown>), [name]: MARK });
             for (const v of JSON_VALUES) add(`body:${name}`, v.length > 40 ? `${v.slice(0, 12)}…(${v.length})` : v, false, build({ rawBody: text.replace(`"${MARK}"`, () => v) }));
             const [before, after] = text.split(`"${MARK}"`) as [string, string];
             add(`body:${name}`, 'a string of invalid UTF-8', false, build({ rawBody: Buffer.concat([Buffer.from(before), INVALID_UTF8, Buffer.from(after)]) }));
