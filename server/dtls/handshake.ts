@@ -173,9 +173,12 @@ export class ServerHandshake {
     this.transcript.push(handshakeHashInput(message));
     const ours: HandshakeMessage = { msgType: HandshakeType.finished, messageSeq: this.serverSeq, body: encodeFinished(verifyData(master, 'server', this.hash())) };
     const protection = this.protection!;
+    // The closure holds only what a resend needs, not this handshake's transcript and flight.
+    let epoch0Seq = this.epoch0Seq;
+    const finished = encodeHandshake(ours);
     const finalFlight = (): Buffer[] => [Buffer.concat([
-      this.plainRecord(ContentType.change_cipher_spec, encodeChangeCipherSpec()),
-      protection.sealRecord(ContentType.handshake, encodeHandshake(ours)),
+      encodeRecord({ type: ContentType.change_cipher_spec, version: DTLS_1_2, epoch: 0, sequenceNumber: epoch0Seq++, fragment: encodeChangeCipherSpec() }),
+      protection.sealRecord(ContentType.handshake, finished),
     ])];
     return { send: finalFlight(), established: { protection, identity: this.identity!, suite: this.suite, finalFlight } };
   }
