@@ -35,7 +35,11 @@ export async function startServer(resources: Record<string, Buffer>, options: Pa
   });
   return {
     dtls, port: dtls.address().port, requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // node-coap does not close a socket it was given: the DTLS layer (and its UDP socket) is closed after it.
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => dtls.close(() => resolve()));
+    },
   };
 }
 
