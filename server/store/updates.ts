@@ -1,3 +1,4 @@
+import type { Watched } from '../fota/watchdog-decide.ts';
 import { FirmwareNotFoundError, UpdateInProgressError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
 import { isFinal, type Delivery, type UpdateState } from '../fota/model.ts';
@@ -126,18 +127,8 @@ export async function overdueUpdates(q: Queryable): Promise<WatchedUpdate[]> {
   return res.rows.map((r) => camelRow<WatchedUpdate>(r));
 }
 
-/** An update the watchdog looks at, with what it needs of its device (one query for all). */
-export interface WatchedUpdate {
-  id: number;
-  state: UpdateState;
-  deadline: Date | null;
-  endpoint: string;
-  address: string | null;
-  port: number | null;
-  status: string;
-  queueMode: boolean;
-  ownerNode: string | null;
-}
+/** An update the watchdog looks at, with what it needs of its device (one query for all): the watchdog's own row shape. */
+export type WatchedUpdate = Watched;
 
 /** Updates under way (past queued, not final) whose state has not changed for `seconds`. */
 export async function quietUpdates(q: Queryable, seconds: number): Promise<WatchedUpdate[]> {
