@@ -156,7 +156,7 @@ function ratiosOf(scenarios: Scenario[]): Comparison['ratios'] {
 }
 
 /** Udp RcvbufErrors from /proc/net/snmp (Linux); 0 elsewhere. */
-function udpReceiveBufferErrors(): number {
+export function udpReceiveBufferErrors(): number {
   try {
     const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
     const names = lines[0]!.split(/\s+/);

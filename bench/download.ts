@@ -9,9 +9,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { generate, parse } from 'coap-packet';
 
 /** RFC 7252 §4.8 transmission parameters. */
-const ACK_TIMEOUT_MS = 2000;
-const ACK_RANDOM_FACTOR = 1.5;
-const MAX_RETRANSMIT = 4;
+export const ACK_TIMEOUT_MS = 2000;
+export const ACK_RANDOM_FACTOR = 1.5;
+export const MAX_RETRANSMIT = 4;
 /** Downloaders per loopback address (127.0.0.1, 127.0.0.2, …) so ephemeral ports never run short. */
 const CLIENTS_PER_ADDRESS = 5000;
 
@@ -219,7 +219,7 @@ function bindClient(i: number): Promise<Socket> {
  * block number. A later run on a reused port must not look like the same exchange to a server
  * that caches by token (node-coap does, for Block2).
  */
-function tokenFor(run: number, i: number): Buffer {
+export function tokenFor(run: number, i: number): Buffer {
   const t = Buffer.alloc(8);
   t.writeUInt16BE(run, 0);
   t.writeUInt32BE(i, 2);
@@ -227,7 +227,7 @@ function tokenFor(run: number, i: number): Buffer {
 }
 
 /** The Uri-Path options (RFC 7252 §3.1 option encoding), the same in every request. */
-function requestPrefix(path: string[]): Buffer {
+export function requestPrefix(path: string[]): Buffer {
   const parts: Buffer[] = [];
   let last = 0;
   for (const segment of path) {
@@ -246,7 +246,7 @@ function encodeOption(delta: number, value: Buffer): Buffer {
 }
 
 /** CON GET, token, Uri-Path…, Block2 (option 23: delta 12 from Uri-Path 11). */
-function buildRequest(prefix: Buffer, messageId: number, token: Buffer, num: number, szx: number): Buffer {
+export function buildRequest(prefix: Buffer, messageId: number, token: Buffer, num: number, szx: number): Buffer {
   const v = num * 16 + szx;
   const blockLength = v === 0 ? 0 : v < 0x100 ? 1 : v < 0x10000 ? 2 : 3;
   const b = Buffer.allocUnsafe(4 + token.length + prefix.length + 1 + blockLength);
@@ -261,18 +261,18 @@ function buildRequest(prefix: Buffer, messageId: number, token: Buffer, num: num
   return b;
 }
 
-function emptyAck(messageId: number): Buffer {
+export function emptyAck(messageId: number): Buffer {
   const b = Buffer.from([0x60, 0, 0, 0]);
   b.writeUInt16BE(messageId, 2);
   return b;
 }
 
-type Response =
+export type Response =
   | { type: 'empty-ack'; messageId: number }
   | { type: 'response'; confirmable: boolean; messageId: number; code: number; block2?: { num: number; more: boolean }; payloadStart: number };
 
 /** Just enough of RFC 7252 §3 to read a response: header, token, Block2, where the payload starts. */
-function readResponse(msg: Buffer, token: Buffer): Response | undefined {
+export function readResponse(msg: Buffer, token: Buffer): Response | undefined {
   if (msg.length < 4 || msg[0]! >> 6 !== 1) return undefined;
   const type = (msg[0]! >> 4) & 3;
   const tkl = msg[0]! & 15;

@@ -3,9 +3,10 @@
  * table. The download comparison runs Ferry's download socket, libcoap's coap-server-notls and a
  * naive node-coap server, each in a child process, under one load generator (bench/download.ts).
  * `--quick` runs small sizes (the test suite uses it to check the benchmarks run and their output
- * is well formed); `--only download|registration` runs one of the two; `--devices N` sets the
+ * is well formed); `--only download|registration|dtls` runs one of the three; `--devices N` sets the
  * registration fleet (default 1,000; 10 with --quick); `--cpu-prof DIR` writes the server
- * processes' CPU profiles to DIR.
+ * processes' CPU profiles to DIR. The DTLS part (bench/dtls.ts) measures handshakes per second,
+ * Block2 over DTLS against libcoap's coap-server-openssl, and the memory of established sessions.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { generateToken } from '../server/store/tokens.ts';
 import { startFerry } from '../server/main.ts';
 import { openDb } from '../server/store/open.ts';
 import { compareServers, type Comparison } from './compare.ts';
+import { benchDtls, type DtlsReport } from './dtls.ts';
 import { benchRegistration, type RegistrationResult } from './registration.ts';
 
 const { values: args } = parseArgs({
@@ -25,8 +27,9 @@ const { values: args } = parseArgs({
 });
 const quick = args.quick === true;
 const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
-if (args.only !== undefined && args.only !== 'download' && args.only !== 'registration') {
-  process.stderr.write(`bench: --only is download or registration, got "${args.only}"\n`);
+const parts = ['download', 'registration', 'dtls'];
+if (args.only !== undefined && !parts.includes(args.only)) {
+  process.stderr.write(`bench: --only is download, registration or dtls, got "${args.only}"\n`);
   process.exit(2);
 }
 const registrationDevices = args.devices !== undefined ? Number(args.devices) : quick ? 10 : 1000;
@@ -35,19 +38,25 @@ if (!Number.isInteger(registrationDevices) || registrationDevices < 1 || registr
   process.exit(2);
 }
 
-const download = args.only === 'registration' ? undefined : await benchDownload();
-const registration = args.only === 'download' ? undefined : await benchRegistrations();
+const runs = (part: string): boolean => args.only === undefined || args.only === part;
+const download = runs('download') ? await benchDownload() : undefined;
+const registration = runs('registration') ? await benchRegistrations() : undefined;
+const dtls = runs('dtls') ? await benchDtlsPart() : undefined;
 const report = {
   machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', database: registration?.database ?? null },
   ...(registration ? { databaseStartSeconds: registration.databaseStartSeconds } : {}),
   ...(download ? { download } : {}),
   ...(registration ? { registration: registration.result } : {}),
+  ...(dtls ? { dtls } : {}),
 };
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n\n`);
-process.stdout.write(table(download, registration ? [
-  `| database start (${registration.database}, open + migrate) | ${registration.databaseStartSeconds} s | | | | |`,
-  `| registration: ${registration.result.devices} devices (Register, then /3/0 read and stored) | ${registration.result.perSecond} devices/s, p95 ${registration.result.p95Ms} ms to 2.01 | | | | |`,
-] : []));
+process.stdout.write(table(download, [
+  ...(registration ? [
+    `| database start (${registration.database}, open + migrate) | ${registration.databaseStartSeconds} s | | | | |`,
+    `| registration: ${registration.result.devices} devices (Register, then /3/0 read and stored) | ${registration.result.perSecond} devices/s, p95 ${registration.result.p95Ms} ms to 2.01 | | | | |`,
+  ] : []),
+  ...(dtls ? dtlsRows(dtls) : []),
+]));
 
 async function benchDownload(): Promise<Comparison> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-'));
@@ -90,6 +99,38 @@ async function benchRegistrations(): Promise<{ database: string; databaseStartSe
     await ferry.close();
     await db.close();
   }
+}
+
+async function benchDtlsPart(): Promise<DtlsReport> {
+  log('dtls: handshakes, Block2 over DTLS against coap-server-openssl, memory of established sessions');
+  return benchDtls({
+    handshakes: quick ? { runs: 1, total: 20, concurrency: 5, limitMs: 10_000 } : { runs: 5, total: 5_000, concurrency: 100, limitMs: 15_000 },
+    download: quick
+      ? { imageBytes: 16 * 1024, clients: [5], szx: 6, limitMs: 10_000, minSeconds: 0.2, setupConcurrency: 5 }
+      : { imageBytes: 64 * 1024, clients: [100, 1000], szx: 6, limitMs: 30_000, minSeconds: 2, setupConcurrency: 50 },
+    memory: quick ? { sessions: 100, concurrency: 20, limitMs: 10_000 } : { sessions: 10_000, concurrency: 100, limitMs: 60_000 },
+    log,
+  });
+}
+
+function dtlsRows(d: DtlsReport): string[] {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const h = d.handshakes;
+  const rows = [
+    `| DTLS PSK handshakes (cookie exchange included), ${h.runs.length} runs of ${n(h.runs[0]?.total ?? 0)}, ${h.runs[0]?.concurrency ?? 0} at a time | median ${n(h.medianPerSecond)}/s (${n(h.minPerSecond)}–${n(h.maxPerSecond)}); server CPU ${h.medianServerCpuUsPerHandshake} µs each | | | | |`,
+  ];
+  const cell = (server: string, clients: number): string => {
+    const s = d.download.scenarios.find((x) => x.server === server && x.clients === clients);
+    if (!s) return '—';
+    const unfinished = s.completed < s.sessions * s.rounds || s.failed > 0 ? ` (${s.completed}/${s.clients * s.rounds} done, ${s.failed} failed)` : '';
+    return `${n(s.blocksPerSecond)} blocks/s, ${s.retransmissions} retransmissions${unfinished}`;
+  };
+  for (const r of d.download.ratios) {
+    rows.push(`| Block2 over DTLS, ${d.download.imageBytes / 1024} KiB, K = ${n(r.clients)} sessions | ${cell('ferry', r.clients)} | ${cell('libcoap', r.clients)} (coap-server-openssl) | | ${r.ferryOverLibcoap === null ? '—' : `${r.ferryOverLibcoap}×`} | |`);
+  }
+  const m = d.memory;
+  rows.push(`| DTLS memory, ${n(m.established)} established sessions held (after a full GC) | RSS ${m.rssBeforeMb} → ${m.rssAfterMb} MB, heap ${m.heapUsedBeforeMb} → ${m.heapUsedAfterMb} MB, ${n(m.bytesPerSession)} bytes/session | | | | |`);
+  return rows;
 }
 
 function table(c: Comparison | undefined, extra: string[]): string {
