@@ -175,7 +175,11 @@ export class ServerHandshake {
     const protection = this.protection!;
     // The closure holds only what a resend needs, not this handshake's transcript and flight.
     let epoch0Seq = this.epoch0Seq;
-    const finished = encodeHandshake(ours);
+    // A copy of its own: the encoding is a slice of Node's shared 8 KiB Buffer pool, which a
+    // session kept for hours would pin whole for these 24 bytes.
+    const encoded = encodeHandshake(ours);
+    const finished = Buffer.allocUnsafeSlow(encoded.length);
+    encoded.copy(finished);
     const finalFlight = (): Buffer[] => [Buffer.concat([
       encodeRecord({ type: ContentType.change_cipher_spec, version: DTLS_1_2, epoch: 0, sequenceNumber: epoch0Seq++, fragment: encodeChangeCipherSpec() }),
       protection.sealRecord(ContentType.handshake, finished),
