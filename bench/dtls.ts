@@ -29,6 +29,8 @@ export interface DtlsPlan {
   /** limitMs bounds the set-up handshakes and, again, the timed downloads. */
   download: { imageBytes: number; clients: number[]; szx: number; limitMs: number; minSeconds: number; setupConcurrency: number };
   memory: { sessions: number; concurrency: number; limitMs: number };
+  /** Write the Ferry server processes' CPU profiles here (node --cpu-prof). */
+  cpuProfileDir?: string;
   log?: (line: string) => void;
 }
 
@@ -74,7 +76,12 @@ export interface DtlsReport {
     /** Off-heap memory of Buffers (process.memoryUsage().external). */
     externalBeforeMb: number;
     externalAfterMb: number;
-    /** (heapUsed + external + arrayBuffers after − before) / established sessions. */
+    /** V8's old space in use (where the sessions live), and the young generation's size (grown by the handshakes' garbage, empty after the collection). */
+    oldSpaceUsedBeforeMb: number;
+    oldSpaceUsedAfterMb: number;
+    newSpaceBeforeMb: number;
+    newSpaceAfterMb: number;
+    /** (heapUsed + external after − before) / established sessions. */
     bytesPerSession: number;
     firstError?: string;
   };
@@ -105,7 +112,7 @@ export async function benchDtls(plan: DtlsPlan): Promise<DtlsReport> {
 
 async function benchHandshakes(plan: DtlsPlan, generator: Generator, imageFile: string): Promise<DtlsReport['handshakes']> {
   const p = plan.handshakes;
-  const server = await FerryDtls.start(imageFile);
+  const server = await FerryDtls.start(imageFile, plan.cpuProfileDir);
   try {
     // Warm-up (JIT on both sides), not measured.
     await generator.ask<HandshakeLoad>({ op: 'handshakes', peer: server.peer, total: Math.min(200, p.total), concurrency: Math.min(20, p.concurrency), limitMs: p.limitMs });
@@ -132,7 +139,7 @@ async function benchDownloads(plan: DtlsPlan, generator: Generator, imageFile: s
   const p = plan.download;
   const scenarios: DtlsScenario[] = [];
   for (const name of ['ferry', 'libcoap'] as const) {
-    const server = name === 'ferry' ? await FerryDtls.start(imageFile) : await LibcoapDtls.start(imageFile);
+    const server = name === 'ferry' ? await FerryDtls.start(imageFile, plan.cpuProfileDir) : await LibcoapDtls.start(imageFile);
     try {
       await generator.ask<DownloadLoad>({ op: 'download', peer: server.peer, path: server.path, imageFile, clients: 4, szx: p.szx, limitMs: p.limitMs, minSeconds: 0, setupConcurrency: 4 });
       for (const clients of p.clients) {
@@ -164,7 +171,7 @@ async function benchDownloads(plan: DtlsPlan, generator: Generator, imageFile: s
 
 async function benchMemory(plan: DtlsPlan, generator: Generator, imageFile: string): Promise<DtlsReport['memory']> {
   const p = plan.memory;
-  const server = await FerryDtls.start(imageFile);
+  const server = await FerryDtls.start(imageFile, plan.cpuProfileDir);
   try {
     const before = await server.memory();
     const h = await generator.ask<HoldLoad>({ op: 'hold', peer: server.peer, sessions: p.sessions, concurrency: p.concurrency, limitMs: p.limitMs });
@@ -177,10 +184,12 @@ async function benchMemory(plan: DtlsPlan, generator: Generator, imageFile: stri
       rssBeforeMb: mb(before.memory.rss), rssAfterMb: mb(after.memory.rss),
       heapUsedBeforeMb: mb(before.memory.heapUsed), heapUsedAfterMb: mb(after.memory.heapUsed),
       externalBeforeMb: mb(before.memory.external), externalAfterMb: mb(after.memory.external),
+      oldSpaceUsedBeforeMb: mb(before.spaces['old_space']?.used ?? 0), oldSpaceUsedAfterMb: mb(after.spaces['old_space']?.used ?? 0),
+      newSpaceBeforeMb: mb(before.spaces['new_space']?.size ?? 0), newSpaceAfterMb: mb(after.spaces['new_space']?.size ?? 0),
       bytesPerSession: Math.round((total(after.memory) - total(before.memory)) / Math.max(1, after.counts.sessions)),
       ...(h.firstError !== undefined ? { firstError: h.firstError } : {}),
     };
-    plan.log?.(`dtls memory: ${r.established} sessions held: RSS ${r.rssBeforeMb} → ${r.rssAfterMb} MB, heap ${r.heapUsedBeforeMb} → ${r.heapUsedAfterMb} MB, external ${r.externalBeforeMb} → ${r.externalAfterMb} MB, ${r.bytesPerSession} bytes/session`);
+    plan.log?.(`dtls memory: ${r.established} sessions held: RSS ${r.rssBeforeMb} → ${r.rssAfterMb} MB, heap ${r.heapUsedBeforeMb} → ${r.heapUsedAfterMb} MB, external ${r.externalBeforeMb} → ${r.externalAfterMb} MB, old space used ${r.oldSpaceUsedBeforeMb} → ${r.oldSpaceUsedAfterMb} MB, new space ${r.newSpaceBeforeMb} → ${r.newSpaceAfterMb} MB, ${r.bytesPerSession} bytes/session`);
     return r;
   } finally {
     await server.stop();
@@ -220,7 +229,7 @@ interface DtlsServer {
   stop(): Promise<void>;
 }
 
-type Memory = { memory: NodeJS.MemoryUsage; counts: { sessions: number; halfOpen: number } };
+type Memory = { memory: NodeJS.MemoryUsage; spaces: Record<string, { size: number; used: number }>; counts: { sessions: number; halfOpen: number } };
 
 class FerryDtls implements DtlsServer {
   readonly path = ['fw', '0'];
@@ -234,9 +243,10 @@ class FerryDtls implements DtlsServer {
     this.stats = processStats(child.pid!);
   }
 
-  static async start(imageFile: string): Promise<FerryDtls> {
+  static async start(imageFile: string, cpuProfileDir?: string): Promise<FerryDtls> {
+    const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [];
     const child = fork(join(root, 'bench/servers/dtls-ferry.ts'), [IDENTITY, Buffer.from(KEY).toString('hex'), imageFile], {
-      execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: root,
+      execArgv: [...profile, '--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: root,
     });
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('the Ferry DTLS server did not start in 60 s')); }, 60_000);

@@ -109,7 +109,7 @@ async function benchDtlsPart(): Promise<DtlsReport> {
       ? { imageBytes: 16 * 1024, clients: [5], szx: 6, limitMs: 10_000, minSeconds: 0.2, setupConcurrency: 5 }
       : { imageBytes: 64 * 1024, clients: [100, 1000], szx: 6, limitMs: 30_000, minSeconds: 2, setupConcurrency: 50 },
     memory: quick ? { sessions: 100, concurrency: 20, limitMs: 10_000 } : { sessions: 10_000, concurrency: 100, limitMs: 60_000 },
-    log,
+    ...(args['cpu-prof'] ? { cpuProfileDir: args['cpu-prof'] } : {}), log,
   });
 }
 
@@ -129,7 +129,8 @@ function dtlsRows(d: DtlsReport): string[] {
     rows.push(`| Block2 over DTLS, ${d.download.imageBytes / 1024} KiB, K = ${n(r.clients)} sessions | ${cell('ferry', r.clients)} | ${cell('libcoap', r.clients)} (coap-server-openssl) | | ${r.ferryOverLibcoap === null ? '—' : `${r.ferryOverLibcoap}×`} | |`);
   }
   const m = d.memory;
-  rows.push(`| DTLS memory, ${n(m.established)} established sessions held (after a full GC) | RSS ${m.rssBeforeMb} → ${m.rssAfterMb} MB, heap ${m.heapUsedBeforeMb} → ${m.heapUsedAfterMb} MB, ${n(m.bytesPerSession)} bytes/session | | | | |`);
+  const mb = (x: number): string => x.toFixed(1);
+  rows.push(`| DTLS memory, ${n(m.established)} established sessions held (after a full GC) | RSS ${mb(m.rssBeforeMb)} → ${mb(m.rssAfterMb)} MB (+${mb(m.rssAfterMb - m.rssBeforeMb)}, of which V8's young generation +${mb(m.newSpaceAfterMb - m.newSpaceBeforeMb)}); heap used + external +${mb(m.heapUsedAfterMb + m.externalAfterMb - m.heapUsedBeforeMb - m.externalBeforeMb)} MB, ${n(m.bytesPerSession)} bytes/session | | | | |`);
   return rows;
 }
 

@@ -4,11 +4,12 @@
  * IDENTITY KEYHEX IMAGE`. A DtlsSocket (server/dtls/socket.ts) on 127.0.0.1 with the PSK looked up
  * by identity, and behind it a stateless Block2 responder shaped like the download socket
  * (server/coap/download-server.ts): GET /fw/0 → the image's block → one datagram. It sends
- * {"port"} over IPC when listening; {"op":"memory"} answers process.memoryUsage() after a full
- * collection, {"op":"stats"} the layer's counters.
+ * {"port"} over IPC when listening; {"op":"memory"} answers process.memoryUsage() and the V8 heap
+ * spaces after a full collection, {"op":"stats"} the layer's counters.
  */
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { blockSize, decodeBlock, encodeBlock } from '../../protocols/block.ts';
 import { decodeCoapMessage, encodeMessage, optionValue, type CoapMessage } from '../../protocols/coap-message.ts';
 import { CoapOption, encodeUint } from '../../protocols/coap-option.ts';
@@ -58,7 +59,8 @@ function answer(m: CoapMessage, rinfo: { address: string; port: number }): void 
 process.on('message', (c: { op: string }) => {
   if (c.op === 'memory') {
     for (let i = 0; i < 3; i++) globalThis.gc?.();
-    process.send!({ memory: process.memoryUsage(), counts: dtls.counts });
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, { size: x.space_size, used: x.space_used_size }]));
+    process.send!({ memory: process.memoryUsage(), spaces, counts: dtls.counts });
   } else if (c.op === 'stats') {
     process.send!({ stats: dtls.stats, counts: dtls.counts });
   }
