@@ -81,17 +81,29 @@ const round = (x: number): number => Math.round(x * 100) / 100;
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 function bind(): Promise<Link> {
+  const link: Link = { socket: createSocket('udp4'), session: undefined };
+  return attach(link, link.socket).then(() => link);
+}
+
+/** Binds `socket` to 127.0.0.1 and makes it the link's. */
+function attach(link: Link, socket: Socket): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    const link: Link = { socket, session: undefined };
     socket.once('error', reject);
     socket.bind(0, '127.0.0.1', () => {
       socket.off('error', reject);
       socket.on('error', () => undefined); // a send on a closing socket: lost, as UDP allows
-      socket.on('message', (msg) => link.session?.receive(msg));
-      resolve(link);
+      socket.on('message', (msg) => { if (link.socket === socket) link.session?.receive(msg); });
+      link.socket = socket;
+      resolve();
     });
   });
+}
+
+/** The link moves to a new socket (a new port): a server may hold on to a failed handshake's state for the old one. */
+async function rebind(link: Link): Promise<void> {
+  const old = link.socket;
+  await attach(link, createSocket('udp4'));
+  old.close();
 }
 
 const closeAll = (links: Link[]): Promise<unknown> =>
@@ -117,7 +129,7 @@ function limit(ms: number): { stop: Promise<void>; stopped: Promise<never>; canc
   return { stop, stopped, cancel: () => clearTimeout(timer) };
 }
 
-/** Establishes `n` sessions, `concurrency` handshakes at a time, two retries each. */
+/** Establishes `n` sessions, `concurrency` handshakes at a time, two retries each (from a new port). */
 async function establish(peer: DtlsPeer, n: number, concurrency: number, limitMs: number): Promise<{ links: Link[]; failed: number; firstError?: string }> {
   const links = await Promise.all(Array.from({ length: n }, bind));
   const { stopped, cancel } = limit(limitMs);
@@ -139,6 +151,7 @@ async function establish(peer: DtlsPeer, n: number, concurrency: number, limitMs
             firstError ??= errorText(e);
             break;
           }
+          await rebind(link);
         }
       }
     }

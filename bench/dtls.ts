@@ -5,7 +5,8 @@
  *   layer, several runs, with the server's CPU per handshake (what it could do with a core to
  *   itself, the generator taking the other).
  * - Block2 over DTLS: K sessions each download one image to the end, against Ferry and against
- *   libcoap's coap-server-openssl with the same PSK; blocks per second and their ratio.
+ *   libcoap's coap-server-openssl with the same PSK, trials in turn; blocks per second (median and
+ *   spread) and the ratio of the medians.
  * - Memory: a fresh Ferry server holds N established sessions; its RSS and heap after a full
  *   collection, before and after, and the heap per session.
  */
@@ -27,7 +28,7 @@ import { stopChild } from './servers/serve.ts';
 export interface DtlsPlan {
   handshakes: { runs: number; total: number; concurrency: number; limitMs: number };
   /** limitMs bounds the set-up handshakes and, again, the timed downloads. */
-  download: { imageBytes: number; clients: number[]; szx: number; limitMs: number; minSeconds: number; setupConcurrency: number };
+  download: { imageBytes: number; clients: number[]; trials: number; szx: number; limitMs: number; minSeconds: number; setupConcurrency: number };
   memory: { sessions: number; concurrency: number; limitMs: number };
   /** Write the Ferry server processes' CPU profiles here (node --cpu-prof). */
   cpuProfileDir?: string;
@@ -42,6 +43,7 @@ export interface HandshakeRun extends HandshakeLoad {
 
 export interface DtlsScenario extends DownloadLoad {
   server: 'ferry' | 'libcoap';
+  trial: number;
   serverCpuSeconds: number;
   serverRssPeakMb: number;
   /** Datagrams the kernel dropped for full receive buffers during the scenario (whole machine). */
@@ -61,7 +63,11 @@ export interface DtlsReport {
   download: {
     imageBytes: number;
     blockSize: number;
+    /** Every trial of every server and K. */
     scenarios: DtlsScenario[];
+    /** Per server and K: the median of the trials' blocks per second, and their spread. */
+    summary: Array<{ server: DtlsScenario['server']; clients: number; medianBlocksPerSecond: number; minBlocksPerSecond: number; maxBlocksPerSecond: number }>;
+    /** Ferry's median over libcoap's. */
     ratios: Array<{ clients: number; ferryOverLibcoap: number | null }>;
   };
   memory: {
@@ -138,29 +144,42 @@ async function benchHandshakes(plan: DtlsPlan, generator: Generator, imageFile: 
 async function benchDownloads(plan: DtlsPlan, generator: Generator, imageFile: string): Promise<DtlsReport['download']> {
   const p = plan.download;
   const scenarios: DtlsScenario[] = [];
-  for (const name of ['ferry', 'libcoap'] as const) {
-    const server = name === 'ferry' ? await FerryDtls.start(imageFile, plan.cpuProfileDir) : await LibcoapDtls.start(imageFile);
-    try {
+  // Both servers up at once (an idle one costs nothing), and their trials taken in turn, so that
+  // whatever else the machine does at the time falls on both alike.
+  const servers = { ferry: await FerryDtls.start(imageFile, plan.cpuProfileDir), libcoap: await LibcoapDtls.start(imageFile) };
+  try {
+    for (const server of Object.values(servers)) {
       await generator.ask<DownloadLoad>({ op: 'download', peer: server.peer, path: server.path, imageFile, clients: 4, szx: p.szx, limitMs: p.limitMs, minSeconds: 0, setupConcurrency: 4 });
-      for (const clients of p.clients) {
-        const cpu0 = server.stats.cpuSeconds();
-        const drops0 = udpReceiveBufferErrors();
-        let peak = server.stats.rssMb();
-        const sampler = setInterval(() => { peak = Math.max(peak, server.stats.rssMb()); }, 100);
-        const r = await generator.ask<DownloadLoad>({ op: 'download', peer: server.peer, path: server.path, imageFile, clients, szx: p.szx, limitMs: p.limitMs, minSeconds: p.minSeconds, setupConcurrency: p.setupConcurrency })
-          .finally(() => clearInterval(sampler));
-        // The server's CPU includes the untimed handshakes of the set-up.
-        const s: DtlsScenario = { server: name, ...r, serverCpuSeconds: round(server.stats.cpuSeconds() - cpu0), serverRssPeakMb: Math.round(Math.max(peak, server.stats.rssMb())), udpReceiveBufferDrops: udpReceiveBufferErrors() - drops0 };
-        plan.log?.(`dtls ${name}: ${p.imageBytes / 1024} KiB × ${clients}: ${s.blocksPerSecond} blocks/s (${s.completed} downloads in ${s.seconds} s, ${s.rounds} rounds, ${s.failed} failed, ${s.retransmissions} retransmissions, ${s.udpReceiveBufferDrops} UDP drops; set-up ${s.sessions} sessions in ${s.setupSeconds} s)${s.firstError ? `; first error: ${s.firstError}` : ''}`);
-        scenarios.push(s);
-      }
-    } finally {
-      await server.stop();
     }
+    for (const clients of p.clients) {
+      for (let trial = 1; trial <= p.trials; trial++) {
+        for (const [name, server] of Object.entries(servers) as Array<[DtlsScenario['server'], DtlsServer]>) {
+          const cpu0 = server.stats.cpuSeconds();
+          const drops0 = udpReceiveBufferErrors();
+          let peak = server.stats.rssMb();
+          const sampler = setInterval(() => { peak = Math.max(peak, server.stats.rssMb()); }, 100);
+          const r = await generator.ask<DownloadLoad>({ op: 'download', peer: server.peer, path: server.path, imageFile, clients, szx: p.szx, limitMs: p.limitMs, minSeconds: p.minSeconds, setupConcurrency: p.setupConcurrency })
+            .finally(() => clearInterval(sampler));
+          // The server's CPU includes the untimed handshakes of the set-up.
+          const s: DtlsScenario = {
+            server: name, trial, ...r, serverCpuSeconds: round(server.stats.cpuSeconds() - cpu0),
+            serverRssPeakMb: Math.round(Math.max(peak, server.stats.rssMb())), udpReceiveBufferDrops: udpReceiveBufferErrors() - drops0,
+          };
+          plan.log?.(`dtls ${name}: ${p.imageBytes / 1024} KiB × ${clients}, trial ${trial}: ${s.blocksPerSecond} blocks/s (${s.completed} downloads in ${s.seconds} s, ${s.rounds} rounds, ${s.failed} failed, ${s.retransmissions} retransmissions, ${s.udpReceiveBufferDrops} UDP drops; server CPU ${s.serverCpuSeconds} s; set-up ${s.sessions} sessions in ${s.setupSeconds} s)${s.firstError ? `; first error: ${s.firstError}` : ''}`);
+          scenarios.push(s);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
   }
-  const rate = (server: string, clients: number): number | undefined => scenarios.find((s) => s.server === server && s.clients === clients)?.blocksPerSecond;
+  const summary = (['ferry', 'libcoap'] as const).flatMap((server) => p.clients.map((clients) => {
+    const rates = scenarios.filter((s) => s.server === server && s.clients === clients).map((s) => s.blocksPerSecond);
+    return { server, clients, medianBlocksPerSecond: median(rates), minBlocksPerSecond: Math.min(...rates), maxBlocksPerSecond: Math.max(...rates) };
+  }));
+  const rate = (server: string, clients: number): number | undefined => summary.find((s) => s.server === server && s.clients === clients)?.medianBlocksPerSecond;
   return {
-    imageBytes: p.imageBytes, blockSize: 16 << p.szx, scenarios,
+    imageBytes: p.imageBytes, blockSize: 16 << p.szx, scenarios, summary,
     ratios: p.clients.map((clients) => {
       const f = rate('ferry', clients);
       const l = rate('libcoap', clients);

@@ -106,8 +106,8 @@ async function benchDtlsPart(): Promise<DtlsReport> {
   return benchDtls({
     handshakes: quick ? { runs: 1, total: 20, concurrency: 5, limitMs: 10_000 } : { runs: 5, total: 5_000, concurrency: 100, limitMs: 15_000 },
     download: quick
-      ? { imageBytes: 16 * 1024, clients: [5], szx: 6, limitMs: 10_000, minSeconds: 0.2, setupConcurrency: 5 }
-      : { imageBytes: 64 * 1024, clients: [100, 1000], szx: 6, limitMs: 30_000, minSeconds: 2, setupConcurrency: 50 },
+      ? { imageBytes: 16 * 1024, clients: [5], trials: 1, szx: 6, limitMs: 10_000, minSeconds: 0.2, setupConcurrency: 5 }
+      : { imageBytes: 64 * 1024, clients: [100, 1000], trials: 3, szx: 6, limitMs: 30_000, minSeconds: 2, setupConcurrency: 50 },
     memory: quick ? { sessions: 100, concurrency: 20, limitMs: 10_000 } : { sessions: 10_000, concurrency: 100, limitMs: 60_000 },
     ...(args['cpu-prof'] ? { cpuProfileDir: args['cpu-prof'] } : {}), log,
   });
@@ -120,10 +120,13 @@ function dtlsRows(d: DtlsReport): string[] {
     `| DTLS PSK handshakes (cookie exchange included), ${h.runs.length} runs of ${n(h.runs[0]?.total ?? 0)}, ${h.runs[0]?.concurrency ?? 0} at a time | median ${n(h.medianPerSecond)}/s (${n(h.minPerSecond)}–${n(h.maxPerSecond)}); server CPU ${h.medianServerCpuUsPerHandshake} µs each | | | | |`,
   ];
   const cell = (server: string, clients: number): string => {
-    const s = d.download.scenarios.find((x) => x.server === server && x.clients === clients);
-    if (!s) return '—';
-    const unfinished = s.completed < s.sessions * s.rounds || s.failed > 0 ? ` (${s.completed}/${s.clients * s.rounds} done, ${s.failed} failed)` : '';
-    return `${n(s.blocksPerSecond)} blocks/s, ${s.retransmissions} retransmissions${unfinished}`;
+    const all = d.download.scenarios.filter((x) => x.server === server && x.clients === clients);
+    const sum = d.download.summary.find((x) => x.server === server && x.clients === clients);
+    if (!sum || all.length === 0) return '—';
+    const failed = all.reduce((a, x) => a + x.failed, 0);
+    const retransmissions = all.reduce((a, x) => a + x.retransmissions, 0);
+    const spread = all.length > 1 ? ` (${n(sum.minBlocksPerSecond)}–${n(sum.maxBlocksPerSecond)})` : '';
+    return `${all.length > 1 ? 'median ' : ''}${n(sum.medianBlocksPerSecond)} blocks/s${spread}, ${n(retransmissions)} retransmissions${failed > 0 ? `, ${failed} failed` : ''}`;
   };
   for (const r of d.download.ratios) {
     rows.push(`| Block2 over DTLS, ${d.download.imageBytes / 1024} KiB, K = ${n(r.clients)} sessions | ${cell('ferry', r.clients)} | ${cell('libcoap', r.clients)} (coap-server-openssl) | | ${r.ferryOverLibcoap === null ? '—' : `${r.ferryOverLibcoap}×`} | |`);

@@ -47,7 +47,10 @@ test('npm run bench -- --quick --only dtls runs the DTLS benchmark alone', async
 /** The DTLS part at --quick sizes: 20 handshakes, K = 5 downloaders of 16 KiB, 100 sessions held. */
 function assertDtls(d: {
   handshakes: { runs: Array<{ total: number; completed: number; failed: number; perSecond: number; serverCpuSeconds: number }>; medianPerSecond: number };
-  download: { imageBytes: number; scenarios: Array<Record<string, number | string>>; ratios: Array<{ clients: number; ferryOverLibcoap: number }> };
+  download: {
+    imageBytes: number; scenarios: Array<Record<string, number | string>>; ratios: Array<{ clients: number; ferryOverLibcoap: number }>;
+    summary: Array<{ server: string; clients: number; medianBlocksPerSecond: number }>;
+  };
   memory: { sessions: number; established: number; failed: number; rssAfterMb: number; heapUsedAfterMb: number; bytesPerSession: number };
 }): void {
   assert.is(d.handshakes.runs.length, 1);
@@ -68,6 +71,8 @@ function assertDtls(d: {
     assert.is(s.blocks, (s.completed as number) * Math.ceil(d.download.imageBytes / 1024), `${what}: every 1024-byte block of every download`);
     assert.ok((s.blocksPerSecond as number) > 0, what);
   }
+  assert.equal(d.download.summary.map((s) => `${s.server} ${s.clients}`), ['ferry 5', 'libcoap 5']);
+  for (const s of d.download.summary) assert.ok(s.medianBlocksPerSecond > 0, s.server);
   assert.is(d.download.ratios.length, 1);
   assert.ok(d.download.ratios[0]!.clients === 5 && d.download.ratios[0]!.ferryOverLibcoap > 0);
   assert.is(d.memory.sessions, 100);

@@ -14,6 +14,7 @@ import { blockSize, decodeBlock, encodeBlock } from '../../protocols/block.ts';
 import { decodeCoapMessage, encodeMessage, optionValue, type CoapMessage } from '../../protocols/coap-message.ts';
 import { CoapOption, encodeUint } from '../../protocols/coap-option.ts';
 import { ContentFormat } from '../../protocols/content-format.ts';
+import { RECEIVE_BUFFER_BYTES } from '../../server/coap/udp-socket.ts';
 import { DtlsSocket } from '../../server/dtls/socket.ts';
 
 const [identity, keyHex, imageFile] = process.argv.slice(2);
@@ -23,8 +24,11 @@ const image = readFileSync(imageFile);
 const OCTET_STREAM = encodeUint(ContentFormat.OPAQUE);
 const ETAG = Buffer.from([0xfe, 0x77]);
 
-const socket = createSocket('udp4');
+// As Ferry makes its sockets (server/coap/udp-socket.ts): replies go to IP literals, no dns.lookup;
+// the receive buffer enlarged.
+const socket = createSocket({ type: 'udp4', lookup: (address, _family, callback) => callback(null, address, 4) });
 await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
 const dtls = new DtlsSocket({
   socket, identityHint: Buffer.from('ferry', 'utf8'),
   pskFor: async (id) => (id.toString('utf8') === identity ? key : undefined),
