@@ -23,6 +23,8 @@ export interface PskLookup {
   current: Buffer | null;
   /** The previous key, when `identity` is the previous identity. */
   previous: Buffer | null;
+  /** A rotation is not confirmed yet (the device has not shaken hands with the new key). */
+  rotationPending: boolean;
 }
 
 /** What an operator may see of a device's credentials: never the key. */
@@ -52,6 +54,8 @@ export class CredentialService {
   readonly #db: Db;
   readonly #key: SecretsKey | undefined;
   readonly #cache: LRUCache<string, PskLookup>;
+  /** endpoint → whether it has credentials; dropped with the key cache. */
+  readonly #holders: LRUCache<string, boolean>;
   readonly #checkEveryMs: number;
   readonly #now: () => number;
   #generation = -1;
@@ -61,6 +65,7 @@ export class CredentialService {
     this.#db = o.db;
     this.#key = o.secretsKey;
     this.#cache = new LRUCache({ max: o.cacheSize ?? 10_000 });
+    this.#holders = new LRUCache({ max: o.cacheSize ?? 10_000 });
     this.#checkEveryMs = o.checkEveryMs ?? 1000;
     this.#now = o.now ?? Date.now;
   }
@@ -78,9 +83,26 @@ export class CredentialService {
       deviceId: row.deviceId, endpoint: row.endpoint,
       current: row.identity === identity ? key.open(row.key, { endpoint: row.endpoint, identity }) : null,
       previous: row.previous?.identity === identity ? key.open(row.previous.key, { endpoint: row.endpoint, identity }) : null,
+      rotationPending: row.previous !== null,
     };
     if (this.#generation === generation) this.#cache.set(identity, found);
     return found;
+  }
+
+  /** Whether the endpoint has credentials (then it speaks only over its DTLS session); cached like the keys. */
+  async hasCredentials(endpoint: string): Promise<boolean> {
+    if (this.#now() - this.#checkedAt >= this.#checkEveryMs) this.#seeGeneration(await store.generation(this.#db));
+    const hit = this.#holders.get(endpoint);
+    if (hit !== undefined) return hit;
+    const { has, generation } = await store.endpointHasCredentials(this.#db, endpoint);
+    this.#seeGeneration(generation);
+    if (this.#generation === generation) this.#holders.set(endpoint, has);
+    return has;
+  }
+
+  /** The endpoint a PSK identity is provisioned for (its current or previous identity); undefined: none. */
+  async endpointOfIdentity(identity: string): Promise<string | undefined> {
+    return (await this.pskFor(identity))?.endpoint;
   }
 
   /**
@@ -99,7 +121,7 @@ export class CredentialService {
       if (gone) await recordEvent(tx, { kind: 'credentials.confirmed', actor: 'dtls', deviceId: gone.deviceId, data: { identity, droppedIdentity: gone.droppedIdentity } });
       return gone !== undefined;
     });
-    if (dropped) this.#cache.clear();
+    if (dropped) this.#clearCaches();
   }
 
   /** Creates or replaces the device's credentials; returns the generated key, if one was. */
@@ -118,7 +140,7 @@ export class CredentialService {
       if (!await store.deleteCredentials(tx, device.id)) throw noCredentials(endpoint);
       await recordEvent(tx, { kind: 'credentials.deleted', actor, deviceId: device.id, endpoint });
     });
-    this.#cache.clear();
+    this.#clearCaches();
   }
 
   async info(endpoint: string): Promise<CredentialInfo> {
@@ -153,7 +175,7 @@ export class CredentialService {
       }
       await recordEvent(tx, { kind: 'credentials.imported', actor, data: { count: entries.length, endpoints: entries.slice(0, 100).map((e) => e.endpoint) } });
     }));
-    this.#cache.clear();
+    this.#clearCaches();
     return entries.length;
   }
 
@@ -178,14 +200,19 @@ export class CredentialService {
         await recordEvent(tx, { kind: 'credentials.rotated', actor, deviceId: device.id, endpoint, data: { identity, previousIdentity: before.identity, generated: !('key' in source) } });
       }
     }));
-    this.#cache.clear();
+    this.#clearCaches();
     return 'key' in source ? {} : { generated: plain };
   }
 
   #seeGeneration(generation: number): void {
-    if (generation !== this.#generation) this.#cache.clear();
+    if (generation !== this.#generation) this.#clearCaches();
     this.#generation = generation;
     this.#checkedAt = this.#now();
+  }
+
+  #clearCaches(): void {
+    this.#cache.clear();
+    this.#holders.clear();
   }
 
   #needKey(): SecretsKey {

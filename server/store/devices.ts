@@ -1,10 +1,10 @@
 import type { Db, Queryable } from './db.ts';
-import { camelRow, type Device, type RegisteredObject } from './rows.ts';
+import { camelRow, type Device, type RegisteredObject, type SecurityMode } from './rows.ts';
 import { recordEvent, recordEvents } from './events.ts';
 
 const COLUMNS = `id, endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
   sms_number, object_links, address, port, manufacturer, model_number, hardware_version,
-  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects, tags, owner_node`;
+  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects, tags, owner_node, security_mode`;
 
 export interface NewRegistration {
   endpoint: string;
@@ -23,6 +23,8 @@ export interface NewRegistration {
   port: number;
   /** The node that took the registration (it holds the device's UDP binding). */
   ownerNode?: string;
+  /** How the Register came: over a DTLS-PSK session or plain CoAP (default). */
+  securityMode?: SecurityMode;
 }
 
 function toDevice(row: Record<string, unknown>): Device {
@@ -51,24 +53,24 @@ export async function registerMany(db: Db, regs: readonly NewRegistration[]): Pr
     const res = await tx.query(
       `INSERT INTO devices (endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
                             sms_number, object_links, address, port, registered_at, last_seen, expires_at,
-                            root_path, content_formats, objects, owner_node)
+                            root_path, content_formats, objects, owner_node, security_mode)
        SELECT ep, rid, 'registered', lt, v, b, q, sms, links, addr, port, now(), now(), now() + make_interval(secs => lt),
-              root, CASE WHEN ct = '' THEN '{}'::integer[] ELSE string_to_array(ct, ',')::integer[] END, objs::jsonb, node
+              root, CASE WHEN ct = '' THEN '{}'::integer[] ELSE string_to_array(ct, ',')::integer[] END, objs::jsonb, node, sec
        FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[],
-                   $9::text[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[])
-            AS t(ep, rid, lt, v, b, q, sms, links, addr, port, root, ct, objs, node)
+                   $9::text[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+            AS t(ep, rid, lt, v, b, q, sms, links, addr, port, root, ct, objs, node, sec)
        ON CONFLICT (endpoint) DO UPDATE SET
          registration_id = EXCLUDED.registration_id, status = 'registered', lifetime = EXCLUDED.lifetime,
          lwm2m_version = EXCLUDED.lwm2m_version, binding = EXCLUDED.binding, queue_mode = EXCLUDED.queue_mode,
          sms_number = EXCLUDED.sms_number, object_links = EXCLUDED.object_links, address = EXCLUDED.address,
          port = EXCLUDED.port, registered_at = now(), last_seen = now(), expires_at = EXCLUDED.expires_at,
          root_path = EXCLUDED.root_path, content_formats = EXCLUDED.content_formats, objects = EXCLUDED.objects,
-         owner_node = EXCLUDED.owner_node
+         owner_node = EXCLUDED.owner_node, security_mode = EXCLUDED.security_mode
        RETURNING ${COLUMNS}`,
       [col((r) => r.endpoint), col((r) => r.registrationId), col((r) => r.lifetime), col((r) => r.lwm2mVersion),
         col((r) => r.binding), col((r) => r.queueMode), col((r) => r.smsNumber ?? null), col((r) => r.objectLinks),
         col((r) => r.address), col((r) => r.port), col((r) => r.rootPath ?? '/'), col((r) => (r.contentFormats ?? []).join(',')),
-        col((r) => JSON.stringify(r.objects ?? [])), col((r) => r.ownerNode ?? null)],
+        col((r) => JSON.stringify(r.objects ?? [])), col((r) => r.ownerNode ?? null), col((r) => r.securityMode ?? 'nosec')],
     );
     const byEndpoint = new Map(res.rows.map((row) => { const d = toDevice(row); return [d.endpoint, d]; }));
     const old = new Map(previous.rows.map((p) => [p.endpoint, p]));
@@ -82,7 +84,7 @@ export async function registerMany(db: Db, regs: readonly NewRegistration[]): Pr
         kind: 'registration.created', actor: 'device' as const, deviceId: device.id,
         data: {
           registrationId: r.registrationId, lifetime: r.lifetime, lwm2mVersion: r.lwm2mVersion, binding: r.binding,
-          address: `${r.address}:${r.port}`, ...(replaced ? { replaced: previousId } : {}),
+          address: `${r.address}:${r.port}`, securityMode: r.securityMode ?? 'nosec', ...(replaced ? { replaced: previousId } : {}),
         },
       };
     }));
@@ -133,6 +135,26 @@ export async function updateRegistration(db: Db, registrationId: string, u: Regi
     }
     return device;
   });
+}
+
+/** Whose an active registration is, and how it was made; undefined when there is none by that id. */
+export async function registrationOf(q: Queryable, registrationId: string): Promise<{ endpoint: string; securityMode: SecurityMode } | undefined> {
+  const res = await q.query<{ endpoint: string; security_mode: SecurityMode }>(
+    "SELECT endpoint, security_mode FROM devices WHERE registration_id = $1 AND status = 'registered'", [registrationId]);
+  const row = res.rows[0];
+  return row && { endpoint: row.endpoint, securityMode: row.security_mode };
+}
+
+/**
+ * The device's DTLS session moved to a new address (RFC 9146 Connection ID: its NAT binding
+ * changed): requests to it go there from now on. Null when it has no active registration.
+ */
+export async function moveAddress(q: Queryable, endpoint: string, address: string, port: number): Promise<Device | null> {
+  const res = await q.query(
+    `UPDATE devices SET address = $2, port = $3, last_seen = now() WHERE endpoint = $1 AND status = 'registered' RETURNING ${COLUMNS}`,
+    [endpoint, address, port]);
+  const row = res.rows[0];
+  return row ? toDevice(row) : null;
 }
 
 /** De-register (LwM2M De-register operation); null when the registration id is unknown. */

@@ -3,6 +3,9 @@ import { FINAL_STATES, type CampaignDeviceState, type CampaignPolicy, type Campa
 
 export type DeviceStatus = 'registered' | 'expired' | 'deregistered';
 
+/** LwM2M Security Mode of a registration: a DTLS session with a pre-shared key, or plain CoAP. */
+export type SecurityMode = 'psk' | 'nosec';
+
 export interface RegisteredObject {
   objectId: number;
   version?: string;
@@ -36,6 +39,8 @@ export interface Device {
   tags: string[];
   /** The node holding the device's UDP binding (several nodes share one database). */
   ownerNode: string | null;
+  /** How the current (or last) registration came, and how requests to the device go. */
+  securityMode: SecurityMode;
 }
 
 /** FINAL_STATES (model.ts) as an SQL list, for `state IN (…)` / `NOT IN (…)`. */
@@ -78,6 +83,8 @@ export interface FirmwareImage {
   vendorId: string | null;
   /** COSE kid of the key that signed the manifest, hex. */
   keyId: string | null;
+  /** The unguessable name Package URIs give the image (/fw/<name>). */
+  downloadName: string;
   createdAt: Date;
 }
 
