@@ -6,7 +6,8 @@
  * with every miss, so a change made on any node is seen by every node within a second.
  */
 import { LRUCache } from 'lru-cache';
-import { CredentialsError, DeviceNotFoundError, SecretsKeyError } from '../errors.ts';
+import { endpointNameProblem } from '../../protocols/registration.ts';
+import { CredentialsError, DeviceNotFoundError, FerryError, SecretsKeyError } from '../errors.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { recordEvent } from '../store/events.ts';
@@ -124,7 +125,10 @@ export class CredentialService {
     if (dropped) this.#clearCaches();
   }
 
-  /** Creates or replaces the device's credentials; returns the generated key, if one was. */
+  /**
+   * Creates or replaces the device's credentials; returns the generated key, if one was. An
+   * endpoint that has never registered gets its device row here, 'provisioned' (provisionDevices).
+   */
   async put(endpoint: string, identity: string, source: KeySource, actor: string): Promise<{ generated?: Buffer }> {
     return this.#change(endpoint, identity, source, actor, 'put');
   }
@@ -139,6 +143,8 @@ export class CredentialService {
       const device = await deviceOf(tx, endpoint);
       if (!await store.deleteCredentials(tx, device.id)) throw noCredentials(endpoint);
       await recordEvent(tx, { kind: 'credentials.deleted', actor, deviceId: device.id, endpoint });
+      // A device provisioned and never registered was made for its credentials: it goes with them.
+      if (await devices.dropProvisioned(tx, device.id)) await recordEvent(tx, { kind: 'device.unprovisioned', actor, endpoint });
     });
     this.#clearCaches();
   }
@@ -153,18 +159,18 @@ export class CredentialService {
     };
   }
 
-  /** Creates or replaces every entry's credentials in one transaction: all or none. Entries are checked already (import.ts). */
+  /**
+   * Creates or replaces every entry's credentials in one transaction: all or none. Entries are
+   * checked already (import.ts). Endpoints that have never registered get their device rows, 'provisioned'.
+   */
   async importAll(entries: readonly ImportEntry[], actor: string): Promise<number> {
     const key = this.#needKey();
     const problems: string[] = [];
     await takenOnRace('of the batch', this.#db.transaction(async (tx) => {
       await claimCheck(tx, key);
-      const ids = new Map<string, number>();
+      const { ids, created } = await devices.provisionDevices(tx, entries.map((e) => e.endpoint), actor);
       for (const e of entries) {
-        const device = await devices.findByEndpoint(tx, e.endpoint);
-        if (!device) { problems.push(`line ${e.line}: no device ${e.endpoint}`); continue; }
-        ids.set(e.endpoint, device.id);
-        const holder = await store.identityHolder(tx, e.identity, device.id);
+        const holder = await store.identityHolder(tx, e.identity, ids.get(e.endpoint)!);
         if (holder !== undefined && !entries.some((o) => o.endpoint === holder)) problems.push(`line ${e.line}: identity ${e.identity} is device ${holder}'s`);
       }
       if (problems.length > 0) throw new CredentialsError('FERRY_CREDENTIALS_IMPORT', `nothing imported: ${problems.join('; ')}`);
@@ -173,19 +179,23 @@ export class CredentialService {
       for (const e of entries) {
         await store.putCredentials(tx, ids.get(e.endpoint)!, e.identity, key.seal(e.key, { endpoint: e.endpoint, identity: e.identity }));
       }
-      await recordEvent(tx, { kind: 'credentials.imported', actor, data: { count: entries.length, endpoints: entries.slice(0, 100).map((e) => e.endpoint) } });
+      await recordEvent(tx, { kind: 'credentials.imported', actor, data: { count: entries.length, provisioned: created.length, endpoints: entries.slice(0, 100).map((e) => e.endpoint) } });
     }));
     this.#clearCaches();
     return entries.length;
   }
 
   async #change(endpoint: string, identity: string, source: KeySource, actor: string, how: 'put' | 'rotate'): Promise<{ generated?: Buffer }> {
+    checkEndpoint(endpoint);
     checkIdentity(identity);
     const plain = 'key' in source ? parseKey(source.key) : generateKey();
     const key = this.#needKey();
     await takenOnRace(identity, this.#db.transaction(async (tx) => {
       await claimCheck(tx, key);
-      const device = await deviceOf(tx, endpoint);
+      // Only a put makes a device: a rotation needs credentials, so a device, already.
+      const device = how === 'put'
+        ? { id: (await devices.provisionDevices(tx, [endpoint], actor)).ids.get(endpoint)! }
+        : await deviceOf(tx, endpoint);
       const holder = await store.identityHolder(tx, identity, device.id);
       if (holder !== undefined) throw new CredentialsError('FERRY_PSK_IDENTITY_TAKEN', `device ${holder} already has the identity ${identity}`);
       const sealed = key.seal(plain, { endpoint, identity });
@@ -243,6 +253,12 @@ async function takenOnRace<T>(identity: string, work: Promise<T>): Promise<T> {
     }
     throw err;
   }
+}
+
+/** The endpoint name a Register would take (protocols/registration.ts), or FERRY_VALIDATION. */
+function checkEndpoint(endpoint: string): void {
+  const why = endpointNameProblem(endpoint);
+  if (why !== undefined) throw new FerryError('FERRY_VALIDATION', `the endpoint name ${why}`);
 }
 
 async function deviceOf(q: Queryable, endpoint: string): Promise<{ id: number }> {

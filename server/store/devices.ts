@@ -263,7 +263,39 @@ export async function setTags(db: Db, endpoint: string, tags: readonly string[],
   });
 }
 
-/** Which of `endpoints` have a device row (any status): those are known and pass the Register limits. */
+/**
+ * Device rows for endpoints provisioned before they have registered (credentials made for a
+ * factory batch), in the caller's transaction: an endpoint without a row gets one, status
+ * 'provisioned', with no registration (no lifetime, registration time, expiry nor last contact),
+ * and a `device.provisioned` event; its Register later takes that same row (registerMany's upsert
+ * by endpoint). Endpoints must be distinct and valid names (endpointNameProblem). Returns each
+ * endpoint's device id and the endpoints whose rows were made now.
+ */
+export async function provisionDevices(q: Queryable, endpoints: readonly string[], actor: string): Promise<{ ids: Map<string, number>; created: string[] }> {
+  if (endpoints.length === 0) return { ids: new Map(), created: [] };
+  // In one fixed order: two batches that share endpoints wait for each other rather than deadlock.
+  const sorted = [...endpoints].sort();
+  const made = await q.query<{ id: string | number; endpoint: string }>(
+    `INSERT INTO devices (endpoint, status, lifetime, registered_at, last_seen, expires_at)
+     SELECT ep, 'provisioned', NULL, NULL, NULL, NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(ep, n) ORDER BY n
+     ON CONFLICT (endpoint) DO NOTHING RETURNING id, endpoint`, [sorted]);
+  const created = made.rows.map((r) => ({ id: Number(r.id), endpoint: r.endpoint })).sort((a, b) => a.id - b.id);
+  await recordEvents(q, created.map((d) => ({ kind: 'device.provisioned', actor, deviceId: d.id, endpoint: d.endpoint })));
+  const all = await q.query<{ id: string | number; endpoint: string }>('SELECT id, endpoint FROM devices WHERE endpoint = ANY($1::text[])', [sorted]);
+  return { ids: new Map(all.rows.map((r) => [r.endpoint, Number(r.id)])), created: created.map((d) => d.endpoint) };
+}
+
+/**
+ * Deletes a device provisioned and never registered once nothing of KEEPS_DEVICE holds it (its
+ * credentials deleted): provisioning undone leaves no row behind. True when it was deleted.
+ */
+export async function dropProvisioned(q: Queryable, deviceId: number): Promise<boolean> {
+  const res = await q.query(
+    `DELETE FROM devices d WHERE d.id = $1 AND d.status = 'provisioned' AND NOT (${KEEPS_DEVICE.join(' OR ')})`, [deviceId]);
+  return res.rowCount > 0;
+}
+
+/** Which of `endpoints` have a device row (any status, 'provisioned' too): those are known and pass the Register limits. */
 export async function knownEndpoints(q: Queryable, endpoints: readonly string[]): Promise<boolean[]> {
   if (endpoints.length === 0) return [];
   const res = await q.query<{ endpoint: string }>('SELECT endpoint FROM devices WHERE endpoint = ANY($1::text[])', [endpoints]);
@@ -272,9 +304,10 @@ export async function knownEndpoints(q: Queryable, endpoints: readonly string[])
 }
 
 /**
- * What keeps a device that left (expired or de-registered) from being purged, whatever its age:
- * each line is true of a device `d` that holds something worth keeping. A table that comes to
- * hold more of a device (its credentials, say) adds its line here.
+ * What keeps a device that left (expired or de-registered) from being purged, whatever its age,
+ * and a provisioned one from being dropped with its credentials (dropProvisioned): each line is
+ * true of a device `d` that holds something worth keeping. A table that comes to hold more of a
+ * device adds its line here.
  */
 export const KEEPS_DEVICE: readonly string[] = [
   'EXISTS (SELECT 1 FROM device_updates u WHERE u.device_id = d.id)',     // an update history
@@ -304,6 +337,7 @@ export interface PurgedDevice { id: number; endpoint: string }
 /**
  * Deletes devices that expired or de-registered more than `retentionSeconds` ago, never came
  * back and hold nothing (KEEPS_DEVICE): a flood of made-up endpoint names does not stay forever.
+ * A device provisioned and not yet registered has not left: it stays, however old.
  * In batches, each its own transaction, rows another transaction holds skipped (a device
  * registering again meanwhile stays). Their events stay, with the endpoint as text; each batch
  * adds one `device.purged` event naming (some of) the endpoints.
@@ -316,7 +350,7 @@ export async function purgeLeftDevices(db: Db, o: PurgeOptions): Promise<PurgedD
       const res = await tx.query<{ id: string | number; endpoint: string }>(
         `DELETE FROM devices WHERE id IN (
            SELECT d.id FROM devices d
-           WHERE d.status <> 'registered'
+           WHERE d.status IN ('expired', 'deregistered')
              AND d.last_seen < now() - make_interval(secs => $1) AND ${LEFT_AT} < now() - make_interval(secs => $1)
              AND NOT (${KEEPS_DEVICE.join(' OR ')})
            ORDER BY d.id LIMIT $2 FOR UPDATE SKIP LOCKED)

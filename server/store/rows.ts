@@ -1,7 +1,9 @@
 /** Row shapes as the store returns them (snake_case columns mapped to the names the API uses). */
 import { FINAL_STATES, type CampaignDeviceState, type CampaignPolicy, type CampaignState, type Delivery, type UpdateState } from '../fota/model.ts';
 
-export type DeviceStatus = 'registered' | 'expired' | 'deregistered';
+/** A registration's state; 'provisioned': made by provisioning its credentials, never registered yet. */
+export type DeviceStatus = 'registered' | 'expired' | 'deregistered' | 'provisioned';
+export const DEVICE_STATUSES: readonly DeviceStatus[] = ['registered', 'expired', 'deregistered', 'provisioned'];
 
 /** LwM2M Security Mode of a registration: a DTLS session with a pre-shared key, or plain CoAP. */
 export type SecurityMode = 'psk' | 'nosec';
@@ -17,7 +19,8 @@ export interface Device {
   endpoint: string;
   registrationId: string | null;
   status: DeviceStatus;
-  lifetime: number;
+  /** Null while 'provisioned' (never registered), as are registeredAt, lastSeen and expiresAt. */
+  lifetime: number | null;
   lwm2mVersion: string;
   binding: string;
   queueMode: boolean;
@@ -30,9 +33,9 @@ export interface Device {
   hardwareVersion: string | null;
   firmwareVersion: string | null;
   hardwareClass: string | null;
-  registeredAt: Date;
-  lastSeen: Date;
-  expiresAt: Date;
+  registeredAt: Date | null;
+  lastSeen: Date | null;
+  expiresAt: Date | null;
   rootPath: string;
   contentFormats: number[];
   objects: RegisteredObject[];
