@@ -32,6 +32,18 @@ export interface DtlsOptions {
   retransmitMs?: number;
   /** How often the layer's timer looks at retransmissions and expiry (ms). */
   tickMs?: number;
+  /**
+   * Where a datagram that is plain CoAP goes (its first byte 64–127: CoAP version 1; DTLS records
+   * start with a content type, 20–63, as RFC 7983 §7 sorts them); absent: such a datagram is dropped.
+   */
+  plain?: (msg: Buffer, rinfo: RemoteInfo) => void;
+}
+
+/** A handshake completed: the 'session' event. */
+export interface SessionStarted {
+  identity: Buffer;
+  address: string;
+  port: number;
 }
 
 export interface DtlsStats {
@@ -63,7 +75,7 @@ type SendCallback = (error: Error | null, bytes?: number) => void;
 export class DtlsSocket extends EventEmitter {
   readonly socket: Socket;
   readonly stats: DtlsStats = { helloVerifyRequests: 0, handshakesStarted: 0, handshakesCompleted: 0, failedAtFinished: 0, handshakesFailed: 0, recordsDropped: 0, retransmissions: 0 };
-  private readonly o: Required<Omit<DtlsOptions, 'identityHint'>> & { identityHint: Buffer | undefined };
+  private readonly o: Required<Omit<DtlsOptions, 'identityHint' | 'plain'>> & Pick<DtlsOptions, 'identityHint' | 'plain'>;
   private readonly cookies = new CookieJar();
   private readonly halfOpen = new Map<string, HalfOpen>();
   private readonly sessions = new Map<string, Session>();
@@ -73,7 +85,7 @@ export class DtlsSocket extends EventEmitter {
     super();
     this.o = {
       maxSessions: 10_000, maxHalfOpen: 1_000, idleMs: 30 * 60_000, handshakeMs: 60_000, retransmitMs: 1_000, tickMs: 250,
-      ...o, identityHint: o.identityHint,
+      ...o,
     };
     this.socket = o.socket;
     o.socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
@@ -130,6 +142,11 @@ export class DtlsSocket extends EventEmitter {
   // ── in ──
 
   private receive(msg: Buffer, rinfo: RemoteInfo): void {
+    const first = msg[0] ?? 0;
+    if (first >= 64 && first <= 127) {
+      this.o.plain?.(msg, rinfo);
+      return;
+    }
     const key = peerKey(rinfo.address, rinfo.port);
     const { records } = splitRecords(msg);
     for (const r of records) {
@@ -205,6 +222,7 @@ export class DtlsSocket extends EventEmitter {
         if (!this.sessions.has(key) && this.sessions.size >= this.o.maxSessions) return;
         this.sessions.set(key, { ...step.established, lastSeen: Date.now() });
         this.stats.handshakesCompleted++;
+        this.emit('session', { identity: step.established.identity, address: rinfo.address, port: rinfo.port } satisfies SessionStarted);
       }
     } catch (e) {
       if (!isPeerError(e)) {
