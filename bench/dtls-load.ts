@@ -106,15 +106,25 @@ async function rebind(link: Link): Promise<void> {
   old.close();
 }
 
-const closeAll = (links: Link[]): Promise<unknown> =>
-  Promise.all(links.map((l) => new Promise<void>((r) => { l.session?.close(); l.session = undefined; l.socket.close(() => r()); })));
+/**
+ * Ends every session (close_notify) and closes its socket. The alerts go 50 at a time: a thousand
+ * at once would overflow a server's receive buffer, and a session whose close_notify was lost
+ * lives on there, in the way of the next one from the same port.
+ */
+async function closeAll(links: Link[]): Promise<void> {
+  for (let i = 0; i < links.length; i += 50) {
+    const batch = links.slice(i, i + 50);
+    await Promise.all(batch.map((l) => new Promise<void>((r) => { l.session?.close(); l.session = undefined; l.socket.close(() => r()); })));
+    if (i + 50 < links.length) await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 /** A new session on the link, its handshake started; rejects when it fails or `stop` resolves first. */
-function handshake(link: Link, peer: DtlsPeer, stopped: Promise<never>): Promise<DtlsSession> {
+function handshake(link: Link, peer: DtlsPeer, stopped: Promise<never>, maxRetransmits = 3): Promise<DtlsSession> {
   const session = new DtlsSession((d) => link.socket.send(d, peer.port, peer.host), {
     identity: Buffer.from(peer.identity, 'utf8'), psk: Buffer.from(peer.key, 'hex'),
     // RFC 6347 §4.2.4.1's 1 s first, but fewer retransmissions: a bench run is bounded in time.
-    initialTimeoutMs: 1000, maxRetransmits: 3,
+    initialTimeoutMs: 1000, maxRetransmits,
   });
   link.session = session;
   return Promise.race([session.start().then(() => session), stopped]);
@@ -141,7 +151,8 @@ async function establish(peer: DtlsPeer, n: number, concurrency: number, limitMs
       const link = links[next++]!;
       for (let attempt = 0; ; attempt++) {
         try {
-          await handshake(link, peer, stopped);
+          // Two retransmissions (7 s) before a retry from a new port.
+          await handshake(link, peer, stopped, 2);
           break;
         } catch (e) {
           link.session?.close();

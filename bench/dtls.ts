@@ -1,13 +1,16 @@
 /**
  * The DTLS benchmark, every process on 127.0.0.1 of this machine: the load generator
  * (bench/dtls-load.ts) in a child process of its own, each server in another.
- * - Handshakes per second: full PSK handshakes (cookie exchange included) against Ferry's DTLS
- *   layer, several runs, with the server's CPU per handshake (what it could do with a core to
+ * Ferry is the real server (bench/servers/dtls-ferry.ts: startFerry, the PSK looked up through
+ * the credential service).
+ * - Handshakes per second: full PSK handshakes (cookie exchange included) on Ferry's coaps (LwM2M)
+ *   socket, several runs, with the server's CPU per handshake (what it could do with a core to
  *   itself, the generator taking the other).
- * - Block2 over DTLS: K sessions each download one image to the end, against Ferry and against
+ * - Block2 over DTLS: K sessions each download one image to the end, from Ferry's DTLS download
+ *   socket (the device's update of that image under way) and from
  *   libcoap's coap-server-openssl with the same PSK, trials in turn; blocks per second (median and
  *   spread) and the ratio of the medians.
- * - Memory: a fresh Ferry server holds N established sessions; its RSS and heap after a full
+ * - Memory: a fresh Ferry holds N established sessions on its coaps socket; its RSS and heap after a full
  *   collection, before and after, and the heap per session.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -96,6 +99,7 @@ export interface DtlsReport {
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 /** The PSK both servers know: 16 ASCII bytes (libcoap's -k takes the key as a string). */
+const ENDPOINT = 'urn:dev:bench-dtls';
 const IDENTITY = 'bench-device';
 const KEY = 'ferry-bench-psk!';
 const HINT = 'bench';
@@ -121,11 +125,11 @@ async function benchHandshakes(plan: DtlsPlan, generator: Generator, imageFile: 
   const server = await FerryDtls.start(imageFile, plan.cpuProfileDir);
   try {
     // Warm-up (JIT on both sides), not measured.
-    await generator.ask<HandshakeLoad>({ op: 'handshakes', peer: server.peer, total: Math.min(200, p.total), concurrency: Math.min(20, p.concurrency), limitMs: p.limitMs });
+    await generator.ask<HandshakeLoad>({ op: 'handshakes', peer: server.coaps, total: Math.min(200, p.total), concurrency: Math.min(20, p.concurrency), limitMs: p.limitMs });
     const runs: HandshakeRun[] = [];
     for (let i = 0; i < p.runs; i++) {
       const cpu0 = server.stats.cpuSeconds();
-      const r = await generator.ask<HandshakeLoad>({ op: 'handshakes', peer: server.peer, total: p.total, concurrency: p.concurrency, limitMs: p.limitMs });
+      const r = await generator.ask<HandshakeLoad>({ op: 'handshakes', peer: server.coaps, total: p.total, concurrency: p.concurrency, limitMs: p.limitMs });
       const serverCpuSeconds = round(server.stats.cpuSeconds() - cpu0);
       runs.push({ ...r, serverCpuSeconds, serverCpuUsPerHandshake: Math.round((serverCpuSeconds * 1e6) / Math.max(1, r.completed)) });
       plan.log?.(`dtls handshakes run ${i + 1}: ${r.perSecond}/s (${r.completed}/${r.total} in ${r.seconds} s, ${r.failed} failed), server CPU ${serverCpuSeconds} s, generator CPU ${r.generatorCpuSeconds} s`);
@@ -193,7 +197,7 @@ async function benchMemory(plan: DtlsPlan, generator: Generator, imageFile: stri
   const server = await FerryDtls.start(imageFile, plan.cpuProfileDir);
   try {
     const before = await server.memory();
-    const h = await generator.ask<HoldLoad>({ op: 'hold', peer: server.peer, sessions: p.sessions, concurrency: p.concurrency, limitMs: p.limitMs });
+    const h = await generator.ask<HoldLoad>({ op: 'hold', peer: server.coaps, sessions: p.sessions, concurrency: p.concurrency, limitMs: p.limitMs });
     const after = await server.memory();
     await generator.ask<null>({ op: 'release' });
     const total = (m: NodeJS.MemoryUsage): number => m.heapUsed + m.external;
@@ -248,31 +252,39 @@ interface DtlsServer {
   stop(): Promise<void>;
 }
 
+type ServingInfo = { coapsPort: number; downloadPort: number; path: string[] };
 type Memory = { memory: NodeJS.MemoryUsage; spaces: Record<string, { size: number; used: number }>; counts: { sessions: number; halfOpen: number } };
 
+/** The real Ferry (bench/servers/dtls-ferry.ts): its coaps (LwM2M) socket and its DTLS download socket. */
 class FerryDtls implements DtlsServer {
-  readonly path = ['fw', '0'];
+  /** The DTLS download socket, and the image's path there. */
   readonly peer: DtlsPeer;
+  readonly path: string[];
+  /** The LwM2M endpoint over DTLS, where devices shake hands and keep their sessions. */
+  readonly coaps: DtlsPeer;
   readonly stats: ReturnType<typeof processStats>;
   private readonly child: ChildProcess;
 
-  private constructor(child: ChildProcess, port: number) {
+  private constructor(child: ChildProcess, info: ServingInfo) {
     this.child = child;
-    this.peer = { host: '127.0.0.1', port, identity: IDENTITY, key: Buffer.from(KEY).toString('hex') };
+    const psk = { identity: IDENTITY, key: Buffer.from(KEY).toString('hex') };
+    this.peer = { host: '127.0.0.1', port: info.downloadPort, ...psk };
+    this.coaps = { host: '127.0.0.1', port: info.coapsPort, ...psk };
+    this.path = info.path;
     this.stats = processStats(child.pid!);
   }
 
   static async start(imageFile: string, cpuProfileDir?: string): Promise<FerryDtls> {
     const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [];
-    const child = fork(join(root, 'bench/servers/dtls-ferry.ts'), [IDENTITY, Buffer.from(KEY).toString('hex'), imageFile], {
+    const child = fork(join(root, 'bench/servers/dtls-ferry.ts'), [ENDPOINT, IDENTITY, Buffer.from(KEY).toString('hex'), imageFile], {
       execArgv: [...profile, '--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: root,
     });
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('the Ferry DTLS server did not start in 60 s')); }, 60_000);
-      child.once('message', (m: { port: number }) => { clearTimeout(timer); resolve(m.port); });
-      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the Ferry DTLS server exited (${code})`)); });
+    const info = await new Promise<ServingInfo>((resolve, reject) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('Ferry did not start in 60 s')); }, 60_000);
+      child.once('message', (m: ServingInfo) => { clearTimeout(timer); resolve(m); });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`Ferry exited (${code}) before serving`)); });
     });
-    return new FerryDtls(child, port);
+    return new FerryDtls(child, info);
   }
 
   memory(): Promise<Memory> {

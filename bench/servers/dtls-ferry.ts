@@ -1,74 +1,61 @@
 /**
- * Ferry's DTLS layer for the DTLS benchmark, in a child process (`fork`, with --expose-gc) so that
- * its CPU and memory are its own: `node --expose-gc --import tsx bench/servers/dtls-ferry.ts
- * IDENTITY KEYHEX IMAGE`. A DtlsSocket (server/dtls/socket.ts) on 127.0.0.1 with the PSK looked up
- * by identity, and behind it a stateless Block2 responder shaped like the download socket
- * (server/coap/download-server.ts): GET /fw/0 → the image's block → one datagram. It sends
- * {"port"} over IPC when listening; {"op":"memory"} answers process.memoryUsage() and the V8 heap
- * spaces after a full collection, {"op":"stats"} the layer's counters.
+ * Ferry for the DTLS benchmark, in a child process (`fork`, with --expose-gc) so that its CPU and
+ * memory are its own: `node --expose-gc --import tsx bench/servers/dtls-ferry.ts ENDPOINT IDENTITY
+ * KEYHEX IMAGE`. The real server (startFerry, --security psk, PGlite in memory or DATABASE_URL):
+ * the device's PSK provisioned through the credential service under a throw-away secrets key, the
+ * image stored, and an update of that image under way for the device, so that its sessions may
+ * fetch it on the DTLS download socket. Over IPC it sends {coapsPort, downloadPort, path} when
+ * serving; {"op":"memory"} answers process.memoryUsage(), the V8 heap spaces and the coaps
+ * socket's session counts after a full collection.
  */
-import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { blockSize, decodeBlock, encodeBlock } from '../../protocols/block.ts';
-import { decodeCoapMessage, encodeMessage, optionValue, type CoapMessage } from '../../protocols/coap-message.ts';
-import { CoapOption, encodeUint } from '../../protocols/coap-option.ts';
-import { ContentFormat } from '../../protocols/content-format.ts';
-import { RECEIVE_BUFFER_BYTES } from '../../server/coap/udp-socket.ts';
-import { DtlsSocket } from '../../server/dtls/socket.ts';
+import { configWith } from '../../server/config.ts';
+import { silentLogger } from '../../server/log.ts';
+import { startFerry } from '../../server/main.ts';
+import { findByEndpoint } from '../../server/store/devices.ts';
+import { insertFirmware } from '../../server/store/firmware.ts';
+import { openDb } from '../../server/store/open.ts';
+import { generateToken } from '../../server/store/tokens.ts';
+import { createUpdate } from '../../server/store/updates.ts';
 
-const [identity, keyHex, imageFile] = process.argv.slice(2);
-if (identity === undefined || keyHex === undefined || imageFile === undefined) throw new Error('usage: dtls-ferry.ts IDENTITY KEYHEX IMAGE');
-const key = Buffer.from(keyHex, 'hex');
-const image = readFileSync(imageFile);
-const OCTET_STREAM = encodeUint(ContentFormat.OPAQUE);
-const ETAG = Buffer.from([0xfe, 0x77]);
-
-// As Ferry makes its sockets (server/coap/udp-socket.ts): replies go to IP literals, no dns.lookup;
-// the receive buffer enlarged.
-const socket = createSocket({ type: 'udp4', lookup: (address, _family, callback) => callback(null, address, 4) });
-await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
-const dtls = new DtlsSocket({
-  socket, identityHint: Buffer.from('ferry', 'utf8'),
-  pskFor: async (id) => (id.toString('utf8') === identity ? key : undefined),
-  maxSessions: 20_000, maxHalfOpen: 2_000,
-});
-dtls.on('error', (err: Error) => process.stderr.write(`dtls-ferry: ${err.stack ?? err.message}\n`));
-dtls.on('message', (msg: Buffer, rinfo: { address: string; port: number }) => {
-  try {
-    answer(decodeCoapMessage(msg), rinfo);
-  } catch {
-    // malformed: no answer, as the download socket's guard would refuse it
-  }
-});
-
-function answer(m: CoapMessage, rinfo: { address: string; port: number }): void {
-  if (m.code !== 1 || m.type !== 'CON') return; // only CON GETs; ACKs and the rest need nothing
-  const path: string[] = [];
-  for (const [number, value] of m.options) if (number === CoapOption.URI_PATH) path.push(value.toString('utf8'));
-  const reply = (code: string, options: Array<readonly [number, Buffer]>, payload?: Buffer): void =>
-    dtls.send(encodeMessage({ type: 'ACK', code, messageId: m.messageId, token: m.token, options }, payload), rinfo.port, rinfo.address);
-  if (path.length !== 2 || path[0] !== 'fw' || path[1] !== '0') return reply('4.04', []);
-  const b2 = optionValue(m.options, CoapOption.BLOCK2);
-  const { num, szx } = b2 === undefined ? { num: 0, szx: 6 } : decodeBlock(b2);
-  const size = blockSize(Math.min(szx, 6));
-  const start = num * size;
-  if (start >= image.length && !(start === 0 && image.length === 0)) return reply('4.02', []);
-  const more = start + size < image.length;
-  reply('2.05', [[CoapOption.ETAG, ETAG], [CoapOption.CONTENT_FORMAT, OCTET_STREAM], [CoapOption.BLOCK2, encodeBlock({ num, more, szx: Math.min(szx, 6) })]],
-    image.subarray(start, start + size));
+const [endpoint, identity, keyHex, imageFile] = process.argv.slice(2);
+if (endpoint === undefined || identity === undefined || keyHex === undefined || imageFile === undefined) {
+  throw new Error('usage: dtls-ferry.ts ENDPOINT IDENTITY KEYHEX IMAGE');
 }
+const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-dtls-server-'));
+const secretsKeyFile = join(dir, 'secrets.key');
+writeFileSync(secretsKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+
+const url = process.env['DATABASE_URL'];
+const db = await openDb(url ? { databaseUrl: url } : {});
+// Every downloader comes from 127.0.0.1: the per-address block rate (--download-rate) would
+// measure itself, so it is off here, as in the plain download benchmark.
+const ferry = await startFerry(configWith({
+  coapPort: 0, coapsPort: 0, downloadCoapsPort: 0, apiPort: 0, security: 'psk', secretsKeyFile, pskIdentityHint: 'ferry',
+  logLevel: 'silent', adminToken: generateToken(), downloadRate: 0,
+}), { log: silentLogger(), db });
+await ferry.credentials.put(endpoint, identity, { key: keyHex }, 'bench');
+const device = await findByEndpoint(db, endpoint);
+const image = await insertFirmware(db, { version: `bench-${process.pid}`, hardwareClass: 'bench', payload: readFileSync(imageFile) });
+await createUpdate(db, { deviceId: device!.id, firmwareId: image.id, deadlineSeconds: 24 * 3600, actor: 'bench' });
+const coaps = ferry.coaps!.dtls!;
 
 process.on('message', (c: { op: string }) => {
-  if (c.op === 'memory') {
-    for (let i = 0; i < 3; i++) globalThis.gc?.();
-    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, { size: x.space_size, used: x.space_used_size }]));
-    process.send!({ memory: process.memoryUsage(), spaces, counts: dtls.counts });
-  } else if (c.op === 'stats') {
-    process.send!({ stats: dtls.stats, counts: dtls.counts });
-  }
+  if (c.op !== 'memory') return;
+  for (let i = 0; i < 3; i++) globalThis.gc?.();
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, { size: x.space_size, used: x.space_used_size }]));
+  process.send!({ memory: process.memoryUsage(), spaces, counts: coaps.counts });
 });
-process.on('disconnect', () => dtls.close(() => process.exit(0)));
-process.on('SIGTERM', () => dtls.close(() => process.exit(0)));
-process.send!({ port: dtls.address().port });
+const stop = (): void => {
+  void ferry.close().then(() => db.close()).finally(() => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
+};
+process.on('disconnect', stop);
+process.on('SIGTERM', stop);
+process.send!({ coapsPort: ferry.coapsAddress!.port, downloadPort: ferry.secureDownloadAddress!.port, path: ['fw', image.downloadName] });
