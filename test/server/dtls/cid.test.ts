@@ -13,6 +13,7 @@ import { CID_LENGTH, type RebindEvent } from '../../../server/dtls/socket.ts';
 import type { Peer } from '../../../simulator/coap/outbox.ts';
 import { bindUdp, type DatagramTransport } from '../../../simulator/coap/transport.ts';
 import { DtlsError } from '../../../simulator/dtls/errors.ts';
+import { DtlsSession } from '../../../simulator/dtls/session.ts';
 import { DtlsTransport } from '../../../simulator/dtls/transport.ts';
 import { startServer, type TestServer } from './helpers.ts';
 
@@ -268,6 +269,49 @@ test('a client that offers no CID gets no connection_id and is served as before'
   } catch (err) {
     assert.instance(err, DtlsError);
   }
+});
+
+test('a new handshake from the address of a session with a CID replaces it only when it completes; the old CID goes with it', async () => {
+  const { t, socket } = await client({ useCid: true });
+  const oldCid = t.session.peerCid!;
+  const sessions = s.dtls.counts.sessions;
+  const cids = s.dtls.connectionIds;
+  // A second client on the same socket (a reboot, or a spoofer's ClientHello): its last flight is held back.
+  let hold = true;
+  const held: Buffer[] = [];
+  const again = new DtlsSession((d) => {
+    if (hold && d.readUInt16BE(3) === 0 && d[0] === 22 && d[13] === 16) held.push(d); // the flight starting with ClientKeyExchange
+    else socket.inject(d, server());
+  }, { psk: Buffer.from('secret2'), identity: Buffer.from('id2'), useCid: true, initialTimeoutMs: 250, maxRetransmits: 4 });
+  socket.onMessage((buf) => again.receive(buf));
+  void again.start();
+  await until(() => held.length > 0, 'the second handshake reaching its last flight');
+  assert.is(s.dtls.counts.halfOpen, 1);
+  // Half-open, it has replaced nothing: the old session and its CID serve.
+  assert.is((await get(t, 'hello')).code, '2.05');
+  assert.equal(s.requests.at(-1), { url: '/hello', identity: 'id1' });
+  assert.equal([s.dtls.counts.sessions, s.dtls.connectionIds], [sessions, cids]);
+  hold = false;
+  socket.inject(held[0]!, server());
+  await within(again.ready, 'the second handshake');
+  const newCid = again.peerCid!;
+  assert.ok(newCid && !newCid.equals(oldCid));
+  assert.equal([s.dtls.counts.sessions, s.dtls.connectionIds], [sessions, cids]);
+  assert.is(s.dtls.identityOf('127.0.0.1', socket.address().port)?.toString(), 'id2');
+  // The old session's records carry a CID no session has now: dropped.
+  const dropped = s.dtls.stats.recordsDropped;
+  t.send(getRequest('hello').datagram, server());
+  await until(() => s.dtls.stats.recordsDropped === dropped + 1, 'the old CID being dropped');
+  // The new session is served under its own CID.
+  const { datagram, token } = getRequest('hello');
+  const answer = new Promise<ParsedPacket>((resolve) => (again.onData = (d) => {
+    const p = parse(d);
+    if (p.token.equals(token)) resolve(p);
+  }));
+  again.sendApplicationData(datagram);
+  assert.equal((await within(answer, 'the answer to the new session')).payload, HELLO);
+  assert.equal(s.requests.at(-1), { url: '/hello', identity: 'id2' });
+  again.close();
 });
 
 test('close_notify from a client with a CID removes its session and its CID', async () => {
