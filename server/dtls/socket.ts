@@ -162,15 +162,26 @@ export class DtlsSocket extends EventEmitter {
     this.raw(session.protection.sealRecord(ContentType.application_data, data), port, address, callback);
   }
 
+  /** Sends each session close_notify (RFC 5246 §7.2.1), then closes the UDP socket once they have left. */
   close(callback?: () => void): void {
     clearInterval(this.timer);
-    for (const s of this.sessions.values()) {
-      this.raw(s.protection.sealRecord(ContentType.alert, encodeAlert({ level: AlertLevel.warning, description: AlertDescription.close_notify })), s.port, s.address);
-    }
+    const alerts = [...this.sessions.values()].map((s) => ({ s, record: s.protection.sealRecord(ContentType.alert, encodeAlert({ level: AlertLevel.warning, description: AlertDescription.close_notify })) }));
     this.sessions.clear();
     this.byCid.clear();
     this.halfOpen.clear();
-    this.socket.close(callback);
+    // A datagram still being sent when its socket closes is lost: the socket waits for the alerts.
+    let pending = alerts.length + 1;
+    const sent = (): void => {
+      if (--pending > 0) return;
+      try {
+        this.socket.close(callback);
+      } catch {
+        // Closed already.
+        if (callback) queueMicrotask(callback);
+      }
+    };
+    for (const { s, record } of alerts) this.raw(record, s.port, s.address, () => sent());
+    sent();
   }
 
   // ── in ──

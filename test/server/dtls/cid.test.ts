@@ -50,6 +50,8 @@ interface Tap extends DatagramTransport {
   received: Buffer[];
   held: Buffer[];
   hold: boolean;
+  /** Incoming datagrams for which this says true are lost (once each). */
+  loseIn?: (datagram: Buffer) => boolean;
   /** Sends bytes from this socket's address, bypassing its user. */
   inject(datagram: Buffer, to: Peer): void;
 }
@@ -69,6 +71,7 @@ async function tap(): Promise<Tap> {
     },
     onMessage(handler) {
       inner.onMessage((buf, peer) => {
+        if (t.loseIn?.(buf) === true) return;
         t.received.push(buf);
         handler(buf, peer);
       });
@@ -83,12 +86,22 @@ async function tap(): Promise<Tap> {
 
 const server = (): Peer => ({ address: '127.0.0.1', port: s.port });
 
-async function client(extra: { useCid?: boolean; ownCid?: Buffer; identity?: string } = {}): Promise<{ t: DtlsTransport; socket: Tap }> {
+interface ClientExtra {
+  useCid?: boolean;
+  ownCid?: Buffer;
+  identity?: string;
+  to?: Peer;
+  loseIn?: Tap['loseIn'];
+  onClosed?: () => void;
+}
+
+async function client(extra: ClientExtra = {}): Promise<{ t: DtlsTransport; socket: Tap }> {
   const socket = await tap();
-  const { identity = 'id1', ...cid } = extra;
+  const { identity = 'id1', to = server(), loseIn, ...rest } = extra;
+  if (loseIn) socket.loseIn = loseIn;
   const t = new DtlsTransport(socket, {
-    server: server(), psk: Buffer.from(identity === 'id1' ? 'secret1' : 'secret2'), identity: Buffer.from(identity),
-    initialTimeoutMs: 250, maxRetransmits: 4, ...cid,
+    server: to, psk: Buffer.from(identity === 'id1' ? 'secret1' : 'secret2'), identity: Buffer.from(identity),
+    initialTimeoutMs: 250, maxRetransmits: 4, ...rest,
   });
   toClose.push(() => t.close());
   await within(t.ready, 'the handshake');
@@ -321,6 +334,41 @@ test('close_notify from a client with a CID removes its session and its CID', as
   await t.close();
   await until(() => s.dtls.counts.sessions === sessions - 1, 'the session ending');
   assert.is(s.dtls.connectionIds, cids - 1);
+});
+
+test('the server\'s final flight lost: the client\'s repeated Finished, a tls12_cid record, finds the session and gets it again', async () => {
+  let lost = 0;
+  const retransmissions = s.dtls.stats.retransmissions;
+  const completed = s.dtls.stats.handshakesCompleted;
+  // The first datagram with the server's ChangeCipherSpec (epoch 0, type 20) and Finished is lost.
+  const { t } = await client({ useCid: true, loseIn: (d) => d[0] === 20 && lost++ === 0 });
+  assert.ok(lost >= 2, 'the final flight lost once, then sent again');
+  assert.is(s.dtls.stats.handshakesCompleted, completed + 1);
+  assert.ok(s.dtls.stats.retransmissions > retransmissions);
+  assert.is((await get(t, 'hello')).code, '2.05');
+});
+
+test('maxSessions holds with CIDs; the server\'s close_notify reaches a client in the tls12_cid format', async () => {
+  const capped = await startServer({ '/hello': HELLO }, { maxSessions: 1 });
+  let open = true;
+  try {
+    const to = { address: '127.0.0.1', port: capped.port };
+    let closed = false;
+    const first = await client({ useCid: true, ownCid: Buffer.from('0f0e'), to, onClosed: () => (closed = true) });
+    assert.is(capped.dtls.connectionIds, 1);
+    // The second handshake completes on the wire but takes no session, so no CID.
+    const second = await client({ useCid: true, identity: 'id2', to });
+    assert.equal([capped.dtls.counts.sessions, capped.dtls.connectionIds], [1, 1]);
+    const dropped = capped.dtls.stats.recordsDropped;
+    second.t.send(getRequest('hello').datagram, to);
+    await until(() => capped.dtls.stats.recordsDropped === dropped + 1, 'the record of the session-less CID being dropped');
+    open = false;
+    await capped.close();
+    await until(() => closed, 'the close_notify');
+    assert.not.ok(first.t.session.established);
+  } finally {
+    if (open) await capped.close();
+  }
 });
 
 test('idle sessions with CIDs expire, their CIDs with them', async () => {
