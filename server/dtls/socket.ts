@@ -342,7 +342,8 @@ export class DtlsSocket extends EventEmitter {
     const to: PeerAddress = { address: rinfo.address, port: rinfo.port };
     const there = this.sessions.get(peerKey(to.address, to.port));
     if (there !== undefined && there !== s) this.dropSession(there);
-    this.sessions.delete(peerKey(from.address, from.port));
+    const fromKey = peerKey(from.address, from.port);
+    if (this.sessions.get(fromKey) === s) this.sessions.delete(fromKey);
     s.address = to.address;
     s.port = to.port;
     s.family = rinfo.family;
