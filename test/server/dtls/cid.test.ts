@@ -242,6 +242,19 @@ test('the client moves to a new port in the same session: the exchange goes on, 
   assert.equal(rebinds.at(-1)!.to, peerOf(third));
 });
 
+test('a session moving onto an address where another session lives replaces it there (that one is stale)', async () => {
+  const stale = await client({ useCid: false, identity: 'id2' });
+  const mover = await client({ useCid: true });
+  const sessions = s.dtls.counts.sessions;
+  const seen = rebinds.length;
+  await mover.t.rebind(stale.socket);
+  assert.is((await get(mover.t, 'hello')).code, '2.05');
+  assert.is(rebinds.length, seen + 1);
+  assert.equal(rebinds.at(-1)!.to, peerOf(stale.socket));
+  assert.is(s.dtls.identityOf('127.0.0.1', peerOf(stale.socket).port)?.toString(), 'id1');
+  assert.is(s.dtls.counts.sessions, sessions - 1);
+});
+
 test('a tls12_cid record with an unknown CID, or with a known CID that does not authenticate, is dropped silently', async () => {
   const { t } = await client({ useCid: true });
   const cid = t.session.peerCid!;
