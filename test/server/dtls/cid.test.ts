@@ -280,6 +280,38 @@ test('a tls12_cid record with an unknown CID, or with a known CID that does not 
   assert.is(answers.length, 0);
 });
 
+test('mangled copies of a tls12_cid record from another address: no error, no move, the session goes on', async () => {
+  const { t, socket } = await client({ useCid: true });
+  assert.is((await get(t, 'hello')).code, '2.05');
+  const original = socket.sent.at(-1)!;
+  const errors: unknown[] = [];
+  const onError = (e: unknown): void => void errors.push(e);
+  s.dtls.on('error', onError);
+  const raw: Socket = createSocket('udp4');
+  await new Promise<void>((resolve) => raw.bind(0, '127.0.0.1', resolve));
+  toClose.push(() => new Promise((resolve) => raw.close(() => resolve())));
+  const seen = rebinds.length;
+  // In batches, each followed by a GET: the session answers throughout (and the socket's buffer never overflows).
+  for (let batch = 0; batch < 15; batch++) {
+    const sends: Promise<void>[] = [];
+    for (let i = batch * 20; i < (batch + 1) * 20; i++) {
+      let m = Buffer.from(original);
+      const at = i % m.length;
+      if (i % 3 === 0) m[at]! ^= 1 << (i % 8);
+      else if (i % 3 === 1) m = m.subarray(0, at);
+      else m = Buffer.concat([m, randomBytes(i % 20)]);
+      if (m.length === 0) continue;
+      sends.push(new Promise((resolve) => raw.send(m, s.port, '127.0.0.1', () => resolve())));
+    }
+    await Promise.all(sends);
+    assert.is((await get(t, 'hello')).code, '2.05');
+  }
+  s.dtls.off('error', onError);
+  assert.equal(errors, []);
+  assert.is(rebinds.length, seen);
+  assert.is(s.dtls.identityOf('127.0.0.1', socket.address().port)?.toString(), 'id1');
+});
+
 test('a client that offers no CID gets no connection_id and is served as before', async () => {
   const cids = s.dtls.connectionIds;
   const { t, socket } = await client({ useCid: false });
