@@ -20,7 +20,7 @@ import { FirmwareGate } from './coap/firmware-gate.ts';
 import { Impersonations } from './coap/impersonation.ts';
 import type { DtlsLayerOptions } from './coap/udp-socket.ts';
 import { confirmRotation, registerDtlsMetrics } from './dtls/wiring.ts';
-import type { SessionStarted } from './dtls/socket.ts';
+import type { RebindEvent, SessionStarted } from './dtls/socket.ts';
 import { guardSamples } from './coap/guard.ts';
 import { firmwareResponder, type BlockServed } from './coap/fw.ts';
 import { ImageCache } from './coap/image-cache.ts';
@@ -190,6 +190,12 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
       images, access, gate: gates[securityMode], onBlock: blockServed(securityMode === 'psk' ? 'coaps' : 'coap'),
       identityOf: (address, port) => endpoint.dtls?.identityOf(address, port),
     }),
+  });
+  // A session that moved (Connection ID) takes its device's registration along.
+  coaps?.dtls?.on('rebind', (r: RebindEvent) => {
+    void credentials.endpointOfIdentity(r.identity.toString('utf8')).then((endpoint) => {
+      if (endpoint !== undefined) registrations.moved(endpoint, r.to);
+    }, (err: unknown) => log.warn({ err }, 'could not follow a DTLS session to its new address'));
   });
   coap?.serve(routes(coap, 'nosec'));
   coaps?.serve(routes(coaps, 'psk'));
