@@ -20,7 +20,7 @@ import { FirmwareGate } from './coap/firmware-gate.ts';
 import { Impersonations } from './coap/impersonation.ts';
 import type { DtlsLayerOptions } from './coap/udp-socket.ts';
 import { confirmRotation, registerDtlsMetrics } from './dtls/wiring.ts';
-import type { SessionStarted } from './dtls/socket.ts';
+import type { RebindEvent, SessionStarted } from './dtls/socket.ts';
 import { guardSamples } from './coap/guard.ts';
 import { firmwareResponder, type BlockServed } from './coap/fw.ts';
 import { ImageCache } from './coap/image-cache.ts';
@@ -150,7 +150,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const downloadAddress = coap === undefined ? undefined : download?.address() ?? coapAddress;
   const secureDownloadAddress = coaps === undefined ? undefined : secureDownload?.address() ?? coapsAddress;
   metrics.registerCollector('ferry_coap_guard_datagrams', 'datagrams each UDP socket\'s guard has seen since start, by outcome (malformed, formatErrors, refused, rateLimited, withheld, pings, handlerErrors; datagrams: all)',
-    ['socket', 'outcome'], () => guardSamples([coap?.guard, coaps?.guard, download?.guard, secureDownload?.guard]));
+    ['socket', 'outcome'], () => guardSamples([coap?.guard, coaps?.guard, download?.guard, secureDownload?.guard, channels.legacyDownload?.guard]));
   metrics.registerCollector('ferry_coap_addresses_proven', 'source addresses that proved they receive (an Echo sent back, or an answer to a request of Ferry\'s) since start', [],
     () => [{ labels: {}, value: proof.stats.proven }]);
   registerDtlsMetrics(metrics, { coaps: coaps?.dtls, 'download-coaps': secureDownload?.dtls });
@@ -190,6 +190,12 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
       images, access, gate: gates[securityMode], onBlock: blockServed(securityMode === 'psk' ? 'coaps' : 'coap'),
       identityOf: (address, port) => endpoint.dtls?.identityOf(address, port),
     }),
+  });
+  // A session that moved (Connection ID) takes its device's registration along.
+  coaps?.dtls?.on('rebind', (r: RebindEvent) => {
+    void credentials.endpointOfIdentity(r.identity.toString('utf8')).then((endpoint) => {
+      if (endpoint !== undefined) registrations.moved(endpoint, r.to);
+    }, (err: unknown) => log.warn({ err }, 'could not follow a DTLS session to its new address'));
   });
   coap?.serve(routes(coap, 'nosec'));
   coaps?.serve(routes(coaps, 'psk'));
