@@ -98,8 +98,10 @@ export interface DtlsReport {
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
-/** The PSK both servers know: 16 ASCII bytes (libcoap's -k takes the key as a string). */
-const ENDPOINT = 'urn:dev:bench-dtls';
+/**
+ * The PSK both servers know: 16 ASCII bytes (libcoap's -k takes the key as a string). libcoap takes
+ * any identity with it; each Ferry gets a device and identity of its own.
+ */
 const IDENTITY = 'bench-device';
 const KEY = 'ferry-bench-psk!';
 const HINT = 'bench';
@@ -110,8 +112,16 @@ export async function benchDtls(plan: DtlsPlan): Promise<DtlsReport> {
   try {
     const imageFile = join(dir, 'image.bin');
     await writeFile(imageFile, randomBytes(plan.download.imageBytes));
-    const handshakes = await benchHandshakes(plan, generator, imageFile);
-    const download = await benchDownloads(plan, generator, imageFile);
+    // One Ferry for the handshakes and the downloads (the held sessions get a fresh one).
+    const ferry = await FerryDtls.start(imageFile, plan.cpuProfileDir);
+    let handshakes: DtlsReport['handshakes'];
+    let download: DtlsReport['download'];
+    try {
+      handshakes = await benchHandshakes(plan, generator, ferry);
+      download = await benchDownloads(plan, generator, ferry, imageFile);
+    } finally {
+      await ferry.stop();
+    }
     const memory = await benchMemory(plan, generator, imageFile);
     return { handshakes, download, memory };
   } finally {
@@ -120,37 +130,32 @@ export async function benchDtls(plan: DtlsPlan): Promise<DtlsReport> {
   }
 }
 
-async function benchHandshakes(plan: DtlsPlan, generator: Generator, imageFile: string): Promise<DtlsReport['handshakes']> {
+async function benchHandshakes(plan: DtlsPlan, generator: Generator, server: FerryDtls): Promise<DtlsReport['handshakes']> {
   const p = plan.handshakes;
-  const server = await FerryDtls.start(imageFile, plan.cpuProfileDir);
-  try {
-    // Warm-up (JIT on both sides), not measured.
-    await generator.ask<HandshakeLoad>({ op: 'handshakes', peer: server.coaps, total: Math.min(200, p.total), concurrency: Math.min(20, p.concurrency), limitMs: p.limitMs });
-    const runs: HandshakeRun[] = [];
-    for (let i = 0; i < p.runs; i++) {
-      const cpu0 = server.stats.cpuSeconds();
-      const r = await generator.ask<HandshakeLoad>({ op: 'handshakes', peer: server.coaps, total: p.total, concurrency: p.concurrency, limitMs: p.limitMs });
-      const serverCpuSeconds = round(server.stats.cpuSeconds() - cpu0);
-      runs.push({ ...r, serverCpuSeconds, serverCpuUsPerHandshake: Math.round((serverCpuSeconds * 1e6) / Math.max(1, r.completed)) });
-      plan.log?.(`dtls handshakes run ${i + 1}: ${r.perSecond}/s (${r.completed}/${r.total} in ${r.seconds} s, ${r.failed} failed), server CPU ${serverCpuSeconds} s, generator CPU ${r.generatorCpuSeconds} s`);
-    }
-    const rates = runs.map((r) => r.perSecond);
-    const cpu = median(runs.map((r) => r.serverCpuUsPerHandshake));
-    return {
-      runs, medianPerSecond: median(rates), minPerSecond: Math.min(...rates), maxPerSecond: Math.max(...rates),
-      medianServerCpuUsPerHandshake: cpu, serverCoreCapacityPerSecond: cpu > 0 ? Math.round(1e6 / cpu) : 0,
-    };
-  } finally {
-    await server.stop();
+  // Warm-up (JIT on both sides), not measured.
+  await generator.ask<HandshakeLoad>({ op: 'handshakes', peer: server.coaps, total: Math.min(200, p.total), concurrency: Math.min(20, p.concurrency), limitMs: p.limitMs });
+  const runs: HandshakeRun[] = [];
+  for (let i = 0; i < p.runs; i++) {
+    const cpu0 = server.stats.cpuSeconds();
+    const r = await generator.ask<HandshakeLoad>({ op: 'handshakes', peer: server.coaps, total: p.total, concurrency: p.concurrency, limitMs: p.limitMs });
+    const serverCpuSeconds = round(server.stats.cpuSeconds() - cpu0);
+    runs.push({ ...r, serverCpuSeconds, serverCpuUsPerHandshake: Math.round((serverCpuSeconds * 1e6) / Math.max(1, r.completed)) });
+    plan.log?.(`dtls handshakes run ${i + 1}: ${r.perSecond}/s (${r.completed}/${r.total} in ${r.seconds} s, ${r.failed} failed), server CPU ${serverCpuSeconds} s, generator CPU ${r.generatorCpuSeconds} s`);
   }
+  const rates = runs.map((r) => r.perSecond);
+  const cpu = median(runs.map((r) => r.serverCpuUsPerHandshake));
+  return {
+    runs, medianPerSecond: median(rates), minPerSecond: Math.min(...rates), maxPerSecond: Math.max(...rates),
+    medianServerCpuUsPerHandshake: cpu, serverCoreCapacityPerSecond: cpu > 0 ? Math.round(1e6 / cpu) : 0,
+  };
 }
 
-async function benchDownloads(plan: DtlsPlan, generator: Generator, imageFile: string): Promise<DtlsReport['download']> {
+async function benchDownloads(plan: DtlsPlan, generator: Generator, ferry: FerryDtls, imageFile: string): Promise<DtlsReport['download']> {
   const p = plan.download;
   const scenarios: DtlsScenario[] = [];
   // Both servers up at once (an idle one costs nothing), and their trials taken in turn, so that
   // whatever else the machine does at the time falls on both alike.
-  const servers = { ferry: await FerryDtls.start(imageFile, plan.cpuProfileDir), libcoap: await LibcoapDtls.start(imageFile) };
+  const servers = { ferry, libcoap: await LibcoapDtls.start(imageFile) };
   try {
     for (const server of Object.values(servers)) {
       await generator.ask<DownloadLoad>({ op: 'download', peer: server.peer, path: server.path, imageFile, clients: 4, szx: p.szx, limitMs: p.limitMs, minSeconds: 0, setupConcurrency: 4 });
@@ -175,7 +180,7 @@ async function benchDownloads(plan: DtlsPlan, generator: Generator, imageFile: s
       }
     }
   } finally {
-    await Promise.all(Object.values(servers).map((s) => s.stop()));
+    await servers.libcoap.stop();
   }
   const summary = (['ferry', 'libcoap'] as const).flatMap((server) => p.clients.map((clients) => {
     const rates = scenarios.filter((s) => s.server === server && s.clients === clients).map((s) => s.blocksPerSecond);
@@ -265,9 +270,9 @@ class FerryDtls implements DtlsServer {
   readonly stats: ReturnType<typeof processStats>;
   private readonly child: ChildProcess;
 
-  private constructor(child: ChildProcess, info: ServingInfo) {
+  private constructor(child: ChildProcess, info: ServingInfo, identity: string) {
     this.child = child;
-    const psk = { identity: IDENTITY, key: Buffer.from(KEY).toString('hex') };
+    const psk = { identity, key: Buffer.from(KEY).toString('hex') };
     this.peer = { host: '127.0.0.1', port: info.downloadPort, ...psk };
     this.coaps = { host: '127.0.0.1', port: info.coapsPort, ...psk };
     this.path = info.path;
@@ -276,7 +281,9 @@ class FerryDtls implements DtlsServer {
 
   static async start(imageFile: string, cpuProfileDir?: string): Promise<FerryDtls> {
     const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [];
-    const child = fork(join(root, 'bench/servers/dtls-ferry.ts'), [ENDPOINT, IDENTITY, Buffer.from(KEY).toString('hex'), imageFile], {
+    const tag = randomBytes(4).toString('hex');
+    const identity = `bench-${tag}`;
+    const child = fork(join(root, 'bench/servers/dtls-ferry.ts'), [`urn:dev:bench-dtls-${tag}`, identity, Buffer.from(KEY).toString('hex'), imageFile], {
       execArgv: [...profile, '--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: root,
     });
     const info = await new Promise<ServingInfo>((resolve, reject) => {
@@ -284,7 +291,7 @@ class FerryDtls implements DtlsServer {
       child.once('message', (m: ServingInfo) => { clearTimeout(timer); resolve(m); });
       child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`Ferry exited (${code}) before serving`)); });
     });
-    return new FerryDtls(child, info);
+    return new FerryDtls(child, info, identity);
   }
 
   memory(): Promise<Memory> {

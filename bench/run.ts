@@ -117,7 +117,7 @@ function dtlsRows(d: DtlsReport): string[] {
   const n = (x: number): string => x.toLocaleString('en-US');
   const h = d.handshakes;
   const rows = [
-    `| DTLS PSK handshakes (cookie exchange included), ${h.runs.length} runs of ${n(h.runs[0]?.total ?? 0)}, ${h.runs[0]?.concurrency ?? 0} at a time | median ${n(h.medianPerSecond)}/s (${n(h.minPerSecond)}–${n(h.maxPerSecond)}); server CPU ${h.medianServerCpuUsPerHandshake} µs each | | | | |`,
+    `| DTLS PSK handshakes (cookie exchange included), ${h.runs.length} run${h.runs.length === 1 ? '' : 's'} of ${n(h.runs[0]?.total ?? 0)}, ${h.runs[0]?.concurrency ?? 0} at a time | median ${n(h.medianPerSecond)}/s (${n(h.minPerSecond)}–${n(h.maxPerSecond)}); server CPU ${h.medianServerCpuUsPerHandshake} µs each | | | | |`,
   ];
   const cell = (server: string, clients: number): string => {
     const all = d.download.scenarios.filter((x) => x.server === server && x.clients === clients);

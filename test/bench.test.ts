@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 
 test('npm run bench -- --quick prints a well-formed report', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick'], {
-    timeout: 180_000, env: { ...process.env, DATABASE_URL: '' },
+    timeout: 300_000, env: { ...process.env, DATABASE_URL: '' },
   });
   const [json, table] = stdout.split('\n\n');
   const report = JSON.parse(json!);
@@ -34,7 +34,9 @@ test('npm run bench -- --quick prints a well-formed report', async () => {
 });
 
 test('npm run bench -- --quick --only dtls runs the DTLS benchmark alone', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--only', 'dtls'], { timeout: 90_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--only', 'dtls'], {
+    timeout: 120_000, env: { ...process.env, DATABASE_URL: '' },
+  });
   const [json, table] = stdout.split('\n\n');
   const report = JSON.parse(json!);
   assert.is(report.download, undefined);

@@ -1,7 +1,7 @@
 /**
  * Ferry for the DTLS benchmark, in a child process (`fork`, with --expose-gc) so that its CPU and
  * memory are its own: `node --expose-gc --import tsx bench/servers/dtls-ferry.ts ENDPOINT IDENTITY
- * KEYHEX IMAGE`. The real server (startFerry, --security psk, PGlite in memory or DATABASE_URL):
+ * KEYHEX IMAGE`. The real server (startFerry, --security psk, PGlite in memory):
  * the device's PSK provisioned through the credential service under a throw-away secrets key, the
  * image stored, and an update of that image under way for the device, so that its sessions may
  * fetch it on the DTLS download socket. Over IPC it sends {coapsPort, downloadPort, path} when
@@ -30,8 +30,10 @@ const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-dtls-server-'));
 const secretsKeyFile = join(dir, 'secrets.key');
 writeFileSync(secretsKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
 
-const url = process.env['DATABASE_URL'];
-const db = await openDb(url ? { databaseUrl: url } : {});
+// PGlite in memory, whatever DATABASE_URL says: a database that outlives the run holds keys sealed
+// under another master key, and Ferry refuses to start on it with this one. The PSK look-up asks
+// the database once a second at most (the credential service's cache), so which one matters little.
+const db = await openDb({});
 // Every downloader comes from 127.0.0.1: the per-address block rate (--download-rate) would
 // measure itself, so it is off here, as in the plain download benchmark.
 const ferry = await startFerry(configWith({
