@@ -75,14 +75,27 @@ export type LoadReply = { ok: true; result: HandshakeLoad | DownloadLoad | HoldL
 interface Link {
   socket: Socket;
   session: DtlsSession | undefined;
+  /** Datagrams handed to the socket and not yet sent: a socket closed before they leave loses them. */
+  unsent: number;
+  onSent: (() => void) | undefined;
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** Every datagram goes to an IP literal: no dns.lookup (and its nextTick) per send. */
+const udp4 = (): Socket => createSocket({ type: 'udp4', lookup: (address, _family, callback) => callback(null, address, 4) });
+
 function bind(): Promise<Link> {
-  const link: Link = { socket: createSocket('udp4'), session: undefined };
+  const link: Link = { socket: udp4(), session: undefined, unsent: 0, onSent: undefined };
   return attach(link, link.socket).then(() => link);
+}
+
+function send(link: Link, datagram: Buffer, peer: DtlsPeer): void {
+  link.unsent++;
+  link.socket.send(datagram, peer.port, peer.host, () => {
+    if (--link.unsent === 0) link.onSent?.();
+  });
 }
 
 /** Binds `socket` to 127.0.0.1 and makes it the link's. */
@@ -102,7 +115,7 @@ function attach(link: Link, socket: Socket): Promise<void> {
 /** The link moves to a new socket (a new port): a server may hold on to a failed handshake's state for the old one. */
 async function rebind(link: Link): Promise<void> {
   const old = link.socket;
-  await attach(link, createSocket('udp4'));
+  await attach(link, udp4());
   old.close();
 }
 
@@ -114,14 +127,20 @@ async function rebind(link: Link): Promise<void> {
 async function closeAll(links: Link[]): Promise<void> {
   for (let i = 0; i < links.length; i += 50) {
     const batch = links.slice(i, i + 50);
-    await Promise.all(batch.map((l) => new Promise<void>((r) => { l.session?.close(); l.session = undefined; l.socket.close(() => r()); })));
+    await Promise.all(batch.map(async (l) => {
+      l.session?.close();
+      l.session = undefined;
+      // The socket closes once the alert has left (or after 200 ms).
+      if (l.unsent > 0) await new Promise<void>((r) => { l.onSent = r; setTimeout(r, 200); });
+      await new Promise<void>((r) => l.socket.close(() => r()));
+    }));
     if (i + 50 < links.length) await new Promise((r) => setTimeout(r, 5));
   }
 }
 
 /** A new session on the link, its handshake started; rejects when it fails or `stop` resolves first. */
 function handshake(link: Link, peer: DtlsPeer, stopped: Promise<never>, maxRetransmits = 3): Promise<DtlsSession> {
-  const session = new DtlsSession((d) => link.socket.send(d, peer.port, peer.host), {
+  const session = new DtlsSession((d) => send(link, d, peer), {
     identity: Buffer.from(peer.identity, 'utf8'), psk: Buffer.from(peer.key, 'hex'),
     // RFC 6347 §4.2.4.1's 1 s first, but fewer retransmissions: a bench run is bounded in time.
     initialTimeoutMs: 1000, maxRetransmits,

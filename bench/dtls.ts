@@ -51,6 +51,8 @@ export interface DtlsScenario extends DownloadLoad {
   serverRssPeakMb: number;
   /** Datagrams the kernel dropped for full receive buffers during the scenario (whole machine). */
   udpReceiveBufferDrops: number;
+  /** Ferry: sessions its DTLS download socket still holds once the downloaders have said close_notify. */
+  sessionsLeft?: number;
 }
 
 export interface DtlsReport {
@@ -153,16 +155,17 @@ async function benchHandshakes(plan: DtlsPlan, generator: Generator, server: Fer
 async function benchDownloads(plan: DtlsPlan, generator: Generator, ferry: FerryDtls, imageFile: string): Promise<DtlsReport['download']> {
   const p = plan.download;
   const scenarios: DtlsScenario[] = [];
-  // Both servers up at once (an idle one costs nothing), and their trials taken in turn, so that
-  // whatever else the machine does at the time falls on both alike.
-  const servers = { ferry, libcoap: await LibcoapDtls.start(imageFile) };
-  try {
-    for (const server of Object.values(servers)) {
-      await generator.ask<DownloadLoad>({ op: 'download', peer: server.peer, path: server.path, imageFile, clients: 4, szx: p.szx, limitMs: p.limitMs, minSeconds: 0, setupConcurrency: 4 });
-    }
-    for (const clients of p.clients) {
-      for (let trial = 1; trial <= p.trials; trial++) {
-        for (const [name, server] of Object.entries(servers) as Array<[DtlsScenario['server'], DtlsServer]>) {
+  // Trials of the two taken in turn, so that whatever else the machine does at the time falls on
+  // both alike. Each libcoap trial gets a fresh coap-server-openssl: one kept running holds on to
+  // earlier trials' sessions (its memory and CPU per block grow trial after trial, and a new
+  // handshake from a port an old session had goes unanswered). Ferry forgets a session at its
+  // close_notify; how many it still holds after a trial is reported.
+  await generator.ask<DownloadLoad>({ op: 'download', peer: ferry.peer, path: ferry.path, imageFile, clients: 4, szx: p.szx, limitMs: p.limitMs, minSeconds: 0, setupConcurrency: 4 });
+  for (const clients of p.clients) {
+    for (let trial = 1; trial <= p.trials; trial++) {
+      for (const name of ['ferry', 'libcoap'] as const) {
+        const server: DtlsServer = name === 'ferry' ? ferry : await LibcoapDtls.start(imageFile);
+        try {
           const cpu0 = server.stats.cpuSeconds();
           const drops0 = udpReceiveBufferErrors();
           let peak = server.stats.rssMb();
@@ -173,14 +176,15 @@ async function benchDownloads(plan: DtlsPlan, generator: Generator, ferry: Ferry
           const s: DtlsScenario = {
             server: name, trial, ...r, serverCpuSeconds: round(server.stats.cpuSeconds() - cpu0),
             serverRssPeakMb: Math.round(Math.max(peak, server.stats.rssMb())), udpReceiveBufferDrops: udpReceiveBufferErrors() - drops0,
+            ...(name === 'ferry' ? { sessionsLeft: (await ferry.memory()).downloadCounts.sessions } : {}),
           };
-          plan.log?.(`dtls ${name}: ${p.imageBytes / 1024} KiB × ${clients}, trial ${trial}: ${s.blocksPerSecond} blocks/s (${s.completed} downloads in ${s.seconds} s, ${s.rounds} rounds, ${s.failed} failed, ${s.retransmissions} retransmissions, ${s.udpReceiveBufferDrops} UDP drops; server CPU ${s.serverCpuSeconds} s; set-up ${s.sessions} sessions in ${s.setupSeconds} s)${s.firstError ? `; first error: ${s.firstError}` : ''}`);
+          plan.log?.(`dtls ${name}: ${p.imageBytes / 1024} KiB × ${clients}, trial ${trial}: ${s.blocksPerSecond} blocks/s (${s.completed} downloads in ${s.seconds} s, ${s.rounds} rounds, ${s.failed} failed, ${s.retransmissions} retransmissions, ${s.udpReceiveBufferDrops} UDP drops; server CPU ${s.serverCpuSeconds} s; set-up ${s.sessions} sessions in ${s.setupSeconds} s${s.sessionsLeft !== undefined ? `; ${s.sessionsLeft} sessions left after` : ''})${s.firstError ? `; first error: ${s.firstError}` : ''}`);
           scenarios.push(s);
+        } finally {
+          if (server instanceof LibcoapDtls) await server.stop();
         }
       }
     }
-  } finally {
-    await servers.libcoap.stop();
   }
   const summary = (['ferry', 'libcoap'] as const).flatMap((server) => p.clients.map((clients) => {
     const rates = scenarios.filter((s) => s.server === server && s.clients === clients).map((s) => s.blocksPerSecond);
@@ -258,7 +262,8 @@ interface DtlsServer {
 }
 
 type ServingInfo = { coapsPort: number; downloadPort: number; path: string[] };
-type Memory = { memory: NodeJS.MemoryUsage; spaces: Record<string, { size: number; used: number }>; counts: { sessions: number; halfOpen: number } };
+type Counts = { sessions: number; halfOpen: number };
+type Memory = { memory: NodeJS.MemoryUsage; spaces: Record<string, { size: number; used: number }>; counts: Counts; downloadCounts: Counts };
 
 /** The real Ferry (bench/servers/dtls-ferry.ts): its coaps (LwM2M) socket and its DTLS download socket. */
 class FerryDtls implements DtlsServer {

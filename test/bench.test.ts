@@ -72,6 +72,7 @@ function assertDtls(d: {
     assert.is(s.completed, 5 * (s.rounds as number), `${what}: every download finished`);
     assert.is(s.blocks, (s.completed as number) * Math.ceil(d.download.imageBytes / 1024), `${what}: every 1024-byte block of every download`);
     assert.ok((s.blocksPerSecond as number) > 0, what);
+    if (s.server === 'ferry') assert.is(s.sessionsLeft, 0, `${what}: every session ended by its close_notify`);
   }
   assert.equal(d.download.summary.map((s) => `${s.server} ${s.clients}`), ['ferry 5', 'libcoap 5']);
   for (const s of d.download.summary) assert.ok(s.medianBlocksPerSecond > 0, s.server);

@@ -5,8 +5,8 @@
  * the device's PSK provisioned through the credential service under a throw-away secrets key, the
  * image stored, and an update of that image under way for the device, so that its sessions may
  * fetch it on the DTLS download socket. Over IPC it sends {coapsPort, downloadPort, path} when
- * serving; {"op":"memory"} answers process.memoryUsage(), the V8 heap spaces and the coaps
- * socket's session counts after a full collection.
+ * serving; {"op":"memory"} answers process.memoryUsage(), the V8 heap spaces and the session
+ * counts of the coaps and DTLS download sockets after a full collection.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,12 +45,13 @@ const device = await findByEndpoint(db, endpoint);
 const image = await insertFirmware(db, { version: `bench-${process.pid}`, hardwareClass: 'bench', payload: readFileSync(imageFile) });
 await createUpdate(db, { deviceId: device!.id, firmwareId: image.id, deadlineSeconds: 24 * 3600, actor: 'bench' });
 const coaps = ferry.coaps!.dtls!;
+const download = ferry.secureDownload!.dtls!;
 
 process.on('message', (c: { op: string }) => {
   if (c.op !== 'memory') return;
   for (let i = 0; i < 3; i++) globalThis.gc?.();
   const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, { size: x.space_size, used: x.space_used_size }]));
-  process.send!({ memory: process.memoryUsage(), spaces, counts: coaps.counts });
+  process.send!({ memory: process.memoryUsage(), spaces, counts: coaps.counts, downloadCounts: download.counts });
 });
 const stop = (): void => {
   void ferry.close().then(() => db.close()).finally(() => {
