@@ -2,10 +2,15 @@
 // Updates in one session, a coaps:// download in a second, a new session after the server
 // restarted, the nat-rebind fault (without a Connection ID from this server: a new session), and a
 // wrong key that never gets registered.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SimDevice } from '../../simulator/device.ts';
 import type { SimDeviceConfig, SimDeviceEvent } from '../../simulator/device.ts';
+import { fleetPsks, runFleet } from '../../simulator/fleet.ts';
+import { makeSimImage } from '../../simulator/image.ts';
 import { simPsk } from '../../simulator/psk.ts';
 import { anchors, pkg } from './bootloader/kit.ts';
 import { sleep, until, within } from './helpers.ts';
@@ -130,6 +135,56 @@ test('a wrong key: the handshake fails, the device is not registered', async () 
   assert.is(c.device.sessionCounters.handshakes, 0);
   assert.ok(c.events.some((e) => e.type === 'dtls-failed' && e.session === 'server'));
   await c.done();
+});
+
+test('nat-rebind over plain CoAP: the download goes on from the new port, an Update tells the server', async () => {
+  const server = await TestLwm2mServer.start();
+  const events: SimDeviceEvent[] = [];
+  const device = new SimDevice({
+    endpoint: 'dev', server: { host: '127.0.0.1', port: server.port }, coap: FAST, fault: { kind: 'nat-rebind', at: 0.5 },
+    rebootDelayMs: 30, trustedKeys: anchors, factoryImage: FACTORY, blockSzx: 5, flash: { sectorSize: 1024, slotSize: 32 * 1024 }, log: (e) => events.push(e),
+  });
+  try {
+    assert.ok(await within(device.start(), 5000, 'start'));
+    const before = server.last('dev')!;
+    server.images.set('new', NEW);
+    assert.is((await server.dm(before, 'PUT', '/5/0/1', { format: 0, payload: `coap://127.0.0.1:${server.port}/fw-manual/new` })).code, '2.04');
+    await until(() => device.state === 2 || (device.state === 0 && device.updateResult >= 2), 15_000, 'download outcome');
+    assert.is(device.state, 2, `Downloaded (result ${device.updateResult})`);
+    assert.is(device.sessionCounters.rebinds, 1);
+    assert.is(device.sessionCounters.handshakes, 0, 'no DTLS here');
+    const now = device.address()!;
+    assert.is.not(now.port, before.port);
+    await until(() => server.updates.length >= 1, 3000, 'an Update from the new port');
+    assert.is(server.updates[0]?.id, before.id, 'the same registration');
+  } finally {
+    await device.stop();
+    await server.close();
+  }
+});
+
+test('runFleet with a coaps:// server: the credentials file holds the keys the devices use; the report counts handshakes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sim-psk-'));
+  const seed = 11;
+  const keys = new Map(fleetPsks('psk', 3, seed).map((p) => [p.identity, p.key]));
+  const server = await TestLwm2mServer.start({ psk: keys });
+  server.images.set('v2', makeSimImage({ version: '2.0.0', size: 1200 }));
+  try {
+    const file = join(dir, 'fleet.csv');
+    const report = await within(runFleet({
+      server: `coaps://127.0.0.1:${server.port}`, devices: 3, prefix: 'psk', seed, ramp: 100, rebootDelayMs: 20, credentialsFile: file,
+      until: (st) => st.registered === 3, durationMs: 8000, coap: FAST, dtls: { initialTimeoutMs: 200 },
+    }), 12_000, 'fleet run');
+    assert.is(report.registered, 3);
+    assert.is(report.sessions.handshakes, 3);
+    assert.is(report.sessions.failures, 0);
+    const csv = await readFile(file, 'utf8');
+    assert.is(csv.split('\n').filter((l) => l !== '').length, 4, 'a header and three lines');
+    assert.ok(csv.includes(`psk-1,psk-1,${keys.get('psk-1')?.toString('hex')}`));
+  } finally {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
