@@ -98,6 +98,10 @@ export class TestLwm2mServer {
       await new Promise<void>((resolve) => socket.bind(o.port ?? 0, '127.0.0.1', () => resolve()));
       const dtls = new DtlsSocket({ socket, pskFor: async (id) => keys.get(id.toString('utf8')) });
       const s = new TestLwm2mServer(dtls);
+      // RFC 9146 §6: a session with a Connection ID moved to a new address; so did its registration.
+      dtls.on('rebind', (e: { from: { address: string; port: number }; to: { address: string; port: number } }) => {
+        for (const r of s.registrations) if (r.address === e.from.address && r.port === e.from.port) Object.assign(r, e.to);
+      });
       await new Promise<void>((resolve) => s.server.listen(dtls as unknown as dgram.Socket, () => resolve()));
       return s;
     }
