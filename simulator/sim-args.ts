@@ -57,9 +57,12 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --psk-file FILE       write the fleet's credentials to FILE before the devices start, for
                         ferry credentials import FILE: CSV (endpoint,identity,key_hex), or a
                         JSON array when FILE ends in .json
-  --api URL             with psk: import the credentials through the admin API first
-                        (POST /api/v1/credentials/import, operator token)
-                        Without --psk-file or --api, give the --seed whose keys were imported.
+  --psk-only            with --psk-file: write the file and exit (import it, then run again
+                        with the same --seed, --devices and --prefix)
+                        With --api URL (below) the credentials are imported through the admin
+                        API (POST /api/v1/credentials/import, operator token) before the devices
+                        start. Without --psk-file or --api, give the --seed whose keys the
+                        server has.
 
  Faults (seeded)
   --loss P  --latency MS  --jitter MS  --duplicate P  --reorder P     on every device's link
@@ -117,6 +120,7 @@ const OPTIONS = {
   server: { type: 'string' },
   security: { type: 'string' },
   'psk-file': { type: 'string' },
+  'psk-only': { type: 'boolean', default: false },
   devices: { type: 'string', default: '1' },
   prefix: { type: 'string', default: 'sim' },
   ramp: { type: 'string' },
@@ -167,7 +171,7 @@ export function readSimArgs(argv: string[]): SimArgs {
 }
 
 /** The fleet options the flags ask for (files are read here; the API token may come from `env`). */
-export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.env): Promise<FleetOptions & { server: string; soak: boolean; json: string | undefined }> {
+export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.env): Promise<FleetOptions & { server: string; soak: boolean; json: string | undefined; pskOnly: boolean }> {
   if (a.security !== undefined && a.security !== 'nosec' && a.security !== 'psk') throw new UsageError(`--security is nosec or psk, got "${a.security}"`);
   const server = a.server ?? (a.security === 'psk' ? 'coaps://127.0.0.1:5684' : 'coap://127.0.0.1:5683');
   let secure: boolean;
@@ -179,6 +183,7 @@ export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.
   const security = (a.security ?? (secure ? 'psk' : 'nosec')) as 'nosec' | 'psk';
   if (secure !== (security === 'psk')) throw new UsageError(security === 'psk' ? `--security psk needs a coaps:// --server, got ${server}` : `a coaps:// --server needs --security psk`);
   if (security !== 'psk' && a['psk-file'] !== undefined) throw new UsageError('--psk-file needs --security psk');
+  if (a['psk-only'] && a['psk-file'] === undefined) throw new UsageError('--psk-only needs --psk-file FILE');
   if (security === 'psk' && a.seed === undefined && a['psk-file'] === undefined && a.api === undefined) {
     throw new UsageError('--security psk: the keys derive from the seed; give --psk-file FILE or --api URL (or the --seed whose keys the server has)');
   }
@@ -238,6 +243,7 @@ export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.
     faults,
     soak: a.soak,
     json: a.json,
+    pskOnly: a['psk-only'],
     queueMode: a['queue-mode'],
     ...opt('ramp', parseNumber('ramp', a.ramp, 0.001, 1e6)),
     ...opt('lifetime', parseInteger('lifetime', a.lifetime, 1, 2 ** 31 - 1)),

@@ -1,9 +1,13 @@
 // The simulated fleet's PSKs: derived from the seed as documented (HMAC-SHA256, first 16 bytes),
 // written in the formats the server's credentials import takes, and parsed back by that very parser.
 import { createHmac } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseCsvImport, parseJsonImport } from '../../server/credentials/import.ts';
+import { simCommand } from '../../simulator/cli.ts';
 import { fleetPsks } from '../../simulator/fleet.ts';
 import { SIM_PSK_BYTES, credentialsFile, simPsk } from '../../simulator/psk.ts';
 
@@ -41,6 +45,24 @@ test('a .json file is the JSON array the import takes, and round-trips too', () 
   assert.equal(body[0], { endpoint: 'dev-1', identity: 'dev-1', key: psks[0]?.key.toString('hex') });
   const entries = parseJsonImport(body);
   assert.equal(entries.map((e) => e.key), psks.map((p) => p.key));
+});
+
+test('ferry sim --psk-file F --psk-only writes the file for ferry credentials import and starts no device', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sim-psk-cli-'));
+  try {
+    const file = join(dir, 'fleet.csv');
+    const out: string[] = [];
+    const code = await simCommand(['--security', 'psk', '--devices', '3', '--seed', '42', '--prefix', 'sim', '--psk-file', file, '--psk-only'], { out: (l) => out.push(l), err: (l) => out.push(l) });
+    assert.is(code, 0, out.join('\n'));
+    assert.match(out.join('\n'), /ferry credentials import/);
+    const entries = parseCsvImport(await readFile(file, 'utf8'));
+    assert.equal(entries.map((e) => e.endpoint), ['sim-1', 'sim-2', 'sim-3']);
+    assert.equal(entries[0]?.key, simPsk(42, 'sim-1').key);
+    const refused = await simCommand(['--psk-only'], { out: () => undefined, err: (l) => out.push(l) });
+    assert.is(refused, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
