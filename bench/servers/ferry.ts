@@ -22,7 +22,7 @@ for (const [i, file] of process.argv.slice(2).entries()) {
   const image = await insertFirmware(db, { version: `bench-${process.pid}-${i}`, hardwareClass: 'bench', payload: readFileSync(file) });
   ids.push(image.id);
 }
-process.stdout.write(`${JSON.stringify({ coapPort: ferry.coapAddress.port, downloadPort: ferry.downloadAddress.port, ids })}\n`);
+process.stdout.write(`${JSON.stringify({ coapPort: ferry.coapAddress!.port, downloadPort: ferry.downloadAddress!.port, ids })}\n`);
 process.on('SIGTERM', () => {
   void ferry.close().then(() => db.close()).then(() => process.exit(0));
 });
