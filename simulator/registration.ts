@@ -3,9 +3,9 @@
  * Register (POST /rd?ep=…&lt=…&lwm2m=1.1&b=U, link-format payload, 2.01 + Location-Path),
  * Update (POST /rd/<id>) before the lifetime runs out, Register again when an Update answers
  * 4.04 or fails, De-register (DELETE /rd/<id>). Failed registers are retried with a jittered,
- * doubling back-off. One timer at most is armed at a time. Over DTLS, an exchange that got no
- * answer at all (the server restarted and forgot the session) makes the next Register start with
- * a new handshake (`renewSession`).
+ * doubling back-off. One timer at most is armed at a time. Over DTLS, an Update that got no
+ * answer at all (the server restarted and forgot the session) goes again in a new session
+ * (`renewSession`); a Register after an exchange that got no answer starts with a new one too.
  */
 import { ContentFormat } from '../protocols/content-format.ts';
 import { formatRegisterQuery } from '../protocols/registration.ts';
@@ -156,7 +156,7 @@ export class RegistrationClient {
     }
   }
 
-  async #update(withLifetime: boolean, withLinks = false): Promise<boolean> {
+  async #update(withLifetime: boolean, withLinks = false, renewed = false): Promise<boolean> {
     if (this.#stopped) return false;
     const location = this.#location;
     if (location === undefined) return this.#register();
@@ -177,7 +177,12 @@ export class RegistrationClient {
       }
       // 4.04: the server no longer knows us (LwM2M 1.1 Transport §6.2.3): register again.
     } catch {
-      // timeout or reset: register again as well, in a new session
+      // No answer: over DTLS the session may be gone (a server restart); the Update goes once more
+      // in a new one. Else, or again no answer: register again (in a new session).
+      if (!renewed && o.renewSession !== undefined && !this.#stopped) {
+        await o.renewSession().catch(() => undefined);
+        return this.#update(withLifetime, withLinks, true);
+      }
       this.#unanswered = true;
     }
     this.#location = undefined;

@@ -20,7 +20,7 @@ import { fleetPsks, runFleet } from '../../simulator/fleet.ts';
 import { formatReport } from '../../simulator/fleet-report.ts';
 import { openTestDatabase } from '../helpers/db.ts';
 import type { TestDb } from '../helpers/db.ts';
-import { startTestFerry, TEST_ADMIN_TOKEN } from '../helpers/ferry.ts';
+import { eventually, startTestFerry, TEST_ADMIN_TOKEN } from '../helpers/ferry.ts';
 import { signedPackage, trustedAnchor, uploadPackage } from './kit.ts';
 
 const DEVICES = 20;
@@ -83,6 +83,35 @@ test(`${DEVICES} devices over DTLS-PSK, keys imported through the API, 5% loss, 
   for (const d of fleet) {
     const row = await devices.findByEndpoint(db.db, d.endpoint);
     assert.is(row?.securityMode, 'psk', `${d.endpoint} registered over DTLS`);
+  }
+});
+
+test('Ferry restarts: the device\'s session is gone; its next Update gets no answer, goes again in a new session, and it stays registered', async () => {
+  const [psk] = fleetPsks('restart', 1, SEED);
+  const put = await ferry.api.inject({ method: 'PUT', url: `/api/v1/devices/${psk!.endpoint}/credentials`, payload: { identity: psk!.identity, key: psk!.key.toString('hex') } });
+  assert.is(put.statusCode, 200, put.body);
+  const events: SimDeviceEvent[] = [];
+  const device = new SimDevice({
+    endpoint: psk!.endpoint, server: { host: '127.0.0.1', port: ferry.coapsAddress!.port }, psk: { identity: psk!.identity, key: psk!.key }, lifetime: 4,
+    dtls: { initialTimeoutMs: 300 }, coap: { ackTimeoutMs: 300, maxRetransmit: 2 }, log: (e) => events.push(e),
+  });
+  try {
+    assert.ok(await device.start());
+    const ports = { coapPort: ferry.coapAddress!.port, coapsPort: ferry.coapsAddress!.port, downloadPort: ferry.downloadAddress!.port, downloadCoapsPort: ferry.secureDownloadAddress!.port };
+    await ferry.close();
+    ferry = await startTestFerry(db.db, { secretsKeyFile: keyFile, security: 'both', updateTimeout: 20, requestTimeout: 8, ...ports }, 500);
+    const handshakes = device.sessionCounters.handshakes;
+    const mark = events.length;
+    const after = () => events.slice(mark).map((e) => e.type);
+    await eventually(async () => (device.sessionCounters.handshakes > handshakes && after().includes('updated') ? true : undefined), 20_000, 'an Update answered in a new session');
+    assert.ok(device.sessionCounters.rehandshakes >= 1, 'a new handshake with the restarted server');
+    assert.not.ok(after().includes('registered'), `the registration was kept: ${after().join(', ')}`);
+    assert.ok(device.registered);
+    const row = await devices.findByEndpoint(db.db, psk!.endpoint);
+    assert.is(row?.status, 'registered');
+    assert.is(row?.securityMode, 'psk');
+  } finally {
+    await device.stop();
   }
 });
 
