@@ -20,6 +20,7 @@ import { realClock } from './clock.ts';
 import type { Clock, Random } from './clock.ts';
 import { CoapEndpoint } from './coap/endpoint.ts';
 import type { EndpointOptions } from './coap/endpoint.ts';
+import { addStats, emptyStats } from './coap/messages.ts';
 import type { EndpointStats, Peer } from './coap/messages.ts';
 import type { DatagramTransport, TransportLayer } from './coap/transport.ts';
 import { DtlsTransport, emptyDtlsCounters } from './dtls/transport.ts';
@@ -142,8 +143,10 @@ export class SimDevice {
   #dtls: DtlsTransport | undefined;
   /** The server's address, resolved once (a DTLS session is with one address). */
   #serverPeer: { host: string; port: number } | undefined;
-  /** A coaps:// download's endpoint and session while it runs. */
+  /** A download's own endpoint (and DTLS session) while it runs. */
   #transfer: { endpoint: CoapEndpoint; dtls: DtlsTransport | undefined } | undefined;
+  /** What the downloads' own endpoints sent and received, once closed. */
+  readonly #transferStats = emptyStats();
   readonly #device: DeviceObject;
   readonly #server: ServerObject;
   readonly #firmware: FirmwareUpdateObject;
@@ -267,8 +270,12 @@ export class SimDevice {
   get registrationCounters(): Readonly<RegistrationClient['counters']> {
     return { ...(this.#registration?.counters ?? { registrations: 0, updates: 0, failures: 0 }) };
   }
+  /** The device's endpoint's figures, with those of the endpoints its downloads had of their own. */
   get coapStats(): Readonly<EndpointStats> | undefined {
-    return this.#endpoint?.stats;
+    const main = this.#endpoint?.stats;
+    if (main === undefined) return undefined;
+    const all = addStats(addStats(emptyStats(), main), this.#transferStats);
+    return this.#transfer === undefined ? all : addStats(all, this.#transfer.endpoint.stats);
   }
   address(): Peer | undefined {
     return this.#endpoint === undefined || this.#endpoint.closed ? undefined : this.#endpoint.address();
@@ -459,6 +466,7 @@ export class SimDevice {
       renewSession: () => dtls?.renew() ?? Promise.resolve(),
       close: async () => {
         if (this.#transfer === transfer) this.#transfer = undefined;
+        addStats(this.#transferStats, endpoint.stats);
         await endpoint.close();
       },
     };

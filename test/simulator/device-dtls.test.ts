@@ -71,6 +71,7 @@ test('a coaps:// package comes in a second DTLS session; Update, trial boot, con
   const blocks = c.server.blockRequests.filter((b) => b.path === '/fw-manual/new');
   assert.ok(blocks.length >= 40);
   assert.is(c.device.sessionCounters.handshakes, 2, 'one session for the server, one for the download');
+  assert.ok((c.device.coapStats?.bytesReceived ?? 0) > NEW.length, 'the download\'s own endpoint counts in the device\'s figures');
   assert.ok(c.events.some((e) => e.type === 'dtls-handshake' && e.session === 'download'));
   const registrations = c.server.registrations.length;
   assert.is((await c.server.dm(to(c), 'POST', '/5/0/2')).code, '2.04');
