@@ -90,7 +90,8 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
 
 Exit status: 0 passed (every invariant holds; with --update or --soak every device updated),
 1 an invariant broke (a bricked device …) or an error, 2 a usage error, 3 the API stopped the
-run (token refused, API unreachable, no such image), 4 devices were left not updated.`;
+run (token refused, API unreachable, no such image, credentials not imported), 4 devices were
+left not updated.`;
 
 /** '0', '90', '90s', '10m', '1h', '500ms' → milliseconds (a bare number is seconds). */
 export function parseDuration(text: string): number {
