@@ -150,10 +150,15 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const downloadAddress = coap === undefined ? undefined : download?.address() ?? coapAddress;
   const secureDownloadAddress = coaps === undefined ? undefined : secureDownload?.address() ?? coapsAddress;
   metrics.registerCollector('ferry_coap_guard_datagrams', 'datagrams each UDP socket\'s guard has seen since start, by outcome (malformed, formatErrors, refused, rateLimited, withheld, pings, handlerErrors; datagrams: all)',
-    ['socket', 'outcome'], () => guardSamples([coap?.guard, coaps?.guard, download?.guard, secureDownload?.guard]));
+    ['socket', 'outcome'], () => guardSamples([coap?.guard, coaps?.guard, download?.guard, secureDownload?.guard, channels.legacyDownload?.guard]));
   metrics.registerCollector('ferry_coap_addresses_proven', 'source addresses that proved they receive (an Echo sent back, or an answer to a request of Ferry\'s) since start', [],
     () => [{ labels: {}, value: proof.stats.proven }]);
   registerDtlsMetrics(metrics, { coaps: coaps?.dtls, 'download-coaps': secureDownload?.dtls });
+  metrics.registerCollector('ferry_firmware_refused', 'GET /fw refused since start, by security mode and reason (unknown: no image by that name, or a counting id no update of the requester names; not_yours: over DTLS, the session\'s device has no update of that image)',
+    ['security', 'reason'], () => (['nosec', 'psk'] as const).flatMap((security) => [
+      { labels: { security, reason: 'unknown' }, value: gates[security].stats.unknown },
+      { labels: { security, reason: 'not_yours' }, value: gates[security].stats.notYours },
+    ]));
 
   const dm = new DmClient({
     ...(coap ? { agent: coap.agent } : {}), ...(coaps ? { secureAgent: coaps.agent } : {}),

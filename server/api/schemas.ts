@@ -59,6 +59,7 @@ export const firmwareBody = {
     id: { type: 'integer' }, version: { type: 'string' }, hardwareClass: { type: 'string' },
     size: { type: 'integer' }, sha256: { type: 'string' }, delivery: { type: 'string' }, createdAt: dateTime,
     sequence: { type: ['integer', 'null'] }, vendorId: nullableString, keyId: nullableString,
+    downloadName: { type: 'string', description: 'the unguessable name devices fetch the image by: GET /fw/<downloadName> (over DTLS, only within the session of a device updating with it)' },
   },
 } as const;
 

@@ -16,6 +16,8 @@ import type { FirmwareGate } from './firmware-gate.ts';
 import type { BlockServed } from './fw.ts';
 import type { ImageCache } from './image-cache.ts';
 import type { DtlsLayerOptions } from './udp-socket.ts';
+import { PlainSide } from './plain-side.ts';
+import type { Socket } from 'node:dgram';
 
 export interface Channels {
   /** LwM2M over plain CoAP (nosec allowed). */
@@ -26,6 +28,11 @@ export interface Channels {
   download: DownloadServer | undefined;
   /** Firmware over DTLS; undefined when it is served on the coaps socket, or psk is off. */
   secureDownload: DownloadServer | undefined;
+  /**
+   * Plain CoAP GET /fw on the coaps port, for Package URIs written when that port was the plain
+   * download socket (the CoAP port + 1); only where the policy allows plain CoAP.
+   */
+  legacyDownload: DownloadServer | undefined;
   close(): Promise<void>;
 }
 
@@ -47,7 +54,7 @@ export async function openChannels(o: ChannelOptions): Promise<Channels> {
   const { config, log, proof, echo } = o;
   const policy = securityPolicyOf(config);
   const opened: Array<{ close(): Promise<void> }> = [];
-  const closeAll = async (): Promise<void> => { for (const s of opened.reverse()) await s.close(); };
+  const closeAll = async (): Promise<void> => { for (const s of [...opened].reverse()) await s.close(); };
   const track = <T extends { close(): Promise<void> }>(s: T): T => { opened.push(s); return s; };
   const block1 = { maxBody: config.maxRegistrationPayload };
   try {
@@ -67,7 +74,10 @@ export async function openChannels(o: ChannelOptions): Promise<Channels> {
       host: config.coapHost, port: securePort, images: o.images, log, proof, echo, access: o.access, unprovenRate: o.unprovenRate,
       gate: o.gates.psk, onBlock: o.onBlock('download-coaps'), dtls: o.dtls,
     }));
-    return { coap, coaps, download, secureDownload, close: closeAll };
+    const legacyDownload = coaps?.dtls === undefined || !policy.nosec ? undefined : track(DownloadServer.over(new PlainSide(coaps.dtls) as unknown as Socket, 'coaps-plain', {
+      images: o.images, log, proof, echo, access: o.access, unprovenRate: o.unprovenRate, gate: o.gates.nosec, onBlock: o.onBlock('download'),
+    }));
+    return { coap, coaps, download, secureDownload, legacyDownload, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -19,7 +19,7 @@ import { AddressProof } from './address-proof.ts';
 import type { DownloadAccess } from './download-access.ts';
 import { EchoMinter } from './echo.ts';
 import { answerFirmware, type BlockServed, type FwAnswer, type FwRequest } from './fw.ts';
-import { BASIC_METHODS, SERVER_OPTIONS, type GuardedListener, type GuardedSocket } from './guard.ts';
+import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS, type GuardedListener } from './guard.ts';
 import type { ImageCache } from './image-cache.ts';
 import { dtlsOf, listenUdp, type DtlsLayerOptions } from './udp-socket.ts';
 import type { DtlsSocket } from '../dtls/socket.ts';
@@ -89,10 +89,14 @@ export class DownloadServer {
   static async listen(o: DownloadServerOptions): Promise<DownloadServer> {
     // Replies go to rinfo.address, always an IP literal.
     const guard = await listenUdp({
-      host: o.host, port: o.port, addressesOnly: true, name: o.dtls ? 'download-coaps' : 'download', ...(o.dtls ? { dtls: o.dtls } : {}), proof: o.proof ?? new AddressProof(), echo: o.echo ?? new EchoMinter(), log: o.log, understood: SERVER_OPTIONS, methods: BASIC_METHODS,
-      ...(o.unprovenRate ? { unprovenRate: o.unprovenRate } : {}),
+      host: o.host, port: o.port, addressesOnly: true, ...guardOptions(o), name: o.dtls ? 'download-coaps' : 'download', ...(o.dtls ? { dtls: o.dtls } : {}),
     });
     return new DownloadServer(guard, o);
+  }
+
+  /** A download responder on a socket that exists already (plain-side.ts: plain CoAP on a DTLS port), named `name`. */
+  static over(socket: Socket, name: string, o: Omit<DownloadServerOptions, 'host' | 'port' | 'dtls'>): DownloadServer {
+    return new DownloadServer(new GuardedSocket({ socket, ...guardOptions(o), name }), { ...o, host: '', port: 0 });
   }
 
   address(): { address: string; port: number } {
@@ -161,6 +165,13 @@ export class DownloadServer {
     this.messageId = (this.messageId + 1) & 0xffff;
     return this.messageId;
   }
+}
+
+function guardOptions(o: Pick<DownloadServerOptions, 'proof' | 'echo' | 'log' | 'unprovenRate'>) {
+  return {
+    proof: o.proof ?? new AddressProof(), echo: o.echo ?? new EchoMinter(), log: o.log, understood: SERVER_OPTIONS, methods: BASIC_METHODS,
+    ...(o.unprovenRate ? { unprovenRate: o.unprovenRate } : {}),
+  };
 }
 
 /** Content-Format 42, application/octet-stream (RFC 7252 §12.3). */

@@ -76,7 +76,6 @@ export function answerFirmware(req: FwRequest, deps: FwDeps): FwAnswer | Promise
   if (req.method !== 'GET') return coapRefusal('FERRY_COAP_METHOD_NOT_ALLOWED', 'only GET is allowed on /fw');
   const segment = req.path[1];
   if (req.path.length !== 2 || segment === undefined) return NOT_FOUND;
-  if (deps.gate === undefined && !/^[1-9]\d{0,15}$/.test(segment)) return NOT_FOUND;
   // RFC 7252 §5.10.4: an Accept we cannot satisfy is 4.06.
   if (req.accept !== undefined && req.accept !== ContentFormat.OPAQUE) return coapRefusal('FERRY_FW_NOT_ACCEPTABLE', 'firmware is application/octet-stream (42) only');
   if (deps.access === undefined || req.address === undefined) return gated(req, segment, deps);
@@ -87,7 +86,7 @@ export function answerFirmware(req: FwRequest, deps: FwDeps): FwAnswer | Promise
 
 /** The image the gate lets this requester have, then the block asked for. */
 function gated(req: FwRequest, segment: string, deps: FwDeps): FwAnswer | Promise<FwAnswer> {
-  if (deps.gate === undefined) return answerBlock(req, Number(segment), deps.images);
+  if (deps.gate === undefined) return /^[1-9]\d{0,15}$/.test(segment) ? answerBlock(req, Number(segment), deps.images) : NOT_FOUND;
   const resolved = deps.gate.resolve(segment, { address: req.address ?? '', identity: req.identity });
   if (resolved instanceof Promise) return resolved.then((r) => (typeof r === 'number' ? answerBlock(req, r, deps.images) : r));
   return typeof resolved === 'number' ? answerBlock(req, resolved, deps.images) : resolved;

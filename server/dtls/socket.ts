@@ -50,11 +50,6 @@ export interface DtlsOptions {
   retransmitMs?: number;
   /** How often the layer's timer looks at retransmissions and expiry (ms). */
   tickMs?: number;
-  /**
-   * Where a datagram that is plain CoAP goes (its first byte 64–127: CoAP version 1; DTLS records
-   * start with a content type, 20–63, as RFC 7983 §7 sorts them); absent: such a datagram is dropped.
-   */
-  plain?: (msg: Buffer, rinfo: RemoteInfo) => void;
 }
 
 /** A handshake completed: the 'session' event. */
@@ -113,7 +108,7 @@ type SendCallback = (error: Error | null, bytes?: number) => void;
 export class DtlsSocket extends EventEmitter {
   readonly socket: Socket;
   readonly stats: DtlsStats = { helloVerifyRequests: 0, handshakesStarted: 0, handshakesCompleted: 0, failedAtFinished: 0, handshakesFailed: 0, recordsDropped: 0, retransmissions: 0, rebinds: 0 };
-  private readonly o: Required<Omit<DtlsOptions, 'identityHint' | 'plain'>> & Pick<DtlsOptions, 'identityHint' | 'plain'>;
+  private readonly o: Required<Omit<DtlsOptions, 'identityHint'>> & Pick<DtlsOptions, 'identityHint'>;
   private readonly cookies = new CookieJar();
   private readonly halfOpen = new Map<string, HalfOpen>();
   private readonly sessions = new Map<string, Session>();
@@ -201,7 +196,9 @@ export class DtlsSocket extends EventEmitter {
   private receive(msg: Buffer, rinfo: RemoteInfo): void {
     const first = msg[0] ?? 0;
     if (first >= 64 && first <= 127) {
-      this.o.plain?.(msg, rinfo);
+      // Plain CoAP (version 1: 64–127), not DTLS (a content type, 20–63, as RFC 7983 §7 sorts first
+      // bytes): to the 'plain' listeners, if any (plain-side.ts); otherwise dropped.
+      this.emit('plain', msg, rinfo);
       return;
     }
     const key = peerKey(rinfo.address, rinfo.port);

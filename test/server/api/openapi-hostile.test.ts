@@ -266,7 +266,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
     };
     assert.is((await get200(`/api/v1/firmware/${victim.firmware}`)).version, '2.0.0');
     assert.is((await get200(`/api/v1/firmware/${real.firmware}`)).version, '2.0.1');
-    assert.is((await get200(`/api/v1/updates/${real.update}`)).state, 'queued');
+    { const u = await get200(`/api/v1/updates/${real.update}`); assert.is(u.state, 'queued', JSON.stringify(u)); }
     assert.is((await get200(`/api/v1/campaigns/${victim.campaign}`)).state, 'draft');
     assert.is((await get200(`/api/v1/campaigns/${real.campaign}`)).state, 'aborted');
     assert.is((await get200('/api/v1/devices/dev-h')).status, 'registered');
