@@ -125,6 +125,14 @@ export class DtlsSession {
     this.#end();
   }
 
+  /** Ends the session without a word to the server (another replaces it); a handshake under way fails. */
+  abandon(): void {
+    if (this.#state === 'closed') return;
+    const was = this.#state;
+    this.#end();
+    if (was !== 'established') this.#reject(new DtlsError('closed', 'DTLS session abandoned for a new one'));
+  }
+
   receive(datagram: Buffer): void {
     if (this.#state === 'closed' || this.#state === 'new') return;
     const own = this.#inCid;
