@@ -1,7 +1,7 @@
 // GET /metrics with --metrics-token: the metrics token or any live, unexpired API token (any role)
 // is taken; nothing, a wrong token (of the same length, or one character more or less), a Basic
 // header, an unknown, revoked or expired API token are 401 JSON with WWW-Authenticate. Without the
-// setting /metrics stays open. The setting itself: flag and variable, its bounds.
+// setting /metrics stays open. The OpenAPI document says which. The setting: flag, variable, bounds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseConfig, type Config } from '../../../server/config.ts';
@@ -72,7 +72,16 @@ forEachDatabase('api, /metrics behind a token', ({ suite, get }) => {
     // The metrics token is not an API token: it opens /metrics and nothing else.
     assert.is((await injectRaw(guarded, { method: 'GET', url: '/api/v1/devices', headers: bearer(METRICS_TOKEN) })).statusCode, 401);
     assert.is((await scrape(guarded)).statusCode, 401);
+    assert.is((await injectRaw(guarded, { method: 'HEAD', url: '/metrics' })).statusCode, 401, 'HEAD too');
     assert.is((await injectRaw(guarded, { method: 'GET', url: '/healthz' })).statusCode, 200, '/healthz stays open');
+  });
+
+  suite('the OpenAPI document says /metrics takes a bearer token when it needs one, and not otherwise', async () => {
+    const metricsOp = async (ferry: Ferry) => ((await injectRaw(ferry, { method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, { security?: unknown; description?: string }>> }).paths['/metrics']?.['get'];
+    const guardedOp = await metricsOp(guarded);
+    assert.equal(guardedOp?.security, [{ bearer: [] }]);
+    assert.match(String(guardedOp?.description), /firmware versions, device statuses/);
+    assert.is((await metricsOp(open))?.security, undefined);
   });
 });
 
