@@ -91,6 +91,8 @@ export interface StartOptions {
   announceToken?: (token: string) => void;
   /** Called when a campaign pauses itself (the alerts module). */
   onAlert?: ConstructorParameters<typeof CampaignDriver>[0]['onAlert'];
+  /** The clock the API judges token expiry by, in ms since the epoch (tests move it); default Date.now. */
+  now?: () => number;
 }
 
 const announceOnStderr = (token: string): void => {
@@ -223,6 +225,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const api = await buildApi({
     db, engine, campaigns, credentials, metrics, evictImage, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024,
     imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, coaps, download, 'download-coaps': secureDownload },
+    metricsToken: config.metricsToken, ...(o.now ? { now: o.now } : {}),
   });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   alerts.start();
