@@ -37,7 +37,7 @@ export async function provisionCredentials(o: ProvisionOptions, psks: readonly D
       const auth = res.status === 401 || res.status === 403;
       const token = o.tokenSource === undefined ? 'no token given (--api-token or FERRY_API_TOKEN)' : `the token from ${o.tokenSource}`;
       const message = auth
-        ? `the API at ${api.base} refused to import credentials (${res.status}${why === '' ? '' : `: ${why}`}): ${token} needs the operator role`
+        ? `the API at ${api.base} refused to import credentials (${res.status}${why === '' ? '' : `: ${why}`}): ${token} needs the admin role`
         : `the API at ${api.base} refused the credentials of devices ${i + 1}–${i + part.length} (${res.status}${why === '' ? '' : `: ${why}`})`;
       return { imported, failure: { kind: auth ? 'auth' : 'credentials-refused', status: res.status, message } };
     }

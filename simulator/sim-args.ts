@@ -60,7 +60,7 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --psk-only            with --psk-file: write the file and exit (import it, then run again
                         with the same --seed, --devices and --prefix)
                         With --api URL (below) the credentials are imported through the admin
-                        API (POST /api/v1/credentials/import, operator token) before the devices
+                        API (POST /api/v1/credentials/import, admin token) before the devices
                         start. Without --psk-file or --api, give the --seed whose keys the
                         server has.
 
