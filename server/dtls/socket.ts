@@ -137,7 +137,8 @@ export class DtlsSocket extends EventEmitter {
         if (r.epoch === 0 && r.type === ContentType.handshake && this.clientHello(r, rinfo, key)) continue;
         const h = this.halfOpen.get(key);
         if (h !== undefined && (r.epoch === 0 || !this.sessions.has(key) || !this.sessionRecord(key, r, rinfo, true))) {
-          h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo));
+          // handshakeRecord answers a peer's error itself; anything else is reported, and the chain goes on.
+          h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo)).catch((e: unknown) => { this.emit('error', e); });
           continue;
         }
         if (r.epoch === 1) this.sessionRecord(key, r, rinfo, false);
@@ -215,7 +216,7 @@ export class DtlsSocket extends EventEmitter {
       this.stats.handshakesFailed++;
       if (e instanceof HandshakeFailure) {
         if (e.atFinished) this.stats.failedAtFinished++;
-        this.raw(h.hs.alertDatagram(e.alert), rinfo.port, rinfo.address);
+        for (const d of h.hs.alertDatagram(e.alert)) this.raw(d, rinfo.port, rinfo.address);
       }
     }
   }
