@@ -1,0 +1,582 @@
+/**
+ * The DTLS socket fuzzer (target "sockets-dtls" of `npm run fuzz`, family sockets): a DtlsSocket
+ * (server/dtls/socket.ts) on 127.0.0.1 with the real PSK look-up (CredentialService over PGlite,
+ * or PostgreSQL with DATABASE_URL) and a node-coap Server behind it, in this process so its
+ * counts and 'error' events can be watched. Several loopback sources (sockets-dtls-peer.ts) each
+ * run a real handshake with the simulator's client, then send seeded mutations of those flights
+ * (sockets-dtls-mutate.ts): blind datagrams built from the templates and the session's keys, and
+ * scripted handshakes that fetch a cookie for a mutated ClientHello and go on with a mutated
+ * ClientKeyExchange, ChangeCipherSpec and Finished. Each source does a fresh genuine handshake now
+ * and then, so the fuzz reaches live sessions again.
+ *
+ * Every `checkEvery` datagrams a CHECK: a new source port runs the simulator's handshake and a
+ * CoAP GET /ping over it, which must be answered 2.05. Findings: an 'error' event of the DtlsSocket
+ * or the CoAP server, an uncaught exception or unhandled rejection, half-open handshakes or
+ * sessions past their caps, a request reaching CoAP without a PSK identity, a failed check, a
+ * CoAP 5.xx to anyone. Each is printed with the seed and the datagram (hex) that drew it, and the
+ * datagrams since the last good check are written to a file, a line each (source port, hex).
+ */
+import { randomBytes } from 'node:crypto';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as yieldNow } from 'node:timers/promises';
+import { Server, type IncomingMessage, type OutgoingMessage } from 'coap';
+import { generate, parse } from 'coap-packet';
+import { CredentialService } from '../../server/credentials/service.ts';
+import { SecretsKey } from '../../server/credentials/secrets-key.ts';
+import { DtlsSocket } from '../../server/dtls/socket.ts';
+import { openTestDatabase, type TestDb } from '../helpers/db.ts';
+import { offlineDevice } from '../helpers/devices.ts';
+import { register, type FuzzOutcome } from './registry.ts';
+import {
+  CT, HT, MAX_SEQ, Rng, alertContent, ccsContent, ckeBody, encodeFragment, encodeHello, encodeRaw, fragmentMessage, genuineHello,
+  mutateBytes, mutateFragmentHeader, mutateHello, mutateRecordHeader, offersEms, parseFragments, seqNear, splitRaw, wholeMessage,
+  type HelloDraft, type RawFragment,
+} from './sockets-dtls-mutate.ts';
+import { FuzzPeer, clientFinished, deriveKeys, openFrom, seal } from './sockets-dtls-peer.ts';
+import { DatagramFuzzer, encodeDraft, type Learned } from './sockets-mutate.ts';
+
+export interface DtlsFuzzOptions {
+  /** Fuzzed datagrams to send, over all sources. */
+  inputs: number;
+  seed: number;
+  /** Loopback sources sending them (4). */
+  peers?: number;
+  /** A check every this many datagrams (250). */
+  checkEvery?: number;
+  progress?: (sent: number, line: string) => void;
+}
+
+export interface DtlsFuzzReport {
+  seed: number;
+  sent: number;
+  /** Scripted handshakes: started, with a cookie fetched, with the server's flight, completed. */
+  scripts: { run: number; cookie: number; flight: number; established: number };
+  /** Genuine handshakes of the fuzz sources (on top of the checks'). */
+  rehandshakes: number;
+  /** Genuine handshakes of the fuzz sources that failed once (a late answer to the fuzz) and passed on a retry. */
+  rehandshakeRetries: number;
+  checks: number;
+  checksPassed: number;
+  /** The DtlsSocket's stats at the end, and the largest counts seen. */
+  stats: Record<string, number>;
+  maxCounts: { sessions: number; halfOpen: number };
+  caps: { sessions: number; halfOpen: number };
+  /** CoAP answers the fuzz sources read, by code; requests the CoAP server got. */
+  answers: Record<string, number>;
+  requests: number;
+  failures: string[];
+  ms: number;
+}
+
+const DEVICES = [
+  { endpoint: 'fuzz-dtls-1', identity: 'fuzz-id-1', key: randomBytes(16) },
+  { endpoint: 'fuzz-dtls-2', identity: 'fuzz-id-2', key: randomBytes(32) },
+];
+const CAPS = { sessions: 64, halfOpen: 32 };
+const HANDSHAKE_MS = 3000;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Target {
+  dtls: DtlsSocket;
+  port: number;
+  requests: { count: number; withoutIdentity: string[] };
+  errors: string[];
+  /** The datagram the server's socket is reading now (an error emitted synchronously is its). */
+  current: { port: number; hex: string } | undefined;
+  close(): Promise<void>;
+}
+
+async function startTarget(): Promise<Target> {
+  const database: TestDb = await openTestDatabase(process.env['DATABASE_URL'] ? 'pg' : 'pglite');
+  const svc = new CredentialService({ db: database.db, secretsKey: new SecretsKey(randomBytes(32)) });
+  for (const d of DEVICES) {
+    await offlineDevice(database.db, d.endpoint);
+    await svc.put(d.endpoint, d.identity, { key: d.key.toString('hex') }, 'fuzz');
+  }
+  const socket: Socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const t: Target = {
+    dtls: undefined as unknown as DtlsSocket, port: socket.address().port, requests: { count: 0, withoutIdentity: [] }, errors: [], current: undefined,
+    close: async () => {},
+  };
+  // Registered before the DtlsSocket's own listener: it runs first, so `current` is the datagram being read.
+  socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => { t.current = { port: rinfo.port, hex: msg.toString('hex') }; });
+  const dtls = new DtlsSocket({
+    socket, identityHint: Buffer.from('ferry'), maxSessions: CAPS.sessions, maxHalfOpen: CAPS.halfOpen, handshakeMs: HANDSHAKE_MS, retransmitMs: 1000, idleMs: 60_000,
+    // The look-up as the server makes it: the identity's current key, else the one a rotation replaced.
+    pskFor: async (identity) => {
+      const found = await svc.pskFor(identity.toString('utf8'));
+      return found?.current ?? found?.previous ?? undefined;
+    },
+  });
+  t.dtls = dtls;
+  const blame = (what: string, e: unknown): void => {
+    t.errors.push(`${what}: ${e instanceof Error ? (e.stack ?? e.message).split('\n').slice(0, 6).join(' | ') : String(e)}; reading ${t.current ? `${t.current.port} ${t.current.hex}` : '(nothing)'}`);
+  };
+  dtls.on('error', (e: unknown) => blame('DtlsSocket error event', e));
+  const server = new Server({ piggybackReplyMs: 50 });
+  server.on('error', (e: unknown) => blame('CoAP server error event', e));
+  server.listen(dtls as unknown as Socket);
+  server.on('request', (req: IncomingMessage, res: OutgoingMessage) => {
+    t.requests.count++;
+    if (dtls.identityOf(req.rsinfo.address, req.rsinfo.port) === undefined) t.requests.withoutIdentity.push(`${req.rsinfo.port} ${req.method} ${req.url}`);
+    if (req.method === 'GET' && req.url === '/ping') { res.code = '2.05'; res.end('pong'); return; }
+    res.code = '4.04';
+    res.end();
+  });
+  t.close = async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => dtls.close(() => resolve()));
+    await database.close();
+  };
+  return t;
+}
+
+/** The check: a genuine handshake from a new port and GET /ping over it; undefined when it went as it should. */
+async function check(target: Target): Promise<string | undefined> {
+  const peer = await FuzzPeer.open(target.port);
+  try {
+    const d = DEVICES[0]!;
+    let s;
+    try { s = await peer.handshake(Buffer.from(d.identity), d.key); } catch (e) { return `handshake from port ${peer.port}: ${(e as Error).message}`; }
+    const token = randomBytes(4);
+    const answer = new Promise<Buffer | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 5000);
+      s.onData = (data) => {
+        try { if (parse(data).token.equals(token)) { clearTimeout(timer); resolve(data); } } catch { /* not ours */ }
+      };
+    });
+    s.sendApplicationData(generate({ code: 'GET', confirmable: true, messageId: randomBytes(2).readUInt16BE(0), token, options: [{ name: 'Uri-Path', value: Buffer.from('ping') }] }));
+    const a = await answer;
+    s.close();
+    await sleep(20); // the close_notify leaves before the socket closes, and the server forgets the session
+    if (a === undefined) return `GET /ping from port ${peer.port}: no answer`;
+    const code = parse(a).code;
+    if (code !== '2.05') return `GET /ping from port ${peer.port}: ${code}, not 2.05 (${a.toString('hex')})`;
+    return undefined;
+  } finally {
+    await peer.close();
+  }
+}
+
+// ── the fuzz sources' moves ──
+
+type Blind = 'record-header' | 'handshake-header' | 'fragments' | 'hello-body' | 'cke' | 'sealed' | 'ciphertext' | 'plain-alert' | 'ccs' | 'multi' | 'bytes' | 'replay';
+const BLIND: ReadonlyArray<readonly [Blind, number]> = [
+  ['record-header', 14], ['handshake-header', 10], ['fragments', 7], ['hello-body', 10], ['cke', 6], ['sealed', 18],
+  ['ciphertext', 8], ['plain-alert', 4], ['ccs', 4], ['multi', 8], ['bytes', 8], ['replay', 3],
+];
+
+interface Source {
+  peer: FuzzPeer;
+  rng: Rng;
+  coap: DatagramFuzzer;
+  /** Which device's identity its genuine handshakes use. */
+  device: (typeof DEVICES)[number];
+  /** Moves until the next genuine handshake. */
+  untilHandshake: number;
+  history: Buffer[];
+}
+
+const learned: Learned = { imageIds: [1], imageBlocks: 4, registrations: [], echoes: [], serverRequests: [], useLearned: false };
+
+/** A CoAP message for the inside of a protected record: a valid request now and then, mostly mutated. */
+function coapPlaintext(s: Source): Buffer {
+  if (s.rng.chance(0.3)) {
+    const ping = generate({ code: 'GET', confirmable: s.rng.chance(0.7), messageId: s.rng.int(0x10000), token: s.rng.bytes(s.rng.int(9)), options: [{ name: 'Uri-Path', value: Buffer.from(s.rng.pick(['ping', 'rd', 'fw', 'x'])) }] });
+    return s.rng.chance(0.5) ? ping : mutateBytes(s.rng, ping);
+  }
+  return s.rng.chance(0.3) ? encodeDraft(s.coap.template(s.rng.pick(['register', 'get-fw', 'ping', 'observe', 'block1'] as const))).bytes : s.coap.next().bytes;
+}
+
+function plainRecord(s: Source, type: number, fragment: Buffer, seq?: number): Buffer {
+  return encodeRaw({ type, version: 0xfefd, epoch: 0, seq: seq ?? s.peer.plainSeq++, fragment });
+}
+
+/** A protected record of the session's, of any type: the main road to the CoAP server and to the session's record handling. */
+function sealed(s: Source, r: Rng): Buffer {
+  const type = r.weighted([[CT.appData, 10], [CT.alert, 3], [CT.ccs, 1], [CT.handshake, 2], [-1, 1]] as const);
+  const t = type === -1 ? r.pick([0, 19, 24, CT.cid, 255]) : type;
+  const content = t === CT.appData ? coapPlaintext(s)
+    : t === CT.alert ? alertContent(r)
+      : t === CT.ccs ? ccsContent(r)
+        : t === CT.handshake ? r.pick([wholeMessage(HT.finished, 2, r.bytes(12)), wholeMessage(HT.clientHello, 0, encodeHello(genuineHello(r.bytes(32)))), r.bytes(r.range(0, 40)), Buffer.alloc(0)])
+          : r.bytes(r.range(0, 30));
+  const seq = r.chance(0.8) ? undefined : seqNear(r, s.peer.writeSeq);
+  const epoch = r.chance(0.95) ? 1 : r.pick([0, 2, 0xffff]);
+  const version = r.chance(0.95) ? 0xfefd : r.pick([0xfeff, 0x0303, 0xffff]);
+  // A fatal alert or close_notify of ours ends the session: a genuine handshake soon brings one back.
+  if (t === CT.alert && content.length === 2 && (content[0] === 2 || content[1] === 0) && seq === undefined && epoch === 1) s.untilHandshake = Math.min(s.untilHandshake, r.range(1, 10));
+  return s.peer.seal(t, content, seq, epoch, version);
+}
+
+function template(s: Source, r: Rng): Buffer {
+  const t = s.peer.templates!;
+  return r.pick([t.hello, t.cookieHello, t.finishFlight, sealed(s, r), plainRecord(s, CT.alert, alertContent(r)), plainRecord(s, CT.ccs, Buffer.from([1]))]);
+}
+
+/** The handshake message a blind move starts from: the ClientHello with this port's cookie, or a ClientKeyExchange. */
+function handshakeMessage(s: Source, r: Rng): { msgType: number; seq: number; body: Buffer } {
+  const t = s.peer.templates!;
+  return r.chance(0.6)
+    ? { msgType: HT.clientHello, seq: 1, body: encodeHello(genuineHello(r.chance(0.5) ? t.random : r.bytes(32), t.cookie)) }
+    : { msgType: HT.clientKeyExchange, seq: r.pick([1, 2, 3]), body: ckeBody(r, Buffer.from(s.device.identity), r.chance(0.6)) };
+}
+
+function fragmentsInRecords(s: Source, r: Rng, frags: RawFragment[]): Buffer[] {
+  const records: Buffer[] = [];
+  for (let i = 0; i < frags.length;) {
+    const n = r.range(1, 2);
+    records.push(plainRecord(s, CT.handshake, Buffer.concat(frags.slice(i, i + n).map(encodeFragment))));
+    i += n;
+  }
+  return r.chance(0.5) ? [Buffer.concat(records)] : records;
+}
+
+function blind(s: Source, kind: Blind): Buffer[] {
+  const r = s.rng;
+  const t = s.peer.templates!;
+  switch (kind) {
+    case 'record-header': {
+      const recs = splitRaw(template(s, r));
+      const i = r.int(recs.length);
+      recs[i] = mutateRecordHeader(r, recs[i]!);
+      return [Buffer.concat(recs.map(encodeRaw))];
+    }
+    case 'handshake-header': {
+      const m = handshakeMessage(s, r);
+      const f: RawFragment = { msgType: m.msgType, length: m.body.length, messageSeq: m.seq, offset: 0, fragmentLength: m.body.length, body: m.body };
+      const frags = [mutateFragmentHeader(r, f)];
+      if (r.chance(0.2)) frags.push(mutateFragmentHeader(r, f));
+      // The record's own sequence number at an edge now and then: the server's answers count on from it.
+      const seq = r.chance(0.15) ? r.pick([MAX_SEQ, MAX_SEQ - 1, MAX_SEQ - 3, 2 ** 47]) : undefined;
+      return [plainRecord(s, CT.handshake, Buffer.concat(frags.map(encodeFragment)), seq)];
+    }
+    case 'fragments': {
+      const m = handshakeMessage(s, r);
+      return fragmentsInRecords(s, r, fragmentMessage(r, m.msgType, m.seq, m.body));
+    }
+    case 'hello-body': {
+      const h = mutateHello(r, genuineHello(r.chance(0.5) ? t.random : r.bytes(32), t.cookie));
+      const seq = r.chance(0.1) ? r.pick([MAX_SEQ, MAX_SEQ - 2]) : undefined;
+      return [plainRecord(s, CT.handshake, wholeMessage(HT.clientHello, r.chance(0.8) ? 1 : r.pick([0, 2, 0xffff]), encodeHello(h)), seq)];
+    }
+    case 'cke': {
+      const parts = [plainRecord(s, CT.handshake, wholeMessage(HT.clientKeyExchange, r.pick([1, 2, 3, 0xffff]), ckeBody(r, Buffer.from(s.device.identity), true)))];
+      if (r.chance(0.5)) parts.push(plainRecord(s, CT.ccs, ccsContent(r)));
+      if (r.chance(0.5)) parts.push(s.peer.seal(CT.handshake, wholeMessage(HT.finished, 3, r.bytes(12)), r.int(4)));
+      return [Buffer.concat(parts)];
+    }
+    case 'sealed':
+      return [sealed(s, r)];
+    case 'ciphertext': {
+      const recs = splitRaw(sealed(s, r));
+      const rec = recs[0]!;
+      let frag = Buffer.from(rec.fragment);
+      switch (r.int(5)) {
+        case 0: frag[r.int(frag.length)]! ^= 1 << r.int(8); break;
+        case 1: frag = frag.subarray(0, frag.length - r.range(1, Math.min(frag.length, 16))); break;
+        case 2: frag = frag.subarray(0, r.int(Math.min(frag.length, 24))); break;
+        case 3: frag = Buffer.concat([frag, r.bytes(r.range(1, 16))]); break;
+        default: rec.seq = seqNear(r, rec.seq); break; // the header no longer matches the nonce and AAD
+      }
+      return [encodeRaw({ ...rec, fragment: frag })];
+    }
+    case 'plain-alert':
+      return [plainRecord(s, CT.alert, alertContent(r), r.chance(0.8) ? undefined : seqNear(r, s.peer.plainSeq))];
+    case 'ccs':
+      return [r.chance(0.6) ? plainRecord(s, CT.ccs, ccsContent(r)) : s.peer.seal(CT.ccs, ccsContent(r))];
+    case 'multi': {
+      const parts = Array.from({ length: r.range(2, 5) }, () => blind(s, r.pick(['record-header', 'sealed', 'plain-alert', 'ccs', 'hello-body', 'cke', 'handshake-header'] as const))[0]!);
+      if (r.chance(0.3)) parts.push(r.bytes(r.range(1, 13)));
+      return [Buffer.concat(parts)];
+    }
+    case 'bytes':
+      return [mutateBytes(r, template(s, r))];
+    default:
+      return [s.history.length > 0 ? r.pick(s.history) : t.cookieHello];
+  }
+}
+
+// ── scripted handshakes ──
+
+interface Script {
+  hello: HelloDraft;
+  helloSeq: number;
+  helloRecordSeq: number | undefined;
+  helloRecordVersion: number;
+  flipCookie: boolean;
+  /** Index of DEVICES whose identity goes in the ClientKeyExchange; -1: a broken or unknown one. */
+  identity: number;
+  cke: Buffer;
+  ckeShape: 'whole' | 'fragments' | 'header';
+  ccs: 'normal' | 'none' | 'twice' | 'first' | 'epoch1' | 'bad';
+  finished: 'good' | 'bad-verify' | 'wrong-seq' | 'plain' | 'cut' | 'replayed-seq' | 'far-seq';
+  split: boolean;
+  /** Application data records sent once the handshake completed. */
+  after: number;
+  rng: Rng;
+}
+
+function planScript(s: Source): Script {
+  const r = s.rng;
+  const clean = r.chance(0.35);
+  const base = genuineHello(r.bytes(32));
+  const identity = clean || r.chance(0.5) ? r.int(DEVICES.length) : -1;
+  return {
+    hello: clean || r.chance(0.4) ? base : mutateHello(r, base),
+    helloSeq: clean || r.chance(0.8) ? 1 : r.pick([0, 2, 0xfffc, 0xfffd, 0xfffe, 0xffff]),
+    helloRecordSeq: clean || r.chance(0.8) ? undefined : r.pick([MAX_SEQ, MAX_SEQ - 1, MAX_SEQ - 2, MAX_SEQ - 4, MAX_SEQ - 8, 2 ** 32]),
+    helloRecordVersion: r.chance(0.8) ? 0xfefd : 0xfeff,
+    flipCookie: !clean && r.chance(0.05),
+    identity,
+    cke: ckeBody(r, Buffer.from(DEVICES[Math.max(0, identity)]!.identity), identity === -1),
+    ckeShape: clean ? 'whole' : r.weighted([['whole', 4], ['fragments', 3], ['header', 1]] as const),
+    ccs: clean ? 'normal' : r.weighted([['normal', 8], ['none', 1], ['twice', 1], ['first', 1], ['epoch1', 1], ['bad', 1]] as const),
+    finished: clean ? 'good' : r.weighted([['good', 8], ['bad-verify', 1], ['wrong-seq', 1], ['plain', 1], ['cut', 1], ['replayed-seq', 1], ['far-seq', 1]] as const),
+    split: r.chance(0.3),
+    after: r.int(4),
+    rng: new Rng(r.u32()),
+  };
+}
+
+/** The cookie of a HelloVerifyRequest in `d`, if it holds one. */
+function hvrCookie(d: Buffer): Buffer | undefined {
+  for (const rec of splitRaw(d)) {
+    if (rec.type !== CT.handshake || rec.epoch !== 0) continue;
+    const f = parseFragments(rec.fragment)[0];
+    if (f?.msgType === HT.helloVerifyRequest && f.body.length >= 3) return f.body.subarray(3, 3 + f.body[2]!);
+  }
+  return undefined;
+}
+
+/** The server's flight (ServerHello … ServerHelloDone) in `d`, or 'alert'. */
+function serverFlight(d: Buffer): Array<{ msgType: number; seq: number; body: Buffer }> | 'alert' | undefined {
+  const msgs: Array<{ msgType: number; seq: number; body: Buffer }> = [];
+  for (const rec of splitRaw(d)) {
+    if (rec.type === CT.alert && rec.epoch === 0) return 'alert';
+    if (rec.type !== CT.handshake || rec.epoch !== 0) continue;
+    for (const f of parseFragments(rec.fragment)) if (f.msgType !== HT.helloVerifyRequest) msgs.push({ msgType: f.msgType, seq: f.messageSeq, body: f.body });
+  }
+  return msgs.some((m) => m.msgType === HT.serverHelloDone) ? msgs : undefined;
+}
+
+/**
+ * How long a script waits for an answer (ms): the cookie and the server's flight are written as the
+ * datagram is read; the Finished waits on the PSK look-up. A late answer only ends the script early.
+ */
+const WAIT_MS = { hello: 40, finished: 100 };
+
+/** Runs one scripted handshake; calls `send` for each datagram (they count as inputs). */
+async function runScript(s: Source, p: Script, send: (d: Buffer) => Promise<void>, report: DtlsFuzzReport['scripts']): Promise<void> {
+  const peer = s.peer;
+  const r = p.rng;
+  report.run++;
+  peer.drain();
+  await send(encodeRaw({ type: CT.handshake, version: 0xfeff, epoch: 0, seq: peer.plainSeq++, fragment: wholeMessage(HT.clientHello, 0, encodeHello({ ...p.hello, cookie: Buffer.alloc(0) })) }));
+  const cookie = await peer.wait(hvrCookie, WAIT_MS.hello);
+  if (cookie === undefined) return;
+  report.cookie++;
+  const c = Buffer.from(cookie);
+  if (p.flipCookie && c.length > 0) c[r.int(c.length)]! ^= 1;
+  const helloBody = encodeHello({ ...p.hello, cookie: c });
+  await send(encodeRaw({ type: CT.handshake, version: p.helloRecordVersion, epoch: 0, seq: p.helloRecordSeq ?? peer.plainSeq++, fragment: wholeMessage(HT.clientHello, p.helloSeq, helloBody) }));
+  const flight = await peer.wait(serverFlight, WAIT_MS.hello);
+  if (flight === undefined || flight === 'alert') return;
+  report.flight++;
+  const sh = flight.find((m) => m.msgType === HT.serverHello);
+  if (!sh || sh.body.length < 38) return;
+  const suite = sh.body.readUInt16BE(35 + sh.body[34]!);
+  const ckeSeq = (p.helloSeq + 1) & 0xffff;
+  const transcript = [wholeMessage(HT.clientHello, p.helloSeq, helloBody), ...flight.map((m) => wholeMessage(m.msgType, m.seq, m.body)), wholeMessage(HT.clientKeyExchange, ckeSeq, p.cke)];
+  const psk = p.identity >= 0 ? DEVICES[p.identity]!.key : randomBytes(16);
+  const keys = deriveKeys(psk, transcript, p.hello.random, sh.body.subarray(2, 34), offersEms(p.hello), suite === 0xc0a4 ? 16 : 8);
+  const verify = clientFinished(keys, transcript);
+  if (p.finished === 'bad-verify') verify[r.int(12)]! ^= 1 << r.int(8);
+  const finishedMsg = wholeMessage(HT.finished, p.finished === 'wrong-seq' ? (ckeSeq + r.range(1, 3)) & 0xffff : (ckeSeq + 1) & 0xffff, verify);
+  const plainSeq = (): number => peer.plainSeq++;
+
+  const ckeRecords = p.ckeShape === 'whole' ? [encodeRaw({ type: CT.handshake, version: 0xfefd, epoch: 0, seq: plainSeq(), fragment: wholeMessage(HT.clientKeyExchange, ckeSeq, p.cke) })]
+    : p.ckeShape === 'fragments' ? fragmentsInRecords(s, r, fragmentMessage(r, HT.clientKeyExchange, ckeSeq, p.cke))
+      : [encodeRaw({ type: CT.handshake, version: 0xfefd, epoch: 0, seq: plainSeq(), fragment: encodeFragment(mutateFragmentHeader(r, { msgType: HT.clientKeyExchange, length: p.cke.length, messageSeq: ckeSeq, offset: 0, fragmentLength: p.cke.length, body: p.cke })) })];
+  const ccsRecord = (): Buffer => encodeRaw({ type: CT.ccs, version: 0xfefd, epoch: 0, seq: plainSeq(), fragment: Buffer.from([1]) });
+  const ccs: Buffer[] = p.ccs === 'none' ? [] : p.ccs === 'twice' ? [ccsRecord(), ccsRecord()] : p.ccs === 'epoch1' ? [seal(keys.write, CT.ccs, Buffer.from([1]), 0)]
+    : p.ccs === 'bad' ? [encodeRaw({ type: CT.ccs, version: 0xfefd, epoch: 0, seq: plainSeq(), fragment: ccsContent(r) })] : [ccsRecord()];
+  let finSeq = p.ccs === 'epoch1' ? 1 : 0;
+  if (p.finished === 'far-seq') finSeq = r.pick([MAX_SEQ, 2 ** 40, 65]);
+  let fin = p.finished === 'plain' ? encodeRaw({ type: CT.handshake, version: 0xfefd, epoch: 0, seq: plainSeq(), fragment: finishedMsg }) : seal(keys.write, CT.handshake, finishedMsg, finSeq);
+  if (p.finished === 'cut') fin = fin.subarray(0, fin.length - r.range(1, 12));
+  const records = p.ccs === 'first' ? [...ccs, ...ckeRecords, fin] : [...ckeRecords, ...ccs, fin];
+  if (p.finished === 'replayed-seq') records.push(seal(keys.write, CT.handshake, finishedMsg, finSeq));
+  peer.drain();
+  if (p.split) for (const d of records) await send(d);
+  else await send(Buffer.concat(records));
+
+  // The server's Finished, or its fatal alert (a wrong key, an unknown identity, a broken message).
+  const done = await peer.wait((d) => {
+    const recs = splitRaw(d);
+    if (recs.some((rec) => rec.type === CT.handshake && rec.epoch === 1 && openFrom(keys.read, rec) !== undefined)) return 'finished';
+    return recs.some((rec) => rec.type === CT.alert && rec.epoch === 0) ? 'alert' : undefined;
+  }, WAIT_MS.finished);
+  if (done !== 'finished') return;
+  report.established++;
+  peer.keys = keys;
+  peer.writeSeq = finSeq + 1 + (p.finished === 'replayed-seq' ? 1 : 0);
+  for (let i = 0; i < p.after; i++) await send(peer.seal(CT.appData, coapPlaintext(s)));
+}
+
+// ── the run ──
+
+export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
+  const started = performance.now();
+  const checkEvery = o.checkEvery ?? 250;
+  const failures: string[] = [];
+  const report: DtlsFuzzReport = {
+    seed: o.seed, sent: 0, scripts: { run: 0, cookie: 0, flight: 0, established: 0 }, rehandshakes: 0, rehandshakeRetries: 0, checks: 0, checksPassed: 0,
+    stats: {}, maxCounts: { sessions: 0, halfOpen: 0 }, caps: CAPS, answers: {}, requests: 0, failures, ms: 0,
+  };
+  const uncaught: string[] = [];
+  const onUncaught = (e: unknown): void => { uncaught.push(`uncaught: ${e instanceof Error ? (e.stack ?? e.message).split('\n').slice(0, 6).join(' | ') : String(e)}`); };
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+  const target = await startTarget();
+  const sources: Source[] = [];
+  // The datagrams since the last good check, for the replay file.
+  const window: string[] = [];
+  const seen = { errors: 0, uncaught: 0, withoutIdentity: 0 };
+  try {
+    const root = new Rng(o.seed);
+    for (let i = 0; i < (o.peers ?? 4); i++) {
+      const peer = await FuzzPeer.open(target.port);
+      const device = DEVICES[i % DEVICES.length]!;
+      await peer.handshake(Buffer.from(device.identity), device.key);
+      peer.detach();
+      const seed = root.u32();
+      sources.push({ peer, rng: new Rng(seed), coap: new DatagramFuzzer(seed ^ 0x5eed, 'coap', learned), device, untilHandshake: 150, history: [] });
+    }
+
+    const send = (s: Source) => async (d: Buffer): Promise<void> => {
+      report.sent++;
+      window.push(`${s.peer.port} ${d.toString('hex')}`);
+      if (window.length > 4 * checkEvery) window.splice(0, window.length - 2 * checkEvery);
+      s.history.push(d);
+      if (s.history.length > 32) s.history.splice(0, 16);
+      await s.peer.send(d);
+    };
+    const findings = (at: string): void => {
+      const c = target.dtls.counts;
+      report.maxCounts.sessions = Math.max(report.maxCounts.sessions, c.sessions);
+      report.maxCounts.halfOpen = Math.max(report.maxCounts.halfOpen, c.halfOpen);
+      if (c.sessions > CAPS.sessions) failures.push(`${at}: ${c.sessions} sessions, over the cap of ${CAPS.sessions}`);
+      if (c.halfOpen > CAPS.halfOpen) failures.push(`${at}: ${c.halfOpen} half-open handshakes, over the cap of ${CAPS.halfOpen}`);
+      for (const e of target.errors.slice(seen.errors)) failures.push(`${at}: ${e}`);
+      seen.errors = target.errors.length;
+      for (const e of uncaught.slice(seen.uncaught)) failures.push(`${at}: ${e}`);
+      seen.uncaught = uncaught.length;
+      for (const w of target.requests.withoutIdentity.slice(seen.withoutIdentity)) failures.push(`${at}: a CoAP request without a DTLS session's identity: ${w}`);
+      seen.withoutIdentity = target.requests.withoutIdentity.length;
+    };
+
+    let nextCheck = checkEvery;
+    let lastProgress = performance.now();
+    let turn = 0;
+    while (report.sent < o.inputs) {
+      const s = sources[turn++ % sources.length]!;
+      if (--s.untilHandshake <= 0) {
+        s.untilHandshake = s.rng.range(100, 200);
+        // The answers to this port's last fuzz are let in and dropped first: a late HelloVerifyRequest
+        // for another hello would start the client on the wrong cookie. One retry, after the server's
+        // handshake timeout, for anything else such an answer did to it.
+        for (let attempt = 1; ; attempt++) {
+          await sleep(attempt === 1 ? 30 : HANDSHAKE_MS);
+          s.peer.drain();
+          try {
+            await s.peer.handshake(Buffer.from(s.device.identity), s.device.key);
+            report.rehandshakes++;
+            break;
+          } catch (e) {
+            if (attempt === 2) { failures.push(`a genuine handshake from fuzz port ${s.peer.port} after ${report.sent} datagrams, twice: ${(e as Error).message}`); break; }
+            report.rehandshakeRetries++;
+          } finally {
+            s.peer.detach();
+          }
+        }
+      }
+      if (s.rng.chance(0.12)) {
+        await runScript(s, planScript(s), send(s), report.scripts);
+      } else {
+        for (const d of blind(s, s.rng.weighted(BLIND))) await send(s)(d);
+      }
+      if (turn % 8 === 0) await yieldNow();
+      if (report.sent >= nextCheck || report.sent >= o.inputs) {
+        nextCheck = report.sent + checkEvery;
+        await new Promise((resolve) => setTimeout(resolve, 20)); // the last answers (and the PSK look-ups behind them)
+        const at = `check ${report.checks} (after ${report.sent} datagrams, seed ${o.seed})`;
+        report.checks++;
+        const failedBefore = failures.length;
+        const problem = await check(target);
+        if (problem === undefined) report.checksPassed++;
+        else failures.push(`${at}: the genuine client: ${problem}`);
+        findings(at);
+        for (const src of sources) for (const f of src.peer.fiveXx.splice(0)) failures.push(`${at}: CoAP ${f.code} to fuzz port ${src.peer.port}: ${f.hex}`);
+        if (failures.length > failedBefore) {
+          const file = join(tmpdir(), `ferry-fuzz-dtls-${o.seed}-${report.checks}.hex`);
+          writeFileSync(file, `${window.join('\n')}\n`);
+          failures.push(`${at}: the ${window.length} datagrams since the last good check are in ${file} (source port, hex a line)`);
+          if (failures.length > 50) break;
+        }
+        window.length = 0;
+      }
+      if (o.progress && performance.now() - lastProgress > 30_000) {
+        lastProgress = performance.now();
+        o.progress(report.sent, `sockets-dtls: ${report.sent}/${o.inputs} datagrams, ${report.checksPassed}/${report.checks} checks, counts ${JSON.stringify(target.dtls.counts)}, ${failures.length} failures`);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    findings('at the end');
+  } finally {
+    report.stats = { ...target.dtls.stats, ...target.dtls.counts };
+    report.requests = target.requests.count;
+    for (const s of sources) for (const [k, v] of Object.entries(s.peer.answers)) report.answers[k] = (report.answers[k] ?? 0) + v;
+    for (const s of sources) await s.peer.close();
+    await target.close();
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
+    report.ms = Math.round(performance.now() - started);
+  }
+  return report;
+}
+
+export function describeDtlsReport(r: DtlsFuzzReport): string[] {
+  const lines = [
+    `sockets-dtls: ${r.sent} datagrams (seed ${r.seed}), checks ${r.checksPassed}/${r.checks}, ${r.rehandshakes} genuine re-handshakes of the fuzz sources (${r.rehandshakeRetries} on a retry), ${(r.ms / 1000).toFixed(1)} s`,
+    `sockets-dtls: scripted handshakes ${r.scripts.run}, cookie ${r.scripts.cookie}, server flight ${r.scripts.flight}, completed ${r.scripts.established}; CoAP requests ${r.requests}; answers ${Object.entries(r.answers).sort().map(([k, v]) => `${k}:${v}`).join(' ')}`,
+    `sockets-dtls: max sessions ${r.maxCounts.sessions}/${r.caps.sessions}, max half-open ${r.maxCounts.halfOpen}/${r.caps.halfOpen}; stats ${Object.entries(r.stats).map(([k, v]) => `${k}:${v}`).join(' ')}`,
+    `sockets-dtls: ${r.failures.length} failures`,
+  ];
+  for (const f of r.failures.slice(0, 30)) lines.push(`  FAIL ${f}`);
+  return lines;
+}
+
+register({
+  name: 'sockets-dtls',
+  family: 'sockets',
+  describe: 'DTLS records, handshakes and sealed CoAP at a DtlsSocket with the real PSK look-up and a CoAP server behind it, checked by genuine handshakes',
+  defaultRuns: 200_000,
+  async run(n, seed, options) {
+    const report = await fuzzDtls({ inputs: n, seed, progress: (sent) => options?.progress?.(sent) });
+    for (const line of describeDtlsReport(report)) process.stdout.write(`${line}\n`);
+    const outcome: FuzzOutcome = { name: 'sockets-dtls', family: 'sockets', runs: report.sent, roundTrips: 0, failures: report.failures.length, ms: report.ms };
+    if (report.failures.length > 0) {
+      const hex = /reading \d+ ([0-9a-f]+)/.exec(report.failures.join('\n'))?.[1];
+      outcome.failure = {
+        kind: report.failures.some((f) => f.includes('genuine client')) ? 'hang' : 'exception', error: report.failures.slice(0, 10).join('\n'), seed,
+        ...(hex ? { hex } : {}), replay: `npm run fuzz -- --only sockets-dtls --seed ${seed} --runs ${n}`,
+      };
+    }
+    return outcome;
+  },
+});
