@@ -79,7 +79,7 @@ async function benchRegistrations(): Promise<{ database: string; databaseStartSe
   const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, requestTimeout: 10, logLevel: 'silent', adminToken: generateToken() }), { log: silentLogger(), db });
   try {
     // A failure here must not lose the download figures: it is reported, and the exit code says it.
-    const result = await benchRegistration({ port: ferry.coapAddress.port, devices: registrationDevices, db, limitMs: 180_000 })
+    const result = await benchRegistration({ port: ferry.coapAddress!.port, devices: registrationDevices, db, limitMs: 180_000 })
       .catch((err: unknown) => {
         process.exitCode = 1;
         log(`registration failed: ${err instanceof Error ? err.stack : String(err)}`);

@@ -125,11 +125,22 @@ function split(query: readonly string[], known: readonly string[]): Map<string, 
   return values;
 }
 
+/**
+ * What is wrong with `name` as an Endpoint Client Name (1 to 255 characters, no control
+ * character), or undefined when nothing is: the one rule for every endpoint name the server takes,
+ * from a Register or from an operator provisioning a device before it registers.
+ */
+export function endpointNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'must not be empty';
+  if ([...name].length > 255) return 'is longer than 255 characters';
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'contains a control character';
+  return undefined;
+}
+
 function parseEndpoint(value: string | true): string {
-  if (value === true || value.length === 0) throw bad('ep must not be empty');
-  const chars = [...value];
-  if (chars.length > 255) throw bad('ep is longer than 255 characters');
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) throw bad('ep contains a control character');
+  if (value === true) throw bad('ep must not be empty');
+  const why = endpointNameProblem(value);
+  if (why !== undefined) throw bad(`ep ${why}`);
   return value;
 }
 

@@ -10,10 +10,24 @@ import type { RateSetting } from './coap/register-limits.ts';
 export interface Config {
   coapHost: string;
   coapPort: number;
-  /** Undefined: the CoAP port + 1 (a free port when the CoAP port is 0). Equal to coapPort: no download socket, /fw on the CoAP socket. */
+  /** LwM2M over DTLS (coaps); undefined: the CoAP port + 1 (5684, IANA's coaps port; a free port when the CoAP port is 0). */
+  coapsPort: number | undefined;
+  /** Undefined: the CoAP port + 2 (a free port when the CoAP port is 0). Equal to coapPort: no download socket, /fw on the CoAP socket. */
   downloadPort: number | undefined;
+  /** Firmware over DTLS; undefined: the CoAP port + 3. Equal to the coaps port: /fw on the coaps LwM2M socket. */
+  downloadCoapsPort: number | undefined;
+  /** Which channels devices may use: DTLS with a PSK only, plain CoAP only (a lab), or both (each device as its credentials say); undefined: both on a loopback host, psk otherwise. */
+  security: SecurityPolicy | undefined;
+  /** The PSK identity hint of the DTLS ServerKeyExchange (RFC 4279 §2); undefined: none sent. */
+  pskIdentityHint: string | undefined;
+  /** Established DTLS sessions kept at most, per coaps socket. */
+  dtlsMaxSessions: number;
+  /** Seconds a DTLS session may go without a record before it is forgotten. */
+  dtlsIdle: number;
   publicHost: string;
   publicPort: number | undefined;
+  /** Port in coaps Package URIs; undefined: the DTLS download port. */
+  publicCoapsPort: number | undefined;
   apiHost: string;
   apiPort: number;
   databaseUrl: string | undefined;
@@ -125,12 +139,28 @@ const rateLimit = (name: string) => (v: string): RateSetting | undefined => {
   return { rate, burst };
 };
 
+export const SECURITY_POLICIES = ['psk', 'nosec', 'both'] as const;
+export type SecurityPolicy = (typeof SECURITY_POLICIES)[number];
+
 export const SETTINGS: readonly Setting[] = [
   { key: 'coapHost', flag: 'coap-host', env: 'FERRY_COAP_HOST', def: '127.0.0.1', help: 'address the CoAP (LwM2M) endpoint binds to (0.0.0.0 for every interface)', parse: text },
   { key: 'coapPort', flag: 'coap-port', env: 'FERRY_COAP_PORT', def: '5683', help: 'UDP port of the CoAP endpoint (0 picks a free one)', parse: int('--coap-port', 0, 65535) },
-  { key: 'downloadPort', flag: 'download-port', env: 'FERRY_DOWNLOAD_PORT', def: undefined, help: 'UDP port of the firmware download socket (default: the CoAP port + 1; 0 picks a free one; the CoAP port itself: serve /fw on the CoAP socket, no second port)', parse: int('--download-port', 0, 65535) },
+  { key: 'coapsPort', flag: 'coaps-port', env: 'FERRY_COAPS_PORT', def: undefined, help: 'UDP port of the LwM2M endpoint over DTLS (coaps; default: the CoAP port + 1, i.e. 5684; 0 picks a free one)', parse: int('--coaps-port', 0, 65535) },
+  { key: 'downloadPort', flag: 'download-port', env: 'FERRY_DOWNLOAD_PORT', def: undefined, help: 'UDP port of the plain CoAP firmware download socket (default: the CoAP port + 2; 0 picks a free one; the CoAP port itself: serve /fw on the CoAP socket, no second port)', parse: int('--download-port', 0, 65535) },
+  { key: 'downloadCoapsPort', flag: 'download-coaps-port', env: 'FERRY_DOWNLOAD_COAPS_PORT', def: undefined, help: 'UDP port of the firmware download socket over DTLS (default: the CoAP port + 3; 0 picks a free one; the coaps port itself: serve /fw on the coaps socket)', parse: int('--download-coaps-port', 0, 65535) },
+  { key: 'security', flag: 'security', env: 'FERRY_SECURITY', def: undefined, help: 'which channels devices may use: psk (DTLS with a pre-shared key only), nosec (plain CoAP only, a lab), both (each device as its credentials say: one with credentials only over DTLS); default both when --coap-host is a loopback address, psk otherwise', parse: (v) => {
+    if (!(SECURITY_POLICIES as readonly string[]).includes(v)) throw new ConfigError(`--security must be one of ${SECURITY_POLICIES.join(', ')}, got "${v}"`);
+    return v as SecurityPolicy;
+  } },
+  { key: 'pskIdentityHint', flag: 'psk-identity-hint', env: 'FERRY_PSK_IDENTITY_HINT', def: undefined, help: 'PSK identity hint sent in the DTLS handshake (RFC 4279); default none', parse: (v) => {
+    if (!/^[\x21-\x7e]{1,128}$/.test(v)) throw new ConfigError(`--psk-identity-hint must be 1 to 128 printable characters without spaces, got "${v}"`);
+    return v;
+  } },
+  { key: 'dtlsMaxSessions', flag: 'dtls-max-sessions', env: 'FERRY_DTLS_MAX_SESSIONS', def: '100000', help: 'DTLS sessions kept at most per coaps socket (each a few KiB); past it a new handshake is not completed', parse: int('--dtls-max-sessions', 1, 10_000_000) },
+  { key: 'dtlsIdle', flag: 'dtls-idle', env: 'FERRY_DTLS_IDLE', def: '24h', help: 'a DTLS session with no record this long is forgotten (the device shakes hands again); keep it above the registration lifetime of sleepy devices', parse: longSeconds('--dtls-idle', 30 * 86400) },
   { key: 'publicHost', flag: 'public-host', env: 'FERRY_PUBLIC_HOST', def: '127.0.0.1', help: 'host devices use to download firmware (in the Package URI)', parse: text },
-  { key: 'publicPort', flag: 'public-port', env: 'FERRY_PUBLIC_PORT', def: undefined, help: 'port in the Package URI (default: the download port)', parse: int('--public-port', 1, 65535) },
+  { key: 'publicPort', flag: 'public-port', env: 'FERRY_PUBLIC_PORT', def: undefined, help: 'port in coap:// Package URIs (default: the download port)', parse: int('--public-port', 1, 65535) },
+  { key: 'publicCoapsPort', flag: 'public-coaps-port', env: 'FERRY_PUBLIC_COAPS_PORT', def: undefined, help: 'port in coaps:// Package URIs (default: the DTLS download port)', parse: int('--public-coaps-port', 1, 65535) },
   { key: 'apiHost', flag: 'api-host', env: 'FERRY_API_HOST', def: '127.0.0.1', help: 'address the admin API binds to', parse: text },
   { key: 'apiPort', flag: 'api-port', env: 'FERRY_API_PORT', def: '8080', help: 'TCP port of the admin API (0 picks a free one)', parse: int('--api-port', 0, 65535) },
   { key: 'databaseUrl', flag: 'database-url', env: 'DATABASE_URL', def: undefined, help: 'PostgreSQL URL; without it Ferry uses embedded PGlite in --db-dir', parse: text },
@@ -208,9 +238,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
   return c;
 }
 
+export const PORT_PLAN = [
+  'Ports (UDP; with --coap-port P the defaults are P, P+1, P+2, P+3):',
+  '  5683  LwM2M over plain CoAP (coap://), when --security allows nosec',
+  '  5684  LwM2M over DTLS (coaps://, IANA\'s port for it); it also answers plain CoAP GET /fw/<id>',
+  '        for Package URIs written before the DTLS ports existed, when --security allows nosec',
+  '  5685  firmware downloads over plain CoAP, when --security allows nosec',
+  '  5686  firmware downloads over DTLS',
+];
+
 export function helpText(): string {
   const rows = SETTINGS.map((s) => `  --${s.flag} <v>`.padEnd(30) + `${s.help}\n${''.padEnd(30)}env ${s.env}${s.def !== undefined ? `, default ${s.def}` : ''}`);
-  return ['Usage: ferry serve [options]', '', 'Runs the LwM2M/CoAP endpoint, the update engine and the admin API.', '', ...rows, '  -h, --help'.padEnd(30) + 'this text', ''].join('\n');
+  return ['Usage: ferry serve [options]', '', 'Runs the LwM2M/CoAP endpoint, the update engine and the admin API.', '', ...PORT_PLAN, '', ...rows, '  -h, --help'.padEnd(30) + 'this text', ''].join('\n');
 }
 
 /** The defaults with some settings replaced (tests, benchmarks, embedding). */
@@ -220,13 +259,39 @@ export function configWith(overrides: Partial<Config>): Config {
   return { ...base, ...overrides };
 }
 
+/** The channels --security allows: both unless set, on a loopback host; DTLS only otherwise. */
+export function securityPolicyOf(config: Pick<Config, 'security' | 'coapHost'>): { psk: boolean; nosec: boolean } {
+  const policy = config.security ?? (isLoopback(config.coapHost) ? 'both' : 'psk');
+  return { psk: policy !== 'nosec', nosec: policy !== 'psk' };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** A port of the plan: the one set, else the CoAP port + `offset` (a free port when the CoAP port is 0). */
+function planned(set: number | undefined, coapPort: number, offset: number, flag: string): number {
+  const port = set ?? (coapPort === 0 ? 0 : coapPort + offset);
+  if (port > 65535) throw new ConfigError(`the ${flag} port would be ${port}: set --${flag}`);
+  return port;
+}
+
+/** The coaps LwM2M port (--coaps-port): by default the CoAP port + 1, 5684. */
+export function coapsPortOf(config: Pick<Config, 'coapsPort' | 'coapPort'>): number {
+  return planned(config.coapsPort, config.coapPort, 1, 'coaps-port');
+}
+
 /**
- * The download socket's port (--download-port): by default the CoAP port + 1, a free port when the
- * CoAP port is 0; undefined when it is the CoAP port itself (one-port deployments: /fw on the CoAP socket).
+ * The plain download socket's port (--download-port): by default the CoAP port + 2, a free port when
+ * the CoAP port is 0; undefined when it is the CoAP port itself (one-port deployments: /fw on the CoAP socket).
  */
 export function downloadPortOf(config: Pick<Config, 'downloadPort' | 'coapPort'>, boundCoapPort: number): number | undefined {
-  const port = config.downloadPort ?? (config.coapPort === 0 ? 0 : config.coapPort + 1);
-  if (port !== 0 && port === boundCoapPort) return undefined;
-  if (port > 65535) throw new ConfigError(`the download port would be ${port}: set --download-port`);
-  return port;
+  const port = planned(config.downloadPort, config.coapPort, 2, 'download-port');
+  return port !== 0 && port === boundCoapPort ? undefined : port;
+}
+
+/** The DTLS download socket's port (--download-coaps-port): the CoAP port + 3; undefined when it is the coaps port (/fw there). */
+export function downloadCoapsPortOf(config: Pick<Config, 'downloadCoapsPort' | 'coapPort'>, boundCoapsPort: number): number | undefined {
+  const port = planned(config.downloadCoapsPort, config.coapPort, 3, 'download-coaps-port');
+  return port !== 0 && port === boundCoapsPort ? undefined : port;
 }

@@ -111,9 +111,12 @@ export const FERRY_ERRORS = {
   FERRY_RD_CONTENT_FORMAT: { coap: '4.15', meaning: 'a registration payload that is not application/link-format (40)' },
   FERRY_RD_RATE_LIMITED: { coap: '4.29', meaning: 'too many Registers of new endpoints (--register-limit-*): retry after Max-Age seconds' },
   FERRY_RD_NOT_FOUND: { coap: '4.04', meaning: 'no registration with that id (it expired, or the device registered again)' },
+  FERRY_RD_IDENTITY_MISMATCH: { coap: '4.03', meaning: 'the DTLS session\'s PSK identity belongs to another endpoint (or to none) than the one registering, updating or de-registering' },
+  FERRY_RD_CREDENTIALS_REQUIRED: { coap: '4.03', meaning: 'the endpoint has credentials (or registered over DTLS): it registers, updates and de-registers only over its own DTLS session' },
 
   // CoAP: firmware downloads (/fw).
-  FERRY_FW_NOT_FOUND: { coap: '4.04', meaning: 'no firmware image with that id' },
+  FERRY_FW_NOT_FOUND: { coap: '4.04', meaning: 'no firmware image by that name (or, for a numeric id, none under way for this device)' },
+  FERRY_FW_NOT_YOURS: { coap: '4.03', meaning: 'over DTLS, an image is served only within a session whose device has an update of that image under way' },
   FERRY_FW_NOT_ACCEPTABLE: { coap: '4.06', meaning: 'an Accept other than application/octet-stream (42)' },
   FERRY_FW_RATE_LIMITED: { coap: '4.29', meaning: 'too many blocks from the address, and no update under way there: retry after Max-Age seconds' },
 

@@ -12,8 +12,15 @@ import { dmDevicePort } from './coap/device-port.ts';
 import { DownloadAccess } from './coap/download-access.ts';
 import { EchoMinter } from './coap/echo.ts';
 import { Lwm2mOperations } from './coap/lwm2m-operations.ts';
-import { DownloadServer } from './coap/download-server.ts';
-import { CoapEndpoint } from './coap/endpoint.ts';
+import type { DownloadServer } from './coap/download-server.ts';
+import type { CoapEndpoint, CoapHandler } from './coap/endpoint.ts';
+import { openChannels } from './coap/channels.ts';
+import { DeviceBinding } from './coap/device-binding.ts';
+import { FirmwareGate } from './coap/firmware-gate.ts';
+import { Impersonations } from './coap/impersonation.ts';
+import type { DtlsLayerOptions } from './coap/udp-socket.ts';
+import { confirmRotation, registerDtlsMetrics } from './dtls/wiring.ts';
+import type { RebindEvent, SessionStarted } from './dtls/socket.ts';
 import { guardSamples } from './coap/guard.ts';
 import { firmwareResponder, type BlockServed } from './coap/fw.ts';
 import { ImageCache } from './coap/image-cache.ts';
@@ -21,7 +28,7 @@ import { registrationInterface } from './coap/rd.ts';
 import { bucketOf } from './coap/rate-limit.ts';
 import { Registrations } from './coap/registrations.ts';
 import { lwm2mRoutes } from './coap/routes.ts';
-import { downloadPortOf, type Config } from './config.ts';
+import type { Config } from './config.ts';
 import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
 import { CredentialService } from './credentials/service.ts';
 import { loadSecretsKey } from './credentials/secrets-key.ts';
@@ -33,8 +40,8 @@ import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { every } from './periodic.ts';
 import type { Db } from './store/db.ts';
-import { loadFirmwarePayload } from './store/firmware.ts';
-import { updatingAt } from './store/updates.ts';
+import { firmwareIdByName, loadFirmwarePayload } from './store/firmware.ts';
+import { updatingAt, updatingWith } from './store/updates.ts';
 import { openDb } from './store/open.ts';
 import { ensureAdminToken } from './store/tokens.ts';
 
@@ -49,13 +56,24 @@ export interface Ferry {
   nodeId: string;
   dm: DmClient;
   api: FastifyInstance;
-  coap: CoapEndpoint;
-  /** Where the CoAP endpoint listens. */
-  coapAddress: { address: string; port: number };
-  /** The firmware download socket; undefined when --download-port is the CoAP port (/fw on the CoAP socket). */
+  /** LwM2M over plain CoAP; undefined under --security psk. */
+  coap: CoapEndpoint | undefined;
+  /** LwM2M over DTLS; undefined under --security nosec. */
+  coaps: CoapEndpoint | undefined;
+  /** Where the plain CoAP endpoint listens. */
+  coapAddress: { address: string; port: number } | undefined;
+  /** Where the coaps endpoint listens. */
+  coapsAddress: { address: string; port: number } | undefined;
+  /** The plain firmware download socket; undefined when --download-port is the CoAP port (/fw on the CoAP socket), or under psk. */
   download: DownloadServer | undefined;
-  /** Where firmware is served: the download socket, or the CoAP endpoint. */
-  downloadAddress: { address: string; port: number };
+  /** The DTLS firmware download socket; undefined when it is the coaps port, or under nosec. */
+  secureDownload: DownloadServer | undefined;
+  /** Where firmware is served over plain CoAP: the download socket, or the CoAP endpoint. */
+  downloadAddress: { address: string; port: number } | undefined;
+  /** Where firmware is served over DTLS. */
+  secureDownloadAddress: { address: string; port: number } | undefined;
+  /** Refused attempts to speak as a device with credentials. */
+  impersonations: Impersonations;
   /** Base URL of the admin API, e.g. http://127.0.0.1:8080 */
   apiUrl: string;
   /** This instance's Prometheus registry and counters (served at /metrics); campaigns and alerts add theirs. */
@@ -104,50 +122,83 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const unprovenRate = bucketOf(config.unprovenRate);
   const access = new DownloadAccess({ proof, echo, rate: bucketOf(config.downloadRate), updating: (address) => updatingAt(db, address), log });
   const activity = new DeviceActivity();
-  const blockServed = (socket: 'coap' | 'download') => (b: BlockServed): void => {
+  const blockServed = (socket: 'coap' | 'download' | 'coaps' | 'download-coaps') => (b: BlockServed): void => {
     metrics.blocksServed.inc({ socket });
     activity.heard(b.address, b.port);
   };
+  const gate = (securityMode: 'psk' | 'nosec'): FirmwareGate => new FirmwareGate({
+    securityMode, log, idOfName: (name) => firmwareIdByName(db, name), updatingWith: (who, id) => updatingWith(db, who, id),
+    endpointOfIdentity: (identity) => credentials.endpointOfIdentity(identity),
+  });
+  const gates = { nosec: gate('nosec'), psk: gate('psk') };
+  const dtls: DtlsLayerOptions = {
+    pskFor: async (identity) => {
+      const found = await credentials.pskFor(identity.toString('utf8'));
+      return found?.current ?? found?.previous ?? undefined;
+    },
+    maxSessions: config.dtlsMaxSessions, idleMs: config.dtlsIdle * 1000,
+    ...(config.pskIdentityHint === undefined ? {} : { identityHint: Buffer.from(config.pskIdentityHint, 'utf8') }),
+  };
 
   // The sockets first (bound, not yet answering requests), then what talks through them, then the handlers.
-  const coap = await CoapEndpoint.listen({
-    host: config.coapHost, port: config.coapPort, log, proof, echo, unprovenRate, block1: { maxBody: config.maxRegistrationPayload },
-  });
-  const coapAddress = coap.address();
-  const nodeId = config.nodeId ?? `${hostname()}:${coapAddress.port}`;
-  const downloadPort = downloadPortOf(config, coapAddress.port);
-  const download = downloadPort === undefined ? undefined
-    : await DownloadServer.listen({ host: config.coapHost, port: downloadPort, images, log, proof, echo, access, unprovenRate, onBlock: blockServed('download') })
-      .catch(async (err: unknown) => { await coap.close(); throw err; });
-  const downloadAddress = download?.address() ?? coapAddress;
+  const channels = await openChannels({ config, log, proof, echo, access, images, unprovenRate, dtls, gates, onBlock: blockServed });
+  const { coap, coaps, download, secureDownload } = channels;
+  for (const endpoint of [coaps, secureDownload]) endpoint?.dtls?.on('session', (s: SessionStarted) => confirmRotation(credentials, s, log));
+  const coapAddress = coap?.address();
+  const coapsAddress = coaps?.address();
+  const nodeId = config.nodeId ?? `${hostname()}:${(coapAddress ?? coapsAddress)?.port ?? 0}`;
+  const downloadAddress = coap === undefined ? undefined : download?.address() ?? coapAddress;
+  const secureDownloadAddress = coaps === undefined ? undefined : secureDownload?.address() ?? coapsAddress;
   metrics.registerCollector('ferry_coap_guard_datagrams', 'datagrams each UDP socket\'s guard has seen since start, by outcome (malformed, formatErrors, refused, rateLimited, withheld, pings, handlerErrors; datagrams: all)',
-    ['socket', 'outcome'], () => guardSamples([coap.guard, download?.guard]));
+    ['socket', 'outcome'], () => guardSamples([coap?.guard, coaps?.guard, download?.guard, secureDownload?.guard, channels.legacyDownload?.guard]));
   metrics.registerCollector('ferry_coap_addresses_proven', 'source addresses that proved they receive (an Echo sent back, or an answer to a request of Ferry\'s) since start', [],
     () => [{ labels: {}, value: proof.stats.proven }]);
+  registerDtlsMetrics(metrics, { coaps: coaps?.dtls, 'download-coaps': secureDownload?.dtls });
 
-  const dm = new DmClient({ agent: coap.agent, timeoutMs: config.requestTimeout * 1000, log, queueAwakeMs: config.queueAwake * 1000, isProven: (a) => proof.isProven(a) });
-  const publicPort = config.publicPort ?? downloadAddress.port;
+  const dm = new DmClient({
+    ...(coap ? { agent: coap.agent } : {}), ...(coaps ? { secureAgent: coaps.agent } : {}),
+    timeoutMs: config.requestTimeout * 1000, log, queueAwakeMs: config.queueAwake * 1000, isProven: (a) => proof.isProven(a),
+  });
   const publicHost = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
+  const plainBase = downloadAddress && `coap://${publicHost}:${config.publicPort ?? downloadAddress.port}`;
+  const secureBase = secureDownloadAddress && `coaps://${publicHost}:${config.publicCoapsPort ?? secureDownloadAddress.port}`;
   const alerts = new Alerts({
     db, log, webhook: config.alertWebhook === undefined ? undefined
       : { url: config.alertWebhook, secret: config.alertWebhookSecret, maxAttempts: config.alertWebhookAttempts },
   });
   const engine = new UpdateEngine({
-    db, dm: dmDevicePort(dm), activity, log, images, alerts, downloadBase: `coap://${publicHost}:${publicPort}`,
+    db, dm: dmDevicePort(dm), activity, log, images, alerts, downloadBase: plainBase ?? secureBase ?? '', ...(secureBase ? { secureDownloadBase: secureBase } : {}),
     updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId,
   });
   const registrations = new Registrations({
     db, log, dm, follower: engine, activity, hardwareClassFrom: config.hardwareClassFrom, retentionSeconds: config.deviceRetention,
     counters: { registration: (kind) => metrics.registrations.inc({ kind }), refused: (reason) => metrics.registrationsRefused.inc({ reason }) },
   });
-  coap.serve(lwm2mRoutes({
+  const impersonations = new Impersonations({ db, alerts, log });
+  const routes = (endpoint: CoapEndpoint, securityMode: 'psk' | 'nosec'): CoapHandler => lwm2mRoutes({
     rd: registrationInterface({
       db, log, nodeId: () => nodeId, maxPayload: config.maxRegistrationPayload, maxLifetime: config.maxLifetime,
       limits: { perIp: config.registerLimitIp, perIpPort: config.registerLimitIpPort, global: config.registerLimitGlobal },
       hooks: registrations.hooks,
+      binding: new DeviceBinding({
+        securityMode, identityOf: (address, port) => endpoint.dtls?.identityOf(address, port),
+        endpointOfIdentity: (identity) => credentials.endpointOfIdentity(identity),
+        hasCredentials: (ep) => credentials.hasCredentials(ep), onImpersonation: impersonations.attempt,
+      }),
     }),
-    fw: firmwareResponder({ images, access, onBlock: blockServed('coap') }),
-  }));
+    fw: firmwareResponder({
+      images, access, gate: gates[securityMode], onBlock: blockServed(securityMode === 'psk' ? 'coaps' : 'coap'),
+      identityOf: (address, port) => endpoint.dtls?.identityOf(address, port),
+    }),
+  });
+  // A session that moved (Connection ID) takes its device's registration along.
+  coaps?.dtls?.on('rebind', (r: RebindEvent) => {
+    void credentials.endpointOfIdentity(r.identity.toString('utf8')).then((endpoint) => {
+      if (endpoint !== undefined) registrations.moved(endpoint, r.to);
+    }, (err: unknown) => log.warn({ err }, 'could not follow a DTLS session to its new address'));
+  });
+  coap?.serve(routes(coap, 'nosec'));
+  coaps?.serve(routes(coaps, 'psk'));
   // Expiry first, so an update whose device's registration just ended is not poked.
   const sweep = every(o.sweepMs ?? 1000, async () => {
     await registrations.sweep();
@@ -159,7 +210,15 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     alerts, ...(o.onAlert ? { onAlert: o.onAlert } : {}),
   });
 
-  const api = await buildApi({ db, engine, campaigns, credentials, metrics, evictImage: (id) => images.evict(id), ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024, imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, download } });
+  const evictImage = (id: number): void => {
+    images.evict(id);
+    gates.nosec.forget(id);
+    gates.psk.forget(id);
+  };
+  const api = await buildApi({
+    db, engine, campaigns, credentials, metrics, evictImage, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+    imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, coaps, download, 'download-coaps': secureDownload },
+  });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   alerts.start();
   campaigns.start();
@@ -170,20 +229,25 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     log.warn('no API token existed: an admin token was made and shown on stderr, once');
     (o.announceToken ?? announceOnStderr)(admin.generated);
   }
-  log.info({ node: nodeId, coap: `${coapAddress.address}:${coapAddress.port}`, download: `${downloadAddress.address}:${downloadAddress.port}`, api: apiUrl, ms: Date.now() - started }, 'ferry serving');
+  const at = (a: { address: string; port: number } | undefined): string | undefined => a && `${a.address}:${a.port}`;
+  log.info({
+    node: nodeId, coap: at(coapAddress), coaps: at(coapsAddress), download: at(downloadAddress), secureDownload: at(secureDownloadAddress),
+    api: apiUrl, ms: Date.now() - started,
+  }, 'ferry serving');
 
   let closing: Promise<void> | undefined;
   return {
-    db, engine, alerts, campaigns, credentials, nodeId, dm, api, coap, coapAddress, download, downloadAddress, apiUrl, metrics,
+    db, engine, alerts, campaigns, credentials, nodeId, dm, api, coap, coaps, coapAddress, coapsAddress, download, secureDownload,
+    downloadAddress, secureDownloadAddress, impersonations, apiUrl, metrics,
     close() {
       closing ??= (async () => {
         await sweep.stop();
         await campaigns.stop();
         await api.close();
         dm.close();
-        await coap.close();
-        await download?.close();
+        await channels.close();
         await registrations.idle();
+        await impersonations.idle();
         await engine.idle();
         await alerts.close();
         if (ownDb) await db.close();

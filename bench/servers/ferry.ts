@@ -17,12 +17,12 @@ const db = await openDb(url ? { databaseUrl: url } : {});
 // The load comes from K sockets on one or two loopback addresses with no update under way: the
 // per-address block rate (--download-rate) would measure itself, so it is off here.
 const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, logLevel: 'silent', adminToken: generateToken(), downloadRate: 0 }), { log: silentLogger(), db });
-const ids: number[] = [];
+const ids: string[] = [];
 for (const [i, file] of process.argv.slice(2).entries()) {
   const image = await insertFirmware(db, { version: `bench-${process.pid}-${i}`, hardwareClass: 'bench', payload: readFileSync(file) });
-  ids.push(image.id);
+  ids.push(image.downloadName);
 }
-process.stdout.write(`${JSON.stringify({ coapPort: ferry.coapAddress.port, downloadPort: ferry.downloadAddress.port, ids })}\n`);
+process.stdout.write(`${JSON.stringify({ coapPort: ferry.coapAddress!.port, downloadPort: ferry.downloadAddress!.port, ids })}\n`);
 process.on('SIGTERM', () => {
   void ferry.close().then(() => db.close()).then(() => process.exit(0));
 });

@@ -2,7 +2,7 @@ import type { Alert } from '../store/alerts.ts';
 import type { Queryable } from '../store/db.ts';
 
 /** What an alert can be about, how bad each kind is by default, and what raising one takes. */
-export const ALERT_KINDS = ['campaign.paused', 'update.stalled', 'update.integrity'] as const;
+export const ALERT_KINDS = ['campaign.paused', 'update.stalled', 'update.integrity', 'device.impersonation'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
@@ -13,6 +13,8 @@ export const DEFAULT_SEVERITY: Record<AlertKind, Severity> = {
   'campaign.paused': 'critical',
   'update.stalled': 'warning',
   'update.integrity': 'warning',
+  // Someone speaks as a device that has credentials: without them, or with another device's.
+  'device.impersonation': 'critical',
 };
 
 export interface AlertInput {

@@ -42,7 +42,7 @@ export interface ApiDeps {
   evictImage?: (id: number) => void;
   /** Served at /metrics (Prometheus text format). */
   metrics: Metrics;
-  /** The CoAP sockets /readyz checks are bound (by name: coap, download). */
+  /** The CoAP sockets /readyz checks are bound (by name: coap, coaps, download, download-coaps). */
   sockets?: Record<string, BoundSocket | undefined>;
   /** Device PSKs; without it /api/v1/devices/:endpoint/credentials is not served. */
   credentials?: CredentialService;

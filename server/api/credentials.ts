@@ -57,6 +57,7 @@ export function credentialRoutes(app: FastifyInstance, deps: { credentials: Cred
     config: { role: 'operator' },
     schema: {
       summary: 'Create or replace the device\'s PSK identity and key (a previous key is dropped)',
+      description: 'An endpoint that has never registered is added as a device with status provisioned; its Register later takes that device. Deleting its credentials before then deletes it too, unless it holds something else (a tag, an update).',
       params: endpointParams, body: keyBody, response: { 200: changedBody, '4xx': errorBody },
     },
   }, change('put'));
@@ -86,7 +87,7 @@ export function credentialRoutes(app: FastifyInstance, deps: { credentials: Cred
     config: { role: 'operator' },
     schema: {
       summary: 'Create or replace many devices\' credentials in one transaction: all or nothing',
-      description: 'A JSON array of { endpoint, identity, key (hex) }, or text/csv lines endpoint,identity,key_hex (an optional header line). A bad line refuses the whole batch (422, each bad line named).',
+      description: 'A JSON array of { endpoint, identity, key (hex) }, or text/csv lines endpoint,identity,key_hex (an optional header line). A bad line refuses the whole batch (422, each bad line named). Endpoints that have never registered are added as devices with status provisioned, in the same transaction.',
       body: {
         content: {
           'application/json': { schema: { type: 'array', maxItems: MAX_IMPORT_ENTRIES, items: { type: 'object' } } },

@@ -5,15 +5,16 @@ import type { UpdateEngine } from '../fota/engine.ts';
 import type { Db } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { listEvents } from '../store/events.ts';
+import type { DeviceStatus } from '../store/rows.ts';
 import { activeUpdateForDevice, getUpdate } from '../store/updates.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import {
-  afterParam, deviceBody, endpointParams, errorBody, eventBody, id, idParams, instant, instantParam, label, limitParam, page, pageBody, updateBody,
+  afterParam, deviceBody, deviceStatus, endpointParams, errorBody, eventBody, id, idParams, instant, instantParam, label, limitParam, page, pageBody, updateBody,
 } from './schemas.ts';
 
 interface DeviceQuery {
-  hardwareClass?: string; firmwareVersion?: string; status?: 'registered' | 'expired' | 'deregistered';
+  hardwareClass?: string; firmwareVersion?: string; status?: DeviceStatus;
   lastSeenBefore?: string; lastSeenAfter?: string; limit?: number; after?: number;
 }
 
@@ -27,7 +28,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
       querystring: {
         type: 'object', additionalProperties: false,
         properties: {
-          hardwareClass: label, firmwareVersion: label, status: { type: 'string', enum: ['registered', 'expired', 'deregistered'] },
+          hardwareClass: label, firmwareVersion: label, status: deviceStatus,
           lastSeenBefore: instantParam, lastSeenAfter: instantParam, limit: limitParam, after: afterParam,
         },
       },

@@ -1,4 +1,5 @@
 /** JSON schemas shared by the routes (Fastify validates requests and serialises responses with them). */
+import { DEVICE_STATUSES } from '../store/rows.ts';
 import { HttpError } from './errors.ts';
 /** Ids are bigint in the store and exact in JSON only up to 2^53 − 1: every id the API takes is in 1 … MAX_ID. */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
@@ -58,18 +59,25 @@ export const firmwareBody = {
     id: { type: 'integer' }, version: { type: 'string' }, hardwareClass: { type: 'string' },
     size: { type: 'integer' }, sha256: { type: 'string' }, delivery: { type: 'string' }, createdAt: dateTime,
     sequence: { type: ['integer', 'null'] }, vendorId: nullableString, keyId: nullableString,
+    downloadName: { type: 'string', description: 'the unguessable name devices fetch the image by: GET /fw/<downloadName> (over DTLS, only within the session of a device updating with it)' },
   },
+} as const;
+
+/** A device's registration status; 'provisioned': its credentials were made before it ever registered. */
+export const deviceStatus = {
+  type: 'string', enum: DEVICE_STATUSES,
+  description: 'registered; expired or deregistered (it left); provisioned (its credentials were made before it ever registered: no registration yet, so lifetime, registeredAt, lastSeen and expiresAt are null)',
 } as const;
 
 export const deviceBody = {
   type: 'object',
   properties: {
-    id: { type: 'integer' }, endpoint: { type: 'string' }, status: { type: 'string' }, registrationId: nullableString,
+    id: { type: 'integer' }, endpoint: { type: 'string' }, status: deviceStatus, registrationId: nullableString,
     hardwareClass: nullableString, firmwareVersion: nullableString, manufacturer: nullableString,
     modelNumber: nullableString, hardwareVersion: nullableString, lwm2mVersion: { type: 'string' },
-    binding: { type: 'string' }, queueMode: { type: 'boolean' }, lifetime: { type: 'integer' },
+    binding: { type: 'string' }, queueMode: { type: 'boolean' }, lifetime: { type: ['integer', 'null'] },
     address: nullableString, port: { type: ['integer', 'null'] },
-    registeredAt: dateTime, lastSeen: dateTime, expiresAt: dateTime,
+    registeredAt: nullableDateTime, lastSeen: nullableDateTime, expiresAt: nullableDateTime,
   },
 } as const;
 

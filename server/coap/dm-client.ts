@@ -24,6 +24,8 @@ export interface Target {
   port: number;
   /** The registration's alternate root path ('/' unless the device named one). */
   rootPath?: string;
+  /** The device registered over DTLS: requests go through its session (the coaps socket). */
+  secure?: boolean;
 }
 
 /**
@@ -31,9 +33,9 @@ export interface Target {
  * alternate root path it announced (LwM2M 1.1 Core §6.2.1, `</lwm2m>;rt="oma.lwm2m"`).
  * Undefined when the device has no address (not registered).
  */
-export function targetOf(d: Pick<Device, 'endpoint' | 'address' | 'port' | 'rootPath'>): Target | undefined {
+export function targetOf(d: Pick<Device, 'endpoint' | 'address' | 'port' | 'rootPath' | 'securityMode'>): Target | undefined {
   if (!d.address || !d.port) return undefined;
-  return { endpoint: d.endpoint, address: d.address, port: d.port, rootPath: d.rootPath };
+  return { endpoint: d.endpoint, address: d.address, port: d.port, rootPath: d.rootPath, secure: d.securityMode === 'psk' };
 }
 
 export interface DmResponse {
@@ -71,14 +73,17 @@ export interface DmRequestOptions {
 }
 
 export class DmClient {
-  private readonly agent: Agent;
+  /** The plain CoAP socket's agent; undefined under --security psk. */
+  private readonly agent: Agent | undefined;
+  /** The coaps socket's agent: requests to a device that registered over DTLS go through its session. */
+  private readonly secureAgent: Agent | undefined;
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private readonly queues = new Map<string, Promise<unknown>>();
   /** One device observation per (endpoint, path), shared by its owners (observations.ts). */
   private readonly observations: Observations;
   /** Where each device last talked from (Register, Update): requests held across a new registration go there. */
-  private readonly routes = new Map<string, { address: string; port: number }>();
+  private readonly routes = new Map<string, { address: string; port: number; secure: boolean }>();
   private readonly forgetListeners: Array<(endpoint: string) => void> = [];
   /** Bumped by forget(): requests queued before it are cancelled, not sent. */
   private readonly epochs = new Map<string, number>();
@@ -96,8 +101,9 @@ export class DmClient {
   /** Suspects that have had their one request since we last heard from them. */
   private readonly triedUnproven = new Set<string>();
 
-  constructor(opts: { agent: Agent; timeoutMs: number; log: Logger; queueAwakeMs?: number; isProven?: (address: string) => boolean }) {
+  constructor(opts: { agent?: Agent; secureAgent?: Agent; timeoutMs: number; log: Logger; queueAwakeMs?: number; isProven?: (address: string) => boolean }) {
     this.agent = opts.agent;
+    this.secureAgent = opts.secureAgent;
     this.isProven = opts.isProven ?? (() => true);
     this.timeoutMs = opts.timeoutMs;
     this.log = opts.log;
@@ -117,6 +123,15 @@ export class DmClient {
     this.heard(t.endpoint, queueMode, t);
   }
 
+  /**
+   * The device's DTLS session moved to a new address (RFC 9146: its NAT binding changed); requests
+   * to it, those queued included, go there from now on.
+   */
+  moved(endpoint: string, to: { address: string; port: number }): void {
+    const route = this.routes.get(endpoint);
+    if (route?.secure === true) this.routes.set(endpoint, { address: to.address, port: to.port, secure: true });
+  }
+
   /** Called with the endpoint whenever its observations are dropped (new registration, de-registration, expiry). */
   onForget(listener: (endpoint: string) => void): void {
     this.forgetListeners.push(listener);
@@ -128,8 +143,8 @@ export class DmClient {
    * A device not in queue mode is always reachable. `from`: the address it talked from, where
    * its requests go from now on, those already queued included.
    */
-  heard(endpoint: string, queueMode: boolean, from?: { address: string; port: number }): void {
-    if (from) this.routes.set(endpoint, { address: from.address, port: from.port });
+  heard(endpoint: string, queueMode: boolean, from?: { address: string; port: number; secure?: boolean }): void {
+    if (from) this.routes.set(endpoint, { address: from.address, port: from.port, secure: from.secure === true });
     this.triedUnproven.delete(endpoint);
     if (!queueMode) {
       this.awakeUntil.delete(endpoint);
@@ -283,6 +298,9 @@ export class DmClient {
   ): Promise<DmResponse> {
     const pathname = joinRoot(t.rootPath, path);
     const peer = this.routes.get(t.endpoint) ?? t;
+    // A device that registered over DTLS is spoken to only through its session; never in plain text.
+    const agent = peer.secure === true ? this.secureAgent : this.agent;
+    if (agent === undefined) return Promise.reject(new DmError('transport', `this server has no ${peer.secure === true ? 'coaps' : 'plain CoAP'} socket to reach the device on`));
     const options: Record<string, number | Buffer> = {};
     if (o.accept !== undefined) options['Accept'] = o.accept;
     if (o.contentFormat !== undefined) options['Content-Format'] = o.contentFormat;
@@ -301,7 +319,7 @@ export class DmClient {
     const timeoutMs = unproven ? Math.min(this.timeoutMs, UNPROVEN_TIMEOUT_MS) : this.timeoutMs;
     return new Promise<DmResponse>((resolve, reject) => {
       let settled = false;
-      const req: OutgoingMessage = this.agent.request({
+      const req: OutgoingMessage = agent.request({
         hostname: peer.address, port: peer.port, method, pathname, confirmable: true, ...(unproven ? { retrySend: 0 } : {}),
         ...(o.observe ? { observe: true } : {}), ...(o.query?.length ? { query: o.query.join('&') } : {}), options,
       });
@@ -310,7 +328,7 @@ export class DmClient {
         settled = true;
         this.inFlight.delete(fail);
         clearTimeout(timer);
-        this.agent.abort(req);
+        agent.abort(req);
         this.log.info({ endpoint: t.endpoint, method, path, kind: err.kind, coapCode: err.coapCode }, `dm ${method} ${path} failed: ${err.message}`);
         reject(err);
       };

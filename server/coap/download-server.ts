@@ -19,9 +19,11 @@ import { AddressProof } from './address-proof.ts';
 import type { DownloadAccess } from './download-access.ts';
 import { EchoMinter } from './echo.ts';
 import { answerFirmware, type BlockServed, type FwAnswer, type FwRequest } from './fw.ts';
-import { BASIC_METHODS, SERVER_OPTIONS, type GuardedListener, type GuardedSocket } from './guard.ts';
+import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS, type GuardedListener } from './guard.ts';
 import type { ImageCache } from './image-cache.ts';
-import { listenUdp } from './udp-socket.ts';
+import { dtlsOf, listenUdp, type DtlsLayerOptions } from './udp-socket.ts';
+import type { DtlsSocket } from '../dtls/socket.ts';
+import type { FirmwareGate } from './firmware-gate.ts';
 import { coapRefusal } from './refusal.ts';
 
 /** Counters since start (exposed for metrics and tests). */
@@ -51,6 +53,10 @@ export interface DownloadServerOptions {
   access?: DownloadAccess;
   unprovenRate?: { perSecond: number; burst: number };
   onBlock?: (b: BlockServed) => void;
+  /** Which image a name stands for and who may fetch it (firmware-gate.ts); absent: /fw/<id> for any image. */
+  gate?: FirmwareGate;
+  /** coaps: the DTLS layer under the guard (udp-socket.ts); absent: plain CoAP. */
+  dtls?: DtlsLayerOptions;
 }
 
 export class DownloadServer {
@@ -61,6 +67,9 @@ export class DownloadServer {
   private readonly log: Logger;
   private readonly onBlock: ((b: BlockServed) => void) | undefined;
   private readonly access: DownloadAccess | undefined;
+  private readonly gate: FirmwareGate | undefined;
+  /** The DTLS layer of a coaps download socket; undefined for plain CoAP. */
+  readonly dtls: DtlsSocket | undefined;
   /** Message IDs of our NON responses (RFC 7252 §4.4); one counter for the socket, not per peer. */
   private messageId = Math.floor(Math.random() * 0x10000);
 
@@ -71,6 +80,8 @@ export class DownloadServer {
     this.log = o.log;
     this.onBlock = o.onBlock;
     this.access = o.access;
+    this.gate = o.gate;
+    this.dtls = dtlsOf(guard);
     guard.on('message', ((_msg, rinfo, m) => this.receive(m, rinfo)) satisfies GuardedListener);
     guard.on('error', (err: Error) => this.log.warn({ err }, 'download socket error'));
   }
@@ -78,10 +89,14 @@ export class DownloadServer {
   static async listen(o: DownloadServerOptions): Promise<DownloadServer> {
     // Replies go to rinfo.address, always an IP literal.
     const guard = await listenUdp({
-      host: o.host, port: o.port, addressesOnly: true, name: 'download', proof: o.proof ?? new AddressProof(), echo: o.echo ?? new EchoMinter(), log: o.log, understood: SERVER_OPTIONS, methods: BASIC_METHODS,
-      ...(o.unprovenRate ? { unprovenRate: o.unprovenRate } : {}),
+      host: o.host, port: o.port, addressesOnly: true, ...guardOptions(o), name: o.dtls ? 'download-coaps' : 'download', ...(o.dtls ? { dtls: o.dtls } : {}),
     });
     return new DownloadServer(guard, o);
+  }
+
+  /** A download responder on a socket that exists already (plain-side.ts: plain CoAP on a DTLS port), named `name`. */
+  static over(socket: Socket, name: string, o: Omit<DownloadServerOptions, 'host' | 'port' | 'dtls'>): DownloadServer {
+    return new DownloadServer(new GuardedSocket({ socket, ...guardOptions(o), name }), { ...o, host: '', port: 0 });
   }
 
   address(): { address: string; port: number } {
@@ -103,12 +118,13 @@ export class DownloadServer {
     const req: FwRequest = {
       method, path, block2: optionValue(m.options, CoapOption.BLOCK2), size2: optionValue(m.options, CoapOption.SIZE2) !== undefined,
       accept: accept === undefined ? undefined : decodeUint(accept, 6), unknownCritical: undefined, address: rinfo.address,
+      identity: this.dtls?.identityOf(rinfo.address, rinfo.port)?.toString('utf8'),
     };
     const type: CoapType = m.type === 'CON' ? 'ACK' : 'NON';
     if (path[0] !== 'fw') return this.answer(rinfo, type, m, coapRefusal('FERRY_COAP_NOT_FOUND', 'no such resource'));
     let answer: FwAnswer | Promise<FwAnswer>;
     try {
-      answer = answerFirmware(req, this.images, this.access);
+      answer = answerFirmware(req, { images: this.images, ...(this.access ? { access: this.access } : {}), ...(this.gate ? { gate: this.gate } : {}) });
     } catch (err) {
       this.log.error({ err }, 'firmware answer failed');
       return;
@@ -149,6 +165,13 @@ export class DownloadServer {
     this.messageId = (this.messageId + 1) & 0xffff;
     return this.messageId;
   }
+}
+
+function guardOptions(o: Pick<DownloadServerOptions, 'proof' | 'echo' | 'log' | 'unprovenRate'>) {
+  return {
+    proof: o.proof ?? new AddressProof(), echo: o.echo ?? new EchoMinter(), log: o.log, understood: SERVER_OPTIONS, methods: BASIC_METHODS,
+    ...(o.unprovenRate ? { unprovenRate: o.unprovenRate } : {}),
+  };
 }
 
 /** Content-Format 42, application/octet-stream (RFC 7252 §12.3). */

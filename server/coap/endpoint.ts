@@ -19,7 +19,8 @@ import { EchoMinter } from './echo.ts';
 import { BASIC_METHODS, SERVER_OPTIONS, type GuardedSocket } from './guard.ts';
 import { replyError } from './message.ts';
 import { coapRefusal, type CoapRefusal } from './refusal.ts';
-import { listenUdp } from './udp-socket.ts';
+import { dtlsOf, listenUdp, type DtlsLayerOptions } from './udp-socket.ts';
+import type { DtlsSocket } from '../dtls/socket.ts';
 
 export type CoapHandler = (req: IncomingMessage, res: OutgoingMessage) => Promise<void> | void;
 
@@ -43,6 +44,8 @@ export interface EndpointOptions {
   block1?: Partial<Block1Limits>;
   /** Datagrams per second (and burst) from a source address not yet proven; perSecond 0: none. */
   unprovenRate?: { perSecond: number; burst: number };
+  /** coaps: the DTLS layer under the guard (udp-socket.ts); absent: plain CoAP. */
+  dtls?: DtlsLayerOptions;
 }
 
 export class CoapEndpoint {
@@ -50,12 +53,15 @@ export class CoapEndpoint {
   readonly guard: GuardedSocket;
   readonly server: Server;
   readonly agent: Agent;
+  /** The DTLS layer of a coaps endpoint (sessions, identities); undefined for plain CoAP. */
+  readonly dtls: DtlsSocket | undefined;
   private readonly log: Logger;
   private handler: CoapHandler = starting;
 
   private constructor(guard: GuardedSocket, server: Server, agent: Agent, log: Logger) {
     this.socket = guard.socket;
     this.guard = guard;
+    this.dtls = dtlsOf(guard);
     this.server = server;
     this.agent = agent;
     this.log = log;
@@ -66,7 +72,7 @@ export class CoapEndpoint {
     const server = new Server({ piggybackReplyMs: 200 });
     // DM requests go where a device registered from; the resolver stays for any name given.
     const guard = await listenUdp({
-      host: opts.host, port: opts.port, name: 'coap', proof: opts.proof ?? new AddressProof(), echo: opts.echo ?? new EchoMinter(), log, understood: LWM2M_OPTIONS, methods: BASIC_METHODS,
+      host: opts.host, port: opts.port, name: opts.dtls ? 'coaps' : 'coap', ...(opts.dtls ? { dtls: opts.dtls } : {}), proof: opts.proof ?? new AddressProof(), echo: opts.echo ?? new EchoMinter(), log, understood: LWM2M_OPTIONS, methods: BASIC_METHODS,
       block1: {
         ...(opts.block1 ? { limits: opts.block1 } : {}),
         forget: (key) => forgetBlock1(server, key),

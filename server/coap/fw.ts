@@ -1,5 +1,5 @@
 /**
- * GET /fw/<image id>: the firmware download answer (RFC 7959 Block2), stateless, whatever socket
+ * GET /fw/<name>: the firmware download answer (RFC 7959 Block2), stateless, whatever socket
  * carried the request. Request in → image lookup (cache) → slice without copying → answer out. No
  * per-device state: each block is computed from the request alone. The lean download socket
  * (download-server.ts) and the LwM2M socket (node-coap, `firmwareResponder` below, for Package URIs
@@ -11,6 +11,7 @@ import { ContentFormat } from '../../protocols/content-format.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import { CoapOption, encodeUint, isCritical, optionNumber } from '../../protocols/coap-option.ts';
 import type { DownloadAccess, DownloadAccessVerdict } from './download-access.ts';
+import type { FirmwareGate } from './firmware-gate.ts';
 import { SERVER_OPTIONS } from './guard.ts';
 import type { CachedImage, ImageCache } from './image-cache.ts';
 import { contentFormatOf, optionBuffer, replyError, send } from './message.ts';
@@ -34,6 +35,8 @@ export interface FwRequest {
   unknownCritical: number | undefined;
   /** The requester's IP, for the download access check. */
   address?: string;
+  /** Over DTLS: the PSK identity of the requester's session. */
+  identity?: string | undefined;
 }
 
 export type FwAnswer =
@@ -54,21 +57,39 @@ export function unknownCriticalOption(options: ReadonlyArray<{ name: string | nu
 
 const NOT_FOUND = coapRefusal('FERRY_FW_NOT_FOUND', 'no such firmware image');
 
+/** What answering a request takes: the images, and who may fetch what. */
+export interface FwDeps {
+  images: ImageCache;
+  /** Who may download now (address proof, rates); absent: anyone. */
+  access?: DownloadAccess;
+  /** Which image a name stands for and whether the requester may fetch it (firmware-gate.ts); absent: /fw/<id> for any image. */
+  gate?: FirmwareGate;
+}
+
 /**
  * The answer to one request; synchronous when the image is in memory and the requester may
- * download (the per-block path). `access` checks the requester first (download-access.ts).
+ * download (the per-block path). `access` checks the requester first (download-access.ts), then
+ * `gate` which image the path names and whether this requester may have it.
  */
-export function answerFirmware(req: FwRequest, images: ImageCache, access?: DownloadAccess): FwAnswer | Promise<FwAnswer> {
+export function answerFirmware(req: FwRequest, deps: FwDeps): FwAnswer | Promise<FwAnswer> {
   if (req.unknownCritical !== undefined) return coapRefusal('FERRY_COAP_BAD_OPTION', `option ${req.unknownCritical} is critical and not supported`);
   if (req.method !== 'GET') return coapRefusal('FERRY_COAP_METHOD_NOT_ALLOWED', 'only GET is allowed on /fw');
-  const idText = req.path[1];
-  if (req.path.length !== 2 || idText === undefined || !/^[1-9]\d{0,15}$/.test(idText)) return NOT_FOUND;
+  const segment = req.path[1];
+  if (req.path.length !== 2 || segment === undefined) return NOT_FOUND;
   // RFC 7252 §5.10.4: an Accept we cannot satisfy is 4.06.
   if (req.accept !== undefined && req.accept !== ContentFormat.OPAQUE) return coapRefusal('FERRY_FW_NOT_ACCEPTABLE', 'firmware is application/octet-stream (42) only');
-  if (access === undefined || req.address === undefined) return answerBlock(req, images);
-  const verdict = access.check(req.address);
-  if (verdict instanceof Promise) return verdict.then((v) => refusal(v) ?? answerBlock(req, images));
-  return refusal(verdict) ?? answerBlock(req, images);
+  if (deps.access === undefined || req.address === undefined) return gated(req, segment, deps);
+  const verdict = deps.access.check(req.address);
+  if (verdict instanceof Promise) return verdict.then((v) => refusal(v) ?? gated(req, segment, deps));
+  return refusal(verdict) ?? gated(req, segment, deps);
+}
+
+/** The image the gate lets this requester have, then the block asked for. */
+function gated(req: FwRequest, segment: string, deps: FwDeps): FwAnswer | Promise<FwAnswer> {
+  if (deps.gate === undefined) return /^[1-9]\d{0,15}$/.test(segment) ? answerBlock(req, Number(segment), deps.images) : NOT_FOUND;
+  const resolved = deps.gate.resolve(segment, { address: req.address ?? '', identity: req.identity });
+  if (resolved instanceof Promise) return resolved.then((r) => (typeof r === 'number' ? answerBlock(req, r, deps.images) : r));
+  return typeof resolved === 'number' ? answerBlock(req, resolved, deps.images) : resolved;
 }
 
 /** The answer for a requester that may not download now; undefined when it may. */
@@ -79,8 +100,7 @@ function refusal(v: DownloadAccessVerdict): FwAnswer | undefined {
   return undefined;
 }
 
-function answerBlock(req: FwRequest, images: ImageCache): FwAnswer | Promise<FwAnswer> {
-  const idText = req.path[1]!;
+function answerBlock(req: FwRequest, id: number, images: ImageCache): FwAnswer | Promise<FwAnswer> {
   let asked: BlockOption | undefined;
   try {
     asked = req.block2 === undefined ? undefined : decodeBlock(req.block2);
@@ -89,7 +109,6 @@ function answerBlock(req: FwRequest, images: ImageCache): FwAnswer | Promise<FwA
     // RFC 7959 §2.2: SZX 7 in a request is 4.00; RFC 7252 §5.4.3: a too-long value is an unrecognised (critical) option.
     return coapRefusal(err.code === 'block.szx' ? 'FERRY_BLOCK_INVALID' : 'FERRY_COAP_BAD_OPTION', err.reason);
   }
-  const id = Number(idText);
   const image = images.cached(id);
   if (image) return blockAnswer(id, image, asked, req.size2);
   return images.get(id).then((loaded) => (loaded ? blockAnswer(id, loaded, asked, req.size2) : NOT_FOUND));
@@ -121,14 +140,15 @@ export interface BlockServed {
   more: boolean;
 }
 
-/** GET /fw/<id> on the LwM2M socket (node-coap), for Package URIs that name the CoAP port. */
-export function firmwareResponder(opts: { images: ImageCache; access?: DownloadAccess; onBlock?: (b: BlockServed) => void }) {
+/** GET /fw/<name> on the LwM2M socket (node-coap), for Package URIs that name the CoAP port. */
+export function firmwareResponder(opts: FwDeps & { onBlock?: (b: BlockServed) => void; identityOf?: ((address: string, port: number) => Buffer | undefined) | undefined }) {
   return async function handleFirmware(req: IncomingMessage, res: OutgoingMessage, segments: string[]): Promise<void> {
     const options = (req as unknown as { options?: Array<{ name: string | number }> }).options ?? [];
     const answer = await answerFirmware({
       method: req.method, path: segments, block2: optionBuffer(req, 'Block2'), address: req.rsinfo.address,
+      identity: opts.identityOf?.(req.rsinfo.address, req.rsinfo.port)?.toString('utf8'),
       size2: optionBuffer(req, 'Size2') !== undefined, accept: contentFormatOf(req, 'Accept'), unknownCritical: unknownCriticalOption(options),
-    }, opts.images, opts.access);
+    }, opts);
     if (!('payload' in answer)) {
       for (const [number, value] of answer.options ?? []) res.setOption(String(number), value);
       return replyError(res, answer);

@@ -17,12 +17,13 @@ import * as devices from '../store/devices.ts';
 import type { Device } from '../store/rows.ts';
 import { CoapRefusalError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { DeviceBinding } from './device-binding.ts';
 import { contentFormatOf, replyError, send, uriQuery } from './message.ts';
 import { coapRefusal } from './refusal.ts';
 import { RefusalLog, RegisterLimits, type LimitScope, type RegisterLimitsConfig } from './register-limits.ts';
 
 /** Why a Register or Update was refused by a limit (counted by the metrics). */
-export type RefusalReason = `rate-${LimitScope}` | 'payload-too-large' | 'lifetime-too-long';
+export type RefusalReason = `rate-${LimitScope}` | 'payload-too-large' | 'lifetime-too-long' | 'impersonation';
 
 export interface RegistrationHooks {
   /** After a Register was answered 2.01 (a new registration, or a replaced one). */
@@ -52,6 +53,8 @@ export interface RegistrationDeps {
   maxPayload?: number;
   /** Largest lifetime (lt=, seconds) a Register or Update may ask for. */
   maxLifetime?: number;
+  /** Who may speak as an endpoint on this socket (device-binding.ts); absent: anyone (plain CoAP with no credentials anywhere). */
+  binding?: DeviceBinding;
 }
 
 export function registrationInterface(deps: RegistrationDeps) {
@@ -89,9 +92,14 @@ export function registrationInterface(deps: RegistrationDeps) {
         return replyError(res, coapRefusal('FERRY_RD_RATE_LIMITED', `too many registrations of new endpoints ${per}; retry in ${admission.retryAfterSeconds} s`));
       }
     }
+    const bound = await deps.binding?.register(params.endpoint, req.rsinfo);
+    if (bound !== undefined) {
+      hooks.refused?.('impersonation');
+      return replyError(res, bound);
+    }
     const registrationId = randomBytes(6).toString('base64url');
     const { device, replaced } = await registrations.push({
-      ...params, ...links, registrationId, address: req.rsinfo.address, port: req.rsinfo.port,
+      ...params, ...links, registrationId, address: req.rsinfo.address, port: req.rsinfo.port, securityMode: deps.binding?.securityMode ?? 'nosec',
       ...(deps.nodeId === undefined ? {} : { ownerNode: deps.nodeId() }),
     });
     log.info({ endpoint: device.endpoint, registrationId, lifetime: params.lifetime, from: `${req.rsinfo.address}:${req.rsinfo.port}`, replaced },
@@ -107,6 +115,7 @@ export function registrationInterface(deps: RegistrationDeps) {
     if (params.lifetime !== undefined) checkLifetime(params.lifetime, true);
     if (!checkPayloadSize(req, res)) return;
     const links = req.payload.length > 0 ? linkPayload(req) : {};
+    if (!await mayChange(req, res, registrationId, 'update')) return;
     const device = await devices.updateRegistration(db, registrationId, {
       ...params, ...links, address: req.rsinfo.address, port: req.rsinfo.port,
       ...(deps.nodeId === undefined ? {} : { ownerNode: deps.nodeId() }),
@@ -118,13 +127,26 @@ export function registrationInterface(deps: RegistrationDeps) {
     hooks.updated(device);
   }
 
-  async function deregister(res: OutgoingMessage, registrationId: string): Promise<void> {
+  async function deregister(req: IncomingMessage, res: OutgoingMessage, registrationId: string): Promise<void> {
+    if (!await mayChange(req, res, registrationId, 'deregister')) return;
     const device = await devices.deregister(db, registrationId);
     if (!device) return replyError(res, coapRefusal('FERRY_RD_NOT_FOUND', `no registration ${registrationId}`));
     log.info({ endpoint: device.endpoint, registrationId }, 'de-registered');
     res.code = '2.02';
     send(res);
     hooks.left(device, 'deregistered');
+  }
+
+  /** Whether this socket's peer may update or end the registration (device-binding.ts); false when refused (answered). */
+  async function mayChange(req: IncomingMessage, res: OutgoingMessage, registrationId: string, operation: 'update' | 'deregister'): Promise<boolean> {
+    if (deps.binding === undefined) return true;
+    const registration = await devices.registrationOf(db, registrationId);
+    if (registration === undefined) return true; // the operation itself answers 4.04
+    const refused = await deps.binding.change(registration, req.rsinfo, operation);
+    if (refused === undefined) return true;
+    if (refused.code === '4.03') hooks.refused?.('impersonation');
+    replyError(res, refused);
+    return false;
   }
 
   /**
@@ -158,7 +180,7 @@ export function registrationInterface(deps: RegistrationDeps) {
       return replyError(res, coapRefusal('FERRY_RD_NOT_FOUND', 'no such registration'));
     }
     if (req.method === 'POST') return update(req, res, registrationId);
-    if (req.method === 'DELETE') return deregister(res, registrationId);
+    if (req.method === 'DELETE') return deregister(req, res, registrationId);
     return replyError(res, coapRefusal('FERRY_COAP_METHOD_NOT_ALLOWED', 'use POST to update or DELETE to de-register'));
   };
 }

@@ -9,6 +9,8 @@
  *   taken up.
  * - De-register, or expiry (the lifetime passed with no Update, swept periodically): both run the
  *   same `left` hook, so the DM client drops the device's observations and queued requests either way.
+ * - A DTLS session that moved to a new address (RFC 9146 Connection ID: the device's NAT binding
+ *   changed) moves its device's registration there: the DM client and the store send to it.
  * - Devices gone longer than the retention period are purged (store/devices.ts).
  */
 import type { DeviceActivity } from '../fota/activity.ts';
@@ -79,6 +81,20 @@ export class Registrations {
       },
       refused: (reason) => count?.refused(reason),
     };
+  }
+
+  /**
+   * The DTLS session of `endpoint` moved to `to` (an authenticated record newer than any before
+   * came from there): requests to the device go there, queued ones included; no new handshake,
+   * no new registration.
+   */
+  moved(endpoint: string, to: { address: string; port: number }): void {
+    const { db, dm, activity, log } = this.#o;
+    dm.moved(endpoint, to);
+    activity.heard(to.address, to.port);
+    this.#track(devices.moveAddress(db, endpoint, to.address, to.port).then((device) => {
+      if (device) log.info({ endpoint, to: `${to.address}:${to.port}` }, 'registration moved with its DTLS session');
+    }));
   }
 
   /** Periodic: ends the registrations whose lifetime passed (through `left`), purges devices gone past the retention period. */

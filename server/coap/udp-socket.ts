@@ -7,6 +7,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { DtlsSocket, type DtlsOptions } from '../dtls/socket.ts';
 import { GuardedSocket, type GuardOptions } from './guard.ts';
 
 /**
@@ -29,9 +30,16 @@ export interface UdpListenOptions extends Omit<GuardOptions, 'socket'> {
   addressesOnly?: boolean;
 }
 
-/** Binds host:port, enlarges the receive buffer and puts the guard in front; rejects when the bind fails. */
-export async function listenUdp(o: UdpListenOptions): Promise<GuardedSocket> {
-  const { host, port, addressesOnly, ...guard } = o;
+/** The DTLS layer of a coaps socket (server/dtls/socket.ts), without the socket it is given. */
+export type DtlsLayerOptions = Omit<DtlsOptions, 'socket'>;
+
+/**
+ * Binds host:port, enlarges the receive buffer and puts the guard in front; rejects when the bind
+ * fails. With `dtls`, the DTLS layer sits between the socket and the guard: the guard (and the CoAP
+ * stack behind it) sees the plaintext of each session's records, from the session's address.
+ */
+export async function listenUdp(o: UdpListenOptions & { dtls?: DtlsLayerOptions }): Promise<GuardedSocket> {
+  const { host, port, addressesOnly, dtls, ...guard } = o;
   const socket = await bind(host, port, addressesOnly === true);
   try {
     socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
@@ -39,7 +47,16 @@ export async function listenUdp(o: UdpListenOptions): Promise<GuardedSocket> {
     o.log.warn({ err, socket: o.name }, 'could not enlarge the receive buffer');
   }
   o.log.debug({ socket: o.name, bytes: socket.getRecvBufferSize() }, 'receive buffer');
-  return new GuardedSocket({ ...guard, socket });
+  if (dtls === undefined) return new GuardedSocket({ ...guard, socket });
+  const layer = new DtlsSocket({ ...dtls, socket });
+  // A completed handshake (its cookie exchange included) proves the peer receives what we send.
+  layer.on('session', (s: { address: string }) => o.proof.prove(s.address));
+  return new GuardedSocket({ ...guard, socket: layer as unknown as Socket });
+}
+
+/** The DTLS layer under a guard listenUdp made with `dtls`; undefined for a plain socket. */
+export function dtlsOf(guard: GuardedSocket): DtlsSocket | undefined {
+  return guard.socket instanceof DtlsSocket ? guard.socket : undefined;
 }
 
 async function bind(host: string, port: number, addressesOnly: boolean): Promise<Socket> {

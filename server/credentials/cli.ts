@@ -25,13 +25,15 @@ http://127.0.0.1:8080) with the token in FERRY_TOKEN (operator role; viewer for 
 
   set ENDPOINT IDENTITY (--key-file FILE | --generate)
                    create or replace the device's identity and key (FILE holds the key in hex,
-                   16 to 64 bytes); --generate makes a 32-byte key and prints it, once
+                   16 to 64 bytes); --generate makes a 32-byte key and prints it, once; a
+                   device that has never registered is added, status provisioned
   rotate ENDPOINT IDENTITY (--key-file FILE | --generate)
                    a new key; the old one works until the device has used the new one
   rm ENDPOINT      delete the device's credentials
   ls ENDPOINT…     each device's identity and times (never the key)
   import FILE      many at once, all or nothing: FILE.csv holds lines endpoint,identity,key_hex,
-                   any other name a JSON array of { endpoint, identity, key }
+                   any other name a JSON array of { endpoint, identity, key }; devices that
+                   have never registered are added, as with set
 `;
 
 export async function secretsKeygenCommand(argv: string[], io: CliIo = defaultIo): Promise<number> {

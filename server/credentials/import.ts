@@ -1,16 +1,17 @@
 /**
  * A batch of credentials to import: a JSON array of { endpoint, identity, key } (key in hex) or CSV
  * lines `endpoint,identity,key_hex` (a first line `endpoint,identity,key_hex` is a header; blank
- * lines and lines starting with # are skipped). Every entry is checked; any problem refuses the
- * whole batch with one message naming each bad line (for JSON, the line is the element's index + 1).
+ * lines and lines starting with # are skipped). Every entry is checked, the endpoint name as a
+ * Register's ep is; any problem refuses the whole batch with one message naming each bad line (for
+ * JSON, the line is the element's index + 1).
  */
+import { endpointNameProblem } from '../../protocols/registration.ts';
 import { CredentialsError } from '../errors.ts';
 import { identityProblem, keyProblem } from './psk.ts';
 
 export interface ImportEntry { line: number; endpoint: string; identity: string; key: Buffer }
 
 export const MAX_IMPORT_ENTRIES = 10_000;
-const ENDPOINT = /^[\x21-\x7e]{1,255}$/;
 
 interface Raw { line: number; endpoint: unknown; identity: unknown; key: unknown }
 
@@ -43,7 +44,9 @@ function check(raws: Raw[], problems: string[] = []): ImportEntry[] {
   const identities = new Map<string, number>();
   for (const r of raws) {
     const bad = (why: string) => problems.push(`line ${r.line}: ${why}`);
-    if (typeof r.endpoint !== 'string' || !ENDPOINT.test(r.endpoint)) { bad('the endpoint must be 1 to 255 printable characters without spaces'); continue; }
+    if (typeof r.endpoint !== 'string') { bad('no endpoint'); continue; }
+    const badName = endpointNameProblem(r.endpoint);
+    if (badName !== undefined) { bad(`the endpoint name ${badName}`); continue; }
     if (typeof r.identity !== 'string') { bad('no identity'); continue; }
     if (typeof r.key !== 'string') { bad('no key'); continue; }
     const why = identityProblem(r.identity) ?? keyProblem(r.key);

@@ -6,7 +6,8 @@
  * with every miss, so a change made on any node is seen by every node within a second.
  */
 import { LRUCache } from 'lru-cache';
-import { CredentialsError, DeviceNotFoundError, SecretsKeyError } from '../errors.ts';
+import { endpointNameProblem } from '../../protocols/registration.ts';
+import { CredentialsError, DeviceNotFoundError, FerryError, SecretsKeyError } from '../errors.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { recordEvent } from '../store/events.ts';
@@ -23,6 +24,8 @@ export interface PskLookup {
   current: Buffer | null;
   /** The previous key, when `identity` is the previous identity. */
   previous: Buffer | null;
+  /** A rotation is not confirmed yet (the device has not shaken hands with the new key). */
+  rotationPending: boolean;
 }
 
 /** What an operator may see of a device's credentials: never the key. */
@@ -52,6 +55,8 @@ export class CredentialService {
   readonly #db: Db;
   readonly #key: SecretsKey | undefined;
   readonly #cache: LRUCache<string, PskLookup>;
+  /** endpoint → whether it has credentials; dropped with the key cache. */
+  readonly #holders: LRUCache<string, boolean>;
   readonly #checkEveryMs: number;
   readonly #now: () => number;
   #generation = -1;
@@ -61,6 +66,7 @@ export class CredentialService {
     this.#db = o.db;
     this.#key = o.secretsKey;
     this.#cache = new LRUCache({ max: o.cacheSize ?? 10_000 });
+    this.#holders = new LRUCache({ max: o.cacheSize ?? 10_000 });
     this.#checkEveryMs = o.checkEveryMs ?? 1000;
     this.#now = o.now ?? Date.now;
   }
@@ -81,9 +87,26 @@ export class CredentialService {
       deviceId: row.deviceId, endpoint: row.endpoint,
       current: row.identity === identity ? key.open(row.key, { endpoint: row.endpoint, identity }) : null,
       previous: row.previous?.identity === identity ? key.open(row.previous.key, { endpoint: row.endpoint, identity }) : null,
+      rotationPending: row.previous !== null,
     };
     if (this.#generation === generation) this.#cache.set(identity, found);
     return found;
+  }
+
+  /** Whether the endpoint has credentials (then it speaks only over its DTLS session); cached like the keys. */
+  async hasCredentials(endpoint: string): Promise<boolean> {
+    if (this.#now() - this.#checkedAt >= this.#checkEveryMs) this.#seeGeneration(await store.generation(this.#db));
+    const hit = this.#holders.get(endpoint);
+    if (hit !== undefined) return hit;
+    const { has, generation } = await store.endpointHasCredentials(this.#db, endpoint);
+    this.#seeGeneration(generation);
+    if (this.#generation === generation) this.#holders.set(endpoint, has);
+    return has;
+  }
+
+  /** The endpoint a PSK identity is provisioned for (its current or previous identity); undefined: none. */
+  async endpointOfIdentity(identity: string): Promise<string | undefined> {
+    return (await this.pskFor(identity))?.endpoint;
   }
 
   /**
@@ -102,10 +125,13 @@ export class CredentialService {
       if (gone) await recordEvent(tx, { kind: 'credentials.confirmed', actor: 'dtls', deviceId: gone.deviceId, data: { identity, droppedIdentity: gone.droppedIdentity } });
       return gone !== undefined;
     });
-    if (dropped) this.#cache.clear();
+    if (dropped) this.#clearCaches();
   }
 
-  /** Creates or replaces the device's credentials; returns the generated key, if one was. */
+  /**
+   * Creates or replaces the device's credentials; returns the generated key, if one was. An
+   * endpoint that has never registered gets its device row here, 'provisioned' (provisionDevices).
+   */
   async put(endpoint: string, identity: string, source: KeySource, actor: string): Promise<{ generated?: Buffer }> {
     return this.#change(endpoint, identity, source, actor, 'put');
   }
@@ -120,8 +146,10 @@ export class CredentialService {
       const device = await deviceOf(tx, endpoint);
       if (!await store.deleteCredentials(tx, device.id)) throw noCredentials(endpoint);
       await recordEvent(tx, { kind: 'credentials.deleted', actor, deviceId: device.id, endpoint });
+      // A device provisioned and never registered was made for its credentials: it goes with them.
+      if (await devices.dropProvisioned(tx, device.id)) await recordEvent(tx, { kind: 'device.unprovisioned', actor, endpoint });
     });
-    this.#cache.clear();
+    this.#clearCaches();
   }
 
   async info(endpoint: string): Promise<CredentialInfo> {
@@ -134,18 +162,18 @@ export class CredentialService {
     };
   }
 
-  /** Creates or replaces every entry's credentials in one transaction: all or none. Entries are checked already (import.ts). */
+  /**
+   * Creates or replaces every entry's credentials in one transaction: all or none. Entries are
+   * checked already (import.ts). Endpoints that have never registered get their device rows, 'provisioned'.
+   */
   async importAll(entries: readonly ImportEntry[], actor: string): Promise<number> {
     const key = this.#needKey();
     const problems: string[] = [];
     await takenOnRace('of the batch', this.#db.transaction(async (tx) => {
       await claimCheck(tx, key);
-      const ids = new Map<string, number>();
+      const { ids, created } = await devices.provisionDevices(tx, entries.map((e) => e.endpoint), actor);
       for (const e of entries) {
-        const device = await devices.findByEndpoint(tx, e.endpoint);
-        if (!device) { problems.push(`line ${e.line}: no device ${e.endpoint}`); continue; }
-        ids.set(e.endpoint, device.id);
-        const holder = await store.identityHolder(tx, e.identity, device.id);
+        const holder = await store.identityHolder(tx, e.identity, ids.get(e.endpoint)!);
         if (holder !== undefined && !entries.some((o) => o.endpoint === holder)) problems.push(`line ${e.line}: identity ${e.identity} is device ${holder}'s`);
       }
       if (problems.length > 0) throw new CredentialsError('FERRY_CREDENTIALS_IMPORT', `nothing imported: ${problems.join('; ')}`);
@@ -154,19 +182,23 @@ export class CredentialService {
       for (const e of entries) {
         await store.putCredentials(tx, ids.get(e.endpoint)!, e.identity, key.seal(e.key, { endpoint: e.endpoint, identity: e.identity }));
       }
-      await recordEvent(tx, { kind: 'credentials.imported', actor, data: { count: entries.length, endpoints: entries.slice(0, 100).map((e) => e.endpoint) } });
+      await recordEvent(tx, { kind: 'credentials.imported', actor, data: { count: entries.length, provisioned: created.length, endpoints: entries.slice(0, 100).map((e) => e.endpoint) } });
     }));
-    this.#cache.clear();
+    this.#clearCaches();
     return entries.length;
   }
 
   async #change(endpoint: string, identity: string, source: KeySource, actor: string, how: 'put' | 'rotate'): Promise<{ generated?: Buffer }> {
+    checkEndpoint(endpoint);
     checkIdentity(identity);
     const plain = 'key' in source ? parseKey(source.key) : generateKey();
     const key = this.#needKey();
     await takenOnRace(identity, this.#db.transaction(async (tx) => {
       await claimCheck(tx, key);
-      const device = await deviceOf(tx, endpoint);
+      // Only a put makes a device: a rotation needs credentials, so a device, already.
+      const device = how === 'put'
+        ? { id: (await devices.provisionDevices(tx, [endpoint], actor)).ids.get(endpoint)! }
+        : await deviceOf(tx, endpoint);
       const holder = await store.identityHolder(tx, identity, device.id);
       if (holder !== undefined) throw new CredentialsError('FERRY_PSK_IDENTITY_TAKEN', `device ${holder} already has the identity ${identity}`);
       const sealed = key.seal(plain, { endpoint, identity });
@@ -181,14 +213,19 @@ export class CredentialService {
         await recordEvent(tx, { kind: 'credentials.rotated', actor, deviceId: device.id, endpoint, data: { identity, previousIdentity: before.identity, generated: !('key' in source) } });
       }
     }));
-    this.#cache.clear();
+    this.#clearCaches();
     return 'key' in source ? {} : { generated: plain };
   }
 
   #seeGeneration(generation: number): void {
-    if (generation !== this.#generation) this.#cache.clear();
+    if (generation !== this.#generation) this.#clearCaches();
     this.#generation = generation;
     this.#checkedAt = this.#now();
+  }
+
+  #clearCaches(): void {
+    this.#cache.clear();
+    this.#holders.clear();
   }
 
   #needKey(): SecretsKey {
@@ -219,6 +256,12 @@ async function takenOnRace<T>(identity: string, work: Promise<T>): Promise<T> {
     }
     throw err;
   }
+}
+
+/** The endpoint name a Register would take (protocols/registration.ts), or FERRY_VALIDATION. */
+function checkEndpoint(endpoint: string): void {
+  const why = endpointNameProblem(endpoint);
+  if (why !== undefined) throw new FerryError('FERRY_VALIDATION', `the endpoint name ${why}`);
 }
 
 async function deviceOf(q: Queryable, endpoint: string): Promise<{ id: number }> {

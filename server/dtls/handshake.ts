@@ -5,6 +5,11 @@
  * (§4.2.4), the client's handshake messages reassembled (§4.2.3) and hashed (§4.2.6), the keys
  * derived from the PSK the callback gives for the client's identity, the client's Finished checked.
  * It sends nothing itself: each step returns what to send, and the session layer puts it on the wire.
+ *
+ * Connection ID (RFC 9146 §3): when the ClientHello carries connection_id, the ServerHello answers
+ * with the CID the session layer picked for this server to receive, and the client's own CID (the
+ * one the server must put in what it sends; zero-length: none) is kept. The client's Finished then
+ * already comes as a tls12_cid record. A client that offers no CID gets no extension.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { AlertDescription, AlertLevel, encodeAlert, encodeChangeCipherSpec } from '../../protocols/dtls-alert.ts';
@@ -38,6 +43,8 @@ export interface Established {
   suite: number;
   /** The server's last flight (ChangeCipherSpec, Finished), sent again when the client repeats its Finished. */
   finalFlight: () => Buffer[];
+  /** The CID the server receives in this session's records (RFC 9146), when one was negotiated. */
+  cid?: Buffer;
 }
 
 /**
@@ -80,8 +87,13 @@ export class ServerHandshake {
   private cipherSpecChanged = false;
 
   private readonly pskFor: PskLookup;
+  /** The CIDs of RFC 9146 §3 when the client offered connection_id: the server's (receive) and the client's (send). */
+  private readonly cids: { receive: Buffer; send: Buffer } | undefined;
 
-  constructor(hello: HandshakeMessage, ch: ClientHello, recordSeq: number, pskFor: PskLookup, hint: Buffer | undefined) {
+  /**
+   * @param cid the CID this server would receive, answered only to a client that offers connection_id
+   */
+  constructor(hello: HandshakeMessage, ch: ClientHello, recordSeq: number, pskFor: PskLookup, hint: Buffer | undefined, cid?: Buffer) {
     this.pskFor = pskFor;
     const suite = chooseSuite(ch.cipherSuites);
     if (suite === undefined) throw new HandshakeFailure(AlertDescription.handshake_failure, 'the client offers no AES-128-CCM PSK suite');
@@ -101,6 +113,7 @@ export class ServerHandshake {
     this.suite = suite;
     this.tagLength = suite === CipherSuite.TLS_PSK_WITH_AES_128_CCM_8 ? TAG_LENGTH.TLS_PSK_WITH_AES_128_CCM_8 : TAG_LENGTH.TLS_PSK_WITH_AES_128_CCM;
     this.ems = ch.extendedMasterSecret;
+    this.cids = ch.connectionId !== undefined && cid !== undefined ? { receive: cid, send: Buffer.from(ch.connectionId) } : undefined;
     this.clientRandom = ch.random;
     this.epoch0Seq = recordSeq;
     this.expect = hello.messageSeq + 1;
@@ -111,10 +124,16 @@ export class ServerHandshake {
       random: this.serverRandom, sessionId: Buffer.alloc(0), cipherSuite: suite,
       extendedMasterSecret: this.ems,
       renegotiationInfo: ch.emptyRenegotiationInfoScsv || ch.renegotiationInfo !== undefined,
+      ...(this.cids ? { connectionId: this.cids.receive } : {}),
     }));
     // RFC 4279 §2: with no hint to give, the ServerKeyExchange is left out.
     if (hint !== undefined && hint.length > 0) this.queue(HandshakeType.server_key_exchange, encodeServerKeyExchangePsk(hint));
     this.queue(HandshakeType.server_hello_done, encodeServerHelloDone());
+  }
+
+  /** The CID this server receives once the handshake completes (RFC 9146 §3); undefined when none was negotiated. */
+  get cid(): Buffer | undefined {
+    return this.cids?.receive;
   }
 
   /** The ServerHello flight, in epoch 0, with fresh record sequence numbers (also for a retransmission, §4.2.4); none once the numbers are used up. */
@@ -130,11 +149,15 @@ export class ServerHandshake {
       if (this.protection !== undefined && r.fragment.length === 1 && r.fragment[0] === 1) this.cipherSpecChanged = true;
       return { send: [] };
     }
-    if (r.epoch === 1 && r.type === ContentType.handshake && this.cipherSpecChanged && this.protection) {
-      const content = this.protection.openRecord(r);
+    // With a CID for the server, the client's Finished is a tls12_cid record (RFC 9146 §3).
+    const protectedType = this.cids ? ContentType.tls12_cid : ContentType.handshake;
+    if (r.epoch === 1 && r.type === protectedType && this.cipherSpecChanged && this.protection) {
+      const opened = this.protection.openRecord(r);
       // The first protected record fails: the keys differ, a wrong PSK or an unknown identity alike (RFC 4279 §2).
-      if (content === undefined) throw new HandshakeFailure(AlertDescription.bad_record_mac, 'the client\'s Finished does not authenticate', true);
-      return this.finished(content);
+      if (opened === undefined) throw new HandshakeFailure(AlertDescription.bad_record_mac, 'the client\'s Finished does not authenticate', true);
+      // As in the plain format, only a handshake record can be the Finished; others are left alone.
+      if (opened.type !== ContentType.handshake) return { send: [] };
+      return this.finished(opened.content);
     }
     return { send: [] };
   }
@@ -174,7 +197,7 @@ export class ServerHandshake {
     const randoms = { clientRandom: this.clientRandom, serverRandom: this.serverRandom };
     this.master = this.ems ? extendedMasterSecret(premaster, this.hash()) : masterSecret(premaster, randoms);
     this.identity = pskIdentity;
-    this.protection = new Protection(keyExpansion(this.master, randoms), this.tagLength);
+    this.protection = new Protection(keyExpansion(this.master, randoms), this.tagLength, this.cids);
   }
 
   private finished(content: Buffer): Step {
@@ -199,7 +222,7 @@ export class ServerHandshake {
       encodeRecord({ type: ContentType.change_cipher_spec, version: DTLS_1_2, epoch: 0, sequenceNumber: epoch0Seq++, fragment: encodeChangeCipherSpec() }),
       protection.sealRecord(ContentType.handshake, finished),
     ])]);
-    return { send: finalFlight(), established: { protection, identity: this.identity!, suite: this.suite, finalFlight } };
+    return { send: finalFlight(), established: { protection, identity: this.identity!, suite: this.suite, finalFlight, ...(this.cids ? { cid: this.cids.receive } : {}) } };
   }
 
   private queue(msgType: number, body: Buffer): void {

@@ -7,7 +7,19 @@
  * sessions, half-open handshakes and idle time, kept by one timer for the whole layer.
  * A new ClientHello from a live session's address starts a new handshake; the old session serves
  * until the new one completes (§4.2.8).
+ *
+ * Connection ID (RFC 9146): a client that offers connection_id gets a fresh random CID of
+ * CID_LENGTH bytes, unique among live sessions and handshakes, and its protected records then come
+ * as tls12_cid records. Those find their session by CID (a second map, cleared with the session),
+ * every other record by the peer's address. The session's address moves only on a tls12_cid record
+ * that authenticates and is newer than any the session has seen (§6), so a replayed or reordered
+ * old record from another address never moves it back; on a move the address map is re-keyed and
+ * 'rebind' is emitted ({ from, to, identity }) for the layer above to move what it keeps by address.
+ * send() finds sessions by address only: after a move, datagrams for the old address are lost
+ * (as UDP allows) until the layer above sends to the new one. Keeping the old address as an alias
+ * would deliver to a peer that has left, and the old address may be another device's by then.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Socket, type RemoteInfo } from 'node:dgram';
 import { AlertDescription, AlertLevel, encodeAlert, parseAlert } from '../../protocols/dtls-alert.ts';
@@ -16,6 +28,12 @@ import { encodeHelloVerifyRequest, parseClientHello } from '../../protocols/dtls
 import { ContentType, DTLS_1_0, encodeRecord, splitRecords, type DtlsRecord } from '../../protocols/dtls-record.ts';
 import { CookieJar } from './cookie.ts';
 import { HandshakeFailure, ServerHandshake, isPeerError, type Established, type PskLookup } from './handshake.ts';
+
+/**
+ * The length of every CID this server issues. A tls12_cid header does not carry the CID's length
+ * (RFC 9146 §4): the receiver knows it, so a server that issues one fixed length can split any record.
+ */
+export const CID_LENGTH = 6;
 
 export interface DtlsOptions {
   socket: Socket;
@@ -34,6 +52,13 @@ export interface DtlsOptions {
   tickMs?: number;
 }
 
+/** A handshake completed: the 'session' event. */
+export interface SessionStarted {
+  identity: Buffer;
+  address: string;
+  port: number;
+}
+
 export interface DtlsStats {
   helloVerifyRequests: number;
   handshakesStarted: number;
@@ -41,9 +66,25 @@ export interface DtlsStats {
   /** Handshakes that failed at the client's Finished (wrong key or unknown identity alike). */
   failedAtFinished: number;
   handshakesFailed: number;
-  /** Protected records that did not authenticate or were replayed: dropped silently (§4.1.2.7). */
+  /** Protected records that did not authenticate, were replayed or carry an unknown CID: dropped silently (§4.1.2.7). */
   recordsDropped: number;
   retransmissions: number;
+  /** Sessions whose peer address moved on an authenticated tls12_cid record (RFC 9146 §6). */
+  rebinds: number;
+}
+
+/** A peer's UDP address. */
+export interface PeerAddress {
+  address: string;
+  port: number;
+}
+
+/** The 'rebind' event: a session with a CID now lives at `to` (RFC 9146 §6). */
+export interface RebindEvent {
+  from: PeerAddress;
+  to: PeerAddress;
+  /** The session's PSK identity. */
+  identity: Buffer;
 }
 
 interface HalfOpen {
@@ -56,24 +97,30 @@ interface HalfOpen {
 
 interface Session extends Established {
   lastSeen: number;
+  /** The peer's address now: the session's key in the address map. */
+  address: string;
+  port: number;
+  family: string;
 }
 
 type SendCallback = (error: Error | null, bytes?: number) => void;
 
 export class DtlsSocket extends EventEmitter {
   readonly socket: Socket;
-  readonly stats: DtlsStats = { helloVerifyRequests: 0, handshakesStarted: 0, handshakesCompleted: 0, failedAtFinished: 0, handshakesFailed: 0, recordsDropped: 0, retransmissions: 0 };
-  private readonly o: Required<Omit<DtlsOptions, 'identityHint'>> & { identityHint: Buffer | undefined };
+  readonly stats: DtlsStats = { helloVerifyRequests: 0, handshakesStarted: 0, handshakesCompleted: 0, failedAtFinished: 0, handshakesFailed: 0, recordsDropped: 0, retransmissions: 0, rebinds: 0 };
+  private readonly o: Required<Omit<DtlsOptions, 'identityHint'>> & Pick<DtlsOptions, 'identityHint'>;
   private readonly cookies = new CookieJar();
   private readonly halfOpen = new Map<string, HalfOpen>();
   private readonly sessions = new Map<string, Session>();
+  /** The sessions with a CID, by the CID's hex (RFC 9146); an entry goes with its session. */
+  private readonly byCid = new Map<string, Session>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(o: DtlsOptions) {
     super();
     this.o = {
       maxSessions: 10_000, maxHalfOpen: 1_000, idleMs: 30 * 60_000, handshakeMs: 60_000, retransmitMs: 1_000, tickMs: 250,
-      ...o, identityHint: o.identityHint,
+      ...o,
     };
     this.socket = o.socket;
     o.socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
@@ -85,6 +132,11 @@ export class DtlsSocket extends EventEmitter {
   /** Live sessions and half-open handshakes (metrics, tests). */
   get counts(): { sessions: number; halfOpen: number } {
     return { sessions: this.sessions.size, halfOpen: this.halfOpen.size };
+  }
+
+  /** Sessions that have a Connection ID: the size of the CID map (tests). */
+  get connectionIds(): number {
+    return this.byCid.size;
   }
 
   /** The PSK identity of the peer's session, or undefined when it has none. */
@@ -107,6 +159,7 @@ export class DtlsSocket extends EventEmitter {
       rest = args.slice(2);
     }
     const [port, address, callback] = rest as [number, string, SendCallback?];
+    // By address only, also for a session with a CID: see the note at the top about a moved peer.
     const session = this.sessions.get(peerKey(address, port));
     if (session === undefined) {
       // No session: the datagram is lost, as UDP allows.
@@ -116,36 +169,77 @@ export class DtlsSocket extends EventEmitter {
     this.raw(session.protection.sealRecord(ContentType.application_data, data), port, address, callback);
   }
 
+  /** Sends each session close_notify (RFC 5246 §7.2.1), then closes the UDP socket once they have left. */
   close(callback?: () => void): void {
     clearInterval(this.timer);
-    for (const [key, s] of this.sessions) {
-      const [address, port] = splitKey(key);
-      this.raw(s.protection.sealRecord(ContentType.alert, encodeAlert({ level: AlertLevel.warning, description: AlertDescription.close_notify })), port, address);
-    }
+    const alerts = [...this.sessions.values()].map((s) => ({ s, record: s.protection.sealRecord(ContentType.alert, encodeAlert({ level: AlertLevel.warning, description: AlertDescription.close_notify })) }));
     this.sessions.clear();
+    this.byCid.clear();
     this.halfOpen.clear();
-    this.socket.close(callback);
+    // A datagram still being sent when its socket closes is lost: the socket waits for the alerts.
+    let pending = alerts.length + 1;
+    const sent = (): void => {
+      if (--pending > 0) return;
+      try {
+        this.socket.close(callback);
+      } catch {
+        // Closed already.
+        if (callback) queueMicrotask(callback);
+      }
+    };
+    for (const { s, record } of alerts) this.raw(record, s.port, s.address, () => sent());
+    sent();
   }
 
   // ── in ──
 
   private receive(msg: Buffer, rinfo: RemoteInfo): void {
+    const first = msg[0] ?? 0;
+    if (first >= 64 && first <= 127) {
+      // Plain CoAP (version 1: 64–127), not DTLS (a content type, 20–63, as RFC 7983 §7 sorts first
+      // bytes): to the 'plain' listeners, if any (plain-side.ts); otherwise dropped.
+      this.emit('plain', msg, rinfo);
+      return;
+    }
     const key = peerKey(rinfo.address, rinfo.port);
-    const { records } = splitRecords(msg);
+    const { records } = splitRecords(msg, CID_LENGTH);
     for (const r of records) {
       try {
+        if (r.cid !== undefined) {
+          this.cidRecord(r, r.cid, rinfo, key);
+          continue;
+        }
         if (r.epoch === 0 && r.type === ContentType.handshake && this.clientHello(r, rinfo, key)) continue;
         const h = this.halfOpen.get(key);
-        if (h !== undefined && (r.epoch === 0 || !this.sessions.has(key) || !this.sessionRecord(key, r, rinfo, true))) {
+        const s = this.sessions.get(key);
+        if (h !== undefined && (r.epoch === 0 || s === undefined || !this.sessionRecord(s, r, rinfo, true))) {
           // handshakeRecord answers a peer's error itself; anything else is reported, and the chain goes on.
           h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo)).catch((e: unknown) => { this.emit('error', e); });
           continue;
         }
-        if (r.epoch === 1) this.sessionRecord(key, r, rinfo, false);
+        if (r.epoch === 1 && s !== undefined) this.sessionRecord(s, r, rinfo, false);
       } catch (e) {
         if (!isPeerError(e)) this.emit('error', e);
       }
     }
+  }
+
+  /**
+   * A tls12_cid record: for the session with its CID, wherever it comes from; else the Finished of
+   * the handshake at this address that issued the CID; else, an unknown CID, dropped silently.
+   */
+  private cidRecord(r: DtlsRecord, cid: Buffer, rinfo: RemoteInfo, key: string): void {
+    const s = this.byCid.get(cid.toString('hex'));
+    if (s !== undefined) {
+      this.sessionRecord(s, r, rinfo, false);
+      return;
+    }
+    const h = this.halfOpen.get(key);
+    if (h !== undefined && h.hs.cid !== undefined && h.hs.cid.equals(cid)) {
+      h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo));
+      return;
+    }
+    this.stats.recordsDropped++;
   }
 
   /** A ClientHello: HelloVerifyRequest without a valid cookie, else a new handshake. True if it was one. */
@@ -176,7 +270,8 @@ export class DtlsSocket extends EventEmitter {
     if (this.halfOpen.size >= this.o.maxHalfOpen && existing === undefined) return true;
     let hs: ServerHandshake;
     try {
-      hs = new ServerHandshake({ msgType: f.msgType, messageSeq: f.messageSeq, body: f.body }, ch, r.sequenceNumber, this.o.pskFor, this.o.identityHint);
+      const cid = ch.connectionId !== undefined ? this.freshCid() : undefined;
+      hs = new ServerHandshake({ msgType: f.msgType, messageSeq: f.messageSeq, body: f.body }, ch, r.sequenceNumber, this.o.pskFor, this.o.identityHint, cid);
     } catch (e) {
       if (e instanceof HandshakeFailure) {
         this.stats.handshakesFailed++;
@@ -203,9 +298,15 @@ export class DtlsSocket extends EventEmitter {
       for (const d of step.send) this.raw(d, rinfo.port, rinfo.address);
       if (step.established) {
         this.halfOpen.delete(key);
-        if (!this.sessions.has(key) && this.sessions.size >= this.o.maxSessions) return;
-        this.sessions.set(key, { ...step.established, lastSeen: Date.now() });
+        const old = this.sessions.get(key);
+        if (old === undefined && this.sessions.size >= this.o.maxSessions) return;
+        // The completed handshake replaces the session at its address, and that session's CID goes with it.
+        if (old !== undefined) this.dropSession(old);
+        const s: Session = { ...step.established, lastSeen: Date.now(), address: rinfo.address, port: rinfo.port, family: rinfo.family };
+        this.sessions.set(key, s);
+        if (s.cid !== undefined) this.byCid.set(s.cid.toString('hex'), s);
         this.stats.handshakesCompleted++;
+        this.emit('session', { identity: step.established.identity, address: rinfo.address, port: rinfo.port } satisfies SessionStarted);
       }
     } catch (e) {
       if (!isPeerError(e)) {
@@ -221,27 +322,72 @@ export class DtlsSocket extends EventEmitter {
     }
   }
 
-  /** A record for the peer's session; false if it did not authenticate (or there is no session). */
-  private sessionRecord(key: string, r: DtlsRecord, rinfo: RemoteInfo, quiet: boolean): boolean {
-    const s = this.sessions.get(key);
-    if (s === undefined) return false;
-    const content = s.protection.openRecord(r);
-    if (content === undefined) {
+  /**
+   * A record for a session; false if it did not authenticate. A tls12_cid record from another
+   * address that authenticates and is the newest yet moves the session there first (RFC 9146 §6).
+   * What the record carries is then the peer's at the session's address, where answers go.
+   */
+  private sessionRecord(s: Session, r: DtlsRecord, rinfo: RemoteInfo, quiet: boolean): boolean {
+    const opened = s.protection.openRecord(r);
+    if (opened === undefined) {
       if (!quiet) this.stats.recordsDropped++;
       return false;
     }
     s.lastSeen = Date.now();
-    if (r.type === ContentType.application_data) {
-      this.emit('message', content, { address: rinfo.address, family: rinfo.family, port: rinfo.port, size: content.length });
-    } else if (r.type === ContentType.alert) {
+    if (r.cid !== undefined && opened.newest && (rinfo.address !== s.address || rinfo.port !== s.port)) this.rebind(s, rinfo);
+    const { type, content } = opened;
+    if (type === ContentType.application_data) {
+      this.emit('message', content, { address: s.address, family: s.family, port: s.port, size: content.length });
+    } else if (type === ContentType.alert) {
       const alert = parseAlert(content);
-      if (alert.description === AlertDescription.close_notify || alert.level === AlertLevel.fatal) this.sessions.delete(key);
-    } else if (r.type === ContentType.handshake) {
+      if (alert.description === AlertDescription.close_notify || alert.level === AlertLevel.fatal) this.dropSession(s);
+    } else if (type === ContentType.handshake) {
       // The client repeats its Finished: our final flight was lost (§4.2.4).
       this.stats.retransmissions++;
-      for (const d of s.finalFlight()) this.raw(d, rinfo.port, rinfo.address);
+      for (const d of s.finalFlight()) this.raw(d, s.port, s.address);
     }
     return true;
+  }
+
+  /**
+   * Moves a session to the address its newest authenticated record came from (RFC 9146 §6). A
+   * session still keyed at that address is stale (the address is the mover's now) and is dropped.
+   */
+  private rebind(s: Session, rinfo: RemoteInfo): void {
+    const from: PeerAddress = { address: s.address, port: s.port };
+    const to: PeerAddress = { address: rinfo.address, port: rinfo.port };
+    const there = this.sessions.get(peerKey(to.address, to.port));
+    if (there !== undefined && there !== s) this.dropSession(there);
+    const fromKey = peerKey(from.address, from.port);
+    if (this.sessions.get(fromKey) === s) this.sessions.delete(fromKey);
+    s.address = to.address;
+    s.port = to.port;
+    s.family = rinfo.family;
+    this.sessions.set(peerKey(to.address, to.port), s);
+    this.stats.rebinds++;
+    const event: RebindEvent = { from, to, identity: s.identity };
+    this.emit('rebind', event);
+  }
+
+  /** Forgets a session: its address entry and its CID entry. */
+  private dropSession(s: Session): void {
+    const key = peerKey(s.address, s.port);
+    if (this.sessions.get(key) === s) this.sessions.delete(key);
+    if (s.cid !== undefined) {
+      const c = s.cid.toString('hex');
+      if (this.byCid.get(c) === s) this.byCid.delete(c);
+    }
+  }
+
+  /** A random CID unique among live sessions and handshakes (RFC 9146 §3 leaves the choice to the receiver). */
+  private freshCid(): Buffer {
+    for (;;) {
+      const cid = randomBytes(CID_LENGTH);
+      if (this.byCid.has(cid.toString('hex'))) continue;
+      let taken = false;
+      for (const h of this.halfOpen.values()) if (h.hs.cid !== undefined && h.hs.cid.equals(cid)) taken = true;
+      if (!taken) return cid;
+    }
   }
 
   private resend(h: HalfOpen, rinfo: RemoteInfo): void {
@@ -265,7 +411,7 @@ export class DtlsSocket extends EventEmitter {
       const [address, port] = splitKey(key);
       this.resend(h, { address, port, family: 'IPv4', size: 0 });
     }
-    for (const [key, s] of this.sessions) if (now - s.lastSeen > this.o.idleMs) this.sessions.delete(key);
+    for (const s of this.sessions.values()) if (now - s.lastSeen > this.o.idleMs) this.dropSession(s);
   }
 
   private raw(datagram: Buffer, port: number, address: string, callback?: SendCallback): void {

@@ -11,12 +11,14 @@ export interface DeviceAddress {
   port: number;
   /** The registration's alternate root path ('/' unless the device named one). */
   rootPath?: string;
+  /** The device registered over DTLS: requests go through its session, and its Package URI is coaps://. */
+  secure?: boolean;
 }
 
 /** Where requests to the device go; undefined when it has no address (not registered). */
-export function addressOf(d: { endpoint: string; address: string | null; port: number | null; rootPath: string }): DeviceAddress | undefined {
+export function addressOf(d: { endpoint: string; address: string | null; port: number | null; rootPath: string; securityMode?: string }): DeviceAddress | undefined {
   if (!d.address || !d.port) return undefined;
-  return { endpoint: d.endpoint, address: d.address, port: d.port, rootPath: d.rootPath };
+  return { endpoint: d.endpoint, address: d.address, port: d.port, rootPath: d.rootPath, secure: d.securityMode === 'psk' };
 }
 
 /** A value as the device sent it: the payload, in its Content-Format. */

@@ -30,8 +30,10 @@ export interface EngineOptions {
   /** When each device was last heard from: the watchdog reads it, and a push's answered blocks count. */
   activity: DeviceActivity;
   log: Logger;
-  /** Base of the Package URI, e.g. coap://203.0.113.7:5683 */
+  /** Base of the Package URI for a device on plain CoAP, e.g. coap://203.0.113.7:5685 */
   downloadBase: string;
+  /** Base of the Package URI for a device that registered over DTLS, e.g. coaps://203.0.113.7:5686 (absent: downloadBase). */
+  secureDownloadBase?: string;
   /** The bytes GET /fw/<id> serves (the whole package, or only the payload): a push sends the same. */
   images: PackageSource;
   /** Seconds without a word from the device before an update fails with reason timeout. */
@@ -192,6 +194,12 @@ export class UpdateEngine {
     }
   }
 
+  /** Where the device fetches the image: over its DTLS session's kind of socket, by the image's unguessable name. */
+  private packageUri(t: DeviceAddress, image: FirmwareImage): string {
+    const base = t.secure === true ? this.o.secureDownloadBase ?? this.o.downloadBase : this.o.downloadBase;
+    return `${base}/fw/${image.downloadName}`;
+  }
+
   /** Sends one command; returns the events its outcome makes. */
   private async run(update: DeviceUpdate, c: Command, t: DeviceAddress, image: FirmwareImage, v11: boolean): Promise<UpdateEvent[]> {
     const dm = this.o.dm;
@@ -229,7 +237,7 @@ export class UpdateEngine {
           return [];
         case 'writePackageUri':
           this.writtenAt.set(updateId, ++this.arrivals);
-          await dm.write(t, Resource.PACKAGE_URI, Buffer.from(`${this.o.downloadBase}/fw/${image.id}`), ContentFormat.TEXT);
+          await dm.write(t, Resource.PACKAGE_URI, Buffer.from(this.packageUri(t, image)), ContentFormat.TEXT);
           return [{ type: 'written' }];
         case 'pushPackage': {
           const bytes = await this.o.images.get(image.id);

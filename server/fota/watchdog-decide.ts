@@ -25,7 +25,7 @@ export interface Watched {
   endpoint: string;
   address: string | null;
   port: number | null;
-  /** The device's registration status ('registered', 'expired', 'deregistered'). */
+  /** The device's registration status ('registered', 'expired', 'deregistered', 'provisioned'). */
   status: string;
   queueMode: boolean;
   /** The node holding the device's UDP binding. */

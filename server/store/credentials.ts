@@ -57,6 +57,15 @@ export async function credentialsByIdentity(q: Queryable, identity: string): Pro
   return { row: r.device_id === null ? undefined : fromRaw(r), generation: Number(r.generation ?? 0) };
 }
 
+/** Whether the endpoint has credentials, and the generation read with the answer. */
+export async function endpointHasCredentials(q: Queryable, endpoint: string): Promise<{ has: boolean; generation: number }> {
+  const res = await q.query<{ generation: string | null; has: boolean }>(
+    `SELECT (SELECT generation FROM credentials_state WHERE id = 1) AS generation,
+            EXISTS (SELECT 1 FROM device_credentials c JOIN devices d ON d.id = c.device_id WHERE d.endpoint = $1) AS has`, [endpoint]);
+  const r = res.rows[0]!;
+  return { has: r.has, generation: Number(r.generation ?? 0) };
+}
+
 export async function generation(q: Queryable): Promise<number> {
   const res = await q.query<{ generation: string }>('SELECT generation FROM credentials_state WHERE id = 1');
   return Number(res.rows[0]?.generation ?? 0);

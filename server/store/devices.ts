@@ -1,10 +1,10 @@
 import type { Db, Queryable } from './db.ts';
-import { camelRow, type Device, type RegisteredObject } from './rows.ts';
+import { camelRow, type Device, type RegisteredObject, type SecurityMode } from './rows.ts';
 import { recordEvent, recordEvents } from './events.ts';
 
 const COLUMNS = `id, endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
   sms_number, object_links, address, port, manufacturer, model_number, hardware_version,
-  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects, tags, owner_node`;
+  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects, tags, owner_node, security_mode`;
 
 export interface NewRegistration {
   endpoint: string;
@@ -23,6 +23,8 @@ export interface NewRegistration {
   port: number;
   /** The node that took the registration (it holds the device's UDP binding). */
   ownerNode?: string;
+  /** How the Register came: over a DTLS-PSK session or plain CoAP (default). */
+  securityMode?: SecurityMode;
 }
 
 function toDevice(row: Record<string, unknown>): Device {
@@ -51,24 +53,24 @@ export async function registerMany(db: Db, regs: readonly NewRegistration[]): Pr
     const res = await tx.query(
       `INSERT INTO devices (endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
                             sms_number, object_links, address, port, registered_at, last_seen, expires_at,
-                            root_path, content_formats, objects, owner_node)
+                            root_path, content_formats, objects, owner_node, security_mode)
        SELECT ep, rid, 'registered', lt, v, b, q, sms, links, addr, port, now(), now(), now() + make_interval(secs => lt),
-              root, CASE WHEN ct = '' THEN '{}'::integer[] ELSE string_to_array(ct, ',')::integer[] END, objs::jsonb, node
+              root, CASE WHEN ct = '' THEN '{}'::integer[] ELSE string_to_array(ct, ',')::integer[] END, objs::jsonb, node, sec
        FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[],
-                   $9::text[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[])
-            AS t(ep, rid, lt, v, b, q, sms, links, addr, port, root, ct, objs, node)
+                   $9::text[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+            AS t(ep, rid, lt, v, b, q, sms, links, addr, port, root, ct, objs, node, sec)
        ON CONFLICT (endpoint) DO UPDATE SET
          registration_id = EXCLUDED.registration_id, status = 'registered', lifetime = EXCLUDED.lifetime,
          lwm2m_version = EXCLUDED.lwm2m_version, binding = EXCLUDED.binding, queue_mode = EXCLUDED.queue_mode,
          sms_number = EXCLUDED.sms_number, object_links = EXCLUDED.object_links, address = EXCLUDED.address,
          port = EXCLUDED.port, registered_at = now(), last_seen = now(), expires_at = EXCLUDED.expires_at,
          root_path = EXCLUDED.root_path, content_formats = EXCLUDED.content_formats, objects = EXCLUDED.objects,
-         owner_node = EXCLUDED.owner_node
+         owner_node = EXCLUDED.owner_node, security_mode = EXCLUDED.security_mode
        RETURNING ${COLUMNS}`,
       [col((r) => r.endpoint), col((r) => r.registrationId), col((r) => r.lifetime), col((r) => r.lwm2mVersion),
         col((r) => r.binding), col((r) => r.queueMode), col((r) => r.smsNumber ?? null), col((r) => r.objectLinks),
         col((r) => r.address), col((r) => r.port), col((r) => r.rootPath ?? '/'), col((r) => (r.contentFormats ?? []).join(',')),
-        col((r) => JSON.stringify(r.objects ?? [])), col((r) => r.ownerNode ?? null)],
+        col((r) => JSON.stringify(r.objects ?? [])), col((r) => r.ownerNode ?? null), col((r) => r.securityMode ?? 'nosec')],
     );
     const byEndpoint = new Map(res.rows.map((row) => { const d = toDevice(row); return [d.endpoint, d]; }));
     const old = new Map(previous.rows.map((p) => [p.endpoint, p]));
@@ -82,7 +84,7 @@ export async function registerMany(db: Db, regs: readonly NewRegistration[]): Pr
         kind: 'registration.created', actor: 'device' as const, deviceId: device.id,
         data: {
           registrationId: r.registrationId, lifetime: r.lifetime, lwm2mVersion: r.lwm2mVersion, binding: r.binding,
-          address: `${r.address}:${r.port}`, ...(replaced ? { replaced: previousId } : {}),
+          address: `${r.address}:${r.port}`, securityMode: r.securityMode ?? 'nosec', ...(replaced ? { replaced: previousId } : {}),
         },
       };
     }));
@@ -133,6 +135,26 @@ export async function updateRegistration(db: Db, registrationId: string, u: Regi
     }
     return device;
   });
+}
+
+/** Whose an active registration is, and how it was made; undefined when there is none by that id. */
+export async function registrationOf(q: Queryable, registrationId: string): Promise<{ endpoint: string; securityMode: SecurityMode } | undefined> {
+  const res = await q.query<{ endpoint: string; security_mode: SecurityMode }>(
+    "SELECT endpoint, security_mode FROM devices WHERE registration_id = $1 AND status = 'registered'", [registrationId]);
+  const row = res.rows[0];
+  return row && { endpoint: row.endpoint, securityMode: row.security_mode };
+}
+
+/**
+ * The device's DTLS session moved to a new address (RFC 9146 Connection ID: its NAT binding
+ * changed): requests to it go there from now on. Null when it has no active registration.
+ */
+export async function moveAddress(q: Queryable, endpoint: string, address: string, port: number): Promise<Device | null> {
+  const res = await q.query(
+    `UPDATE devices SET address = $2, port = $3, last_seen = now() WHERE endpoint = $1 AND status = 'registered' RETURNING ${COLUMNS}`,
+    [endpoint, address, port]);
+  const row = res.rows[0];
+  return row ? toDevice(row) : null;
 }
 
 /** De-register (LwM2M De-register operation); null when the registration id is unknown. */
@@ -241,7 +263,39 @@ export async function setTags(db: Db, endpoint: string, tags: readonly string[],
   });
 }
 
-/** Which of `endpoints` have a device row (any status): those are known and pass the Register limits. */
+/**
+ * Device rows for endpoints provisioned before they have registered (credentials made for a
+ * factory batch), in the caller's transaction: an endpoint without a row gets one, status
+ * 'provisioned', with no registration (no lifetime, registration time, expiry nor last contact),
+ * and a `device.provisioned` event; its Register later takes that same row (registerMany's upsert
+ * by endpoint). Endpoints must be distinct and valid names (endpointNameProblem). Returns each
+ * endpoint's device id and the endpoints whose rows were made now.
+ */
+export async function provisionDevices(q: Queryable, endpoints: readonly string[], actor: string): Promise<{ ids: Map<string, number>; created: string[] }> {
+  if (endpoints.length === 0) return { ids: new Map(), created: [] };
+  // In one fixed order: two batches that share endpoints wait for each other rather than deadlock.
+  const sorted = [...endpoints].sort();
+  const made = await q.query<{ id: string | number; endpoint: string }>(
+    `INSERT INTO devices (endpoint, status, lifetime, registered_at, last_seen, expires_at)
+     SELECT ep, 'provisioned', NULL, NULL, NULL, NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(ep, n) ORDER BY n
+     ON CONFLICT (endpoint) DO NOTHING RETURNING id, endpoint`, [sorted]);
+  const created = made.rows.map((r) => ({ id: Number(r.id), endpoint: r.endpoint })).sort((a, b) => a.id - b.id);
+  await recordEvents(q, created.map((d) => ({ kind: 'device.provisioned', actor, deviceId: d.id, endpoint: d.endpoint })));
+  const all = await q.query<{ id: string | number; endpoint: string }>('SELECT id, endpoint FROM devices WHERE endpoint = ANY($1::text[])', [sorted]);
+  return { ids: new Map(all.rows.map((r) => [r.endpoint, Number(r.id)])), created: created.map((d) => d.endpoint) };
+}
+
+/**
+ * Deletes a device provisioned and never registered once nothing of KEEPS_DEVICE holds it (its
+ * credentials deleted): provisioning undone leaves no row behind. True when it was deleted.
+ */
+export async function dropProvisioned(q: Queryable, deviceId: number): Promise<boolean> {
+  const res = await q.query(
+    `DELETE FROM devices d WHERE d.id = $1 AND d.status = 'provisioned' AND NOT (${KEEPS_DEVICE.join(' OR ')})`, [deviceId]);
+  return res.rowCount > 0;
+}
+
+/** Which of `endpoints` have a device row (any status, 'provisioned' too): those are known and pass the Register limits. */
 export async function knownEndpoints(q: Queryable, endpoints: readonly string[]): Promise<boolean[]> {
   if (endpoints.length === 0) return [];
   const res = await q.query<{ endpoint: string }>('SELECT endpoint FROM devices WHERE endpoint = ANY($1::text[])', [endpoints]);
@@ -250,9 +304,10 @@ export async function knownEndpoints(q: Queryable, endpoints: readonly string[])
 }
 
 /**
- * What keeps a device that left (expired or de-registered) from being purged, whatever its age:
- * each line is true of a device `d` that holds something worth keeping. A table that comes to
- * hold more of a device (its credentials, say) adds its line here.
+ * What keeps a device that left (expired or de-registered) from being purged, whatever its age,
+ * and a provisioned one from being dropped with its credentials (dropProvisioned): each line is
+ * true of a device `d` that holds something worth keeping. A table that comes to hold more of a
+ * device adds its line here.
  */
 export const KEEPS_DEVICE: readonly string[] = [
   'EXISTS (SELECT 1 FROM device_updates u WHERE u.device_id = d.id)',     // an update history
@@ -282,6 +337,7 @@ export interface PurgedDevice { id: number; endpoint: string }
 /**
  * Deletes devices that expired or de-registered more than `retentionSeconds` ago, never came
  * back and hold nothing (KEEPS_DEVICE): a flood of made-up endpoint names does not stay forever.
+ * A device provisioned and not yet registered has not left: it stays, however old.
  * In batches, each its own transaction, rows another transaction holds skipped (a device
  * registering again meanwhile stays). Their events stay, with the endpoint as text; each batch
  * adds one `device.purged` event naming (some of) the endpoints.
@@ -294,7 +350,7 @@ export async function purgeLeftDevices(db: Db, o: PurgeOptions): Promise<PurgedD
       const res = await tx.query<{ id: string | number; endpoint: string }>(
         `DELETE FROM devices WHERE id IN (
            SELECT d.id FROM devices d
-           WHERE d.status <> 'registered'
+           WHERE d.status IN ('expired', 'deregistered')
              AND d.last_seen < now() - make_interval(secs => $1) AND ${LEFT_AT} < now() - make_interval(secs => $1)
              AND NOT (${KEEPS_DEVICE.join(' OR ')})
            ORDER BY d.id LIMIT $2 FOR UPDATE SKIP LOCKED)

@@ -4,7 +4,7 @@ import type { Db, Queryable } from './db.ts';
 import { camelRow, FINAL_STATES_SQL, type FirmwareImage } from './rows.ts';
 import { recordEvent } from './events.ts';
 
-const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, created_at";
+const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, download_name, created_at";
 
 export interface NewFirmware {
   version: string;
@@ -113,6 +113,13 @@ export async function deleteFirmware(db: Db, id: number, actor: string): Promise
 }
 
 /** The bytes a device downloads, with the digest they must have. */
+/** The id of the image Package URIs call `name` (/fw/<name>); undefined when none is (or it was deleted). */
+export async function firmwareIdByName(q: Queryable, name: string): Promise<number | undefined> {
+  const res = await q.query<{ id: string | number }>('SELECT id FROM firmware_images WHERE download_name = $1 AND deleted_at IS NULL', [name]);
+  const row = res.rows[0];
+  return row === undefined ? undefined : Number(row.id);
+}
+
 export async function loadFirmwarePayload(q: Queryable, id: number): Promise<{ payload: Buffer; sha256: string } | null> {
   const res = await q.query<{ payload: Buffer; sha256: string }>(
     'SELECT payload, sha256 FROM firmware_images WHERE id = $1 AND deleted_at IS NULL', [id]);

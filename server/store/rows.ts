@@ -1,7 +1,12 @@
 /** Row shapes as the store returns them (snake_case columns mapped to the names the API uses). */
 import { FINAL_STATES, type CampaignDeviceState, type CampaignPolicy, type CampaignState, type Delivery, type UpdateState } from '../fota/model.ts';
 
-export type DeviceStatus = 'registered' | 'expired' | 'deregistered';
+/** A registration's state; 'provisioned': made by provisioning its credentials, never registered yet. */
+export type DeviceStatus = 'registered' | 'expired' | 'deregistered' | 'provisioned';
+export const DEVICE_STATUSES: readonly DeviceStatus[] = ['registered', 'expired', 'deregistered', 'provisioned'];
+
+/** LwM2M Security Mode of a registration: a DTLS session with a pre-shared key, or plain CoAP. */
+export type SecurityMode = 'psk' | 'nosec';
 
 export interface RegisteredObject {
   objectId: number;
@@ -14,7 +19,8 @@ export interface Device {
   endpoint: string;
   registrationId: string | null;
   status: DeviceStatus;
-  lifetime: number;
+  /** Null while 'provisioned' (never registered), as are registeredAt, lastSeen and expiresAt. */
+  lifetime: number | null;
   lwm2mVersion: string;
   binding: string;
   queueMode: boolean;
@@ -27,15 +33,17 @@ export interface Device {
   hardwareVersion: string | null;
   firmwareVersion: string | null;
   hardwareClass: string | null;
-  registeredAt: Date;
-  lastSeen: Date;
-  expiresAt: Date;
+  registeredAt: Date | null;
+  lastSeen: Date | null;
+  expiresAt: Date | null;
   rootPath: string;
   contentFormats: number[];
   objects: RegisteredObject[];
   tags: string[];
   /** The node holding the device's UDP binding (several nodes share one database). */
   ownerNode: string | null;
+  /** How the current (or last) registration came, and how requests to the device go. */
+  securityMode: SecurityMode;
 }
 
 /** FINAL_STATES (model.ts) as an SQL list, for `state IN (…)` / `NOT IN (…)`. */
@@ -78,6 +86,8 @@ export interface FirmwareImage {
   vendorId: string | null;
   /** COSE kid of the key that signed the manifest, hex. */
   keyId: string | null;
+  /** The unguessable name Package URIs give the image (/fw/<name>). */
+  downloadName: string;
   createdAt: Date;
 }
 

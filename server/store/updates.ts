@@ -146,6 +146,19 @@ export async function extendDeadline(q: Queryable, id: number, seconds: number):
   await q.query(`UPDATE device_updates SET deadline = now() + make_interval(secs => $2::integer) WHERE id = $1 AND ${ACTIVE}`, [id, seconds]);
 }
 
+/**
+ * True when the device (by endpoint, for a DTLS session's device; by the IP it was last heard
+ * from, for plain CoAP) has an update of firmware `firmwareId` under way: it may fetch that image.
+ */
+export async function updatingWith(q: Queryable, who: { endpoint: string } | { address: string }, firmwareId: number): Promise<boolean> {
+  const [column, value] = 'endpoint' in who ? ['endpoint', who.endpoint] : ['address', who.address];
+  const res = await q.query(
+    `SELECT 1 FROM device_updates u JOIN devices d ON d.id = u.device_id WHERE d.${column} = $1 AND u.firmware_id = $2 AND u.${ACTIVE} LIMIT 1`,
+    [value, firmwareId],
+  );
+  return res.rows.length > 0;
+}
+
 /** True when a device last heard from `address` (an IP) has an update under way: it may download at full speed. */
 export async function updatingAt(q: Queryable, address: string): Promise<boolean> {
   const res = await q.query(

@@ -4,7 +4,8 @@
  * Flights: ClientHello (again with the cookie after a HelloVerifyRequest, RFC 6347 §4.2.1), then
  * ClientKeyExchange + ChangeCipherSpec + Finished once ServerHelloDone arrived; the server's
  * Finished is checked before application data flows. Records are protected with AES-128-CCM(_8)
- * (RFC 6655); with a server-issued Connection ID our records use the RFC 9146 §4 format.
+ * (RFC 6655); with a server-issued Connection ID our records use the RFC 9146 §4 format, and with
+ * a CID of our own (`ownCid`) the server's records come in it.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { realClock } from '../clock.ts';
@@ -15,7 +16,7 @@ import { DtlsError, alertName } from './errors.ts';
 import { FlightTimer } from './flight-timer.ts';
 import { ExtensionType, HandshakeType, Reassembler, clientHelloBody, handshakeMessage, pskClientKeyExchangeBody, readHelloVerifyRequest, readPskServerKeyExchange, readServerHello } from './handshake.ts';
 import { extendedMasterSecret, finishedVerifyData, pskPremaster, sha256, trafficKeys } from './prf.ts';
-import { ContentType, DTLS12, aeadAdditionalData, decodeRecords } from './record.ts';
+import { ContentType, DTLS12, aeadAdditionalData, cidAdditionalData, decodeRecords, readInnerPlaintext } from './record.ts';
 import { RecordWriter } from './record-writer.ts';
 import { ReplayWindow } from './replay.ts';
 
@@ -26,8 +27,10 @@ export interface DtlsClientOptions {
   identity: Buffer;
   /** Offered in this order; default CCM_8 then CCM. */
   suites?: readonly number[];
-  /** Offer RFC 9146 connection_id (an empty CID of our own: the server is asked for one). */
+  /** Offer RFC 9146 connection_id (an empty CID of our own unless `ownCid`: the server is asked for one). */
   useCid?: boolean;
+  /** With useCid: the CID the server is to put on the records it sends us (1..255 bytes). */
+  ownCid?: Buffer;
   clock?: Clock;
   /** RFC 6347 §4.2.4.1 timer: 1000 ms initially, 60 s at most, given up after 6 retransmissions. */
   initialTimeoutMs?: number;
@@ -61,6 +64,8 @@ export class DtlsSession {
   #master: Buffer<ArrayBufferLike> = Buffer.alloc(0);
   #read: RecordCipher | undefined;
   #serverCcs = false;
+  /** The CID the server puts on its records: ours, once its ServerHello agreed to connection_id; else empty. */
+  #inCid: Buffer = Buffer.alloc(0);
   #resolve!: () => void;
   #reject!: (e: DtlsError) => void;
   readonly ready: Promise<void>;
@@ -122,21 +127,41 @@ export class DtlsSession {
 
   receive(datagram: Buffer): void {
     if (this.#state === 'closed' || this.#state === 'new') return;
-    for (const rec of decodeRecords(datagram, 0)) {
+    const own = this.#inCid;
+    for (const rec of decodeRecords(datagram, this.#ownCid.length)) {
       if (rec.version !== DTLS12 && !(rec.epoch === 0 && (rec.version & 0xff00) === 0xfe00)) continue;
       const win = this.#windows[rec.epoch];
       if (win === undefined || !win.fresh(rec.seq)) continue;
       let content = rec.fragment;
+      let type = rec.type;
       if (rec.epoch === 1) {
         if (this.#read === undefined) continue;
-        const opened = openRecord(this.#read, rec.fragment, (n) => aeadAdditionalData(rec.epoch, rec.seq, rec.type, rec.version, n));
+        // RFC 9146 §3: with a CID of our own every protected record is tls12_cid, without one none is.
+        if ((rec.type === ContentType.tls12Cid) !== (own.length > 0) || (rec.cid !== undefined && !rec.cid.equals(own))) continue;
+        const aad = rec.cid !== undefined
+          ? (n: number) => cidAdditionalData(rec.epoch, rec.seq, rec.version, own, n)
+          : (n: number) => aeadAdditionalData(rec.epoch, rec.seq, rec.type, rec.version, n);
+        const opened = openRecord(this.#read, rec.fragment, aad);
         if (opened === undefined) continue; // RFC 6347 §4.1.2.7: discard silently
         content = opened;
+        if (rec.cid !== undefined) {
+          const inner = readInnerPlaintext(opened);
+          if (inner === undefined) continue;
+          type = inner.type;
+          content = inner.content;
+        }
+      } else if (rec.type === ContentType.tls12Cid) {
+        continue; // never in epoch 0
       }
       win.mark(rec.seq);
-      this.#onRecord(rec.type, rec.epoch, content);
+      this.#onRecord(type, rec.epoch, content);
       if (this.#isClosed()) return;
     }
+  }
+
+  /** The CID we offer the server to use, empty when none. */
+  get #ownCid(): Buffer {
+    return this.#opts.useCid === true && this.#opts.ownCid !== undefined ? this.#opts.ownCid : Buffer.alloc(0);
   }
 
   #isClosed(): boolean {
@@ -210,9 +235,13 @@ export class DtlsSession {
       this.#serverRandom = sh.random;
       this.#tagLength = sh.suite === Suite.PSK_AES_128_CCM ? 16 : 8;
       const cid = sh.extensions.get(ExtensionType.connectionId);
-      if (cid !== undefined && this.#opts.useCid === true && cid.length >= 1) {
-        const c = cid.subarray(1, 1 + cid.readUInt8(0));
+      if (cid !== undefined) {
+        // RFC 5246 §7.4.1.4: a server extension the client did not offer ends the handshake.
+        if (this.#opts.useCid !== true) throw new DtlsError('protocol', 'the server sent connection_id, which was not offered (RFC 9146 §3)');
+        if (cid.length < 1 || cid.length !== 1 + cid.readUInt8(0)) throw new DtlsError('protocol', 'malformed connection_id extension in the ServerHello');
+        const c = cid.subarray(1);
         if (c.length > 0) this.#out.cid = Buffer.from(c);
+        this.#inCid = this.#ownCid;
       }
       this.#transcript.push(whole);
     } else if (type === HandshakeType.serverKeyExchange && this.#state === 'hello') {
@@ -236,7 +265,7 @@ export class DtlsSession {
   }
 
   #sendClientHello(cookie: Buffer): void {
-    const offerCid = this.#opts.useCid === true ? Buffer.alloc(0) : undefined;
+    const offerCid = this.#opts.useCid === true ? this.#ownCid : undefined;
     const suites = this.#opts.suites ?? [Suite.PSK_AES_128_CCM_8, Suite.PSK_AES_128_CCM];
     const body = clientHelloBody({ random: this.#clientRandom, cookie, suites, offerCid });
     const seq = this.#msgSeq++;

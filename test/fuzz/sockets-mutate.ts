@@ -154,8 +154,8 @@ const query = (q: string[]): Array<[number, Buffer]> => q.map((s) => [OPT.URI_QU
 
 /** What the server said to the fuzzer so far, used by templates that need a live value. */
 export interface Learned {
-  /** Firmware image ids that exist. */
-  imageIds: number[];
+  /** Download names of firmware images that exist. */
+  imageIds: string[];
   /** Blocks of the image at SZX 6 (for block numbers near the end). */
   imageBlocks: number;
   /** Registration ids from Location-Path of 2.01 answers (the newest last). */
@@ -266,8 +266,8 @@ export class DatagramFuzzer {
     return ids.length > 0 && this.rng.chance(0.85) ? this.rng.pick(ids) : this.rng.bytes(6).toString('base64url');
   }
 
-  private imageId(): number {
-    return this.rng.chance(0.9) ? this.rng.pick(this.learned.imageIds) : this.rng.pick([0, 2, 99, 2 ** 31, 9_007_199_254_740_991]);
+  private imageId(): string {
+    return this.rng.chance(0.9) ? this.rng.pick(this.learned.imageIds) : String(this.rng.pick([0, 1, 2, 99, 2 ** 31, 9_007_199_254_740_991]));
   }
 
   private endpoint(): string {

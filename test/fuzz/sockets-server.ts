@@ -32,7 +32,7 @@ export interface FuzzServer {
   apiUrl: string;
   coapPort: number;
   downloadPort: number;
-  imageId: number;
+  imageId: string;
   /** When the process exited (undefined while it runs), with its code or signal. */
   exit(): string | undefined;
   rssMb(): number;
@@ -91,10 +91,10 @@ export async function startFuzzServer(o: { logLevel?: string } = {}): Promise<Fu
     const upload = await fetch(`${serving.api}/api/v1/firmware?version=1.0.0&hardwareClass=fuzz-1`, {
       method: 'POST', headers: { ...bearer(), 'content-type': 'application/octet-stream' }, body: randomBytes(IMAGE_BYTES),
     });
-    const body = await upload.json() as { id: number };
+    const body = await upload.json() as { id: number; downloadName: string };
     if (upload.status !== 201) throw new Error(`firmware upload: ${upload.status} ${JSON.stringify(body)}`);
     return {
-      serving, pid: child.pid!, apiUrl: serving.api, coapPort, downloadPort, imageId: body.id, log,
+      serving, pid: child.pid!, apiUrl: serving.api, coapPort, downloadPort, imageId: body.downloadName, log,
       exit: () => exited, rssMb: () => (exited ? 0 : stats.rssMb()),
       udpDrops: () => udpDrops(child.pid!, { coap: coapPort, download: downloadPort }),
       guardCounters: () => guardCounters(serving.api),
@@ -232,7 +232,7 @@ export class CheckPeer {
    * RFC 9175 §2.4: GET /fw from an unproven address is 4.01 with an Echo; the same GET with that
    * Echo proves the address. True when the address is proven (or was already).
    */
-  async prove(port: number, imageId: number): Promise<{ ok: boolean; detail: string }> {
+  async prove(port: number, imageId: string): Promise<{ ok: boolean; detail: string }> {
     const get = (echo?: Buffer): Packet => ({ code: 'GET', options: fwOptions(imageId, 0, echo) });
     const first = await this.request(port, get());
     if (first?.code === '2.05') { this.proven = true; return { ok: true, detail: 'proven already' }; }
@@ -254,7 +254,7 @@ export class CheckPeer {
   }
 
   /** A clean GET of block `num` (1024 bytes): its answer's code and payload size. */
-  async block(port: number, imageId: number, num: number): Promise<{ code: string; bytes: number; size2?: number }> {
+  async block(port: number, imageId: string, num: number): Promise<{ code: string; bytes: number; size2?: number }> {
     const a = await this.request(port, { code: 'GET', options: fwOptions(imageId, num) });
     const size2 = a?.options.find((o) => o.name === 'Size2')?.value;
     return { code: a?.code ?? 'no answer', bytes: a?.payload.length ?? 0, ...(size2 ? { size2: size2.readUIntBE(0, size2.length) } : {}) };
@@ -265,7 +265,7 @@ export class CheckPeer {
   }
 }
 
-function fwOptions(imageId: number, num: number, echo?: Buffer): NonNullable<Packet['options']> {
+function fwOptions(imageId: string, num: number, echo?: Buffer): NonNullable<Packet['options']> {
   return [
     { name: 'Uri-Path', value: Buffer.from('fw') }, { name: 'Uri-Path', value: Buffer.from(String(imageId)) },
     { name: 'Block2', value: encodeBlock({ num, more: false, szx: 6 }) },

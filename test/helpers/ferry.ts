@@ -127,9 +127,10 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
  * is per IP, so one exchange serves every client socket on the address.
  */
 export async function proveLoopback(port: number): Promise<void> {
-  const first = await exchange(port, { code: 'GET', options: uriOptions('/fw/1') });
+  // A path that names no image: the answer after the Echo is a 4.04 that leaves nothing cached.
+  const first = await exchange(port, { code: 'GET', options: uriOptions('/fw/prove') });
   const echo = optionValues(first, '252')[0];
   if (first.code !== '4.01' || echo === undefined) return; // proven already
-  const again = await exchange(port, { code: 'GET', options: [...uriOptions('/fw/1'), { name: '252' as never, value: echo }] });
+  const again = await exchange(port, { code: 'GET', options: [...uriOptions('/fw/prove'), { name: '252' as never, value: echo }] });
   if (again.code === '4.01') throw new Error('the server did not take its own Echo');
 }

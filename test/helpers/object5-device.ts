@@ -7,7 +7,7 @@
  * can be told to fail with a given kind, or to get no answer (a timeout). The device side, for
  * tests: Ferry does not ship it.
  *
- *   requests: ['OBSERVE /5/0/3', 'READ /5/0/9', 'WRITE /5/0/1 "coap://…/fw/1"', 'READ /5/0/13 → 4.04', …]
+ *   requests: ['OBSERVE /5/0/3', 'READ /5/0/9', 'WRITE /5/0/1 "coap://…/fw/<name>"', 'READ /5/0/13 → 4.04', …]
  */
 import { ContentFormat } from '../../protocols/content-format.ts';
 import { FirmwareState, UpdateResult } from '../../protocols/objects.ts';

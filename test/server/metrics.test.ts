@@ -36,7 +36,7 @@ forEachDatabase('metrics', ({ suite, get }) => {
     assert.is(before.get('ferry_registrations_total{kind="register"}'), 0);
     assert.is(before.get('ferry_updates_by_state{state="succeeded"}'), undefined);
     const sim = new SimDevice({
-      endpoint: 'm-0', server: { host: '127.0.0.1', port: run.ferry.coapAddress.port }, trustedKeys: [trustedAnchor()],
+      endpoint: 'm-0', server: { host: '127.0.0.1', port: run.ferry.coapAddress!.port }, trustedKeys: [trustedAnchor()],
       factoryImage: signedPackage('1.0.0', 2048, 0, 1), lifetime: 60, rebootDelayMs: 100, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, blockSzx: 6,
     });
     run.sims.push(sim);

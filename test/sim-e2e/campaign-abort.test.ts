@@ -27,7 +27,7 @@ forEachDatabase('campaign abort, late joiners, deferral', ({ suite, get }) => {
     const dm: string[] = [];
     const log = (e: SimDeviceEvent) => { if (e.type === 'dm' && e.method !== 'GET') dm.push(`${e.endpoint} ${e.method} ${e.path} ${e.code}`); };
     // 20 ms each way and 256-byte blocks: a 64 KiB download takes seconds, time to abort it.
-    fleets.push(backgroundFleet(ferry.coapAddress.port, { devices: 4, prefix: 'slow', blockSzx: 4, faults: { link: { latencyMs: 20 }, device: {} }, log }));
+    fleets.push(backgroundFleet(ferry.coapAddress!.port, { devices: 4, prefix: 'slow', blockSzx: 4, faults: { link: { latencyMs: 20 }, device: {} }, log }));
     await inventoried(get().db, 4);
     const firmwareId = await uploadPackage(ferry, signedPackage('2.0.0', 64 * 1024, 1, 4));
     const id = await createAndStart(ferry, { name: 'to abort', firmwareId, target: {}, policy: { waves: ['100%'], concurrency: 2, severity: 'critical', delivery: 'pull' } });
@@ -57,12 +57,12 @@ forEachDatabase('campaign abort, late joiners, deferral', ({ suite, get }) => {
   });
 
   suite('a device that matches the target and registers while the campaign runs joins the last wave', async () => {
-    fleets.push(backgroundFleet(ferry.coapAddress.port, { devices: 2, prefix: 'early' }));
+    fleets.push(backgroundFleet(ferry.coapAddress!.port, { devices: 2, prefix: 'early' }));
     await inventoried(get().db, 2);
     const firmwareId = await uploadPackage(ferry, signedPackage('2.0.0', 8 * 1024, 1, 4));
     // A soak after wave 1 keeps the campaign running while the newcomer arrives.
     const id = await createAndStart(ferry, { name: 'joiners', firmwareId, target: { firmwareVersions: ['1.0.0'] }, policy: { waves: ['50%', '100%'], soakSeconds: 2 } });
-    fleets.push(backgroundFleet(ferry.coapAddress.port, { devices: 1, prefix: 'late' }));
+    fleets.push(backgroundFleet(ferry.coapAddress!.port, { devices: 1, prefix: 'late' }));
     const done = await campaignIn(ferry, id, ['completed', 'paused'], 30_000);
     assert.is(done.state, 'completed');
     assert.is(done.joinedLate, 1);
@@ -76,7 +76,7 @@ forEachDatabase('campaign abort, late joiners, deferral', ({ suite, get }) => {
   suite('a deferral (Update Result 11) waits out the Maximum Defer Period (/5/0/13): the device installs on its own, no second download', async () => {
     // LwM2M 1.1 Object 5: an optional update, a battery too low to install it, 4 s to defer.
     sim = new SimDevice({
-      endpoint: 'defers', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
+      endpoint: 'defers', server: { host: '127.0.0.1', port: ferry.coapAddress!.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
       lifetime: 30, rebootDelayMs: 50, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, batteryLevel: 4, maxDeferPeriod: 4,
     });
     await sim.start();

@@ -30,7 +30,7 @@ forEachDatabase('campaigns against Ferry', ({ suite, get }) => {
   });
 
   suite('100 devices, waves 10% / 50% / 100%: the campaign completes, each device updated once, wave after wave', async () => {
-    const fleet = backgroundFleet(ferry.coapAddress.port, { devices: 100, prefix: 'wave' });
+    const fleet = backgroundFleet(ferry.coapAddress!.port, { devices: 100, prefix: 'wave' });
     fleets.push(fleet);
     const firmwareId = await uploadPackage(ferry, NEW);
     await inventoried(get().db, 100, 60_000);
@@ -74,10 +74,10 @@ forEachDatabase('campaigns against Ferry', ({ suite, get }) => {
 
   suite('20% of the first wave fail (bit-flip), threshold 10%: the campaign pauses itself and raises an alert', async () => {
     // The first five devices to register make wave 1 (25% of 20, in id order); one of them flips a bit.
-    const first = backgroundFleet(ferry.coapAddress.port, { devices: 5, prefix: 'first', faults: { link: {}, device: { 'bit-flip': { amount: 1 } } } });
+    const first = backgroundFleet(ferry.coapAddress!.port, { devices: 5, prefix: 'first', faults: { link: {}, device: { 'bit-flip': { amount: 1 } } } });
     fleets.push(first);
     await inventoried(get().db, 5);
-    fleets.push(backgroundFleet(ferry.coapAddress.port, { devices: 15, prefix: 'rest' }));
+    fleets.push(backgroundFleet(ferry.coapAddress!.port, { devices: 15, prefix: 'rest' }));
     await inventoried(get().db, 20);
     const firmwareId = await uploadPackage(ferry, NEW);
     const id = await createAndStart(ferry, {

@@ -5,6 +5,7 @@
 import * as assert from 'uvu/assert';
 import { signPackage } from '../../protocols/package.ts';
 import * as devices from '../../server/store/devices.ts';
+import { getFirmware } from '../../server/store/firmware.ts';
 import { CoapEndpoint } from '../../simulator/coap/endpoint.ts';
 import { SimDevice, type SimDeviceConfig } from '../../simulator/device.ts';
 import { makeSimImage } from '../../simulator/image.ts';
@@ -25,7 +26,7 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
 
   const start = async (endpoint: string, config: Partial<SimDeviceConfig>): Promise<SimDevice> => {
     const sim = new SimDevice({
-      endpoint, server: { host: '127.0.0.1', port: run.ferry.coapAddress.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
+      endpoint, server: { host: '127.0.0.1', port: run.ferry.coapAddress!.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
       lifetime: 60, rebootDelayMs: 100, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, ...config,
     });
     run.sims.push(sim);
@@ -55,7 +56,8 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
     const sim = await start('left-0', { deliveryMethod: 'pull', blockSzx: 6 });
     const firmwareId = await uploadPackage(run.ferry, NEW);
     // An operator (or a try that failed before its Execute) had the device download the package.
-    const uri = `coap://127.0.0.1:${run.ferry.downloadAddress.port}/fw/${firmwareId}`;
+    const name = (await getFirmware(run.ferry.db, firmwareId))!.downloadName;
+    const uri = `coap://127.0.0.1:${run.ferry.downloadAddress!.port}/fw/${name}`;
     const w = await run.ferry.api.inject({ method: 'PUT', url: '/api/v1/devices/left-0/lwm2m/5/0/1', payload: { value: uri } });
     assert.is(w.statusCode, 204, w.body);
     await eventually(async () => (sim.state === 2 ? true : undefined), 10_000, 'Downloaded');
@@ -111,7 +113,7 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
         reply({ code: '4.04', payload: `no ${path}` });
       });
       const reg = await device.request({
-        host: '127.0.0.1', port: run.ferry.coapAddress.port, method: 'POST', pathSegments: ['rd'], query: ['ep=old-0', 'lt=60', 'lwm2m=1.0', 'b=U'],
+        host: '127.0.0.1', port: run.ferry.coapAddress!.port, method: 'POST', pathSegments: ['rd'], query: ['ep=old-0', 'lt=60', 'lwm2m=1.0', 'b=U'],
         contentFormat: 40, payload: '</1/0>,</3/0>,</5/0>',
       });
       assert.is(reg.code, '2.01');
@@ -119,7 +121,7 @@ forEachDatabase('push and pull delivery against Ferry', ({ suite, get }) => {
       const firmwareId = await uploadPackage(run.ferry, NEW);
       const id = await requestUpdate(run.ferry, 'old-0', firmwareId);
       const uri = await eventually(() => packageUri, 10_000, 'the Package URI write');
-      assert.ok(uri.endsWith(`/fw/${firmwareId}`), uri);
+      assert.ok(uri.endsWith(`/fw/${(await getFirmware(run.ferry.db, firmwareId))!.downloadName}`), uri);
       assert.ok(seen.includes('GET /5/0/9') && seen.includes('GET /5/0/8'), seen.join(', '));
       const u = await eventually(async () => {
         const r = (await run.ferry.api.inject({ method: 'GET', url: `/api/v1/updates/${id}` })).json() as UpdateBody;

@@ -66,7 +66,7 @@ test(`${DEVICES} devices, 5% loss, a mix of faults: the healthy ones update, non
     return (failures.get(d.endpoint) ?? []).includes(expectedResult(fault?.kind) ?? -1);
   };
   const report = await runFleet({
-    server: `coap://127.0.0.1:${ferry.coapAddress.port}`, devices: DEVICES, prefix: 'fleet', ramp: 100, seed: SEED, faults: FAULTS,
+    server: `coap://127.0.0.1:${ferry.coapAddress!.port}`, devices: DEVICES, prefix: 'fleet', ramp: 100, seed: SEED, faults: FAULTS,
     trustedKeys: [trustedAnchor()], factoryImage: signedPackage('1.0.0', 4096, 0, 3), blockSzx: 6, lifetime: 120, rebootDelayMs: 100,
     flash: { mode: 'digest' }, coap: { ackTimeoutMs: 500, maxRetransmit: 4 },
     driver: { api: ferry.apiUrl, token: TEST_ADMIN_TOKEN, updateTo: firmwareId, maxAttempts: 3, retryMs: 500, pollMs: 1000 },

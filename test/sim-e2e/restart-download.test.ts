@@ -18,7 +18,7 @@ forEachDatabase('a server restarted under a download', ({ suite, get }) => {
     // A 60 s timeout: the update is taken up after 3 s quiet, long before its deadline would bring it back.
     const first = run.ferry;
     // 20 ms each way and 256-byte blocks: 32 KiB take 5 s, time to restart the server under the download.
-    const fleet = backgroundFleet(first.coapAddress.port, {
+    const fleet = backgroundFleet(first.coapAddress!.port, {
       devices: 1, prefix: 'long', lifetime: 3600, blockSzx: 4, faults: { link: { latencyMs: 20 }, device: {} }, coap: { ackTimeoutMs: 500, maxRetransmit: 5 },
     });
     try {
@@ -26,7 +26,7 @@ forEachDatabase('a server restarted under a download', ({ suite, get }) => {
       const firmwareId = await uploadPackage(first, signedPackage('2.0.0', 32 * 1024, 1, 7));
       const id = (await first.engine.requestUpdate('long-1', firmwareId)).id;
       await eventually(async () => ((await updates.getUpdate(get().db, id))?.state === 'downloading' ? true : undefined), 10_000, 'the download under way');
-      const ports = { coapPort: first.coapAddress.port, downloadPort: first.downloadAddress.port };
+      const ports = { coapPort: first.coapAddress!.port, downloadPort: first.downloadAddress!.port };
       await first.close();
       run.ferry = await startTestFerry(get().db, { ...SERVER, ...ports });
       assert.is(run.ferry.engine.pokeAfterSeconds, 3);

@@ -22,7 +22,7 @@ forEachDatabase('resume against Ferry', ({ suite, get }) => {
     let d: SimDevice | undefined;
     const bytes = (): number => (d?.coapStats?.bytesSent ?? 0) + (d?.coapStats?.bytesReceived ?? 0);
     d = new SimDevice({
-      endpoint, server: { host: '127.0.0.1', port: run.ferry.coapAddress.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
+      endpoint, server: { host: '127.0.0.1', port: run.ferry.coapAddress!.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
       blockSzx: 5, lifetime: 60, rebootDelayMs: 100, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, ...(fault === undefined ? {} : { fault }),
       log: (e: SimDeviceEvent) => {
         if (e.type === 'download-started' && air.start < 0) air.start = bytes();

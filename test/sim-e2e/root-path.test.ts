@@ -14,7 +14,7 @@ forEachDatabase('alternate root path', ({ suite, get }) => {
   suite('a device under /lwm2m gets its /3/0 read and the update\'s Observe, Write and Execute there', async () => {
     const dm: Array<{ method: string; path: string; code: string }> = [];
     const sim = new SimDevice({
-      endpoint: 'root-0', server: { host: '127.0.0.1', port: run.ferry.coapAddress.port }, rootPath: '/lwm2m',
+      endpoint: 'root-0', server: { host: '127.0.0.1', port: run.ferry.coapAddress!.port }, rootPath: '/lwm2m',
       trustedKeys: [trustedAnchor()], factoryImage: signedPackage('1.0.0', 2048, 0, 1),
       lifetime: 60, rebootDelayMs: 100, coap: { ackTimeoutMs: 300, maxRetransmit: 3 },
       log: (e: SimDeviceEvent) => { if (e.type === 'dm') dm.push({ method: e.method, path: e.path, code: e.code }); },

@@ -40,7 +40,7 @@ let firmwareId: number;
 let api: string;
 /** --server and --api for `prefix`'s devices, until Ctrl-C unless `more` says otherwise. */
 const against = (prefix: string, ...more: string[]): string[] =>
-  ['--server', `coap://127.0.0.1:${ferry.coapAddress.port}`, '--api', ferry.apiUrl, '--prefix', prefix, '--devices', '2', '--duration', '0', ...more];
+  ['--server', `coap://127.0.0.1:${ferry.coapAddress!.port}`, '--api', ferry.apiUrl, '--prefix', prefix, '--devices', '2', '--duration', '0', ...more];
 const known = async (endpoint: string): Promise<{ status: string } | undefined> => {
   const res = await ferry.api.inject({ method: 'GET', url: `/api/v1/devices/${endpoint}` });
   return res.statusCode === 200 ? res.json() : undefined;

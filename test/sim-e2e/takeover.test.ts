@@ -22,7 +22,7 @@ forEachDatabase('an update out of step with its device', ({ suite, get }) => {
 
   const start = async (endpoint: string, config: Partial<SimDeviceConfig>) => {
     const sim = new SimDevice({
-      endpoint, server: { host: '127.0.0.1', port: run.ferry.coapAddress.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
+      endpoint, server: { host: '127.0.0.1', port: run.ferry.coapAddress!.port }, trustedKeys: [trustedAnchor()], factoryImage: FACTORY,
       lifetime: 4, rebootDelayMs: 100, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, ...config,
     });
     run.sims.push(sim);

@@ -21,7 +21,7 @@ forEachDatabase('update end to end', ({ suite, get }) => {
    */
   const startDevices = async (n: number, prefix: string, szxOf: (i: number) => number, signed = true) => {
     run.sims = Array.from({ length: n }, (_, i) => new SimDevice({
-      endpoint: `${prefix}-${i}`, server: { host: '127.0.0.1', port: run.ferry.coapAddress.port },
+      endpoint: `${prefix}-${i}`, server: { host: '127.0.0.1', port: run.ferry.coapAddress!.port },
       blockSzx: szxOf(i), lifetime: 60, rebootDelayMs: 100, coap: FAST_COAP,
       ...(signed ? { trustedKeys: [trustedAnchor()], factoryImage: signedPackage('1.0.0', 2048, 0) } : {}),
     }));

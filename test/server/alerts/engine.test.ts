@@ -32,7 +32,7 @@ forEachDatabase('alerts end to end', ({ suite, get }) => {
     return res.json() as Array<{ id: number; kind: string; endpoint: string; updateId: number; data: Record<string, unknown>; webhook: { state: string } }>;
   };
   const device = (endpoint: string, deliveryMethod: DeliveryMethod) => new SimDevice({
-    endpoint, server: { host: '127.0.0.1', port: ferry!.coapAddress.port }, lifetime: 60, rebootDelayMs: 100,
+    endpoint, server: { host: '127.0.0.1', port: ferry!.coapAddress!.port }, lifetime: 60, rebootDelayMs: 100,
     coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, trustedKeys: [trustedAnchor()], factoryImage: signedPackage('1.0.0', 2048, 0),
     deliveryMethod, fault: { kind: 'bit-flip', at: 0.5, bit: 3 },
   });

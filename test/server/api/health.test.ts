@@ -18,7 +18,7 @@ forEachDatabase('health', ({ suite, get }) => {
   suite.before(async () => { ferry = await startTestFerry(get().db); });
   suite.after(async () => { await ferry.close(); });
 
-  suite('a serving Ferry is healthy and ready: database ok, CoAP and download sockets bound', async () => {
+  suite('a serving Ferry is healthy and ready: database ok, its four UDP sockets (CoAP, coaps, download over each) bound', async () => {
     const health = await ferry.api.inject({ method: 'GET', url: '/healthz' });
     assert.is(health.statusCode, 200);
     assert.equal(health.json(), { status: 'ok' });
@@ -26,7 +26,10 @@ forEachDatabase('health', ({ suite, get }) => {
     assert.is(ready.statusCode, 200, ready.body);
     assert.equal(ready.json(), {
       status: 'ready',
-      checks: { database: 'ok', coap: `bound 127.0.0.1:${ferry.coapAddress.port}`, download: `bound 127.0.0.1:${ferry.downloadAddress.port}` },
+      checks: {
+        database: 'ok', coap: `bound 127.0.0.1:${ferry.coapAddress!.port}`, coaps: `bound 127.0.0.1:${ferry.coapsAddress!.port}`,
+        download: `bound 127.0.0.1:${ferry.downloadAddress!.port}`, 'download-coaps': `bound 127.0.0.1:${ferry.secureDownloadAddress!.port}`,
+      },
     });
   });
 
@@ -49,7 +52,7 @@ forEachDatabase('health', ({ suite, get }) => {
       assert.is(body.status, 'unavailable');
       assert.match(body.message, /the database did not answer SELECT 1/);
       assert.match(body.message, /the download socket is not bound/);
-      assert.is(body.checks.coap, `bound 127.0.0.1:${ferry.coapAddress.port}`);
+      assert.is(body.checks.coap, `bound 127.0.0.1:${ferry.coapAddress!.port}`);
       assert.is(body.checks.download, 'not bound');
       const health = await api.inject({ method: 'GET', url: '/healthz' });
       assert.is(health.statusCode, 503);

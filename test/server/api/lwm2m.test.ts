@@ -19,7 +19,7 @@ for (const [mode, format] of [['TLV', ContentFormat.TLV], ['SenML-CBOR', Content
     ferry = await startTestFerry(get().db, { requestTimeout: 3 });
     asked = [];
     sim = new SimDevice({
-      endpoint: 'dm-0', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 60, contentFormat: format, coap: { ackTimeoutMs: 300 },
+      endpoint: 'dm-0', server: { host: '127.0.0.1', port: ferry.coapAddress!.port }, lifetime: 60, contentFormat: format, coap: { ackTimeoutMs: 300 },
       log: (e) => { if (e.type === 'dm') asked.push(`${e.method} ${e.path} ${e.code}`); },
     });
     await sim.start();

@@ -77,7 +77,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
 
   /** A registered device (simulated), an offline one, an image, a token, an update, a campaign, an alert, an observation. */
   async function setUp(): Promise<void> {
-    sim = new SimDevice({ endpoint: 'dev-h', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 300, coap: { ackTimeoutMs: 300 } });
+    sim = new SimDevice({ endpoint: 'dev-h', server: { host: '127.0.0.1', port: ferry.coapAddress!.port }, lifetime: 300, coap: { ackTimeoutMs: 300 } });
     await sim.start();
     await eventually(async () => ((await devices.findByEndpoint(get().db, 'dev-h'))?.firmwareVersion ? true : undefined), 5000, 'dev-h in the inventory');
     const off = await offlineDevice(get().db, 'off-h');
@@ -266,7 +266,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
     };
     assert.is((await get200(`/api/v1/firmware/${victim.firmware}`)).version, '2.0.0');
     assert.is((await get200(`/api/v1/firmware/${real.firmware}`)).version, '2.0.1');
-    assert.is((await get200(`/api/v1/updates/${real.update}`)).state, 'queued');
+    { const u = await get200(`/api/v1/updates/${real.update}`); assert.is(u.state, 'queued', JSON.stringify(u)); }
     assert.is((await get200(`/api/v1/campaigns/${victim.campaign}`)).state, 'draft');
     assert.is((await get200(`/api/v1/campaigns/${real.campaign}`)).state, 'aborted');
     assert.is((await get200('/api/v1/devices/dev-h')).status, 'registered');

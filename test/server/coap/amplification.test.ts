@@ -55,8 +55,8 @@ class Source {
 }
 
 let mid = 1;
-/** GET /fw/<id> with an empty token and no Block2: the 9-byte request of the attack. */
-const tinyGet = (id: number, o: { confirmable?: boolean; echo?: Buffer; num?: number } = {}): Buffer => generate({
+/** GET /fw/<name> with an empty token and no Block2: the smallest request that names an image. */
+const tinyGet = (id: string, o: { confirmable?: boolean; echo?: Buffer; num?: number } = {}): Buffer => generate({
   confirmable: o.confirmable ?? false, code: 'GET', messageId: (mid = (mid + 1) & 0xffff), token: Buffer.alloc(0),
   options: [...uriOptions(`/fw/${id}`),
     ...(o.num === undefined ? [] : [{ name: 'Block2' as const, value: encodeBlock({ num: o.num, more: false, szx: 6 }) }]),
@@ -65,20 +65,20 @@ const tinyGet = (id: number, o: { confirmable?: boolean; echo?: Buffer; num?: nu
 
 forEachDatabase('coap/amplification', ({ suite, get }) => {
   let ferry: Ferry;
-  let id: number;
+  let id: string;
   const image = randomBytes(20_000);
   suite.before.each(async () => {
     ferry = await startTestFerry(get().db, { downloadRate: 20 });
-    id = (await insertFirmware(get().db, { version: 'amp', hardwareClass: 'sim-1', payload: image })).id;
+    id = (await insertFirmware(get().db, { version: 'amp', hardwareClass: 'sim-1', payload: image })).downloadName;
   });
   suite.after.each(async () => { await ferry.close(); });
 
-  suite('a 9-byte NON GET /fw from an unproven address: 4.01 with an Echo, within 3× its bytes; the Echo sent back opens the download', async () => {
+  suite('a small NON GET /fw from an unproven address: 4.01 with an Echo, within 3× its bytes; the Echo sent back opens the download', async () => {
     const s = await Source.open('127.0.0.2');
     try {
-      const port = ferry.downloadAddress.port;
+      const port = ferry.downloadAddress!.port;
       const request = tinyGet(id);
-      assert.is(request.length, 9);
+      assert.is(request.length, 41, "4-byte header, Uri-Path fw (3), Uri-Path <name> (2 + 32)");
       const first = await s.exchange(port, request);
       assert.is(first?.code, '4.01');
       const echo = optionValues(first!, '252')[0];
@@ -103,7 +103,7 @@ forEachDatabase('coap/amplification', ({ suite, get }) => {
     const a = await Source.open('127.0.0.3');
     const b = await Source.open('127.0.0.4');
     try {
-      const port = ferry.downloadAddress.port;
+      const port = ferry.downloadAddress!.port;
       const echoA = optionValues((await a.exchange(port, tinyGet(id)))!, '252')[0]!;
       assert.is((await b.exchange(port, tinyGet(id, { echo: echoA })))?.code, '4.01');
       const forged = Buffer.from(echoA);
@@ -118,7 +118,7 @@ forEachDatabase('coap/amplification', ({ suite, get }) => {
   suite('a spoofed Register (its source never answers): the 2.01 and one read of /3/0, no retransmission', async () => {
     const s = await Source.open('127.0.0.5');
     try {
-      s.send(ferry.coapAddress.port, generate({
+      s.send(ferry.coapAddress!.port, generate({
         confirmable: true, code: 'POST', messageId: 7, token: Buffer.from([9, 9]),
         options: uriOptions('/rd', ['ep=spoofed-1', 'lt=300', 'lwm2m=1.1']), payload: Buffer.from('</3/0>,</5/0>'),
       }));
@@ -136,7 +136,7 @@ forEachDatabase('coap/amplification', ({ suite, get }) => {
   suite('a proven address with no update under way is held to its block rate: 4.29 with Max-Age (RFC 8516)', async () => {
     const s = await Source.open('127.0.0.6');
     try {
-      const port = ferry.downloadAddress.port;
+      const port = ferry.downloadAddress!.port;
       const echo = optionValues((await s.exchange(port, tinyGet(id)))!, '252')[0]!;
       assert.is((await s.exchange(port, tinyGet(id, { echo, num: 0, confirmable: true })))?.code, '2.05');
       const codes: string[] = [];
@@ -155,7 +155,7 @@ forEachDatabase('coap/amplification', ({ suite, get }) => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-echo-'));
     try {
       const out = join(dir, 'image.bin');
-      await run('coap-client-notls', ['-m', 'get', '-b', '1024', '-B', '30', '-o', out, `coap://127.0.0.1:${ferry.downloadAddress.port}/fw/${id}`], { timeout: 40_000 });
+      await run('coap-client-notls', ['-m', 'get', '-b', '1024', '-B', '30', '-o', out, `coap://127.0.0.1:${ferry.downloadAddress!.port}/fw/${id}`], { timeout: 40_000 });
       assert.ok((await readFile(out)).equals(image));
       assert.ok(ferry.download!.guard.stats.datagrams > 0);
     } catch (err) {

@@ -23,7 +23,7 @@ forEachDatabase('coap/device info', ({ suite, get }) => {
 
   suite('a SenML-CBOR-only LwM2M 1.1 device (4.06 to Accept TLV) gets its inventory read', async () => {
     const sim = new SimDevice({
-      endpoint: 'senml-only', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 60,
+      endpoint: 'senml-only', server: { host: '127.0.0.1', port: ferry.coapAddress!.port }, lifetime: 60,
       contentFormat: ContentFormat.SENML_CBOR, refuseTlv: true, coap: { ackTimeoutMs: 300 },
     });
     try {
@@ -54,7 +54,7 @@ forEachDatabase('coap/device info', ({ suite, get }) => {
     });
     try {
       const reg = await raw.request({
-        host: '127.0.0.1', port: ferry.coapAddress.port, method: 'POST', pathSegments: ['rd'],
+        host: '127.0.0.1', port: ferry.coapAddress!.port, method: 'POST', pathSegments: ['rd'],
         query: ['ep=json-answer', 'lt=60', 'lwm2m=1.1'], contentFormat: 40, payload: '</3/0>',
       });
       assert.is(reg.code, '2.01');

@@ -91,14 +91,14 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
   let ferry: Ferry;
   let client: RawClient;
   const store = async (payload: Buffer, version = `v${randomBytes(3).toString('hex')}`) =>
-    (await insertFirmware(db().db, { version, hardwareClass: 'sim-1', payload })).id;
+    (await insertFirmware(db().db, { version, hardwareClass: 'sim-1', payload })).downloadName;
   // A fresh server per test: the database is emptied between tests and ids start again at 1,
   // which a running server's image cache would not expect.
   suite.before.each(async () => {
     // Block2 behaviour, not access control: the address proven, no per-address block rate.
     ferry = await startTestFerry(db().db, { downloadRate: 0 });
-    await proveLoopback(ferry.downloadAddress.port);
-    client = await RawClient.open(ferry.downloadAddress.port);
+    await proveLoopback(ferry.downloadAddress!.port);
+    client = await RawClient.open(ferry.downloadAddress!.port);
   });
   suite.after.each(async () => {
     await client.close();
@@ -107,7 +107,7 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
 
   suite('the download socket is its own port, and the Package URI names it', async () => {
     assert.ok(ferry.download, 'a download socket');
-    assert.is.not(ferry.downloadAddress.port, ferry.coapAddress.port);
+    assert.is.not(ferry.downloadAddress!.port, ferry.coapAddress!.port);
   });
 
   suite('an image an exact multiple of the block size: the last block is full, M=0, then 4.02 (RFC 7959 §2.2)', async () => {
@@ -227,15 +227,15 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
   suite('resume: half an image, a reboot (new socket, ids, tokens), the rest with the same ETag; < 1.1 × the bytes of a clean download', async () => {
     const image = randomBytes(64 * 1024);
     const id = await store(image);
-    const clean = await RawClient.open(ferry.downloadAddress.port);
+    const clean = await RawClient.open(ferry.downloadAddress!.port);
     const whole = await fetchAll(clean, `/fw/${id}`, 5);
     await clean.close();
     assert.ok(whole.bytes.equals(image));
 
-    const before = await RawClient.open(ferry.downloadAddress.port);
+    const before = await RawClient.open(ferry.downloadAddress!.port);
     const half = await fetchAll(before, `/fw/${id}`, 5, 0, 64); // 64 blocks of 512 bytes
     await before.close(); // the reboot: nothing of this exchange survives but the bytes and the ETag
-    const after = await RawClient.open(ferry.downloadAddress.port);
+    const after = await RawClient.open(ferry.downloadAddress!.port);
     const rest = await fetchAll(after, `/fw/${id}`, 5, 64);
     await after.close();
     assert.equal([...rest.etags], [...half.etags], 'the same ETag: the device may continue');
@@ -257,7 +257,7 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
       for (const size of ['16', '1024']) {
         const out = join(dir, `image-${size}.bin`);
         await run('coap-client-notls', ['-m', 'get', '-b', size, '-B', '30', '-o', out,
-          `coap://127.0.0.1:${ferry.downloadAddress.port}/fw/${id}`], { timeout: 40_000 });
+          `coap://127.0.0.1:${ferry.downloadAddress!.port}/fw/${id}`], { timeout: 40_000 });
         assert.ok((await readFile(out)).equals(image), `-b ${size}`);
       }
     } catch (err) {
@@ -274,7 +274,7 @@ forEachDatabase('coap/download socket', ({ suite, get: db }) => {
     await proveLoopback(port);
     try {
       assert.is(single.download, undefined);
-      assert.is(single.downloadAddress.port, port);
+      assert.is(single.downloadAddress!.port, port);
       const image = randomBytes(2100);
       const id = await store(image);
       const c = await RawClient.open(port);

@@ -21,18 +21,18 @@ const DIGEST = createHash('sha256').update(IMAGE).digest();
 forEachDatabase('coap/fw', ({ suite, get }) => {
   let ferry: Ferry;
   let socket: 'download' | 'coap' = 'download';
-  const port = () => (socket === 'download' ? ferry.downloadAddress.port : ferry.coapAddress.port);
+  const port = () => (socket === 'download' ? ferry.downloadAddress!.port : ferry.coapAddress!.port);
   /** Each test twice: on the download socket, then on the LwM2M socket. */
   const both = (name: string, body: () => Promise<void>) => {
     for (const s of ['download', 'coap'] as const) suite(`${name} [${s} socket]`, async () => { socket = s; await body(); });
   };
-  let id = 0;
+  let id = '';
   suite.before(async () => {
     ferry = await startTestFerry(get().db, { downloadRate: 0 });
-    await proveLoopback(ferry.downloadAddress.port);
+    await proveLoopback(ferry.downloadAddress!.port);
   });
   suite.before.each(async () => {
-    id = (await insertFirmware(get().db, { version: '2.0.0', hardwareClass: 'sim-1', payload: IMAGE })).id;
+    id = (await insertFirmware(get().db, { version: '2.0.0', hardwareClass: 'sim-1', payload: IMAGE })).downloadName;
   });
   suite.after(async () => { await ferry.close(); });
 

@@ -53,7 +53,7 @@ const register = (ep: string): Buffer => con({ code: 'POST', options: uriOptions
 forEachDatabase('coap/guard', ({ suite, get }) => {
   let ferry: Ferry;
   let peer: Peer;
-  const sockets = (): Array<[string, number]> => [['coap', ferry.coapAddress.port], ['download', ferry.downloadAddress.port]];
+  const sockets = (): Array<[string, number]> => [['coap', ferry.coapAddress!.port], ['download', ferry.downloadAddress!.port]];
   suite.before.each(async () => {
     ferry = await startTestFerry(get().db);
     peer = await Peer.open();
@@ -67,7 +67,7 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
   const alive = async (): Promise<void> => {
     const other = await Peer.open('127.0.0.9');
     try {
-      const answers = await other.exchange(ferry.coapAddress.port, register(`alive-${randomBytes(3).toString('hex')}`), 3000, (got) => got.some((a) => a.code === '2.01'));
+      const answers = await other.exchange(ferry.coapAddress!.port, register(`alive-${randomBytes(3).toString('hex')}`), 3000, (got) => got.some((a) => a.code === '2.01'));
       assert.ok(answers.some((a) => a.code === '2.01'), `a clean Register answered 2.01, got ${answers.map((a) => a.code).join(', ') || 'nothing'}`);
     } finally {
       await other.close();
@@ -76,8 +76,8 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
 
   suite('the 8-byte NON GET /rd with Observe, and its CON twin, on every path of both sockets: answered without Observe, the server lives (RFC 7641 §4.1)', async () => {
     const exact = Buffer.from('5001222260527264', 'hex');
-    peer.send(ferry.coapAddress.port, exact);
-    peer.send(ferry.downloadAddress.port, exact);
+    peer.send(ferry.coapAddress!.port, exact);
+    peer.send(ferry.downloadAddress!.port, exact);
     // Every variant at once (each with its own Message ID), then one look at what came back.
     const cons = new Map<number, string>();
     for (const [name, port] of sockets()) {
@@ -131,13 +131,13 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
       const n = await peer.exchange(port, generate({ confirmable: false, code: 'GET', messageId: 9, token: Buffer.from([1]), options: [...uriOptions('/rd'), critical] }));
       assert.is(n.length, 0, `${name}: a NON with it is rejected`);
     }
-    const ping = await peer.exchange(ferry.coapAddress.port, Buffer.from([0x40, 0, 0x33, 0x44]), 500);
+    const ping = await peer.exchange(ferry.coapAddress!.port, Buffer.from([0x40, 0, 0x33, 0x44]), 500);
     assert.equal(ping.map((a) => [a.reset, a.code, a.messageId]), [[true, '0.00', 0x3344]]);
-    assert.ok(ferry.coap.guard.stats.pings >= 1);
+    assert.ok(ferry.coap!.guard.stats.pings >= 1);
   });
 
   suite('Block1: a body past its limit is 4.13 with Size1, a block without its predecessors 4.08, never 5.00; reassembly memory stays bounded (RFC 7959 §2.9)', async () => {
-    const port = ferry.coapAddress.port;
+    const port = ferry.coapAddress!.port;
     const block1 = (num: number, more: boolean, size: number, token: Buffer) => con({
       code: 'POST', token, options: [...uriOptions('/rd', ['ep=b1', 'lwm2m=1.1']), { name: 'Block1', value: encodeBlock({ num, more, szx: Math.log2(size) - 4 }) }],
       payload: randomBytes(size),
@@ -152,7 +152,7 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     const short = con({ code: 'POST', options: [...uriOptions('/rd', ['ep=b1']), { name: 'Block1', value: encodeBlock({ num: 0, more: true, szx: 6 }) }], payload: randomBytes(10) });
     assert.equal((await peer.exchange(port, short)).map((a) => a.code), ['4.00']);
     // Many unfinished bodies with distinct tokens: 2.31 while they fit, then 4.13; held bytes stay within the bound.
-    const limit = ferry.coap.guard.block1!.limits;
+    const limit = ferry.coap!.guard.block1!.limits;
     const codes = new Map<string, number>();
     for (let i = 0; i < 400; i++) {
       peer.send(port, block1(0, true, 1024, randomBytes(8)));
@@ -163,7 +163,7 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     assert.ok((codes.get('2.31') ?? 0) > 0, 'bodies are taken while they fit');
     assert.ok((codes.get('4.13') ?? 0) > 0, `then refused with 4.13: ${JSON.stringify([...codes])}`);
     assert.not.ok([...codes.keys()].some((c) => c.startsWith('5.')));
-    assert.ok(ferry.coap.guard.block1!.heldBytes <= limit.perAddress, `${ferry.coap.guard.block1!.heldBytes} held`);
+    assert.ok(ferry.coap!.guard.block1!.heldBytes <= limit.perAddress, `${ferry.coap!.guard.block1!.heldBytes} held`);
     // A block past the largest request body: 4.13 with Size1 = that size (RFC 7252 §5.9.2.9).
     const past = await peer.exchange(port, block1(limit.maxBody / 1024, true, 1024, randomBytes(4)));
     assert.equal(past.map((a) => a.code), ['4.13']);
@@ -177,13 +177,13 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
   suite('a Size2 of 129 bytes on GET /fw (LwM2M socket) is ignored, not read as Infinity: it hung the server in one datagram (RFC 7252 §5.4.3)', async () => {
     // CON GET /fw/1, Size2 (28) = 129 bytes of 0xff: node-coap reads it as Infinity.
     const exact = Buffer.from(`40011234b266770131dd0474${'ff'.repeat(129)}`, 'hex');
-    const answers = await peer.exchange(ferry.coapAddress.port, exact);
+    const answers = await peer.exchange(ferry.coapAddress!.port, exact);
     assert.equal(answers.map((a) => a.code), ['4.01'], 'answered as without it: 4.01 with an Echo to an unproven address');
     await alive();
   });
 
   suite('an empty Block1 is block 0, the last, of 16 bytes (RFC 7252 §3.2, RFC 7959 §2.2): never 5.00', async () => {
-    const port = ferry.coapAddress.port;
+    const port = ferry.coapAddress!.port;
     // CON POST /rd/65tfFo0e with an empty Block1; NON GET with elective options 10 and 22 and an empty Block1.
     const update = await peer.exchange(port, Buffer.from('48026d26bdd5b5202a8c05d1b272640836357466466f3065d003', 'hex'));
     assert.equal(update.map((a) => a.code), ['4.04'], 'no such registration');
@@ -195,12 +195,12 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
       payload: Buffer.from('</1/0>,</3/0>'),
     }));
     assert.equal(register.filter((a) => !a.code.startsWith('0.')).map((a) => a.code), ['2.01'], 'registered (the Read of /3/0 that follows aside)');
-    assert.is(ferry.coap.guard.stats.handlerErrors, 0);
+    assert.is(ferry.coap!.guard.stats.handlerErrors, 0);
     await alive();
   });
 
   suite('the last Block1 block again under a new Message ID is 4.08, not 5.00; under its own it gets the same answer again (RFC 7252 §4.5, RFC 7959 §2.9.2)', async () => {
-    const port = ferry.coapAddress.port;
+    const port = ferry.coapAddress!.port;
     // A Register body in three 16-byte blocks (token aabbccdd, Message IDs 0x0100–0x0102), then the last block under 0x0200.
     const [b0, b1, b2, again] = [
       '44020100aabbccddb2726411283865703d626c6b2d31066c743d333030096c776d326d3d312e31c108ff3c2f3e3b72743d226f6d612e6c776d32',
@@ -218,11 +218,11 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     const retransmitted = await peer.exchange(port, blocks[2]!);
     assert.equal(retransmitted.filter((a) => !a.code.startsWith('0.')).map((a) => a.code), [piggybacked ? '2.01' : '4.08'], 'the last block retransmitted');
     assert.equal((await peer.exchange(port, again!)).filter((a) => !a.code.startsWith('0.')).map((a) => a.code), ['4.08'], 'the last block again under a new Message ID');
-    assert.is(ferry.coap.guard.stats.handlerErrors, 0);
+    assert.is(ferry.coap!.guard.stats.handlerErrors, 0);
     await alive();
   });
   suite('an answer to the server\'s Read with a Block1 of 4 bytes is rejected, an empty one read as 0: nothing throws behind the guard (RFC 7252 §5.4.3, §3.2)', async () => {
-    const port = ferry.coapAddress.port;
+    const port = ferry.coapAddress!.port;
     // Block1 (27): delta 13 + 14, 4 zero bytes; then delta 13 + 14, empty.
     for (const [i, block1] of ['d40e00000000', 'd00e'].entries()) {
       const answers = await peer.exchange(port, register(`answer-block1-${i}`), 800);
@@ -233,11 +233,11 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
       peer.send(port, Buffer.concat([head, read.token, Buffer.from(block1, 'hex')]));
     }
     await new Promise((r) => setTimeout(r, 300));
-    assert.is(ferry.coap.guard.stats.handlerErrors, 0);
+    assert.is(ferry.coap!.guard.stats.handlerErrors, 0);
     await alive();
   });
   suite('answers kept for duplicates are their bytes alone, at most a bound of them: a flood no longer grows the heap by 5 KB an answer (RFC 7252 §4.5)', async () => {
-    const port = ferry.coapAddress.port;
+    const port = ferry.coapAddress!.port;
     // CON GET /zz with token aabbccdd and Message ID n: answered 4.04, piggybacked.
     const get = (n: number): Buffer => Buffer.from(`4401${n.toString(16).padStart(4, '0')}aabbccddb27a7a`, 'hex');
     const first = await peer.exchange(port, get(1));
@@ -246,7 +246,7 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
       if (n % 50 === 0) await new Promise((r) => setTimeout(r, 20));
     }
     await new Promise((r) => setTimeout(r, 300));
-    const answers = (ferry.coap.server as unknown as { _lru: { max: number; size: number; values(): Iterable<Buffer & { sender?: unknown }> } })._lru;
+    const answers = (ferry.coap!.server as unknown as { _lru: { max: number; size: number; values(): Iterable<Buffer & { sender?: unknown }> } })._lru;
     assert.ok(answers.size >= 600 && answers.max <= 50_000, `${answers.size} answers kept, at most ${answers.max}`);
     assert.not.ok([...answers.values()].some((a) => a.sender !== undefined), 'an ACK is kept without its sender (and the request it holds)');
     // A duplicate still gets the very same answer.

@@ -50,7 +50,7 @@ forEachDatabase('hardware class from manufacturer-model', ({ suite, get }) => {
   suite.after(async () => { await sim?.stop(); await ferry.close(); });
 
   suite('a simulated device registers and its class is "Ferry Simulator/sim-1"', async () => {
-    sim = new SimDevice({ endpoint: 'hw-1', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 60, coap: { ackTimeoutMs: 300, maxRetransmit: 3 } });
+    sim = new SimDevice({ endpoint: 'hw-1', server: { host: '127.0.0.1', port: ferry.coapAddress!.port }, lifetime: 60, coap: { ackTimeoutMs: 300, maxRetransmit: 3 } });
     await sim.start();
     const device = await eventually(async () => {
       const d = await devices.findByEndpoint(get().db, 'hw-1');

@@ -29,7 +29,7 @@ forEachDatabase('coap/hostile device', ({ suite, get }) => {
   // before.each: the database is emptied before each test, after plain before hooks.
   suite.before.each(async () => {
     ferry = await startTestFerry(get().db, { requestTimeout: 2 });
-    good = new SimDevice({ endpoint: 'good-0', server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 60 });
+    good = new SimDevice({ endpoint: 'good-0', server: { host: '127.0.0.1', port: ferry.coapAddress!.port }, lifetime: 60 });
     await good.start();
     evil = await CoapEndpoint.bind({ bindAddress: '127.0.0.1' });
   });
@@ -39,7 +39,7 @@ forEachDatabase('coap/hostile device', ({ suite, get }) => {
     let current = GARBAGE[0]!;
     evil.onRequest((_req, reply) => reply({ code: '2.05', contentFormat: current[1], payload: current[2] }));
     const reg = await evil.request({
-      host: '127.0.0.1', port: ferry.coapAddress.port, method: 'POST', pathSegments: ['rd'],
+      host: '127.0.0.1', port: ferry.coapAddress!.port, method: 'POST', pathSegments: ['rd'],
       query: ['ep=evil-0', 'lt=60', 'lwm2m=1.1'], contentFormat: 40, payload: '</>;rt="oma.lwm2m";ct=11542,</3/0>',
     });
     assert.is(reg.code, '2.01');

@@ -30,7 +30,7 @@ forEachDatabase('coap/shared observations', ({ suite, get }) => {
 
   const call = (method: 'GET' | 'POST' | 'DELETE', url: string) => ferry.api.inject({ method, url: `/api/v1/devices/${url}` });
   const startSim = async (endpoint: string) => {
-    sim = new SimDevice({ endpoint, server: { host: '127.0.0.1', port: ferry.coapAddress.port }, lifetime: 60, coap: { ackTimeoutMs: 300 } });
+    sim = new SimDevice({ endpoint, server: { host: '127.0.0.1', port: ferry.coapAddress!.port }, lifetime: 60, coap: { ackTimeoutMs: 300 } });
     await sim.start();
     const d = await eventually(async () => { const x = await devices.findByEndpoint(get().db, endpoint); return x?.firmwareVersion ? x : undefined; }, 5000, 'inventory');
     return { endpoint, address: d.address!, port: d.port! };
@@ -54,7 +54,7 @@ forEachDatabase('coap/shared observations', ({ suite, get }) => {
 
     // A download that fails at once moves State 0 → 1 → 0: notifications the engine must still get.
     const before = engineValues.length;
-    const w = await ferry.api.inject({ method: 'PUT', url: '/api/v1/devices/obs-1/lwm2m/5/0/1', payload: { value: `coap://127.0.0.1:${ferry.downloadAddress.port}/fw/999` } });
+    const w = await ferry.api.inject({ method: 'PUT', url: '/api/v1/devices/obs-1/lwm2m/5/0/1', payload: { value: `coap://127.0.0.1:${ferry.downloadAddress!.port}/fw/999` } });
     assert.is(w.statusCode, 204, w.body);
     await eventually(() => (engineValues.slice(before).includes('1') ? true : undefined), 5000, 'a State notification to the engine');
 
@@ -95,7 +95,7 @@ forEachDatabase('coap/shared observations', ({ suite, get }) => {
       else reply({ code: '2.04' });
     });
     const register = () => raw!.request({
-      host: '127.0.0.1', port: ferry.coapAddress.port, method: 'POST', pathSegments: ['rd'],
+      host: '127.0.0.1', port: ferry.coapAddress!.port, method: 'POST', pathSegments: ['rd'],
       query: [`ep=${endpoint}`, `lt=${lifetime}`, 'lwm2m=1.0'], contentFormat: 40, payload: '</3/0>,</5/0>',
     });
     return register;

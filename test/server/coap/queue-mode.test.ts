@@ -24,7 +24,7 @@ forEachDatabase('coap/queue mode', ({ suite, get }) => {
       seen.push(`${req.method} /${req.pathSegments.join('/')}`);
       reply({ code: '2.05', contentFormat: 0, payload: `value of /${req.pathSegments.join('/')}` });
     });
-    const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
+    const server = { host: '127.0.0.1', port: ferry.coapAddress!.port };
     const reg = await device.request({
       ...server, method: 'POST', pathSegments: ['rd'], query: ['ep=q-1', 'lt=60', 'lwm2m=1.1', 'b=U', 'Q'],
       contentFormat: 40, payload: '</1/0>,</3/0>,</5/0>',
@@ -58,7 +58,7 @@ forEachDatabase('coap/queue mode', ({ suite, get }) => {
       seen.push(`${req.method} /${req.pathSegments.join('/')}`);
       reply({ code: '2.05', contentFormat: 0, payload: `value of /${req.pathSegments.join('/')}` });
     });
-    const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
+    const server = { host: '127.0.0.1', port: ferry.coapAddress!.port };
     const register = () => device.request({
       ...server, method: 'POST', pathSegments: ['rd'], query: ['ep=q-2', 'lt=60', 'b=UQ'], contentFormat: 40, payload: '</3/0>',
     });
@@ -82,7 +82,7 @@ forEachDatabase('coap/queue mode', ({ suite, get }) => {
   suite('a device that comes back from another port (a reboot behind NAT) gets the held request there', async () => {
     const oldSeen: string[] = [];
     device.onRequest((req, reply) => { oldSeen.push(`/${req.pathSegments.join('/')}`); reply({ code: '2.05', contentFormat: 0, payload: 'old' }); });
-    const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
+    const server = { host: '127.0.0.1', port: ferry.coapAddress!.port };
     const query = ['ep=q-4', 'lt=60', 'lwm2m=1.1', 'Q'];
     assert.is((await device.request({ ...server, method: 'POST', pathSegments: ['rd'], query, contentFormat: 40, payload: '</3/0>' })).code, '2.01');
     await sleep(1300);
@@ -100,7 +100,7 @@ forEachDatabase('coap/queue mode', ({ suite, get }) => {
 
   suite('a held request for a device that de-registers fails as cancelled', async () => {
     device.onRequest((_req, reply) => reply({ code: '2.05', contentFormat: 0, payload: '1' }));
-    const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
+    const server = { host: '127.0.0.1', port: ferry.coapAddress!.port };
     const reg = await device.request({
       ...server, method: 'POST', pathSegments: ['rd'], query: ['ep=q-3', 'lt=60', 'b=UQ'], contentFormat: 40, payload: '</3/0>',
     });
@@ -116,7 +116,7 @@ forEachDatabase('coap/queue mode', ({ suite, get }) => {
     await ferry.close();
     ferry = await startTestFerry(get().db, { queueAwake: 1, requestTimeout: 3, updateTimeout: 1 });
     device.onRequest((_req, reply) => reply({ code: '2.05', contentFormat: 0, payload: 'x' }));
-    const server = { host: '127.0.0.1', port: ferry.coapAddress.port };
+    const server = { host: '127.0.0.1', port: ferry.coapAddress!.port };
     const reg = await device.request({
       ...server, method: 'POST', pathSegments: ['rd'], query: ['ep=q-3', 'lt=60', 'lwm2m=1.1', 'b=UQ'], contentFormat: 40, payload: '</3/0>,</5/0>',
     });

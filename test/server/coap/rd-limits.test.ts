@@ -85,7 +85,7 @@ forEachDatabase('coap/rd limits', ({ suite, get }) => {
     return ferry;
   };
   const client = async (address?: string): Promise<Client> => {
-    const c = await Client.open(ferry!.coapAddress.port, address);
+    const c = await Client.open(ferry!.coapAddress!.port, address);
     clients.push(c);
     return c;
   };
@@ -157,7 +157,7 @@ forEachDatabase('coap/rd limits', ({ suite, get }) => {
     await start({ ...NO_LIMITS, registerLimitGlobal: { rate: 1 / 3, burst: 1 } });
     assert.is((await (await client()).register('first')).code, '2.01');
     const events: SimDeviceEvent[] = [];
-    const d = new SimDevice({ endpoint: 'later', server: { host: '127.0.0.1', port: ferry!.coapAddress.port }, lifetime: 60, log: (e) => events.push(e) });
+    const d = new SimDevice({ endpoint: 'later', server: { host: '127.0.0.1', port: ferry!.coapAddress!.port }, lifetime: 60, log: (e) => events.push(e) });
     try {
       await d.start();
       await eventually(() => (d.registered ? true : undefined), 20_000, 'the device registered');
@@ -271,6 +271,6 @@ forEachDatabase('coap/rd limits', ({ suite, get }) => {
     const purges = (await f.api.inject({ method: 'GET', url: '/api/v1/events?kind=device.purged' })).json().items as Array<{ data: { endpoints: string[] } }>;
     assert.equal(purges.flatMap((p) => p.data.endpoints).sort(), ['bye-1', 'gone-1']);
     // Back again: a new device under the old name, registered though unknown now.
-    assert.is((await exchange(f.coapAddress.port, { code: 'POST', options: [...uriOptions('/rd', ['ep=gone-1']), LINK_FORMAT], payload: Buffer.from('</3/0>') })).code, '2.01');
+    assert.is((await exchange(f.coapAddress!.port, { code: 'POST', options: [...uriOptions('/rd', ['ep=gone-1']), LINK_FORMAT], payload: Buffer.from('</3/0>') })).code, '2.01');
   });
 });

@@ -18,7 +18,7 @@ forEachDatabase('coap/rd', ({ suite, get }) => {
   suite.before(async () => { ferry = await startTestFerry(get().db, { requestTimeout: 1 }); });
   suite.after(async () => { await ferry.close(); });
 
-  const port = () => ferry.coapAddress.port;
+  const port = () => ferry.coapAddress!.port;
   const register = (query: string[], payload = LINKS, extra: { name: 'Content-Format'; value: Buffer }[] = [LINK_FORMAT]) =>
     exchange(port(), { code: 'POST', options: [...uriOptions('/rd', query), ...extra], payload });
   const device = async (endpoint: string) =>

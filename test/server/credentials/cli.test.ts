@@ -73,13 +73,30 @@ forEachDatabase('ferry credentials', ({ suite, get }) => {
     const imported = await cli(['import', at('batch.csv')]);
     assert.is(imported.code, 0, imported.stderr);
     assert.equal(JSON.parse(imported.stdout), { imported: 2 });
-    writeFileSync(at('bad.json'), JSON.stringify([{ endpoint: 'nobody', identity: 'id-9', key: 'cd'.repeat(16) }]));
-    oneLine(await cli(['import', at('bad.json')]), 1, /422 FERRY_CREDENTIALS_IMPORT: nothing imported: line 1: no device nobody/);
+    writeFileSync(at('bad.json'), JSON.stringify([{ endpoint: 'no\u0007body', identity: 'id-9', key: 'cd'.repeat(16) }]));
+    oneLine(await cli(['import', at('bad.json')]), 1, /422 FERRY_CREDENTIALS_IMPORT: nothing imported: line 1: the endpoint name contains a control character/);
     oneLine(await cli(['set', 'dev-2', 'id-1', '--key-file', at('k.hex')]), 1, /409 FERRY_PSK_IDENTITY_TAKEN/);
     assert.is((await cli(['rm', 'dev-1'])).code, 0);
     oneLine(await cli(['ls', 'dev-1']), 1, /404 FERRY_CREDENTIALS_NOT_FOUND/);
     assert.is((await cli(['set', 'dev-1', 'id-1'])).code, 2);
     assert.is((await cli(['frobnicate'])).code, 2);
     oneLine(await cli(['ls', 'dev-2'], 'fry_not-a-real-token-at-all-0123456789'), 1, /401 FERRY_UNAUTHORIZED/);
+  });
+
+  suite('set and import for endpoints that have never registered: their devices are made, provisioned', async () => {
+    const set = await cli(['set', 'factory-0001', 'f-0001', '--generate']);
+    assert.is(set.code, 0, set.stderr);
+    const key = JSON.parse(set.stdout).key as string;
+    assert.equal((await server.credentials.pskFor('f-0001'))!.current, Buffer.from(key, 'hex'));
+    writeFileSync(at('factory.json'), JSON.stringify([
+      { endpoint: 'factory-0002', identity: 'f-0002', key: '12'.repeat(16) }, { endpoint: 'factory-0003', identity: 'f-0003', key: '34'.repeat(16) }]));
+    const imported = await cli(['import', at('factory.json')]);
+    assert.is(imported.code, 0, imported.stderr);
+    assert.equal(JSON.parse(imported.stdout), { imported: 2 });
+    const ls = await cli(['ls', 'factory-0001', 'factory-0003']);
+    assert.is(ls.code, 0, ls.stderr);
+    assert.equal(ls.stdout.trim().split('\n').map((l) => JSON.parse(l).identity), ['f-0001', 'f-0003']);
+    const rows = await get().db.query<{ endpoint: string; status: string }>('SELECT endpoint, status FROM devices ORDER BY endpoint');
+    assert.equal(rows.rows.map((r) => [r.endpoint, r.status]), [['factory-0001', 'provisioned'], ['factory-0002', 'provisioned'], ['factory-0003', 'provisioned']]);
   });
 }, { only: 'pglite' });

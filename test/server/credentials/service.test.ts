@@ -8,7 +8,7 @@ import { CredentialService } from '../../../server/credentials/service.ts';
 import { SecretsKey } from '../../../server/credentials/secrets-key.ts';
 import { checkSecretsKey } from '../../../server/credentials/startup.ts';
 import { FerryError } from '../../../server/errors.ts';
-import { purgeLeftDevices } from '../../../server/store/devices.ts';
+import { findByEndpoint, purgeLeftDevices, setTags } from '../../../server/store/devices.ts';
 import { listEvents } from '../../../server/store/events.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { offlineDevice } from '../../helpers/devices.ts';
@@ -135,6 +135,32 @@ forEachDatabase('credentials service', ({ suite, get }) => {
     await db.query("UPDATE devices SET last_seen = now() - interval '2 days'");
     const purged = await purgeLeftDevices(db, { retentionSeconds: 3600 });
     assert.equal(purged.map((d) => d.endpoint), ['gone']);
+  });
+
+  suite('an endpoint that never registered: put makes its device, provisioned; rotate does not; a name a Register refuses is refused', async () => {
+    const { db } = get();
+    const svc = new CredentialService({ db, secretsKey: KEY });
+    await refusedWith(svc.rotate('factory-1', 'f-1', { generate: true }, 'test'), 'FERRY_DEVICE_NOT_FOUND');
+    await svc.put('factory-1', 'f-1', { key: hex(16, 1) }, 'test');
+    const device = (await findByEndpoint(db, 'factory-1'))!;
+    assert.is(device.status, 'provisioned');
+    assert.equal((await svc.pskFor('f-1'))!.deviceId, device.id);
+    await svc.rotate('factory-1', 'f-1', { key: hex(16, 2) }, 'test');
+    for (const [name, why] of [['', /must not be empty/], ['x'.repeat(256), /longer than 255 characters/], ['a\u0000b', /control character/], ['a\u009fb', /control character/]] as const) {
+      const err = await refusedWith(svc.put(name, 'f-2', { key: hex(16, 3) }, 'test'), 'FERRY_VALIDATION');
+      assert.match(err.message, why);
+    }
+    assert.is(await svc.pskFor('f-2'), undefined);
+    assert.is((await db.query('SELECT 1 FROM devices')).rows.length, 1, 'no device made for a refused name');
+    // Removing its credentials removes the device made for them; a tag keeps it.
+    await svc.put('factory-2', 'f-2', { key: hex(16, 4) }, 'test');
+    await setTags(db, 'factory-2', ['line-4']);
+    await svc.remove('factory-1', 'test');
+    await svc.remove('factory-2', 'test');
+    assert.is(await findByEndpoint(db, 'factory-1'), null);
+    assert.is((await findByEndpoint(db, 'factory-2'))!.status, 'provisioned');
+    assert.equal((await listEvents(db, { kindPrefix: 'device.' })).map((e) => [e.kind, e.endpoint]),
+      [['device.provisioned', 'factory-1'], ['device.provisioned', 'factory-2'], ['device.tags', 'factory-2'], ['device.unprovisioned', 'factory-1']]);
   });
 
   suite('a change through one service is seen by another on the same database', async () => {

@@ -15,7 +15,10 @@ import { Object5Device, type Object5Setup } from '../../helpers/object5-device.t
 
 export const ENDPOINT = 'dev-1';
 export const ADDRESS = { address: '192.0.2.10', port: 5683 };
-export const DOWNLOAD_BASE = 'coap://ferry.test:5683';
+export const DOWNLOAD_BASE = 'coap://ferry.test:5685';
+export const SECURE_DOWNLOAD_BASE = 'coaps://ferry.test:5686';
+/** The image's download name (/fw/<name>), fixed so the tables can name the Package URI. */
+export const DOWNLOAD_NAME = '0123456789abcdef0123456789abcdef';
 /** The image's bytes: three blocks of a push. */
 export const PACKAGE = Buffer.alloc(3000, 0x5a);
 
@@ -25,6 +28,8 @@ export interface Setup {
   queueMode?: boolean;
   /** Registered (default) or de-registered: no request goes out to a device that left. */
   registered?: boolean;
+  /** Registered over DTLS (Security Mode psk): its Package URI is coaps://. */
+  secure?: boolean;
   device?: Object5Setup;
 }
 
@@ -41,11 +46,13 @@ export async function bench(db: Db, s: Setup = {}): Promise<Bench> {
   const { device: row } = await devices.register(db, {
     endpoint: ENDPOINT, registrationId: `r-${ENDPOINT}`, lifetime: 300, lwm2mVersion: '1.1', binding: 'U', queueMode: s.queueMode ?? false,
     objectLinks: '</3/0>,</5/0>', objects: [{ objectId: 3, instances: [0] }, { objectId: 5, instances: [0], ...(s.object5 === '1.1' ? { version: '1.1' } : {}) }],
-    ...ADDRESS,
+    ...ADDRESS, ...(s.secure === true ? { securityMode: 'psk' as const } : {}),
   });
   await devices.setDeviceInfo(db, row.id, { manufacturer: 'Ferry tests', modelNumber: 'sim-1', hardwareVersion: null, firmwareVersion: '1.0.0', hardwareClass: 'sim-1' });
   if (s.registered === false) await devices.deregister(db, `r-${ENDPOINT}`);
-  const image = await insertFirmware(db, { version: '2.0.0', hardwareClass: 'sim-1', payload: PACKAGE });
+  const inserted = await insertFirmware(db, { version: '2.0.0', hardwareClass: 'sim-1', payload: PACKAGE });
+  await db.query('UPDATE firmware_images SET download_name = $1 WHERE id = $2', [DOWNLOAD_NAME, inserted.id]);
+  const image = { ...inserted, downloadName: DOWNLOAD_NAME };
   const device = new Object5Device(s.device);
   const activity = new DeviceActivity();
   return { row, image, device, activity, engine: engineOn(db, device, activity) };
@@ -54,7 +61,7 @@ export async function bench(db: Db, s: Setup = {}): Promise<Bench> {
 /** An engine of its own on the device: a second process, which follows nothing yet. */
 export function engineOn(db: Db, device: Object5Device, activity = new DeviceActivity()): UpdateEngine {
   return new UpdateEngine({
-    db, dm: device, activity, log: silentLogger(), downloadBase: DOWNLOAD_BASE, updateTimeoutSeconds: 60, pokeAfterSeconds: 5, nodeId: () => 'node-a',
+    db, dm: device, activity, log: silentLogger(), downloadBase: DOWNLOAD_BASE, secureDownloadBase: SECURE_DOWNLOAD_BASE, updateTimeoutSeconds: 60, pokeAfterSeconds: 5, nodeId: () => 'node-a',
     images: { get: async (id) => (await loadFirmwarePayload(db, id)) ?? undefined },
   });
 }

@@ -8,9 +8,9 @@ import type { UpdateRequest } from '../../../server/fota/engine.ts';
 import type { UpdateState } from '../../../server/fota/model.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import type { Object5Device } from '../../helpers/object5-device.ts';
-import { bench, DOWNLOAD_BASE, ENDPOINT, eventsOf, PACKAGE, type Setup } from './engine-kit.ts';
+import { bench, DOWNLOAD_BASE, DOWNLOAD_NAME, ENDPOINT, eventsOf, PACKAGE, SECURE_DOWNLOAD_BASE, type Setup } from './engine-kit.ts';
 
-const URI = `WRITE /5/0/1 "${DOWNLOAD_BASE}/fw/1"`;
+const URI = `WRITE /5/0/1 "${DOWNLOAD_BASE}/fw/${DOWNLOAD_NAME}"`;
 const PUSH = `WRITE /5/0/0 [${PACKAGE.length} bytes]`;
 const START = ['OBSERVE /5/0/3', 'OBSERVE /5/0/5', 'READ /5/0/9', 'READ /5/0/8', 'READ /5/0/3'];
 const START_V11 = [...START, 'READ /5/0/13 → 4.04'];
@@ -37,6 +37,11 @@ const cases: Case[] = [
     name: 'pull: Package URI, Downloading, Downloaded, Update, the new version read back',
     state: 'succeeded', requests: [...START, URI, ...INSTALL], events: PULLED,
     row: { resultCode: 1, reason: null, reportedVersion: '2.0.0', versionMismatch: false }, inventoryVersion: '2.0.0',
+  },
+  {
+    name: 'pull by a device registered over DTLS: a coaps:// Package URI, by the image\'s name',
+    setup: { secure: true },
+    state: 'succeeded', requests: [...START, `WRITE /5/0/1 "${SECURE_DOWNLOAD_BASE}/fw/${DOWNLOAD_NAME}"`, ...INSTALL], events: PULLED,
   },
   {
     name: 'pull, a device without Delivery Method or Protocol Support (Object 5 1.0)',

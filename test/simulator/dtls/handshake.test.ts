@@ -115,6 +115,42 @@ test('RFC 6347 §4.2.1: a HelloVerifyRequest makes the ClientHello go again with
   s.close();
 });
 
+/** A ServerHello record (epoch 0, message_seq 0) choosing CCM_8 with these extensions. */
+function serverHello(extensions: Array<[number, Buffer]>): Buffer {
+  const ext = Buffer.concat(extensions.map(([type, data]) => {
+    const h = Buffer.alloc(4);
+    h.writeUInt16BE(type, 0);
+    h.writeUInt16BE(data.length, 2);
+    return Buffer.concat([h, data]);
+  }));
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(ext.length);
+  const body = Buffer.concat([Buffer.from([0xfe, 0xfd]), Buffer.alloc(32, 7), Buffer.from([0, 0xc0, 0xa8, 0]), len, ext]);
+  return encodeRecord({ type: 22, version: 0xfefd, epoch: 0, seq: 0, fragment: handshakeMessage(HandshakeType.serverHello, 0, body) });
+}
+
+test('RFC 9146 §3: a connection_id the client did not offer fails the handshake; an offered one sets the CID for our records', async () => {
+  const clock = new ManualClock();
+  const plain = new DtlsSession(() => {}, opts(clock));
+  const failed = plain.start().then(() => undefined, (e: unknown) => e);
+  plain.receive(serverHello([[23, Buffer.alloc(0)], [54, Buffer.from([2, 0xaa, 0xbb])]]));
+  const err = (await failed) as DtlsError;
+  assert.instance(err, DtlsError);
+  assert.match(err.message, /connection_id/);
+
+  const offered = new DtlsSession(() => {}, { ...opts(clock), useCid: true });
+  void offered.start();
+  offered.receive(serverHello([[23, Buffer.alloc(0)], [54, Buffer.from([2, 0xaa, 0xbb])]]));
+  assert.equal(offered.peerCid, Buffer.from([0xaa, 0xbb]));
+  offered.close();
+
+  // A connection_id whose length byte does not match its data is malformed.
+  const bad = new DtlsSession(() => {}, { ...opts(clock), useCid: true });
+  const badEnd = bad.start().then(() => undefined, (e: unknown) => e);
+  bad.receive(serverHello([[23, Buffer.alloc(0)], [54, Buffer.from([5, 0xaa])]]));
+  assert.instance(await badEnd, DtlsError);
+});
+
 test('a fatal alert during the handshake fails it, named', async () => {
   const clock = new ManualClock();
   const s = new DtlsSession(() => {}, opts(clock));
