@@ -236,7 +236,7 @@ export class DtlsSocket extends EventEmitter {
     }
     const h = this.halfOpen.get(key);
     if (h !== undefined && h.hs.cid !== undefined && h.hs.cid.equals(cid)) {
-      h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo));
+      h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo)).catch((e: unknown) => { this.emit('error', e); });
       return;
     }
     this.stats.recordsDropped++;
