@@ -54,15 +54,24 @@ export function encodeRaw(r: RawRecord): Buffer {
   return Buffer.concat([head, r.fragment]);
 }
 
-/** The records of a datagram this side wrote (no CID); a tail that does not parse is dropped. */
-export function splitRaw(datagram: Buffer): RawRecord[] {
+/**
+ * The records of a datagram; a tls12_cid record's CID is `cidLength` bytes (RFC 9146 §4: the
+ * receiver knows it). A tail that does not parse is dropped.
+ */
+export function splitRaw(datagram: Buffer, cidLength = 0): RawRecord[] {
   const out: RawRecord[] = [];
   let off = 0;
   while (off + 13 <= datagram.length) {
-    const length = datagram.readUInt16BE(off + 11);
-    if (off + 13 + length > datagram.length) break;
-    out.push({ type: datagram[off]!, version: datagram.readUInt16BE(off + 1), epoch: datagram.readUInt16BE(off + 3), seq: datagram.readUIntBE(off + 5, 6), fragment: datagram.subarray(off + 13, off + 13 + length) });
-    off += 13 + length;
+    const c = datagram[off] === CT.cid ? cidLength : 0;
+    if (off + 13 + c > datagram.length) break;
+    const length = datagram.readUInt16BE(off + 11 + c);
+    const start = off + 13 + c;
+    if (start + length > datagram.length) break;
+    out.push({
+      type: datagram[off]!, version: datagram.readUInt16BE(off + 1), epoch: datagram.readUInt16BE(off + 3), seq: datagram.readUIntBE(off + 5, 6),
+      ...(c > 0 ? { cid: datagram.subarray(off + 11, off + 11 + c) } : {}), fragment: datagram.subarray(start, start + length),
+    });
+    off = start + length;
   }
   return out;
 }
@@ -135,12 +144,29 @@ export interface HelloDraft {
 export const SUITE = { CCM_8: 0xc0a8, CCM: 0xc0a4, SCSV: 0x00ff } as const;
 export const EXT = { ems: 23, cid: 54, reneg: 0xff01 } as const;
 
-/** What the simulator's client sends (simulator/dtls/handshake.ts), as fields. */
-export function genuineHello(random: Buffer, cookie: Buffer = Buffer.alloc(0)): HelloDraft {
-  return {
-    version: 0xfefd, random, sessionId: Buffer.alloc(0), cookie, suites: [SUITE.CCM_8, SUITE.CCM], compression: [0],
-    extensions: [{ type: EXT.ems, data: Buffer.alloc(0) }, { type: EXT.reneg, data: Buffer.from([0]) }],
-  };
+/** What the simulator's client sends (simulator/dtls/handshake.ts), as fields; with `offerCid`, RFC 9146 connection_id asking for that CID. */
+export function genuineHello(random: Buffer, cookie: Buffer = Buffer.alloc(0), offerCid?: Buffer): HelloDraft {
+  const extensions: Ext[] = [{ type: EXT.ems, data: Buffer.alloc(0) }, { type: EXT.reneg, data: Buffer.from([0]) }];
+  if (offerCid !== undefined) extensions.push({ type: EXT.cid, data: Buffer.concat([Buffer.from([offerCid.length]), offerCid]) });
+  return { version: 0xfefd, random, sessionId: Buffer.alloc(0), cookie, suites: [SUITE.CCM_8, SUITE.CCM], compression: [0], extensions };
+}
+
+/** The CID a ServerHello body gives in its connection_id extension (RFC 9146 §3), if it has one. */
+export function serverHelloCid(body: Buffer): Buffer | undefined {
+  let off = 2 + 32;
+  if (body.length < off + 1) return undefined;
+  off += 1 + body[off]! + 3; // session_id, cipher_suite, compression_method
+  if (body.length < off + 2) return undefined;
+  const end = Math.min(body.length, off + 2 + body.readUInt16BE(off));
+  off += 2;
+  while (off + 4 <= end) {
+    const type = body.readUInt16BE(off);
+    const len = body.readUInt16BE(off + 2);
+    const data = body.subarray(off + 4, off + 4 + len);
+    if (type === EXT.cid && data.length >= 1) return Buffer.from(data.subarray(1, 1 + data[0]!));
+    off += 4 + len;
+  }
+  return undefined;
 }
 
 const u16 = (n: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(n & 0xffff); return b; };
@@ -156,6 +182,12 @@ export function encodeHello(h: HelloDraft): Buffer {
   }
   if (h.trailing) parts.push(h.trailing);
   return Buffer.concat(parts);
+}
+
+/** The CID a hello asks for in a well-formed connection_id extension (RFC 9146 §3), if it offers one. */
+export function offersCid(h: HelloDraft): Buffer | undefined {
+  const e = (h.extensions ?? []).find((x) => x.type === EXT.cid && x.length === undefined);
+  return e !== undefined && e.data.length >= 1 && e.data.length === 1 + e.data[0]! ? e.data.subarray(1) : undefined;
 }
 
 /** Whether the server, if it takes this hello, derives its master secret the RFC 7627 way. */

@@ -12,9 +12,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { parse } from 'coap-packet';
 import { openRecord, sealRecord, type RecordCipher } from '../../simulator/dtls/ccm.ts';
 import { extendedMasterSecret, finishedVerifyData, masterSecret, pskPremaster, sha256, trafficKeys } from '../../simulator/dtls/prf.ts';
-import { aeadAdditionalData } from '../../simulator/dtls/record.ts';
+import { aeadAdditionalData, cidAdditionalData, innerPlaintext, readInnerPlaintext } from '../../simulator/dtls/record.ts';
 import { DtlsSession } from '../../simulator/dtls/session.ts';
-import { CT, HT, MAX_SEQ, encodeHello, encodeRaw, genuineHello, parseFragments, splitRaw, wholeMessage } from './sockets-dtls-mutate.ts';
+import { CT, HT, MAX_SEQ, encodeHello, encodeRaw, genuineHello, parseFragments, serverHelloCid, splitRaw, wholeMessage } from './sockets-dtls-mutate.ts';
 
 export interface SessionKeys {
   /** The client's write side (what the server opens). */
@@ -23,6 +23,8 @@ export interface SessionKeys {
   read: RecordCipher;
   /** The master secret (for the Finished messages). */
   master: Buffer;
+  /** The CID the server gave us for our records (RFC 9146 §3): they go as tls12_cid with it. */
+  cid?: Buffer;
 }
 
 export interface Templates {
@@ -36,6 +38,8 @@ export interface Templates {
   cookie: Buffer;
   /** The client random of that hello (a hello with it and the cookie passes the cookie check from this port). */
   random: Buffer;
+  /** Whether that hello offered connection_id (an empty CID of ours). */
+  useCid: boolean;
 }
 
 /** What a handshake's key derivation needs: the transcript up to ClientKeyExchange, the randoms. */
@@ -50,15 +54,29 @@ export function clientFinished(keys: SessionKeys, transcript: Buffer[]): Buffer 
   return finishedVerifyData(keys.master, 'client', sha256(Buffer.concat(transcript)));
 }
 
-/** Seals `content` as an epoch-`epoch` record of `type` (AAD of RFC 5246 §6.2.3.3 with the header's own fields). */
-export function seal(cipher: RecordCipher, type: number, content: Buffer, seq: number, epoch = 1, version = 0xfefd): Buffer {
+/**
+ * Seals `content` as an epoch-`epoch` record of `type` (AAD of RFC 5246 §6.2.3.3 with the header's
+ * own fields); with `cid`, as a tls12_cid record (RFC 9146 §4, the real type inside, AAD of §5).
+ */
+export function seal(cipher: RecordCipher, type: number, content: Buffer, seq: number, epoch = 1, version = 0xfefd, cid?: Buffer): Buffer {
+  if (cid !== undefined && cid.length > 0) {
+    const inner = innerPlaintext(content, type);
+    const aad = cidAdditionalData(epoch, seq, version, cid, inner.length);
+    return encodeRaw({ type: CT.cid, version, epoch, seq, cid, fragment: sealRecord(cipher, epoch, seq, aad, inner) });
+  }
   const aad = aeadAdditionalData(epoch, seq, type, version, content.length);
   return encodeRaw({ type, version, epoch, seq, fragment: sealRecord(cipher, epoch, seq, aad, content) });
 }
 
-/** Opens a protected record from the server; undefined if it does not authenticate. */
-export function openFrom(cipher: RecordCipher, rec: { type: number; version: number; epoch: number; seq: number; fragment: Buffer }): Buffer | undefined {
-  return openRecord(cipher, rec.fragment, (n) => aeadAdditionalData(rec.epoch, rec.seq, rec.type, rec.version, n));
+/** Opens a protected record from the server (a tls12_cid one too): its real type and content, or undefined if it does not authenticate. */
+export function openFrom(cipher: RecordCipher, rec: { type: number; version: number; epoch: number; seq: number; cid?: Buffer; fragment: Buffer }): { type: number; content: Buffer } | undefined {
+  if (rec.cid !== undefined) {
+    const cid = rec.cid;
+    const inner = openRecord(cipher, rec.fragment, (n) => cidAdditionalData(rec.epoch, rec.seq, rec.version, cid, n));
+    return inner === undefined ? undefined : readInnerPlaintext(inner);
+  }
+  const content = openRecord(cipher, rec.fragment, (n) => aeadAdditionalData(rec.epoch, rec.seq, rec.type, rec.version, n));
+  return content === undefined ? undefined : { type: rec.type, content };
 }
 
 export class FuzzPeer {
@@ -72,6 +90,8 @@ export class FuzzPeer {
   private capture: Buffer[] | undefined;
   keys: SessionKeys | undefined;
   templates: Templates | undefined;
+  /** The length of the CID the server puts on its records to us (one we asked for; 0: none). */
+  ownCidLength = 0;
   /** The next epoch-1 sequence number of ours (past the simulator's). */
   writeSeq = 0;
   /** The next epoch-0 sequence number of ours. */
@@ -133,11 +153,11 @@ export class FuzzPeer {
    * A whole handshake with the simulator's client; the flights become this peer's templates and
    * the keys are worked out of what it saw. Returns the client session (established), or throws.
    */
-  async handshake(identity: Buffer, psk: Buffer, timeoutMs = 8000): Promise<DtlsSession> {
+  async handshake(identity: Buffer, psk: Buffer, useCid = false, timeoutMs = 8000): Promise<DtlsSession> {
     const sent: Buffer[] = [];
     const got: Buffer[] = [];
     const s = new DtlsSession((d) => { sent.push(d); this.socket.send(d, this.serverPort, '127.0.0.1'); },
-      { psk, identity, initialTimeoutMs: 400, maxRetransmits: 5 });
+      { psk, identity, useCid, initialTimeoutMs: 400, maxRetransmits: 5 });
     this.capture = got;
     this.session = s;
     let timer: NodeJS.Timeout | undefined;
@@ -152,7 +172,7 @@ export class FuzzPeer {
       clearTimeout(timer);
       this.capture = undefined;
     }
-    this.learn(sent, got, psk, s.tagLength);
+    this.learn(sent, got, psk, s.tagLength, useCid);
     return s;
   }
 
@@ -161,7 +181,7 @@ export class FuzzPeer {
     this.session = undefined;
   }
 
-  private learn(sent: Buffer[], got: Buffer[], psk: Buffer, tagLength: number): void {
+  private learn(sent: Buffer[], got: Buffer[], psk: Buffer, tagLength: number, useCid: boolean): void {
     const hellos = sent.filter((d) => splitRaw(d).some((r) => r.type === CT.handshake && r.epoch === 0 && r.fragment[0] === HT.clientHello));
     const finishFlight = sent.find((d) => splitRaw(d).some((r) => r.type === CT.handshake && r.epoch === 0 && r.fragment[0] === HT.clientKeyExchange));
     const cookieHello = hellos.at(-1);
@@ -181,36 +201,52 @@ export class FuzzPeer {
     if (!sh) throw new Error('no ServerHello seen');
     const transcript = [wholeMessage(HT.clientHello, ch.messageSeq, ch.body), ...flight.map(([seq, m]) => wholeMessage(m.msgType, seq, m.body)), wholeMessage(HT.clientKeyExchange, cke.messageSeq, cke.body)];
     const random = ch.body.subarray(2, 34);
-    const keys = deriveKeys(psk, transcript, random, sh[1].body.subarray(2, 34), true, tagLength);
+    const cid = useCid ? serverHelloCid(sh[1].body) : undefined;
+    const keys: SessionKeys = { ...deriveKeys(psk, transcript, random, sh[1].body.subarray(2, 34), true, tagLength), ...(cid ? { cid } : {}) };
     // The server's Finished must open with the keys worked out: otherwise the fuzzer's sealed records would be noise.
     const finished = got.flatMap(splitRaw).find((r) => r.type === CT.handshake && r.epoch === 1);
     if (!finished || openFrom(keys.read, finished) === undefined) throw new Error('the keys worked out of the handshake do not open the server\'s Finished');
     const cookieLength = ch.body[2 + 32 + 1 + ch.body[34]!]!;
     const cookie = Buffer.from(ch.body.subarray(2 + 32 + 1 + ch.body[34]! + 1, 2 + 32 + 1 + ch.body[34]! + 1 + cookieLength));
     // The mutator rebuilds this hello from its fields (a valid cookie for this port): it must come out the same.
-    if (!encodeHello(genuineHello(random, cookie)).equals(ch.body)) throw new Error('the simulator\'s ClientHello is not the one genuineHello() writes');
+    if (!encodeHello(genuineHello(random, cookie, useCid ? Buffer.alloc(0) : undefined)).equals(ch.body)) throw new Error('the simulator\'s ClientHello is not the one genuineHello() writes');
     this.keys = keys;
-    this.templates = { hello: hellos[0]!, cookieHello, finishFlight, cookie, random: Buffer.from(random) };
+    this.ownCidLength = 0; // the simulator asks for an empty CID
+    this.templates = { hello: hellos[0]!, cookieHello, finishFlight, cookie, random: Buffer.from(random), useCid };
     // The simulator used a few epoch-1 numbers (its Finished, retransmissions); ours start past them.
     this.writeSeq = 32;
     this.plainSeq = 16;
   }
 
-  /** A protected record of ours with the session's keys and the next (or a given) sequence number. */
-  seal(type: number, content: Buffer, seq?: number, epoch = 1, version = 0xfefd): Buffer {
+  /**
+   * A protected record of ours with the session's keys and the next (or a given) sequence number;
+   * in the tls12_cid format when the session has a CID, unless `cid` says otherwise (null: the plain
+   * format anyway; a buffer: that CID instead of the session's).
+   */
+  seal(type: number, content: Buffer, seq?: number, epoch = 1, version = 0xfefd, cid?: Buffer | null): Buffer {
     if (!this.keys) throw new Error('no session keys');
     const n = seq ?? this.writeSeq++;
-    return seal(this.keys.write, type, content, Math.min(n, MAX_SEQ), epoch, version);
+    return seal(this.keys.write, type, content, Math.min(n, MAX_SEQ), epoch, version, cid === null ? undefined : cid ?? this.keys.cid);
   }
 
-  /** Reads the server's protected application data (CoAP answers) with the current keys. */
+  /** Reads the server's protected application data (CoAP answers) with the current keys, and plain CoAP answers. */
   private observe(msg: Buffer): void {
+    const first = msg[0] ?? 0;
+    if (first >= 64 && first <= 127) {
+      // A plain CoAP answer (to CoAP sent in the clear on the DTLS port).
+      let code: string;
+      try { code = `plain ${parse(msg).code}`; } catch { code = 'plain unparsable'; }
+      this.answers[code] = (this.answers[code] ?? 0) + 1;
+      if (code.startsWith('plain 5.')) this.fiveXx.push({ code, hex: msg.toString('hex') });
+      return;
+    }
     const keys = this.keys;
     if (!keys) return;
-    for (const r of splitRaw(msg)) {
-      if (r.epoch !== 1 || r.type !== CT.appData) continue;
-      const content = openFrom(keys.read, r);
-      if (content === undefined) continue;
+    for (const r of splitRaw(msg, this.ownCidLength)) {
+      if (r.epoch !== 1 || (r.type !== CT.appData && r.type !== CT.cid)) continue;
+      const opened = openFrom(keys.read, r);
+      if (opened === undefined || opened.type !== CT.appData) continue;
+      const content = opened.content;
       let code: string;
       try { code = parse(content).code; } catch { code = 'unparsable'; }
       this.answers[code] = (this.answers[code] ?? 0) + 1;

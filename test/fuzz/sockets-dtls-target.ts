@@ -1,0 +1,214 @@
+/**
+ * What the DTLS socket fuzzer (sockets-dtls.ts) aims at, in this process so the layer's counts and
+ * 'error' events can be watched:
+ *
+ * - ferry: a whole Ferry (startFerry) with its coaps sockets, as `ferry serve` runs it, the devices'
+ *   keys provisioned through the API; the fuzz hits the LwM2M coaps socket, and the check is a clean
+ *   Register of a provisioned device over a new DTLS session (2.01);
+ * - layer: a DtlsSocket alone with the real PSK look-up (CredentialService) and a node-coap Server
+ *   answering GET /ping, with small caps and a short handshake timeout, so a run can also show every
+ *   half-open handshake expiring; the check is GET /ping (2.05).
+ *
+ * Both on PGlite, or on PostgreSQL when DATABASE_URL is set.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Server, type IncomingMessage, type OutgoingMessage } from 'coap';
+import { generate, parse, type Packet } from 'coap-packet';
+import { pino } from 'pino';
+import { CredentialService } from '../../server/credentials/service.ts';
+import { SecretsKey, newSecretsKeyText } from '../../server/credentials/secrets-key.ts';
+import { DtlsSocket } from '../../server/dtls/socket.ts';
+import { startFerry } from '../../server/main.ts';
+import { openTestDatabase, type TestDb } from '../helpers/db.ts';
+import { offlineDevice } from '../helpers/devices.ts';
+import { injectAsAdmin, testConfig } from '../helpers/ferry.ts';
+import { FuzzPeer } from './sockets-dtls-peer.ts';
+
+export type TargetKind = 'ferry' | 'layer';
+
+/** The devices with keys: the fuzz sources and the checks shake hands as them. */
+export const DEVICES = [
+  { endpoint: 'fuzz-dtls-1', identity: 'fuzz-id-1', key: randomBytes(16) },
+  { endpoint: 'fuzz-dtls-2', identity: 'fuzz-id-2', key: randomBytes(32) },
+] as const;
+
+export interface Target {
+  kind: TargetKind;
+  dtls: DtlsSocket;
+  port: number;
+  caps: { sessions: number; halfOpen: number };
+  /** When the layer forgets an unfinished handshake (ms): the run waits this long to see none left; undefined: too long to wait. */
+  handshakeMs: number | undefined;
+  /** Requests that reached CoAP without a DTLS session's identity (the layer target sees each request). */
+  withoutIdentity: string[];
+  /** 'error' events, uncaught errors of the stack, error lines in the server's log: each with the datagram being read. */
+  errors: string[];
+  /** CoAP requests seen (layer), or DTLS application records delivered (ferry). */
+  requests(): number;
+  /** The check's request and what a clean answer is. */
+  checkRequest(): { packet: Packet; ok: (code: string) => boolean; what: string };
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Watches the layer: 'error' events, blamed on the datagram being read (a listener ahead of the layer's own notes it). */
+function watch(dtls: DtlsSocket, errors: string[]): { blame: (what: string, e: unknown) => void } {
+  let current: string | undefined;
+  dtls.socket.prependListener('message', (msg: Buffer, rinfo: RemoteInfo) => { current = `${rinfo.port} ${msg.toString('hex')}`; });
+  const blame = (what: string, e: unknown): void => {
+    errors.push(`${what}: ${e instanceof Error ? (e.stack ?? e.message).split('\n').slice(0, 6).join(' | ') : String(e)}; reading ${current ?? '(nothing)'}`);
+  };
+  dtls.on('error', (e: unknown) => blame('DtlsSocket error event', e));
+  return { blame };
+}
+
+export async function startTarget(kind: TargetKind): Promise<Target> {
+  const database: TestDb = await openTestDatabase(process.env['DATABASE_URL'] ? 'pg' : 'pglite');
+  try {
+    return kind === 'ferry' ? await ferryTarget(database) : await layerTarget(database);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}
+
+async function ferryTarget(database: TestDb): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-fuzz-dtls-'));
+  const keyFile = join(dir, 'secrets.key');
+  writeFileSync(keyFile, newSecretsKeyText(), { mode: 0o600 });
+  const errors: string[] = [];
+  // The server's log: a line at level error (50) or above is a finding.
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.length === 0) continue;
+        try { if ((JSON.parse(line) as { level?: number }).level! >= 50) errors.push(`server log: ${line.slice(0, 1500)}`); } catch { errors.push(`server log (not JSON): ${line.slice(0, 300)}`); }
+      }
+      done();
+    },
+  });
+  const ferry = await startFerry(testConfig({ secretsKeyFile: keyFile, security: 'psk', downloadRate: 0 }), { log: pino({ level: 'warn' }, sink), db: database.db, sweepMs: 200 });
+  injectAsAdmin(ferry.api);
+  const close = async (): Promise<void> => {
+    await ferry.close();
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const d of DEVICES) {
+      const put = await ferry.api.inject({ method: 'PUT', url: `/api/v1/devices/${d.endpoint}/credentials`, payload: { identity: d.identity, key: d.key.toString('hex') } });
+      if (put.statusCode !== 200) throw new Error(`provisioning ${d.endpoint}: ${put.statusCode} ${put.body}`);
+    }
+    const dtls = ferry.coaps?.dtls;
+    if (!dtls || !ferry.coapsAddress) throw new Error('the server has no coaps socket');
+    watch(dtls, errors);
+    let delivered = 0;
+    dtls.on('message', () => { delivered++; });
+    const d = DEVICES[0];
+    return {
+      kind: 'ferry', dtls, port: ferry.coapsAddress.port, caps: { sessions: 100_000, halfOpen: 1000 }, handshakeMs: undefined, withoutIdentity: [], errors,
+      requests: () => delivered,
+      checkRequest: () => ({
+        what: `Register of ${d.endpoint}`, ok: (code) => code === '2.01',
+        packet: {
+          code: 'POST', payload: Buffer.from('</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>,</5/0>'),
+          options: [{ name: 'Uri-Path', value: Buffer.from('rd') }, { name: 'Content-Format', value: Buffer.from([40]) },
+            ...[`ep=${d.endpoint}`, 'lt=300', 'lwm2m=1.1', 'b=U'].map((q) => ({ name: 'Uri-Query' as const, value: Buffer.from(q) }))],
+        },
+      }),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function layerTarget(database: TestDb): Promise<Target> {
+  const svc = new CredentialService({ db: database.db, secretsKey: new SecretsKey(randomBytes(32)) });
+  for (const d of DEVICES) {
+    await offlineDevice(database.db, d.endpoint);
+    await svc.put(d.endpoint, d.identity, { key: d.key.toString('hex') }, 'fuzz');
+  }
+  const socket: Socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const caps = { sessions: 64, halfOpen: 32 };
+  const handshakeMs = 3000;
+  const dtls = new DtlsSocket({
+    socket, identityHint: Buffer.from('ferry'), maxSessions: caps.sessions, maxHalfOpen: caps.halfOpen, handshakeMs, retransmitMs: 1000, idleMs: 60_000,
+    // The look-up as the server makes it (server/main.ts): the identity's current key, else the one a rotation replaced.
+    pskFor: async (identity) => {
+      const found = await svc.pskFor(identity.toString('utf8'));
+      return found?.current ?? found?.previous ?? undefined;
+    },
+  });
+  const errors: string[] = [];
+  const withoutIdentity: string[] = [];
+  const { blame } = watch(dtls, errors);
+  const server = new Server({ piggybackReplyMs: 50 });
+  server.on('error', (e: unknown) => blame('CoAP server error event', e));
+  server.listen(dtls as unknown as Socket);
+  let requests = 0;
+  server.on('request', (req: IncomingMessage, res: OutgoingMessage) => {
+    requests++;
+    if (dtls.identityOf(req.rsinfo.address, req.rsinfo.port) === undefined) withoutIdentity.push(`${req.rsinfo.port} ${req.method} ${req.url}`);
+    if (req.method === 'GET' && req.url === '/ping') { res.code = '2.05'; res.end('pong'); return; }
+    res.code = '4.04';
+    res.end();
+  });
+  return {
+    kind: 'layer', dtls, port: socket.address().port, caps, handshakeMs, withoutIdentity, errors,
+    requests: () => requests,
+    checkRequest: () => ({ what: 'GET /ping', ok: (code) => code === '2.05', packet: { code: 'GET', options: [{ name: 'Uri-Path', value: Buffer.from('ping') }] } }),
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => dtls.close(() => resolve()));
+      await database.close();
+    },
+  };
+}
+
+/**
+ * The check: a genuine handshake from a new port and the target's check request over it, answered
+ * as a clean client expects (the server's own requests to the device are answered 4.04); the session
+ * is closed with close_notify. Undefined when it went as it should, else what went wrong.
+ */
+export async function check(target: Target): Promise<string | undefined> {
+  const peer = await FuzzPeer.open(target.port);
+  try {
+    const d = DEVICES[0];
+    let s;
+    try { s = await peer.handshake(Buffer.from(d.identity), d.key); } catch (e) { return `handshake from port ${peer.port}: ${(e as Error).message}`; }
+    const session = s;
+    const token = randomBytes(4);
+    const { packet, ok, what } = target.checkRequest();
+    const answer = new Promise<Buffer | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 5000);
+      session.onData = (data) => {
+        let p;
+        try { p = parse(data); } catch { return; }
+        if (p.code.startsWith('0.') && p.code !== '0.00' && p.confirmable) {
+          session.sendApplicationData(generate({ ack: true, code: '4.04', messageId: p.messageId, token: p.token }));
+          return;
+        }
+        if (p.token.equals(token)) { clearTimeout(timer); resolve(data); }
+      };
+    });
+    session.sendApplicationData(generate({ ...packet, confirmable: true, messageId: randomBytes(2).readUInt16BE(0), token }));
+    const a = await answer;
+    session.close();
+    await sleep(20); // the close_notify leaves before the socket closes, and the server forgets the session
+    if (a === undefined) return `${what} from port ${peer.port}: no answer`;
+    const code = parse(a).code;
+    if (!ok(code)) return `${what} from port ${peer.port}: ${code} (${a.toString('hex')})`;
+    return undefined;
+  } finally {
+    await peer.close();
+  }
+}
