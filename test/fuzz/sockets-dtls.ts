@@ -64,6 +64,8 @@ export interface DtlsFuzzReport {
   passersBy: number;
   /** Records of CID sessions sent from another source's address (RFC 9146 §6). */
   elsewhere: number;
+  /** This process's JavaScript heap in use (server and fuzzer alike), MB: after setup, and the largest at a check. */
+  heapMb: { start: number; max: number };
   checks: number;
   checksPassed: number;
   /** The DtlsSocket's stats at the end, and the largest counts seen. */
@@ -407,7 +409,7 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
   const checkEvery = o.checkEvery ?? 250;
   const failures: string[] = [];
   const report: DtlsFuzzReport = {
-    target: o.target, seed: o.seed, sent: 0, scripts: { run: 0, cookie: 0, flight: 0, established: 0 }, rehandshakes: 0, rehandshakeRetries: 0, passersBy: 0, elsewhere: 0, checks: 0, checksPassed: 0,
+    target: o.target, seed: o.seed, sent: 0, scripts: { run: 0, cookie: 0, flight: 0, established: 0 }, rehandshakes: 0, rehandshakeRetries: 0, passersBy: 0, elsewhere: 0, heapMb: { start: 0, max: 0 }, checks: 0, checksPassed: 0,
     stats: {}, maxCounts: { sessions: 0, halfOpen: 0 }, caps: { sessions: 0, halfOpen: 0 }, answers: {}, requests: 0, failures, ms: 0,
   };
   const uncaught: string[] = [];
@@ -443,7 +445,10 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
       if (s.history.length > 32) s.history.splice(0, 16);
       await s.peer.send(d);
     };
+    const heapMb = (): number => Math.round(process.memoryUsage().heapUsed / 1024 / 102.4) / 10;
+    report.heapMb = { start: heapMb(), max: heapMb() };
     const findings = (at: string): void => {
+      report.heapMb.max = Math.max(report.heapMb.max, heapMb());
       const c = target.dtls.counts;
       report.maxCounts.sessions = Math.max(report.maxCounts.sessions, c.sessions);
       report.maxCounts.halfOpen = Math.max(report.maxCounts.halfOpen, c.halfOpen);
@@ -556,7 +561,7 @@ export function describeDtlsReport(r: DtlsFuzzReport): string[] {
   const lines = [
     `sockets-dtls (${r.target}): ${r.sent} datagrams (seed ${r.seed}), checks ${r.checksPassed}/${r.checks}, ${r.rehandshakes} genuine re-handshakes of the fuzz sources (${r.rehandshakeRetries} on a retry), ${(r.ms / 1000).toFixed(1)} s`,
     `sockets-dtls: scripted handshakes ${r.scripts.run}, passers-by ${r.passersBy}, CID records from elsewhere ${r.elsewhere}, cookie ${r.scripts.cookie}, server flight ${r.scripts.flight}, completed ${r.scripts.established}; CoAP requests ${r.requests}; answers ${Object.entries(r.answers).sort().map(([k, v]) => `${k}:${v}`).join(' ')}`,
-    `sockets-dtls: max sessions ${r.maxCounts.sessions}/${r.caps.sessions}, max half-open ${r.maxCounts.halfOpen}/${r.caps.halfOpen}; stats ${Object.entries(r.stats).map(([k, v]) => `${k}:${v}`).join(' ')}`,
+    `sockets-dtls: max sessions ${r.maxCounts.sessions}/${r.caps.sessions}, max half-open ${r.maxCounts.halfOpen}/${r.caps.halfOpen}, JS heap ${r.heapMb.start} → at most ${r.heapMb.max} MB; stats ${Object.entries(r.stats).map(([k, v]) => `${k}:${v}`).join(' ')}`,
     `sockets-dtls: ${r.failures.length} failures`,
   ];
   for (const f of r.failures.slice(0, 30)) lines.push(`  FAIL ${f}`);
