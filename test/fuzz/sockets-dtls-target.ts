@@ -3,8 +3,10 @@
  * 'error' events can be watched:
  *
  * - ferry: a whole Ferry (startFerry) with its coaps sockets, as `ferry serve` runs it, the devices'
- *   keys provisioned through the API; the fuzz hits the LwM2M coaps socket, and the check is a clean
- *   Register of a provisioned device over a new DTLS session (2.01);
+ *   keys provisioned through the API; the fuzz hits both DTLS sockets, the LwM2M one (its check: a
+ *   clean Register of a provisioned device over a new DTLS session, 2.01) and the firmware download
+ *   one (its check: a GET of a firmware name that does not exist over a new session, 4.04 from the
+ *   download handler: nothing is being updated, so no name is this device's to fetch);
  * - layer: a DtlsSocket alone with the real PSK look-up (CredentialService) and a node-coap Server
  *   answering GET /ping, with small caps and a short handshake timeout, so a run can also show every
  *   half-open handshake expiring; the check is GET /ping (2.05).
@@ -37,11 +39,21 @@ export const DEVICES = [
   { endpoint: 'fuzz-dtls-2', identity: 'fuzz-id-2', key: randomBytes(32) },
 ] as const;
 
-export interface Target {
-  kind: TargetKind;
+/** One DTLS socket of the target. */
+export interface Surface {
+  name: string;
   dtls: DtlsSocket;
   port: number;
   caps: { sessions: number; halfOpen: number };
+  /** Whether LwM2M Registers belong here (the fuzz sources register their device after each handshake). */
+  registers: boolean;
+  /** The check's request and what a clean answer is. */
+  checkRequest(): { packet: Packet; ok: (code: string) => boolean; what: string };
+}
+
+export interface Target {
+  kind: TargetKind;
+  surfaces: Surface[];
   /** When the layer forgets an unfinished handshake (ms): the run waits this long to see none left; undefined: too long to wait. */
   handshakeMs: number | undefined;
   /** Requests that reached CoAP without a DTLS session's identity (the layer target sees each request). */
@@ -50,8 +62,6 @@ export interface Target {
   errors: string[];
   /** CoAP requests seen (layer), or DTLS application records delivered (ferry). */
   requests(): number;
-  /** The check's request and what a clean answer is. */
-  checkRequest(): { packet: Packet; ok: (code: string) => boolean; what: string };
   close(): Promise<void>;
 }
 
@@ -105,24 +115,35 @@ async function ferryTarget(database: TestDb): Promise<Target> {
       const put = await ferry.api.inject({ method: 'PUT', url: `/api/v1/devices/${d.endpoint}/credentials`, payload: { identity: d.identity, key: d.key.toString('hex') } });
       if (put.statusCode !== 200) throw new Error(`provisioning ${d.endpoint}: ${put.statusCode} ${put.body}`);
     }
-    const dtls = ferry.coaps?.dtls;
-    if (!dtls || !ferry.coapsAddress) throw new Error('the server has no coaps socket');
-    watch(dtls, errors);
+    const lwm2m = ferry.coaps?.dtls;
+    const download = ferry.secureDownload?.dtls;
+    if (!lwm2m || !ferry.coapsAddress || !download || !ferry.secureDownloadAddress) throw new Error('the server has not both coaps sockets');
     let delivered = 0;
-    dtls.on('message', () => { delivered++; });
+    for (const dtls of [lwm2m, download]) {
+      watch(dtls, errors);
+      dtls.on('message', () => { delivered++; });
+    }
     const d = DEVICES[0];
+    const caps = { sessions: 100_000, halfOpen: 1000 };
     return {
-      kind: 'ferry', dtls, port: ferry.coapsAddress.port, caps: { sessions: 100_000, halfOpen: 1000 }, handshakeMs: undefined, withoutIdentity: [], errors,
-      requests: () => delivered,
-      checkRequest: () => ({
-        what: `Register of ${d.endpoint}`, ok: (code) => code === '2.01',
-        packet: {
-          code: 'POST', payload: Buffer.from('</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>,</5/0>'),
-          options: [{ name: 'Uri-Path', value: Buffer.from('rd') }, { name: 'Content-Format', value: Buffer.from([40]) },
-            ...[`ep=${d.endpoint}`, 'lt=300', 'lwm2m=1.1', 'b=U'].map((q) => ({ name: 'Uri-Query' as const, value: Buffer.from(q) }))],
-        },
-      }),
-      close,
+      kind: 'ferry', handshakeMs: undefined, withoutIdentity: [], errors, requests: () => delivered, close,
+      surfaces: [{
+        name: 'coaps', dtls: lwm2m, port: ferry.coapsAddress.port, caps, registers: true,
+        checkRequest: () => ({
+          what: `Register of ${d.endpoint}`, ok: (code) => code === '2.01',
+          packet: {
+            code: 'POST', payload: Buffer.from('</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>,</5/0>'),
+            options: [{ name: 'Uri-Path', value: Buffer.from('rd') }, { name: 'Content-Format', value: Buffer.from([40]) },
+              ...[`ep=${d.endpoint}`, 'lt=300', 'lwm2m=1.1', 'b=U'].map((q) => ({ name: 'Uri-Query' as const, value: Buffer.from(q) }))],
+          },
+        }),
+      }, {
+        name: 'download-coaps', dtls: download, port: ferry.secureDownloadAddress.port, caps, registers: false,
+        checkRequest: () => ({
+          what: 'GET of a firmware name that does not exist', ok: (code) => code === '4.04',
+          packet: { code: 'GET', options: [{ name: 'Uri-Path', value: Buffer.from('fw') }, { name: 'Uri-Path', value: Buffer.from(randomBytes(16).toString('hex')) }] },
+        }),
+      }],
     };
   } catch (err) {
     await close();
@@ -163,9 +184,11 @@ async function layerTarget(database: TestDb): Promise<Target> {
     res.end();
   });
   return {
-    kind: 'layer', dtls, port: socket.address().port, caps, handshakeMs, withoutIdentity, errors,
-    requests: () => requests,
-    checkRequest: () => ({ what: 'GET /ping', ok: (code) => code === '2.05', packet: { code: 'GET', options: [{ name: 'Uri-Path', value: Buffer.from('ping') }] } }),
+    kind: 'layer', handshakeMs, withoutIdentity, errors, requests: () => requests,
+    surfaces: [{
+      name: 'layer', dtls, port: socket.address().port, caps, registers: true,
+      checkRequest: () => ({ what: 'GET /ping', ok: (code) => code === '2.05', packet: { code: 'GET', options: [{ name: 'Uri-Path', value: Buffer.from('ping') }] } }),
+    }],
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => dtls.close(() => resolve()));
@@ -179,15 +202,15 @@ async function layerTarget(database: TestDb): Promise<Target> {
  * as a clean client expects (the server's own requests to the device are answered 4.04); the session
  * is closed with close_notify. Undefined when it went as it should, else what went wrong.
  */
-export async function check(target: Target): Promise<string | undefined> {
-  const peer = await FuzzPeer.open(target.port);
+export async function check(surface: Surface): Promise<string | undefined> {
+  const peer = await FuzzPeer.open(surface.port);
   try {
     const d = DEVICES[0];
     let s;
     try { s = await peer.handshake(Buffer.from(d.identity), d.key); } catch (e) { return `handshake from port ${peer.port}: ${(e as Error).message}`; }
     const session = s;
     const token = randomBytes(4);
-    const { packet, ok, what } = target.checkRequest();
+    const { packet, ok, what } = surface.checkRequest();
     const answer = new Promise<Buffer | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), 5000);
       session.onData = (data) => {

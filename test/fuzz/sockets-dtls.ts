@@ -34,7 +34,7 @@ import {
   type HelloDraft, type RawFragment, type RawRecord,
 } from './sockets-dtls-mutate.ts';
 import { FuzzPeer, clientFinished, deriveKeys, openFrom, seal, type SessionKeys } from './sockets-dtls-peer.ts';
-import { DEVICES, check, startTarget, type Target, type TargetKind } from './sockets-dtls-target.ts';
+import { DEVICES, check, startTarget, type Surface, type Target, type TargetKind } from './sockets-dtls-target.ts';
 import { DatagramFuzzer, encodeDraft, type Learned } from './sockets-mutate.ts';
 
 export interface DtlsFuzzOptions {
@@ -91,6 +91,8 @@ const BLIND: ReadonlyArray<readonly [Blind, number]> = [
 
 interface Source {
   peer: FuzzPeer;
+  /** The DTLS socket it sends to. */
+  surface: Surface;
   rng: Rng;
   coap: DatagramFuzzer;
   /** Which device's identity its genuine handshakes use. */
@@ -417,7 +419,7 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUncaught);
   const target: Target = await startTarget(o.target);
-  report.caps = target.caps;
+  report.caps = target.surfaces[0]!.caps;
   const sources: Source[] = [];
   // The datagrams since the last good check, for the replay file.
   const window: string[] = [];
@@ -425,13 +427,15 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
   try {
     const root = new Rng(o.seed);
     for (let i = 0; i < (o.peers ?? 4); i++) {
-      const peer = await FuzzPeer.open(target.port);
+      // Sources take the surfaces in turn, and within each, one in two has a Connection ID.
+      const surface = target.surfaces[i % target.surfaces.length]!;
+      const peer = await FuzzPeer.open(surface.port);
       const device = DEVICES[i % DEVICES.length]!;
-      const useCid = i % 4 >= 2;
+      const useCid = Math.floor(i / target.surfaces.length) % 2 === 1;
       await peer.handshake(Buffer.from(device.identity), device.key, useCid);
       peer.detach();
       const seed = root.u32();
-      sources.push({ peer, rng: new Rng(seed), coap: new DatagramFuzzer(seed ^ 0x5eed, 'coap', learned), device, useCid, untilHandshake: 150, history: [] });
+      sources.push({ peer, surface, rng: new Rng(seed), coap: new DatagramFuzzer(seed ^ 0x5eed, surface.registers ? 'coap' : 'download', learned), device, useCid, untilHandshake: 150, history: [] });
     }
 
     const record = (port: number, d: Buffer): void => {
@@ -449,11 +453,13 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
     report.heapMb = { start: heapMb(), max: heapMb() };
     const findings = (at: string): void => {
       report.heapMb.max = Math.max(report.heapMb.max, heapMb());
-      const c = target.dtls.counts;
-      report.maxCounts.sessions = Math.max(report.maxCounts.sessions, c.sessions);
-      report.maxCounts.halfOpen = Math.max(report.maxCounts.halfOpen, c.halfOpen);
-      if (c.sessions > target.caps.sessions) failures.push(`${at}: ${c.sessions} sessions, over the cap of ${target.caps.sessions}`);
-      if (c.halfOpen > target.caps.halfOpen) failures.push(`${at}: ${c.halfOpen} half-open handshakes, over the cap of ${target.caps.halfOpen}`);
+      for (const surface of target.surfaces) {
+        const c = surface.dtls.counts;
+        report.maxCounts.sessions = Math.max(report.maxCounts.sessions, c.sessions);
+        report.maxCounts.halfOpen = Math.max(report.maxCounts.halfOpen, c.halfOpen);
+        if (c.sessions > surface.caps.sessions) failures.push(`${at}: ${c.sessions} sessions on ${surface.name}, over the cap of ${surface.caps.sessions}`);
+        if (c.halfOpen > surface.caps.halfOpen) failures.push(`${at}: ${c.halfOpen} half-open handshakes on ${surface.name}, over the cap of ${surface.caps.halfOpen}`);
+      }
       for (const e of target.errors.slice(seen.errors)) failures.push(`${at}: ${e}`);
       seen.errors = target.errors.length;
       for (const e of uncaught.slice(seen.uncaught)) failures.push(`${at}: ${e}`);
@@ -479,7 +485,7 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
             await s.peer.handshake(Buffer.from(s.device.identity), s.device.key, s.useCid);
             report.rehandshakes++;
             // The source's own device registers over its session, so what follows works on a registered device.
-            await send(s)(s.peer.seal(CT.appData, cleanRegister(s.device.endpoint, s.rng)));
+            if (s.surface.registers) await send(s)(s.peer.seal(CT.appData, cleanRegister(s.device.endpoint, s.rng)));
             break;
           } catch (e) {
             if (attempt === 2) { failures.push(`a genuine handshake from fuzz port ${s.peer.port} after ${report.sent} datagrams, twice: ${(e as Error).message}`); break; }
@@ -492,11 +498,12 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
       if (s.rng.chance(0.12)) {
         await runScript(s, planScript(s), send(s), report.scripts);
       } else if (s.rng.chance(0.01)) {
-        await passerBy(target.port, new Rng(s.rng.u32()), (port, d) => record(port, d), report);
-      } else if (s.rng.chance(0.02) && s.peer.keys?.cid !== undefined) {
-        // RFC 9146 §6: a record of a CID session from another source's address. The newest one moves
-        // the session there (and drops the session that was there); an older one moves nothing.
-        const other = sources[(sources.indexOf(s) + 1 + s.rng.int(sources.length - 1)) % sources.length]!;
+        await passerBy(s.surface.port, new Rng(s.rng.u32()), (port, d) => record(port, d), report);
+      } else if (s.rng.chance(0.02) && s.peer.keys?.cid !== undefined && sources.some((x) => x !== s && x.surface === s.surface)) {
+        // RFC 9146 §6: a record of a CID session from another source's address on the same socket. The
+        // newest one moves the session there (and drops the session that was there); an older one moves nothing.
+        const others = sources.filter((x) => x !== s && x.surface === s.surface);
+        const other = others[s.rng.int(others.length)]!;
         const d = s.peer.seal(CT.appData, coapPlaintext(s), s.rng.chance(0.7) ? undefined : seqNear(s.rng, s.peer.writeSeq));
         record(other.peer.port, d);
         await other.peer.send(d);
@@ -512,9 +519,12 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
         const at = `check ${report.checks} (after ${report.sent} datagrams, seed ${o.seed})`;
         report.checks++;
         const failedBefore = failures.length;
-        const problem = await check(target);
-        if (problem === undefined) report.checksPassed++;
-        else failures.push(`${at}: the genuine client: ${problem}`);
+        let passed = true;
+        for (const surface of target.surfaces) {
+          const problem = await check(surface);
+          if (problem !== undefined) { passed = false; failures.push(`${at}: the genuine client on ${surface.name}: ${problem}`); }
+        }
+        if (passed) report.checksPassed++;
         findings(at);
         for (const src of sources) for (const f of src.peer.fiveXx.splice(0)) failures.push(`${at}: CoAP ${f.code} to fuzz port ${src.peer.port}: ${f.hex}`);
         if (failures.length > failedBefore) {
@@ -527,7 +537,7 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
       }
       if (o.progress && performance.now() - lastProgress > 30_000) {
         lastProgress = performance.now();
-        o.progress(report.sent, `sockets-dtls: ${report.sent}/${o.inputs} datagrams, ${report.checksPassed}/${report.checks} checks, counts ${JSON.stringify(target.dtls.counts)}, ${failures.length} failures`);
+        o.progress(report.sent, `sockets-dtls: ${report.sent}/${o.inputs} datagrams, ${report.checksPassed}/${report.checks} checks, counts ${JSON.stringify(target.surfaces.map((x) => x.dtls.counts))}, ${failures.length} failures`);
       }
     }
     await sleep(100);
@@ -536,16 +546,23 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
     // most per source port: sessions only for the fuzz sources (each check closed its own), and
     // half-open handshakes only theirs and the passers-by's. Where the layer's handshake timeout
     // is short, every half-open handshake is seen to expire.
-    const left = target.dtls.counts;
-    if (left.sessions > sources.length) failures.push(`after the run: ${left.sessions} sessions, more than the ${sources.length} fuzz sources`);
-    if (left.halfOpen > sources.length + report.passersBy) failures.push(`after the run: ${left.halfOpen} half-open handshakes, more than the ${sources.length} fuzz sources and ${report.passersBy} passers-by`);
+    for (const surface of target.surfaces) {
+      const left = surface.dtls.counts;
+      const own = sources.filter((x) => x.surface === surface).length;
+      if (left.sessions > own) failures.push(`after the run: ${left.sessions} sessions on ${surface.name}, more than its ${own} fuzz sources`);
+      if (left.halfOpen > own + report.passersBy) failures.push(`after the run: ${left.halfOpen} half-open handshakes on ${surface.name}, more than its ${own} fuzz sources and ${report.passersBy} passers-by`);
+    }
     if (target.handshakeMs !== undefined) {
       await sleep(target.handshakeMs + 600);
-      const later = target.dtls.counts.halfOpen;
-      if (later !== 0) failures.push(`${target.handshakeMs + 600} ms after the last datagram: ${later} half-open handshakes left, none expected`);
+      for (const surface of target.surfaces) {
+        const later = surface.dtls.counts.halfOpen;
+        if (later !== 0) failures.push(`${target.handshakeMs + 600} ms after the last datagram: ${later} half-open handshakes left on ${surface.name}, none expected`);
+      }
     }
   } finally {
-    report.stats = { ...target.dtls.stats, ...target.dtls.counts };
+    for (const surface of target.surfaces) {
+      for (const [k, v] of Object.entries({ ...surface.dtls.stats, ...surface.dtls.counts })) report.stats[target.surfaces.length > 1 ? `${surface.name}.${k}` : k] = v;
+    }
     report.requests = target.requests();
     for (const s of sources) for (const [k, v] of Object.entries(s.peer.answers)) report.answers[k] = (report.answers[k] ?? 0) + v;
     for (const s of sources) await s.peer.close();
