@@ -1,6 +1,7 @@
 // The DTLS socket fuzzer at CI size (sockets-dtls.ts; `npm run fuzz -- --only sockets-dtls` runs
-// 200,000): seeded hostile datagrams from four loopback sources at the coaps socket of a whole
-// Ferry (a clean Register over a new DTLS session from a new port every 250 must get 2.01), and at
+// 200,000): seeded hostile datagrams from four loopback sources at both DTLS sockets of a whole
+// Ferry (every 250, over a new DTLS session from a new port, a clean Register must get 2.01 and a
+// GET of a firmware name that does not exist the download handler's 4.04), and at
 // a DtlsSocket alone with small caps (GET /ping, 2.05, and every half-open handshake expired at the
 // end). No error event, no error logged, no uncaught exception, no 5.xx, counts bounded.
 import { test } from 'uvu';

@@ -6,7 +6,9 @@
  *   keys provisioned through the API; the fuzz hits both DTLS sockets, the LwM2M one (its check: a
  *   clean Register of a provisioned device over a new DTLS session, 2.01) and the firmware download
  *   one (its check: a GET of a firmware name that does not exist over a new session, 4.04 from the
- *   download handler: nothing is being updated, so no name is this device's to fetch);
+ *   download handler: nothing is being updated, so no name is this device's to fetch); with
+ *   --security both, as on a loopback host, so CoAP in the clear on the coaps port reaches the
+ *   download responder kept there for Package URIs written before the DTLS ports;
  * - layer: a DtlsSocket alone with the real PSK look-up (CredentialService) and a node-coap Server
  *   answering GET /ping, with small caps and a short handshake timeout, so a run can also show every
  *   half-open handshake expiring; the check is GET /ping (2.05).
@@ -103,7 +105,7 @@ async function ferryTarget(database: TestDb): Promise<Target> {
       done();
     },
   });
-  const ferry = await startFerry(testConfig({ secretsKeyFile: keyFile, security: 'psk', downloadRate: 0 }), { log: pino({ level: 'warn' }, sink), db: database.db, sweepMs: 200 });
+  const ferry = await startFerry(testConfig({ secretsKeyFile: keyFile, security: 'both', downloadRate: 0 }), { log: pino({ level: 'warn' }, sink), db: database.db, sweepMs: 200 });
   injectAsAdmin(ferry.api);
   const close = async (): Promise<void> => {
     await ferry.close();
