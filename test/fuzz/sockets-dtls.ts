@@ -586,7 +586,7 @@ export function describeDtlsReport(r: DtlsFuzzReport): string[] {
 }
 
 const TARGETS: ReadonlyArray<{ name: string; target: TargetKind; describe: string }> = [
-  { name: 'sockets-dtls', target: 'ferry', describe: 'DTLS records, handshakes and sealed LwM2M at the coaps socket of a whole Ferry (startFerry, keys provisioned), checked by genuine handshakes and Registers' },
+  { name: 'sockets-dtls', target: 'ferry', describe: 'DTLS records, handshakes and sealed CoAP at both DTLS sockets of a whole Ferry (startFerry, keys provisioned), checked by genuine handshakes, Registers and GETs' },
   { name: 'sockets-dtls-layer', target: 'layer', describe: 'the same at a DtlsSocket alone (real PSK look-up, node-coap behind it) with small caps and a short handshake timeout' },
 ];
 
