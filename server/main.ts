@@ -154,6 +154,11 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   metrics.registerCollector('ferry_coap_addresses_proven', 'source addresses that proved they receive (an Echo sent back, or an answer to a request of Ferry\'s) since start', [],
     () => [{ labels: {}, value: proof.stats.proven }]);
   registerDtlsMetrics(metrics, { coaps: coaps?.dtls, 'download-coaps': secureDownload?.dtls });
+  metrics.registerCollector('ferry_firmware_refused', 'GET /fw refused since start, by security mode and reason (unknown: no image by that name, or a counting id no update of the requester names; not_yours: over DTLS, the session\'s device has no update of that image)',
+    ['security', 'reason'], () => (['nosec', 'psk'] as const).flatMap((security) => [
+      { labels: { security, reason: 'unknown' }, value: gates[security].stats.unknown },
+      { labels: { security, reason: 'not_yours' }, value: gates[security].stats.notYours },
+    ]));
 
   const dm = new DmClient({
     ...(coap ? { agent: coap.agent } : {}), ...(coaps ? { secureAgent: coaps.agent } : {}),
