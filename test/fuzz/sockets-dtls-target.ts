@@ -28,6 +28,7 @@ import { CredentialService } from '../../server/credentials/service.ts';
 import { SecretsKey, newSecretsKeyText } from '../../server/credentials/secrets-key.ts';
 import { DtlsSocket } from '../../server/dtls/socket.ts';
 import { startFerry } from '../../server/main.ts';
+import { insertFirmware } from '../../server/store/firmware.ts';
 import { openTestDatabase, type TestDb } from '../helpers/db.ts';
 import { offlineDevice } from '../helpers/devices.ts';
 import { injectAsAdmin, testConfig } from '../helpers/ferry.ts';
@@ -64,6 +65,8 @@ export interface Target {
   errors: string[];
   /** CoAP requests seen (layer), or DTLS application records delivered (ferry). */
   requests(): number;
+  /** Download names of firmware images the server has (for GET /fw in the fuzz). */
+  imageNames: string[];
   close(): Promise<void>;
 }
 
@@ -127,8 +130,10 @@ async function ferryTarget(database: TestDb): Promise<Target> {
     }
     const d = DEVICES[0];
     const caps = { sessions: 100_000, halfOpen: 1000 };
+    // An image to ask for by name: no device is being updated with it, so the gate refuses it to all.
+    const image = await insertFirmware(database.db, { version: 'fuzz-1.0.0', hardwareClass: 'sim-1', payload: randomBytes(4096) });
     return {
-      kind: 'ferry', handshakeMs: undefined, withoutIdentity: [], errors, requests: () => delivered, close,
+      kind: 'ferry', handshakeMs: undefined, withoutIdentity: [], errors, requests: () => delivered, imageNames: [image.downloadName], close,
       surfaces: [{
         name: 'coaps', dtls: lwm2m, port: ferry.coapsAddress.port, caps, registers: true,
         checkRequest: () => ({
@@ -186,7 +191,7 @@ async function layerTarget(database: TestDb): Promise<Target> {
     res.end();
   });
   return {
-    kind: 'layer', handshakeMs, withoutIdentity, errors, requests: () => requests,
+    kind: 'layer', handshakeMs, withoutIdentity, errors, requests: () => requests, imageNames: ['0123456789abcdef0123456789abcdef'],
     surfaces: [{
       name: 'layer', dtls, port: socket.address().port, caps, registers: true,
       checkRequest: () => ({ what: 'GET /ping', ok: (code) => code === '2.05', packet: { code: 'GET', options: [{ name: 'Uri-Path', value: Buffer.from('ping') }] } }),

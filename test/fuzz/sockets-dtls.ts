@@ -104,8 +104,6 @@ interface Source {
   history: Buffer[];
 }
 
-const learned: Learned = { imageIds: ['0123456789abcdef0123456789abcdef'], imageBlocks: 4, registrations: [], echoes: [], serverRequests: [], useLearned: false };
-
 /** A CoAP message for the inside of a protected record: a valid request now and then, mostly mutated. */
 function coapPlaintext(s: Source): Buffer {
   if (s.rng.chance(0.3)) {
@@ -426,6 +424,8 @@ export async function fuzzDtls(o: DtlsFuzzOptions): Promise<DtlsFuzzReport> {
   const seen = { errors: 0, uncaught: 0, withoutIdentity: 0 };
   try {
     const root = new Rng(o.seed);
+    // What the CoAP templates ask for: the target's image names; nothing learned from answers (a seed fixes the moves).
+    const learned: Learned = { imageIds: target.imageNames, imageBlocks: 4, registrations: [], echoes: [], serverRequests: [], useLearned: false };
     for (let i = 0; i < (o.peers ?? 4); i++) {
       // Sources take the surfaces in turn, and within each, one in two has a Connection ID.
       const surface = target.surfaces[i % target.surfaces.length]!;
