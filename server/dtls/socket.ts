@@ -219,7 +219,8 @@ export class DtlsSocket extends EventEmitter {
         const h = this.halfOpen.get(key);
         const s = this.sessions.get(key);
         if (h !== undefined && (r.epoch === 0 || s === undefined || !this.sessionRecord(s, r, rinfo, true))) {
-          h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo));
+          // handshakeRecord answers a peer's error itself; anything else is reported, and the chain goes on.
+          h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo)).catch((e: unknown) => { this.emit('error', e); });
           continue;
         }
         if (r.epoch === 1 && s !== undefined) this.sessionRecord(s, r, rinfo, false);
@@ -241,7 +242,7 @@ export class DtlsSocket extends EventEmitter {
     }
     const h = this.halfOpen.get(key);
     if (h !== undefined && h.hs.cid !== undefined && h.hs.cid.equals(cid)) {
-      h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo));
+      h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo)).catch((e: unknown) => { this.emit('error', e); });
       return;
     }
     this.stats.recordsDropped++;
@@ -323,7 +324,7 @@ export class DtlsSocket extends EventEmitter {
       this.stats.handshakesFailed++;
       if (e instanceof HandshakeFailure) {
         if (e.atFinished) this.stats.failedAtFinished++;
-        this.raw(h.hs.alertDatagram(e.alert), rinfo.port, rinfo.address);
+        for (const d of h.hs.alertDatagram(e.alert)) this.raw(d, rinfo.port, rinfo.address);
       }
     }
   }
