@@ -58,6 +58,12 @@ interface Tap extends DatagramTransport {
 
 async function tap(): Promise<Tap> {
   const inner = await bindUdp('127.0.0.1');
+  const handlers: Array<Parameters<DatagramTransport['onMessage']>[0]> = [];
+  inner.onMessage((buf, peer) => {
+    if (t.loseIn?.(buf) === true) return;
+    t.received.push(buf);
+    for (const h of handlers) h(buf, peer);
+  });
   const t: Tap = {
     sent: [], received: [], held: [], hold: false,
     send(buf, peer, done) {
@@ -69,12 +75,10 @@ async function tap(): Promise<Tap> {
       t.sent.push(buf);
       inner.send(buf, peer, done);
     },
+    // Every handler given gets every datagram (two sessions may share the socket), unlike the
+    // simulator's own transport, which keeps one.
     onMessage(handler) {
-      inner.onMessage((buf, peer) => {
-        if (t.loseIn?.(buf) === true) return;
-        t.received.push(buf);
-        handler(buf, peer);
-      });
+      handlers.push(handler);
     },
     address: () => inner.address(),
     close: async () => {},
