@@ -54,6 +54,8 @@ export interface Config {
   alertWebhookAttempts: number;
   /** The admin API token an admin starts with (stored hashed); without one, one is made at first start. */
   adminToken: string | undefined;
+  /** The bearer token /metrics needs (an API token does too); undefined: /metrics is open. */
+  metricsToken: string | undefined;
   /** Milliseconds between campaign ticks (claims, wave changes, outcomes). */
   campaignTick: number;
   /** This node's name in campaign leases and device ownership; default host:coap-port. */
@@ -186,6 +188,10 @@ export const SETTINGS: readonly Setting[] = [
   } },
   { key: 'adminToken', flag: 'admin-token', env: 'FERRY_ADMIN_TOKEN', def: undefined, help: 'an admin token for the API (32 to 200 printable characters, e.g. fry_ and 43 base64url ones), stored hashed; without it, and with no token in the database, one is made and printed once at first start (prefer the variable: a flag shows in ps)', parse: (v) => {
     if (!/^[\x21-\x7e]{32,200}$/.test(v)) throw new ConfigError('--admin-token / FERRY_ADMIN_TOKEN must be 32 to 200 printable characters without spaces (e.g. fry_ and the output of openssl rand -base64 32 | tr +/ -_ | tr -d =)');
+    return v;
+  } },
+  { key: 'metricsToken', flag: 'metrics-token', env: 'FERRY_METRICS_TOKEN', def: undefined, help: 'a bearer token GET /metrics then needs (32 to 200 printable characters; any valid API token is taken too); without it /metrics is open to anyone who reaches the API port, and it tells the fleet\'s firmware versions and device statuses', parse: (v) => {
+    if (!/^[\x21-\x7e]{32,200}$/.test(v)) throw new ConfigError('--metrics-token / FERRY_METRICS_TOKEN must be 32 to 200 printable characters without spaces (e.g. the output of openssl rand -hex 32)');
     return v;
   } },
   { key: 'campaignTick', flag: 'campaign-tick', env: 'FERRY_CAMPAIGN_TICK', def: '1s', help: 'how often campaigns claim devices, record outcomes and move waves on (500ms, 2s, …)', parse: millis('--campaign-tick') },

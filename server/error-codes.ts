@@ -40,6 +40,8 @@ export const FERRY_ERRORS = {
   FERRY_TOKEN_NOT_FOUND: { meaning: 'no token with that id' },
   FERRY_TOKEN_NAME_RESERVED: { meaning: 'the name is the configured admin token\'s' },
   FERRY_DUPLICATE_TOKEN_NAME: { meaning: 'a live token already has that name' },
+  FERRY_TOKEN_EXPIRED: { meaning: 'the bearer token is past its expiresAt: ask an admin for a new one (with WWW-Authenticate)' },
+  FERRY_TOKEN_EXPIRY_INVALID: { meaning: 'a token\'s expiresIn or expiresAt is not valid: a positive duration (seconds, or like 12h or 30d) or an instant in the future, at most 730 days ahead; not both' },
 
   // Device credentials (DTLS pre-shared keys).
   FERRY_CREDENTIALS_NOT_FOUND: { meaning: 'the device has no credentials' },

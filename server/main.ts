@@ -91,6 +91,8 @@ export interface StartOptions {
   announceToken?: (token: string) => void;
   /** Called when a campaign pauses itself (the alerts module). */
   onAlert?: ConstructorParameters<typeof CampaignDriver>[0]['onAlert'];
+  /** The clock the API judges token expiry by, in ms since the epoch (tests move it); default Date.now. */
+  now?: () => number;
 }
 
 const announceOnStderr = (token: string): void => {
@@ -154,6 +156,11 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   metrics.registerCollector('ferry_coap_addresses_proven', 'source addresses that proved they receive (an Echo sent back, or an answer to a request of Ferry\'s) since start', [],
     () => [{ labels: {}, value: proof.stats.proven }]);
   registerDtlsMetrics(metrics, { coaps: coaps?.dtls, 'download-coaps': secureDownload?.dtls });
+  metrics.registerCollector('ferry_firmware_refused', 'GET /fw refused since start, by security mode and reason (unknown: no image by that name, or a counting id no update of the requester names; not_yours: over DTLS, the session\'s device has no update of that image)',
+    ['security', 'reason'], () => (['nosec', 'psk'] as const).flatMap((security) => [
+      { labels: { security, reason: 'unknown' }, value: gates[security].stats.unknown },
+      { labels: { security, reason: 'not_yours' }, value: gates[security].stats.notYours },
+    ]));
 
   const dm = new DmClient({
     ...(coap ? { agent: coap.agent } : {}), ...(coaps ? { secureAgent: coaps.agent } : {}),
@@ -218,6 +225,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const api = await buildApi({
     db, engine, campaigns, credentials, metrics, evictImage, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024,
     imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, coaps, download, 'download-coaps': secureDownload },
+    metricsToken: config.metricsToken, ...(o.now ? { now: o.now } : {}),
   });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   alerts.start();

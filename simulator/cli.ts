@@ -9,10 +9,11 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { runFleet } from './fleet.ts';
+import { fleetPsks, runFleet } from './fleet.ts';
 import type { FleetStatus } from './fleet.ts';
 import { formatReport } from './fleet-report.ts';
 import { makeSimImage } from './image.ts';
+import { credentialsFile } from './psk.ts';
 import { SIM_HELP, UsageError, fleetOptions, parseInteger, readSimArgs } from './sim-args.ts';
 
 export { parseDuration } from './sim-args.ts';
@@ -59,16 +60,28 @@ export async function simCommand(argv: string[], io: CliIo = defaultIo): Promise
     io.err(`ferry sim: ${err.message}${/Unknown option|unexpected/i.test(err.message) ? `\n\n${SIM_HELP}` : ''}`);
     return EXIT.usage;
   }
+  if (opts.security === 'psk' && opts.credentialsFile !== undefined) {
+    const file = opts.credentialsFile;
+    try {
+      await writeFile(file, credentialsFile(file, fleetPsks(opts.prefix ?? 'sim', opts.devices, opts.seed ?? 0)), { mode: 0o600 });
+    } catch (err) {
+      io.err(`ferry sim: cannot write ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      return EXIT.broken;
+    }
+    io.out(`ferry sim: credentials of ${opts.devices} device(s) written to ${file} (seed ${opts.seed}): ferry credentials import ${file}`);
+    if (opts.pskOnly) return EXIT.passed;
+  }
+  const { credentialsFile: _written, ...fleet } = opts;
   const stop = new AbortController();
   const signals = io.signals ?? process;
   const onSignal = (): void => stop.abort();
   signals.once('SIGINT', onSignal);
   signals.once('SIGTERM', onSignal);
   const forever = opts.durationMs === 0 ? ' until Ctrl-C' : ` for ${(opts.durationMs ?? 0) / 1000} s`;
-  io.out(`ferry sim: ${opts.devices} device(s) against ${opts.server}${forever}${opts.seed === undefined ? '' : `, seed ${opts.seed}`}`);
+  io.out(`ferry sim: ${opts.devices} device(s) against ${opts.server}${opts.security === 'psk' ? ' (DTLS-PSK)' : ''}${forever}${opts.seed === undefined ? '' : `, seed ${opts.seed}`}`);
   const progress = progressReporter(io, opts.devices, opts.soak);
   try {
-    const report = await runFleet({ ...opts, signal: stop.signal, progressIntervalMs: progress.intervalMs, onProgress: progress.update });
+    const report = await runFleet({ ...fleet, signal: stop.signal, progressIntervalMs: progress.intervalMs, onProgress: progress.update });
     progress.stop();
     if (report.apiFailure === undefined || report.started > 0) io.out(formatReport(report));
     if (report.apiFailure !== undefined) io.err(`ferry sim: ${report.apiFailure.message}`);

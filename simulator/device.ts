@@ -5,9 +5,13 @@
  * the bootloader boots, resumes interrupted swaps, reverts unconfirmed images. A reset loses
  * observers, registration and transfers, as on a real device; the flash and what the agent keeps
  * in "non-volatile storage" survive. Idle, a device has one timer: its next registration update.
+ * With a PSK the device talks to the server over DTLS (coaps://) and pulls coaps:// packages in a
+ * second DTLS session of their own; a reset loses the sessions too (the next exchange makes new ones).
  */
 import { createHash } from 'node:crypto';
-import { FirmwareUpdate } from '../protocols/objects.ts';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { FirmwareUpdate, UpdateResult } from '../protocols/objects.ts';
 import type { TrustAnchor } from '../protocols/package.ts';
 import { Bootloader } from './bootloader/bootloader.ts';
 import type { Geometry } from './bootloader/bootloader.ts';
@@ -16,21 +20,25 @@ import { realClock } from './clock.ts';
 import type { Clock, Random } from './clock.ts';
 import { CoapEndpoint } from './coap/endpoint.ts';
 import type { EndpointOptions } from './coap/endpoint.ts';
+import { addStats, emptyStats } from './coap/messages.ts';
 import type { EndpointStats, Peer } from './coap/messages.ts';
-import type { TransportLayer } from './coap/transport.ts';
+import type { DatagramTransport, TransportLayer } from './coap/transport.ts';
+import { DtlsTransport, emptyDtlsCounters } from './dtls/transport.ts';
+import type { DtlsCounters } from './dtls/transport.ts';
 import { DeviceManagement } from './dm.ts';
 import type { DmEvent } from './dm.ts';
 import type { DeviceFault } from './faults.ts';
 import { FirmwareAgent } from './firmware-agent.ts';
-import type { AgentCounters, AgentEvent } from './firmware-agent.ts';
+import type { AgentCounters, AgentEvent, Transfer } from './firmware-agent.ts';
 import { PowerLoss } from './flash.ts';
 import type { FlashOptions } from './flash.ts';
 import { makeSimImage } from './image.ts';
 import { APP_DATA_OBJECT, AppDataInstance } from './objects/app-data.ts';
 import { DeviceObject } from './objects/device.ts';
 import { FirmwareUpdateObject } from './objects/firmware-update.ts';
-import type { DeliveryMethod } from './objects/firmware-update.ts';
-import { SecurityObject } from './objects/security.ts';
+import { COAPS_PROTOCOL, COAP_PROTOCOL } from './objects/firmware-update.ts';
+import type { DeliveryMethod, PackageLocation } from './objects/firmware-update.ts';
+import { SecurityMode, SecurityObject } from './objects/security.ts';
 import { ServerObject } from './objects/server.ts';
 import { queueModeRadio } from './queue-mode.ts';
 import type { DeviceFormat } from './objects/values.ts';
@@ -39,7 +47,12 @@ import type { RegistrationEvent } from './registration.ts';
 
 export interface SimDeviceConfig {
   endpoint: string;
+  /** The LwM2M server: its CoAP port, or its DTLS port when `psk` is given. */
   server: { host: string; port: number };
+  /** DTLS 1.2 PSK (psk.ts): the server is reached over coaps://, and coaps:// packages are pulled too. */
+  psk?: { identity: string; key: Buffer };
+  /** The DTLS client's handshake timer (default 1000 ms, 6 retransmissions) and whether it offers a Connection ID (default yes). */
+  dtls?: { initialTimeoutMs?: number; maxRetransmits?: number; useCid?: boolean };
   bindAddress?: string;
   /** Registration lifetime in seconds (default 300). */
   lifetime?: number;
@@ -92,6 +105,9 @@ export interface SimDeviceConfig {
 
 export type SimDeviceEvent = { endpoint: string; at: number } & (
   | RegistrationEvent
+  | { type: 'dtls-handshake'; session: SessionRole; renewed: boolean; cid: boolean }
+  | { type: 'dtls-failed'; session: SessionRole; reason: string }
+  | { type: 'rebound'; port: number; cid: boolean }
   | DmEvent
   | AgentEvent
   | { type: 'booted'; version: string; swap: string; resumed: boolean; trial: boolean }
@@ -100,6 +116,14 @@ export type SimDeviceEvent = { endpoint: string; at: number } & (
   | { type: 'rebooting'; update: boolean }
   | { type: 'rebooted'; firmwareVersion: string; updated: boolean }
 );
+
+/** The device's DTLS session with the LwM2M server, or the one a coaps:// download opens. */
+export type SessionRole = 'server' | 'download';
+
+/** The DTLS sessions' counters, and how often the sockets moved (nat-rebind). */
+export interface SessionCounters extends DtlsCounters {
+  rebinds: number;
+}
 
 export interface SimDeviceCounters extends AgentCounters {
   reboots: number;
@@ -112,8 +136,17 @@ type Event = SimDeviceEvent extends infer E ? (E extends unknown ? Omit<E, 'endp
 export class SimDevice {
   readonly config: Readonly<SimDeviceConfig>;
   readonly counters: SimDeviceCounters = { downloads: 0, downloadsFailed: 0, blocks: 0, bytesDownloaded: 0, updates: 0, reboots: 0, powerLosses: 0, reverts: 0 };
+  readonly sessionCounters: SessionCounters = { ...emptyDtlsCounters(), rebinds: 0 };
   readonly bootloader: Bootloader;
   readonly #clock: Clock;
+  /** The DTLS session with the server (with a PSK). */
+  #dtls: DtlsTransport | undefined;
+  /** The server's address, resolved once (a DTLS session is with one address). */
+  #serverPeer: { host: string; port: number } | undefined;
+  /** A download's own endpoint (and DTLS session) while it runs. */
+  #transfer: { endpoint: CoapEndpoint; dtls: DtlsTransport | undefined } | undefined;
+  /** What the downloads' own endpoints sent and received, once closed. */
+  readonly #transferStats = emptyStats();
   readonly #device: DeviceObject;
   readonly #server: ServerObject;
   readonly #firmware: FirmwareUpdateObject;
@@ -154,6 +187,7 @@ export class SimDevice {
     });
     this.#firmware = new FirmwareUpdateObject({
       clock,
+      protocols: config.psk === undefined ? [COAP_PROTOCOL] : [COAP_PROTOCOL, COAPS_PROTOCOL],
       ...(config.deliveryMethod === undefined ? {} : { deliveryMethod: config.deliveryMethod }),
       ...(config.severity === undefined ? {} : { severity: config.severity }),
       ...(config.maxDeferPeriod === undefined ? {} : { maxDeferPeriod: config.maxDeferPeriod }),
@@ -167,6 +201,8 @@ export class SimDevice {
       identity: () => this.#identity,
       clock,
       endpoint: () => this.#endpoint,
+      transfer: (location) => this.#openTransfer(location),
+      rebind: () => void this.#rebind(),
       szx: config.blockSzx ?? 5,
       maxPushSzx: config.blockSzx ?? 6,
       maxImageBytes: config.maxImageBytes,
@@ -234,8 +270,12 @@ export class SimDevice {
   get registrationCounters(): Readonly<RegistrationClient['counters']> {
     return { ...(this.#registration?.counters ?? { registrations: 0, updates: 0, failures: 0 }) };
   }
+  /** The device's endpoint's figures, with those of the endpoints its downloads had of their own. */
   get coapStats(): Readonly<EndpointStats> | undefined {
-    return this.#endpoint?.stats;
+    const main = this.#endpoint?.stats;
+    if (main === undefined) return undefined;
+    const all = addStats(addStats(emptyStats(), main), this.#transferStats);
+    return this.#transfer === undefined ? all : addStats(all, this.#transfer.endpoint.stats);
   }
   address(): Peer | undefined {
     return this.#endpoint === undefined || this.#endpoint.closed ? undefined : this.#endpoint.address();
@@ -247,10 +287,14 @@ export class SimDevice {
     const c = this.config;
     const layers: TransportLayer[] = [...(c.coap?.layers ?? [])];
     if (c.queueMode === true) layers.push(queueModeRadio(this.#clock, c.queueAwakeMs ?? 93_000));
+    const server = c.psk === undefined ? c.server : await resolvePeer(c.server);
+    this.#serverPeer = server;
+    if (c.psk !== undefined) layers.push((inner) => (this.#dtls = this.#dtlsLayer(inner, server, 'server')));
     const endpoint = await CoapEndpoint.bind({ ...c.coap, layers, bindAddress: c.bindAddress ?? '127.0.0.1', clock: this.#clock, ...(c.random === undefined ? {} : { random: c.random }) });
     this.#endpoint = endpoint;
-    const uri = `coap://${c.server.host}:${c.server.port}`;
-    const dm = new DeviceManagement(endpoint, [new SecurityObject(uri), this.#server, this.#device, this.#firmware, new AppDataInstance(0, 'factory')], {
+    const uri = `${c.psk === undefined ? 'coap' : 'coaps'}://${c.server.host}:${c.server.port}`;
+    const security = new SecurityObject(uri, c.psk === undefined ? SecurityMode.NO_SEC : SecurityMode.PSK);
+    const dm = new DeviceManagement(endpoint, [security, this.#server, this.#device, this.#firmware, new AppDataInstance(0, 'factory')], {
       log: (e) => this.#emit(e),
       creatable: { [APP_DATA_OBJECT]: (id) => new AppDataInstance(id) },
       // Core §6.2.2: an Update carries the objects when they changed.
@@ -265,7 +309,7 @@ export class SimDevice {
     endpoint.onRequest(dm.handle);
     this.#registration = new RegistrationClient({
       endpoint,
-      server: c.server,
+      server,
       name: this.endpoint,
       lifetime: () => this.#server.lifetime,
       links: () => dm.links(),
@@ -273,6 +317,7 @@ export class SimDevice {
       clock: this.#clock,
       random: c.random ?? Math.random,
       onEvent: (e) => this.#onRegistration(e),
+      ...(this.#dtls === undefined ? {} : { renewSession: () => this.#dtls?.renew() ?? Promise.resolve() }),
     });
     if (!this.#installed) {
       await this.bootloader.install(c.factoryImage ?? makeSimImage({ version: c.firmwareVersion ?? '1.0.0', size: 2048 }));
@@ -343,6 +388,8 @@ export class SimDevice {
       return false;
     }
     if (afterReset) {
+      // The session was in RAM: the first exchange after the reboot goes in a new one.
+      void this.#dtls?.renew().catch(() => undefined);
       this.counters.reboots += 1;
       this.#emit({ type: 'rebooted', firmwareVersion: this.firmwareVersion, updated: next.updated });
     }
@@ -372,6 +419,79 @@ export class SimDevice {
     await this.#endpoint?.close();
   }
 
+  /** A DTLS client layer to `peer`, counted into the device's counters and reported as events. */
+  #dtlsLayer(inner: DatagramTransport, peer: { host: string; port: number }, session: SessionRole): DtlsTransport {
+    const c = this.config;
+    const psk = c.psk!;
+    const t: DtlsTransport = new DtlsTransport(inner, {
+      server: { address: peer.host, port: peer.port },
+      identity: Buffer.from(psk.identity, 'utf8'),
+      psk: psk.key,
+      useCid: c.dtls?.useCid ?? true,
+      clock: this.#clock,
+      counters: this.sessionCounters,
+      ...(c.dtls?.initialTimeoutMs === undefined ? {} : { initialTimeoutMs: c.dtls.initialTimeoutMs }),
+      ...(c.dtls?.maxRetransmits === undefined ? {} : { maxRetransmits: c.dtls.maxRetransmits }),
+      onHandshake: (renewed) => this.#emit({ type: 'dtls-handshake', session, renewed, cid: t.session.peerCid !== undefined }),
+      onError: (err) => this.#emit({ type: 'dtls-failed', session, reason: err.message }),
+    });
+    return t;
+  }
+
+  /**
+   * A NoSec device pulls coap:// over its own endpoint. With a PSK, the endpoint is inside the
+   * server's DTLS session, so a pull goes over a second socket: coaps:// in a DTLS session of its
+   * own, coap:// in the clear. That socket is closed after the pull.
+   */
+  async #openTransfer(location: PackageLocation): Promise<Transfer | number> {
+    const main = this.#endpoint;
+    if (main === undefined) throw new Error('the device is not started');
+    const c = this.config;
+    if (!location.secure && c.psk === undefined) return { endpoint: main, close: async () => undefined };
+    if (c.psk === undefined) return UpdateResult.UNSUPPORTED_PROTOCOL;
+    const peer = await resolvePeer({ host: location.host, port: location.port });
+    let dtls: DtlsTransport | undefined;
+    const secure: TransportLayer[] = location.secure ? [(inner) => (dtls = this.#dtlsLayer(inner, peer, 'download'))] : [];
+    const endpoint = await CoapEndpoint.bind({
+      ...c.coap,
+      layers: [...(c.coap?.layers ?? []), ...secure],
+      bindAddress: c.bindAddress ?? '127.0.0.1',
+      clock: this.#clock,
+      ...(c.random === undefined ? {} : { random: c.random }),
+    });
+    const transfer = { endpoint, dtls };
+    this.#transfer = transfer;
+    return {
+      endpoint,
+      renewSession: () => dtls?.renew() ?? Promise.resolve(),
+      close: async () => {
+        if (this.#transfer === transfer) this.#transfer = undefined;
+        addStats(this.#transferStats, endpoint.stats);
+        await endpoint.close();
+      },
+    };
+  }
+
+  /**
+   * A NAT in front of the device renewed its mapping: every socket has a new source port. A DTLS
+   * session with a Connection ID goes on as it is; without one the server cannot place our records
+   * any more, so the device makes a new session at once (rather than after a time-out), and, as
+   * over plain CoAP, sends a registration Update so the server learns the new address.
+   */
+  async #rebind(): Promise<void> {
+    const endpoint = this.#endpoint;
+    if (endpoint === undefined || endpoint.closed) return;
+    const transfer = this.#transfer;
+    await Promise.all([endpoint.rebind(), transfer?.endpoint.rebind()]);
+    this.sessionCounters.rebinds += 1;
+    const cid = this.#dtls !== undefined && this.#dtls.session.established && this.#dtls.session.peerCid !== undefined;
+    this.#emit({ type: 'rebound', port: endpoint.address().port, cid });
+    if (transfer?.dtls !== undefined && transfer.dtls.session.peerCid === undefined) void transfer.dtls.renew().catch(() => undefined);
+    if (cid) return;
+    if (this.#dtls !== undefined) void this.#dtls.renew().catch(() => undefined);
+    void this.#registration?.update(false);
+  }
+
   #later(ms: number, fn: () => void): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = this.#clock.setTimeout(() => {
@@ -379,4 +499,11 @@ export class SimDevice {
       fn();
     }, ms);
   }
+}
+
+/** A host name becomes an address: a DTLS session is with one address, and answers come from it. */
+async function resolvePeer(p: { host: string; port: number }): Promise<{ host: string; port: number }> {
+  if (isIP(p.host) !== 0) return p;
+  const { address } = await lookup(p.host);
+  return { host: address, port: p.port };
 }

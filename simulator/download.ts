@@ -5,7 +5,9 @@
  * checks them as they come). The ETag must stay the same, or the transfer starts over with a
  * fresh sink. A transfer may resume where a previous one left off — from the last whole block the
  * sink holds — as long as the ETag it answers with is the one saved (a resumed download).
- * The outcome carries an LwM2M Update Result code (Object 5, resource 5).
+ * The outcome carries an LwM2M Update Result code (Object 5, resource 5). Over coaps:// the
+ * endpoint is the device's second DTLS session; a block that timed out is asked again in a new
+ * session (the server may have restarted and forgotten the old one).
  */
 import { blockSize } from '../protocols/block.ts';
 import { UpdateResult } from '../protocols/objects.ts';
@@ -44,6 +46,8 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** How often one block is asked again after a timeout before giving up; default 2. */
   blockRetries?: number;
+  /** Before a block is asked again after a timeout: a new DTLS session (coaps:// only). */
+  renewSession?: () => Promise<void>;
   /** How often the transfer may start over on an ETag change; default 3. */
   maxRestarts?: number;
   /** After each block is in the sink. */
@@ -166,7 +170,10 @@ async function fetchBlockOnce(opts: DownloadOptions, num: number, szx: number, e
       });
     } catch (err) {
       if (isCoapError(err, 'COAP_CANCELLED')) throw new Stop(UpdateResult.CANCELLED, 'download cancelled');
-      if (isCoapError(err, 'COAP_TIMEOUT') && attempt < retries && opts.signal?.aborted !== true) continue;
+      if (isCoapError(err, 'COAP_TIMEOUT') && attempt < retries && opts.signal?.aborted !== true) {
+        await opts.renewSession?.().catch(() => undefined); // a failed handshake: the next request tries again
+        continue;
+      }
       const reason = err instanceof Error ? err.message : String(err);
       throw new Stop(UpdateResult.CONNECTION_LOST, `block ${num}: ${reason}`);
     }

@@ -14,6 +14,11 @@
  *   never-returns           the device goes dark at Update and never comes back (a server timeout)
  *   observe-lost            no notification reaches the server (each CON notification timed out
  *                           and the observation ended, RFC 7641 §4.5): the server must read → 1
+ *   nat-rebind              partway through the download the device's source port changes (a NAT
+ *                           mapping renewed): every socket it has moves to a new port. A DTLS
+ *                           session with a Connection ID (RFC 9146) carries on; without one the
+ *                           device makes a new session, and then (and over plain CoAP) sends a
+ *                           registration Update from the new port → 1
  */
 import { UpdateResult } from '../protocols/objects.ts';
 import { seededRandom } from './clock.ts';
@@ -29,6 +34,7 @@ export const DEVICE_FAULTS = [
   'crash-before-confirm',
   'never-returns',
   'observe-lost',
+  'nat-rebind',
 ] as const;
 export type DeviceFaultKind = (typeof DEVICE_FAULTS)[number];
 
@@ -42,7 +48,9 @@ export type DeviceFault =
   | { kind: 'battery-low' }
   | { kind: 'crash-before-confirm'; afterMs: number }
   | { kind: 'never-returns' }
-  | { kind: 'observe-lost' };
+  | { kind: 'observe-lost' }
+  /** At this fraction of the package. */
+  | { kind: 'nat-rebind'; at: number };
 
 export interface FaultAmount {
   /** Below 1: a probability per device; 1 or more: a count of devices. */
@@ -143,6 +151,7 @@ export function planFaults(spec: FaultSpec, devices: number, seed: number): Faul
 function faultOf(kind: DeviceFaultKind, step: number | undefined, random: Random): DeviceFault {
   switch (kind) {
     case 'reboot-during-download':
+    case 'nat-rebind':
       return { kind, at: 0.1 + 0.8 * random() };
     case 'power-loss':
       return { kind, step, at: random(), torn: random() < 0.5, offMs: 100 + Math.floor(400 * random()) };

@@ -5,6 +5,9 @@
  * or refused), and the confirmation of a trial image once it has registered. The device faults
  * that strike here (faults.ts) fire from here, once each.
  *
+ * A pull goes over the endpoint the host gives for the Package URI: the device's own for coap://,
+ * a second DTLS session for coaps://.
+ *
  * `#attempt` and `#resume` stand for what a real device keeps in non-volatile storage: they
  * survive resets; transfers and timers do not.
  */
@@ -42,12 +45,23 @@ export interface AgentCounters {
   updates: number;
 }
 
+/** Where a pull goes: an endpoint, how to make its DTLS session again, and what to do after. */
+export interface Transfer {
+  endpoint: CoapEndpoint;
+  renewSession?: () => Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface AgentHost {
   bootloader: Bootloader;
   object: FirmwareUpdateObject;
   identity(): DeviceIdentity;
   clock: Clock;
   endpoint(): CoapEndpoint | undefined;
+  /** The endpoint for a pull from `location`, or the Update Result why there is none (9: no coaps without a key). */
+  transfer(location: PackageLocation): Promise<Transfer | number>;
+  /** The device's sockets move to new ports (the nat-rebind fault). */
+  rebind(): void;
   /** Block size exponent asked for in pulls, and the largest taken in pushes. */
   szx: number;
   maxPushSzx: number;
@@ -94,7 +108,10 @@ export class FirmwareAgent {
       },
       finished: (v) => this.#finished(v, 0, 0),
       mutate: (chunk, offset, total) => this.#mutate(chunk, offset, total),
-      onBlock: (offset, total) => this.#maybeReboot(offset, total),
+      onBlock: (offset, total) => {
+        this.#maybeRebind(offset, total);
+        this.#maybeReboot(offset, total);
+      },
     });
   }
 
@@ -213,28 +230,14 @@ export class FirmwareAgent {
 
   #pull(location: PackageLocation, resume?: { sink: SlotWriter; etag: Buffer }): void {
     const h = this.#h;
-    const endpoint = h.endpoint();
-    if (endpoint === undefined) return;
+    if (h.endpoint() === undefined) return;
     this.#stopTransfers();
     const ctl = new AbortController();
     this.#ctl = ctl;
     const uri = h.object.packageUri;
     h.counters.downloads += 1;
     h.emit({ type: 'download-started', uri, ...(resume === undefined ? {} : { resumedAt: resume.sink.written }) });
-    this.#running = downloadFirmware({
-      endpoint,
-      location,
-      szx: h.szx,
-      signal: ctl.signal,
-      sink: () => this.#freshSink(),
-      ...(resume === undefined ? {} : { resume }),
-      onBlock: (p: BlockProgress) => {
-        if (ctl.signal.aborted) return;
-        this.#resume = p.etag === undefined ? undefined : { uri, etag: p.etag, written: p.written };
-        this.#maybeReboot(p.offset, p.total);
-      },
-      mutate: (chunk, offset, total) => this.#mutate(chunk, offset, total),
-    }).then((out: DownloadOutcome) => {
+    this.#running = this.#download(location, ctl, resume).then((out: DownloadOutcome) => {
       h.counters.blocks += out.blocks;
       h.counters.bytesDownloaded += out.bytes;
       if (this.#ctl !== ctl || ctl.signal.aborted) return;
@@ -242,6 +245,34 @@ export class FirmwareAgent {
       this.#resume = undefined;
       this.#finished(out.ok ? out.verdict : { ok: false, result: out.result, reason: out.reason }, out.bytes, out.blocks);
     });
+  }
+
+  async #download(location: PackageLocation, ctl: AbortController, resume: { sink: SlotWriter; etag: Buffer } | undefined): Promise<DownloadOutcome> {
+    const h = this.#h;
+    const uri = h.object.packageUri;
+    const transfer = await h.transfer(location).catch((err: unknown) => err instanceof Error ? err : new Error(String(err)));
+    if (typeof transfer === 'number') return { ok: false, result: transfer, reason: `cannot fetch ${uri}: no key for coaps://`, bytes: 0, blocks: 0 };
+    if (transfer instanceof Error) return { ok: false, result: UpdateResult.CONNECTION_LOST, reason: transfer.message, bytes: 0, blocks: 0 };
+    try {
+      return await downloadFirmware({
+        endpoint: transfer.endpoint,
+        location,
+        szx: h.szx,
+        signal: ctl.signal,
+        sink: () => this.#freshSink(),
+        ...(resume === undefined ? {} : { resume }),
+        ...(transfer.renewSession === undefined ? {} : { renewSession: transfer.renewSession }),
+        onBlock: (p: BlockProgress) => {
+          if (ctl.signal.aborted) return;
+          this.#resume = p.etag === undefined ? undefined : { uri, etag: p.etag, written: p.written };
+          this.#maybeRebind(p.offset, p.total);
+          this.#maybeReboot(p.offset, p.total);
+        },
+        mutate: (chunk, offset, total) => this.#mutate(chunk, offset, total),
+      });
+    } finally {
+      await transfer.close();
+    }
   }
 
   #finished(v: Verdict, bytes: number, blocks: number): void {
@@ -269,6 +300,14 @@ export class FirmwareAgent {
     this.#fired = true;
     this.#h.emit({ type: 'fault', kind: f.kind });
     this.#h.reset('fault');
+  }
+
+  #maybeRebind(offset: number, total: number | undefined): void {
+    const f = this.#h.fault;
+    if (f?.kind !== 'nat-rebind' || this.#fired || total === undefined || offset < f.at * total) return;
+    this.#fired = true;
+    this.#h.emit({ type: 'fault', kind: f.kind });
+    this.#h.rebind();
   }
 
   #mutate(chunk: Buffer, offset: number, total: number | undefined): Buffer {

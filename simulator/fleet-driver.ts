@@ -45,7 +45,7 @@ export interface DriverStats {
 
 /** Why the run cannot go on; `message` is one line for the operator. */
 export interface ApiFailure {
-  kind: 'auth' | 'unreachable' | 'no-image' | 'wrong-class' | 'upload-refused';
+  kind: 'auth' | 'unreachable' | 'no-image' | 'wrong-class' | 'upload-refused' | 'credentials-refused';
   status?: number;
   message: string;
 }

@@ -1,7 +1,8 @@
 /**
  * What a fleet run measured: a collector fed with every device event, and at the end the report —
  * devices, registered, updated, failed by Update Result, reverted, bricked (must be 0),
- * time-to-update percentiles, packets and bytes on air per update, retransmissions — plus the
+ * time-to-update percentiles, packets and bytes on air per update, retransmissions, DTLS
+ * handshakes (first ones and again), their failures and the sockets' rebinds — plus the
  * invariants that must hold on every device (no bricked one, no image running that does not
  * verify, no unconfirmed image left running), what the API driver met, and the outcome: passed only
  * when every invariant holds and, with a driver, every device updated. Pure bookkeeping; the fleet
@@ -12,7 +13,7 @@ import { addStats, emptyStats } from './coap/messages.ts';
 import type { EndpointStats } from './coap/messages.ts';
 import { emptyLinkStats } from './coap/faulty-link.ts';
 import type { LinkStats } from './coap/faulty-link.ts';
-import type { SimDevice, SimDeviceEvent } from './device.ts';
+import type { SessionCounters, SimDevice, SimDeviceEvent } from './device.ts';
 import type { DeviceFaultKind } from './faults.ts';
 import type { ApiFailure, DriverStats } from './fleet-driver.ts';
 
@@ -65,6 +66,8 @@ export interface FleetReport {
   downloads: number;
   bytesDownloaded: number;
   retransmissions: number;
+  /** DTLS sessions (both kinds: with the server, for coaps:// downloads) and socket rebinds. */
+  sessions: SessionCounters;
   faults: { planned: Partial<Record<DeviceFaultKind, number>>; fired: Partial<Record<DeviceFaultKind, number>> };
   link: LinkStats;
   /** Broken invariants, one line each. Empty on a good run. */
@@ -197,7 +200,9 @@ export function buildReport(o: {
 }): FleetReport {
   const coap = emptyStats();
   const sums = { registrations: 0, registrationUpdates: 0, downloads: 0, bytesDownloaded: 0, powerLosses: 0, lost: 0 };
+  const sessions: SessionCounters = { handshakes: 0, rehandshakes: 0, failures: 0, rebinds: 0 };
   for (const d of o.devices) {
+    for (const k of Object.keys(sessions) as (keyof SessionCounters)[]) sessions[k] += d.sessionCounters[k];
     const s = d.coapStats;
     if (s !== undefined) addStats(coap, s);
     sums.registrations += d.registrationCounters.registrations;
@@ -223,6 +228,7 @@ export function buildReport(o: {
     timeToUpdateMs: percentiles(c.durations),
     perUpdate: { packets: per(coap.packetsSent + coap.packetsReceived), bytes: per(coap.bytesSent + coap.bytesReceived) },
     retransmissions: coap.retransmissions,
+    sessions,
     faults: { planned: o.planned, fired: c.fired },
     link: { ...emptyLinkStats(), ...o.link },
     invariants: c.invariants,
@@ -253,6 +259,10 @@ export function formatReport(r: FleetReport): string {
     ['packets sent / received', `${r.coap.packetsSent} / ${r.coap.packetsReceived}`],
     ['bytes sent / received', `${r.coap.bytesSent} / ${r.coap.bytesReceived}`],
     ['retransmissions', r.retransmissions],
+    ...(r.sessions.handshakes + r.sessions.failures === 0 ? [] : [
+      ['DTLS handshakes', `${r.sessions.handshakes} (${r.sessions.rehandshakes} again after a session was lost), ${r.sessions.failures} failed`],
+    ] satisfies [string, string][]),
+    ...(r.sessions.rebinds === 0 ? [] : [['socket rebinds', r.sessions.rebinds]] satisfies [string, number][]),
     ['link faults', `lost ${r.link.lost}, duplicated ${r.link.duplicated}, reordered ${r.link.reordered}`],
     ['faults planned', kinds(r.faults.planned)],
     ['faults fired', kinds(r.faults.fired)],

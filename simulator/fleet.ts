@@ -7,8 +7,11 @@
  * image: checked once before the first device starts, and on every request), the devices stop
  * together, and every flash is checked: a device that cannot boot a valid image is bricked, a
  * registered device still on a trial image or running an image that does not verify breaks an
- * invariant.
+ * invariant. With security 'psk' (a coaps:// server) each device has a PSK derived from the seed
+ * (psk.ts); the fleet writes them to a file for an operator to import, or imports them itself
+ * through the admin API, before the first device starts.
  */
+import { writeFile } from 'node:fs/promises';
 import { generateSigningKey } from '../protocols/package-keys.ts';
 import { signPackage } from '../protocols/package.ts';
 import type { TrustAnchor } from '../protocols/package.ts';
@@ -24,12 +27,24 @@ import type { FleetReport, FleetStatus } from './fleet-report.ts';
 import { SEED_PURPOSE, deriveSeed, planFaults, summarizePlan } from './faults.ts';
 import type { FaultSpec } from './faults.ts';
 import { makeSimImage } from './image.ts';
+import { provisionCredentials } from './provision.ts';
+import type { ProvisionOptions } from './provision.ts';
+import { credentialsFile, simPsk } from './psk.ts';
+import type { DevicePsk } from './psk.ts';
 
 export type { FleetReport, FleetStatus } from './fleet-report.ts';
 
 export interface FleetOptions {
-  /** coap://host:port of the LwM2M server. */
+  /** coap://host:port of the LwM2M server, or coaps://host:port (DTLS-PSK). */
   server: string;
+  /** 'psk' with a coaps:// server, 'nosec' (the default) with coap://. */
+  security?: 'nosec' | 'psk';
+  /** psk: where to write the fleet's credentials (CSV, or JSON for a .json name) before the devices start. */
+  credentialsFile?: string;
+  /** psk: import the fleet's credentials through the admin API before the devices start. */
+  provision?: ProvisionOptions;
+  /** psk: the DTLS client's timer and Connection ID offer. */
+  dtls?: SimDeviceConfig['dtls'];
   devices: number;
   prefix?: string;
   /** Devices started per second (default 100). */
@@ -76,15 +91,22 @@ export interface FleetOptions {
 /** The report; `driver` and `apiFailure` are set on runs that drive updates. */
 export type FleetResult = FleetReport;
 
-export function parseServerUri(uri: string): { host: string; port: number } {
+/** coap://host[:port] (default 5683) or coaps://host[:port] (DTLS, default 5684). */
+export function parseServerUri(uri: string): { host: string; port: number; secure: boolean } {
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
     throw new RangeError(`not a URI: ${uri}`);
   }
-  if (url.protocol !== 'coap:' || url.hostname === '') throw new RangeError(`server must be coap://host:port, got ${uri}`);
-  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? 5683 : Number(url.port) };
+  if ((url.protocol !== 'coap:' && url.protocol !== 'coaps:') || url.hostname === '') throw new RangeError(`server must be coap://host:port or coaps://host:port, got ${uri}`);
+  const secure = url.protocol === 'coaps:';
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? (secure ? 5684 : 5683) : Number(url.port), secure };
+}
+
+/** The fleet's PSKs (psk.ts), one per device, keyed by `seed`. */
+export function fleetPsks(prefix: string, devices: number, seed: number): DevicePsk[] {
+  return Array.from({ length: devices }, (_, i) => simPsk(seed, endpointName(prefix, i, devices)));
 }
 
 export function endpointName(prefix: string, index: number, total: number): string {
@@ -105,7 +127,9 @@ export function factorySetup(o: Pick<FleetOptions, 'trustedKeys' | 'factoryImage
 }
 
 export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
-  const server = parseServerUri(opts.server);
+  const { secure, ...server } = parseServerUri(opts.server);
+  const security = opts.security ?? (secure ? 'psk' : 'nosec');
+  if (secure !== (security === 'psk')) throw new RangeError(security === 'psk' ? `security psk needs a coaps:// server, got ${opts.server}` : `a coaps:// server needs security psk, got ${security}`);
   if (!Number.isInteger(opts.devices) || opts.devices < 0) throw new RangeError(`devices must be a non-negative integer, got ${opts.devices}`);
   const forever = opts.durationMs === undefined || opts.durationMs <= 0;
   if (forever && opts.signal === undefined && opts.until === undefined) throw new RangeError('give a durationMs, a signal or until, or the fleet never stops');
@@ -122,6 +146,15 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     await driver.close();
     return buildReport({ devices: [], total: opts.devices, seed, collector, bricked: 0, planned: summarizePlan(plan), link: linkStats, durationMs: Date.now() - checkedAt, driver: driver.stats, apiFailure: driver.failure });
   }
+  const psks = security === 'psk' ? fleetPsks(opts.prefix ?? 'sim', opts.devices, seed ?? plan.seed) : undefined;
+  if (psks !== undefined && opts.credentialsFile !== undefined) await writeFile(opts.credentialsFile, credentialsFile(opts.credentialsFile, psks), { mode: 0o600 });
+  if (psks !== undefined && opts.provision !== undefined) {
+    const { failure } = await provisionCredentials(opts.provision, psks);
+    if (failure !== undefined) {
+      await driver?.close();
+      return buildReport({ devices: [], total: opts.devices, seed, collector, bricked: 0, planned: summarizePlan(plan), link: linkStats, durationMs: Date.now() - checkedAt, driver: driver?.stats, apiFailure: failure });
+    }
+  }
   const t0 = Date.now();
   const log = (e: SimDeviceEvent): void => {
     collector.onEvent(e);
@@ -134,9 +167,12 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     const link = opts.faults !== undefined && hasLinkFaults(opts.faults.link) ? [faultyLink(opts.faults.link, realClock, seeded(SEED_PURPOSE.link), linkStats)] : [];
     const fault = plan.faults[i];
     const bindAddress = addresses?.[i % addresses.length] ?? opts.bindAddress;
+    const psk = psks?.[i];
     return new SimDevice({
       endpoint: endpointName(opts.prefix ?? 'sim', i, opts.devices),
       server,
+      ...(psk === undefined ? {} : { psk: { identity: psk.identity, key: psk.key } }),
+      ...(opts.dtls === undefined ? {} : { dtls: opts.dtls }),
       factoryImage: factory.image,
       trustedKeys: factory.anchors,
       ...(bindAddress === undefined ? {} : { bindAddress }),

@@ -3,7 +3,9 @@
  * Register (POST /rd?ep=…&lt=…&lwm2m=1.1&b=U, link-format payload, 2.01 + Location-Path),
  * Update (POST /rd/<id>) before the lifetime runs out, Register again when an Update answers
  * 4.04 or fails, De-register (DELETE /rd/<id>). Failed registers are retried with a jittered,
- * doubling back-off. One timer at most is armed at a time.
+ * doubling back-off. One timer at most is armed at a time. Over DTLS, an Update that got no
+ * answer at all (the server restarted and forgot the session) goes again in a new session
+ * (`renewSession`); a Register after an exchange that got no answer starts with a new one too.
  */
 import { ContentFormat } from '../protocols/content-format.ts';
 import { formatRegisterQuery } from '../protocols/registration.ts';
@@ -21,6 +23,8 @@ export interface RegistrationOptions {
   clock: Clock;
   random: Random;
   onEvent?: (e: RegistrationEvent) => void;
+  /** A new DTLS session before registering again after an exchange got no answer. */
+  renewSession?: () => Promise<void>;
 }
 
 export type RegistrationEvent =
@@ -47,6 +51,9 @@ class RetryLater extends Error {
   }
 }
 
+/** The server answered Register, but not with 2.01. */
+class Refused extends Error {}
+
 export class RegistrationClient {
   readonly #o: RegistrationOptions;
   #location: string[] | undefined;
@@ -54,6 +61,8 @@ export class RegistrationClient {
   #retryMs = RETRY_MIN_MS;
   #stopped = false;
   #busy: Promise<void> | undefined;
+  /** The last exchange got no answer (a time-out, a Reset): the session may be gone. */
+  #unanswered = false;
   readonly counters: RegistrationCounters = { registrations: 0, updates: 0, failures: 0 };
 
   constructor(opts: RegistrationOptions) {
@@ -117,6 +126,10 @@ export class RegistrationClient {
   async #register(): Promise<boolean> {
     if (this.#stopped) return false;
     const o = this.#o;
+    if (this.#unanswered && o.renewSession !== undefined) {
+      this.#unanswered = false;
+      await o.renewSession().catch(() => undefined); // the Register below waits for, or starts, the next handshake
+    }
     const query = formatRegisterQuery({ endpoint: o.name, lifetime: o.lifetime(), lwm2mVersion: '1.1', binding: 'U', queueMode: o.queueMode === true });
     try {
       const res = await o.endpoint.request({
@@ -129,7 +142,7 @@ export class RegistrationClient {
       });
       const location = res.options.locationPath;
       if (res.code === '4.29') throw new RetryLater(`register answered 4.29: ${res.payload.toString('utf8')}`, (res.options.maxAge ?? 60) * 1000);
-      if (res.code !== '2.01' || location.length === 0) throw new Error(`register answered ${res.code}${res.payload.length > 0 ? `: ${res.payload.toString('utf8')}` : ''}`);
+      if (res.code !== '2.01' || location.length === 0) throw new Refused(`register answered ${res.code}${res.payload.length > 0 ? `: ${res.payload.toString('utf8')}` : ''}`);
       this.#location = location;
       this.counters.registrations += 1;
       this.#retryMs = RETRY_MIN_MS;
@@ -137,12 +150,13 @@ export class RegistrationClient {
       this.#scheduleUpdate();
       return true;
     } catch (err) {
+      if (!(err instanceof RetryLater) && !(err instanceof Refused)) this.#unanswered = true;
       this.#scheduleRetry(err);
       return false;
     }
   }
 
-  async #update(withLifetime: boolean, withLinks = false): Promise<boolean> {
+  async #update(withLifetime: boolean, withLinks = false, renewed = false): Promise<boolean> {
     if (this.#stopped) return false;
     const location = this.#location;
     if (location === undefined) return this.#register();
@@ -163,7 +177,13 @@ export class RegistrationClient {
       }
       // 4.04: the server no longer knows us (LwM2M 1.1 Transport §6.2.3): register again.
     } catch {
-      // timeout or reset: register again as well
+      // No answer: over DTLS the session may be gone (a server restart); the Update goes once more
+      // in a new one. Else, or again no answer: register again (in a new session).
+      if (!renewed && o.renewSession !== undefined && !this.#stopped) {
+        await o.renewSession().catch(() => undefined);
+        return this.#update(withLifetime, withLinks, true);
+      }
+      this.#unanswered = true;
     }
     this.#location = undefined;
     return this.#register();

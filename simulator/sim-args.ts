@@ -18,7 +18,8 @@ export const SIM_HELP = `Usage: ferry sim [options]
 
 Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-like bootloader.
 
-  --server URI          LwM2M server (default coap://127.0.0.1:5683)
+  --server URI          LwM2M server: coap://HOST:PORT, or coaps://HOST:PORT for DTLS
+                        (default coap://127.0.0.1:5683; with --security psk coaps://127.0.0.1:5684)
   --devices N           how many devices (default 1)
   --prefix NAME         endpoint names NAME-0001, NAME-0002, … (default sim)
   --ramp R[/s]          devices started per second (default 100)
@@ -46,11 +47,31 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --max-defer-period S  Object 5 res. 13: defer a non-critical update up to S seconds when it
                         cannot update now (battery low), Update Result 11 (default 0: never)
 
+ Security
+  --security nosec|psk  psk: DTLS 1.2 with a pre-shared key (coaps://) to the server and for
+                        coaps:// packages, in a second session; the client offers a Connection
+                        ID (RFC 9146). Default: psk for a coaps:// server, else nosec.
+                        Each device's identity is its endpoint name; its key is the first 16
+                        bytes of HMAC-SHA256(key = the seed in decimal, data = the endpoint name):
+                          printf %s sim-01 | openssl dgst -sha256 -hmac SEED
+  --psk-file FILE       write the fleet's credentials to FILE before the devices start, for
+                        ferry credentials import FILE: CSV (endpoint,identity,key_hex), or a
+                        JSON array when FILE ends in .json
+  --psk-only            with --psk-file: write the file and exit (import it, then run again
+                        with the same --seed, --devices and --prefix)
+                        With --api URL (below) the credentials are imported through the admin
+                        API (POST /api/v1/credentials/import, admin token) before the devices
+                        start. Without --psk-file or --api, give the --seed whose keys the
+                        server has.
+
  Faults (seeded)
   --loss P  --latency MS  --jitter MS  --duplicate P  --reorder P     on every device's link
   --fault NAME=P|N      a probability (P < 1) or a count of devices (N ≥ 1); repeatable:
                         reboot-during-download, power-loss[=…@STEP], bit-flip, flash-full,
-                        battery-low, crash-before-confirm, never-returns, observe-lost
+                        battery-low, crash-before-confirm, never-returns, observe-lost,
+                        nat-rebind (mid-download every socket of the device moves to a new
+                        port: a DTLS session with a Connection ID carries on, one without is
+                        made again; then, and over plain CoAP, a registration Update follows)
 
  Driving updates through Ferry's admin API
   --api URL             e.g. http://127.0.0.1:8080
@@ -69,7 +90,8 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
 
 Exit status: 0 passed (every invariant holds; with --update or --soak every device updated),
 1 an invariant broke (a bricked device …) or an error, 2 a usage error, 3 the API stopped the
-run (token refused, API unreachable, no such image), 4 devices were left not updated.`;
+run (token refused, API unreachable, no such image, credentials not imported), 4 devices were
+left not updated.`;
 
 /** '0', '90', '90s', '10m', '1h', '500ms' → milliseconds (a bare number is seconds). */
 export function parseDuration(text: string): number {
@@ -96,7 +118,10 @@ function parseNumber(name: string, text: string | undefined, min: number, max: n
 }
 
 const OPTIONS = {
-  server: { type: 'string', default: 'coap://127.0.0.1:5683' },
+  server: { type: 'string' },
+  security: { type: 'string' },
+  'psk-file': { type: 'string' },
+  'psk-only': { type: 'boolean', default: false },
   devices: { type: 'string', default: '1' },
   prefix: { type: 'string', default: 'sim' },
   ramp: { type: 'string' },
@@ -147,11 +172,21 @@ export function readSimArgs(argv: string[]): SimArgs {
 }
 
 /** The fleet options the flags ask for (files are read here; the API token may come from `env`). */
-export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.env): Promise<FleetOptions & { soak: boolean; json: string | undefined }> {
+export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.env): Promise<FleetOptions & { server: string; soak: boolean; json: string | undefined; pskOnly: boolean }> {
+  if (a.security !== undefined && a.security !== 'nosec' && a.security !== 'psk') throw new UsageError(`--security is nosec or psk, got "${a.security}"`);
+  const server = a.server ?? (a.security === 'psk' ? 'coaps://127.0.0.1:5684' : 'coap://127.0.0.1:5683');
+  let secure: boolean;
   try {
-    parseServerUri(a.server);
+    secure = parseServerUri(server).secure;
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const security = (a.security ?? (secure ? 'psk' : 'nosec')) as 'nosec' | 'psk';
+  if (secure !== (security === 'psk')) throw new UsageError(security === 'psk' ? `--security psk needs a coaps:// --server, got ${server}` : `a coaps:// --server needs --security psk`);
+  if (security !== 'psk' && a['psk-file'] !== undefined) throw new UsageError('--psk-file needs --security psk');
+  if (a['psk-only'] && a['psk-file'] === undefined) throw new UsageError('--psk-only needs --psk-file FILE');
+  if (security === 'psk' && a.seed === undefined && a['psk-file'] === undefined && a.api === undefined) {
+    throw new UsageError('--security psk: the keys derive from the seed; give --psk-file FILE or --api URL (or the --seed whose keys the server has)');
   }
   const blockSize = parseInteger('block-size', a['block-size'], 16, 1024) ?? 512;
   let blockSzx: number;
@@ -194,8 +229,11 @@ export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.
     ...opt('eraseMs', parseNumber('erase-ms', a['erase-ms'], 0, 10_000)),
     ...opt('writeBytesPerMs', a['write-kbps'] === undefined ? undefined : (parseNumber('write-kbps', a['write-kbps'], 1, 1e9) ?? 1) * 1024 / 1000),
   };
+  // A psk run always has a seed (shown in the report), so the same keys can be used again.
+  const seed = parseInteger('seed', a.seed, 0, 2 ** 32 - 1) ?? (security === 'psk' ? Math.floor(Math.random() * 2 ** 32) : undefined);
   return {
-    server: a.server,
+    server,
+    security,
     devices,
     prefix: a.prefix,
     durationMs: parseDuration(a.duration),
@@ -206,11 +244,14 @@ export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.
     faults,
     soak: a.soak,
     json: a.json,
+    pskOnly: a['psk-only'],
     queueMode: a['queue-mode'],
     ...opt('ramp', parseNumber('ramp', a.ramp, 0.001, 1e6)),
     ...opt('lifetime', parseInteger('lifetime', a.lifetime, 1, 2 ** 31 - 1)),
     ...opt('firmwareVersion', a['firmware-version']),
-    ...opt('seed', parseInteger('seed', a.seed, 0, 2 ** 32 - 1)),
+    ...opt('seed', seed),
+    ...opt('credentialsFile', security === 'psk' ? a['psk-file'] : undefined),
+    ...opt('provision', security === 'psk' && a.api !== undefined ? { api: apiUrl(a.api), ...apiToken(a, env) } : undefined),
     ...opt('maxDeferPeriod', parseInteger('max-defer-period', a['max-defer-period'], 0, 2 ** 31 - 1)),
     ...opt('deliveryMethod', a.delivery as 'pull' | 'push' | 'both' | undefined),
     ...opt('rootPath', rootPath),
@@ -233,12 +274,7 @@ async function driverOptions(a: SimArgs, model: string, env: NodeJS.ProcessEnv):
   if (a.update === undefined && !a.soak) return undefined;
   if (a.api === undefined) throw new UsageError('--update and --soak need --api URL (Ferry\'s admin API)');
   if (a.update !== undefined && a.soak) throw new UsageError('give --update or --soak, not both');
-  let api: URL | undefined;
-  try {
-    api = new URL(a.api);
-  } catch { /* below */ }
-  if (api === undefined || (api.protocol !== 'http:' && api.protocol !== 'https:')) throw new UsageError(`--api must be an http:// or https:// URL, got "${a.api}"`);
-  const base = { api: a.api, ...apiToken(a, env) };
+  const base = { api: apiUrl(a.api), ...apiToken(a, env) };
   if (a.update !== undefined) return { ...base, updateTo: parseInteger('update', a.update, 1) ?? 1 };
   const files = a['soak-images']?.split(',') ?? [];
   if (files.length !== 0 && files.length !== 2) throw new UsageError('--soak-images takes two files, A,B');
@@ -247,6 +283,15 @@ async function driverOptions(a: SimArgs, model: string, env: NodeJS.ProcessEnv):
     ? [await readOrFail(files[0]!, 'soak-images'), await readOrFail(files[1]!, 'soak-images')] as const
     : [makeSimImage({ version: 'soak-a', size, seed: 1 }), makeSimImage({ version: 'soak-b', size, seed: 2 })] as const;
   return { ...base, soak: { payloads, hardwareClass: model } };
+}
+
+function apiUrl(text: string): string {
+  let api: URL | undefined;
+  try {
+    api = new URL(text);
+  } catch { /* below */ }
+  if (api === undefined || (api.protocol !== 'http:' && api.protocol !== 'https:')) throw new UsageError(`--api must be an http:// or https:// URL, got "${text}"`);
+  return text;
 }
 
 async function readKeys(list: string): Promise<TrustAnchor[]> {

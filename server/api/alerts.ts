@@ -45,7 +45,6 @@ export function alertRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const { db } = deps;
 
   app.get<{ Querystring: ListQuery }>('/api/v1/alerts', {
-    config: { role: 'viewer' },
     schema: {
       querystring: {
         type: 'object', additionalProperties: false,
@@ -72,7 +71,6 @@ export function alertRoutes(app: FastifyInstance, deps: { db: Db }): void {
   });
 
   app.post<{ Params: { id: number } }>('/api/v1/alerts/:id/ack', {
-    config: { role: 'operator' },
     schema: {
       params: idParams,
       body: { type: ['object', 'null'], additionalProperties: false, properties: {} },

@@ -42,6 +42,10 @@ export interface ApiDeps {
   evictImage?: (id: number) => void;
   /** Served at /metrics (Prometheus text format). */
   metrics: Metrics;
+  /** When set, /metrics needs it (or an API token) as a bearer token; otherwise /metrics is open. */
+  metricsToken?: string | undefined;
+  /** The clock token expiry is judged and set by, in ms since the epoch (tests move it); default Date.now. */
+  now?: () => number;
   /** The CoAP sockets /readyz checks are bound (by name: coap, coaps, download, download-coaps). */
   sockets?: Record<string, BoundSocket | undefined>;
   /** Device PSKs; without it /api/v1/devices/:endpoint/credentials is not served. */
@@ -63,7 +67,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   installAuth(app, deps);
   await installDocs(app, FERRY_VERSION);
   healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {} });
-  metricsRoute(app, deps.metrics);
+  metricsRoute(app, deps);
   tokenRoutes(app, deps);
   firmwareRoutes(app, deps);
   deviceRoutes(app, deps);

@@ -1,19 +1,18 @@
 /**
  * Bearer-token authentication and roles for everything under /api/v1 (RFC 6750): one onRequest
- * hook. No token, an unknown or a revoked one: 401 with `WWW-Authenticate: Bearer`; a role below
- * the route's: 403. Each route declares its role in `config: { role }`; a route under /api/v1
- * without one is refused (fail closed). /healthz, /readyz, /docs and /metrics are not under it.
+ * hook. No token, an unknown or a revoked one: 401 with `WWW-Authenticate: Bearer`; an expired
+ * one: 401 too, with its own code (FERRY_TOKEN_EXPIRED); a role below the route's: 403. The role
+ * of each route is in one table (roles.ts); a route under /api/v1 missing from it is refused
+ * (fail closed). /healthz, /readyz, /docs and /metrics are not under it (/metrics may ask for a
+ * token of its own: metrics.ts, with `authenticate` below).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../store/db.ts';
-import { findLiveToken, touchToken, ROLES, type ApiToken, type Role } from '../store/tokens.ts';
+import { findLiveToken, hasExpired, touchToken, ROLES, type ApiToken, type Role } from '../store/tokens.ts';
 import { HttpError } from './errors.ts';
+import { roleOf } from './roles.ts';
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The least role that may call the route (viewer < operator < admin). */
-    role?: Role;
-  }
   interface FastifyInstance {
     /** Every route under /api/v1 with its declared role. */
     apiRoutes: ApiRoute[];
@@ -41,39 +40,60 @@ export function actorOf(req: FastifyRequest): string {
 
 const TOUCH_EVERY_MS = 60_000;
 
-export function installAuth(app: FastifyInstance, deps: { db: Db }): void {
+/** The raw bearer token of the Authorization header; a 401 when there is none or the header is malformed. */
+export function bearerOf(req: FastifyRequest): string {
+  const header = req.headers.authorization;
+  if (header === undefined || header === '') throw unauthorized('send a bearer token: Authorization: Bearer fry_…');
+  const m = BEARER.exec(header);
+  if (!m) throw unauthorized('the Authorization header must be "Bearer <token>"', 'invalid_token');
+  return m[1]!;
+}
+
+/**
+ * The API token a request carries, live and unexpired by `now` (ms since the epoch), its last use
+ * recorded; otherwise a 401 (FERRY_TOKEN_EXPIRED for an expired one). Sets `req.token`.
+ */
+export async function authenticate(req: FastifyRequest, deps: { db: Db; now: () => number }, secret: string = bearerOf(req)): Promise<ApiToken> {
+  const token = await findLiveToken(deps.db, secret);
+  if (!token) throw unauthorized('the token is unknown or revoked', 'invalid_token');
+  const now = deps.now();
+  if (hasExpired(token, now)) {
+    throw new HttpError('FERRY_TOKEN_EXPIRED', `token ${token.name} expired at ${token.expiresAt!.toISOString()}: ask an admin for a new one`,
+      { 'www-authenticate': 'Bearer realm="ferry", error="invalid_token", error_description="the token expired"' });
+  }
+  req.token = token;
+  // Recorded before the request goes on (so a listing right after shows it), and only when the
+  // stored last use is a minute old or missing: most requests cost no write at all.
+  if (token.lastUsedAt === null || now - token.lastUsedAt.getTime() >= TOUCH_EVERY_MS) {
+    await touchToken(deps.db, token.id).catch((err: unknown) => req.log.warn({ err }, 'could not record the token\'s last use'));
+  }
+  return token;
+}
+
+/** Installs the hook; `now` is the clock expiry is judged by (tests move it). */
+export function installAuth(app: FastifyInstance, deps: { db: Db; now?: () => number }): void {
+  const auth = { db: deps.db, now: deps.now ?? Date.now };
   app.decorateRequest('token', null);
   app.addHook('onRequest', async (req) => {
     // By the route matched, never the raw URL: /%61pi/v1/devices routes to /api/v1/devices.
     const url = req.is404 ? safeDecode(req.url.split('?')[0]!) : req.routeOptions.url ?? '';
-    if (!underApi(url) && req.routeOptions.config?.role === undefined) return;
-    const header = req.headers.authorization;
-    if (header === undefined || header === '') throw unauthorized('send a bearer token: Authorization: Bearer fry_…');
-    const m = BEARER.exec(header);
-    if (!m) throw unauthorized('the Authorization header must be "Bearer <token>"', 'invalid_token');
-    const token = await findLiveToken(deps.db, m[1]!);
-    if (!token) throw unauthorized('the token is unknown or revoked', 'invalid_token');
-    req.token = token;
-    // Recorded before the request goes on (so a listing right after shows it), and only when the
-    // stored last use is a minute old or missing: most requests cost no write at all.
-    if (token.lastUsedAt === null || Date.now() - token.lastUsedAt.getTime() >= TOUCH_EVERY_MS) {
-      await touchToken(deps.db, token.id).catch((err: unknown) => req.log.warn({ err }, 'could not record the token\'s last use'));
-    }
+    if (!underApi(url)) return;
+    const token = await authenticate(req, auth);
     if (req.is404) return; // an authenticated caller learns the route does not exist
-    const needed = req.routeOptions.config.role;
-    if (needed === undefined) throw new HttpError('FERRY_FORBIDDEN', `${req.method} ${req.routeOptions.url} declares no role: refused`);
+    const needed = roleOf(req.method, url);
+    if (needed === undefined) throw new HttpError('FERRY_FORBIDDEN', `${req.method} ${url} has no role in the role table: refused`);
     if (rank(token.role) < rank(needed)) throw new HttpError('FERRY_FORBIDDEN', `this needs the ${needed} role; token ${token.name} is ${token.role}`);
   });
 }
 
-/** The routes under /api/v1 and the role each declares, as they were added (tests, the OpenAPI check). */
+/** The routes under /api/v1 and the role the table gives each, as they were added (tests, the OpenAPI check). */
 export interface ApiRoute { method: string; url: string; role: Role | undefined }
 
 export function watchRoutes(app: FastifyInstance): ApiRoute[] {
   const routes: ApiRoute[] = [];
   app.addHook('onRoute', (route) => {
     if (!underApi(route.url)) return;
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, role: route.config?.role });
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, role: roleOf(method, route.url) });
   });
   return routes;
 }

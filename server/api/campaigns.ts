@@ -1,6 +1,6 @@
 /**
  * /api/v1/campaigns: create, list, progress, and the operator actions start, pause, resume,
- * abort. Reads are for viewers, writes for operators (`config.role`, enforced by the auth work).
+ * abort. Reads are for viewers, writes for operators (roles.ts).
  * A refused state change is a 409 naming the state the campaign is in.
  */
 import type { FastifyInstance } from 'fastify';
@@ -88,7 +88,6 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
   const { campaigns } = deps;
 
   app.post<{ Body: CreateBody }>('/api/v1/campaigns', {
-    config: { role: 'operator' },
     schema: {
       body: {
         type: 'object', additionalProperties: false, required: ['name', 'firmwareId', 'policy'],
@@ -107,7 +106,6 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
   });
 
   app.get<{ Querystring: { state?: CampaignState[] } }>('/api/v1/campaigns', {
-    config: { role: 'viewer' },
     schema: {
       querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'array', items: { type: 'string', enum: STATES }, maxItems: STATES.length } } },
       response: { 200: { type: 'array', items: campaignBody }, '4xx': errorBody },
@@ -115,13 +113,11 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
   }, async (req) => campaigns.list(req.query.state));
 
   app.get<{ Params: { id: string } }>('/api/v1/campaigns/:id', {
-    config: { role: 'viewer' },
     schema: { params: idParams, response: { 200: progressBody, '4xx': errorBody } },
   }, async (req) => campaigns.progress(Number(req.params.id)));
 
   for (const action of ['start', 'pause', 'resume', 'abort'] as const) {
     app.post<{ Params: { id: string }; Body: { reason?: string } }>(`/api/v1/campaigns/:id/${action}`, {
-      config: { role: 'operator' },
       // The body is optional: none is the same as {}.
       preValidation: async (req) => { if (req.body === undefined || req.body === null) req.body = {}; },
       schema: {

@@ -1,8 +1,8 @@
 /**
  * /api/v1/devices/:endpoint/credentials and /api/v1/credentials/import: a device's DTLS PSK
- * identity and key. Operators change them, viewers see them; a key is never answered, except a
- * generated one, once, in the answer of the request that made it. Every change is in the audit log
- * (who, which identity; never a key).
+ * identity and key, for admins only (roles.ts): a key lets whoever holds it speak as the device.
+ * A key is never answered, except a generated one, once, in the answer of the request that made
+ * it. Every change is in the audit log (who, which identity; never a key).
  */
 import type { FastifyInstance } from 'fastify';
 import type { CredentialService, KeySource } from '../credentials/service.ts';
@@ -54,7 +54,6 @@ export function credentialRoutes(app: FastifyInstance, deps: { credentials: Cred
   };
 
   app.put<{ Params: { endpoint: string }; Body: KeyRequest }>('/api/v1/devices/:endpoint/credentials', {
-    config: { role: 'operator' },
     schema: {
       summary: 'Create or replace the device\'s PSK identity and key (a previous key is dropped)',
       description: 'An endpoint that has never registered is added as a device with status provisioned; its Register later takes that device. Deleting its credentials before then deletes it too, unless it holds something else (a tag, an update).',
@@ -63,7 +62,6 @@ export function credentialRoutes(app: FastifyInstance, deps: { credentials: Cred
   }, change('put'));
 
   app.post<{ Params: { endpoint: string }; Body: KeyRequest }>('/api/v1/devices/:endpoint/credentials/rotate', {
-    config: { role: 'operator' },
     schema: {
       summary: 'A new PSK for the device; the old one stays usable until a handshake with the new one completes',
       params: endpointParams, body: keyBody, response: { 200: changedBody, '4xx': errorBody },
@@ -71,7 +69,6 @@ export function credentialRoutes(app: FastifyInstance, deps: { credentials: Cred
   }, change('rotate'));
 
   app.delete<{ Params: { endpoint: string } }>('/api/v1/devices/:endpoint/credentials', {
-    config: { role: 'operator' },
     schema: { summary: 'Delete the device\'s credentials', params: endpointParams, response: { 204: { type: 'null' }, '4xx': errorBody } },
   }, async (req, reply) => {
     await credentials.remove(req.params.endpoint, actorOf(req));
@@ -79,12 +76,10 @@ export function credentialRoutes(app: FastifyInstance, deps: { credentials: Cred
   });
 
   app.get<{ Params: { endpoint: string } }>('/api/v1/devices/:endpoint/credentials', {
-    config: { role: 'viewer' },
     schema: { summary: 'The device\'s PSK identity and its times (never the key)', params: endpointParams, response: { 200: infoBody, '4xx': errorBody } },
   }, async (req) => credentials.info(req.params.endpoint));
 
   app.post<{ Body: unknown }>('/api/v1/credentials/import', {
-    config: { role: 'operator' },
     schema: {
       summary: 'Create or replace many devices\' credentials in one transaction: all or nothing',
       description: 'A JSON array of { endpoint, identity, key (hex) }, or text/csv lines endpoint,identity,key_hex (an optional header line). A bad line refuses the whole batch (422, each bad line named). Endpoints that have never registered are added as devices with status provisioned, in the same transaction.',

@@ -10,7 +10,6 @@ const tag = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x
 
 export function deviceTagRoutes(app: FastifyInstance, deps: { db: Db }): void {
   app.put<{ Params: { endpoint: string }; Body: { tags: string[] } }>('/api/v1/devices/:endpoint/tags', {
-    config: { role: 'operator' },
     schema: {
       params: endpointParams,
       body: { type: 'object', required: ['tags'], additionalProperties: false, properties: { tags: { type: 'array', items: tag, maxItems: 32 } } },

@@ -22,7 +22,6 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
   const { db, engine } = deps;
 
   app.get<{ Querystring: DeviceQuery }>('/api/v1/devices', {
-    config: { role: 'viewer' },
     schema: {
       summary: 'Devices, by id, filtered; cursor-paginated (?after= the previous page\'s next)',
       querystring: {
@@ -44,7 +43,6 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
   });
 
   app.get<{ Params: { endpoint: string } }>('/api/v1/devices/:endpoint', {
-    config: { role: 'viewer' },
     schema: {
       params: endpointParams,
       response: {
@@ -62,7 +60,6 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
   });
 
   app.post<{ Params: { endpoint: string }; Body: { firmwareId: number } }>('/api/v1/devices/:endpoint/update', {
-    config: { role: 'operator' },
     schema: {
       params: endpointParams,
       body: {
@@ -77,7 +74,6 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
   });
 
   app.get<{ Params: { id: number } }>('/api/v1/updates/:id', {
-    config: { role: 'viewer' },
     schema: {
       params: idParams,
       response: { 200: { ...updateBody, properties: { ...updateBody.properties, events: { type: 'array', items: eventBody } } }, '4xx': errorBody },

@@ -1,12 +1,14 @@
 /**
  * The OpenAPI 3.1 document, generated from the route schemas (@fastify/swagger), and its UI at
  * /docs (@fastify/swagger-ui; the JSON at /docs/json). Routes under /api/v1 carry the bearer
- * scheme and say which role they need. 3.1, because the schemas use `type: [..., 'null']`.
+ * scheme and say which role they need (in the description, and as `x-ferry-role`, from roles.ts).
+ * 3.1, because the schemas use `type: [..., 'null']`.
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { API_PREFIX } from './auth.ts';
+import { roleOf } from './roles.ts';
 
 /** The parts of a request whose schema's properties are its parameters in the document. */
 const PARAMETER_PARTS = ['querystring', 'params', 'headers'] as const;
@@ -37,8 +39,11 @@ export async function installDocs(app: FastifyInstance, version: string): Promis
     transform: ({ schema: declared, url, route }) => {
       const schema = withProperties(declared);
       if (url !== API_PREFIX && !url.startsWith(`${API_PREFIX}/`)) return { schema, url };
-      const role = route.config?.role;
-      const described: Record<string, unknown> = { ...schema, security: [{ bearer: [] }], ...(role ? { description: `${schema?.description ? `${schema.description as string} ` : ''}Needs the ${role} role.` } : {}) };
+      const role = roleOf([route.method].flat()[0]!, url);
+      const described: Record<string, unknown> = {
+        ...schema, security: [{ bearer: [] }],
+        ...(role ? { description: `${schema?.description ? `${schema.description as string} ` : ''}Needs the ${role} role.`, 'x-ferry-role': role } : {}),
+      };
       if (!url.endsWith('/*')) return { schema: described, url };
       // A wildcard (the LwM2M path) is a parameter named "path" in the document, e.g. 3/0/9.
       const params = described['params'] as { properties: Record<string, unknown>; required?: string[] } | undefined;

@@ -20,7 +20,6 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
 
   app.post<{ Querystring: UploadQuery; Body: Buffer }>('/api/v1/firmware', {
     bodyLimit: deps.maxUploadBytes,
-    config: { role: 'operator' },
     schema: {
       querystring: {
         type: 'object', additionalProperties: false,
@@ -40,12 +39,10 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
   });
 
   app.get('/api/v1/firmware', {
-    config: { role: 'viewer' },
     schema: { querystring: { type: 'object', additionalProperties: false }, response: { 200: { type: 'array', items: firmwareBody }, '4xx': errorBody } },
   }, async () => listFirmware(deps.db));
 
   app.get<{ Params: { id: number } }>('/api/v1/firmware/:id', {
-    config: { role: 'viewer' },
     schema: { summary: 'One firmware image (a deleted one is 404)', params: idParams, response: { 200: firmwareBody, '4xx': errorBody } },
   }, async (req) => {
     const image = await getFirmware(deps.db, req.params.id);
@@ -54,7 +51,6 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
   });
 
   app.delete<{ Params: { id: number } }>('/api/v1/firmware/:id', {
-    config: { role: 'operator' },
     schema: {
       summary: 'Delete a firmware image: its bytes go, its record stays for the updates that used it; 409 while one in flight uses it',
       params: idParams, response: { '4xx': errorBody },

@@ -1,6 +1,7 @@
 /**
  * Device management for operators: Read, Write, Execute, Discover, Write-Attributes, Create,
  * Delete and Observe on one device's path, values as JSON. Leshan's REST API has the same shape.
+ * Every one needs the operator role (roles.ts), reads too: each is a request the device answers.
  *   GET    /api/v1/devices/:endpoint/lwm2m/5/0/3        Read            (?format=tlv|senml-cbor|…)
  *   PUT    /api/v1/devices/:endpoint/lwm2m/1/0/1        Write           ({ value } | { values: [{ path, value }] }, ?mode=update)
  *   POST   /api/v1/devices/:endpoint/lwm2m/9            Create          ({ values })
@@ -115,7 +116,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     throw new HttpError('FERRY_LWM2M_VALUE', 'give "value" for one resource or "values": [{ path, value }]');
   };
 
-  app.get<{ Params: { endpoint: string; '*': string }; Querystring: { format?: string } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'viewer' },
+  app.get<{ Params: { endpoint: string; '*': string }; Querystring: { format?: string } }>('/api/v1/devices/:endpoint/lwm2m/*', {
     schema: { params, querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: Object.keys(FORMATS) } } }, response: { '4xx': errorBody } },
   }, async (req) => {
     const { target, formats, path } = await resolve(req);
@@ -124,7 +125,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     } catch (err) { return deviceFailure(err); }
   });
 
-  app.put<{ Params: { endpoint: string; '*': string }; Querystring: { mode?: 'replace' | 'update' }; Body: { value?: Lwm2mValue; values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'operator' },
+  app.put<{ Params: { endpoint: string; '*': string }; Querystring: { mode?: 'replace' | 'update' }; Body: { value?: Lwm2mValue; values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', {
     schema: { params, querystring: { type: 'object', additionalProperties: false, properties: { mode: { type: 'string', enum: ['replace', 'update'] } } }, body: valuesBody, response: { '4xx': errorBody } },
   }, async (req, reply) => {
     const { target, formats, path, deviceId } = await resolve(req);
@@ -137,7 +138,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return reply.code(204).send();
   });
 
-  app.post<{ Params: { endpoint: string; '*': string }; Body: { values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'operator' },
+  app.post<{ Params: { endpoint: string; '*': string }; Body: { values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', {
     schema: { params, body: valuesBody, response: { '4xx': errorBody } },
   }, async (req, reply) => {
     const { target, formats, path, deviceId } = await resolve(req);
@@ -151,7 +152,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return reply.code(201).send();
   });
 
-  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/lwm2m/*', { config: { role: 'operator' }, schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
+  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/lwm2m/*', { schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
     const { target, path, deviceId } = await resolve(req);
     if (path.instanceId === undefined || path.resourceId !== undefined) throw new HttpError('FERRY_LWM2M_PATH', 'delete an object instance, e.g. /9/1');
     try { await deps.ops.delete(target, path); } catch (err) { return deviceFailure(err); }
@@ -159,7 +160,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return reply.code(204).send();
   });
 
-  app.post<{ Params: { endpoint: string; '*': string }; Body: { arguments?: string } | undefined }>('/api/v1/devices/:endpoint/execute/*', { config: { role: 'operator' },
+  app.post<{ Params: { endpoint: string; '*': string }; Body: { arguments?: string } | undefined }>('/api/v1/devices/:endpoint/execute/*', {
     // No control characters: the arguments go to the audit log too, whose jsonb refuses NUL.
     schema: { params, body: { type: ['object', 'null'], additionalProperties: false, properties: { arguments: { type: 'string', maxLength: 1024, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' } } }, response: { '4xx': errorBody } },
   }, async (req, reply) => {
@@ -171,12 +172,12 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return reply.code(204).send();
   });
 
-  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/discover/*', { config: { role: 'viewer' }, schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/discover/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
     const { target, path } = await resolve(req);
     try { return { path: formatPath(path), links: await deps.ops.discover(target, path) }; } catch (err) { return deviceFailure(err); }
   });
 
-  app.put<{ Params: { endpoint: string; '*': string }; Body: Attributes }>('/api/v1/devices/:endpoint/attributes/*', { config: { role: 'operator' },
+  app.put<{ Params: { endpoint: string; '*': string }; Body: Attributes }>('/api/v1/devices/:endpoint/attributes/*', {
     schema: {
       params, response: { '4xx': errorBody },
       body: { type: 'object', additionalProperties: false, minProperties: 1, properties: Object.fromEntries(attributeNames.map((n) => [n, { type: ['number', 'null'] }])) },
@@ -188,7 +189,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return reply.code(204).send();
   });
 
-  app.post<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { config: { role: 'operator' }, schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+  app.post<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
     const { target, formats, path, deviceId } = await resolve(req);
     const key = formatPath(path);
     try {
@@ -200,14 +201,14 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
       return answer(path, first);
     } catch (err) { return deviceFailure(err); }
   });
-  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { config: { role: 'viewer' }, schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
     // No device exchange: a device that left has no observations, and this says 404.
     const { target, path } = await resolve(req, { registered: false });
     const l = latest.get(target.endpoint)?.get(formatPath(path));
     if (!l) throw new HttpError('FERRY_LWM2M_NOT_OBSERVED', `${formatPath(path)} is not observed`);
     return { path: formatPath(path), ...l };
   });
-  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { config: { role: 'operator' }, schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
+  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
     const { target, path, deviceId } = await resolve(req, { registered: false });
     latest.get(target.endpoint)?.delete(formatPath(path));
     if (!deps.ops.cancelObserve(target.endpoint, path, 'api')) throw new HttpError('FERRY_LWM2M_NOT_OBSERVED', `${formatPath(path)} is not observed`);

@@ -58,6 +58,8 @@ export class FirmwareGate {
   private readonly names = new LRUCache<string, number>({ max: 10_000, ttl: 5 * 60_000 });
   /** `who|id` → granted; refusals live 5 s, grants 30 s (an update that ends stops downloads soon after). */
   private readonly granted = new LRUCache<string, boolean>({ max: 100_000, ttl: 30_000 });
+  /** PSK identity → its endpoint, for as long as a grant lives: the per-block path stays synchronous. */
+  private readonly endpoints = new LRUCache<string, string>({ max: 100_000, ttl: 30_000 });
   private loggedAt = 0;
   private refusedSinceLog = 0;
 
@@ -94,9 +96,13 @@ export class FirmwareGate {
     const refusal = byName ? NOT_YOURS : NOT_FOUND;
     if (this.o.securityMode === 'nosec') return this.cached(`a:${from.address}|${id}`, () => this.o.updatingWith({ address: from.address }, id), id, refusal);
     const endpointOf = this.o.endpointOfIdentity;
-    if (endpointOf === undefined || from.identity === undefined) return this.refuse(refusal, 'notYours');
-    return endpointOf(from.identity).then((endpoint) => {
+    const identity = from.identity;
+    if (endpointOf === undefined || identity === undefined) return this.refuse(refusal, 'notYours');
+    const known = this.endpoints.get(identity);
+    if (known !== undefined) return this.cached(`e:${known}|${id}`, () => this.o.updatingWith({ endpoint: known }, id), id, refusal);
+    return endpointOf(identity).then((endpoint) => {
       if (endpoint === undefined) return this.refuse(refusal, 'notYours');
+      this.endpoints.set(identity, endpoint);
       return this.cached(`e:${endpoint}|${id}`, () => this.o.updatingWith({ endpoint }, id), id, refusal);
     });
   }

@@ -21,7 +21,7 @@ database: without it the stored device keys cannot be read.
 const HELP = `Usage: ferry credentials <command> [options]
 
 Device PSKs (DTLS pre-shared keys) through the admin API at FERRY_URL (default
-http://127.0.0.1:8080) with the token in FERRY_TOKEN (operator role; viewer for ls).
+http://127.0.0.1:8080) with the token in FERRY_TOKEN (admin role).
 
   set ENDPOINT IDENTITY (--key-file FILE | --generate)
                    create or replace the device's identity and key (FILE holds the key in hex,
@@ -119,7 +119,7 @@ async function readInput(file: string): Promise<string> {
 async function send(io: CliIo, r: Request): Promise<0 | 1> {
   const base = (io.env['FERRY_URL'] ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   const token = io.env['FERRY_TOKEN'];
-  if (!token) { io.err('ferry credentials: set FERRY_TOKEN to an API token (operator role)\n'); return 1; }
+  if (!token) { io.err('ferry credentials: set FERRY_TOKEN to an API token (admin role)\n'); return 1; }
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (r.body !== undefined) headers['content-type'] = r.type ?? 'application/json';
   let res: Response;

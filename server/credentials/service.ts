@@ -12,7 +12,7 @@ import type { Db, Queryable } from '../store/db.ts';
 import * as devices from '../store/devices.ts';
 import { recordEvent } from '../store/events.ts';
 import * as store from '../store/credentials.ts';
-import { checkIdentity, generateKey, parseKey } from './psk.ts';
+import { checkIdentity, generateKey, identityProblem, parseKey } from './psk.ts';
 import type { SecretsKey } from './secrets-key.ts';
 import type { ImportEntry } from './import.ts';
 
@@ -73,6 +73,9 @@ export class CredentialService {
 
   /** The keys for a handshake with `identity`, or undefined when no device has it. */
   async pskFor(identity: string): Promise<PskLookup | undefined> {
+    // A peer's ClientKeyExchange may carry any bytes (a NUL, which no database text takes); only a
+    // valid identity was ever stored, so any other is unknown without asking.
+    if (identityProblem(identity) !== undefined) return undefined;
     if (this.#now() - this.#checkedAt >= this.#checkEveryMs) this.#seeGeneration(await store.generation(this.#db));
     const hit = this.#cache.get(identity);
     if (hit) return hit;

@@ -18,7 +18,7 @@ import { HandshakeType, decodeHandshakeFragments, encodeHandshake, handshakeHash
 import { CipherSuite, encodeServerHello, RANDOM_LENGTH, type ClientHello } from '../../protocols/dtls-hello.ts';
 import { encodeFinished, encodeServerHelloDone, encodeServerKeyExchangePsk, parseClientKeyExchangePsk, parseFinished } from '../../protocols/dtls-messages.ts';
 import { HandshakeReassembly } from '../../protocols/dtls-reassembly.ts';
-import { ContentType, DTLS_1_2, encodeRecord, type DtlsRecord } from '../../protocols/dtls-record.ts';
+import { ContentType, DTLS_1_2, MAX_SEQUENCE_NUMBER, encodeRecord, type DtlsRecord } from '../../protocols/dtls-record.ts';
 import { DecodeError } from '../../protocols/errors.ts';
 import { checkVerifyData, extendedMasterSecret, keyExpansion, masterSecret, pskPremasterSecret, verifyData } from '../../protocols/tls-prf.ts';
 import { Protection } from './protection.ts';
@@ -46,6 +46,17 @@ export interface Established {
   /** The CID the server receives in this session's records (RFC 9146), when one was negotiated. */
   cid?: Buffer;
 }
+
+/**
+ * Epoch-0 record sequence numbers the server may still need after the ClientHello's, whose number
+ * its own go on from: the flight, its retransmissions, an alert, the final ChangeCipherSpecs. A
+ * ClientHello numbered closer than this to the top of the uint48 is refused (RFC 6347 §4.1: a
+ * sequence number never wraps), and once they are used up nothing more is sent in epoch 0.
+ */
+export const EPOCH0_ROOM = 1024;
+
+/** The server's message_seq runs from the ClientHello's to its Finished, three further on. */
+const MAX_HELLO_MESSAGE_SEQ = 0xffff - 3;
 
 /** What a record did: nothing to answer, datagrams to send (maybe the flight again), or the end. */
 export type Step = { send: Buffer[]; established?: Established };
@@ -93,6 +104,12 @@ export class ServerHandshake {
     if (ch.renegotiationInfo !== undefined && ch.renegotiationInfo.length > 0) {
       throw new HandshakeFailure(AlertDescription.handshake_failure, 'renegotiation_info is not empty on an initial handshake');
     }
+    if (recordSeq > MAX_SEQUENCE_NUMBER - EPOCH0_ROOM) {
+      throw new HandshakeFailure(AlertDescription.illegal_parameter, `the ClientHello's record sequence number ${recordSeq} leaves the server's epoch 0 no room`);
+    }
+    if (hello.messageSeq > MAX_HELLO_MESSAGE_SEQ) {
+      throw new HandshakeFailure(AlertDescription.illegal_parameter, `the ClientHello's message_seq ${hello.messageSeq} leaves the handshake no room`);
+    }
     this.suite = suite;
     this.tagLength = suite === CipherSuite.TLS_PSK_WITH_AES_128_CCM_8 ? TAG_LENGTH.TLS_PSK_WITH_AES_128_CCM_8 : TAG_LENGTH.TLS_PSK_WITH_AES_128_CCM;
     this.ems = ch.extendedMasterSecret;
@@ -119,9 +136,9 @@ export class ServerHandshake {
     return this.cids?.receive;
   }
 
-  /** The ServerHello flight, in epoch 0, with fresh record sequence numbers (also for a retransmission, §4.2.4). */
+  /** The ServerHello flight, in epoch 0, with fresh record sequence numbers (also for a retransmission, §4.2.4); none once the numbers are used up. */
   flightDatagrams(): Buffer[] {
-    if (this.master !== undefined) return [];
+    if (this.master !== undefined || this.epoch0Seq + this.flight.length - 1 > MAX_SEQUENCE_NUMBER) return [];
     return [Buffer.concat(this.flight.map((m) => this.plainRecord(ContentType.handshake, encodeHandshake(m))))];
   }
 
@@ -145,9 +162,10 @@ export class ServerHandshake {
     return { send: [] };
   }
 
-  /** A fatal alert in epoch 0, as the client reads until it has the server's ChangeCipherSpec. */
-  alertDatagram(description: number): Buffer {
-    return this.plainRecord(ContentType.alert, encodeAlert({ level: AlertLevel.fatal, description }));
+  /** A fatal alert in epoch 0, as the client reads until it has the server's ChangeCipherSpec; none once the numbers are used up. */
+  alertDatagram(description: number): Buffer[] {
+    if (this.epoch0Seq > MAX_SEQUENCE_NUMBER) return [];
+    return [this.plainRecord(ContentType.alert, encodeAlert({ level: AlertLevel.fatal, description }))];
   }
 
   private async plainHandshake(r: DtlsRecord): Promise<Step> {
@@ -240,7 +258,9 @@ class FinalFlight {
     this.epoch0Seq = epoch0Seq;
   }
 
+  /** Each repeat of the client's Finished draws one epoch-0 number: once they are used up, nothing is sent again. */
   datagrams(): Buffer[] {
+    if (this.epoch0Seq > MAX_SEQUENCE_NUMBER) return [];
     return [Buffer.concat([
       encodeRecord({ type: ContentType.change_cipher_spec, version: DTLS_1_2, epoch: 0, sequenceNumber: this.epoch0Seq++, fragment: encodeChangeCipherSpec() }),
       this.protection.sealRecord(ContentType.handshake, this.finished),

@@ -15,9 +15,12 @@
  * that authenticates and is newer than any the session has seen (§6), so a replayed or reordered
  * old record from another address never moves it back; on a move the address map is re-keyed and
  * 'rebind' is emitted ({ from, to, identity }) for the layer above to move what it keeps by address.
- * send() finds sessions by address only: after a move, datagrams for the old address are lost
- * (as UDP allows) until the layer above sends to the new one. Keeping the old address as an alias
- * would deliver to a peer that has left, and the old address may be another device's by then.
+ * send() finds a session by the address it is given. For a while after a move (RFC 7252's
+ * EXCHANGE_LIFETIME, 247 s) a datagram addressed to the old address still finds the session that
+ * left it, and goes to the session's new address, sealed with its keys: node-coap retransmits a
+ * request to the address it first sent it to, and the answer to a request that came before the
+ * move goes there too. Nothing is ever sent to the old address; a handshake completed from it
+ * (another device there now) ends the forwarding at once.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -112,6 +115,8 @@ export class DtlsSocket extends EventEmitter {
   private readonly cookies = new CookieJar();
   private readonly halfOpen = new Map<string, HalfOpen>();
   private readonly sessions = new Map<string, Session>();
+  /** A moved session's old address → the session, for sends addressed there (see the top); bounded in time. */
+  private readonly movedFrom = new Map<string, { session: Session; until: number }>();
   /** The sessions with a CID, by the CID's hex (RFC 9146); an entry goes with its session. */
   private readonly byCid = new Map<string, Session>();
   private readonly timer: NodeJS.Timeout;
@@ -159,14 +164,15 @@ export class DtlsSocket extends EventEmitter {
       rest = args.slice(2);
     }
     const [port, address, callback] = rest as [number, string, SendCallback?];
-    // By address only, also for a session with a CID: see the note at the top about a moved peer.
-    const session = this.sessions.get(peerKey(address, port));
+    const key = peerKey(address, port);
+    // A session that moved (Connection ID) is still found at its old address for a while: to its new one.
+    const session = this.sessions.get(key) ?? this.forwarded(key);
     if (session === undefined) {
       // No session: the datagram is lost, as UDP allows.
       if (callback) queueMicrotask(() => callback(null, 0));
       return;
     }
-    this.raw(session.protection.sealRecord(ContentType.application_data, data), port, address, callback);
+    this.raw(session.protection.sealRecord(ContentType.application_data, data), session.port, session.address, callback);
   }
 
   /** Sends each session close_notify (RFC 5246 §7.2.1), then closes the UDP socket once they have left. */
@@ -213,7 +219,8 @@ export class DtlsSocket extends EventEmitter {
         const h = this.halfOpen.get(key);
         const s = this.sessions.get(key);
         if (h !== undefined && (r.epoch === 0 || s === undefined || !this.sessionRecord(s, r, rinfo, true))) {
-          h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo));
+          // handshakeRecord answers a peer's error itself; anything else is reported, and the chain goes on.
+          h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo)).catch((e: unknown) => { this.emit('error', e); });
           continue;
         }
         if (r.epoch === 1 && s !== undefined) this.sessionRecord(s, r, rinfo, false);
@@ -235,7 +242,7 @@ export class DtlsSocket extends EventEmitter {
     }
     const h = this.halfOpen.get(key);
     if (h !== undefined && h.hs.cid !== undefined && h.hs.cid.equals(cid)) {
-      h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo));
+      h.chain = h.chain.then(() => this.handshakeRecord(key, h, r, rinfo)).catch((e: unknown) => { this.emit('error', e); });
       return;
     }
     this.stats.recordsDropped++;
@@ -302,6 +309,7 @@ export class DtlsSocket extends EventEmitter {
         // The completed handshake replaces the session at its address, and that session's CID goes with it.
         if (old !== undefined) this.dropSession(old);
         const s: Session = { ...step.established, lastSeen: Date.now(), address: rinfo.address, port: rinfo.port, family: rinfo.family };
+        this.movedFrom.delete(key);
         this.sessions.set(key, s);
         if (s.cid !== undefined) this.byCid.set(s.cid.toString('hex'), s);
         this.stats.handshakesCompleted++;
@@ -316,7 +324,7 @@ export class DtlsSocket extends EventEmitter {
       this.stats.handshakesFailed++;
       if (e instanceof HandshakeFailure) {
         if (e.atFinished) this.stats.failedAtFinished++;
-        this.raw(h.hs.alertDatagram(e.alert), rinfo.port, rinfo.address);
+        for (const d of h.hs.alertDatagram(e.alert)) this.raw(d, rinfo.port, rinfo.address);
       }
     }
   }
@@ -362,10 +370,20 @@ export class DtlsSocket extends EventEmitter {
     s.address = to.address;
     s.port = to.port;
     s.family = rinfo.family;
-    this.sessions.set(peerKey(to.address, to.port), s);
+    const toKey = peerKey(to.address, to.port);
+    this.sessions.set(toKey, s);
+    this.movedFrom.delete(toKey);
+    if (this.movedFrom.size < this.o.maxSessions) this.movedFrom.set(fromKey, { session: s, until: Date.now() + FORWARD_MS });
     this.stats.rebinds++;
     const event: RebindEvent = { from, to, identity: s.identity };
     this.emit('rebind', event);
+  }
+
+  /** The live session that moved away from `key` not long ago, if any. */
+  private forwarded(key: string): Session | undefined {
+    const f = this.movedFrom.get(key);
+    if (f === undefined || Date.now() > f.until || this.sessions.get(peerKey(f.session.address, f.session.port)) !== f.session) return undefined;
+    return f.session;
   }
 
   /** Forgets a session: its address entry and its CID entry. */
@@ -411,6 +429,7 @@ export class DtlsSocket extends EventEmitter {
       this.resend(h, { address, port, family: 'IPv4', size: 0 });
     }
     for (const s of this.sessions.values()) if (now - s.lastSeen > this.o.idleMs) this.dropSession(s);
+    for (const [key, f] of this.movedFrom) if (now > f.until || this.sessions.get(peerKey(f.session.address, f.session.port)) !== f.session) this.movedFrom.delete(key);
   }
 
   private raw(datagram: Buffer, port: number, address: string, callback?: SendCallback): void {
@@ -425,6 +444,9 @@ export class DtlsSocket extends EventEmitter {
 
 // node-coap sends through (and caches duplicate answers for) only an `instanceof dgram.Socket`.
 Object.setPrototypeOf(DtlsSocket.prototype, Socket.prototype);
+
+/** How long a moved session is still found at its old address: RFC 7252 §4.8.2 EXCHANGE_LIFETIME. */
+const FORWARD_MS = 247_000;
 
 function peerKey(address: string, port: number): string {
   return `${port}/${address}`;

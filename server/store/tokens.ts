@@ -21,28 +21,33 @@ export interface ApiToken {
   createdBy: string;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** Past this instant the token is refused (FERRY_TOKEN_EXPIRED); null: it never expires. */
+  expiresAt: Date | null;
 }
 
-const COLUMNS = 'id, name, role, prefix, created_at, created_by, last_used_at, revoked_at';
+const COLUMNS = 'id, name, role, prefix, created_at, created_by, last_used_at, revoked_at, expires_at';
 /** `fry_` and the first 4 characters of the random part: enough to tell tokens apart, nothing to guess with. */
 const PREFIX_LENGTH = 8;
 
 export const generateToken = (): string => `fry_${randomBytes(32).toString('base64url')}`;
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
-async function insertToken(q: Queryable, t: { name: string; role: Role; token: string; createdBy: string }): Promise<ApiToken> {
+async function insertToken(q: Queryable, t: { name: string; role: Role; token: string; createdBy: string; expiresAt?: Date | null }): Promise<ApiToken> {
   const res = await q.query(
-    `INSERT INTO api_tokens (name, role, token_hash, prefix, created_by) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING RETURNING ${COLUMNS}`,
-    [t.name, t.role, hashToken(t.token), t.token.slice(0, PREFIX_LENGTH), t.createdBy]);
+    [t.name, t.role, hashToken(t.token), t.token.slice(0, PREFIX_LENGTH), t.createdBy, t.expiresAt ?? null]);
   if (!res.rows[0]) throw new DuplicateTokenNameError(t.name);
   const row = camelRow<ApiToken>(res.rows[0]);
-  await recordEvent(q, { kind: 'token.created', actor: t.createdBy, data: { tokenId: row.id, name: row.name, role: row.role, prefix: row.prefix } });
+  await recordEvent(q, {
+    kind: 'token.created', actor: t.createdBy,
+    data: { tokenId: row.id, name: row.name, role: row.role, prefix: row.prefix, ...(row.expiresAt ? { expiresAt: row.expiresAt.toISOString() } : {}) },
+  });
   return row;
 }
 
-/** A new token; its secret is returned here and never again. */
-export async function createToken(db: Db, t: { name: string; role: Role; createdBy: string }): Promise<{ token: string; row: ApiToken }> {
+/** A new token, expiring at `expiresAt` (none: never); its secret is returned here and never again. */
+export async function createToken(db: Db, t: { name: string; role: Role; createdBy: string; expiresAt?: Date | null }): Promise<{ token: string; row: ApiToken }> {
   const token = generateToken();
   const row = await db.transaction((tx) => insertToken(tx, { ...t, token }));
   return { token, row };
@@ -67,11 +72,17 @@ export async function revokeToken(db: Db, id: number, actor: string): Promise<Ap
   });
 }
 
-/** The live token with this secret, or null (unknown or revoked). */
+/**
+ * The token with this secret that is not revoked, or null (unknown or revoked). An expired one is
+ * returned: whether it has expired is the caller's to say, by its clock (the API answers it apart).
+ */
 export async function findLiveToken(q: Queryable, token: string): Promise<ApiToken | null> {
   const res = await q.query(`SELECT ${COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL`, [hashToken(token)]);
   return res.rows[0] ? camelRow<ApiToken>(res.rows[0]) : null;
 }
+
+/** Whether the token is past its expiry at `now` (ms since the epoch); one without never is. */
+export const hasExpired = (t: ApiToken, now: number): boolean => t.expiresAt !== null && t.expiresAt.getTime() <= now;
 
 /** Records that a token was used; at most one write a minute per token. */
 export async function touchToken(q: Queryable, id: number): Promise<void> {
@@ -83,7 +94,7 @@ export const CONFIGURED_ADMIN = 'FERRY_ADMIN_TOKEN';
 const FIRST_START_ADMIN = 'first-admin';
 
 /**
- * The first admin token, at start-up (nodes starting together queue on a lock):
+ * The first admin token, at start-up (nodes starting together queue on a lock); neither kind expires:
  * - with a configured token: stored (hashed) under FERRY_ADMIN_TOKEN unless already there; a
  *   different, earlier configured token is revoked (rotation); one an admin revoked stays revoked;
  * - without one, when the table is empty: a token is generated and returned, to be shown once.

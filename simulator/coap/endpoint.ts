@@ -18,7 +18,7 @@ import type { CoapReply, CoapResponse, EndpointStats, Peer, RequestHandler, Requ
 import { Outbox, peerKey } from './outbox.ts';
 import { ServerExchanges } from './server.ts';
 import { bindUdp } from './transport.ts';
-import type { DatagramTransport, TransportLayer } from './transport.ts';
+import type { DatagramTransport, TransportLayer, UdpTransport } from './transport.ts';
 import type { Wire } from './wire.ts';
 
 export interface EndpointOptions {
@@ -49,6 +49,7 @@ export type NotifyOutcome = 'acked' | 'reset' | 'timeout' | 'sent';
 
 export class CoapEndpoint {
   readonly #socket: DatagramTransport;
+  readonly #udp: UdpTransport;
   readonly #opts: EndpointOptions;
   readonly #wire: Wire;
   readonly #outbox: Outbox;
@@ -64,15 +65,17 @@ export class CoapEndpoint {
   /** Binds a UDP socket (port 0 = any) on `bindAddress` (default 127.0.0.1). */
   static async bind(opts: EndpointOptions = {}): Promise<CoapEndpoint> {
     let endpoint: CoapEndpoint | undefined;
-    let socket = await bindUdp(opts.bindAddress ?? '127.0.0.1', opts.port ?? 0, () => {
+    const udp = await bindUdp(opts.bindAddress ?? '127.0.0.1', opts.port ?? 0, () => {
       if (endpoint !== undefined) endpoint.#stats.sendErrors += 1;
     });
+    let socket: DatagramTransport = udp;
     for (const layer of opts.layers ?? []) socket = layer(socket);
-    endpoint = new CoapEndpoint(socket, opts);
+    endpoint = new CoapEndpoint(udp, socket, opts);
     return endpoint;
   }
 
-  private constructor(socket: DatagramTransport, opts: EndpointOptions) {
+  private constructor(udp: UdpTransport, socket: DatagramTransport, opts: EndpointOptions) {
+    this.#udp = udp;
     this.#socket = socket;
     this.#opts = opts;
     const clock = opts.clock ?? realClock;
@@ -140,6 +143,14 @@ export class CoapEndpoint {
       onReset: () => done('reset'),
       onGiveUp: () => done(confirmable ? 'timeout' : 'sent'),
     });
+  }
+
+  /**
+   * The UDP socket underneath moves to a new port (a NAT rebinding); the layers above, exchanges
+   * under way and observations carry on.
+   */
+  async rebind(): Promise<void> {
+    if (!this.#closed) await this.#udp.rebind();
   }
 
   /** Stops every timer, rejects pending requests with COAP_CLOSED and closes the socket. */

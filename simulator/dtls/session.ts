@@ -54,6 +54,8 @@ export class DtlsSession {
   #state: State = 'new';
   readonly #out = new RecordWriter();
   #msgSeq = 0;
+  /** The cookie of the HelloVerifyRequest answered, to know a repeated one (RFC 6347 §4.2.1). */
+  #cookie: Buffer | undefined;
   #nextServerSeq: number | undefined;
   #pending = new Map<number, { type: number; body: Buffer }>();
   #transcript: Buffer<ArrayBufferLike>[] = [];
@@ -123,6 +125,14 @@ export class DtlsSession {
   close(): void {
     if (this.#state === 'established') this.#send(this.#out.protect(ContentType.alert, Buffer.from([1, 0])));
     this.#end();
+  }
+
+  /** Ends the session without a word to the server (another replaces it); a handshake under way fails. */
+  abandon(): void {
+    if (this.#state === 'closed') return;
+    const was = this.#state;
+    this.#end();
+    if (was !== 'established') this.#reject(new DtlsError('closed', 'DTLS session abandoned for a new one'));
   }
 
   receive(datagram: Buffer): void {
@@ -218,12 +228,20 @@ export class DtlsSession {
     if (type === HandshakeType.helloVerifyRequest && this.#state === 'hello') {
       // RFC 6347 §4.2.6: the first ClientHello and the HelloVerifyRequest stay out of the transcript.
       this.#reasm.forget(seq);
+      const { cookie } = readHelloVerifyRequest(body);
+      if (this.#cookie?.equals(cookie) === true) {
+        // The network doubled our first ClientHello and the server answered both: the cookie'd
+        // ClientHello is out already, and a new one (the next message_seq) would never be answered.
+        this.#nextServerSeq = undefined;
+        return;
+      }
+      this.#cookie = cookie;
       // A stateless server numbers its records after our ClientHello's (RFC 6347 §4.2.1), so the
       // answer to the next one may reuse a number already seen in epoch 0.
       this.#windows[0] = new ReplayWindow();
       this.#nextServerSeq = undefined;
       this.#pending.clear();
-      this.#sendClientHello(readHelloVerifyRequest(body).cookie);
+      this.#sendClientHello(cookie);
       return;
     }
     const whole = handshakeMessage(type, seq, body);

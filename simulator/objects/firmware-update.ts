@@ -19,6 +19,8 @@ import { fail, int, ok, str } from './model.ts';
 import type { DmResult, ObjectInstance, ResourceDef, ResourceValue } from './model.ts';
 
 export interface PackageLocation {
+  /** coaps://: fetched inside a DTLS session of its own. */
+  secure: boolean;
   host: string;
   port: number;
   pathSegments: string[];
@@ -42,8 +44,9 @@ const DELIVERY_VALUE: Record<DeliveryMethod, number> = {
   pull: DeliveryMethodValue.PULL_ONLY, push: DeliveryMethodValue.PUSH_ONLY, both: DeliveryMethodValue.BOTH,
 };
 
-/** Resource 8 value 0, CoAP (RFC 7252): the one protocol the simulator pulls over. */
+/** Resource 8 value 0, CoAP (RFC 7252): what every simulated device pulls over; one with a PSK adds 1, CoAPS. */
 export const COAP_PROTOCOL = FirmwareUpdateProtocol.COAP;
+export const COAPS_PROTOCOL = FirmwareUpdateProtocol.COAPS;
 
 export interface FirmwareObjectOptions {
   deliveryMethod?: DeliveryMethod;
@@ -255,7 +258,7 @@ export class FirmwareUpdateObject implements ObjectInstance {
   }
 }
 
-/** coap://host[:port]/path?query → where to GET it; otherwise the Update Result code (7 or 9). */
+/** coap[s]://host[:port]/path?query → where to GET it; otherwise the Update Result code (7 or 9). */
 export function parsePackageUri(uri: string): PackageLocation | number {
   let url: URL;
   try {
@@ -263,14 +266,15 @@ export function parsePackageUri(uri: string): PackageLocation | number {
   } catch {
     return UpdateResult.INVALID_URI;
   }
-  if (url.protocol !== 'coap:') return UpdateResult.UNSUPPORTED_PROTOCOL;
+  if (url.protocol !== 'coap:' && url.protocol !== 'coaps:') return UpdateResult.UNSUPPORTED_PROTOCOL;
+  const secure = url.protocol === 'coaps:';
   if (url.hostname === '' || url.username !== '' || url.hash !== '') return UpdateResult.INVALID_URI;
-  const port = url.port === '' ? 5683 : Number(url.port);
+  const port = url.port === '' ? (secure ? 5684 : 5683) : Number(url.port);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   try {
     const pathSegments = url.pathname.split('/').slice(1).filter((s, i, all) => s !== '' || i < all.length - 1).map(decodeURIComponent);
     const query = url.search === '' ? [] : url.search.slice(1).split('&').map(decodeURIComponent);
-    return { host, port, pathSegments, query };
+    return { secure, host, port, pathSegments, query };
   } catch {
     return UpdateResult.INVALID_URI;
   }

@@ -1,6 +1,6 @@
 /**
  * Object 0, LwM2M Security, instance 0 (LwM2M 1.1 Core, Appendix E.1), minimal: the server URI,
- * not a bootstrap server, security mode NoSec, short server ID 1. Core §6.3: a LwM2M Server must
+ * not a bootstrap server, security mode NoSec (coap://) or Pre-Shared Key (coaps://), short server ID 1. Core §6.3: a LwM2M Server must
  * not reach this object, so the DM interface answers 4.01 for it and registration leaves it out.
  */
 import { Security } from '../../protocols/objects.ts';
@@ -11,8 +11,8 @@ const SERVER_URI = 0;
 const BOOTSTRAP_SERVER = 1;
 const SECURITY_MODE = 2;
 const SHORT_SERVER_ID = 10;
-/** Security Mode 3: NoSec. */
-const NO_SEC = 3;
+/** Security Mode (resource 2): 0 Pre-Shared Key, 3 NoSec. */
+export const SecurityMode = { PSK: 0, NO_SEC: 3 } as const;
 
 export class SecurityObject implements ObjectInstance {
   readonly objectId = Security.OBJECT_ID;
@@ -25,9 +25,11 @@ export class SecurityObject implements ObjectInstance {
     { id: SHORT_SERVER_ID, kind: 'integer', ops: 'R' },
   ];
   readonly serverUri: string;
+  readonly mode: number;
 
-  constructor(serverUri: string) {
+  constructor(serverUri: string, mode: number = SecurityMode.NO_SEC) {
     this.serverUri = serverUri;
+    this.mode = mode;
   }
 
   read(id: number): ResourceValue | undefined {
@@ -37,7 +39,7 @@ export class SecurityObject implements ObjectInstance {
       case BOOTSTRAP_SERVER:
         return bool(false);
       case SECURITY_MODE:
-        return int(NO_SEC);
+        return int(this.mode);
       case SHORT_SERVER_ID:
         return int(1);
       default:

@@ -2,7 +2,7 @@
 // and must be shorter than it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { downloadPortOf, helpText, parseConfig, type Config } from '../../server/config.ts';
+import { coapsPortOf, downloadCoapsPortOf, downloadPortOf, helpText, parseConfig, securityPolicyOf, type Config } from '../../server/config.ts';
 import { ConfigError } from '../../server/errors.ts';
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): Config => parseConfig(argv, env) as Config;
@@ -77,12 +77,41 @@ test('--device-retention: 7 days by default; a duration, or 0 / off for never', 
   }
 });
 
-test('the download port: the CoAP port + 1 by default, any free one beside a free CoAP port, none when it is the CoAP port', () => {
-  assert.is(downloadPortOf({ coapPort: 5683, downloadPort: undefined }, 5683), 5684);
+test('the download port: the CoAP port + 2 by default, any free one beside a free CoAP port, none when it is the CoAP port', () => {
+  assert.is(downloadPortOf({ coapPort: 5683, downloadPort: undefined }, 5683), 5685);
   assert.is(downloadPortOf({ coapPort: 0, downloadPort: undefined }, 40000), 0);
   assert.is(downloadPortOf({ coapPort: 5683, downloadPort: 6000 }, 5683), 6000);
   assert.is(downloadPortOf({ coapPort: 5683, downloadPort: 5683 }, 5683), undefined);
   assert.throws(() => downloadPortOf({ coapPort: 65535, downloadPort: undefined }, 65535), (e: unknown) => e instanceof ConfigError && /set --download-port/.test(e.message));
+});
+
+test('the port plan: 5683 coap, 5684 coaps (IANA), 5685 download, 5686 download over DTLS; P..P+3 from --coap-port P; 0: free ports', () => {
+  const c = parse([]);
+  assert.is(c.coapPort, 5683);
+  assert.is(coapsPortOf(c), 5684);
+  assert.is(downloadPortOf(c, 5683), 5685);
+  assert.is(downloadCoapsPortOf(c, 5684), 5686);
+  const moved = parse(['--coap-port', '6000']);
+  assert.equal([coapsPortOf(moved), downloadPortOf(moved, 6000), downloadCoapsPortOf(moved, 6001)], [6001, 6002, 6003]);
+  const free = parse(['--coap-port', '0']);
+  assert.equal([coapsPortOf(free), downloadPortOf(free, 40000), downloadCoapsPortOf(free, 40001)], [0, 0, 0]);
+  // The DTLS download port set to the coaps port: firmware is served on the coaps socket.
+  assert.is(downloadCoapsPortOf(parse(['--download-coaps-port', '5684']), 5684), undefined);
+  assert.is(coapsPortOf(parse(['--coaps-port', '7000'])), 7000);
+  assert.throws(() => coapsPortOf(parse(['--coap-port', '65535'])), (e: unknown) => e instanceof ConfigError && /set --coaps-port/.test(e.message));
+  const help = helpText();
+  for (const line of ['5683  LwM2M over plain CoAP', '5684  LwM2M over DTLS', '5685  firmware downloads over plain CoAP', '5686  firmware downloads over DTLS']) assert.ok(help.includes(line), line);
+});
+
+test('--security: both on a loopback host, psk (DTLS only) otherwise; nosec a lab mode; anything else refused', () => {
+  assert.equal(securityPolicyOf(parse([])), { psk: true, nosec: true });
+  assert.equal(securityPolicyOf(parse(['--coap-host', '::1'])), { psk: true, nosec: true });
+  assert.equal(securityPolicyOf(parse(['--coap-host', '0.0.0.0'])), { psk: true, nosec: false });
+  assert.equal(securityPolicyOf(parse(['--coap-host', '192.0.2.1'])), { psk: true, nosec: false });
+  assert.equal(securityPolicyOf(parse(['--coap-host', '0.0.0.0', '--security', 'both'])), { psk: true, nosec: true });
+  assert.equal(securityPolicyOf(parse([], { FERRY_SECURITY: 'nosec' })), { psk: false, nosec: true });
+  assert.throws(() => parse(['--security', 'tls']), (e: unknown) => e instanceof ConfigError && /--security must be one of psk, nosec, both/.test(e.message));
+  assert.ok(helpText().includes('default both when --coap-host is a loopback address, psk otherwise'));
 });
 
 test('--help lists the registration limits and their variables', () => {

@@ -37,7 +37,7 @@ forEachDatabase('metrics', ({ suite, get }) => {
     assert.is(before.get('ferry_updates_by_state{state="succeeded"}'), undefined);
     const sim = new SimDevice({
       endpoint: 'm-0', server: { host: '127.0.0.1', port: run.ferry.coapAddress!.port }, trustedKeys: [trustedAnchor()],
-      factoryImage: signedPackage('1.0.0', 2048, 0, 1), lifetime: 60, rebootDelayMs: 100, coap: { ackTimeoutMs: 300, maxRetransmit: 3 }, blockSzx: 6,
+      factoryImage: signedPackage('1.0.0', 2048, 0, 1), lifetime: 60, rebootDelayMs: 100, coap: { ackTimeoutMs: 2000, maxRetransmit: 3 }, blockSzx: 6,
     });
     run.sims.push(sim);
     await sim.start();

@@ -2,12 +2,14 @@
  * A small LwM2M server for the device tests, on node-coap (an independent CoAP stack): the
  * /rd registration interface, firmware files under /fw (node-coap slices Block2 itself) and
  * /fw-manual (Block2 by hand: a capped SZX, Size2, an ETag that can change), and a DM client
- * that sends Read / Write / Execute / Observe to a device.
+ * that sends Read / Write / Execute / Observe to a device. With `psk` keys it listens over DTLS
+ * (the server's DTLS layer, server/dtls/socket.ts), and its DM requests go through the same sessions.
  */
 import dgram from 'node:dgram';
 import coap from 'coap';
 import type { IncomingMessage, OutgoingMessage } from 'coap';
 import type { ParsedPacket } from 'coap-packet';
+import { DtlsSocket } from '../../server/dtls/socket.ts';
 
 export interface Registration {
   id: string;
@@ -57,7 +59,9 @@ function options(msg: IncomingMessage): RawOptions {
 export class TestLwm2mServer {
   readonly server: ReturnType<typeof coap.createServer>;
   readonly agent: InstanceType<typeof coap.Agent>;
-  readonly agentSocket: dgram.Socket;
+  readonly agentSocket: dgram.Socket | undefined;
+  /** The DTLS layer, when started with keys. */
+  readonly dtls: DtlsSocket | undefined;
   readonly registrations: Registration[] = [];
   readonly updates: { id: string; query: string[] }[] = [];
   readonly deregistrations: string[] = [];
@@ -74,19 +78,42 @@ export class TestLwm2mServer {
   #etag = Buffer.from([1, 2, 3, 4]);
   #next = 1;
 
-  private constructor() {
+  private constructor(dtls?: DtlsSocket) {
+    this.dtls = dtls;
     this.server = coap.createServer({ type: 'udp4' });
-    // Our own socket: an agent that owns one closes it whenever it is idle, and then fails.
-    this.agentSocket = dgram.createSocket('udp4');
-    this.agent = new coap.Agent({ socket: this.agentSocket });
+    if (dtls === undefined) {
+      // Our own socket: an agent that owns one closes it whenever it is idle, and then fails.
+      this.agentSocket = dgram.createSocket('udp4');
+      this.agent = new coap.Agent({ socket: this.agentSocket });
+    } else {
+      this.agent = new coap.Agent({ socket: dtls as unknown as dgram.Socket });
+    }
     this.server.on('request', (req: IncomingMessage, res: OutgoingMessage) => this.#handle(req, res));
   }
 
-  static async start(): Promise<TestLwm2mServer> {
+  static async start(o: { psk?: ReadonlyMap<string, Buffer>; port?: number } = {}): Promise<TestLwm2mServer> {
+    if (o.psk !== undefined) {
+      const keys = o.psk;
+      const socket = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => socket.bind(o.port ?? 0, '127.0.0.1', () => resolve()));
+      const dtls = new DtlsSocket({ socket, pskFor: async (id) => keys.get(id.toString('utf8')) });
+      const s = new TestLwm2mServer(dtls);
+      // RFC 9146 §6: a session with a Connection ID moved to a new address; so did its registration.
+      dtls.on('rebind', (e: { from: { address: string; port: number }; to: { address: string; port: number } }) => {
+        for (const r of s.registrations) if (r.address === e.from.address && r.port === e.from.port) Object.assign(r, e.to);
+      });
+      await new Promise<void>((resolve) => s.server.listen(dtls as unknown as dgram.Socket, () => resolve()));
+      return s;
+    }
     const s = new TestLwm2mServer();
-    await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', () => resolve()));
-    await new Promise<void>((resolve) => s.agentSocket.bind(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => s.server.listen(o.port ?? 0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => s.agentSocket?.bind(0, '127.0.0.1', () => resolve()));
     return s;
+  }
+
+  /** The PSK identity of the DTLS session with this address, if any. */
+  identityOf(address: string, port: number): string | undefined {
+    return this.dtls?.identityOf(address, port)?.toString('utf8');
   }
 
   get port(): number {
@@ -207,7 +234,9 @@ export class TestLwm2mServer {
 
   async close(): Promise<void> {
     this.agent.close();
-    await new Promise<void>((resolve) => this.agentSocket.close(() => resolve()));
+    if (this.agentSocket !== undefined) await new Promise<void>((resolve) => this.agentSocket?.close(() => resolve()));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // node-coap leaves a socket it was given open: the DTLS layer (and its UDP socket) closes after it.
+    if (this.dtls !== undefined) await new Promise<void>((resolve) => this.dtls?.close(() => resolve()));
   }
 }

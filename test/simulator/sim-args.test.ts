@@ -1,8 +1,9 @@
 // `ferry sim` flags that shape the devices (--delivery, Object 5 res. 9; --root-path, LwM2M Core
-// §6.2.1) and drive the API (--api, and the token from --api-token or the environment).
+// §6.2.1) and drive the API (--api, and the token from --api-token or the environment), and the
+// DTLS-PSK flags (--security, --psk-file, a coaps:// --server, the nat-rebind fault).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fleetOptions, readSimArgs, UsageError } from '../../simulator/sim-args.ts';
+import { SIM_HELP, fleetOptions, readSimArgs, UsageError } from '../../simulator/sim-args.ts';
 
 const options = (...argv: string[]) => fleetOptions(readSimArgs(argv));
 
@@ -48,6 +49,55 @@ test('an --api that is not an http(s) URL is a usage error', async () => {
       assert.match((err as Error).message, /--api must be an http:\/\/ or https:\/\/ URL/);
     }
   }
+});
+
+async function usageError(argv: string[], pattern: RegExp): Promise<void> {
+  try {
+    await fleetOptions(readSimArgs(argv), {});
+    assert.unreachable(argv.join(' '));
+  } catch (err) {
+    assert.instance(err, UsageError, argv.join(' '));
+    assert.match((err as Error).message, pattern);
+  }
+}
+
+test('--security psk: a coaps:// server (default 127.0.0.1:5684), the file to write, a seed always', async () => {
+  const o = await options('--security', 'psk', '--psk-file', 'creds.csv');
+  assert.is(o.server, 'coaps://127.0.0.1:5684');
+  assert.is(o.security, 'psk');
+  assert.is(o.credentialsFile, 'creds.csv');
+  assert.is(o.provision, undefined);
+  assert.type(o.seed, 'number', 'a psk run picks a seed, shown in the report, to derive the same keys again');
+  const seeded = await options('--server', 'coaps://10.0.0.1', '--seed', '5');
+  assert.is(seeded.security, 'psk', 'a coaps:// server means psk');
+  assert.is(seeded.seed, 5);
+  const plain = await options();
+  assert.is(plain.security, 'nosec');
+  assert.is(plain.server, 'coap://127.0.0.1:5683');
+  assert.is(plain.seed, undefined);
+});
+
+test('--security psk with --api: the credentials are imported through the API with the token', async () => {
+  const o = await fleetOptions(readSimArgs(['--security', 'psk', '--api', 'http://127.0.0.1:8080']), { FERRY_API_TOKEN: 'fry_x' });
+  assert.equal(o.provision, { api: 'http://127.0.0.1:8080', token: 'fry_x', tokenSource: 'FERRY_API_TOKEN' });
+  assert.is(o.driver, undefined, 'no updates asked for');
+  const nosec = await fleetOptions(readSimArgs(['--api', 'http://127.0.0.1:8080']), {});
+  assert.is(nosec.provision, undefined);
+});
+
+test('the DTLS flags refuse what does not fit together', async () => {
+  await usageError(['--security', 'tls'], /--security is nosec or psk/);
+  await usageError(['--security', 'psk', '--server', 'coap://127.0.0.1:5683', '--seed', '1'], /--security psk needs a coaps:\/\/ --server/);
+  await usageError(['--security', 'nosec', '--server', 'coaps://127.0.0.1'], /a coaps:\/\/ --server needs --security psk/);
+  await usageError(['--psk-file', 'x.csv'], /--psk-file needs --security psk/);
+  await usageError(['--security', 'psk'], /--psk-file FILE or --api URL/);
+  await usageError(['--server', 'http://127.0.0.1'], /coap:\/\/host:port or coaps:\/\/host:port/);
+});
+
+test('--fault nat-rebind=P is a device fault; --help documents the DTLS flags', async () => {
+  const o = await options('--fault', 'nat-rebind=0.25');
+  assert.equal(o.faults?.device['nat-rebind'], { amount: 0.25 });
+  for (const flag of ['--security nosec|psk', '--psk-file FILE', 'coaps://', 'nat-rebind', 'HMAC-SHA256']) assert.ok(SIM_HELP.includes(flag), flag);
 });
 
 test.run();

@@ -172,19 +172,23 @@ forEachDatabase('api, device credentials', ({ suite, get }) => {
     await noKeyLeaked(KEYS);
   });
 
-  suite('roles: a viewer reads, an operator changes', async () => {
+  suite('roles: credentials are for admins only, to read as to change', async () => {
     await offlineDevice(get().db, 'dev-1');
     const token = async (role: string) => (await expect(call('POST', '/api/v1/tokens', { name: `t-${role}`, role }), 201)).token as string;
     const viewer = bearer(await token('viewer'));
     const operator = bearer(await token('operator'));
     const url = '/api/v1/devices/dev-1/credentials';
-    await expect(call('PUT', url, { identity: 'id-1', key: KEYS[0] }, viewer), 403, 'FERRY_FORBIDDEN');
-    await expect(call('PUT', url, { identity: 'id-1', key: KEYS[0] }, operator), 200);
-    await expect(call('GET', url, undefined, viewer), 200);
-    await expect(call('POST', `${url}/rotate`, { identity: 'id-1', generate: true }, viewer), 403, 'FERRY_FORBIDDEN');
-    await expect(call('DELETE', url, undefined, viewer), 403, 'FERRY_FORBIDDEN');
-    await expect(call('POST', '/api/v1/credentials/import', [{ endpoint: 'dev-1', identity: 'x', key: KEYS[1] }], viewer), 403, 'FERRY_FORBIDDEN');
-    await expect(call('DELETE', url, undefined, operator), 204);
+    for (const who of [viewer, operator]) {
+      await expect(call('PUT', url, { identity: 'id-1', key: KEYS[0] }, who), 403, 'FERRY_FORBIDDEN');
+      await expect(call('GET', url, undefined, who), 403, 'FERRY_FORBIDDEN');
+      await expect(call('POST', `${url}/rotate`, { identity: 'id-1', generate: true }, who), 403, 'FERRY_FORBIDDEN');
+      await expect(call('DELETE', url, undefined, who), 403, 'FERRY_FORBIDDEN');
+      await expect(call('POST', '/api/v1/credentials/import', [{ endpoint: 'dev-1', identity: 'x', key: KEYS[1] }], who), 403, 'FERRY_FORBIDDEN');
+    }
+    await expect(call('GET', url), 404, 'FERRY_CREDENTIALS_NOT_FOUND');
+    await expect(call('PUT', url, { identity: 'id-1', key: KEYS[0] }), 200);
+    await expect(call('GET', url), 200);
+    await expect(call('DELETE', url), 204);
   });
 
   suite('import: JSON and CSV, all or nothing, each bad line named', async () => {

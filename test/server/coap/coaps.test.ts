@@ -102,7 +102,7 @@ forEachDatabase('coap over DTLS (coaps) with libcoap clients', ({ suite, get }) 
     });
   }
 
-  suite('an endpoint with credentials cannot register over plain CoAP: 4.03, one event and one alert for a flood', async () => {
+  suite('an endpoint with credentials cannot register, update or de-register over plain CoAP: 4.03, one event and one alert for a flood', async () => {
     const endpoint = `${CLIENTS[0]}-a`;
     assert.ok((await register(CLIENTS[0], `id-${endpoint}`, keyOf(endpoint), endpoint)).ok);
     await registered(endpoint);
@@ -121,9 +121,17 @@ forEachDatabase('coap over DTLS (coaps) with libcoap clients', ({ suite, get }) 
     assert.is(after.rows[0]!.n - before.rows[0]!.n, 1, 'one event for five attempts');
     const alerts = await get().db.query("SELECT 1 FROM alerts WHERE kind = 'device.impersonation' AND data->>'endpoint' = $1", [endpoint]);
     assert.is(alerts.rows.length, 1);
+    // Nor update or end its registration, whose id an attacker on the path saw go by.
+    const registrationId = (await devices.findByEndpoint(get().db, endpoint))!.registrationId!;
+    for (const code of ['POST', 'DELETE'] as const) {
+      const res = await exchange(ferry.coapAddress!.port, { code, options: uriOptions(`/rd/${registrationId}`) });
+      assert.is(res.code, '4.03', code);
+      assert.match(res.payload.toString('utf8'), /^FERRY_RD_CREDENTIALS_REQUIRED: /);
+    }
     // The real registration is untouched.
     const device = await devices.findByEndpoint(get().db, endpoint);
     assert.is(device?.securityMode, 'psk');
     assert.is(device?.status, 'registered');
+    assert.is(device?.registrationId, registrationId);
   });
 });

@@ -1,0 +1,75 @@
+/**
+ * The least role each route under /api/v1 needs, in one table: viewer < operator < admin.
+ *
+ * - viewer: reads of what the server holds (devices, firmware, updates, campaigns, alerts, the
+ *   audit log). Nothing that changes state, and nothing that talks to a device.
+ * - operator: actions on devices, firmware and campaigns, and every device management request
+ *   (Read, Discover and Observe too: each is a request sent to the device, costing its radio and
+ *   battery, and what it answers is the device's, not the inventory's).
+ * - admin: API tokens and device credentials (DTLS pre-shared keys).
+ *
+ * The auth hook (auth.ts) goes by this table, keyed by method and route as Fastify declares it; a
+ * HEAD needs what its GET does. A route under /api/v1 missing here has no role and is refused to
+ * everyone (fail closed), so a new route is added here with its role. /healthz, /readyz, /docs
+ * and /metrics are not under /api/v1 (metrics.ts has its own, optional, token).
+ */
+import type { Role } from '../store/tokens.ts';
+
+export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
+  // Inventory and updates.
+  'GET /api/v1/devices': 'viewer',
+  'GET /api/v1/devices/:endpoint': 'viewer',
+  'GET /api/v1/updates/:id': 'viewer',
+  'POST /api/v1/devices/:endpoint/update': 'operator',
+  'PUT /api/v1/devices/:endpoint/tags': 'operator',
+
+  // Firmware images.
+  'GET /api/v1/firmware': 'viewer',
+  'GET /api/v1/firmware/:id': 'viewer',
+  'POST /api/v1/firmware': 'operator',
+  'DELETE /api/v1/firmware/:id': 'operator',
+
+  // Campaigns.
+  'GET /api/v1/campaigns': 'viewer',
+  'GET /api/v1/campaigns/:id': 'viewer',
+  'POST /api/v1/campaigns': 'operator',
+  'POST /api/v1/campaigns/:id/start': 'operator',
+  'POST /api/v1/campaigns/:id/pause': 'operator',
+  'POST /api/v1/campaigns/:id/resume': 'operator',
+  'POST /api/v1/campaigns/:id/abort': 'operator',
+
+  // Alerts and the audit log.
+  'GET /api/v1/alerts': 'viewer',
+  'POST /api/v1/alerts/:id/ack': 'operator',
+  'GET /api/v1/events': 'viewer',
+
+  // Device management: every one is a request to the device, or what a device answered.
+  'GET /api/v1/devices/:endpoint/lwm2m/*': 'operator',
+  'PUT /api/v1/devices/:endpoint/lwm2m/*': 'operator',
+  'POST /api/v1/devices/:endpoint/lwm2m/*': 'operator',
+  'DELETE /api/v1/devices/:endpoint/lwm2m/*': 'operator',
+  'POST /api/v1/devices/:endpoint/execute/*': 'operator',
+  'GET /api/v1/devices/:endpoint/discover/*': 'operator',
+  'PUT /api/v1/devices/:endpoint/attributes/*': 'operator',
+  'POST /api/v1/devices/:endpoint/observe/*': 'operator',
+  'GET /api/v1/devices/:endpoint/observe/*': 'operator',
+  'DELETE /api/v1/devices/:endpoint/observe/*': 'operator',
+
+  // API tokens.
+  'GET /api/v1/tokens': 'admin',
+  'POST /api/v1/tokens': 'admin',
+  'DELETE /api/v1/tokens/:id': 'admin',
+
+  // Device credentials: whoever sets a device's key can speak as the device.
+  'GET /api/v1/devices/:endpoint/credentials': 'admin',
+  'PUT /api/v1/devices/:endpoint/credentials': 'admin',
+  'POST /api/v1/devices/:endpoint/credentials/rotate': 'admin',
+  'DELETE /api/v1/devices/:endpoint/credentials': 'admin',
+  'POST /api/v1/credentials/import': 'admin',
+};
+
+/** The role a route needs by the table, or undefined (not in it: refused to everyone). */
+export function roleOf(method: string, url: string): Role | undefined {
+  const m = method.toUpperCase() === 'HEAD' ? 'GET' : method.toUpperCase();
+  return Object.hasOwn(ROUTE_ROLES, `${m} ${url}`) ? ROUTE_ROLES[`${m} ${url}`] : undefined;
+}
