@@ -251,7 +251,8 @@ forEachDatabase('coap/guard', ({ suite, get }) => {
     assert.ok(answers.size >= 600 && answers.max <= 50_000, `${answers.size} answers kept, at most ${answers.max}`);
     assert.not.ok([...answers.values()].some((a) => a.sender !== undefined), 'an ACK is kept without its sender (and the request it holds)');
     // A duplicate still gets the very same answer.
-    const again = await peer.exchange(port, get(1));
+    // (Late answers to the flood may still be arriving on the peer's socket: only Message ID 1 counts.)
+    const again = (await peer.exchange(port, get(1))).filter((a) => a.messageId === 1);
     assert.equal(again.map((a) => [a.code, a.messageId, a.payload.toString()]), first.map((a) => [a.code, a.messageId, a.payload.toString()]));
     assert.equal(first.map((a) => a.code), ['4.04']);
   });
