@@ -190,7 +190,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
       binding: new DeviceBinding({
         securityMode, identityOf: (address, port) => endpoint.dtls?.identityOf(address, port),
         endpointOfIdentity: (identity) => credentials.endpointOfIdentity(identity),
-        hasCredentials: (ep) => credentials.hasCredentials(ep), onImpersonation: impersonations.attempt,
+        hasCredentials: (ep) => credentials.hasCredentials(ep), anyCredentials: () => credentials.anyCredentials(), onImpersonation: impersonations.attempt,
       }),
     }),
     fw: firmwareResponder({

@@ -29,6 +29,8 @@ export interface DeviceBindingOptions {
   endpointOfIdentity: (identity: string) => Promise<string | undefined>;
   /** Whether the endpoint has credentials. */
   hasCredentials: (endpoint: string) => Promise<boolean>;
+  /** Whether any device has credentials. */
+  anyCredentials: () => Promise<boolean>;
   onImpersonation: (a: ImpersonationAttempt) => void;
 }
 
@@ -47,6 +49,14 @@ export class DeviceBinding {
   /** Undefined when the Register of `endpoint` may go on; else the refusal to answer. */
   async register(endpoint: string, rinfo: RemoteInfo): Promise<CoapRefusal | undefined> {
     return this.check(endpoint, rinfo, 'register');
+  }
+
+  /**
+   * Whether an Update or De-register on this socket needs its registration looked up: always over
+   * DTLS; over plain CoAP only when some device has credentials (a lab with none asks nothing).
+   */
+  async checksChanges(): Promise<boolean> {
+    return this.securityMode === 'psk' || this.o.anyCredentials();
   }
 
   /** Undefined when the Update or De-register of this registration may go on; else the refusal. */

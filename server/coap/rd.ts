@@ -139,7 +139,7 @@ export function registrationInterface(deps: RegistrationDeps) {
 
   /** Whether this socket's peer may update or end the registration (device-binding.ts); false when refused (answered). */
   async function mayChange(req: IncomingMessage, res: OutgoingMessage, registrationId: string, operation: 'update' | 'deregister'): Promise<boolean> {
-    if (deps.binding === undefined) return true;
+    if (deps.binding === undefined || !await deps.binding.checksChanges()) return true;
     const registration = await devices.registrationOf(db, registrationId);
     if (registration === undefined) return true; // the operation itself answers 4.04
     const refused = await deps.binding.change(registration, req.rsinfo, operation);

@@ -57,6 +57,8 @@ export class CredentialService {
   readonly #cache: LRUCache<string, PskLookup>;
   /** endpoint → whether it has credentials; dropped with the key cache. */
   readonly #holders: LRUCache<string, boolean>;
+  /** Whether any device has credentials, as of the generation it was read at; undefined: not known. */
+  #any: boolean | undefined;
   readonly #checkEveryMs: number;
   readonly #now: () => number;
   #generation = -1;
@@ -96,12 +98,24 @@ export class CredentialService {
   /** Whether the endpoint has credentials (then it speaks only over its DTLS session); cached like the keys. */
   async hasCredentials(endpoint: string): Promise<boolean> {
     if (this.#now() - this.#checkedAt >= this.#checkEveryMs) this.#seeGeneration(await store.generation(this.#db));
+    // A lab with no credentials at all asks the database nothing per device.
+    if (!await this.anyCredentials()) return false;
     const hit = this.#holders.get(endpoint);
     if (hit !== undefined) return hit;
     const { has, generation } = await store.endpointHasCredentials(this.#db, endpoint);
     this.#seeGeneration(generation);
     if (this.#generation === generation) this.#holders.set(endpoint, has);
     return has;
+  }
+
+  /** Whether any device has credentials (cached until the generation moves). */
+  async anyCredentials(): Promise<boolean> {
+    if (this.#now() - this.#checkedAt >= this.#checkEveryMs) this.#seeGeneration(await store.generation(this.#db));
+    if (this.#any !== undefined) return this.#any;
+    const generation = this.#generation;
+    const any = await store.credentialsExist(this.#db);
+    if (this.#generation === generation) this.#any = any;
+    return any;
   }
 
   /** The endpoint a PSK identity is provisioned for (its current or previous identity); undefined: none. */
@@ -226,6 +240,7 @@ export class CredentialService {
   #clearCaches(): void {
     this.#cache.clear();
     this.#holders.clear();
+    this.#any = undefined;
   }
 
   #needKey(): SecretsKey {

@@ -131,6 +131,12 @@ export async function anyCredentials(q: Queryable): Promise<CredentialRow | unde
   return res.rows[0] ? fromRaw(res.rows[0]) : undefined;
 }
 
+/** Whether any device has credentials (one index probe, whatever the count). */
+export async function credentialsExist(q: Queryable): Promise<boolean> {
+  const res = await q.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM device_credentials) AS any');
+  return res.rows[0]!.any;
+}
+
 export async function countCredentials(q: Queryable): Promise<number> {
   const res = await q.query<{ n: string }>('SELECT count(*) AS n FROM device_credentials');
   return Number(res.rows[0]!.n);
