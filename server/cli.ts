@@ -1,4 +1,4 @@
-/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify, secrets-keygen, credentials. */
+/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify, secrets-keygen, credentials, audit. */
 import { helpText, parseConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { createLogger } from './log.ts';
@@ -16,6 +16,7 @@ Commands:
   verify          check a signed package and print its manifest
   secrets-keygen  make the master key file device PSKs are encrypted under (--secrets-key-file)
   credentials     set, rotate, rm, ls and import device PSKs through the admin API
+  audit           verify the audit log's chain, or export the log, through the admin API
 
 Run "ferry <command> --help" for a command's options.
 `;
@@ -90,6 +91,7 @@ async function main(args: string[]): Promise<number> {
     case 'verify': return (await import('./keys-cli.ts')).verifyCommand(rest);
     case 'secrets-keygen': return (await import('./credentials/cli.ts')).secretsKeygenCommand(rest);
     case 'credentials': return (await import('./credentials/cli.ts')).credentialsCommand(rest);
+    case 'audit': return (await import('./audit/cli.ts')).auditCommand(rest);
     case 'help': process.stdout.write(USAGE); return 0;
     default: process.stderr.write(`ferry: unknown command "${first}"\n\n${USAGE}`); return 2;
   }

@@ -72,6 +72,10 @@ export interface Config {
   maxLifetime: number;
   /** Seconds after which a device that left and holds nothing is purged; 0: never. */
   deviceRetention: number;
+  /** Seconds audit events stay in `events` before they are archived to `events_archive`; 0: never. */
+  auditRetention: number;
+  /** A file each signed checkpoint of the audit chain is also appended to. */
+  auditCheckpointFile: string | undefined;
   /** Datagrams a second a source address that has not proven it receives may send to each socket; 0: no limit. */
   unprovenRate: number;
   /** Firmware blocks a second an address without an update under way may fetch; 0: no limit. */
@@ -210,6 +214,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxRegistrationPayload', flag: 'max-registration-payload', env: 'FERRY_MAX_REGISTRATION_PAYLOAD', def: '8k', help: 'largest link-format payload of a Register or Update, in bytes (8192 or 8k); larger: 4.13 with Size1', parse: bytes('--max-registration-payload', 64, 1024 * 1024) },
   { key: 'maxLifetime', flag: 'max-lifetime', env: 'FERRY_MAX_LIFETIME', def: '30d', help: 'largest registration lifetime (lt=) accepted, like 12h or 30d; above it a Register or Update is refused with 4.00 (never shortened silently), the default 86400 s included', parse: longSeconds('--max-lifetime', 2 ** 31 - 1) },
   { key: 'deviceRetention', flag: 'device-retention', env: 'FERRY_DEVICE_RETENTION', def: '7d', help: 'a device expired or de-registered this long that holds no update, tag or campaign is deleted (its events stay, with its endpoint name); 0 or off: never', parse: longSeconds('--device-retention', 10 * 365 * 86400, { off: true }) },
+  { key: 'auditRetention', flag: 'audit-retention', env: 'FERRY_AUDIT_RETENTION', def: 'off', help: 'audit events older than this (like 90d) move to the events_archive table; the chain stays verifiable from the last one moved; off: never', parse: longSeconds('--audit-retention', 100 * 365 * 86400, { off: true }) },
+  { key: 'auditCheckpointFile', flag: 'audit-checkpoint-file', env: 'FERRY_AUDIT_CHECKPOINT_FILE', def: undefined, help: 'a file each signed checkpoint of the audit chain (every minute) is appended to, as a JSON line, besides the database; verification reads it too, so a tail cut off together with the stored checkpoints is still found', parse: text },
   { key: 'unprovenRate', flag: 'unproven-rate', env: 'FERRY_UNPROVEN_RATE', def: '500', help: 'datagrams a second (bursts of four seconds\' worth) a source address may send to each UDP socket before it has proven it receives what Ferry sends (an answer to a request of Ferry\'s, or an Echo sent back); past it they are dropped; 0: no limit', parse: int('--unproven-rate', 0, 1_000_000) },
   { key: 'downloadRate', flag: 'download-rate', env: 'FERRY_DOWNLOAD_RATE', def: '200', help: 'firmware blocks a second (bursts of four seconds\' worth) one address may fetch unless a device there has an update under way; past it: 4.29 with Max-Age; 0: no limit', parse: int('--download-rate', 0, 1_000_000) },
 ];

@@ -43,6 +43,9 @@ export const FERRY_ERRORS = {
   FERRY_TOKEN_EXPIRED: { meaning: 'the bearer token is past its expiresAt: ask an admin for a new one (with WWW-Authenticate)' },
   FERRY_TOKEN_EXPIRY_INVALID: { meaning: 'a token\'s expiresIn or expiresAt is not valid: a positive duration (seconds, or like 12h or 30d) or an instant in the future, at most 730 days ahead; not both' },
 
+  // The audit log.
+  FERRY_EXPORT_PERIOD: { meaning: 'an export\'s period is empty: since must be before until' },
+
   // Device credentials (DTLS pre-shared keys).
   FERRY_CREDENTIALS_NOT_FOUND: { meaning: 'the device has no credentials' },
   FERRY_CREDENTIALS_NO_SECRETS_KEY: { meaning: 'the server has no master key (--secrets-key-file): it stores no device keys' },

@@ -33,6 +33,8 @@ import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
 import { CredentialService } from './credentials/service.ts';
 import { loadSecretsKey } from './credentials/secrets-key.ts';
 import { checkSecretsKey } from './credentials/startup.ts';
+import { Auditor } from './audit/auditor.ts';
+import { AuditSigner } from './audit/signer.ts';
 import { DeviceActivity } from './fota/activity.ts';
 import { CampaignDriver } from './fota/campaigns.ts';
 import { UpdateEngine } from './fota/engine.ts';
@@ -52,6 +54,8 @@ export interface Ferry {
   campaigns: CampaignDriver;
   /** Device PSKs: provisioning, and the look-up of a key by identity for DTLS handshakes. */
   credentials: CredentialService;
+  /** Seals the audit log's events, signs checkpoints, archives past --audit-retention. */
+  auditor: Auditor;
   /** This node's name in campaign leases and device ownership. */
   nodeId: string;
   dm: DmClient;
@@ -115,6 +119,12 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   log.info({ driver: db.driver, ms: Date.now() - started }, 'database ready');
   await checkSecretsKey(db, secretsKey).catch(async (err: unknown) => { if (ownDb) await db.close(); throw err; });
   const credentials = new CredentialService({ db, secretsKey });
+  const auditSigner = new AuditSigner(secretsKey);
+  if (!auditSigner.keyed) log.warn('no --secrets-key-file: the audit log is chained with plain SHA-256, evident against accidents only');
+  const auditor = new Auditor({
+    db, signer: auditSigner, log, retentionSeconds: config.auditRetention,
+    ...(config.auditCheckpointFile === undefined ? {} : { checkpointFile: config.auditCheckpointFile }),
+  });
 
   const metrics = new Metrics(db);
   const images = new ImageCache({ maxBytes: config.imageCacheMb * 1024 * 1024, load: (id) => loadFirmwarePayload(db, id) });
@@ -226,10 +236,12 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     db, engine, campaigns, credentials, metrics, evictImage, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024,
     imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, coaps, download, 'download-coaps': secureDownload },
     metricsToken: config.metricsToken, ...(o.now ? { now: o.now } : {}),
+    audit: { signer: auditSigner, ...(config.auditCheckpointFile === undefined ? {} : { checkpointFile: config.auditCheckpointFile }) },
   });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
   alerts.start();
   campaigns.start();
+  auditor.start();
   // After everything listens, so a start-up that fails prints no token it will not serve.
   const admin = await ensureAdminToken(db, config.adminToken);
   if (admin.revokedConfigured) log.warn('FERRY_ADMIN_TOKEN was revoked through the API and stays revoked');
@@ -245,12 +257,13 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
 
   let closing: Promise<void> | undefined;
   return {
-    db, engine, alerts, campaigns, credentials, nodeId, dm, api, coap, coaps, coapAddress, coapsAddress, download, secureDownload,
+    db, engine, alerts, campaigns, credentials, auditor, nodeId, dm, api, coap, coaps, coapAddress, coapsAddress, download, secureDownload,
     downloadAddress, secureDownloadAddress, impersonations, apiUrl, metrics,
     close() {
       closing ??= (async () => {
         await sweep.stop();
         await campaigns.stop();
+        await auditor.stop();
         await api.close();
         dm.close();
         await channels.close();

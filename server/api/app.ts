@@ -17,6 +17,8 @@ import { healthRoutes, type BoundSocket } from './health.ts';
 import { API_PREFIX, installAuth, watchRoutes } from './auth.ts';
 import { tokenRoutes } from './tokens.ts';
 import { eventRoutes } from './events.ts';
+import { auditRoutes } from './audit.ts';
+import type { AuditSigner } from '../audit/signer.ts';
 import { installDocs } from './docs.ts';
 import { metricsRoute } from './metrics.ts';
 import type { Metrics } from '../metrics.ts';
@@ -50,6 +52,8 @@ export interface ApiDeps {
   sockets?: Record<string, BoundSocket | undefined>;
   /** Device PSKs; without it /api/v1/devices/:endpoint/credentials is not served. */
   credentials?: CredentialService;
+  /** The audit chain's signer; without it /api/v1/audit/verify and /api/v1/events/export are not served. */
+  audit?: { signer: AuditSigner; checkpointFile?: string };
   /** Campaigns; without it /api/v1/campaigns is not served. */
   campaigns?: CampaignDriver;
 }
@@ -73,6 +77,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   deviceRoutes(app, deps);
   lwm2mRoutes(app, deps);
   alertRoutes(app, deps);
+  if (deps.audit) auditRoutes(app, { db: deps.db, audit: deps.audit });
   eventRoutes(app, deps);
   deviceTagRoutes(app, deps);
   if (deps.credentials) credentialRoutes(app, { credentials: deps.credentials });

@@ -26,6 +26,14 @@ export class SecretsKey {
     return createHmac('sha256', this.#key).update(CHECK_LABEL).digest('hex');
   }
 
+  /**
+   * A separate key for another purpose, HMAC-SHA256 of `label` under the master key: knowing the
+   * derived key tells nothing of the master key nor of a key derived under another label.
+   */
+  derive(label: string): Buffer {
+    return createHmac('sha256', this.#key).update(label).digest();
+  }
+
   /** True when `stored` is this key's check value. */
   matches(stored: string): boolean {
     const mine = Buffer.from(this.checkValue(), 'hex');
