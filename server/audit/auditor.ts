@@ -9,7 +9,7 @@ import { every, type Periodic } from '../periodic.ts';
 import type { Db } from '../store/db.ts';
 import { archiveEvents } from './archive.ts';
 import { sealPending } from './chain.ts';
-import { writeCheckpoint } from './checkpoints.ts';
+import { writeCheckpoint, type Checkpoint } from './checkpoints.ts';
 import type { AuditSigner } from './signer.ts';
 
 export interface AuditorOptions {
@@ -43,6 +43,13 @@ export class Auditor {
   async stop(): Promise<void> {
     await this.#timer?.stop();
     this.#timer = undefined;
+  }
+
+  /** Seals what committed and signs a checkpoint of the head now (none when it did not move). */
+  async checkpoint(): Promise<Checkpoint | undefined> {
+    const { db, signer } = this.#o;
+    await sealPending(db, signer);
+    return writeCheckpoint(db, signer, this.#o.checkpointFile === undefined ? {} : { file: this.#o.checkpointFile });
   }
 
   /** One round: seal, then a checkpoint and an archive run when due. */
