@@ -7,7 +7,6 @@ ALTER TABLE events ADD COLUMN seq bigint;   -- position in the chain; NULL until
 ALTER TABLE events ADD COLUMN link text;    -- 64 hex digits; NULL until sealed
 CREATE UNIQUE INDEX events_seq ON events (seq) WHERE seq IS NOT NULL;
 CREATE INDEX events_unsealed ON events (id) WHERE seq IS NULL;
-CREATE INDEX events_at ON events (at, id);
 
 -- An event's update id is part of what is sealed: a purged device's updates (deleted with it)
 -- must not rewrite the events naming them, so the reference becomes a plain number.
