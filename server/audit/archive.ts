@@ -43,10 +43,11 @@ export async function archiveEvents(db: Db, signer: AuditSigner, before: Date, o
 
     await tx.query(
       `INSERT INTO events_archive (id, at, actor, kind, device_id, update_id, data, endpoint, seq, link)
-       SELECT id, at, actor, kind, device_id, update_id, data, endpoint, seq, link FROM events WHERE seq > $1 AND seq <= $2`, [baseSeq, through]);
-    await tx.query('DELETE FROM events WHERE seq > $1 AND seq <= $2', [baseSeq, through]);
+       SELECT id, at, actor, kind, device_id, update_id, data, endpoint, seq, link FROM events WHERE seq <= $1`, [through]);
+    // With them any left at or before the boundary (sealed before the chain was keyed, keying.ts).
+    const moved = await tx.query('DELETE FROM events WHERE seq <= $1', [through]);
     await tx.query('UPDATE audit_chain SET base_seq = $1, base_link = $2, base_mac = $3 WHERE id = 1',
       [through, prev, signer.mac(boundaryText(through, prev))]);
-    return { archived: rows.length, through };
+    return { archived: moved.rowCount, through };
   });
 }

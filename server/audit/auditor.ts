@@ -10,6 +10,7 @@ import type { Db } from '../store/db.ts';
 import { archiveEvents } from './archive.ts';
 import { sealPending } from './chain.ts';
 import { writeCheckpoint, type Checkpoint } from './checkpoints.ts';
+import { keyChain } from './keying.ts';
 import type { AuditSigner } from './signer.ts';
 
 export interface AuditorOptions {
@@ -55,7 +56,17 @@ export class Auditor {
   /** One round: seal, then a checkpoint and an archive run when due. */
   async tick(now = Date.now()): Promise<void> {
     const { db, signer, log } = this.#o;
-    const sealed = await sealPending(db, signer);
+    let sealed = await sealPending(db, signer);
+    if ('refused' in sealed && signer.keyed) {
+      // Perhaps a lab's unkeyed chain, and this server now has a key: key it from its head.
+      const keyed = await keyChain(db, signer);
+      if ('keyedFrom' in keyed) {
+        log.warn({ sequence: keyed.keyedFrom }, 'the audit chain was unkeyed (plain SHA-256) up to this sequence number; it is keyed (HMAC) from here on');
+        sealed = await sealPending(db, signer);
+      } else if ('refused' in keyed) {
+        sealed = keyed;
+      }
+    }
     if ('refused' in sealed) {
       if (this.#refusal !== sealed.refused) log.error(`audit events are not sealed: ${sealed.refused}`);
       this.#refusal = sealed.refused;

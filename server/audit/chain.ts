@@ -19,6 +19,7 @@
  *
  * The chain's key is fixed by its first seal (`keyed`, `key_check`): a server with another master
  * key, or none where the chain is keyed, does not seal (it logs why) rather than fork the chain.
+ * An unkeyed chain (a lab) given a key later is keyed from its head on (keying.ts).
  */
 import type { Db, Queryable } from '../store/db.ts';
 import { AT_ISO, GENESIS_LINK, linkOf, type AuditSigner, type SealedContent } from './signer.ts';
@@ -58,7 +59,7 @@ export function keyMismatch(state: ChainState, signer: AuditSigner): string | un
   if (state.keyed === null) return undefined;
   if (state.keyed !== signer.keyed) {
     return state.keyed ? 'the audit chain is keyed (HMAC) and this server has no master key (--secrets-key-file)'
-      : 'the audit chain was started without a master key (plain SHA-256) and this server has one';
+      : 'the audit chain was started without a master key (plain SHA-256); a server with one keys it from its head (keying.ts)';
   }
   if (state.keyed && state.keyCheck !== signer.keyCheck()) return 'the audit chain was sealed under another master key (--secrets-key-file)';
   return undefined;

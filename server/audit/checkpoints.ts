@@ -26,15 +26,17 @@ export async function writeCheckpoint(q: Queryable, signer: AuditSigner, o: { fi
 }
 
 /**
- * The latest checkpoint whose MAC is this signer's, from the table and the file; `forged` counts
- * those whose MAC is not (someone wrote one without the key).
+ * The latest checkpoint past the archive boundary `after` whose MAC is this signer's, from the
+ * table and the file; `forged` counts those whose MAC is not (someone wrote one without the key).
+ * Checkpoints at or before the boundary are of events no longer checked (archived, or sealed
+ * before the chain was keyed) and are left out.
  */
-export async function latestCheckpoint(q: Queryable, signer: AuditSigner, file?: string): Promise<{ latest?: Checkpoint; forged: number }> {
+export async function latestCheckpoint(q: Queryable, signer: AuditSigner, after: number, file?: string): Promise<{ latest?: Checkpoint; forged: number }> {
   const candidates: Checkpoint[] = [];
   // The newest few by sequence number: a forged one on top does not hide the real ones below it.
-  const { rows } = await q.query<Checkpoint>('SELECT seq, link, at, mac FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT 20');
+  const { rows } = await q.query<Checkpoint>('SELECT seq, link, at, mac FROM audit_checkpoints WHERE seq > $1 ORDER BY seq DESC, id DESC LIMIT 20', [after]);
   candidates.push(...rows.map((r) => ({ ...r, seq: Number(r.seq) })));
-  if (file !== undefined) candidates.push(...await fileCheckpoints(file));
+  if (file !== undefined) candidates.push(...(await fileCheckpoints(file)).filter((c) => c.seq > after));
   let latest: Checkpoint | undefined;
   let forged = 0;
   for (const c of candidates) {

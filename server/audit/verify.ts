@@ -48,7 +48,7 @@ export async function verifyChain(q: Queryable, signer: AuditSigner, o: { checkp
   const result: VerifyResult = { ok: true, checked: 0, keyed: signer.keyed, from: base.seq, through: base.seq, unsealed: 0, forgedCheckpoints: 0 };
   const refused = keyMismatch(state, signer);
   if (refused) return { ...result, ok: false, error: refused };
-  const { latest, forged } = await latestCheckpoint(q, signer, o.checkpointFile);
+  const { latest, forged } = await latestCheckpoint(q, signer, base.seq, o.checkpointFile);
   result.forgedCheckpoints = forged;
   if (latest) result.checkpoint = { sequence: latest.seq, at: latest.at };
   const bad = (sequence: number, id: number | null, problem: Problem): VerifyResult => ({ ...result, ok: false, firstBad: { sequence, id, problem } });
@@ -58,8 +58,9 @@ export async function verifyChain(q: Queryable, signer: AuditSigner, o: { checkp
 
   let prev = base.link;
   let expected = base.seq + 1;
-  let cursor = { seq: base.seq, id: 0 };
-  let linkAtCheckpoint = latest && latest.seq === base.seq ? base.link : undefined;
+  // After every row at the boundary (rows sealed before the chain was keyed stay in events).
+  let cursor = { seq: base.seq, id: Number.MAX_SAFE_INTEGER };
+  let linkAtCheckpoint: string | undefined;
   for (;;) {
     const rows = await pageAfter(q, cursor, pageSize + 1); // one more: the row after the last, to tell a swap from a change
     const n = Math.min(rows.length, pageSize);

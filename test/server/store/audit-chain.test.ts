@@ -8,11 +8,14 @@ import { join } from 'node:path';
 import { suite as uvuSuite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { archiveEvents } from '../../../server/audit/archive.ts';
+import { Auditor } from '../../../server/audit/auditor.ts';
+import { keyChain } from '../../../server/audit/keying.ts';
 import { sealPending } from '../../../server/audit/chain.ts';
 import { writeCheckpoint } from '../../../server/audit/checkpoints.ts';
 import { AuditSigner } from '../../../server/audit/signer.ts';
 import { verifyChain } from '../../../server/audit/verify.ts';
 import { SecretsKey } from '../../../server/credentials/secrets-key.ts';
+import { silentLogger } from '../../../server/log.ts';
 import type { Db } from '../../../server/store/db.ts';
 import { recordEvents, type EventInput } from '../../../server/store/events.ts';
 import { MIGRATIONS_DIR, migrate } from '../../../server/store/migrate.ts';
@@ -183,6 +186,39 @@ forEachDatabase('store/audit-chain', ({ suite, get, database }) => {
     assert.is(v.keyed, false);
     await db.query(`UPDATE events SET kind = 'x' WHERE seq = 2`);
     assert.is((await verifyChain(db, lab)).firstBad?.problem, 'changed');
+  });
+
+  suite('an unkeyed chain given a key: checked, then keyed from its head; what follows is HMAC and verifies', async () => {
+    const { db } = get();
+    const lab = new AuditSigner(undefined);
+    await recordEvents(db, events(5, 'lab'));
+    await sealPending(db, lab);
+    await writeCheckpoint(db, lab);
+    await recordEvents(db, events(3, 'keyed'));
+    const auditor = new Auditor({ db, signer, log: silentLogger(), retentionSeconds: 0 });
+    await auditor.tick();
+    const v = await verifyChain(db, signer);
+    assert.equal([v.ok, v.keyed, v.from, v.checked, v.through, v.forgedCheckpoints], [true, true, 5, 3, 8, 0], JSON.stringify(v));
+    assert.is((await db.query('SELECT 1 FROM events WHERE seq IS NULL')).rows.length, 0);
+    assert.equal(await keyChain(db, signer), { notNeeded: true });
+    // The lab signer can no longer seal or check it.
+    assert.ok('refused' in await sealPending(db, lab));
+    // Keyed rows are checked under the key.
+    await db.query(`UPDATE events SET kind = 'x' WHERE seq = 7`);
+    assert.equal((await verifyChain(db, signer)).firstBad?.problem, 'changed');
+  });
+
+  suite('an unkeyed chain that does not verify is not keyed: sealing stays stopped', async () => {
+    const { db } = get();
+    const lab = new AuditSigner(undefined);
+    await recordEvents(db, events(4, 'lab'));
+    await sealPending(db, lab);
+    await db.query('DELETE FROM events WHERE seq = 2');
+    const out = await keyChain(db, signer);
+    assert.ok('refused' in out && /sequence 2: missing/.test(out.refused), JSON.stringify(out));
+    await recordEvents(db, events(1, 'late'));
+    await new Auditor({ db, signer, log: silentLogger(), retentionSeconds: 0 }).tick();
+    assert.is((await db.query('SELECT 1 FROM events WHERE seq IS NULL')).rows.length, 1);
   });
 
   suite('archiving moves a verified prefix to events_archive; verification starts from its boundary', async () => {
