@@ -1,3 +1,7 @@
+/**
+ * The audit log. Rows are written here without a sequence number or link, in one statement
+ * however many; the audit chain's sealer (../audit/chain.ts) chains them once they are committed.
+ */
 import type { Queryable } from './db.ts';
 
 export interface EventInput {

@@ -5,7 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
+import { test } from 'uvu';
 import { auditCommand } from '../../../server/audit/cli.ts';
+import { parseConfig } from '../../../server/config.ts';
+import { ConfigError } from '../../../server/errors.ts';
 import { newSecretsKeyText } from '../../../server/credentials/secrets-key.ts';
 import type { Ferry } from '../../../server/main.ts';
 import { recordEvents, type EventInput } from '../../../server/store/events.ts';
@@ -202,3 +205,13 @@ forEachDatabase('api, audit', ({ suite, get, database }) => {
     });
   }
 });
+
+test('--audit-retention: off by default, a duration, or a start-up error naming it', () => {
+  const cfg = (argv: string[]) => { const c = parseConfig(argv, {}); if (c === 'help') throw new Error('help'); return c; };
+  assert.is(cfg([]).auditRetention, 0);
+  assert.is(cfg(['--audit-retention', '90d']).auditRetention, 90 * 86400);
+  assert.is(cfg(['--audit-retention', 'off']).auditRetention, 0);
+  assert.is(cfg(['--audit-checkpoint-file', '/tmp/x']).auditCheckpointFile, '/tmp/x');
+  assert.throws(() => cfg(['--audit-retention', 'forever']), (err: unknown) => err instanceof ConfigError && /--audit-retention/.test(err.message));
+});
+test.run();

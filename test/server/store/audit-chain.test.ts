@@ -245,6 +245,18 @@ forEachDatabase('store/audit-chain', ({ suite, get, database }) => {
     assert.equal((await verifyChain(db, signer)).firstBad, { sequence: 5, id: null, problem: 'changed' });
   });
 
+  suite('with a retention set, the auditor\'s round seals, then archives what is past it', async () => {
+    const { db } = get();
+    await recordEvents(db, events(4, 'old'));
+    await db.query(`UPDATE events SET at = at - interval '3 days'`);
+    await recordEvents(db, events(2, 'new'));
+    await new Auditor({ db, signer, log: silentLogger(), retentionSeconds: 86400 }).tick();
+    const { rows } = await db.query<{ endpoint: string }>('SELECT endpoint FROM events_archive ORDER BY seq');
+    assert.equal(rows.map((r) => r.endpoint), ['old-0', 'old-1', 'old-2', 'old-3']);
+    const v = await verifyChain(db, signer);
+    assert.equal([v.ok, v.from, v.checked], [true, 4, 2]);
+  });
+
   suite('an altered row is not archived out of sight', async () => {
     const { db } = get();
     await recordEvents(db, events(5));
