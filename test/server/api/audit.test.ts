@@ -13,6 +13,7 @@ import { newSecretsKeyText } from '../../../server/credentials/secrets-key.ts';
 import type { Ferry } from '../../../server/main.ts';
 import { recordEvents, type EventInput } from '../../../server/store/events.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
+import { runFerry } from '../../helpers/ferry-cli.ts';
 import { TEST_ADMIN_TOKEN, bearer, eventually, injectRaw, startTestFerry } from '../../helpers/ferry.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-audit-api-'));
@@ -126,6 +127,14 @@ forEachDatabase('api, audit', ({ suite, get, database }) => {
     assert.is((await run(['nope'])).code, 2);
     assert.is((await run(['verify', '--since', 'x'])).code, 2);
     assert.is((await run(['export', '--format', 'xml'])).code, 2);
+    // The same through the command a user runs: ferry audit verify, exit 1 and the JSON naming the row.
+    const bin = await runFerry(['audit', 'verify'], { cwd: dir, env: { FERRY_URL: ferry.apiUrl, FERRY_TOKEN: TEST_ADMIN_TOKEN } });
+    assert.is(bin.code, 1, bin.stderr);
+    assert.equal(JSON.parse(bin.stdout).firstBad, { sequence: 2, id: JSON.parse(bad.out).firstBad.id, problem: 'changed' });
+    const noToken = await runFerry(['audit', 'verify'], { cwd: dir, env: { FERRY_URL: ferry.apiUrl } });
+    assert.is(noToken.code, 1);
+    assert.match(noToken.stderr, /FERRY_TOKEN/);
+    assert.is((await runFerry(['audit'], { cwd: dir })).code, 2);
     const exported = await run(['export', '--format', 'csv']);
     assert.is(exported.code, 0, exported.err);
     const { rows: [count] } = await db.query<{ n: number }>('SELECT count(*) AS n FROM events');
