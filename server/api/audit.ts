@@ -1,5 +1,5 @@
 /**
- * The audit log's integrity and its export:
+ * The audit log's integrity and its export (their roles are in roles.ts):
  * - GET /api/v1/audit/verify (admin): seals what has committed, then recomputes the chain and names
  *   the first row changed, missing, out of order, or the tail cut off (../audit/verify.ts).
  * - GET /api/v1/events/export (operator): the events of a period as NDJSON or CSV, streamed a page
@@ -48,7 +48,6 @@ interface ExportQuery { since?: string; until?: string; format?: ExportFormat }
 export function auditRoutes(app: FastifyInstance, deps: AuditDeps): void {
   const { db, audit } = deps;
   app.get('/api/v1/audit/verify', {
-    config: { role: 'admin' },
     schema: {
       summary: 'Recompute the audit log\'s chain and name the first event changed, missing, out of order, or the tail cut off',
       response: { 200: verifyBody, '4xx': errorBody },
@@ -59,7 +58,6 @@ export function auditRoutes(app: FastifyInstance, deps: AuditDeps): void {
   });
 
   app.get<{ Querystring: ExportQuery }>('/api/v1/events/export', {
-    config: { role: 'operator' },
     schema: {
       summary: 'The audit log of a period, streamed as NDJSON (one event a line) or CSV, with each event\'s sequence number and link',
       querystring: {

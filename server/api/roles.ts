@@ -6,7 +6,7 @@
  * - operator: actions on devices, firmware and campaigns, and every device management request
  *   (Read, Discover and Observe too: each is a request sent to the device, costing its radio and
  *   battery, and what it answers is the device's, not the inventory's).
- * - admin: API tokens and device credentials (DTLS pre-shared keys).
+ * - admin: API tokens, device credentials (DTLS pre-shared keys), and the audit chain's verification.
  *
  * The auth hook (auth.ts) goes by this table, keyed by method and route as Fastify declares it; a
  * HEAD needs what its GET does. A route under /api/v1 missing here has no role and is refused to
@@ -42,6 +42,10 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   'GET /api/v1/alerts': 'viewer',
   'POST /api/v1/alerts/:id/ack': 'operator',
   'GET /api/v1/events': 'viewer',
+  // The whole log of a period in one answer, a load on the database a viewer's pages are not.
+  'GET /api/v1/events/export': 'operator',
+  // Recomputes the whole chain, and says where the log was tampered with.
+  'GET /api/v1/audit/verify': 'admin',
 
   // Device management: every one is a request to the device, or what a device answered.
   'GET /api/v1/devices/:endpoint/lwm2m/*': 'operator',
