@@ -12,6 +12,7 @@ import { Auditor } from '../../../server/audit/auditor.ts';
 import { keyChain } from '../../../server/audit/keying.ts';
 import { sealPending } from '../../../server/audit/chain.ts';
 import { writeCheckpoint } from '../../../server/audit/checkpoints.ts';
+import { exportEvents } from '../../../server/audit/export.ts';
 import { AuditSigner } from '../../../server/audit/signer.ts';
 import { verifyChain } from '../../../server/audit/verify.ts';
 import { SecretsKey } from '../../../server/credentials/secrets-key.ts';
@@ -238,6 +239,13 @@ forEachDatabase('store/audit-chain', ({ suite, get, database }) => {
     await sealPending(db, signer);
     const v = await verifyChain(db, signer);
     assert.equal([v.ok, v.from, v.checked, v.through], [true, 4, 4, 8]);
+    // The export still has them all, archived or not, in id order, a page at a time.
+    const exported: number[] = [];
+    for await (const e of exportEvents(db, {}, 3)) exported.push(e.seq!);
+    assert.equal(exported, [1, 2, 3, 4, 5, 6, 7, 8]);
+    const old: number[] = [];
+    for await (const e of exportEvents(db, { until: new Date(Date.now() - 86400_000) }, 3)) old.push(e.seq!);
+    assert.equal(old, [1, 2, 3, 4]);
     assert.equal(await archiveEvents(db, signer, new Date(Date.now() - 86400_000)), { archived: 0, through: 4 });
     // The boundary is signed: moving it on (rows deleted with it) is found.
     await db.query('DELETE FROM events WHERE seq = 5');
