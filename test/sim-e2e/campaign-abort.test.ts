@@ -1,4 +1,4 @@
-// Issue 7: abort cancels the devices not started and Cancels (/5/0/10, Object 5 1.1) the ones
+// Abort cancels the devices not started and Cancels (/5/0/10, Object 5 1.1) the ones
 // downloading; Severity (/5/0/11) is written before the Package URI; a device that matches the
 // target and registers while the campaign runs joins its last wave; a deferral waits out the
 // device's Maximum Defer Period. Real Ferry, simulated devices.

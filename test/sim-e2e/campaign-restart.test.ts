@@ -1,4 +1,4 @@
-// Issue 7, restart-safe: a spawned `ferry serve` is killed with SIGKILL in the middle of a
+// Restart-safe: a spawned `ferry serve` is killed with SIGKILL in the middle of a
 // campaign and started again on the same ports and database. The campaign continues from the
 // database and completes; no device is updated twice (one succeeded update row each, and each
 // device's own update counter is 1), none is forgotten. On a PGlite --db-dir, and on PostgreSQL

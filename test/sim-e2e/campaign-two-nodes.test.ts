@@ -1,4 +1,4 @@
-// Issue 7, claim-safe: two `ferry serve` processes on one PostgreSQL schema share a campaign. Each
+// Claim-safe: two `ferry serve` processes on one PostgreSQL schema share a campaign. Each
 // fleet half registers with one of them; each node claims only the devices it holds the UDP
 // binding of (FOR UPDATE SKIP LOCKED under a lease), no device is claimed by both, each is
 // updated once. PostgreSQL only: skipped without DATABASE_URL.

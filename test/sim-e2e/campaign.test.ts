@@ -1,4 +1,4 @@
-// Issue 7, campaigns against a real Ferry server and simulated devices over loopback UDP: 100
+// Campaigns against a real Ferry server and simulated devices over loopback UDP: 100
 // devices in waves of 10% / 50% / 100% that complete, each device updated once, wave after wave;
 // and a campaign that pauses itself when 20% of its first wave fail (bit-flip faults).
 import * as assert from 'uvu/assert';

@@ -1,4 +1,4 @@
-// Issue 6: 200 simulated devices against a real Ferry server, 5% loss on every link and a mix of
+// 200 simulated devices against a real Ferry server, 5% loss on every link and a mix of
 // device faults from a seeded plan. Every healthy device updates, each faulty one ends the way its
 // fault says, none is bricked and every invariant holds. Bounded to about a minute, so it runs on
 // one database: PostgreSQL when DATABASE_URL is set, PGlite otherwise.

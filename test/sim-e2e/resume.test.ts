@@ -1,4 +1,4 @@
-// Issue 5, resume, against a real Ferry server: a device that resets halfway through a download
+// Resume, against a real Ferry server: a device that resets halfway through a download
 // continues from its next block; the bytes on air for its whole download stay under 1.1 × those
 // of a clean one.
 import * as assert from 'uvu/assert';
