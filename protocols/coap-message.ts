@@ -156,11 +156,15 @@ function extendedBytes(n: number): number {
 
 /** RFC 7252 §3.1: 4-bit delta and length nibbles, extended by one byte (13) or two (14). */
 function writeOption(b: Buffer, p: number, delta: number, value: Buffer): number {
-  const nibble = (n: number): number => (n < 13 ? n : n < 269 ? 13 : 14);
   b[p++] = (nibble(delta) << 4) | nibble(value.length);
   p = writeExtended(b, p, delta);
   p = writeExtended(b, p, value.length);
   return p + value.copy(b, p);
+}
+
+/** The 4-bit nibble for a delta or length: itself below 13, else 13 or 14 for one or two extended bytes. */
+function nibble(n: number): number {
+  return n < 13 ? n : n < 269 ? 13 : 14;
 }
 
 function writeExtended(b: Buffer, p: number, n: number): number {
