@@ -78,8 +78,9 @@ export class Protection {
     if (!this.replay.check(r.sequenceNumber)) return undefined;
     let plaintext: Buffer | undefined;
     try {
-      const header = { type: r.type, version: (r.version.major << 8) | r.version.minor, epoch: r.epoch, sequenceNumber: r.sequenceNumber };
-      plaintext = open(this.read, cid === undefined ? header : { ...header, cid }, r.fragment);
+      const version = (r.version.major << 8) | r.version.minor;
+      const header = { type: r.type, version, epoch: r.epoch, sequenceNumber: r.sequenceNumber, cid };
+      plaintext = open(this.read, header, r.fragment);
     } catch (e) {
       if (e instanceof DecodeError) return undefined;
       throw e;
