@@ -61,7 +61,7 @@ export function decodeCoapMessage(b: Buffer): CoapMessage {
     if (first === 0xff) {
       // §3: a payload marker followed by a zero-length payload is a format error.
       if (p + 1 === b.length) throw new DecodeError('coap.payload-marker', 'a payload marker with no payload after it');
-      return { ...h, token, options, payload: b.subarray(p + 1) };
+      return message(h, token, options, b.subarray(p + 1));
     }
     p += 1;
     const delta = extended(b, first >>> 4, p, 'delta');
@@ -73,7 +73,12 @@ export function decodeCoapMessage(b: Buffer): CoapMessage {
     options.push([number, b.subarray(p, p + length.value)]);
     p += length.value;
   }
-  return { ...h, token, options, payload: b.subarray(b.length) };
+  return message(h, token, options, b.subarray(b.length));
+}
+
+/** The message as one object literal of fixed shape (a spread of the header would build it key by key). */
+function message(h: CoapHeader, token: Buffer, options: Array<[number, Buffer]>, payload: Buffer): CoapMessage {
+  return { type: h.type, tokenLength: h.tokenLength, code: h.code, messageId: h.messageId, token, options, payload };
 }
 
 /** §3.1: a nibble of 13 or 14 announces one or two more bytes; 15 is reserved (a format error). */
@@ -156,11 +161,15 @@ function extendedBytes(n: number): number {
 
 /** RFC 7252 §3.1: 4-bit delta and length nibbles, extended by one byte (13) or two (14). */
 function writeOption(b: Buffer, p: number, delta: number, value: Buffer): number {
-  const nibble = (n: number): number => (n < 13 ? n : n < 269 ? 13 : 14);
   b[p++] = (nibble(delta) << 4) | nibble(value.length);
   p = writeExtended(b, p, delta);
   p = writeExtended(b, p, value.length);
   return p + value.copy(b, p);
+}
+
+/** The 4-bit nibble for a delta or length: itself below 13, else 13 or 14 for one or two extended bytes. */
+function nibble(n: number): number {
+  return n < 13 ? n : n < 269 ? 13 : 14;
 }
 
 function writeExtended(b: Buffer, p: number, n: number): number {

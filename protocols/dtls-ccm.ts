@@ -71,10 +71,7 @@ export function additionalData(header: RecordHeader, plaintextLength: number): B
   checkHeader(header);
   checkLength(plaintextLength);
   const out = Buffer.alloc(13);
-  writeSeqNum(out, 0, header);
-  out.writeUInt8(header.type, 8);
-  out.writeUInt16BE(header.version, 9);
-  out.writeUInt16BE(plaintextLength, 11);
+  writeAdditionalData(out, header, plaintextLength);
   return out;
 }
 
@@ -99,10 +96,27 @@ export function cidAdditionalData(header: RecordHeader & { cid: Buffer }, innerP
   return out;
 }
 
-/** The additional data for this record: RFC 9146's layout when it has a CID, RFC 5246's otherwise. */
+/**
+ * The additional data for this record: RFC 9146's layout when it has a CID, RFC 5246's otherwise.
+ * An ordinary record's is written into one buffer shared by every record: setAAD copies it at
+ * once, so it is free again before the next record (this runs once per record each way).
+ */
 function additionalDataFor(header: RecordHeader, length: number): Buffer {
   const { cid } = header;
-  return cid === undefined ? additionalData(header, length) : cidAdditionalData({ ...header, cid }, length);
+  if (cid !== undefined) return cidAdditionalData({ ...header, cid }, length);
+  checkHeader(header);
+  checkLength(length);
+  writeAdditionalData(AAD, header, length);
+  return AAD;
+}
+
+const AAD = Buffer.alloc(13);
+
+function writeAdditionalData(out: Buffer, header: RecordHeader, plaintextLength: number): void {
+  writeSeqNum(out, 0, header);
+  out.writeUInt8(header.type, 8);
+  out.writeUInt16BE(header.version, 9);
+  out.writeUInt16BE(plaintextLength, 11);
 }
 
 /** A DTLSInnerPlaintext's parts (RFC 9146 §4). */
@@ -185,17 +199,39 @@ export function aeadDecrypt(
   }
 }
 
+/** The length of a sealed fragment: nonce_explicit || ciphertext || tag. */
+export function sealedLength(plaintextLength: number, tagLength: CcmTagLength): number {
+  return NONCE_EXPLICIT_LENGTH + plaintextLength + tagLength;
+}
+
 /**
  * Protects one record's plaintext (for a CID record: its DTLSInnerPlaintext) and returns the
  * DTLSCiphertext fragment: nonce_explicit || ciphertext || tag, nonce_explicit = epoch || sequence_number.
  */
 export function seal(keys: CcmKeys, header: RecordHeader, plaintext: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(sealedLength(plaintext.length, keys.tagLength));
+  sealInto(keys, header, plaintext, out, 0);
+  return out;
+}
+
+/**
+ * seal, written into `out` at `offset` (sealedLength bytes): a record's sender puts the fragment
+ * right after the header in the buffer that goes to the socket, with no copy of header and
+ * fragment into a third. Every byte of the range is written (so `out` may come from allocUnsafe).
+ */
+export function sealInto(keys: CcmKeys, header: RecordHeader, plaintext: Buffer, out: Buffer, offset: number): void {
   checkKeys(keys);
+  const end = offset + sealedLength(plaintext.length, keys.tagLength);
+  if (!Number.isInteger(offset) || offset < 0 || end > out.length) throw new RangeError(`no room for a ${end - offset}-byte fragment at ${offset} of ${out.length} bytes`);
   const additional = additionalDataFor(header, plaintext.length);
-  const nonceExplicit = Buffer.alloc(NONCE_EXPLICIT_LENGTH);
-  writeSeqNum(nonceExplicit, 0, header);
-  const nonce = Buffer.concat([keys.writeIV, nonceExplicit]);
-  return Buffer.concat([nonceExplicit, aeadEncrypt(keys.writeKey, nonce, plaintext, additional, keys.tagLength)]);
+  writeSeqNum(out, offset, header); // nonce_explicit
+  const cipher = createCipheriv('aes-128-ccm', keys.writeKey, nonceOf(keys.writeIV, out, offset), { authTagLength: keys.tagLength });
+  cipher.setAAD(additional, { plaintextLength: plaintext.length });
+  // CCM takes its whole input in one update (node:crypto), and final() adds nothing after it.
+  const ciphertext = cipher.update(plaintext);
+  cipher.final();
+  ciphertext.copy(out, offset + NONCE_EXPLICIT_LENGTH);
+  cipher.getAuthTag().copy(out, offset + NONCE_EXPLICIT_LENGTH + ciphertext.length);
 }
 
 /**
@@ -221,9 +257,22 @@ export function open(keys: CcmKeys, header: RecordHeader, fragment: Buffer): Buf
     );
   }
   const additional = additionalDataFor(header, plaintextLength);
-  const nonce = Buffer.concat([keys.writeIV, fragment.subarray(0, NONCE_EXPLICIT_LENGTH)]);
+  const nonce = nonceOf(keys.writeIV, fragment, 0);
   return aeadDecrypt(keys.writeKey, nonce, fragment.subarray(NONCE_EXPLICIT_LENGTH), additional, keys.tagLength);
 }
+
+/**
+ * The nonce, salt || nonce_explicit (RFC 6655 §3), from the 8 bytes at `offset` of `from`, in one
+ * buffer shared by every record: createCipheriv and createDecipheriv copy their IV at once, so the
+ * buffer is free again as soon as the cipher exists, and no record allocates one.
+ */
+function nonceOf(salt: Buffer, from: Buffer, offset: number): Buffer {
+  salt.copy(NONCE, 0);
+  from.copy(NONCE, SALT_LENGTH, offset, offset + NONCE_EXPLICIT_LENGTH);
+  return NONCE;
+}
+
+const NONCE = Buffer.alloc(SALT_LENGTH + NONCE_EXPLICIT_LENGTH);
 
 /** seq_num as DTLS defines it: epoch (2 bytes) || sequence_number (6 bytes) (RFC 6347 §4.1.2.1). */
 function writeSeqNum(out: Buffer, offset: number, header: RecordHeader): void {

@@ -14,7 +14,7 @@
  * Fragments and CIDs are views of the datagram, not copies. Only framing is checked here: the
  * epoch's keys, the record's MAC and the replay window (dtls-replay.ts) are the caller's.
  */
-import { Reader, uint16, uint48, uint8 } from './dtls-bytes.ts';
+import { Reader } from './dtls-bytes.ts';
 import { DecodeError } from './errors.ts';
 
 /** ContentType (RFC 5246 §6.2.1; tls12_cid from RFC 9146 §4). */
@@ -113,24 +113,55 @@ export function splitRecords(datagram: Buffer, cidLength?: number): { records: D
   return { records };
 }
 
+/** The fields of a record header: a record without its fragment (the length is written from the fragment's). */
+export type RecordHeaderFields = Omit<DtlsRecord, 'fragment'>;
+
+/** The bytes of a record's header: 13, and the CID's length for a tls12_cid record (RFC 9146 §4). */
+export function recordHeaderLength(cid?: Buffer): number {
+  return RECORD_HEADER_LENGTH + (cid?.length ?? 0);
+}
+
 /**
  * Writes one record: DTLSPlaintext, or the tls12_cid form when `cid` is given. The caller passes
  * the fragment as it goes on the wire (protected already from epoch 1 on).
  */
 export function encodeRecord(record: DtlsRecord): Buffer {
-  const { type, version, epoch, sequenceNumber, cid, fragment } = record;
+  const { fragment } = record;
+  const headerLength = recordHeaderLength(record.cid);
+  const out = Buffer.allocUnsafe(headerLength + fragment.length);
+  writeRecordHeader(out, record, fragment.length);
+  fragment.copy(out, headerLength);
+  return out;
+}
+
+/**
+ * Writes a record's header at the start of `out`, for a fragment of `fragmentLength` bytes that
+ * the caller puts right after it (recordHeaderLength bytes in): a protected record is sealed
+ * straight into the buffer that carries it, not copied after its header. Returns the header's length.
+ */
+export function writeRecordHeader(out: Buffer, record: RecordHeaderFields, fragmentLength: number): number {
+  const { type, version, epoch, sequenceNumber, cid } = record;
   if (!CONTENT_TYPES.has(type)) throw new RangeError(`content type ${type} is not one DTLS 1.2 defines`);
   if ((type === ContentType.tls12_cid) !== (cid !== undefined)) throw new RangeError('a CID goes with the tls12_cid content type, and only with it');
   if (cid !== undefined && (cid.length < 1 || cid.length > 255)) throw new RangeError(`a record's CID is 1..255 bytes, got ${cid.length}`);
   if (cid !== undefined && epoch === 0) throw new RangeError('a tls12_cid record is protected, never in epoch 0');
   const max = epoch === 0 ? MAX_PLAINTEXT_LENGTH : MAX_CIPHERTEXT_LENGTH;
-  if (fragment.length > max) throw new RangeError(`record fragment of ${fragment.length} bytes is over ${max}`);
-  return Buffer.concat([
-    uint8(type), uint8(version.major, 'version.major'), uint8(version.minor, 'version.minor'),
-    uint16(epoch, 'epoch'), uint48(sequenceNumber, 'sequence_number'),
-    ...(cid ? [cid] : []),
-    uint16(fragment.length), fragment,
-  ]);
+  if (fragmentLength > max) throw new RangeError(`record fragment of ${fragmentLength} bytes is over ${max}`);
+  let p = out.writeUInt8(type, 0);
+  p = out.writeUInt8(checkedUint(version.major, 1, 'version.major'), p);
+  p = out.writeUInt8(checkedUint(version.minor, 1, 'version.minor'), p);
+  p = out.writeUInt16BE(checkedUint(epoch, 2, 'epoch'), p);
+  p = out.writeUIntBE(checkedUint(sequenceNumber, 6, 'sequence_number'), p, 6);
+  if (cid !== undefined) p += cid.copy(out, p);
+  return out.writeUInt16BE(fragmentLength, p);
+}
+
+/** `value` if it fits in `bytes` bytes unsigned, else RangeError (as dtls-bytes.ts's uint8…uint48 say it). */
+function checkedUint(value: number, bytes: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value >= 2 ** (8 * bytes)) {
+    throw new RangeError(`${name} must be an integer in 0..2^${8 * bytes}-1, got ${value}`);
+  }
+  return value;
 }
 
 function checkCidLength(cidLength: number | undefined): void {

@@ -134,9 +134,13 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const unprovenRate = bucketOf(config.unprovenRate);
   const access = new DownloadAccess({ proof, echo, rate: bucketOf(config.downloadRate), updating: (address) => updatingAt(db, address), log });
   const activity = new DeviceActivity();
-  const blockServed = (socket: 'coap' | 'download' | 'coaps' | 'download-coaps') => (b: BlockServed): void => {
-    metrics.blocksServed.inc({ socket });
-    activity.heard(b.address, b.port);
+  const blockServed = (socket: 'coap' | 'download' | 'coaps' | 'download-coaps') => {
+    // The socket's counter found once: inc() with labels looks them up on every block.
+    const served = metrics.blocksServed.labels({ socket });
+    return (b: BlockServed): void => {
+      served.inc();
+      activity.heard(b.address, b.port);
+    };
   };
   const gate = (securityMode: 'psk' | 'nosec'): FirmwareGate => new FirmwareGate({
     securityMode, log, idOfName: (name) => firmwareIdByName(db, name), updatingWith: (who, id) => updatingWith(db, who, id),

@@ -18,7 +18,7 @@ import type { Logger } from '../log.ts';
 import { AddressProof } from './address-proof.ts';
 import type { DownloadAccess } from './download-access.ts';
 import { EchoMinter } from './echo.ts';
-import { answerFirmware, type BlockServed, type FwAnswer, type FwRequest } from './fw.ts';
+import { answerFirmware, type BlockServed, type FwAnswer, type FwDeps, type FwRequest } from './fw.ts';
 import { BASIC_METHODS, GuardedSocket, SERVER_OPTIONS, type GuardedListener } from './guard.ts';
 import type { ImageCache } from './image-cache.ts';
 import { dtlsOf, listenUdp, type DtlsLayerOptions } from './udp-socket.ts';
@@ -68,6 +68,8 @@ export class DownloadServer {
   private readonly onBlock: ((b: BlockServed) => void) | undefined;
   private readonly access: DownloadAccess | undefined;
   private readonly gate: FirmwareGate | undefined;
+  /** What answerFirmware needs, built once: the same for every request. */
+  private readonly fw: FwDeps;
   /** The DTLS layer of a coaps download socket; undefined for plain CoAP. */
   readonly dtls: DtlsSocket | undefined;
   /** Message IDs of our NON responses (RFC 7252 §4.4); one counter for the socket, not per peer. */
@@ -81,6 +83,7 @@ export class DownloadServer {
     this.onBlock = o.onBlock;
     this.access = o.access;
     this.gate = o.gate;
+    this.fw = { images: o.images, ...(o.access ? { access: o.access } : {}), ...(o.gate ? { gate: o.gate } : {}) };
     this.dtls = dtlsOf(guard);
     guard.on('message', ((_msg, rinfo, m) => this.receive(m, rinfo)) satisfies GuardedListener);
     guard.on('error', (err: Error) => this.log.warn({ err }, 'download socket error'));
@@ -124,7 +127,7 @@ export class DownloadServer {
     if (path[0] !== 'fw') return this.answer(rinfo, type, m, coapRefusal('FERRY_COAP_NOT_FOUND', 'no such resource'));
     let answer: FwAnswer | Promise<FwAnswer>;
     try {
-      answer = answerFirmware(req, { images: this.images, ...(this.access ? { access: this.access } : {}), ...(this.gate ? { gate: this.gate } : {}) });
+      answer = answerFirmware(req, this.fw);
     } catch (err) {
       this.log.error({ err }, 'firmware answer failed');
       return;

@@ -109,15 +109,19 @@ export class FirmwareGate {
 
   private cached(key: string, ask: () => Promise<boolean>, id: number, refusal: CoapRefusal): GateAnswer | Promise<GateAnswer> {
     const known = this.granted.get(key);
-    const decide = (yes: boolean): GateAnswer => (yes ? id : this.refuse(refusal, refusal === NOT_YOURS ? 'notYours' : 'unknown'));
-    if (known !== undefined) return decide(known);
+    if (known !== undefined) return this.decide(known, id, refusal);
     return ask().then((yes) => {
       this.granted.set(key, yes, { ttl: yes ? 30_000 : 5_000 });
-      return decide(yes);
+      return this.decide(yes, id, refusal);
     }, (err: unknown) => {
       this.o.log.warn({ err }, 'could not tell whether a device may fetch an image');
       return this.refuse(refusal, refusal === NOT_YOURS ? 'notYours' : 'unknown');
     });
+  }
+
+  /** The image, or the refusal, as the grant says (a method: a named closure per block costs its name). */
+  private decide(yes: boolean, id: number, refusal: CoapRefusal): GateAnswer {
+    return yes ? id : this.refuse(refusal, refusal === NOT_YOURS ? 'notYours' : 'unknown');
   }
 
   private refuse(refusal: CoapRefusal, why: keyof FirmwareGateStats): CoapRefusal {

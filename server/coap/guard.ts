@@ -210,34 +210,36 @@ export class GuardedSocket extends EventEmitter {
   }
 
   private request(m: CoapMessage, msg: Buffer, rinfo: RemoteInfo): void {
-    const refuse = (r: CoapRefusal, options: Array<[number, Buffer]> = []): void => {
-      this.stats.refused++;
-      // §5.4.1: a NON with an unrecognised critical option is rejected (dropped); other refusals are answered.
-      if (m.type === 'NON' && r.code === '4.02') return;
-      this.answer(m, rinfo, r.code, options, r.diagnostic);
-    };
-    if (!this.o.methods.has(m.code)) return refuse(coapRefusal('FERRY_COAP_METHOD_NOT_ALLOWED', `method ${codeText(m.code)} is not allowed here`));
+    if (!this.o.methods.has(m.code)) return this.refuse(m, rinfo, coapRefusal('FERRY_COAP_METHOD_NOT_ALLOWED', `method ${codeText(m.code)} is not allowed here`));
     const bad = firstBadOption(m.options, this.o.understood);
-    if (bad !== undefined) return refuse(coapRefusal('FERRY_COAP_BAD_OPTION', `option ${bad} is critical and not supported`));
+    if (bad !== undefined) return this.refuse(m, rinfo, coapRefusal('FERRY_COAP_BAD_OPTION', `option ${bad} is critical and not supported`));
     const echo = optionValue(m.options, CoapOption.ECHO);
     if (echo !== undefined && this.o.echo.verify(rinfo.address, echo)) this.proof.prove(rinfo.address);
     const block1 = optionValue(m.options, CoapOption.BLOCK1);
     if (block1 !== undefined && this.block1) {
       // Without a token node-coap cannot tell one body from another (it keys them by token and peer).
-      if (m.token.length === 0) return refuse(coapRefusal('FERRY_BLOCK1_NO_TOKEN', 'a Block1 request needs a token'));
+      if (m.token.length === 0) return this.refuse(m, rinfo, coapRefusal('FERRY_BLOCK1_NO_TOKEN', 'a Block1 request needs a token'));
       const key = `${m.token.toString('hex')}/${rinfo.address}:${rinfo.port}`;
       const v = this.block1.check(key, rinfo.address, block1, m.payload.length);
       if (!v.ok) {
         const options: Array<[number, Buffer]> = v.size1 === undefined ? [] : [[CoapOption.SIZE1, encodeUint(v.size1)]];
-        return refuse(v, options);
+        return this.refuse(m, rinfo, v, options);
       }
       // The last block of a finished body again: a retransmission the stack answers from its cache
       // (RFC 7252 §4.5), or a block that ends no body held here (RFC 7959 §2.9.2).
       if (v.again && !this.o.block1?.answered?.(rinfo, m.messageId, m.token)) {
-        return refuse(coapRefusal('FERRY_BLOCK1_INCOMPLETE', 'this block ends a body that is already complete; start again at block 0'));
+        return this.refuse(m, rinfo, coapRefusal('FERRY_BLOCK1_INCOMPLETE', 'this block ends a body that is already complete; start again at block 0'));
       }
     }
     this.pass(msg, rinfo, m);
+  }
+
+  /** Refuses a request (no closure per request: this runs on every datagram's path). */
+  private refuse(m: CoapMessage, rinfo: RemoteInfo, r: CoapRefusal, options: Array<[number, Buffer]> = []): void {
+    this.stats.refused++;
+    // §5.4.1: a NON with an unrecognised critical option is rejected (dropped); other refusals are answered.
+    if (m.type === 'NON' && r.code === '4.02') return;
+    this.answer(m, rinfo, r.code, options, r.diagnostic);
   }
 
   /** To each listener (node-coap's server and agent both listen), each on its own: one that throws stops no other. */

@@ -10,8 +10,8 @@
  * keeps that direction in the RFC 6347 format. A record in the other format than the one agreed
  * is dropped like one that does not authenticate.
  */
-import { decodeInnerPlaintext, encodeInnerPlaintext, open, seal, type CcmKeys, type CcmTagLength } from '../../protocols/dtls-ccm.ts';
-import { ContentType, DTLS_1_2, MAX_SEQUENCE_NUMBER, encodeRecord, type DtlsRecord } from '../../protocols/dtls-record.ts';
+import { decodeInnerPlaintext, encodeInnerPlaintext, open, sealInto, sealedLength, type CcmKeys, type CcmTagLength } from '../../protocols/dtls-ccm.ts';
+import { ContentType, DTLS_1_2, MAX_SEQUENCE_NUMBER, recordHeaderLength, writeRecordHeader, type DtlsRecord } from '../../protocols/dtls-record.ts';
 import { ReplayWindow } from '../../protocols/dtls-replay.ts';
 import type { KeyBlock } from '../../protocols/tls-prf.ts';
 import { DecodeError } from '../../protocols/errors.ts';
@@ -52,18 +52,22 @@ export class Protection {
     };
   }
 
-  /** A protected epoch-1 record of this type and content, with the next sequence number; tls12_cid when the client asked for a CID. */
+  /**
+   * A protected epoch-1 record of this type and content, with the next sequence number; tls12_cid
+   * when the client asked for a CID. Sealed straight into the buffer that goes to the socket, after
+   * the header: one buffer a record, the ciphertext copied once.
+   */
   sealRecord(type: ContentType, content: Buffer): Buffer {
     if (this.nextSeq > MAX_SEQUENCE_NUMBER) throw new RangeError('epoch 1 sequence numbers are used up (RFC 6347 §4.1)');
     const sequenceNumber = this.nextSeq++;
     const cid = this.cids.send;
-    if (cid === undefined) {
-      const fragment = seal(this.write, { type, version: VERSION, epoch: this.epoch, sequenceNumber }, content);
-      return encodeRecord({ type, version: DTLS_1_2, epoch: this.epoch, sequenceNumber, fragment });
-    }
-    const header = { type: ContentType.tls12_cid, version: VERSION, epoch: this.epoch, sequenceNumber, cid };
-    const fragment = seal(this.write, header, encodeInnerPlaintext(content, type));
-    return encodeRecord({ type: ContentType.tls12_cid, version: DTLS_1_2, epoch: this.epoch, sequenceNumber, cid, fragment });
+    const plaintext = cid === undefined ? content : encodeInnerPlaintext(content, type);
+    const outerType = cid === undefined ? type : ContentType.tls12_cid;
+    const fragmentLength = sealedLength(plaintext.length, this.write.tagLength);
+    const out = Buffer.allocUnsafe(recordHeaderLength(cid) + fragmentLength);
+    const at = writeRecordHeader(out, { type: outerType, version: DTLS_1_2, epoch: this.epoch, sequenceNumber, cid }, fragmentLength);
+    sealInto(this.write, { type: outerType, version: VERSION, epoch: this.epoch, sequenceNumber, cid }, plaintext, out, at);
+    return out;
   }
 
   /** An epoch-1 record from the client, opened; undefined: replayed, not authentic, or not in the agreed format. */
@@ -74,7 +78,9 @@ export class Protection {
     if (!this.replay.check(r.sequenceNumber)) return undefined;
     let plaintext: Buffer | undefined;
     try {
-      plaintext = open(this.read, { type: r.type, version: (r.version.major << 8) | r.version.minor, epoch: r.epoch, sequenceNumber: r.sequenceNumber, ...(cid ? { cid } : {}) }, r.fragment);
+      const version = (r.version.major << 8) | r.version.minor;
+      const header = { type: r.type, version, epoch: r.epoch, sequenceNumber: r.sequenceNumber, cid };
+      plaintext = open(this.read, header, r.fragment);
     } catch (e) {
       if (e instanceof DecodeError) return undefined;
       throw e;

@@ -120,6 +120,12 @@ export class DtlsSocket extends EventEmitter {
   /** The sessions with a CID, by the CID's hex (RFC 9146); an entry goes with its session. */
   private readonly byCid = new Map<string, Session>();
   private readonly timer: NodeJS.Timeout;
+  /**
+   * The session whose record is being delivered to the 'message' listeners, while they run: the
+   * layer above asks for its identity and answers it within that call, so send() and identityOf()
+   * find it without building its address key and looking it up again.
+   */
+  private delivering: Session | undefined;
 
   constructor(o: DtlsOptions) {
     super();
@@ -146,7 +152,14 @@ export class DtlsSocket extends EventEmitter {
 
   /** The PSK identity of the peer's session, or undefined when it has none. */
   identityOf(address: string, port: number): Buffer | undefined {
-    return this.sessions.get(peerKey(address, port))?.identity;
+    return this.sessionAt(address, port)?.identity;
+  }
+
+  /** The live session at this address: the one being delivered, when it is that one (see `delivering`). */
+  private sessionAt(address: string, port: number): Session | undefined {
+    const d = this.delivering;
+    if (d !== undefined && d.port === port && d.address === address) return d;
+    return this.sessions.get(peerKey(address, port));
   }
 
   // ── the dgram.Socket surface node-coap uses ──
@@ -164,9 +177,8 @@ export class DtlsSocket extends EventEmitter {
       rest = args.slice(2);
     }
     const [port, address, callback] = rest as [number, string, SendCallback?];
-    const key = peerKey(address, port);
     // A session that moved (Connection ID) is still found at its old address for a while: to its new one.
-    const session = this.sessions.get(key) ?? this.forwarded(key);
+    const session = this.sessionAt(address, port) ?? this.forwarded(peerKey(address, port));
     if (session === undefined) {
       // No session: the datagram is lost, as UDP allows.
       if (callback) queueMicrotask(() => callback(null, 0));
@@ -180,6 +192,7 @@ export class DtlsSocket extends EventEmitter {
     clearInterval(this.timer);
     const alerts = [...this.sessions.values()].map((s) => ({ s, record: s.protection.sealRecord(ContentType.alert, encodeAlert({ level: AlertLevel.warning, description: AlertDescription.close_notify })) }));
     this.sessions.clear();
+    this.delivering = undefined;
     this.byCid.clear();
     this.halfOpen.clear();
     // A datagram still being sent when its socket closes is lost: the socket waits for the alerts.
@@ -344,7 +357,7 @@ export class DtlsSocket extends EventEmitter {
     if (r.cid !== undefined && opened.newest && (rinfo.address !== s.address || rinfo.port !== s.port)) this.rebind(s, rinfo);
     const { type, content } = opened;
     if (type === ContentType.application_data) {
-      this.emit('message', content, { address: s.address, family: s.family, port: s.port, size: content.length });
+      this.deliver(s, content);
     } else if (type === ContentType.alert) {
       const alert = parseAlert(content);
       if (alert.description === AlertDescription.close_notify || alert.level === AlertLevel.fatal) this.dropSession(s);
@@ -354,6 +367,17 @@ export class DtlsSocket extends EventEmitter {
       for (const d of s.finalFlight()) this.raw(d, s.port, s.address);
     }
     return true;
+  }
+
+  /** The plaintext of an application data record to the 'message' listeners, as from the session's address. */
+  private deliver(s: Session, content: Buffer): void {
+    const outer = this.delivering;
+    this.delivering = s;
+    try {
+      this.emit('message', content, { address: s.address, family: s.family, port: s.port, size: content.length });
+    } finally {
+      this.delivering = outer;
+    }
   }
 
   /**
@@ -388,6 +412,7 @@ export class DtlsSocket extends EventEmitter {
 
   /** Forgets a session: its address entry and its CID entry. */
   private dropSession(s: Session): void {
+    if (this.delivering === s) this.delivering = undefined;
     const key = peerKey(s.address, s.port);
     if (this.sessions.get(key) === s) this.sessions.delete(key);
     if (s.cid !== undefined) {
