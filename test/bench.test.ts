@@ -33,19 +33,6 @@ test('npm run bench -- --quick prints a well-formed report', async () => {
   assert.is(table!.trim().split('\n').length, 2 + 4 + 1 + 2 + 3, 'header, 4 downloads, memory, database start, registration, 3 DTLS rows');
 });
 
-test('npm run bench -- --quick --only dtls runs the DTLS benchmark alone', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--only', 'dtls'], {
-    timeout: 120_000, env: { ...process.env, DATABASE_URL: '' },
-  });
-  const [json, table] = stdout.split('\n\n');
-  const report = JSON.parse(json!);
-  assert.is(report.download, undefined);
-  assert.is(report.registration, undefined);
-  assertDtls(report.dtls);
-  assert.match(table!, /\| DTLS PSK handshakes/);
-  assert.is(table!.trim().split('\n').length, 2 + 3, 'header, handshakes, Block2 at K = 5, memory');
-});
-
 /** The DTLS part at --quick sizes: 20 handshakes, K = 5 downloaders of 16 KiB, 100 sessions held. */
 function assertDtls(d: {
   handshakes: { runs: Array<{ total: number; completed: number; failed: number; perSecond: number; serverCpuSeconds: number }>; medianPerSecond: number };
