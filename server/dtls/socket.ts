@@ -45,6 +45,11 @@ export interface DtlsOptions {
   identityHint?: Buffer;
   maxSessions?: number;
   maxHalfOpen?: number;
+  /**
+   * Half-open handshakes one IP address may hold at once, so one host with many ports cannot fill
+   * maxHalfOpen for everyone (a NAT's devices past it are served when they retransmit).
+   */
+  maxHalfOpenPerAddress?: number;
   /** A session with no authenticated record for this long is forgotten (ms). */
   idleMs?: number;
   /** A handshake not complete after this long is dropped (ms). */
@@ -113,7 +118,7 @@ export class DtlsSocket extends EventEmitter {
   readonly stats: DtlsStats = { helloVerifyRequests: 0, handshakesStarted: 0, handshakesCompleted: 0, failedAtFinished: 0, handshakesFailed: 0, recordsDropped: 0, retransmissions: 0, rebinds: 0 };
   private readonly o: Required<Omit<DtlsOptions, 'identityHint'>> & Pick<DtlsOptions, 'identityHint'>;
   private readonly cookies = new CookieJar();
-  private readonly halfOpen = new Map<string, HalfOpen>();
+  private readonly halfOpen = new PerAddressMap<HalfOpen>();
   private readonly sessions = new Map<string, Session>();
   /** A moved session's old address → the session, for sends addressed there (see the top); bounded in time. */
   private readonly movedFrom = new Map<string, { session: Session; until: number }>();
@@ -130,7 +135,7 @@ export class DtlsSocket extends EventEmitter {
   constructor(o: DtlsOptions) {
     super();
     this.o = {
-      maxSessions: 10_000, maxHalfOpen: 1_000, idleMs: 30 * 60_000, handshakeMs: 60_000, retransmitMs: 1_000, tickMs: 250,
+      maxSessions: 10_000, maxHalfOpen: 1_000, maxHalfOpenPerAddress: 100, idleMs: 30 * 60_000, handshakeMs: 60_000, retransmitMs: 1_000, tickMs: 250,
       ...o,
     };
     this.socket = o.socket;
@@ -286,7 +291,7 @@ export class DtlsSocket extends EventEmitter {
       }
       return true;
     }
-    if (this.halfOpen.size >= this.o.maxHalfOpen && existing === undefined) return true;
+    if (existing === undefined && (this.halfOpen.size >= this.o.maxHalfOpen || this.halfOpen.countAt(rinfo.address) >= this.o.maxHalfOpenPerAddress)) return true;
     let hs: ServerHandshake;
     try {
       const cid = ch.connectionId !== undefined ? this.freshCid() : undefined;
@@ -469,6 +474,37 @@ export class DtlsSocket extends EventEmitter {
 
 // node-coap sends through (and caches duplicate answers for) only an `instanceof dgram.Socket`.
 Object.setPrototypeOf(DtlsSocket.prototype, Socket.prototype);
+
+/** A map keyed by peerKey that counts its entries by IP address. */
+class PerAddressMap<V> extends Map<string, V> {
+  private readonly perAddress = new Map<string, number>();
+
+  countAt(address: string): number {
+    return this.perAddress.get(address) ?? 0;
+  }
+
+  override set(key: string, value: V): this {
+    if (!this.has(key)) this.bump(splitKey(key)[0], 1);
+    return super.set(key, value);
+  }
+
+  override delete(key: string): boolean {
+    const had = super.delete(key);
+    if (had) this.bump(splitKey(key)[0], -1);
+    return had;
+  }
+
+  override clear(): void {
+    super.clear();
+    this.perAddress.clear();
+  }
+
+  private bump(address: string, by: number): void {
+    const n = (this.perAddress.get(address) ?? 0) + by;
+    if (n > 0) this.perAddress.set(address, n);
+    else this.perAddress.delete(address);
+  }
+}
 
 /** How long a moved session is still found at its old address: RFC 7252 §4.8.2 EXCHANGE_LIFETIME. */
 const FORWARD_MS = 247_000;
