@@ -1,4 +1,4 @@
--- Firmware is fetched by an unguessable name (128 bits of randomness, as 32 hex digits), never by
+-- Firmware is fetched by an unguessable name (a v4 UUID's 122 random bits, as 32 hex digits), never by
 -- its counting id: a Package URI reveals one image to the device it was written to, and no other.
 -- Images stored before keep working at /fw/<id> for the updates already under way (the server
 -- serves that form only to a device with an update of that image), and get a name for new ones.

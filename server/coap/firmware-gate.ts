@@ -16,7 +16,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log.ts';
 import { coapRefusal, type CoapRefusal } from './refusal.ts';
 
-/** A download name: 128 random bits as lowercase hex (the firmware_images default). */
+/** A download name: 32 lowercase hex digits (the firmware_images default, a v4 UUID: 122 random bits). */
 const NAME = /^[0-9a-f]{32}$/;
 const LEGACY_ID = /^[1-9]\d{0,15}$/;
 
