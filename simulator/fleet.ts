@@ -217,6 +217,9 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     opts.signal?.removeEventListener('abort', onAbort);
     await driver?.close();
   }
+  // A run that ends in the middle of an install lets the trial boots under way confirm (or revert)
+  // first, for a bounded while: an image left unconfirmed after that is the device's failure.
+  await settleTrials(started, TRIAL_SETTLE_MS);
   const runningAtEnd = new Set(started.filter((d) => d.registered).map((d) => d.endpoint));
   await Promise.all(started.map((d) => d.stop().catch(() => undefined)));
   opts.onProgress?.(status());
@@ -227,6 +230,16 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   });
   for (const d of devices) d.dispose();
   return report;
+}
+
+/** How long the end of a run waits for trial boots under way to be confirmed or reverted. */
+const TRIAL_SETTLE_MS = 15_000;
+
+async function settleTrials(devices: readonly SimDevice[], ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until && devices.some((d) => d.bricked === undefined && !d.off && d.bootloader.isTrial())) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Sockets per loopback address before the fleet spreads over more (the ephemeral range holds ~28,000). */
