@@ -3,51 +3,39 @@
 // of each of the client's protected application records, a copy with a flipped ciphertext byte
 // and a copy claiming a sequence number far ahead; the Block2 download still comes out whole.
 import { randomBytes } from 'node:crypto';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ContentType } from '../../../protocols/dtls-record.ts';
-import { coapClient, startServer, type TestServer } from './helpers.ts';
+import { coapClient, startRelay, startServer, type Relay, type TestServer } from './helpers.ts';
 
 const BIG = randomBytes(8 * 1024);
 let s: TestServer;
-let front: Socket;
-let back: Socket;
+let relay: Relay;
 let injected = 0;
 
 test.before(async () => {
   s = await startServer({ '/big': BIG });
-  front = createSocket('udp4');
-  back = createSocket('udp4');
-  await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', resolve));
-  await new Promise<void>((resolve) => back.bind(0, '127.0.0.1', resolve));
-  let peer: RemoteInfo | undefined;
-  front.on('message', (msg, rinfo) => {
-    peer = rinfo;
-    // One record per datagram from libcoap once the handshake is done: an epoch-1 application record.
-    if (msg[0] === ContentType.application_data && msg.readUInt16BE(3) === 1) {
+  relay = await startRelay(s.port, {
+    toServer: (msg, inject) => {
+      // One record per datagram from libcoap once the handshake is done: an epoch-1 application record.
+      if (msg[0] !== ContentType.application_data || msg.readUInt16BE(3) !== 1) return;
       const flipped = Buffer.from(msg);
       flipped[flipped.length - 3]! ^= 0x40;
       const ahead = Buffer.from(msg);
       ahead.writeUIntBE(msg.readUIntBE(5, 6) + 1000, 5, 6);
-      back.send(flipped, s.port, '127.0.0.1');
-      back.send(ahead, s.port, '127.0.0.1');
+      inject(flipped);
+      inject(ahead);
       injected += 2;
-    }
-    back.send(msg, s.port, '127.0.0.1');
-  });
-  back.on('message', (msg) => {
-    if (peer) front.send(msg, peer.port, peer.address);
+    },
   });
 });
 test.after(async () => {
-  front.close();
-  back.close();
+  relay.close();
   await s.close();
 });
 
 test('garbled records after the handshake are dropped, the session goes on', async () => {
-  const run = await coapClient('coap-client-openssl', ['-B', '20', '-b', '1024', '-u', 'id1', '-k', 'secret1', `coaps://127.0.0.1:${front.address().port}/big`]);
+  const run = await coapClient('coap-client-openssl', ['-B', '20', '-b', '1024', '-u', 'id1', '-k', 'secret1', `coaps://127.0.0.1:${relay.port}/big`]);
   assert.ok(run.ok, run.stderr);
   assert.ok(run.stdout.subarray(0, BIG.length).equals(BIG), `got ${run.stdout.length} bytes: ${run.stdout.subarray(0, 300).toString()}`);
   assert.ok(injected >= 16, `only ${injected} garbled records sent`);

@@ -63,3 +63,35 @@ export async function coapClient(binary: 'coap-client-openssl' | 'coap-client-gn
     });
   });
 }
+
+export interface Relay {
+  /** The port clients talk to. */
+  port: number;
+  close(): void;
+}
+
+/**
+ * A relay on 127.0.0.1 between one client and the server at `serverPort`: each datagram goes on
+ * unless a hook says otherwise. `toServer` may send extra datagrams ahead of the client's (`inject`);
+ * `toClient` returning false loses the server's datagram.
+ */
+export async function startRelay(serverPort: number, hooks: {
+  toServer?: (msg: Buffer, inject: (d: Buffer) => void) => void;
+  toClient?: (msg: Buffer) => boolean;
+}): Promise<Relay> {
+  const front = createSocket('udp4');
+  const back = createSocket('udp4');
+  await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => back.bind(0, '127.0.0.1', resolve));
+  const toServer = (d: Buffer): void => { back.send(d, serverPort, '127.0.0.1'); };
+  let peer: { address: string; port: number } | undefined;
+  front.on('message', (msg, rinfo) => {
+    peer = rinfo;
+    hooks.toServer?.(msg, toServer);
+    toServer(msg);
+  });
+  back.on('message', (msg) => {
+    if (peer && hooks.toClient?.(msg) !== false) front.send(msg, peer.port, peer.address);
+  });
+  return { port: front.address().port, close: () => { front.close(); back.close(); } };
+}
