@@ -41,6 +41,10 @@ export const FERRY_ERRORS = {
   FERRY_TOKEN_NAME_RESERVED: { meaning: 'the name is the configured admin token\'s' },
   FERRY_DUPLICATE_TOKEN_NAME: { meaning: 'a live token already has that name' },
   FERRY_TOKEN_EXPIRED: { meaning: 'the bearer token is past its expiresAt: ask an admin for a new one (with WWW-Authenticate)' },
+  FERRY_USER_EXISTS: { meaning: 'a user already has that name' },
+  FERRY_USER_NOT_FOUND: { meaning: 'no user with that name' },
+  FERRY_USER_DISABLED: { meaning: 'the user is disabled: it gets no new token, and its tokens are refused' },
+  FERRY_USER_ROLE: { meaning: 'the user does not hold the role the token would carry: grant it first' },
   FERRY_TOKEN_EXPIRY_INVALID: { meaning: 'a token\'s expiresIn or expiresAt is not valid: a positive duration (seconds, or like 12h or 30d) or an instant in the future, at most 730 days ahead; not both' },
 
   // The audit log.

@@ -32,6 +32,13 @@ export class DuplicateTokenNameError extends FerryError<'FERRY_DUPLICATE_TOKEN_N
   constructor(name: string) { super('FERRY_DUPLICATE_TOKEN_NAME', `a live token is already named ${name}`); }
 }
 
+export type UserErrorCode = Extract<FerryCode, `FERRY_USER_${string}`>;
+
+/** A user refused: a taken name, none by that name, disabled, or without the role a token would carry. */
+export class UserError extends FerryError<UserErrorCode> {
+  override name = 'UserError';
+}
+
 export type CredentialsErrorCode = Extract<FerryCode, `FERRY_CREDENTIALS_${string}` | `FERRY_PSK_${string}`>;
 
 /** A device credential refused: bad identity or key, a taken identity, no master key, none to change. */

@@ -8,7 +8,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../store/db.ts';
-import { findLiveToken, hasExpired, touchToken, ROLES, type ApiToken, type Role } from '../store/tokens.ts';
+import { findLiveToken, hasExpired, touchToken, userStillCarries, type ApiToken, type Role } from '../store/tokens.ts';
+import { LEVELS } from '../store/users.ts';
 import { HttpError } from './errors.ts';
 import { roleOf } from './roles.ts';
 
@@ -24,7 +25,9 @@ declare module 'fastify' {
 }
 
 export const API_PREFIX = '/api/v1';
-const rank = (r: Role): number => ROLES.indexOf(r);
+/** An approver token reads as a viewer does; only an approver token approves (no level includes it). */
+const rank = (r: Role): number => r === 'approver' ? 0 : LEVELS.indexOf(r);
+export const allows = (has: Role, needed: Role): boolean => needed === 'approver' ? has === 'approver' : rank(has) >= rank(needed);
 const underApi = (url: string): boolean => url === API_PREFIX || url.startsWith(`${API_PREFIX}/`);
 const safeDecode = (path: string): string => { try { return decodeURIComponent(path); } catch { return path; } };
 const BEARER = /^Bearer ([\x21-\x7e]{1,200})$/i;
@@ -61,6 +64,9 @@ export async function authenticate(req: FastifyRequest, deps: { db: Db; now: () 
     throw new HttpError('FERRY_TOKEN_EXPIRED', `token ${token.name} expired at ${token.expiresAt!.toISOString()}: ask an admin for a new one`,
       { 'www-authenticate': 'Bearer realm="ferry", error="invalid_token", error_description="the token expired"' });
   }
+  if (!userStillCarries(token)) {
+    throw unauthorized(token.userDisabledAt ? `user ${token.user} is disabled` : `user ${token.user} no longer holds the ${token.role} role`, 'invalid_token');
+  }
   req.token = token;
   // Recorded before the request goes on (so a listing right after shows it), and only when the
   // stored last use is a minute old or missing: most requests cost no write at all.
@@ -82,7 +88,7 @@ export function installAuth(app: FastifyInstance, deps: { db: Db; now?: () => nu
     if (req.is404) return; // an authenticated caller learns the route does not exist
     const needed = roleOf(req.method, url);
     if (needed === undefined) throw new HttpError('FERRY_FORBIDDEN', `${req.method} ${url} has no role in the role table: refused`);
-    if (rank(token.role) < rank(needed)) throw new HttpError('FERRY_FORBIDDEN', `this needs the ${needed} role; token ${token.name} is ${token.role}`);
+    if (!allows(token.role, needed)) throw new HttpError('FERRY_FORBIDDEN', `this needs the ${needed} role; token ${token.name} is ${token.role}`);
   });
 }
 

@@ -33,7 +33,7 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
     },
   }, async (req, reply) => {
     if (!Buffer.isBuffer(req.body)) throw new HttpError('FERRY_UNSUPPORTED_MEDIA_TYPE', 'send the image or package as application/octet-stream');
-    const image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes, actor: actorOf(req) }, req.log);
+    const image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes, actor: actorOf(req), userId: req.token?.userId }, req.log);
     req.log.info({ firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, sequence: image.sequence, size: image.size }, 'firmware uploaded');
     return reply.code(201).send(image);
   });

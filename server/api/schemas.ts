@@ -1,5 +1,5 @@
 /** JSON schemas shared by the routes (Fastify validates requests and serialises responses with them). */
-import { DEVICE_STATUSES } from '../store/rows.ts';
+import { DEVICE_STATUSES, RELEASE_STATES } from '../store/rows.ts';
 import { HttpError } from './errors.ts';
 /** Ids are bigint in the store and exact in JSON only up to 2^53 − 1: every id the API takes is in 1 … MAX_ID. */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
@@ -60,6 +60,11 @@ export const firmwareBody = {
     size: { type: 'integer' }, sha256: { type: 'string' }, delivery: { type: 'string' }, createdAt: dateTime,
     sequence: { type: ['integer', 'null'] }, vendorId: nullableString, keyId: nullableString,
     downloadName: { type: 'string', description: 'the unguessable name devices fetch the image by: GET /fw/<downloadName> (over DTLS, only within the session of a device updating with it)' },
+    state: { type: 'string', enum: RELEASE_STATES, description: 'the release\'s life: uploaded → testing (a testbed campaign runs it) → approved (by an approver other than its uploader, with testbed evidence) → deprecated or revoked' },
+    stateChangedAt: nullableDateTime,
+    signedBy: { type: 'string', enum: ['uploader', 'server'], description: 'uploader: the package came signed from the release machine; server: this server signed a raw image (--signing-key, a lab mode)' },
+    uploadedBy: { type: ['integer', 'null'], description: 'the id of the user who uploaded it' },
+    uploadedByUser: { ...nullableString, description: 'that user\'s name (null for images stored before users existed)' },
   },
 } as const;
 

@@ -41,6 +41,8 @@ export interface UploadRequest {
   imageCacheBytes?: number | undefined;
   /** Who uploads, for the audit log ('token:<name>'). */
   actor?: string | undefined;
+  /** The user who uploads: nobody else may approve the release. */
+  userId?: number | undefined;
 }
 
 const isPackage = (body: Buffer): boolean => body.length >= PACKAGE_MAGIC.length && body.subarray(0, PACKAGE_MAGIC.length).equals(PACKAGE_MAGIC);
@@ -71,7 +73,8 @@ async function upload(db: Db, keys: PackageKeys, req: UploadRequest, log: Pick<L
       version: m.version, hardwareClass: m.classId, delivery,
       payload: delivered,
       manifest: header.coseBytes, sequence: m.sequence, vendorId: m.vendorId, ...(header.kid ? { keyId: header.kid } : {}), event,
-      ...(req.actor === undefined ? {} : { actor: req.actor }),
+      signedBy: String(event['signedBy']).startsWith('server') ? 'server' : 'uploader',
+      ...(req.actor === undefined ? {} : { actor: req.actor }), ...(req.userId === undefined ? {} : { uploadedBy: req.userId }),
     };
   };
 

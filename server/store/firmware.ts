@@ -4,7 +4,8 @@ import type { Db, Queryable } from './db.ts';
 import { camelRow, FINAL_STATES_SQL, type FirmwareImage } from './rows.ts';
 import { recordEvent } from './events.ts';
 
-const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, download_name, created_at";
+const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, download_name, created_at, "
+  + 'state, state_changed_at, signed_by, uploaded_by, (SELECT name FROM users WHERE users.id = uploaded_by) AS uploaded_by_user';
 
 export interface NewFirmware {
   version: string;
@@ -19,6 +20,10 @@ export interface NewFirmware {
   keyId?: Uint8Array;
   /** Who uploaded it: 'token:<name>' through the API. */
   actor?: string;
+  /** The user who uploaded it (the four-eyes rule compares the approver with this user). */
+  uploadedBy?: number;
+  /** Who signed the manifest: the release machine (default) or this server (--signing-key). */
+  signedBy?: 'uploader' | 'server';
   /** More for the firmware.uploaded event. */
   event?: Record<string, unknown>;
 }
@@ -27,10 +32,10 @@ async function insertRow(tx: Queryable, f: NewFirmware): Promise<FirmwareImage> 
   const sha256 = createHash('sha256').update(f.payload).digest('hex');
   const bytes = (b: Uint8Array | undefined) => (b === undefined ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   const res = await tx.query(
-    `INSERT INTO firmware_images (version, hardware_class, size, sha256, payload, delivery, manifest, sequence, vendor_id, key_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hardware_class, version) WHERE deleted_at IS NULL DO NOTHING RETURNING ${COLUMNS}`,
+    `INSERT INTO firmware_images (version, hardware_class, size, sha256, payload, delivery, manifest, sequence, vendor_id, key_id, uploaded_by, signed_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (hardware_class, version) WHERE deleted_at IS NULL DO NOTHING RETURNING ${COLUMNS}`,
     [f.version, f.hardwareClass, f.payload.length, sha256, f.payload, f.delivery ?? 'package', bytes(f.manifest),
-      f.sequence ?? null, f.vendorId ?? null, bytes(f.keyId)]);
+      f.sequence ?? null, f.vendorId ?? null, bytes(f.keyId), f.uploadedBy ?? null, f.signedBy ?? 'uploader']);
   const row = res.rows[0];
   if (!row) throw new DuplicateVersionError(f.hardwareClass, f.version);
   const image = camelRow<FirmwareImage>(row);
@@ -38,7 +43,8 @@ async function insertRow(tx: Queryable, f: NewFirmware): Promise<FirmwareImage> 
     kind: 'firmware.uploaded', actor: f.actor ?? 'api',
     data: {
       firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, size: image.size, sha256,
-      delivery: image.delivery, sequence: image.sequence, vendorId: image.vendorId, keyId: image.keyId, ...f.event,
+      delivery: image.delivery, sequence: image.sequence, vendorId: image.vendorId, keyId: image.keyId, signedBy: image.signedBy,
+      ...(image.uploadedByUser ? { user: image.uploadedByUser } : {}), ...f.event,
     },
   });
   return image;

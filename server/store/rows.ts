@@ -89,7 +89,18 @@ export interface FirmwareImage {
   /** The unguessable name Package URIs give the image (/fw/<name>). */
   downloadName: string;
   createdAt: Date;
+  /** Where the release is in its life: uploaded → testing → approved → deprecated | revoked. */
+  state: ReleaseState;
+  stateChangedAt: Date | null;
+  /** Who signed the manifest: the release machine ('uploader') or this server ('server', --signing-key). */
+  signedBy: 'uploader' | 'server';
+  /** The user who uploaded it (id and name); null for images stored before users existed. */
+  uploadedBy: number | null;
+  uploadedByUser: string | null;
 }
+
+export const RELEASE_STATES = ['uploaded', 'testing', 'approved', 'deprecated', 'revoked'] as const;
+export type ReleaseState = (typeof RELEASE_STATES)[number];
 
 /** snake_case → camelCase for one row. */
 export function camelRow<T>(row: Record<string, unknown>): T {

@@ -8,9 +8,11 @@ import { DuplicateTokenNameError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
 import { recordEvent } from './events.ts';
 import { camelRow } from './rows.ts';
+import { mayCarry, USER_ROLES, userForToken, type UserRole } from './users.ts';
 
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+/** The roles a token may carry: the levels viewer < operator < admin, and approver beside them. */
+export const ROLES = USER_ROLES;
+export type Role = UserRole;
 
 export interface ApiToken {
   id: number;
@@ -23,51 +25,75 @@ export interface ApiToken {
   revokedAt: Date | null;
   /** Past this instant the token is refused (FERRY_TOKEN_EXPIRED); null: it never expires. */
   expiresAt: Date | null;
+  /** The user the token belongs to. */
+  userId: number;
+  user: string;
 }
 
-const COLUMNS = 'id, name, role, prefix, created_at, created_by, last_used_at, revoked_at, expires_at';
+/** What authentication needs besides the token: whether its user still may carry it. */
+export interface LiveToken extends ApiToken {
+  userRoles: UserRole[];
+  userDisabledAt: Date | null;
+}
+
+const COLUMNS = 't.id, t.name, t.role, t.prefix, t.created_at, t.created_by, t.last_used_at, t.revoked_at, t.expires_at, t.user_id, u.name AS "user"';
+const FROM = 'api_tokens t JOIN users u ON u.id = t.user_id';
+/** The same, over a CTE named t (an INSERT or UPDATE … RETURNING *). */
+const FROM_CHANGED = 't JOIN users u ON u.id = t.user_id';
 /** `fry_` and the first 4 characters of the random part: enough to tell tokens apart, nothing to guess with. */
 const PREFIX_LENGTH = 8;
 
 export const generateToken = (): string => `fry_${randomBytes(32).toString('base64url')}`;
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
-async function insertToken(q: Queryable, t: { name: string; role: Role; token: string; createdBy: string; expiresAt?: Date | null }): Promise<ApiToken> {
+interface NewToken {
+  name: string;
+  role: Role;
+  createdBy: string;
+  expiresAt?: Date | null;
+  /** The user it belongs to; none: the user named as the token (made, with this role, when there is none). */
+  user?: string | undefined;
+}
+
+async function insertToken(q: Queryable, t: NewToken & { token: string }): Promise<ApiToken> {
+  const taken = await q.query('SELECT 1 FROM api_tokens WHERE name = $1 AND revoked_at IS NULL', [t.name]);
+  if (taken.rows.length > 0) throw new DuplicateTokenNameError(t.name);
+  const user = await userForToken(q, { user: t.user, name: t.name, role: t.role, actor: t.createdBy });
   const res = await q.query(
-    `INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING RETURNING ${COLUMNS}`,
-    [t.name, t.role, hashToken(t.token), t.token.slice(0, PREFIX_LENGTH), t.createdBy, t.expiresAt ?? null]);
+    `WITH t AS (INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING RETURNING *) SELECT ${COLUMNS} FROM ${FROM_CHANGED}`,
+    [t.name, t.role, hashToken(t.token), t.token.slice(0, PREFIX_LENGTH), t.createdBy, t.expiresAt ?? null, user.id]);
   if (!res.rows[0]) throw new DuplicateTokenNameError(t.name);
   const row = camelRow<ApiToken>(res.rows[0]);
   await recordEvent(q, {
     kind: 'token.created', actor: t.createdBy,
-    data: { tokenId: row.id, name: row.name, role: row.role, prefix: row.prefix, ...(row.expiresAt ? { expiresAt: row.expiresAt.toISOString() } : {}) },
+    data: { tokenId: row.id, name: row.name, role: row.role, prefix: row.prefix, user: row.user, ...(row.expiresAt ? { expiresAt: row.expiresAt.toISOString() } : {}) },
   });
   return row;
 }
 
 /** A new token, expiring at `expiresAt` (none: never); its secret is returned here and never again. */
-export async function createToken(db: Db, t: { name: string; role: Role; createdBy: string; expiresAt?: Date | null }): Promise<{ token: string; row: ApiToken }> {
+export async function createToken(db: Db, t: NewToken): Promise<{ token: string; row: ApiToken }> {
   const token = generateToken();
   const row = await db.transaction((tx) => insertToken(tx, { ...t, token }));
   return { token, row };
 }
 
 export async function listTokens(q: Queryable): Promise<ApiToken[]> {
-  const res = await q.query(`SELECT ${COLUMNS} FROM api_tokens ORDER BY id`);
+  const res = await q.query(`SELECT ${COLUMNS} FROM ${FROM} ORDER BY t.id`);
   return res.rows.map((r) => camelRow<ApiToken>(r));
 }
 
 /** Revokes a live token: the row, or null when there is no such token; a revoked one is returned as it is. */
 export async function revokeToken(db: Db, id: number, actor: string): Promise<ApiToken | null> {
   return db.transaction(async (tx) => {
-    const res = await tx.query(`UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING ${COLUMNS}`, [id]);
+    const res = await tx.query(`WITH t AS (UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING *) SELECT ${COLUMNS} FROM ${FROM_CHANGED}`, [id]);
     if (!res.rows[0]) {
-      const old = await tx.query(`SELECT ${COLUMNS} FROM api_tokens WHERE id = $1`, [id]);
+      const old = await tx.query(`SELECT ${COLUMNS} FROM ${FROM} WHERE t.id = $1`, [id]);
       return old.rows[0] ? camelRow<ApiToken>(old.rows[0]) : null;
     }
     const row = camelRow<ApiToken>(res.rows[0]);
-    await recordEvent(tx, { kind: 'token.revoked', actor, data: { tokenId: row.id, name: row.name, role: row.role, prefix: row.prefix } });
+    await recordEvent(tx, { kind: 'token.revoked', actor, data: { tokenId: row.id, name: row.name, role: row.role, prefix: row.prefix, user: row.user } });
     return row;
   });
 }
@@ -76,10 +102,13 @@ export async function revokeToken(db: Db, id: number, actor: string): Promise<Ap
  * The token with this secret that is not revoked, or null (unknown or revoked). An expired one is
  * returned: whether it has expired is the caller's to say, by its clock (the API answers it apart).
  */
-export async function findLiveToken(q: Queryable, token: string): Promise<ApiToken | null> {
-  const res = await q.query(`SELECT ${COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL`, [hashToken(token)]);
-  return res.rows[0] ? camelRow<ApiToken>(res.rows[0]) : null;
+export async function findLiveToken(q: Queryable, token: string): Promise<LiveToken | null> {
+  const res = await q.query(`SELECT ${COLUMNS}, u.roles AS user_roles, u.disabled_at AS user_disabled_at FROM ${FROM} WHERE t.token_hash = $1 AND t.revoked_at IS NULL`, [hashToken(token)]);
+  return res.rows[0] ? camelRow<LiveToken>(res.rows[0]) : null;
 }
+
+/** Whether the token's user may still carry it: not disabled, and still holding its role (or a level above). */
+export const userStillCarries = (t: LiveToken): boolean => t.userDisabledAt === null && mayCarry(t.userRoles, t.role);
 
 /** Whether the token is past its expiry at `now` (ms since the epoch); one without never is. */
 export const hasExpired = (t: ApiToken, now: number): boolean => t.expiresAt !== null && t.expiresAt.getTime() <= now;

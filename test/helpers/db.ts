@@ -54,13 +54,13 @@ export async function createTestSchema(): Promise<{ schema: string; drop(): Prom
 }
 
 /**
- * Empties the tables; of api_tokens it keeps the configured admin token a test server started
- * with (a server stores it once, at start, as after a restart it would find it there).
+ * Empties the tables; of api_tokens (and users) it keeps the configured admin token a test server
+ * started with, and its user (a server stores it once, at start, as after a restart it would find it there).
  */
 async function reset(db: Db): Promise<void> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT quote_ident(tablename) AS name FROM pg_tables
-      WHERE schemaname = current_schema() AND tablename NOT IN ('schema_migrations', 'api_tokens')`,
+      WHERE schemaname = current_schema() AND tablename NOT IN ('schema_migrations', 'api_tokens', 'users')`,
   );
   // A server still ticking on this schema (campaigns, alert deliveries, the sweep) can deadlock
   // with TRUNCATE's locks; PostgreSQL then aborts one side (40P01): try again.
@@ -74,6 +74,7 @@ async function reset(db: Db): Promise<void> {
     }
   }
   await db.query("DELETE FROM api_tokens WHERE created_by <> 'config' OR revoked_at IS NOT NULL");
+  await db.query('DELETE FROM users WHERE id NOT IN (SELECT user_id FROM api_tokens)');
 }
 
 export async function openTestDatabase(name: DatabaseName): Promise<TestDb> {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import Fastify from 'fastify';
 import * as assert from 'uvu/assert';
-import { installAuth } from '../../../server/api/auth.ts';
+import { allows, installAuth } from '../../../server/api/auth.ts';
 import { installErrorHandling } from '../../../server/api/errors.ts';
 import { ROUTE_ROLES } from '../../../server/api/roles.ts';
 import type { Ferry } from '../../../server/main.ts';
@@ -15,7 +15,6 @@ import { offlineDevice } from '../../helpers/devices.ts';
 import { bearer, injectRaw, startTestFerry, TEST_ADMIN_TOKEN } from '../../helpers/ferry.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-const rank = (r: Role): number => ROLES.indexOf(r);
 /** A concrete URL for a route pattern: parameters filled in with values that reach no device. */
 const concrete = (url: string): string => url.replace(':endpoint', 'dev-a').replace(':id', '1').replace('*', '3/0/0');
 
@@ -73,7 +72,7 @@ forEachDatabase('api, tokens and roles', ({ suite, get }) => {
   });
 
   suite('a role too low: 403; the role itself or above: past the check', async () => {
-    const tokens = { viewer: (await create('v', 'viewer')).token, operator: (await create('o', 'operator')).token, admin: TEST_ADMIN_TOKEN };
+    const tokens = { viewer: (await create('v', 'viewer')).token, operator: (await create('o', 'operator')).token, admin: TEST_ADMIN_TOKEN, approver: (await create('ap', 'approver')).token };
     await offlineDevice(get().db, 'dev-a');
     const failures: string[] = [];
     for (const r of routes()) {
@@ -81,7 +80,7 @@ forEachDatabase('api, tokens and roles', ({ suite, get }) => {
       if (r.method === 'DELETE' && r.url === '/api/v1/tokens/:id') continue;
       for (const role of ROLES) {
         const res = await as(tokens[role], r.method as Method, concrete(r.url));
-        const allowed = rank(role) >= rank(r.role!);
+        const allowed = allows(role, r.role!);
         if (allowed ? [401, 403].includes(res.statusCode) && !/device/.test(res.body) : res.statusCode !== 403) {
           failures.push(`${r.method} ${r.url} as ${role}: ${res.statusCode} ${res.body.slice(0, 100)}`);
         }
@@ -140,7 +139,7 @@ forEachDatabase('api, tokens and roles', ({ suite, get }) => {
     const again = await ferry.api.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name: 'twice', role: 'viewer' } });
     assert.is(again.statusCode, 409);
     await ferry.api.inject({ method: 'DELETE', url: `/api/v1/tokens/${first.id}` });
-    await create('twice', 'admin');
+    await create('twice', 'viewer');
   });
 
   suite('FERRY_ADMIN_TOKEN is stored hashed, once across restarts; a new value replaces the old; a revoked one stays revoked', async () => {
