@@ -44,6 +44,7 @@ export const FERRY_ERRORS = {
   FERRY_USER_EXISTS: { meaning: 'a user already has that name' },
   FERRY_USER_NOT_FOUND: { meaning: 'no user with that name' },
   FERRY_USER_DISABLED: { meaning: 'the user is disabled: it gets no new token, and its tokens are refused' },
+  FERRY_USER_SELF: { meaning: 'an admin cannot disable their own user or withdraw the role of the token they use: another admin must' },
   FERRY_USER_ROLE: { meaning: 'the user does not hold the role the token would carry: grant it first' },
   FERRY_TOKEN_EXPIRY_INVALID: { meaning: 'a token\'s expiresIn or expiresAt is not valid: a positive duration (seconds, or like 12h or 30d) or an instant in the future, at most 730 days ahead; not both' },
 

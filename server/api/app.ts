@@ -16,6 +16,7 @@ import { installValidation, refuseUndeclaredQueries } from './validation.ts';
 import { healthRoutes, type BoundSocket } from './health.ts';
 import { API_PREFIX, installAuth, watchRoutes } from './auth.ts';
 import { tokenRoutes } from './tokens.ts';
+import { userRoutes } from './users.ts';
 import { eventRoutes } from './events.ts';
 import { auditRoutes } from './audit.ts';
 import type { AuditSigner } from '../audit/signer.ts';
@@ -73,6 +74,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {} });
   metricsRoute(app, deps);
   tokenRoutes(app, deps);
+  userRoutes(app, deps);
   firmwareRoutes(app, deps);
   deviceRoutes(app, deps);
   lwm2mRoutes(app, deps);

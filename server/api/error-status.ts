@@ -31,6 +31,7 @@ export const HTTP_STATUS: Readonly<Record<FerryCode, number>> = {
   FERRY_USER_NOT_FOUND: 404,
   FERRY_USER_DISABLED: 409,
   FERRY_USER_ROLE: 409,
+  FERRY_USER_SELF: 409,
 
   FERRY_EXPORT_PERIOD: 400,
 

@@ -6,7 +6,7 @@
  * - operator: actions on devices, firmware and campaigns, and every device management request
  *   (Read, Discover and Observe too: each is a request sent to the device, costing its radio and
  *   battery, and what it answers is the device's, not the inventory's).
- * - admin: API tokens, device credentials (DTLS pre-shared keys), and the audit chain's verification.
+ * - admin: users and API tokens, device credentials (DTLS pre-shared keys), and the audit chain's verification.
  *
  * The auth hook (auth.ts) goes by this table, keyed by method and route as Fastify declares it; a
  * HEAD needs what its GET does. A route under /api/v1 missing here has no role and is refused to
@@ -63,6 +63,13 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   'GET /api/v1/tokens': 'admin',
   'POST /api/v1/tokens': 'admin',
   'DELETE /api/v1/tokens/:id': 'admin',
+
+  // Users: who holds which roles. A token belongs to one.
+  'GET /api/v1/users': 'admin',
+  'GET /api/v1/users/:name': 'admin',
+  'POST /api/v1/users': 'admin',
+  'PUT /api/v1/users/:name/roles': 'admin',
+  'POST /api/v1/users/:name/disable': 'admin',
 
   // Device credentials: whoever sets a device's key can speak as the device.
   'GET /api/v1/devices/:endpoint/credentials': 'admin',

@@ -20,12 +20,13 @@ export const tokenBody = {
   type: 'object',
   properties: {
     id: { type: 'integer' }, name: { type: 'string' }, role: { type: 'string', enum: ROLES }, prefix: { type: 'string' },
+    userId: { type: 'integer' }, user: { type: 'string', description: 'the user the token belongs to' },
     createdAt: dateTime, createdBy: { type: 'string' }, lastUsedAt: nullableDateTime, revokedAt: nullableDateTime,
     expiresAt: { ...nullableDateTime, description: 'past this instant the token is refused (401, FERRY_TOKEN_EXPIRED); null: it never expires (FERRY_ADMIN_TOKEN and the first-start admin token never do)' },
   },
 } as const;
 
-interface CreateBody { name: string; role: Role; expiresIn?: number | string; expiresAt?: string }
+interface CreateBody { name: string; role: Role; user?: string; expiresIn?: number | string; expiresAt?: string }
 
 const invalid = (message: string): HttpError => new HttpError('FERRY_TOKEN_EXPIRY_INVALID', message);
 
@@ -61,6 +62,7 @@ export function tokenRoutes(app: FastifyInstance, deps: { db: Db; now?: () => nu
         type: 'object', required: ['name', 'role'], additionalProperties: false,
         properties: {
           name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$' }, role: { type: 'string', enum: ROLES },
+          user: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$', description: 'the user the token belongs to, who must hold the role (or a level above it). Left out: the user named as the token, made holding the role if there is none.' },
           expiresIn: { anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 16 }], description: `the token expires this long after its creation: seconds (3600), or a number and a unit s, m, h or d ("30d"); at most ${MAX_TOKEN_LIFETIME_S} s (730 days). Not with expiresAt.` },
           expiresAt: { ...instantParam, description: 'the instant the token expires (RFC 3339), in the future and at most 730 days ahead. Not with expiresIn.' },
         },
@@ -70,7 +72,7 @@ export function tokenRoutes(app: FastifyInstance, deps: { db: Db; now?: () => nu
   }, async (req, reply) => {
     if (req.body.name === CONFIGURED_ADMIN) throw new HttpError('FERRY_TOKEN_NAME_RESERVED', `${CONFIGURED_ADMIN} is the name of the configured admin token`);
     const expiresAt = expiryOf(req.body, now());
-    const { token, row } = await createToken(db, { name: req.body.name, role: req.body.role, createdBy: actorOf(req), expiresAt });
+    const { token, row } = await createToken(db, { name: req.body.name, role: req.body.role, user: req.body.user, createdBy: actorOf(req), expiresAt });
     req.log.info({ tokenId: row.id, name: row.name, role: row.role, expiresAt: row.expiresAt, by: actorOf(req) }, 'token created');
     return reply.code(201).send({ ...row, token });
   });

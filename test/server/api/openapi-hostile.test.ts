@@ -114,6 +114,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       if (kind === 'campaigns') return String(real.campaign);
       if (kind === 'alerts') return String(real.alert);
     }
+    if (name === 'name') return 'base'; // the user of the viewer token made above
     if (name === 'path') {
       // Harmless on the simulated device: reads, a write to App Data's description, a create on an
       // instance that exists (refused), a delete of one that does not, Registration Update Trigger.
@@ -135,6 +136,8 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
   function validBody(route: string): Record<string, unknown> | unknown[] | null {
     const bodies: Record<string, Record<string, unknown> | unknown[]> = {
       'POST /api/v1/tokens': { name: 'made-by-table', role: 'viewer' },
+      'POST /api/v1/users': { name: 'made-by-table', roles: ['viewer'] },
+      'PUT /api/v1/users/{name}/roles': { roles: ['viewer'] },
       'POST /api/v1/devices/{endpoint}/update': { firmwareId: real.firmware },
       'PUT /api/v1/devices/{endpoint}/lwm2m/{path}': { value: 'table' },
       'POST /api/v1/devices/{endpoint}/lwm2m/{path}': { values: [{ path: '/19/0/3', value: 'table' }] },
