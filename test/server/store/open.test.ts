@@ -34,7 +34,7 @@ async function tables(db: Db): Promise<string[]> {
   return rows.map((r) => r.t);
 }
 
-const SCHEMA = ['alerts', 'api_tokens', 'audit_chain', 'audit_checkpoints', 'campaign_devices', 'campaigns', 'credentials_state', 'device_credentials', 'device_updates', 'devices', 'events', 'events_archive', 'firmware_images', 'schema_migrations'];
+const SCHEMA = ['alerts', 'api_tokens', 'audit_chain', 'audit_checkpoints', 'campaign_devices', 'campaigns', 'credentials_state', 'device_credentials', 'device_updates', 'devices', 'events', 'events_archive', 'firmware_images', 'schema_migrations', 'users'];
 
 test('in memory: open + migrate', async () => {
   const logs: string[] = [];
