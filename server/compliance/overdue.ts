@@ -19,7 +19,7 @@ export async function alertOverdueVulnerabilities(db: Db, alerts: AlertSink): Pr
         message: `${v.devices} device(s) of class ${v.hardwareClass} still run ${v.version}, vulnerable (${v.advisories.join(', ')}), past its deadline ${deadline}`,
         data: {
           hardwareClass: v.hardwareClass, version: v.version, devices: v.devices, advisories: v.advisories,
-          severity: v.severity, deadline, vulnerabilityId: v.id,
+          advisorySeverity: v.severity, deadline, vulnerabilityId: v.id,
         },
       }));
     }
