@@ -6,7 +6,7 @@
 import { csvCell } from '../audit/export.ts';
 import type { Queryable } from '../store/db.ts';
 import { classFacts, deviceGroups, devicePage, type DeviceGroup } from '../store/compliance.ts';
-import { NONCOMPLIANT, VERDICTS, verdictOf, type ClassFacts, type Verdict } from './verdict.ts';
+import { VERDICTS, verdictOf, type ClassFacts, type Verdict } from './verdict.ts';
 
 export interface ReportGroup {
   hardwareClass: string | null;
@@ -100,15 +100,13 @@ const iso = (d: Date | string | null): string | null => (d === null ? null : typ
 
 /** Non-compliant devices by class and verdict (the ferry_devices_noncompliant gauge). */
 export async function noncompliantCounts(q: Queryable): Promise<Array<{ hardwareClass: string | null; verdict: Verdict; devices: number }>> {
-  const { groups, verdicts } = await judgedGroups(q, {});
   const counts = new Map<string, { hardwareClass: string | null; verdict: Verdict; devices: number }>();
-  groups.forEach((g, i) => {
-    const verdict = verdicts[i]!;
-    if (!(NONCOMPLIANT as readonly Verdict[]).includes(verdict)) return;
-    const key = JSON.stringify([g.hardwareClass, verdict]);
-    const c = counts.get(key) ?? { hardwareClass: g.hardwareClass, verdict, devices: 0 };
+  for (const g of (await complianceReport(q, {})).groups) {
+    if (g.verdict === 'compliant') continue;
+    const key = JSON.stringify([g.hardwareClass, g.verdict]);
+    const c = counts.get(key) ?? { hardwareClass: g.hardwareClass, verdict: g.verdict, devices: 0 };
     c.devices += g.devices;
     counts.set(key, c);
-  });
+  }
   return [...counts.values()];
 }
