@@ -8,10 +8,9 @@ import { complianceDevices, complianceReport, reportCsv } from '../compliance/re
 import { DEFAULT_STALE_DAYS, VERDICTS, type Verdict } from '../compliance/verdict.ts';
 import type { Db } from '../store/db.ts';
 import { listPolicies, setPolicy } from '../store/compliance.ts';
-import { actorOf } from './auth.ts';
+import { actorOf, userOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { afterParam, dateTime, errorBody, label, limitParam, nullableDateTime, page, pageBody } from './schemas.ts';
-import { userOf } from './vulnerabilities.ts';
 
 const nullableString = { type: ['string', 'null'] } as const;
 const verdict = { type: 'string', enum: VERDICTS } as const;

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.ts';
 import { ADVISORY_SEVERITIES, clearVulnerable, listVulnerabilities, markVulnerable, type AdvisorySeverity } from '../store/vulnerabilities.ts';
-import { actorOf } from './auth.ts';
+import { actorOf, userOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { afterParam, dateTime, errorBody, freeText, instant, instantParam, label, limitParam, nullableDateTime, page, pageBody } from './schemas.ts';
 
@@ -37,9 +37,6 @@ const vulnerabilityBody = {
 } as const;
 
 interface MarkBody { advisories: string[]; severity: AdvisorySeverity; deadline?: string | null; note?: string | null }
-
-/** The name the audit log gives the request's user. */
-export const userOf = (req: { token: { user: string } | null }): string => req.token?.user ?? 'api';
 
 export function vulnerabilityRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const { db } = deps;
