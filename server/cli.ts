@@ -1,4 +1,4 @@
-/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify, secrets-keygen, credentials, audit. */
+/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify, secrets-keygen, credentials, audit, compliance. */
 import { helpText, parseConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { createLogger } from './log.ts';
@@ -17,6 +17,7 @@ Commands:
   secrets-keygen  make the master key file device PSKs are encrypted under (--secrets-key-file)
   credentials     set, rotate, rm, ls and import device PSKs through the admin API
   audit           verify the audit log's chain, or export the log, through the admin API
+  compliance      the fleet's compliance report (vulnerable, outdated, … devices) through the admin API
 
 Run "ferry <command> --help" for a command's options.
 `;
@@ -92,6 +93,7 @@ async function main(args: string[]): Promise<number> {
     case 'secrets-keygen': return (await import('./credentials/cli.ts')).secretsKeygenCommand(rest);
     case 'credentials': return (await import('./credentials/cli.ts')).credentialsCommand(rest);
     case 'audit': return (await import('./audit/cli.ts')).auditCommand(rest);
+    case 'compliance': return (await import('./compliance/cli.ts')).complianceCommand(rest);
     case 'help': process.stdout.write(USAGE); return 0;
     default: process.stderr.write(`ferry: unknown command "${first}"\n\n${USAGE}`); return 2;
   }

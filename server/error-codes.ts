@@ -83,6 +83,10 @@ export const FERRY_ERRORS = {
   FERRY_CAMPAIGN_DEVICES_BUSY: { meaning: 'devices of the campaign are already in another running campaign' },
   FERRY_CAMPAIGN_FIRMWARE_GONE: { meaning: 'the campaign\'s firmware image was deleted' },
 
+  // Vulnerabilities and compliance.
+  FERRY_VULNERABILITY_NOT_FOUND: { meaning: 'that version of that hardware class is not marked vulnerable' },
+  FERRY_COMPLIANCE_POLICY_INVALID: { meaning: 'a compliance policy Ferry cannot apply: its minimumVersion is not a release of the class with a sequence number to order releases by' },
+
   // Device management (Read, Write, Execute, Observe … through the API).
   FERRY_LWM2M_PATH: { meaning: 'not an LwM2M path, or not the kind the operation takes (Create on an object, Delete on an instance, Execute on a resource)' },
   FERRY_LWM2M_VALUE: { meaning: 'a value does not fit its resource, or the body gives none' },

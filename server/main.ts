@@ -41,6 +41,8 @@ import { UpdateEngine } from './fota/engine.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { every } from './periodic.ts';
+import { registerComplianceMetric } from './compliance/metric.ts';
+import { alertOverdueVulnerabilities } from './compliance/overdue.ts';
 import type { Db } from './store/db.ts';
 import { firmwareIdByName, loadFirmwarePayload } from './store/firmware.ts';
 import { updatingAt, updatingWith } from './store/updates.ts';
@@ -91,6 +93,8 @@ export interface StartOptions {
   db?: Db;
   /** How often registrations and updates are checked for expiry (ms). */
   sweepMs?: number;
+  /** How often versions marked vulnerable are checked for devices running them past their deadline (ms; default a minute). */
+  complianceCheckMs?: number;
   /** Shows the admin token made at first start, once (default: a notice on stderr, outside the JSON log). */
   announceToken?: (token: string) => void;
   /** Called when a campaign pauses itself (the alerts module). */
@@ -127,6 +131,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   });
 
   const metrics = new Metrics(db);
+  registerComplianceMetric(metrics, db);
   const images = new ImageCache({ maxBytes: config.imageCacheMb * 1024 * 1024, load: (id) => loadFirmwarePayload(db, id) });
   // Which source addresses have shown they receive what we send, shared by both sockets and the DM client.
   const proof = new AddressProof();
@@ -246,6 +251,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   alerts.start();
   campaigns.start();
   auditor.start();
+  const complianceCheck = every(o.complianceCheckMs ?? 60_000, async () => { await alertOverdueVulnerabilities(db, alerts); }, log, 'compliance check');
   // After everything listens, so a start-up that fails prints no token it will not serve.
   const admin = await ensureAdminToken(db, config.adminToken);
   if (admin.revokedConfigured) log.warn('FERRY_ADMIN_TOKEN was revoked through the API and stays revoked');
@@ -268,6 +274,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
         await sweep.stop();
         await campaigns.stop();
         await auditor.stop();
+        await complianceCheck.stop();
         await api.close();
         dm.close();
         await channels.close();

@@ -2,7 +2,7 @@ import type { Alert } from '../store/alerts.ts';
 import type { Queryable } from '../store/db.ts';
 
 /** What an alert can be about, how bad each kind is by default, and what raising one takes. */
-export const ALERT_KINDS = ['campaign.paused', 'update.stalled', 'update.integrity', 'device.impersonation'] as const;
+export const ALERT_KINDS = ['campaign.paused', 'update.stalled', 'update.integrity', 'device.impersonation', 'compliance.vulnerable'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
@@ -15,6 +15,8 @@ export const DEFAULT_SEVERITY: Record<AlertKind, Severity> = {
   'update.integrity': 'warning',
   // Someone speaks as a device that has credentials: without them, or with another device's.
   'device.impersonation': 'critical',
+  // Devices still run a version marked vulnerable, past the deadline set for replacing it.
+  'compliance.vulnerable': 'critical',
 };
 
 export interface AlertInput {

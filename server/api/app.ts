@@ -26,6 +26,8 @@ import type { Metrics } from '../metrics.ts';
 import { campaignRoutes } from './campaigns.ts';
 import { deviceTagRoutes } from './device-tags.ts';
 import { credentialRoutes } from './credentials.ts';
+import { complianceRoutes } from './compliance.ts';
+import { vulnerabilityRoutes } from './vulnerabilities.ts';
 import type { CredentialService } from '../credentials/service.ts';
 
 const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -82,6 +84,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   if (deps.audit) auditRoutes(app, { db: deps.db, audit: deps.audit });
   eventRoutes(app, deps);
   deviceTagRoutes(app, deps);
+  vulnerabilityRoutes(app, deps);
+  complianceRoutes(app, deps);
   if (deps.credentials) credentialRoutes(app, { credentials: deps.credentials });
   if (deps.campaigns) campaignRoutes(app, { campaigns: deps.campaigns });
   await app.ready();

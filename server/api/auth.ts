@@ -41,6 +41,11 @@ export function actorOf(req: FastifyRequest): string {
   return req.token ? `token:${req.token.name}` : 'api';
 }
 
+/** The user who acted (the token's user's name), for the audit log's data.user of governance changes. */
+export function userOf(req: FastifyRequest): string {
+  return req.token?.user ?? 'api';
+}
+
 const TOUCH_EVERY_MS = 60_000;
 
 /** The raw bearer token of the Authorization header; a 401 when there is none or the header is malformed. */

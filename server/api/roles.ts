@@ -59,6 +59,18 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   'GET /api/v1/devices/:endpoint/observe/*': 'operator',
   'DELETE /api/v1/devices/:endpoint/observe/*': 'operator',
 
+  // Vulnerabilities and compliance.
+  'GET /api/v1/vulnerabilities': 'viewer',
+  'PUT /api/v1/vulnerabilities/:hardwareClass/:version': 'operator',
+  'DELETE /api/v1/vulnerabilities/:hardwareClass/:version': 'operator',
+  'GET /api/v1/compliance': 'viewer',
+  'GET /api/v1/compliance/policies': 'viewer',
+  // Operator, not admin: a policy changes what the compliance report and its gauge call a device,
+  // not what any device runs or who may act; the operators who roll releases out and mark versions
+  // vulnerable are the ones who say which releases the fleet should be on. Admin stays for who can
+  // act (tokens) and speak as a device (credentials). Every change is audited with its user.
+  'PUT /api/v1/compliance/policies/:hardwareClass': 'operator',
+
   // API tokens.
   'GET /api/v1/tokens': 'admin',
   'POST /api/v1/tokens': 'admin',

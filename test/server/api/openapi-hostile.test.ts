@@ -115,6 +115,8 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       if (kind === 'alerts') return String(real.alert);
     }
     if (name === 'name') return 'base'; // the user of the viewer token made above
+    if (name === 'hardwareClass') return 'sim-1';
+    if (name === 'version') return '2.0.1';
     if (name === 'path') {
       // Harmless on the simulated device: reads, a write to App Data's description, a create on an
       // instance that exists (refused), a delete of one that does not, Registration Update Trigger.
@@ -151,6 +153,8 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       'POST /api/v1/campaigns': { name: 'table', firmwareId: real.firmware, target: { hardwareClass: 'sim-1', tags: ['no-such-tag'] }, policy: { waves: ['100%'] } },
       'POST /api/v1/campaigns/{id}/start': {}, 'POST /api/v1/campaigns/{id}/pause': { reason: 'table' },
       'POST /api/v1/campaigns/{id}/resume': {}, 'POST /api/v1/campaigns/{id}/abort': {},
+      'PUT /api/v1/vulnerabilities/{hardwareClass}/{version}': { advisories: ['CVE-2026-1234'], severity: 'low' },
+      'PUT /api/v1/compliance/policies/{hardwareClass}': { staleDays: 30 },
     };
     return bodies[route] ?? null;
   }

@@ -1,8 +1,9 @@
 // Who may call what, walked from the server's own OpenAPI document (/docs/json), against rules
 // written here and not read from the role table: a viewer reads (GET) and nothing else, and no
 // device management at all (Read, Discover and Observe are requests to the device), nor the audit
-// log's export in bulk; an operator does everything but tokens, device credentials and the audit
-// chain's verification, which are an admin's. Every refusal is a
+// log's export in bulk; an operator does everything but users, tokens, device credentials and the
+// audit chain's verification, which are an admin's, and approving a release, which only an
+// approver does. Every refusal is a
 // 403, JSON, FERRY_FORBIDDEN, naming the role needed; what is allowed is never refused for its
 // role; the document's x-ferry-role says the role enforced. Then a real device: a viewer's Read
 // never reaches it, an operator's does.
@@ -21,14 +22,17 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
 /** The device management routes: each is a request sent to the device, or what it answered. */
 const DEVICE_MANAGEMENT = /^\/api\/v1\/devices\/\{endpoint\}\/(lwm2m|execute|discover|attributes|observe)\//;
-/** Tokens, device credentials, and the audit chain's verification. */
-const ADMIN_ONLY = /^\/api\/v1\/(tokens(\/|$)|credentials\/|audit\/)|\/credentials(\/|$)/;
+/** Users, tokens, device credentials, and the audit chain's verification. */
+const ADMIN_ONLY = /^\/api\/v1\/(users(\/|$)|tokens(\/|$)|credentials\/|audit\/)|\/credentials(\/|$)/;
+/** Approving a release: the approver's alone (no level includes it). */
+const APPROVER_ONLY = /\/approve$/;
 /** Reads in bulk (the whole audit log of a period): an operator's, though a GET. */
 const BULK = /^\/api\/v1\/events\/export$/;
 
 /** The least role a route should need, by the rules above. */
 function expectedRole(method: Method, path: string): Role {
   if (ADMIN_ONLY.test(path)) return 'admin';
+  if (APPROVER_ONLY.test(path)) return 'approver';
   if (BULK.test(path)) return 'operator';
   if (method === 'GET' && !DEVICE_MANAGEMENT.test(path)) return 'viewer';
   return 'operator';
@@ -65,7 +69,7 @@ forEachDatabase('api, roles walked from the OpenAPI document', ({ suite, get }) 
         walked.operations++;
         if (DEVICE_MANAGEMENT.test(path)) walked.deviceManagement++;
         const needed = expectedRole(method, path);
-        if (needed === 'admin') walked.adminOnly++;
+        if (needed === 'admin' || needed === 'approver') walked.adminOnly++;
         const route = `${method} ${path}`;
         if (op['x-ferry-role'] !== needed) failures.push(`${route}: the document says ${op['x-ferry-role']}, the rules ${needed}`);
         if (!op.description?.includes(`Needs the ${needed} role.`)) failures.push(`${route}: the description does not say the ${needed} role`);
@@ -76,7 +80,7 @@ forEachDatabase('api, roles walked from the OpenAPI document', ({ suite, get }) 
           const answer = await injectRaw(ferry, { method, url: concrete(path), headers: bearer(tokens[role]) });
           const body = (() => { try { return answer.json() as { code?: string; message?: string }; } catch { return {}; } })();
           const said = `${route} as ${role}: ${answer.statusCode} ${answer.body.slice(0, 120)}`;
-          const refuse = role === 'viewer' ? needed !== 'viewer' : needed === 'admin';
+          const refuse = role === 'viewer' ? needed !== 'viewer' : needed === 'admin' || needed === 'approver';
           if (refuse) {
             if (answer.statusCode !== 403 || body.code !== 'FERRY_FORBIDDEN' || !/application\/json/.test(String(answer.headers['content-type']))) failures.push(`${said} (should be 403 FERRY_FORBIDDEN)`);
             else if (!new RegExp(`needs the ${needed} role; token walk-${role} is ${role}`).test(body.message ?? '')) failures.push(`${said} (the message should name the role)`);
