@@ -5,7 +5,8 @@ import { camelRow, FINAL_STATES_SQL, type FirmwareImage } from './rows.ts';
 import { recordEvent } from './events.ts';
 
 const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, download_name, created_at, "
-  + 'state, state_changed_at, signed_by, uploaded_by, (SELECT name FROM users WHERE users.id = uploaded_by) AS uploaded_by_user';
+  + 'state, state_changed_at, signed_by, uploaded_by, (SELECT name FROM users WHERE users.id = uploaded_by) AS uploaded_by_user, '
+  + '(SELECT name FROM trusted_keys WHERE trusted_keys.kid = firmware_images.key_id) AS key_name';
 
 export interface NewFirmware {
   version: string;
@@ -43,7 +44,7 @@ async function insertRow(tx: Queryable, f: NewFirmware): Promise<FirmwareImage> 
     kind: 'firmware.uploaded', actor: f.actor ?? 'api',
     data: {
       firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, size: image.size, sha256,
-      delivery: image.delivery, sequence: image.sequence, vendorId: image.vendorId, keyId: image.keyId, signedBy: image.signedBy,
+      delivery: image.delivery, sequence: image.sequence, vendorId: image.vendorId, keyId: image.keyId, keyName: image.keyName, signedBy: image.signedBy,
       ...(image.uploadedByUser ? { user: image.uploadedByUser } : {}), ...f.event,
     },
   });
