@@ -53,7 +53,8 @@ export async function keysCommand(argv: string[], io: CliIo = defaultIo): Promis
     }
     if (parsed.values.help) { io.out(HELP); return 0; }
     json = parsed.values.json === true;
-    call = await callOf(command, parsed.positionals, parsed.values);
+    const { 'not-before': notBefore, 'not-after': notAfter, reason } = parsed.values;
+    call = await callOf(command, parsed.positionals, { 'not-before': notBefore, 'not-after': notAfter, reason });
   } catch (err) {
     if (err instanceof CommandUsageError) { io.err(`ferry keys: ${err.message}\n\n${HELP}`); return 2; }
     throw err;

@@ -74,6 +74,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; keys: KeyRegistr
       querystring: { type: 'object', additionalProperties: false }, response: { 200: { type: 'array', items: keyBody }, '4xx': errorBody },
     },
   }, async () => {
+    await keys.current(); // this server's key files listed even if their rows went missing
     const at = now();
     return (await listKeys(db)).map((k) => keyView(k, at));
   });
@@ -121,6 +122,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; keys: KeyRegistr
       response: { 200: keyBody, '4xx': errorBody },
     },
   }, async (req) => {
+    await keys.current(); // this server's key files recorded, so that changing one is refused as such
     const notAfter = req.body.notAfter === null ? null : instant(req.body.notAfter, 'notAfter');
     const changed = await setKeyValidity(db, req.params.name, { notBefore: instant(req.body.notBefore, 'notBefore'), notAfter, ...who(req) });
     keys.invalidate();
@@ -138,6 +140,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; keys: KeyRegistr
     },
   }, async (req) => {
     const { name } = req.params;
+    await keys.current();
     const { key, revokedNow } = await revokeKey(db, name, { reason: req.body.reason, ...who(req) });
     keys.invalidate();
     const signed = await db.query<{ id: string | number }>(

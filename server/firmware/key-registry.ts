@@ -59,8 +59,8 @@ export class KeyRegistry {
     this.cache = undefined;
   }
 
-  /** The registry's rows, reloaded when the stamp moved. */
-  private async keys(): Promise<TrustedKey[]> {
+  /** The registry's rows, reloaded when the stamp moved (this server's file keys recorded again if they went missing). */
+  async current(): Promise<TrustedKey[]> {
     const stamp = await registryStamp(this.db);
     if (this.cache?.stamp === stamp) return this.cache.keys;
     let keys = await listKeys(this.db, { counted: false });
@@ -81,7 +81,7 @@ export class KeyRegistry {
   /** What a package signed with `kid` (undefined: it names none) is verified against, now. */
   async trustFor(kid: Uint8Array | undefined): Promise<Trust> {
     const now = new Date(this.now());
-    const keys = await this.keys();
+    const keys = await this.current();
     const judged = keys.filter((k) => k.source === 'api').map((key) => ({ key, why: deadness(key, now) }));
     const anchors: TrustAnchor[] = judged.filter((j) => j.why === undefined).map((j) => j.key);
     const dead = judged.filter((j): j is Trust['dead'][number] => j.why !== undefined);
