@@ -59,9 +59,10 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
     assert.is(res.statusCode, 201, res.body);
     const fw = res.json();
     assert.match(fw.downloadName, /^[0-9a-f]{32}$/, 'an unguessable name for Package URIs');
-    assert.equal({ ...fw, id: 0, createdAt: '', downloadName: '' }, {
+    assert.equal({ ...fw, id: 0, createdAt: '', downloadName: '', uploadedBy: 0 }, {
       id: 0, version: '2.0.0', hardwareClass: 'sensor-v2', size: body.length, sha256: sha256(body), delivery: 'package',
       sequence: 10, vendorId: 'acme', keyId: Buffer.from(VENDOR.kid).toString('hex'), createdAt: '', downloadName: '',
+      keyName: 'vendor.pub', state: 'uploaded', stateChangedAt: null, signedBy: 'uploader', uploadedBy: 0, uploadedByUser: 'FERRY_ADMIN_TOKEN',
     });
     const row = await stored(fw.id);
     assert.ok(row.payload.equals(body));
