@@ -13,9 +13,10 @@
  * read-only there); a server whose file keys went missing from it records them again.
  */
 import type { SigningKey, TrustAnchor } from '../../protocols/package.ts';
+import { KeyError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Db } from '../store/db.ts';
-import { deadness, listKeys, recordFileKeys, registryStamp, type FileKey, type TrustedKey } from '../store/trusted-keys.ts';
+import type { Db, Queryable } from '../store/db.ts';
+import { deadness, listKeys, lockKeyOfKid, recordFileKeys, registryStamp, type FileKey, type TrustedKey } from '../store/trusted-keys.ts';
 import type { PackageKeys } from './keys.ts';
 
 /** What the start-up log and the API's documentation say of a server started with --signing-key. */
@@ -25,11 +26,25 @@ export const SERVER_SIGNING_NOTICE = 'this server signs raw image uploads itself
 
 const sameKid = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 
+type Why = NonNullable<ReturnType<typeof deadness>>;
+
+/** The refusal of an upload signed by a key that signs no new one, naming the key. */
+export function deadKeyError(key: TrustedKey, why: Why): KeyError {
+  const kid = Buffer.from(key.kid).toString('hex');
+  if (why === 'revoked') {
+    return new KeyError('FERRY_KEY_REVOKED', `the package is signed by key ${key.name} (kid ${kid}), revoked at ${key.revokedAt!.toISOString()}`
+      + ` (${key.revokeReason}): it signs no new upload; sign the image with a live key`);
+  }
+  return new KeyError('FERRY_KEY_EXPIRED', `the package is signed by key ${key.name} (kid ${kid}), `
+    + (why === 'expired' ? `expired at ${key.notAfter!.toISOString()}` : `not valid before ${key.notBefore.toISOString()}`)
+    + ': it signs no new upload; sign the image with a key valid now, or change the key\'s validity (PATCH /api/v1/keys/NAME)');
+}
+
 /** The anchors to verify a package with, and the registry's dead keys it may be signed by. */
 export interface Trust {
   anchors: TrustAnchor[];
   /** Revoked or out-of-validity keys of the package's kid (every one when it names none): a signature by one is refused with its reason. */
-  dead: Array<{ key: TrustedKey; why: 'revoked' | 'expired' | 'not-yet-valid' }>;
+  dead: Array<{ key: TrustedKey; why: Why }>;
 }
 
 export class KeyRegistry {
@@ -76,6 +91,17 @@ export class KeyRegistry {
     }
     this.cache = { stamp: at, keys };
     return keys;
+  }
+
+  /**
+   * Inside the upload's transaction: locks the registry's key of `kid` (FOR SHARE, so a revocation
+   * waits for the upload, whose image it then revokes too) and refuses the upload if the key died
+   * since it was verified.
+   */
+  async holdSigner(tx: Queryable, kid: Uint8Array): Promise<void> {
+    const key = await lockKeyOfKid(tx, kid);
+    const why = key?.source === 'api' ? deadness(key, new Date(this.now())) : undefined;
+    if (why !== undefined) throw deadKeyError(key!, why);
   }
 
   /** What a package signed with `kid` (undefined: it names none) is verified against, now. */

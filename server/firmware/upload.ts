@@ -24,13 +24,13 @@
  */
 import { DecodeError } from '../../protocols/errors.ts';
 import { PACKAGE_MAGIC, PackageError, DEFAULT_VENDOR_ID, checkPayload, parsePackage, signPackage, verifyManifestSignature } from '../../protocols/package.ts';
-import type { PackageHeader, SigningKey } from '../../protocols/package.ts';
-import { KeyError, UploadError } from '../errors.ts';
+import type { PackageHeader, SigningKey, TrustAnchor } from '../../protocols/package.ts';
+import { UploadError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import { insertSignedFirmware, type NewFirmware } from '../store/firmware.ts';
 import type { FirmwareImage } from '../store/rows.ts';
-import type { KeyRegistry, Trust } from './key-registry.ts';
+import { deadKeyError, type KeyRegistry, type Trust } from './key-registry.ts';
 import { kidHex } from './keys.ts';
 
 export type Delivery = 'package' | 'payload';
@@ -98,10 +98,12 @@ async function upload(db: Db, keys: KeyRegistry, req: UploadRequest, log: Pick<L
     });
   }
 
-  const { header, payload } = await checkedPackage(keys, req);
+  const { header, payload, signer } = await checkedPackage(keys, req);
   const m = header.manifest;
   return insertSignedFirmware(db, {
     hardwareClass: m.classId, version: m.version,
+    // A revocation of the signer waits for this upload (and then revokes its image), or went first and refuses it.
+    check: (tx) => keys.holdSigner(tx, signer.kid),
     build: (highest) => {
       // Anti-rollback: strictly above the class's highest (SUIT's sequence number rule).
       if (highest === null || m.sequence > highest) return row(req.body, header, payload, { signedBy: 'uploader' });
@@ -128,14 +130,14 @@ function refuseBeyondCache(size: number, cacheBytes: number | undefined): void {
 }
 
 /** A package: verified, with a payload, and its manifest agrees with the query. */
-async function checkedPackage(keys: KeyRegistry, req: UploadRequest): Promise<{ header: PackageHeader; payload: Uint8Array }> {
+async function checkedPackage(keys: KeyRegistry, req: UploadRequest): Promise<{ header: PackageHeader; payload: Uint8Array; signer: TrustAnchor }> {
   const { header, payload } = parsePackage(req.body); // a malformed package is reported as such even on a server without keys
   const trust = await keys.trustFor(header.kid);
   refuseDeadKey(header, trust.dead);
   if (trust.anchors.length === 0) {
     throw new UploadError('FERRY_UPLOAD_NO_TRUSTED_KEYS', 'no trusted keys are configured: start the server with --trusted-keys FILE (a public key from ferry keygen), or add one with ferry keys add');
   }
-  verifyManifestSignature(header, trust.anchors);
+  const signer = verifyManifestSignature(header, trust.anchors);
   checkPayload(header, payload);
   const m = header.manifest;
   if (m.payloadSize === 0) throw new UploadError('FERRY_UPLOAD_EMPTY', 'the package\'s payload is empty');
@@ -145,7 +147,7 @@ async function checkedPackage(keys: KeyRegistry, req: UploadRequest): Promise<{ 
   if (req.hardwareClass !== undefined && req.hardwareClass !== m.classId) {
     throw new UploadError('FERRY_UPLOAD_QUERY_MISMATCH', `the query says hardwareClass ${req.hardwareClass}, the package's manifest says class ${m.classId}; leave the query out or make them agree`);
   }
-  return { header, payload };
+  return { header, payload, signer };
 }
 
 /** A package whose signature verifies with a revoked or expired key of the registry: refused, naming the key. */
@@ -156,13 +158,7 @@ function refuseDeadKey(header: PackageHeader, dead: Trust['dead']): void {
     } catch {
       continue; // not signed by this key: judged against the live ones
     }
-    if (why === 'revoked') {
-      throw new KeyError('FERRY_KEY_REVOKED', `the package is signed by key ${key.name} (kid ${kidHex(key.kid)}), revoked at ${key.revokedAt!.toISOString()}`
-        + ` (${key.revokeReason}): it signs no new upload; sign the image with a live key`);
-    }
-    throw new KeyError('FERRY_KEY_EXPIRED', `the package is signed by key ${key.name} (kid ${kidHex(key.kid)}), `
-      + (why === 'expired' ? `expired at ${key.notAfter!.toISOString()}` : `not valid before ${key.notBefore.toISOString()}`)
-      + ': it signs no new upload; sign the image with a key valid now, or change the key\'s validity (PATCH /api/v1/keys/NAME)');
+    throw deadKeyError(key, why);
   }
 }
 

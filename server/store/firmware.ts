@@ -60,11 +60,13 @@ export async function insertFirmware(db: Db, f: NewFirmware): Promise<FirmwareIm
  * Stores a signed image with its class locked: `build` gets the class's highest sequence number
  * (null when none) and returns the row, or throws to refuse (a rollback); two uploads for one
  * class run one after the other, so both cannot pass the check against the same highest.
+ * `check` runs first in the transaction, and may lock rows the image depends on or refuse it.
  */
 export async function insertSignedFirmware(
-  db: Db, o: { hardwareClass: string; version: string; build: (highestSequence: number | null) => NewFirmware },
+  db: Db, o: { hardwareClass: string; version: string; build: (highestSequence: number | null) => NewFirmware; check?: ((tx: Queryable) => Promise<void>) | undefined },
 ): Promise<FirmwareImage> {
   return db.transaction(async (tx) => {
+    await o.check?.(tx);
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('ferry.firmware_images'), hashtext($1))", [o.hardwareClass]);
     const dup = await tx.query('SELECT 1 FROM firmware_images WHERE hardware_class = $1 AND version = $2 AND deleted_at IS NULL', [o.hardwareClass, o.version]);
     if (dup.rows.length > 0) throw new DuplicateVersionError(o.hardwareClass, o.version);

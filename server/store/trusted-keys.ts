@@ -52,6 +52,12 @@ export async function getKey(q: Queryable, name: string): Promise<TrustedKey | u
   return row && keyOf(row);
 }
 
+/** The registry's key of `kid`, its row locked FOR SHARE until the transaction ends: it cannot be revoked meanwhile. */
+export async function lockKeyOfKid(tx: Queryable, kid: Uint8Array): Promise<TrustedKey | undefined> {
+  const row = (await tx.query(`SELECT ${BARE}, 0 AS images FROM trusted_keys k WHERE kid = $1 FOR SHARE`, [Buffer.from(kid)])).rows[0];
+  return row && keyOf(row);
+}
+
 /** What changes whenever a key is added, changed or removed: servers compare it to know their anchors are current. */
 export async function registryStamp(q: Queryable): Promise<string> {
   const row = (await q.query<{ n: number; at: Date | null }>('SELECT count(*)::int AS n, max(updated_at) AS at FROM trusted_keys')).rows[0]!;

@@ -152,6 +152,18 @@ forEachDatabase('api: trusted keys', ({ suite, get }) => {
     assert.is((await events('key.revoked')).length, 1);
   });
 
+  suite('a key revoked after this server read its anchors is still refused: the upload checks its signer again, locked, in its transaction', async () => {
+    const late = generateSigningKey('ed25519');
+    await add('late', late);
+    assert.is((await upload(pkg(late, '6.0.0'))).status, 201, 'the anchors read, the key live');
+    // As a revocation committing between the verification and the insert: the stamp not moved, the cache not reloaded.
+    await get().db.query("UPDATE trusted_keys SET revoked_at = now(), revoke_reason = 'meanwhile' WHERE name = 'late'");
+    const refused = await upload(pkg(late, '6.0.1'));
+    assert.equal([refused.status, refused.body.code], [422, 'FERRY_KEY_REVOKED']);
+    assert.match(refused.body.message, /key late .*meanwhile/);
+    assert.equal((await get().db.query<{ version: string }>('SELECT version FROM firmware_images ORDER BY id')).rows.map((r) => r.version), ['6.0.0']);
+  });
+
   suite('file keys are listed read-only: changing or revoking one is a 409 that names its flag; their public key cannot be added twice', async () => {
     const listed = (await call('GET', '/api/v1/keys')).body as Array<{ name: string; source: string; status: string }>;
     assert.equal(listed.map((k) => [k.name, k.source, k.status]), [['server-signing', 'file', 'live'], ['vendor.pub', 'file', 'live']]);
