@@ -47,9 +47,8 @@ export async function listKeys(q: Queryable, o: { counted?: boolean } = {}): Pro
   return (await q.query(`SELECT ${o.counted === false ? `${BARE}, 0 AS images` : COLUMNS} FROM trusted_keys k ORDER BY name`)).rows.map(keyOf);
 }
 
-export async function getKey(q: Queryable, name: string): Promise<TrustedKey | undefined> {
-  const row = (await q.query(`SELECT ${COLUMNS} FROM trusted_keys k WHERE name = $1`, [name])).rows[0];
-  return row && keyOf(row);
+async function keyById(q: Queryable, id: number | string): Promise<TrustedKey> {
+  return keyOf((await q.query(`SELECT ${COLUMNS} FROM trusted_keys k WHERE id = $1`, [id])).rows[0]!);
 }
 
 /** The registry's key of `kid`, its row locked FOR SHARE until the transaction ends: it cannot be revoked meanwhile. */
@@ -88,7 +87,7 @@ export async function addKey(db: Db, k: NewKey): Promise<TrustedKey> {
       `INSERT INTO trusted_keys (name, alg, kid, public_key, not_before, not_after, source, created_by)
        VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6, 'api', $7) RETURNING id`,
       [k.name, k.anchor.alg, Buffer.from(k.anchor.kid), Buffer.from(k.anchor.publicKey), k.notBefore ?? null, k.notAfter ?? null, k.actor]);
-    const added = keyOf((await tx.query(`SELECT ${COLUMNS} FROM trusted_keys k WHERE id = $1`, [res.rows[0]!.id])).rows[0]!);
+    const added = await keyById(tx, res.rows[0]!.id);
     await recordEvent(tx, {
       kind: 'key.added', actor: k.actor,
       data: { name: added.name, alg: added.alg, kid: hex(added.kid), notBefore: added.notBefore.toISOString(), notAfter: added.notAfter?.toISOString() ?? null, ...(k.user ? { user: k.user } : {}) },
@@ -119,7 +118,7 @@ export async function revokeKey(db: Db, name: string, o: { reason: string; actor
     if (key.revokedAt !== null) return { key, revokedNow: false };
     await tx.query("UPDATE trusted_keys SET revoked_at = now(), revoke_reason = $2, revoked_by = $3, updated_at = now() WHERE id = $1", [key.id, o.reason, o.actor]);
     await recordEvent(tx, { kind: 'key.revoked', actor: o.actor, data: { name, kid: hex(key.kid), reason: o.reason, images: key.images, ...(o.user ? { user: o.user } : {}) } });
-    return { key: keyOf((await tx.query(`SELECT ${COLUMNS} FROM trusted_keys k WHERE id = $1`, [key.id])).rows[0]!), revokedNow: true };
+    return { key: await keyById(tx, key.id), revokedNow: true };
   });
 }
 
@@ -138,7 +137,7 @@ export async function setKeyValidity(db: Db, name: string, o: { notBefore?: Date
       data: { name, kid: hex(key.kid), from: { notBefore: key.notBefore.toISOString(), notAfter: key.notAfter?.toISOString() ?? null },
         to: { notBefore: notBefore.toISOString(), notAfter: notAfter?.toISOString() ?? null }, ...(o.user ? { user: o.user } : {}) },
     });
-    return keyOf((await tx.query(`SELECT ${COLUMNS} FROM trusted_keys k WHERE id = $1`, [key.id])).rows[0]!);
+    return await keyById(tx, key.id);
   });
 }
 
