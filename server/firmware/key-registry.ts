@@ -3,8 +3,8 @@
  * public half of --signing-key) and the live keys of the registry (trusted_keys, added through
  * the API: not revoked, and now within [notBefore, notAfter)).
  *
- * The registry's rows are cached; each look-up first compares a cheap stamp (row count, latest
- * change) with the cached one and reloads on a difference, so a key added, revoked or expired
+ * The registry's rows are cached; each look-up first compares a cheap stamp (a digest of each
+ * row's id and last change) with the cached one and reloads on a difference, so a key added, revoked or expired
  * through any server sharing the database counts on the next upload here. Liveness is judged at
  * the look-up, against the clock, so a key expires on time without a reload.
  *

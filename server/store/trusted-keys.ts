@@ -57,10 +57,14 @@ export async function lockKeyOfKid(tx: Queryable, kid: Uint8Array): Promise<Trus
   return row && keyOf(row);
 }
 
-/** What changes whenever a key is added, changed or removed: servers compare it to know their anchors are current. */
+/**
+ * What changes whenever a key is added, changed or removed, whatever order the changes commit in:
+ * a digest of every row's id and last change. Servers compare it to know their anchors are current.
+ */
 export async function registryStamp(q: Queryable): Promise<string> {
-  const row = (await q.query<{ n: number; at: Date | null }>('SELECT count(*)::int AS n, max(updated_at) AS at FROM trusted_keys')).rows[0]!;
-  return `${row.n}:${row.at === null ? '' : new Date(row.at).getTime()}`;
+  return (await q.query<{ stamp: string }>(
+    `SELECT md5(coalesce(string_agg(id::text || ':' || (extract(epoch FROM updated_at) * 1000000)::bigint::text, ',' ORDER BY id), '')) AS stamp
+       FROM trusted_keys`)).rows[0]!.stamp;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
