@@ -1,4 +1,4 @@
-/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify, secrets-keygen, credentials, audit, compliance. */
+/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify, keys, secrets-keygen, credentials, audit, compliance. */
 import { helpText, parseConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { createLogger } from './log.ts';
@@ -14,6 +14,7 @@ Commands:
   keygen          make a package signing key pair (KEYFILE, KEYFILE.pub)
   sign            wrap a raw image in a signed package
   verify          check a signed package and print its manifest
+  keys            list, add, revoke the trusted package keys through the admin API
   secrets-keygen  make the master key file device PSKs are encrypted under (--secrets-key-file)
   credentials     set, rotate, rm, ls and import device PSKs through the admin API
   audit           verify the audit log's chain, or export the log, through the admin API
@@ -90,6 +91,7 @@ async function main(args: string[]): Promise<number> {
     case 'keygen': return (await import('./keys-cli.ts')).keygenCommand(rest);
     case 'sign': return (await import('./keys-cli.ts')).signCommand(rest);
     case 'verify': return (await import('./keys-cli.ts')).verifyCommand(rest);
+    case 'keys': return (await import('./keys-admin-cli.ts')).keysCommand(rest);
     case 'secrets-keygen': return (await import('./credentials/cli.ts')).secretsKeygenCommand(rest);
     case 'credentials': return (await import('./credentials/cli.ts')).credentialsCommand(rest);
     case 'audit': return (await import('./audit/cli.ts')).auditCommand(rest);

@@ -76,6 +76,14 @@ export const FERRY_ERRORS = {
   FERRY_PACKAGE_INVALID: { meaning: 'a well-formed package that is refused: unknown key, bad signature, unsupported algorithm, size or digest mismatch' },
   FERRY_DECODE: { coap: '4.00', meaning: 'something in the request does not decode: a firmware package (not a valid Ferry package), a registration\'s query or link-format payload' },
 
+  // Trusted package keys (the registry: ferry keys, /api/v1/keys).
+  FERRY_KEY_NOT_FOUND: { meaning: 'no trusted key with that name' },
+  FERRY_KEY_EXISTS: { meaning: 'a trusted key already has that name, or the same public key (kid) is trusted already' },
+  FERRY_KEY_INVALID: { meaning: 'a key to add is not usable: the PEM is not an Ed25519 or P-256 public key, its validity period is empty, or the name is reserved' },
+  FERRY_KEY_FROM_FILE: { meaning: 'the key is read from a key file at start-up (--trusted-keys, --signing-key): remove the file or flag to stop trusting it; the API changes only keys added through it' },
+  FERRY_KEY_EXPIRED: { meaning: 'the upload is signed by a trusted key outside its validity period (before notBefore or from notAfter on): it signs no new upload' },
+  FERRY_KEY_REVOKED: { meaning: 'the upload is signed by a revoked key: it signs no new upload' },
+
   // Campaigns.
   FERRY_CAMPAIGN_NOT_FOUND: { meaning: 'no campaign with that id' },
   FERRY_CAMPAIGN_INVALID: { meaning: 'the campaign\'s policy is not one Ferry can run (waves that do not grow, a window that starts where it ends)' },

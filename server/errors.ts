@@ -91,6 +91,15 @@ export class UploadError extends FerryError<UploadErrorCode> {
   override name = 'UploadError';
 }
 
+// ── trusted package keys ──
+
+export type KeyErrorCode = Exclude<Extract<FerryCode, `FERRY_KEY_${string}`>, 'FERRY_KEY_FILE'>;
+
+/** A trusted key refused or not found through the API, or an upload signed by a key that signs no new one. */
+export class KeyError extends FerryError<KeyErrorCode> {
+  override name = 'KeyError';
+}
+
 // ── campaigns ──
 
 export type CampaignErrorCode = Extract<FerryCode, `FERRY_CAMPAIGN_${string}`>;

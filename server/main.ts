@@ -29,6 +29,7 @@ import { bucketOf } from './coap/rate-limit.ts';
 import { Registrations } from './coap/registrations.ts';
 import { lwm2mRoutes } from './coap/routes.ts';
 import type { Config } from './config.ts';
+import { KeyRegistry, SERVER_SIGNING_NOTICE } from './firmware/key-registry.ts';
 import { describePackageKeys, loadPackageKeys } from './firmware/keys.ts';
 import { CredentialService } from './credentials/service.ts';
 import { loadSecretsKey } from './credentials/secrets-key.ts';
@@ -122,6 +123,10 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   });
   log.info({ driver: db.driver, ms: Date.now() - started }, 'database ready');
   await checkSecretsKey(db, secretsKey).catch(async (err: unknown) => { if (ownDb) await db.close(); throw err; });
+  // The key files become the registry's file keys; one that clashes with a key added through the API stops start-up.
+  const keys = new KeyRegistry({ db, keys: packageKeys, now: o.now, log });
+  await keys.recordFiles().catch(async (err: unknown) => { if (ownDb) await db.close(); throw err; });
+  if (packageKeys.signingKey !== undefined) log.warn({ key: 'server-signing' }, SERVER_SIGNING_NOTICE);
   const credentials = new CredentialService({ db, secretsKey });
   const auditSigner = new AuditSigner(secretsKey);
   if (!auditSigner.keyed) log.warn('no --secrets-key-file: the audit log is chained with plain SHA-256, evident against accidents only');
@@ -243,7 +248,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   };
   const api = await buildApi({
     db, engine, campaigns, credentials, metrics, evictImage, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024,
-    imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, sockets: { coap, coaps, download, 'download-coaps': secureDownload },
+    imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, keys, alerts, sockets: { coap, coaps, download, 'download-coaps': secureDownload },
     metricsToken: config.metricsToken, ...(o.now ? { now: o.now } : {}),
     audit: { signer: auditSigner, ...(config.auditCheckpointFile === undefined ? {} : { checkpointFile: config.auditCheckpointFile }) },
   });

@@ -1,6 +1,8 @@
 /** The admin API (Fastify): JSON schema on every route, JSON errors, never a 500 for a client error. */
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AlertSink } from '../alerts/kinds.ts';
+import { KeyRegistry, SERVER_SIGNING_NOTICE } from '../firmware/key-registry.ts';
 import type { PackageKeys } from '../firmware/keys.ts';
 import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { UpdateEngine } from '../fota/engine.ts';
@@ -28,6 +30,7 @@ import { deviceTagRoutes } from './device-tags.ts';
 import { credentialRoutes } from './credentials.ts';
 import { complianceRoutes } from './compliance.ts';
 import { vulnerabilityRoutes } from './vulnerabilities.ts';
+import { keyRoutes } from './keys.ts';
 import type { CredentialService } from '../credentials/service.ts';
 
 const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -43,6 +46,10 @@ export interface ApiDeps {
   imageCacheBytes?: number;
   /** Trusted keys and the optional signing key for firmware uploads. */
   packageKeys: PackageKeys;
+  /** The trust anchors of uploads: those key files and the registry's keys (default: made from packageKeys, its files not recorded). */
+  keys?: KeyRegistry;
+  /** Where revoking a signing key raises its campaign.paused alerts. */
+  alerts?: AlertSink;
   /** Drops a deleted image from the download cache. */
   evictImage?: (id: number) => void;
   /** Served at /metrics (Prometheus text format). */
@@ -72,12 +79,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   installErrorHandling(app);
   app.decorate('apiRoutes', watchRoutes(app));
   installAuth(app, deps);
-  await installDocs(app, FERRY_VERSION);
-  healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {} });
+  const keys = deps.keys ?? new KeyRegistry({ db: deps.db, keys: deps.packageKeys, now: deps.now, log: deps.log });
+  const serverSigning = keys.signingKey !== undefined;
+  await installDocs(app, FERRY_VERSION, serverSigning ? [SERVER_SIGNING_NOTICE] : []);
+  healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {}, serverSigning });
   metricsRoute(app, deps);
   tokenRoutes(app, deps);
   userRoutes(app, deps);
-  firmwareRoutes(app, deps);
+  firmwareRoutes(app, { ...deps, keys });
+  keyRoutes(app, { db: deps.db, keys, alerts: deps.alerts, now: deps.now });
   deviceRoutes(app, deps);
   lwm2mRoutes(app, deps);
   alertRoutes(app, deps);

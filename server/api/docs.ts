@@ -29,11 +29,14 @@ function withProperties(schema: FastifySchema): FastifySchema {
   return out as FastifySchema;
 }
 
-export async function installDocs(app: FastifyInstance, version: string): Promise<void> {
+/** `notices`: sentences about how this server runs, added to the document's description (e.g. that it signs raw uploads). */
+export async function installDocs(app: FastifyInstance, version: string, notices: readonly string[] = []): Promise<void> {
+  const description = ['LwM2M firmware updates: devices, firmware images, updates, device management, tokens, the audit log.',
+    ...notices.map((n) => `${n[0]!.toUpperCase()}${n.slice(1)}.`)].join('\n\n');
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Ferry admin API', version, description: 'LwM2M firmware updates: devices, firmware images, updates, device management, tokens, the audit log.' },
+      info: { title: 'Ferry admin API', version, description },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a Ferry API token (fry_…); roles viewer < operator < admin' } } },
     },
     transform: ({ schema: declared, url, route }) => {

@@ -1,6 +1,6 @@
 /** /api/v1/firmware: upload (a signed package, or a raw image the server signs), list, get, delete. */
 import type { FastifyInstance } from 'fastify';
-import type { PackageKeys } from '../firmware/keys.ts';
+import { SERVER_SIGNING_NOTICE, type KeyRegistry } from '../firmware/key-registry.ts';
 import { FirmwareNotFoundError } from '../errors.ts';
 import { uploadFirmware, type Delivery } from '../firmware/upload.ts';
 import { deleteFirmware, getFirmware, listFirmware } from '../store/firmware.ts';
@@ -13,7 +13,7 @@ import { errorBody, firmwareBody, idParams, label } from './schemas.ts';
 interface UploadQuery { version?: string; hardwareClass?: string; delivery?: Delivery; force?: boolean }
 
 export function firmwareRoutes(app: FastifyInstance, deps: {
-  db: Db; maxUploadBytes: number; imageCacheBytes?: number | undefined; packageKeys: PackageKeys; evictImage?: ((id: number) => void) | undefined;
+  db: Db; maxUploadBytes: number; imageCacheBytes?: number | undefined; keys: KeyRegistry; evictImage?: ((id: number) => void) | undefined;
 }): void {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: deps.maxUploadBytes },
     (_req, body, done) => done(null, body));
@@ -21,6 +21,10 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
   app.post<{ Querystring: UploadQuery; Body: Buffer }>('/api/v1/firmware', {
     bodyLimit: deps.maxUploadBytes,
     schema: {
+      summary: 'Upload a signed package (FRY1), or a raw image for this server to sign',
+      description: `A package must be signed by a live trusted key (GET /api/v1/keys); one signed by a revoked or expired key is a 422 (FERRY_KEY_REVOKED, FERRY_KEY_EXPIRED). ${deps.keys.signingKey === undefined
+        ? 'This server has no --signing-key: a raw image is refused (FERRY_UPLOAD_UNSIGNED).'
+        : `A raw image (with ?version= and ?hardwareClass=) is signed here with the key server-signing: ${SERVER_SIGNING_NOTICE}.`}`,
       querystring: {
         type: 'object', additionalProperties: false,
         properties: {
@@ -33,7 +37,7 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
     },
   }, async (req, reply) => {
     if (!Buffer.isBuffer(req.body)) throw new HttpError('FERRY_UNSUPPORTED_MEDIA_TYPE', 'send the image or package as application/octet-stream');
-    const image = await uploadFirmware(deps.db, deps.packageKeys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes, actor: actorOf(req), userId: req.token?.userId }, req.log);
+    const image = await uploadFirmware(deps.db, deps.keys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes, actor: actorOf(req), userId: req.token?.userId }, req.log);
     req.log.info({ firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, sequence: image.sequence, size: image.size }, 'firmware uploaded');
     return reply.code(201).send(image);
   });

@@ -1,6 +1,7 @@
 /**
  * /healthz (liveness: the process answers and its database does) and /readyz (readiness: the
  * database answers SELECT 1 and every CoAP socket is bound), for load balancers and orchestrators.
+ * /readyz says too whether the server signs raw uploads itself (serverSigning, --signing-key).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.ts';
@@ -14,7 +15,13 @@ const DB_TIMEOUT_MS = 2000;
 const status = { type: 'string', enum: ['ok', 'ready', 'unavailable'] } as const;
 const checks = { type: 'object', additionalProperties: { type: 'string' } } as const;
 const health = { type: 'object', required: ['status'], properties: { status, message: { type: 'string' } } } as const;
-const readiness = { type: 'object', required: ['status', 'checks'], properties: { status, message: { type: 'string' }, checks } } as const;
+const readiness = {
+  type: 'object', required: ['status', 'checks'],
+  properties: {
+    status, message: { type: 'string' }, checks,
+    serverSigning: { type: 'boolean', description: 'true: this server signs raw image uploads itself (--signing-key), a mode for labs and demos' },
+  },
+} as const;
 
 /** Undefined when the database answers SELECT 1 in time, else why not. */
 async function databaseProblem(db: Db): Promise<string | undefined> {
@@ -32,7 +39,8 @@ async function databaseProblem(db: Db): Promise<string | undefined> {
   }
 }
 
-export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Record<string, BoundSocket | undefined> }): void {
+export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Record<string, BoundSocket | undefined>; serverSigning?: boolean }): void {
+  const serverSigning = deps.serverSigning ?? false;
   app.get('/healthz', { schema: { response: { 200: health, 503: health } } }, async (_req, reply) => {
     const problem = await databaseProblem(deps.db);
     if (problem === undefined) return { status: 'ok' };
@@ -55,7 +63,7 @@ export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Reco
         problems.push(`the ${name} socket is not bound`);
       }
     }
-    if (problems.length === 0) return { status: 'ready', checks: result };
-    return reply.code(503).send({ status: 'unavailable', message: problems.join('; '), checks: result });
+    if (problems.length === 0) return { status: 'ready', checks: result, serverSigning };
+    return reply.code(503).send({ status: 'unavailable', message: problems.join('; '), checks: result, serverSigning });
   });
 }

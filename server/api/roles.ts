@@ -6,7 +6,8 @@
  * - operator: actions on devices, firmware and campaigns, and every device management request
  *   (Read, Discover and Observe too: each is a request sent to the device, costing its radio and
  *   battery, and what it answers is the device's, not the inventory's).
- * - admin: users and API tokens, device credentials (DTLS pre-shared keys), and the audit chain's verification.
+ * - admin: users and API tokens, device credentials (DTLS pre-shared keys), the trusted package
+ *   keys, and the audit chain's verification.
  *
  * The auth hook (auth.ts) goes by this table, keyed by method and route as Fastify declares it; a
  * HEAD needs what its GET does. A route under /api/v1 missing here has no role and is refused to
@@ -28,6 +29,12 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   'GET /api/v1/firmware/:id': 'viewer',
   'POST /api/v1/firmware': 'operator',
   'DELETE /api/v1/firmware/:id': 'operator',
+
+  // Trusted package keys: who may sign firmware the fleet takes.
+  'GET /api/v1/keys': 'viewer',
+  'POST /api/v1/keys': 'admin',
+  'PATCH /api/v1/keys/:name': 'admin',
+  'POST /api/v1/keys/:name/revoke': 'admin',
 
   // Campaigns.
   'GET /api/v1/campaigns': 'viewer',

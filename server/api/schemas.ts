@@ -59,6 +59,7 @@ export const firmwareBody = {
     id: { type: 'integer' }, version: { type: 'string' }, hardwareClass: { type: 'string' },
     size: { type: 'integer' }, sha256: { type: 'string' }, delivery: { type: 'string' }, createdAt: dateTime,
     sequence: { type: ['integer', 'null'] }, vendorId: nullableString, keyId: nullableString,
+    keyName: { ...nullableString, description: 'the signing key\'s name in the trusted keys registry (GET /api/v1/keys); server-signing: this server signed a raw upload (--signing-key); null: no key of that kid is listed' },
     downloadName: { type: 'string', description: 'the unguessable name devices fetch the image by: GET /fw/<downloadName> (over DTLS, only within the session of a device updating with it)' },
     state: { type: 'string', enum: RELEASE_STATES, description: 'the release\'s life: uploaded → testing (a testbed campaign runs it) → approved (by an approver other than its uploader, with testbed evidence) → deprecated or revoked' },
     stateChangedAt: nullableDateTime,

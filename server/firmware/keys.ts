@@ -1,17 +1,22 @@
 /**
  * The package keys a server runs with: the trusted public keys uploads are verified against
  * (--trusted-keys) and the optional key it signs raw images with (--signing-key), read from PEM
- * files at start-up. The signing key's public half is trusted too.
+ * files at start-up. The signing key's public half is trusted too. Each is named for the registry
+ * (key-registry.ts): by its file's name, the signing key as `server-signing`.
  */
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { DecodeError } from '../../protocols/errors.ts';
 import { parsePrivateKeyPem, parsePublicKeyPem } from '../../protocols/package-keys.ts';
 import type { SigningKey, TrustAnchor } from '../../protocols/package.ts';
 import { KeyFileError } from '../errors.ts';
+import { SERVER_SIGNING, type FileKey } from '../store/trusted-keys.ts';
 
 export interface PackageKeys {
   trustedKeys: readonly TrustAnchor[];
   signingKey: SigningKey | undefined;
+  /** The same keys, named and with their files (a key in two files once, the signing key as server-signing). */
+  files: readonly FileKey[];
 }
 
 async function readKeyFile<T>(path: string, what: string, parse: (text: string) => T): Promise<T> {
@@ -40,15 +45,28 @@ export function readSigningKeyFile(path: string): Promise<SigningKey> {
 
 export const publicHalf = (k: TrustAnchor): TrustAnchor => ({ alg: k.alg, kid: k.kid, publicKey: k.publicKey });
 
-/** Reads --trusted-keys and --signing-key; throws KeyFileError naming the first bad file. */
+/** A file's name as a key name: its base name, characters a key name cannot hold as '-', at most 64. */
+export const keyNameOf = (path: string): string => basename(path).replace(/[^A-Za-z0-9._@-]/g, '-').slice(0, 64) || 'key';
+
+const sameKey = (a: TrustAnchor, b: TrustAnchor): boolean => a.alg === b.alg && Buffer.compare(a.publicKey, b.publicKey) === 0;
+
+/** Reads --trusted-keys and --signing-key; throws KeyFileError naming the first bad file, or two files of one name. */
 export async function loadPackageKeys(o: { trustedKeys?: readonly string[] | undefined; signingKey?: string | undefined }): Promise<PackageKeys> {
   const trusted: TrustAnchor[] = [];
-  for (const path of o.trustedKeys ?? []) trusted.push(await readTrustAnchorFile(path));
+  const files: FileKey[] = [];
   const signingKey = o.signingKey === undefined ? undefined : await readSigningKeyFile(o.signingKey);
-  if (signingKey !== undefined && !trusted.some((a) => a.alg === signingKey.alg && Buffer.compare(a.publicKey, signingKey.publicKey) === 0)) {
-    trusted.push(publicHalf(signingKey));
+  if (signingKey !== undefined) files.push({ name: SERVER_SIGNING, anchor: publicHalf(signingKey), file: o.signingKey! });
+  for (const path of o.trustedKeys ?? []) {
+    const anchor = await readTrustAnchorFile(path);
+    trusted.push(anchor);
+    if (files.some((f) => sameKey(f.anchor, anchor))) continue;
+    const name = keyNameOf(path);
+    const clash = files.find((f) => f.name === name);
+    if (clash !== undefined) throw new KeyFileError(`key files ${clash.file} and ${path} would both be listed as ${name}: rename one`);
+    files.push({ name, anchor, file: path });
   }
-  return { trustedKeys: trusted, signingKey };
+  if (signingKey !== undefined && !trusted.some((a) => sameKey(a, signingKey))) trusted.push(publicHalf(signingKey));
+  return { trustedKeys: trusted, signingKey, files };
 }
 
 export const kidHex = (kid: Uint8Array): string => Buffer.from(kid).toString('hex');

@@ -14,19 +14,24 @@
  *   The default is package for every upload, a raw image signed here included: a device then
  *   checks the signature itself: the device never trusts the server.
  *
+ * - The trust anchors are the key registry's (key-registry.ts). A package signed by a key the
+ *   registry holds revoked or outside its validity period is refused as such (FERRY_KEY_REVOKED,
+ *   FERRY_KEY_EXPIRED, naming the key) once its signature verifies with that key.
+ *
  * Every refusal is an UploadError with its code (a DuplicateVersionError for a version the class
- * has): a package that does not decode is FERRY_DECODE, one that does not verify
- * FERRY_PACKAGE_INVALID.
+ * has, a KeyError for a dead key): a package that does not decode is FERRY_DECODE, one that does
+ * not verify FERRY_PACKAGE_INVALID.
  */
 import { DecodeError } from '../../protocols/errors.ts';
-import { PACKAGE_MAGIC, PackageError, DEFAULT_VENDOR_ID, parsePackage, signPackage, verifyPackage } from '../../protocols/package.ts';
-import type { PackageHeader, SigningKey } from '../../protocols/package.ts';
+import { PACKAGE_MAGIC, PackageError, DEFAULT_VENDOR_ID, checkPayload, parsePackage, signPackage, verifyManifestSignature } from '../../protocols/package.ts';
+import type { PackageHeader, SigningKey, TrustAnchor } from '../../protocols/package.ts';
 import { UploadError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import { insertSignedFirmware, type NewFirmware } from '../store/firmware.ts';
 import type { FirmwareImage } from '../store/rows.ts';
-import { kidHex, type PackageKeys } from './keys.ts';
+import { deadKeyError, type KeyRegistry, type Trust } from './key-registry.ts';
+import { kidHex } from './keys.ts';
 
 export type Delivery = 'package' | 'payload';
 
@@ -47,7 +52,7 @@ export interface UploadRequest {
 
 const isPackage = (body: Buffer): boolean => body.length >= PACKAGE_MAGIC.length && body.subarray(0, PACKAGE_MAGIC.length).equals(PACKAGE_MAGIC);
 
-export async function uploadFirmware(db: Db, keys: PackageKeys, req: UploadRequest, log: Pick<Logger, 'warn'>): Promise<FirmwareImage> {
+export async function uploadFirmware(db: Db, keys: KeyRegistry, req: UploadRequest, log: Pick<Logger, 'warn'>): Promise<FirmwareImage> {
   try {
     return await upload(db, keys, req, log);
   } catch (err) {
@@ -62,7 +67,7 @@ function refusalOf(err: unknown): unknown {
   return err;
 }
 
-async function upload(db: Db, keys: PackageKeys, req: UploadRequest, log: Pick<Logger, 'warn'>): Promise<FirmwareImage> {
+async function upload(db: Db, keys: KeyRegistry, req: UploadRequest, log: Pick<Logger, 'warn'>): Promise<FirmwareImage> {
   if (req.body.length === 0) throw new UploadError('FERRY_UPLOAD_EMPTY', 'the image is empty');
   const delivery = req.delivery ?? 'package';
   const row = (bytes: Buffer, header: PackageHeader, payload: Uint8Array, event: Record<string, unknown>): NewFirmware => {
@@ -93,10 +98,12 @@ async function upload(db: Db, keys: PackageKeys, req: UploadRequest, log: Pick<L
     });
   }
 
-  const { header, payload } = checkedPackage(keys, req);
+  const { header, payload, signer } = await checkedPackage(keys, req);
   const m = header.manifest;
   return insertSignedFirmware(db, {
     hardwareClass: m.classId, version: m.version,
+    // A revocation of the signer waits for this upload (and then revokes its image), or went first and refuses it.
+    check: (tx) => keys.holdSigner(tx, signer.kid),
     build: (highest) => {
       // Anti-rollback: strictly above the class's highest (SUIT's sequence number rule).
       if (highest === null || m.sequence > highest) return row(req.body, header, payload, { signedBy: 'uploader' });
@@ -123,12 +130,15 @@ function refuseBeyondCache(size: number, cacheBytes: number | undefined): void {
 }
 
 /** A package: verified, with a payload, and its manifest agrees with the query. */
-function checkedPackage(keys: PackageKeys, req: UploadRequest): { header: PackageHeader; payload: Uint8Array } {
-  if (keys.trustedKeys.length === 0) {
-    parsePackage(req.body); // a malformed package is reported as such even on a server without keys
-    throw new UploadError('FERRY_UPLOAD_NO_TRUSTED_KEYS', 'no trusted keys are configured: start the server with --trusted-keys FILE (a public key from ferry keygen)');
+async function checkedPackage(keys: KeyRegistry, req: UploadRequest): Promise<{ header: PackageHeader; payload: Uint8Array; signer: TrustAnchor }> {
+  const { header, payload } = parsePackage(req.body); // a malformed package is reported as such even on a server without keys
+  const trust = await keys.trustFor(header.kid);
+  refuseDeadKey(header, trust.dead);
+  if (trust.anchors.length === 0) {
+    throw new UploadError('FERRY_UPLOAD_NO_TRUSTED_KEYS', 'no trusted keys are configured: start the server with --trusted-keys FILE (a public key from ferry keygen), or add one with ferry keys add');
   }
-  const { header, payload } = verifyPackage(req.body, keys.trustedKeys);
+  const signer = verifyManifestSignature(header, trust.anchors);
+  checkPayload(header, payload);
   const m = header.manifest;
   if (m.payloadSize === 0) throw new UploadError('FERRY_UPLOAD_EMPTY', 'the package\'s payload is empty');
   if (req.version !== undefined && req.version !== m.version) {
@@ -137,11 +147,23 @@ function checkedPackage(keys: PackageKeys, req: UploadRequest): { header: Packag
   if (req.hardwareClass !== undefined && req.hardwareClass !== m.classId) {
     throw new UploadError('FERRY_UPLOAD_QUERY_MISMATCH', `the query says hardwareClass ${req.hardwareClass}, the package's manifest says class ${m.classId}; leave the query out or make them agree`);
   }
-  return { header, payload };
+  return { header, payload, signer };
+}
+
+/** A package whose signature verifies with a revoked or expired key of the registry: refused, naming the key. */
+function refuseDeadKey(header: PackageHeader, dead: Trust['dead']): void {
+  for (const { key, why } of dead) {
+    try {
+      verifyManifestSignature(header, [key]);
+    } catch {
+      continue; // not signed by this key: judged against the live ones
+    }
+    throw deadKeyError(key, why);
+  }
 }
 
 /** A raw image is taken only with a signing key, a version and a class. */
-function rawImageAccepted(keys: PackageKeys, req: UploadRequest): { key: SigningKey; version: string; hardwareClass: string } {
+function rawImageAccepted(keys: KeyRegistry, req: UploadRequest): { key: SigningKey; version: string; hardwareClass: string } {
   const key = keys.signingKey;
   if (key === undefined) {
     throw new UploadError('FERRY_UPLOAD_UNSIGNED', 'this is a raw image, not a signed package (it does not start with FRY1): sign it with '

@@ -5,7 +5,8 @@ import { camelRow, FINAL_STATES_SQL, type FirmwareImage } from './rows.ts';
 import { recordEvent } from './events.ts';
 
 const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, download_name, created_at, "
-  + 'state, state_changed_at, signed_by, uploaded_by, (SELECT name FROM users WHERE users.id = uploaded_by) AS uploaded_by_user';
+  + 'state, state_changed_at, signed_by, uploaded_by, (SELECT name FROM users WHERE users.id = uploaded_by) AS uploaded_by_user, '
+  + '(SELECT name FROM trusted_keys WHERE trusted_keys.kid = firmware_images.key_id) AS key_name';
 
 export interface NewFirmware {
   version: string;
@@ -43,7 +44,7 @@ async function insertRow(tx: Queryable, f: NewFirmware): Promise<FirmwareImage> 
     kind: 'firmware.uploaded', actor: f.actor ?? 'api',
     data: {
       firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, size: image.size, sha256,
-      delivery: image.delivery, sequence: image.sequence, vendorId: image.vendorId, keyId: image.keyId, signedBy: image.signedBy,
+      delivery: image.delivery, sequence: image.sequence, vendorId: image.vendorId, keyId: image.keyId, keyName: image.keyName, signedBy: image.signedBy,
       ...(image.uploadedByUser ? { user: image.uploadedByUser } : {}), ...f.event,
     },
   });
@@ -59,11 +60,13 @@ export async function insertFirmware(db: Db, f: NewFirmware): Promise<FirmwareIm
  * Stores a signed image with its class locked: `build` gets the class's highest sequence number
  * (null when none) and returns the row, or throws to refuse (a rollback); two uploads for one
  * class run one after the other, so both cannot pass the check against the same highest.
+ * `check` runs first in the transaction, and may lock rows the image depends on or refuse it.
  */
 export async function insertSignedFirmware(
-  db: Db, o: { hardwareClass: string; version: string; build: (highestSequence: number | null) => NewFirmware },
+  db: Db, o: { hardwareClass: string; version: string; build: (highestSequence: number | null) => NewFirmware; check?: ((tx: Queryable) => Promise<void>) | undefined },
 ): Promise<FirmwareImage> {
   return db.transaction(async (tx) => {
+    await o.check?.(tx);
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('ferry.firmware_images'), hashtext($1))", [o.hardwareClass]);
     const dup = await tx.query('SELECT 1 FROM firmware_images WHERE hardware_class = $1 AND version = $2 AND deleted_at IS NULL', [o.hardwareClass, o.version]);
     if (dup.rows.length > 0) throw new DuplicateVersionError(o.hardwareClass, o.version);

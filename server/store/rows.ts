@@ -86,6 +86,8 @@ export interface FirmwareImage {
   vendorId: string | null;
   /** COSE kid of the key that signed the manifest, hex. */
   keyId: string | null;
+  /** The name of that key in the trusted keys registry (server-signing: this server signed it); null when the registry has no such key. */
+  keyName: string | null;
   /** The unguessable name Package URIs give the image (/fw/<name>). */
   downloadName: string;
   createdAt: Date;

@@ -30,6 +30,7 @@ forEachDatabase('health', ({ suite, get }) => {
         database: 'ok', coap: `bound 127.0.0.1:${ferry.coapAddress!.port}`, coaps: `bound 127.0.0.1:${ferry.coapsAddress!.port}`,
         download: `bound 127.0.0.1:${ferry.downloadAddress!.port}`, 'download-coaps': `bound 127.0.0.1:${ferry.secureDownloadAddress!.port}`,
       },
+      serverSigning: true, // the test servers sign raw uploads (--signing-key)
     });
   });
 

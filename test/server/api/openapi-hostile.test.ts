@@ -6,6 +6,7 @@
 // a text part is refused unless it is digits in range, and afterwards the server still answers
 // with everything it held intact (`DELETE /api/v1/tokens/+1` once revoked token 1).
 import * as assert from 'uvu/assert';
+import { encodePublicKeyPem, generateSigningKey } from '../../../protocols/package-keys.ts';
 import type { Ferry } from '../../../server/main.ts';
 import { insertAlert } from '../../../server/store/alerts.ts';
 import { CONFIGURED_ADMIN } from '../../../server/store/tokens.ts';
@@ -89,6 +90,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
     const admin = ((await call('GET', '/api/v1/tokens')) as Array<{ id: number; name: string }>).find((t) => t.name === CONFIGURED_ADMIN);
     victim.token = admin!.id;
     real.token = (await call('POST', '/api/v1/tokens', { name: 'base', role: 'viewer' })).id;
+    await call('POST', '/api/v1/keys', { name: 'table-key', publicKeyPem: encodePublicKeyPem(generateSigningKey('ed25519')) });
     victim.firmware = (await call('POST', '/api/v1/firmware?version=2.0.0&hardwareClass=sim-1', Buffer.from('image'))).id;
     real.firmware = (await call('POST', '/api/v1/firmware?version=2.0.1&hardwareClass=sim-1', Buffer.from('image'))).id;
     real.update = (await call('POST', '/api/v1/devices/off-h/update', { firmwareId: real.firmware }, 202)).id;
@@ -114,6 +116,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       if (kind === 'campaigns') return String(real.campaign);
       if (kind === 'alerts') return String(real.alert);
     }
+    if (name === 'name' && route.includes('/api/v1/keys/')) return 'table-key';
     if (name === 'name') return 'base'; // the user of the viewer token made above
     if (name === 'hardwareClass') return 'sim-1';
     if (name === 'version') return '2.0.1';
@@ -140,6 +143,9 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       'POST /api/v1/tokens': { name: 'made-by-table', role: 'viewer' },
       'POST /api/v1/users': { name: 'made-by-table', roles: ['viewer'] },
       'PUT /api/v1/users/{name}/roles': { roles: ['viewer'] },
+      'POST /api/v1/keys': { name: 'made-by-table', publicKeyPem: encodePublicKeyPem(generateSigningKey('es256')) },
+      'PATCH /api/v1/keys/{name}': { notAfter: '2099-01-01T00:00:00Z' },
+      'POST /api/v1/keys/{name}/revoke': { reason: 'table' },
       'POST /api/v1/devices/{endpoint}/update': { firmwareId: real.firmware },
       'PUT /api/v1/devices/{endpoint}/lwm2m/{path}': { value: 'table' },
       'POST /api/v1/devices/{endpoint}/lwm2m/{path}': { values: [{ path: '/19/0/3', value: 'table' }] },
@@ -272,6 +278,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       return r.json();
     };
     assert.is((await get200(`/api/v1/firmware/${victim.firmware}`)).version, '2.0.0');
+    assert.is(((await get200('/api/v1/keys')) as Array<{ name: string; status: string }>).find((k) => k.name === 'server-signing')?.status, 'live');
     assert.is((await get200(`/api/v1/firmware/${real.firmware}`)).version, '2.0.1');
     { const u = await get200(`/api/v1/updates/${real.update}`); assert.is(u.state, 'queued', JSON.stringify(u)); }
     assert.is((await get200(`/api/v1/campaigns/${victim.campaign}`)).state, 'draft');

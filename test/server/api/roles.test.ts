@@ -1,9 +1,9 @@
 // Who may call what, walked from the server's own OpenAPI document (/docs/json), against rules
 // written here and not read from the role table: a viewer reads (GET) and nothing else, and no
 // device management at all (Read, Discover and Observe are requests to the device), nor the audit
-// log's export in bulk; an operator does everything but users, tokens, device credentials and the
-// audit chain's verification, which are an admin's, and approving a release, which only an
-// approver does. Every refusal is a
+// log's export in bulk; an operator does everything but users, tokens, device credentials, changes
+// to the trusted package keys and the audit chain's verification, which are an admin's, and
+// approving a release, which only an approver does. Every refusal is a
 // 403, JSON, FERRY_FORBIDDEN, naming the role needed; what is allowed is never refused for its
 // role; the document's x-ferry-role says the role enforced. Then a real device: a viewer's Read
 // never reaches it, an operator's does.
@@ -26,12 +26,14 @@ const DEVICE_MANAGEMENT = /^\/api\/v1\/devices\/\{endpoint\}\/(lwm2m|execute|dis
 const ADMIN_ONLY = /^\/api\/v1\/(users(\/|$)|tokens(\/|$)|credentials\/|audit\/)|\/credentials(\/|$)/;
 /** Approving a release: the approver's alone (no level includes it). */
 const APPROVER_ONLY = /\/approve$/;
+/** Changes to the trusted package keys (who may sign firmware the fleet takes); listing them is a read. */
+const KEY_CHANGES = /^\/api\/v1\/keys(\/|$)/;
 /** Reads in bulk (the whole audit log of a period): an operator's, though a GET. */
 const BULK = /^\/api\/v1\/events\/export$/;
 
 /** The least role a route should need, by the rules above. */
 function expectedRole(method: Method, path: string): Role {
-  if (ADMIN_ONLY.test(path)) return 'admin';
+  if (ADMIN_ONLY.test(path) || (method !== 'GET' && KEY_CHANGES.test(path))) return 'admin';
   if (APPROVER_ONLY.test(path)) return 'approver';
   if (BULK.test(path)) return 'operator';
   if (method === 'GET' && !DEVICE_MANAGEMENT.test(path)) return 'viewer';

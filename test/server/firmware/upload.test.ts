@@ -63,7 +63,7 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
     assert.equal({ ...fw, id: 0, createdAt: '', downloadName: '', uploadedBy: 0 }, {
       id: 0, version: '2.0.0', hardwareClass: 'sensor-v2', size: body.length, sha256: sha256(body), delivery: 'package',
       sequence: 10, vendorId: 'acme', keyId: Buffer.from(VENDOR.kid).toString('hex'), createdAt: '', downloadName: '',
-      state: 'uploaded', stateChangedAt: null, signedBy: 'uploader', uploadedBy: 0, uploadedByUser: 'FERRY_ADMIN_TOKEN',
+      keyName: 'vendor.pub', state: 'uploaded', stateChangedAt: null, signedBy: 'uploader', uploadedBy: 0, uploadedByUser: 'FERRY_ADMIN_TOKEN',
     });
     const row = await stored(fw.id);
     assert.ok(row.payload.equals(body));
