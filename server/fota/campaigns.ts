@@ -17,11 +17,12 @@ import { getFirmware } from '../store/firmware.ts';
 import type { Campaign, FirmwareImage } from '../store/rows.ts';
 import { getUpdate } from '../store/updates.ts';
 import * as actions from './campaign-actions.ts';
+import { revertCampaign, revertRefusal, type RevertResult } from './campaign-revert.ts';
 import { backoffSeconds, decideTick, deviceOutcome, emptyCounts, type TickDecision } from './campaign-decide.ts';
 import type { UpdateEngine } from './engine.ts';
 
 export interface CampaignAlert {
-  kind: 'campaign.paused';
+  kind: 'campaign.paused' | 'campaign.reverted';
   campaignId: number;
   message: string;
   data: object;
@@ -82,6 +83,15 @@ export class CampaignDriver {
   create(c: actions.NewCampaign, actor = 'api'): Promise<Campaign> { return actions.createCampaign(this.o.db, c, actor); }
   progress(id: number): Promise<actions.CampaignProgress> { return actions.campaignProgress(this.o.db, id); }
   list(states?: Campaign['state'][]): Promise<Campaign[]> { return store.listCampaigns(this.o.db, states ? { states } : {}); }
+
+  /** Reverts a campaign (campaign-revert.ts): the revert campaigns start at once; a paused campaign's updates in flight are called off. */
+  async revert(id: number, actor = 'api', user?: string): Promise<RevertResult> {
+    const r = await revertCampaign(this.o.db, id, { actor, user });
+    this.cancelOwn(id, r.inFlight, true);
+    this.o.log.info({ campaignId: id, actor, campaigns: r.campaigns.map((c) => c.id), notRevertible: r.notRevertible.length }, 'campaign reverted');
+    void this.tickOnce();
+    return r;
+  }
 
   async act(id: number, action: 'start' | 'pause' | 'resume' | 'abort', actor = 'api', reason?: string): Promise<Campaign> {
     const db = this.o.db;
@@ -168,7 +178,13 @@ export class CampaignDriver {
         return false;
       }
       case 'pause': {
-        const alert: CampaignAlert = { kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) paused itself: ${d.reason}`, data: d.data };
+        // autoRevert: whether the revert can run is known before the pause, so its alert says what to upload when not.
+        const refused = c.policy.autoRevert ? await revertRefusal(db, c) : null;
+        const revert = !c.policy.autoRevert ? '' : refused === null ? '; reverting it' : `; the automatic revert could not run: ${refused}`;
+        const alert: CampaignAlert = {
+          kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) paused itself: ${d.reason}${revert}`,
+          data: { ...d.data, ...(c.policy.autoRevert ? { autoRevert: refused === null ? 'reverting' : refused } : {}) },
+        };
         let stored: Alert | undefined;
         const paused = await db.transaction(async (tx) => {
           const p = await store.transitionCampaign(tx, c.id, ['running'], 'paused', { pause_reason: d.reason },
@@ -180,6 +196,7 @@ export class CampaignDriver {
           this.o.log.warn({ campaignId: c.id, ...d.data }, d.reason);
           if (stored) this.o.alerts!.published(stored);
           this.o.onAlert?.(alert);
+          if (c.policy.autoRevert && refused === null) await this.autoRevert(c);
         }
         return false;
       }
@@ -200,6 +217,25 @@ export class CampaignDriver {
         return moved !== null;
       }
     }
+  }
+
+  /** The revert of a campaign that paused itself with autoRevert, and its alert: the campaigns started, or why it failed after all. */
+  private async autoRevert(c: Campaign): Promise<void> {
+    let alert: CampaignAlert;
+    try {
+      const r = await this.revert(c.id, 'engine');
+      const started = r.campaigns.map((x) => `campaign ${x.id} (→ ${x.revertOfRelease})`).join(', ');
+      alert = {
+        kind: 'campaign.reverted', campaignId: c.id, message: `campaign ${c.id} (${c.name}) reverted itself: ${started} started`,
+        data: { campaigns: r.campaigns.map((x) => x.id), notRevertible: r.notRevertible.length },
+      };
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.o.log.warn({ campaignId: c.id, err: reason }, 'automatic revert failed');
+      alert = { kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) stays paused: the automatic revert failed: ${reason}`, data: { autoRevert: reason } };
+    }
+    await this.o.alerts?.raise(alert);
+    this.o.onAlert?.(alert);
   }
 
   /** A claimed device: skipped when already on the version; otherwise its update, through the engine. */

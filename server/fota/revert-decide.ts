@@ -112,7 +112,21 @@ export function planRevert(o: {
 }
 
 /** The operator's message for a plan with missing packages. */
-export function missingMessage(campaignId: number, missing: readonly MissingPackage[]): string {
+function missingMessage(campaignId: number, missing: readonly MissingPackage[]): string {
   const devices = missing.reduce((a, m) => a + m.devices, 0);
   return `campaign ${campaignId} cannot be reverted yet: ${devices} device(s) need a package not uploaded: ${missing.map((m) => m.message).join('; ')}`;
+}
+
+/** Why the plan cannot be carried out (what to upload, or nothing to revert), or null. */
+export function planRefusal(campaignId: number, plan: RevertPlan): { code: 'FERRY_REVERT_PACKAGE_MISSING' | 'FERRY_REVERT_NOTHING'; message: string } | null {
+  if (plan.missing.length > 0) return { code: 'FERRY_REVERT_PACKAGE_MISSING', message: missingMessage(campaignId, plan.missing) };
+  if (plan.groups.length > 0) return null;
+  const not = plan.notRevertible;
+  const named = not.slice(0, 5).map((n) => `${n.endpoint} (${n.reason})`).join(', ');
+  return {
+    code: 'FERRY_REVERT_NOTHING',
+    message: not.length === 0
+      ? `campaign ${campaignId} has no device to revert: none of its updates succeeded`
+      : `campaign ${campaignId} has no device to revert: the ${not.length} it updated cannot be: ${named}${not.length > 5 ? ', …' : ''}`,
+  };
 }

@@ -1,0 +1,82 @@
+/**
+ * Reverting a campaign: the devices it updated go back to the release each ran before, through
+ * one new campaign per release (a campaign carries one image) under the same policy, started at
+ * once; revert-decide.ts says which devices and which images. A paused campaign is aborted by its
+ * revert (its devices are freed for the revert campaigns); a running one is refused (pause or
+ * abort it first). All of it is one transaction with a campaign.revert event; a refusal changes
+ * nothing: RevertError (what to upload, or nothing to revert) or CampaignError.
+ */
+import { CampaignError, RevertError } from '../errors.ts';
+import type { InFlight } from '../store/campaign-work.ts';
+import { getCampaign, insertCampaign } from '../store/campaigns.ts';
+import type { Db, Queryable } from '../store/db.ts';
+import { recordEvent } from '../store/events.ts';
+import { imageOf, liveImages, updatedDevices } from '../store/revert.ts';
+import type { Campaign } from '../store/rows.ts';
+import { abortIn, busyOnConflict, startIn } from './campaign-actions.ts';
+import { planRefusal, planRevert, revertStateProblem, type RevertPlan } from './revert-decide.ts';
+
+export interface Reverter {
+  /** 'token:<name>' through the API, 'engine' for an automatic revert. */
+  actor: string;
+  /** The user behind the token, named in the event. */
+  user?: string | undefined;
+}
+
+export interface RevertResult {
+  /** The campaign reverted, as it is now (aborted when it was paused). */
+  reverted: Campaign;
+  /** The revert campaigns, started. */
+  campaigns: Campaign[];
+  notRevertible: RevertPlan['notRevertible'];
+  /** Updates of the aborted campaign still in flight, for the driver to cancel. */
+  inFlight: InFlight[];
+}
+
+/** The plan for reverting campaign `c` as things stand, read in `q`. */
+export async function previewRevert(q: Queryable, c: Campaign): Promise<RevertPlan & { image: { hardwareClass: string; version: string } }> {
+  const image = await imageOf(q, c.firmwareId);
+  const devices = await updatedDevices(q, c.id);
+  const versions = [...new Set(devices.flatMap((d) => (d.fromVersion === null ? [] : [d.fromVersion])))];
+  const candidates = await liveImages(q, image.hardwareClass, versions);
+  return { ...planRevert({ ...image, devices, candidates }), image };
+}
+
+/** Why campaign `c` cannot be reverted now (its state aside): what to upload, or nothing to revert; null when it can. */
+export async function revertRefusal(q: Queryable, c: Campaign): Promise<string | null> {
+  return planRefusal(c.id, await previewRevert(q, c))?.message ?? null;
+}
+
+export async function revertCampaign(db: Db, id: number, who: Reverter): Promise<RevertResult> {
+  return busyOnConflict(() => db.transaction(async (tx) => {
+    const c = await getCampaign(tx, id, 'FOR UPDATE');
+    if (!c) throw new CampaignError('FERRY_CAMPAIGN_NOT_FOUND', `no campaign ${id}`);
+    const problem = revertStateProblem(id, c.state);
+    if (problem) throw new CampaignError('FERRY_CAMPAIGN_STATE', problem);
+    const plan = await previewRevert(tx, c);
+    const refusal = planRefusal(id, plan);
+    if (refusal) throw new RevertError(refusal.code, refusal.message);
+    let reverted = c;
+    let inFlight: InFlight[] = [];
+    if (c.state === 'paused') ({ campaign: reverted, inFlight } = await abortIn(tx, id, who.actor, { reason: 'reverted' }));
+    const campaigns: Campaign[] = [];
+    for (const g of plan.groups) {
+      const draft = await insertCampaign(tx, {
+        name: `revert of ${c.name}: → ${g.fromVersion}`, firmwareId: g.firmwareId,
+        target: { hardwareClass: plan.image.hardwareClass, endpoints: g.endpoints, firmwareVersions: [plan.image.version] },
+        // A revert that fails past the threshold pauses; reverting it in turn is the operator's call.
+        policy: { ...c.policy, autoRevert: false }, startAt: null, actor: who.actor, reverts: { campaignId: id, release: g.fromVersion },
+      });
+      campaigns.push(await startIn(tx, draft.id, who.actor));
+    }
+    await recordEvent(tx, {
+      kind: 'campaign.revert', actor: who.actor,
+      data: {
+        campaignId: id, campaigns: campaigns.map((r) => r.id),
+        releases: plan.groups.map((g) => ({ version: g.fromVersion, firmwareId: g.firmwareId, devices: g.endpoints.length })),
+        notRevertible: plan.notRevertible.length, ...(c.state === 'paused' ? { aborted: true } : {}), ...(who.user ? { user: who.user } : {}),
+      },
+    });
+    return { reverted, campaigns, notRevertible: plan.notRevertible, inFlight };
+  }));
+}
