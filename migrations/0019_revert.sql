@@ -20,3 +20,7 @@ CREATE UNIQUE INDEX firmware_images_live_version ON firmware_images (hardware_cl
 ALTER TABLE campaigns ADD COLUMN reverts bigint REFERENCES campaigns (id);
 ALTER TABLE campaigns ADD COLUMN revert_of_release text;
 CREATE INDEX campaigns_reverts ON campaigns (reverts) WHERE reverts IS NOT NULL;
+-- A campaign that paused itself with autoRevert reverts once its updates in flight have finished
+-- (so none lands on the release being taken back after the revert chose its devices); any move
+-- out of paused (resumed, aborted, reverted) clears it.
+ALTER TABLE campaigns ADD COLUMN revert_pending boolean NOT NULL DEFAULT false;

@@ -56,6 +56,7 @@ const campaignBody = {
     startedAt: { type: ['string', 'null'], format: 'date-time' }, finishedAt: { type: ['string', 'null'], format: 'date-time' },
     reverts: { type: ['integer', 'null'], description: 'a revert campaign: the campaign it undoes' },
     revertOfRelease: { type: ['string', 'null'], description: 'a revert campaign: the version it takes the devices back to' },
+    revertPending: { type: 'boolean', description: 'paused by its failure threshold with autoRevert: it reverts once its updates in flight have finished' },
   },
 } as const;
 

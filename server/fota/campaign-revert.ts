@@ -8,7 +8,7 @@
  */
 import { CampaignError, RevertError } from '../errors.ts';
 import type { InFlight } from '../store/campaign-work.ts';
-import { getCampaign, insertCampaign } from '../store/campaigns.ts';
+import { clearRevertPending, getCampaign, insertCampaign } from '../store/campaigns.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { recordEvent } from '../store/events.ts';
 import { imageOf, liveImages, updatedDevices } from '../store/revert.ts';
@@ -47,10 +47,12 @@ export async function revertRefusal(q: Queryable, c: Campaign): Promise<string |
   return planRefusal(c.id, await previewRevert(q, c))?.message ?? null;
 }
 
-export async function revertCampaign(db: Db, id: number, who: Reverter): Promise<RevertResult> {
+/** The revert; with `pendingOnly` (the automatic one) null unless the campaign still has its revert pending (another node may have done it). */
+export async function revertCampaign(db: Db, id: number, who: Reverter, pendingOnly = false): Promise<RevertResult | null> {
   return busyOnConflict(() => db.transaction(async (tx) => {
     const c = await getCampaign(tx, id, 'FOR UPDATE');
     if (!c) throw new CampaignError('FERRY_CAMPAIGN_NOT_FOUND', `no campaign ${id}`);
+    if (pendingOnly && !c.revertPending) return null;
     const problem = revertStateProblem(id, c.state);
     if (problem) throw new CampaignError('FERRY_CAMPAIGN_STATE', problem);
     const plan = await previewRevert(tx, c);
@@ -59,6 +61,7 @@ export async function revertCampaign(db: Db, id: number, who: Reverter): Promise
     let reverted = c;
     let inFlight: InFlight[] = [];
     if (c.state === 'paused') ({ campaign: reverted, inFlight } = await abortIn(tx, id, who.actor, { reason: 'reverted' }));
+    await clearRevertPending(tx, id);
     const campaigns: Campaign[] = [];
     for (const g of plan.groups) {
       const draft = await insertCampaign(tx, {
@@ -74,7 +77,8 @@ export async function revertCampaign(db: Db, id: number, who: Reverter): Promise
       data: {
         campaignId: id, campaigns: campaigns.map((r) => r.id),
         releases: plan.groups.map((g) => ({ version: g.fromVersion, firmwareId: g.firmwareId, devices: g.endpoints.length })),
-        notRevertible: plan.notRevertible.length, ...(c.state === 'paused' ? { aborted: true } : {}), ...(who.user ? { user: who.user } : {}),
+        notRevertible: plan.notRevertible.length, ...(c.state === 'paused' ? { aborted: true } : {}), ...(pendingOnly ? { automatic: true } : {}),
+        ...(who.user ? { user: who.user } : {}),
       },
     });
     return { reverted, campaigns, notRevertible: plan.notRevertible, inFlight };

@@ -17,7 +17,7 @@ import { getFirmware } from '../store/firmware.ts';
 import type { Campaign, FirmwareImage } from '../store/rows.ts';
 import { getUpdate } from '../store/updates.ts';
 import * as actions from './campaign-actions.ts';
-import { revertCampaign, revertRefusal, type RevertResult } from './campaign-revert.ts';
+import { revertCampaign, revertRefusal, type Reverter, type RevertResult } from './campaign-revert.ts';
 import { backoffSeconds, decideTick, deviceOutcome, emptyCounts, type TickDecision } from './campaign-decide.ts';
 import type { UpdateEngine } from './engine.ts';
 
@@ -86,7 +86,13 @@ export class CampaignDriver {
 
   /** Reverts a campaign (campaign-revert.ts): the revert campaigns start at once; a paused campaign's updates in flight are called off. */
   async revert(id: number, actor = 'api', user?: string): Promise<RevertResult> {
-    const r = await revertCampaign(this.o.db, id, { actor, user });
+    return (await this.revertNow(id, { actor, user }, false))!;
+  }
+
+  private async revertNow(id: number, who: Reverter, pendingOnly: boolean): Promise<RevertResult | null> {
+    const r = await revertCampaign(this.o.db, id, who, pendingOnly);
+    if (!r) return null;
+    const { actor } = who;
     this.cancelOwn(id, r.inFlight, true);
     this.o.log.info({ campaignId: id, actor, campaigns: r.campaigns.map((c) => c.id), notRevertible: r.notRevertible.length }, 'campaign reverted');
     void this.tickOnce();
@@ -131,6 +137,7 @@ export class CampaignDriver {
       }
     }
     if (c.state === 'aborted') this.cancelOwn(id, await work.inFlightUpdates(db, id), false);
+    if (c.state === 'paused' && c.revertPending) await this.autoRevert(c);
     if (c.state !== 'running') return;
     const waveCount = c.policy.waves.length;
     for (const j of await store.addLateJoiners(db, c, image.hardwareClass, image.version, waveCount)) {
@@ -180,14 +187,14 @@ export class CampaignDriver {
       case 'pause': {
         // autoRevert: whether the revert can run is known before the pause, so its alert says what to upload when not.
         const refused = c.policy.autoRevert ? await revertRefusal(db, c) : null;
-        const revert = !c.policy.autoRevert ? '' : refused === null ? '; reverting it' : `; the automatic revert could not run: ${refused}`;
+        const revert = !c.policy.autoRevert ? '' : refused === null ? '; it reverts once its updates in flight have finished' : `; the automatic revert could not run: ${refused}`;
         const alert: CampaignAlert = {
           kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) paused itself: ${d.reason}${revert}`,
           data: { ...d.data, ...(c.policy.autoRevert ? { autoRevert: refused === null ? 'reverting' : refused } : {}) },
         };
         let stored: Alert | undefined;
         const paused = await db.transaction(async (tx) => {
-          const p = await store.transitionCampaign(tx, c.id, ['running'], 'paused', { pause_reason: d.reason },
+          const p = await store.transitionCampaign(tx, c.id, ['running'], 'paused', { pause_reason: d.reason, revert_pending: c.policy.autoRevert === true && refused === null },
             { kind: 'campaign.auto-paused', actor: 'engine', data: { reason: d.reason, ...d.data } });
           if (p && this.o.alerts) stored = await this.o.alerts.storeIn(tx, alert);
           return p;
@@ -196,7 +203,6 @@ export class CampaignDriver {
           this.o.log.warn({ campaignId: c.id, ...d.data }, d.reason);
           if (stored) this.o.alerts!.published(stored);
           this.o.onAlert?.(alert);
-          if (c.policy.autoRevert && refused === null) await this.autoRevert(c);
         }
         return false;
       }
@@ -219,11 +225,17 @@ export class CampaignDriver {
     }
   }
 
-  /** The revert of a campaign that paused itself with autoRevert, and its alert: the campaigns started, or why it failed after all. */
+  /**
+   * The revert of a campaign that paused itself with autoRevert, once none of its updates is in
+   * flight, and its alert: the campaigns started, or why it failed after all (it stays paused).
+   */
   private async autoRevert(c: Campaign): Promise<void> {
+    const inFlight = (await store.waveStateCounts(this.o.db, c.id)).reduce((a, r) => a + (r.state === 'claimed' || r.state === 'in_progress' ? r.n : 0), 0);
+    if (inFlight > 0) return;
     let alert: CampaignAlert;
     try {
-      const r = await this.revert(c.id, 'engine');
+      const r = await this.revertNow(c.id, { actor: 'engine' }, true);
+      if (!r) return;
       const started = r.campaigns.map((x) => `campaign ${x.id} (→ ${x.revertOfRelease})`).join(', ');
       alert = {
         kind: 'campaign.reverted', campaignId: c.id, message: `campaign ${c.id} (${c.name}) reverted itself: ${started} started`,
@@ -231,6 +243,8 @@ export class CampaignDriver {
       };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
+      // Tried once: the alert says why; after fixing it (uploading a package) an operator reverts.
+      if (!await store.clearRevertPending(this.o.db, c.id)) return;
       this.o.log.warn({ campaignId: c.id, err: reason }, 'automatic revert failed');
       alert = { kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) stays paused: the automatic revert failed: ${reason}`, data: { autoRevert: reason } };
     }

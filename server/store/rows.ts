@@ -143,4 +143,6 @@ export interface Campaign {
   /** A revert campaign: the campaign it undoes, and the version it takes the devices back to. */
   reverts: number | null;
   revertOfRelease: string | null;
+  /** Paused by its failure threshold with autoRevert: it reverts once its updates in flight have finished. */
+  revertPending: boolean;
 }
