@@ -42,9 +42,10 @@ export async function previewRevert(q: Queryable, c: Campaign): Promise<RevertPl
   return { ...planRevert({ ...image, devices, candidates }), image };
 }
 
-/** Why campaign `c` cannot be reverted now (its state aside): what to upload, or nothing to revert; null when it can. */
-export async function revertRefusal(q: Queryable, c: Campaign): Promise<string | null> {
-  return planRefusal(c.id, await previewRevert(q, c))?.message ?? null;
+/** Packages the revert of campaign `c` would need and are not uploaded, as the operator's message; null when none is missing (yet). */
+export async function missingPackages(q: Queryable, c: Campaign): Promise<string | null> {
+  const refusal = planRefusal(c.id, await previewRevert(q, c));
+  return refusal?.code === 'FERRY_REVERT_PACKAGE_MISSING' ? refusal.message : null;
 }
 
 /** The revert; with `pendingOnly` (the automatic one) null unless the campaign still has its revert pending (another node may have done it). */

@@ -17,7 +17,7 @@ import { getFirmware } from '../store/firmware.ts';
 import type { Campaign, FirmwareImage } from '../store/rows.ts';
 import { getUpdate } from '../store/updates.ts';
 import * as actions from './campaign-actions.ts';
-import { revertCampaign, revertRefusal, type Reverter, type RevertResult } from './campaign-revert.ts';
+import { missingPackages, revertCampaign, type Reverter, type RevertResult } from './campaign-revert.ts';
 import { backoffSeconds, decideTick, deviceOutcome, emptyCounts, type TickDecision } from './campaign-decide.ts';
 import type { UpdateEngine } from './engine.ts';
 
@@ -185,8 +185,9 @@ export class CampaignDriver {
         return false;
       }
       case 'pause': {
-        // autoRevert: whether the revert can run is known before the pause, so its alert says what to upload when not.
-        const refused = c.policy.autoRevert ? await revertRefusal(db, c) : null;
+        // autoRevert: a package already known missing is named in the pause's alert (and nothing is pending); otherwise the
+        // revert runs once the updates in flight have finished (autoRevert below), and its outcome raises an alert of its own.
+        const refused = c.policy.autoRevert ? await missingPackages(db, c) : null;
         const revert = !c.policy.autoRevert ? '' : refused === null ? '; it reverts once its updates in flight have finished' : `; the automatic revert could not run: ${refused}`;
         const alert: CampaignAlert = {
           kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) paused itself: ${d.reason}${revert}`,
@@ -246,7 +247,7 @@ export class CampaignDriver {
       // Tried once: the alert says why; after fixing it (uploading a package) an operator reverts.
       if (!await store.clearRevertPending(this.o.db, c.id)) return;
       this.o.log.warn({ campaignId: c.id, err: reason }, 'automatic revert failed');
-      alert = { kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) stays paused: the automatic revert failed: ${reason}`, data: { autoRevert: reason } };
+      alert = { kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) stays paused: the automatic revert could not run: ${reason}`, data: { autoRevert: reason } };
     }
     await this.o.alerts?.raise(alert);
     this.o.onAlert?.(alert);
