@@ -4,6 +4,7 @@
 import * as assert from 'uvu/assert';
 import { signPackage } from '../../../protocols/package.ts';
 import type { Ferry } from '../../../server/main.ts';
+import { revokeReleases } from '../../../server/governance/halt.ts';
 import { insertFirmware } from '../../../server/store/firmware.ts';
 import { rejects } from '../../helpers/assert.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
@@ -76,6 +77,19 @@ forEachDatabase('firmware re-issues', ({ suite, get }) => {
     assert.equal([revoked.status, revoked.body.code], [409, 'FERRY_UPLOAD_REISSUE_REVOKED']);
     assert.match(revoked.body.message, /version 1\.2\.0 of class sensor-a \(image \d+\) is revoked: a revoked release cannot be re-issued/);
     assert.is(await count(), before);
+  });
+
+  suite('revoking the original revokes its re-issues (the same firmware); none can be made then', async () => {
+    const a = await upload(pkg('1.2.0', 10));
+    const again = await upload(pkg('1.2.0', 11));
+    const other = await upload(pkg('1.3.0', 12, OTHER));
+    const halted = await revokeReleases(get().db, undefined, { firmwareIds: [a.body.id], reason: 'bricks sensors', actor: 'token:t', user: 'alice' });
+    assert.equal(halted.revoked.map((r) => r.id), [a.body.id, again.body.id]);
+    const states = await get().db.query<{ id: number; state: string }>('SELECT id, state FROM firmware_images ORDER BY id');
+    assert.equal(states.rows.map((r) => r.state), ['revoked', 'revoked', 'uploaded']);
+    assert.is(states.rows[2]!.id, other.body.id);
+    const refused = await upload(pkg('1.2.0', 13));
+    assert.equal([refused.status, refused.body.code], [409, 'FERRY_UPLOAD_REISSUE_REVOKED']);
   });
 
   suite('the index still allows one live original a class and version (an image stored without a manifest cannot be re-issued)', async () => {
