@@ -3,7 +3,7 @@
  * abort, revert. Reads are for viewers, writes for operators (roles.ts).
  * A refused state change is a 409 naming the state the campaign is in.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { CampaignPolicy, CampaignState, WaveSpec } from '../fota/model.ts';
 import type { CampaignTarget } from '../store/rows.ts';
@@ -88,6 +88,9 @@ export function policyWithDefaults(p: CreateBody['policy']): CampaignPolicy {
   };
 }
 
+/** The actions' body is optional: none is the same as {}. */
+const bodyOptional = async (req: FastifyRequest): Promise<void> => { if (req.body === undefined || req.body === null) req.body = {}; };
+
 export function campaignRoutes(app: FastifyInstance, deps: { campaigns: CampaignDriver }): void {
   const { campaigns } = deps;
 
@@ -121,7 +124,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
   }, async (req) => campaigns.progress(Number(req.params.id)));
 
   app.post<{ Params: { id: string }; Body: Record<string, never> }>('/api/v1/campaigns/:id/revert', {
-    preValidation: async (req) => { if (req.body === undefined || req.body === null) req.body = {}; },
+    preValidation: bodyOptional,
     schema: {
       summary: 'Revert a completed, paused or aborted campaign: the devices it updated go back to the release each ran before, '
         + 'through one started campaign per release (same policy), each with a re-issue of that release (its payload signed with a higher '
@@ -150,8 +153,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
 
   for (const action of ['start', 'pause', 'resume', 'abort'] as const) {
     app.post<{ Params: { id: string }; Body: { reason?: string } }>(`/api/v1/campaigns/:id/${action}`, {
-      // The body is optional: none is the same as {}.
-      preValidation: async (req) => { if (req.body === undefined || req.body === null) req.body = {}; },
+      preValidation: bodyOptional,
       schema: {
         params: idParams,
         body: { type: 'object', additionalProperties: false, properties: action === 'pause' ? { reason: freeText(500) } : {} },

@@ -14,6 +14,7 @@ import { recordEvent } from '../store/events.ts';
 import { imageOf, liveImages, updatedDevices } from '../store/revert.ts';
 import type { Campaign } from '../store/rows.ts';
 import { abortIn, busyOnConflict, startIn } from './campaign-actions.ts';
+import type { CampaignAlert } from './campaigns.ts';
 import { planRefusal, planRevert, revertStateProblem, type RevertPlan } from './revert-decide.ts';
 
 export interface Reverter {
@@ -84,4 +85,16 @@ export async function revertCampaign(db: Db, id: number, who: Reverter, pendingO
     });
     return { reverted, campaigns, notRevertible: plan.notRevertible, inFlight };
   }));
+}
+
+/** The alert of an automatic revert: the campaigns it started, or why it could not run (the campaign stays paused). */
+export function autoRevertAlert(c: Campaign, outcome: RevertResult | string): CampaignAlert {
+  if (typeof outcome === 'string') {
+    return { kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) stays paused: the automatic revert could not run: ${outcome}`, data: { autoRevert: outcome } };
+  }
+  const started = outcome.campaigns.map((x) => `campaign ${x.id} (→ ${x.revertOfRelease})`).join(', ');
+  return {
+    kind: 'campaign.reverted', campaignId: c.id, message: `campaign ${c.id} (${c.name}) reverted itself: ${started} started`,
+    data: { campaigns: outcome.campaigns.map((x) => x.id), notRevertible: outcome.notRevertible.length },
+  };
 }

@@ -3,7 +3,8 @@
  * one, records finished updates, takes back expired leases, lets matching newcomers join, asks
  * `decideTick` what to do and does it: claim devices and start their updates through the update
  * engine (one state machine per device update), let a wave soak, move to the next wave, pause on
- * the failure threshold (with an alert), complete. Everything it knows lives in the database, so
+ * the failure threshold (with an alert, and with autoRevert revert once the updates in flight have
+ * finished), complete. Everything it knows lives in the database, so
  * a restarted node, or a second one, carries on where the others left.
  */
 import type { AlertSink } from '../alerts/kinds.ts';
@@ -17,7 +18,7 @@ import { getFirmware } from '../store/firmware.ts';
 import type { Campaign, FirmwareImage } from '../store/rows.ts';
 import { getUpdate } from '../store/updates.ts';
 import * as actions from './campaign-actions.ts';
-import { missingPackages, revertCampaign, type Reverter, type RevertResult } from './campaign-revert.ts';
+import { autoRevertAlert, missingPackages, revertCampaign, type Reverter, type RevertResult } from './campaign-revert.ts';
 import { backoffSeconds, decideTick, deviceOutcome, emptyCounts, type TickDecision } from './campaign-decide.ts';
 import type { UpdateEngine } from './engine.ts';
 
@@ -92,9 +93,8 @@ export class CampaignDriver {
   private async revertNow(id: number, who: Reverter, pendingOnly: boolean): Promise<RevertResult | null> {
     const r = await revertCampaign(this.o.db, id, who, pendingOnly);
     if (!r) return null;
-    const { actor } = who;
     this.cancelOwn(id, r.inFlight, true);
-    this.o.log.info({ campaignId: id, actor, campaigns: r.campaigns.map((c) => c.id), notRevertible: r.notRevertible.length }, 'campaign reverted');
+    this.o.log.info({ campaignId: id, actor: who.actor, campaigns: r.campaigns.map((c) => c.id), notRevertible: r.notRevertible.length }, 'campaign reverted');
     void this.tickOnce();
     return r;
   }
@@ -231,23 +231,18 @@ export class CampaignDriver {
    * flight, and its alert: the campaigns started, or why it failed after all (it stays paused).
    */
   private async autoRevert(c: Campaign): Promise<void> {
-    const inFlight = (await store.waveStateCounts(this.o.db, c.id)).reduce((a, r) => a + (r.state === 'claimed' || r.state === 'in_progress' ? r.n : 0), 0);
-    if (inFlight > 0) return;
+    if ((await store.waveStateCounts(this.o.db, c.id)).some((r) => (r.state === 'claimed' || r.state === 'in_progress') && r.n > 0)) return;
     let alert: CampaignAlert;
     try {
       const r = await this.revertNow(c.id, { actor: 'engine' }, true);
       if (!r) return;
-      const started = r.campaigns.map((x) => `campaign ${x.id} (→ ${x.revertOfRelease})`).join(', ');
-      alert = {
-        kind: 'campaign.reverted', campaignId: c.id, message: `campaign ${c.id} (${c.name}) reverted itself: ${started} started`,
-        data: { campaigns: r.campaigns.map((x) => x.id), notRevertible: r.notRevertible.length },
-      };
+      alert = autoRevertAlert(c, r);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       // Tried once: the alert says why; after fixing it (uploading a package) an operator reverts.
       if (!await store.clearRevertPending(this.o.db, c.id)) return;
       this.o.log.warn({ campaignId: c.id, err: reason }, 'automatic revert failed');
-      alert = { kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) stays paused: the automatic revert could not run: ${reason}`, data: { autoRevert: reason } };
+      alert = autoRevertAlert(c, reason);
     }
     await this.o.alerts?.raise(alert);
     this.o.onAlert?.(alert);
