@@ -11,7 +11,7 @@ import type { InFlight } from '../store/campaign-work.ts';
 import { clearRevertPending, getCampaign, insertCampaign } from '../store/campaigns.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { recordEvent } from '../store/events.ts';
-import { imageOf, liveImages, updatedDevices } from '../store/revert.ts';
+import { imageOf, liveImages, liveReverts, updatedDevices } from '../store/revert.ts';
 import type { Campaign } from '../store/rows.ts';
 import { abortIn, busyOnConflict, startIn } from './campaign-actions.ts';
 import type { CampaignAlert } from './campaigns.ts';
@@ -57,6 +57,10 @@ export async function revertCampaign(db: Db, id: number, who: Reverter, pendingO
     if (pendingOnly && !c.revertPending) return null;
     const problem = revertStateProblem(id, c.state);
     if (problem) throw new CampaignError('FERRY_CAMPAIGN_STATE', problem);
+    const under = await liveReverts(tx, id);
+    if (under.length > 0) {
+      throw new CampaignError('FERRY_CAMPAIGN_STATE', `campaign ${id} is being reverted already by ${under.map((r) => `campaign ${r.id} (${r.state})`).join(', ')}`);
+    }
     const plan = await previewRevert(tx, c);
     const refusal = planRefusal(id, plan);
     if (refusal) throw new RevertError(refusal.code, refusal.message);

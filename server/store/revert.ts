@@ -31,3 +31,10 @@ export async function liveImages(q: Queryable, hardwareClass: string, versions: 
      WHERE hardware_class = $1 AND version = ANY($2::text[]) AND deleted_at IS NULL ORDER BY id`, [hardwareClass, versions]);
   return res.rows.map((r) => camelRow<Candidate>(r));
 }
+
+/** Revert campaigns of this campaign not yet completed or aborted. */
+export async function liveReverts(q: Queryable, campaignId: number): Promise<Array<{ id: number; state: string }>> {
+  const res = await q.query<{ id: number; state: string }>(
+    `SELECT id, state FROM campaigns WHERE reverts = $1 AND state IN ('draft', 'scheduled', 'running', 'paused') ORDER BY id`, [campaignId]);
+  return res.rows;
+}

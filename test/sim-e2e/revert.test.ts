@@ -51,8 +51,8 @@ forEachDatabase('campaign revert', ({ suite, get }) => {
   const revert = (id: number, payload?: object) => api(ferry, 'POST', `/api/v1/campaigns/${id}/revert`, payload);
 
   suite('refused until the re-issue is uploaded, naming it; then one call brings the devices back to A', async () => {
-    const { fleet, a } = await fleetOnA(4);
-    const c = await createAndStart(ferry, { name: 'to B', firmwareId: 2, target: { firmwareVersions: ['1.0.0'] }, policy: POLICY });
+    const { fleet, a, b } = await fleetOnA(4);
+    const c = await createAndStart(ferry, { name: 'to B', firmwareId: b, target: { firmwareVersions: ['1.0.0'] }, policy: POLICY });
     assert.is((await campaignIn(ferry, c, ['completed', 'paused'])).state, 'completed');
     assert.equal(await versions(), ['2.0.0', '2.0.0', '2.0.0', '2.0.0']);
     const from = await get().db.query(`SELECT DISTINCT from_version, from_firmware_id FROM device_updates WHERE campaign_id = $1`, [c]);
@@ -75,6 +75,9 @@ forEachDatabase('campaign revert', ({ suite, get }) => {
     const r = done.body.campaigns[0];
     assert.equal([r.name, r.firmwareId, r.state, r.reverts, r.revertOfRelease], ['revert of to B: → 1.0.0', reissue, 'running', c, '1.0.0']);
     assert.equal(r.policy, { ...r.policy, waves: ['100%'], concurrency: 5, failureThreshold: 0.1, autoRevert: false });
+    const twice = await revert(c);
+    assert.equal([twice.status, twice.body.code], [409, 'FERRY_CAMPAIGN_STATE']);
+    assert.match(twice.body.message, new RegExp(`campaign ${c} is being reverted already by campaign ${r.id} \\(running\\)`));
     const back = await campaignIn(ferry, r.id, ['completed', 'paused']);
     assert.is(back.state, 'completed', back.pauseReason ?? '');
     assert.is(back.counts.succeeded, 4);
@@ -95,13 +98,13 @@ forEachDatabase('campaign revert', ({ suite, get }) => {
     assert.match(again.body.message, /the 4 it updated cannot be: rv-\S+ \(it runs 1\.0\.0 now, not the campaign's 2\.0\.0\)/);
     const undo = await revert(r.id);
     assert.equal([undo.status, undo.body.code], [409, 'FERRY_REVERT_PACKAGE_MISSING']);
-    assert.match(undo.body.message, /re-sign version 2\.0\.0 of class sim-1 \(the payload of image 2\) with ferry sign --sequence N where N > 30/);
+    assert.match(undo.body.message, new RegExp(`re-sign version 2\\.0\\.0 of class sim-1 \\(the payload of image ${b}\\) with ferry sign --sequence N where N > 30`));
   });
 
   suite('autoRevert: the failure threshold pauses the campaign, which reverts itself once its updates in flight finished', async () => {
-    const { fleet } = await fleetOnA(5, { link: {}, device: { 'bit-flip': { amount: 1 } } });
+    const { fleet, b } = await fleetOnA(5, { link: {}, device: { 'bit-flip': { amount: 1 } } });
     const reissue = await uploadPackage(ferry, A_REISSUED);
-    const c = await createAndStart(ferry, { name: 'auto', firmwareId: 2, target: {}, policy: { ...POLICY, autoRevert: true } });
+    const c = await createAndStart(ferry, { name: 'auto', firmwareId: b, target: {}, policy: { ...POLICY, autoRevert: true } });
     const aborted = await campaignIn(ferry, c, ['aborted', 'completed']);
     assert.is(aborted.state, 'aborted');
     assert.match(aborted.pauseReason, /wave 1: 1 of 5 devices failed \(20%\)/);
@@ -122,8 +125,8 @@ forEachDatabase('campaign revert', ({ suite, get }) => {
   });
 
   suite('autoRevert without the re-issue: it stays paused and the alert says what to upload; reverted by hand once uploaded', async () => {
-    await fleetOnA(5, { link: {}, device: { 'bit-flip': { amount: 1 } } });
-    const c = await createAndStart(ferry, { name: 'no package', firmwareId: 2, target: {}, policy: { ...POLICY, autoRevert: true } });
+    const { a, b } = await fleetOnA(5, { link: {}, device: { 'bit-flip': { amount: 1 } } });
+    const c = await createAndStart(ferry, { name: 'no package', firmwareId: b, target: {}, policy: { ...POLICY, autoRevert: true } });
     const paused = await campaignIn(ferry, c, ['paused', 'completed']);
     assert.is(paused.state, 'paused');
     // The updates in flight at the pause finish; the campaign stays paused, no revert pending.
@@ -134,7 +137,7 @@ forEachDatabase('campaign revert', ({ suite, get }) => {
     assert.equal([settled.state, settled.counts.succeeded], ['paused', 4]);
     // The pause's alert names the package when a device had succeeded by then; else the revert tried after the updates in flight does.
     const missing = `the automatic revert could not run: campaign ${c} cannot be reverted yet: \\d device\\(s\\) need a package not uploaded: `
-      + 're-sign version 1\\.0\\.0 of class sim-1 \\(the payload of image 1\\) with ferry sign --sequence N where N > 20, and upload it$';
+      + `re-sign version 1\\.0\\.0 of class sim-1 \\(the payload of image ${a}\\) with ferry sign --sequence N where N > 20, and upload it$`;
     assert.ok(alerts.length === 1 || alerts.length === 2, JSON.stringify(alerts));
     assert.ok(alerts.every((a) => a.kind === 'campaign.paused'));
     assert.match(alerts[0]!.message, /paused itself: wave 1: /);
