@@ -104,14 +104,18 @@ export function readPackageHeader(prefix: Uint8Array): { need: number } | { head
   const headerLength = PACKAGE_PREFIX_LENGTH + length;
   if (prefix.length < headerLength) return { need: headerLength };
   const coseBytes = new Uint8Array(prefix.subarray(PACKAGE_PREFIX_LENGTH, headerLength));
-  let sign1;
+  const sign1 = decodeSign1Of(coseBytes);
+  return { header: { manifest: decodeManifest(sign1.payload), alg: sign1.alg, kid: sign1.kid, headerLength, coseBytes } };
+}
+
+/** decodeSign1, its refusal named as a package's. */
+function decodeSign1Of(coseBytes: Uint8Array): ReturnType<typeof decodeSign1> {
   try {
-    sign1 = decodeSign1(coseBytes);
+    return decodeSign1(coseBytes);
   } catch (err) {
     if (err instanceof DecodeError) throw new DecodeError('package.cose', err.reason);
     throw err;
   }
-  return { header: { manifest: decodeManifest(sign1.payload), alg: sign1.alg, kid: sign1.kid, headerLength, coseBytes } };
 }
 
 function decodeManifest(bytes: Uint8Array): Manifest {
@@ -145,6 +149,11 @@ function decodeManifest(bytes: Uint8Array): Manifest {
     manifestVersion, sequence: uint('sequence'), vendorId: text('vendorId', 0), classId: text('classId', 1),
     version: text('version', 1), payloadSize: uint('payloadSize'), payloadDigest: new Uint8Array(payloadDigest), created: uint('created'),
   };
+}
+
+/** The manifest a COSE_Sign1 carries (as stored apart from its package); nothing is verified. */
+export function readManifest(coseBytes: Uint8Array): Manifest {
+  return decodeManifest(decodeSign1Of(coseBytes).payload);
 }
 
 /** Splits a whole package; the payload is a view into `bytes`. */

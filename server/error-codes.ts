@@ -73,6 +73,7 @@ export const FERRY_ERRORS = {
   FERRY_UPLOAD_NO_TRUSTED_KEYS: { meaning: 'a package upload, and the server has no --trusted-keys to verify it with' },
   FERRY_UPLOAD_UNSIGNED: { meaning: 'a raw image (not FRY1), and the server has no --signing-key to sign it with' },
   FERRY_UPLOAD_ROLLBACK: { meaning: 'the package\'s sequence number is not above the hardware class\'s highest (?force=true stores it anyway)' },
+  FERRY_UPLOAD_REISSUE_REVOKED: { meaning: 'the package re-issues a release (same class, version and payload) that is revoked' },
   FERRY_PACKAGE_INVALID: { meaning: 'a well-formed package that is refused: unknown key, bad signature, unsupported algorithm, size or digest mismatch' },
   FERRY_DECODE: { coap: '4.00', meaning: 'something in the request does not decode: a firmware package (not a valid Ferry package), a registration\'s query or link-format payload' },
 
@@ -90,6 +91,8 @@ export const FERRY_ERRORS = {
   FERRY_CAMPAIGN_STATE: { meaning: 'the action does not apply to the campaign in its state (e.g. resume a running one)' },
   FERRY_CAMPAIGN_DEVICES_BUSY: { meaning: 'devices of the campaign are already in another running campaign' },
   FERRY_CAMPAIGN_FIRMWARE_GONE: { meaning: 'the campaign\'s firmware image was deleted' },
+  FERRY_REVERT_PACKAGE_MISSING: { meaning: 'a revert needs a re-issue of a release the devices ran before (signed with a higher sequence number) that is not uploaded; the message says what to upload' },
+  FERRY_REVERT_NOTHING: { meaning: 'the campaign has no device to revert (none updated, or all moved on since)' },
 
   // Vulnerabilities and compliance.
   FERRY_VULNERABILITY_NOT_FOUND: { meaning: 'that version of that hardware class is not marked vulnerable' },

@@ -61,8 +61,9 @@ export class HardwareClassMismatchError extends FerryError<'FERRY_HARDWARE_CLASS
 
 export class DuplicateVersionError extends FerryError<'FERRY_DUPLICATE_VERSION'> {
   override name = 'DuplicateVersionError';
-  constructor(hardwareClass: string, version: string) {
-    super('FERRY_DUPLICATE_VERSION', `firmware version ${version} already exists for hardware class ${hardwareClass}`);
+  /** `detail`: why the upload is not a re-issue of the image that has the version. */
+  constructor(hardwareClass: string, version: string, detail?: string) {
+    super('FERRY_DUPLICATE_VERSION', `firmware version ${version} already exists for hardware class ${hardwareClass}${detail === undefined ? '' : `: ${detail}`}`);
   }
 }
 
@@ -106,6 +107,13 @@ export type CampaignErrorCode = Extract<FerryCode, `FERRY_CAMPAIGN_${string}`>;
 
 export class CampaignError extends FerryError<CampaignErrorCode> {
   override name = 'CampaignError';
+}
+
+export type RevertErrorCode = Extract<FerryCode, `FERRY_REVERT_${string}`>;
+
+/** A revert refused: a re-issue package missing (the message says what to upload), or no device to take back. */
+export class RevertError extends FerryError<RevertErrorCode> {
+  override name = 'RevertError';
 }
 
 // ── CoAP and device management ──

@@ -2,7 +2,7 @@ import type { Alert } from '../store/alerts.ts';
 import type { Queryable } from '../store/db.ts';
 
 /** What an alert can be about, how bad each kind is by default, and what raising one takes. */
-export const ALERT_KINDS = ['campaign.paused', 'update.stalled', 'update.integrity', 'device.impersonation', 'compliance.vulnerable'] as const;
+export const ALERT_KINDS = ['campaign.paused', 'campaign.reverted', 'update.stalled', 'update.integrity', 'device.impersonation', 'compliance.vulnerable'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
@@ -11,6 +11,8 @@ export type Severity = (typeof SEVERITIES)[number];
 /** A campaign that stopped itself needs an operator; one device's failure is one device's. */
 export const DEFAULT_SEVERITY: Record<AlertKind, Severity> = {
   'campaign.paused': 'critical',
+  // A campaign that paused itself was reverted by itself (autoRevert): the revert campaigns run.
+  'campaign.reverted': 'info',
   'update.stalled': 'warning',
   'update.integrity': 'warning',
   // Someone speaks as a device that has credentials: without them, or with another device's.

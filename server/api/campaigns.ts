@@ -1,9 +1,9 @@
 /**
  * /api/v1/campaigns: create, list, progress, and the operator actions start, pause, resume,
- * abort. Reads are for viewers, writes for operators (roles.ts).
+ * abort, revert. Reads are for viewers, writes for operators (roles.ts).
  * A refused state change is a 409 naming the state the campaign is in.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { CampaignPolicy, CampaignState, WaveSpec } from '../fota/model.ts';
 import type { CampaignTarget } from '../store/rows.ts';
@@ -37,6 +37,7 @@ const policy = {
     window: { type: 'object', additionalProperties: false, required: ['startHour', 'endHour'], properties: { startHour: hour, endHour: hour } },
     delivery: { type: 'string', enum: ['pull', 'push', 'device'] },
     severity: { type: 'string', enum: ['critical', 'mandatory', 'optional'] },
+    autoRevert: { type: 'boolean', description: 'when the failure threshold pauses the campaign, also revert the devices it updated (needs the re-issued packages uploaded; POST /campaigns/:id/revert)' },
   },
 } as const;
 
@@ -53,6 +54,9 @@ const campaignBody = {
     currentWave: { type: 'integer' }, pauseReason: { type: ['string', 'null'] }, startAt: { type: ['string', 'null'], format: 'date-time' },
     createdBy: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' },
     startedAt: { type: ['string', 'null'], format: 'date-time' }, finishedAt: { type: ['string', 'null'], format: 'date-time' },
+    reverts: { type: ['integer', 'null'], description: 'a revert campaign: the campaign it undoes' },
+    revertOfRelease: { type: ['string', 'null'], description: 'a revert campaign: the version it takes the devices back to' },
+    revertPending: { type: 'boolean', description: 'paused by its failure threshold with autoRevert: it reverts once its updates in flight have finished' },
   },
 } as const;
 
@@ -80,9 +84,12 @@ export function policyWithDefaults(p: CreateBody['policy']): CampaignPolicy {
     waves: p.waves, soakSeconds: p.soakSeconds ?? 0, concurrency: p.concurrency ?? 10, failureThreshold: p.failureThreshold ?? 0.05,
     retries: { max: p.retries?.max ?? 2, backoffSeconds: p.retries?.backoffSeconds ?? 60, factor: p.retries?.factor ?? 2 },
     ...(p.window === undefined ? {} : { window: p.window }),
-    delivery: p.delivery ?? 'device', severity: p.severity ?? 'mandatory',
+    delivery: p.delivery ?? 'device', severity: p.severity ?? 'mandatory', autoRevert: p.autoRevert ?? false,
   };
 }
+
+/** The actions' body is optional: none is the same as {}. */
+const bodyOptional = async (req: FastifyRequest): Promise<void> => { if (req.body === undefined || req.body === null) req.body = {}; };
 
 export function campaignRoutes(app: FastifyInstance, deps: { campaigns: CampaignDriver }): void {
   const { campaigns } = deps;
@@ -116,10 +123,37 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
     schema: { params: idParams, response: { 200: progressBody, '4xx': errorBody } },
   }, async (req) => campaigns.progress(Number(req.params.id)));
 
+  app.post<{ Params: { id: string }; Body: Record<string, never> }>('/api/v1/campaigns/:id/revert', {
+    preValidation: bodyOptional,
+    schema: {
+      summary: 'Revert a completed, paused or aborted campaign: the devices it updated go back to the release each ran before, '
+        + 'through one started campaign per release (same policy), each with a re-issue of that release (its payload signed with a higher '
+        + 'sequence number); a paused campaign is aborted. 409 FERRY_REVERT_PACKAGE_MISSING names what to sign and upload',
+      params: idParams,
+      body: { type: 'object', additionalProperties: false, properties: {} },
+      response: {
+        201: {
+          type: 'object',
+          properties: {
+            reverted: campaignBody,
+            campaigns: { type: 'array', items: campaignBody },
+            notRevertible: {
+              type: 'array', description: 'devices the campaign updated that are not taken back, and why (their version before is unknown, or they moved on since)',
+              items: { type: 'object', properties: { endpoint: { type: 'string' }, reason: { type: 'string' } } },
+            },
+          },
+        },
+        '4xx': errorBody,
+      },
+    },
+  }, async (req, reply) => {
+    const r = await campaigns.revert(Number(req.params.id), actorOf(req), req.token?.user);
+    return reply.code(201).send({ reverted: r.reverted, campaigns: r.campaigns, notRevertible: r.notRevertible });
+  });
+
   for (const action of ['start', 'pause', 'resume', 'abort'] as const) {
     app.post<{ Params: { id: string }; Body: { reason?: string } }>(`/api/v1/campaigns/:id/${action}`, {
-      // The body is optional: none is the same as {}.
-      preValidation: async (req) => { if (req.body === undefined || req.body === null) req.body = {}; },
+      preValidation: bodyOptional,
       schema: {
         params: idParams,
         body: { type: 'object', additionalProperties: false, properties: action === 'pause' ? { reason: freeText(500) } : {} },

@@ -44,6 +44,7 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   'POST /api/v1/campaigns/:id/pause': 'operator',
   'POST /api/v1/campaigns/:id/resume': 'operator',
   'POST /api/v1/campaigns/:id/abort': 'operator',
+  'POST /api/v1/campaigns/:id/revert': 'operator',
 
   // Alerts and the audit log.
   'GET /api/v1/alerts': 'viewer',

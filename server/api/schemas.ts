@@ -66,6 +66,7 @@ export const firmwareBody = {
     signedBy: { type: 'string', enum: ['uploader', 'server'], description: 'uploader: the package came signed from the release machine; server: this server signed a raw image (--signing-key, a lab mode)' },
     uploadedBy: { type: ['integer', 'null'], description: 'the id of the user who uploaded it' },
     uploadedByUser: { ...nullableString, description: 'that user\'s name (null for images stored before users existed)' },
+    reissueOf: { type: ['integer', 'null'], description: 'a re-issue: the original image whose payload this one signs again with a higher sequence number (for a revert past anti-rollback)' },
   },
 } as const;
 
@@ -96,6 +97,8 @@ export const updateBody = {
     deadline: nullableDateTime, finishedAt: nullableDateTime,
     campaignId: { type: ['integer', 'null'] }, severity: { type: ['integer', 'null'], description: 'Object 5 res. 11 written before the package (0 critical, 1 mandatory, 2 optional)' },
     maxDeferSeconds: { type: ['integer', 'null'], description: 'Object 5 res. 13 (LwM2M 1.1) as the device reported it when the update started' },
+    fromVersion: { ...nullableString, description: 'the device\'s firmware version when the update was made (what a revert takes it back to)' },
+    fromFirmwareId: { type: ['integer', 'null'], description: 'the original image of that version, when Ferry holds one' },
   },
 } as const;
 

@@ -17,6 +17,8 @@
  * - The trust anchors are the key registry's (key-registry.ts). A package signed by a key the
  *   registry holds revoked or outside its validity period is refused as such (FERRY_KEY_REVOKED,
  *   FERRY_KEY_EXPIRED, naming the key) once its signature verifies with that key.
+ * - A version the class has live is taken again only as a re-issue (reissue.ts): the same payload
+ *   signed with a higher sequence number, stored beside the original with its release state.
  *
  * Every refusal is an UploadError with its code (a DuplicateVersionError for a version the class
  * has, a KeyError for a dead key): a package that does not decode is FERRY_DECODE, one that does
@@ -28,10 +30,11 @@ import type { PackageHeader, SigningKey, TrustAnchor } from '../../protocols/pac
 import { UploadError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
-import { insertSignedFirmware, type NewFirmware } from '../store/firmware.ts';
+import { insertSignedFirmware, type LiveRelease, type NewFirmware } from '../store/firmware.ts';
 import type { FirmwareImage } from '../store/rows.ts';
 import { deadKeyError, type KeyRegistry, type Trust } from './key-registry.ts';
 import { kidHex } from './keys.ts';
+import { reissueOf } from './reissue.ts';
 
 export type Delivery = 'package' | 'payload';
 
@@ -70,11 +73,14 @@ function refusalOf(err: unknown): unknown {
 async function upload(db: Db, keys: KeyRegistry, req: UploadRequest, log: Pick<Logger, 'warn'>): Promise<FirmwareImage> {
   if (req.body.length === 0) throw new UploadError('FERRY_UPLOAD_EMPTY', 'the image is empty');
   const delivery = req.delivery ?? 'package';
-  const row = (bytes: Buffer, header: PackageHeader, payload: Uint8Array, event: Record<string, unknown>): NewFirmware => {
+  const row = (bytes: Buffer, header: PackageHeader, payload: Uint8Array, event: Record<string, unknown>, highest: number | null, live: LiveRelease[]): NewFirmware => {
     const m = header.manifest;
+    const reissue = live.length === 0 ? undefined
+      : reissueOf({ hardwareClass: m.classId, version: m.version, payloadDigest: m.payloadDigest, sequence: m.sequence, highest, live });
     const delivered = delivery === 'package' ? bytes : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     refuseBeyondCache(delivered.length, req.imageCacheBytes);
     return {
+      ...(reissue === undefined ? {} : { reissue }),
       version: m.version, hardwareClass: m.classId, delivery,
       payload: delivered,
       manifest: header.coseBytes, sequence: m.sequence, vendorId: m.vendorId, ...(header.kid ? { keyId: header.kid } : {}), event,
@@ -88,12 +94,12 @@ async function upload(db: Db, keys: KeyRegistry, req: UploadRequest, log: Pick<L
     // Signed under the class lock, with the next sequence number.
     return insertSignedFirmware(db, {
       hardwareClass, version,
-      build: (highest) => {
+      build: (highest, live) => {
         const bytes = Buffer.from(signPackage({
           payload: req.body, key, sequence: (highest ?? 0) + 1, vendorId: DEFAULT_VENDOR_ID, classId: hardwareClass, version,
         }));
         const { header, payload } = parsePackage(bytes);
-        return row(bytes, header, payload, { signedBy: `server:${kidHex(key.kid)}` });
+        return row(bytes, header, payload, { signedBy: `server:${kidHex(key.kid)}` }, highest, live);
       },
     });
   }
@@ -104,15 +110,15 @@ async function upload(db: Db, keys: KeyRegistry, req: UploadRequest, log: Pick<L
     hardwareClass: m.classId, version: m.version,
     // A revocation of the signer waits for this upload (and then revokes its image), or went first and refuses it.
     check: (tx) => keys.holdSigner(tx, signer.kid),
-    build: (highest) => {
+    build: (highest, live) => {
       // Anti-rollback: strictly above the class's highest (SUIT's sequence number rule).
-      if (highest === null || m.sequence > highest) return row(req.body, header, payload, { signedBy: 'uploader' });
+      if (highest === null || m.sequence > highest || live.length > 0) return row(req.body, header, payload, { signedBy: 'uploader' }, highest, live);
       if (!req.force) {
         throw new UploadError('FERRY_UPLOAD_ROLLBACK', `sequence number ${m.sequence} is not above ${highest}, the highest for hardware class ${m.classId}; `
           + 'sign the image with a higher --sequence, or add ?force=true to store it anyway');
       }
       log.warn({ hardwareClass: m.classId, version: m.version, sequence: m.sequence, highestSequence: highest }, 'firmware rollback forced');
-      return row(req.body, header, payload, { signedBy: 'uploader', forced: true, highestSequence: highest });
+      return row(req.body, header, payload, { signedBy: 'uploader', forced: true, highestSequence: highest }, highest, live);
     },
   });
 }

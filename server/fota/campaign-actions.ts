@@ -5,7 +5,7 @@
  * the image's own: FirmwareNotFoundError, HardwareClassMismatchError.
  */
 import { CampaignError, FirmwareNotFoundError, HardwareClassMismatchError } from '../errors.ts';
-import type { Db } from '../store/db.ts';
+import type { Db, Queryable } from '../store/db.ts';
 import * as store from '../store/campaigns.ts';
 import { cancelNotStarted, type InFlight } from '../store/campaign-work.ts';
 import { getFirmware } from '../store/firmware.ts';
@@ -58,28 +58,35 @@ function refuse(c: Campaign | null, id: number, action: CampaignAction): asserts
 
 /** Fixes the membership (registered devices matching the target, by id) and the waves; running at wave 1. */
 export async function startCampaign(db: Db, id: number, actor: Actor): Promise<Campaign> {
+  return busyOnConflict(() => db.transaction((tx) => startIn(tx, id, actor)));
+}
+
+/** Two campaigns started at once over one device: the partial unique index decides, and the loser is told so. */
+export async function busyOnConflict<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    return await db.transaction(async (tx) => {
-      const c = await store.getCampaign(tx, id, 'FOR UPDATE');
-      refuse(c, id, 'start');
-      const image = await getFirmware(tx, c.firmwareId);
-      if (!image) throw new CampaignError('FERRY_CAMPAIGN_FIRMWARE_GONE', `firmware image ${c.firmwareId} is gone`);
-      const matched = await store.matchingDevices(tx, c.target, image.hardwareClass);
-      const busy = await store.busyDevices(tx, matched.map((d) => d.id), id);
-      if (busy.length > 0) throw busyError(busy);
-      const waves = assignWaves(matched.length, c.policy.waves);
-      const members = matched.map((d, i) => ({ deviceId: d.id, wave: waves[i]!, skipped: d.firmwareVersion === image.version }));
-      await store.insertMembers(tx, id, members);
-      const started = await store.transitionCampaign(tx, id, ACTIONS.start.from, 'running',
-        { current_wave: 1, wave_done_at: null, started_at: new Date() },
-        { kind: 'campaign.started', actor, data: { devices: members.length, skipped: members.filter((m) => m.skipped).length, waveEnds: waveEnds(members.length, c.policy.waves) } });
-      return started!;
-    });
+    return await fn();
   } catch (err) {
-    // Two campaigns started at once over one device: the partial unique index decides.
     if ((err as { code?: string }).code === '23505') throw new CampaignError('FERRY_CAMPAIGN_DEVICES_BUSY', 'a device of this campaign joined another running campaign meanwhile; start again');
     throw err;
   }
+}
+
+/** startCampaign inside a transaction. */
+export async function startIn(tx: Queryable, id: number, actor: Actor): Promise<Campaign> {
+  const c = await store.getCampaign(tx, id, 'FOR UPDATE');
+  refuse(c, id, 'start');
+  const image = await getFirmware(tx, c.firmwareId);
+  if (!image) throw new CampaignError('FERRY_CAMPAIGN_FIRMWARE_GONE', `firmware image ${c.firmwareId} is gone`);
+  const matched = await store.matchingDevices(tx, c.target, image.hardwareClass);
+  const busy = await store.busyDevices(tx, matched.map((d) => d.id), id);
+  if (busy.length > 0) throw busyError(busy);
+  const waves = assignWaves(matched.length, c.policy.waves);
+  const members = matched.map((d, i) => ({ deviceId: d.id, wave: waves[i]!, skipped: d.firmwareVersion === image.version }));
+  await store.insertMembers(tx, id, members);
+  const started = await store.transitionCampaign(tx, id, ACTIONS.start.from, 'running',
+    { current_wave: 1, wave_done_at: null, started_at: new Date() },
+    { kind: 'campaign.started', actor, data: { devices: members.length, skipped: members.filter((m) => m.skipped).length, waveEnds: waveEnds(members.length, c.policy.waves) } });
+  return started!;
 }
 
 export async function pauseCampaign(db: Db, id: number, actor: Actor, reason = 'paused by an operator'): Promise<Campaign> {
@@ -103,14 +110,17 @@ export async function resumeCampaign(db: Db, id: number, actor: Actor): Promise<
 
 /** Aborted: devices not started are cancelled; returns the updates in flight, for the engine to cancel where it can. */
 export async function abortCampaign(db: Db, id: number, actor: Actor): Promise<{ campaign: Campaign; inFlight: InFlight[] }> {
-  return db.transaction(async (tx) => {
-    const c = await store.getCampaign(tx, id, 'FOR UPDATE');
-    refuse(c, id, 'abort');
-    const { cancelled, inFlight } = await cancelNotStarted(tx, id);
-    const campaign = await store.transitionCampaign(tx, id, ACTIONS.abort.from, 'aborted', { finished_at: new Date() },
-      { kind: 'campaign.aborted', actor, data: { cancelled, inFlight: inFlight.length } });
-    return { campaign: campaign!, inFlight };
-  });
+  return db.transaction((tx) => abortIn(tx, id, actor));
+}
+
+/** abortCampaign inside a transaction; `data` adds to its event (why, when something else aborts it). */
+export async function abortIn(tx: Queryable, id: number, actor: Actor, data: Record<string, unknown> = {}): Promise<{ campaign: Campaign; inFlight: InFlight[] }> {
+  const c = await store.getCampaign(tx, id, 'FOR UPDATE');
+  refuse(c, id, 'abort');
+  const { cancelled, inFlight } = await cancelNotStarted(tx, id);
+  const campaign = await store.transitionCampaign(tx, id, ACTIONS.abort.from, 'aborted', { finished_at: new Date() },
+    { kind: 'campaign.aborted', actor, data: { cancelled, inFlight: inFlight.length, ...data } });
+  return { campaign: campaign!, inFlight };
 }
 
 export interface CampaignProgress extends Campaign {

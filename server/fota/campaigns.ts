@@ -3,7 +3,8 @@
  * one, records finished updates, takes back expired leases, lets matching newcomers join, asks
  * `decideTick` what to do and does it: claim devices and start their updates through the update
  * engine (one state machine per device update), let a wave soak, move to the next wave, pause on
- * the failure threshold (with an alert), complete. Everything it knows lives in the database, so
+ * the failure threshold (with an alert, and with autoRevert revert once the updates in flight have
+ * finished), complete. Everything it knows lives in the database, so
  * a restarted node, or a second one, carries on where the others left.
  */
 import type { AlertSink } from '../alerts/kinds.ts';
@@ -17,11 +18,12 @@ import { getFirmware } from '../store/firmware.ts';
 import type { Campaign, FirmwareImage } from '../store/rows.ts';
 import { getUpdate } from '../store/updates.ts';
 import * as actions from './campaign-actions.ts';
+import { autoRevertAlert, missingPackages, revertCampaign, type Reverter, type RevertResult } from './campaign-revert.ts';
 import { backoffSeconds, decideTick, deviceOutcome, emptyCounts, type TickDecision } from './campaign-decide.ts';
 import type { UpdateEngine } from './engine.ts';
 
 export interface CampaignAlert {
-  kind: 'campaign.paused';
+  kind: 'campaign.paused' | 'campaign.reverted';
   campaignId: number;
   message: string;
   data: object;
@@ -83,6 +85,20 @@ export class CampaignDriver {
   progress(id: number): Promise<actions.CampaignProgress> { return actions.campaignProgress(this.o.db, id); }
   list(states?: Campaign['state'][]): Promise<Campaign[]> { return store.listCampaigns(this.o.db, states ? { states } : {}); }
 
+  /** Reverts a campaign (campaign-revert.ts): the revert campaigns start at once; a paused campaign's updates in flight are called off. */
+  async revert(id: number, actor = 'api', user?: string): Promise<RevertResult> {
+    return (await this.revertNow(id, { actor, user }, false))!;
+  }
+
+  private async revertNow(id: number, who: Reverter, pendingOnly: boolean): Promise<RevertResult | null> {
+    const r = await revertCampaign(this.o.db, id, who, pendingOnly);
+    if (!r) return null;
+    this.cancelOwn(id, r.inFlight, true);
+    this.o.log.info({ campaignId: id, actor: who.actor, campaigns: r.campaigns.map((c) => c.id), notRevertible: r.notRevertible.length }, 'campaign reverted');
+    void this.tickOnce();
+    return r;
+  }
+
   async act(id: number, action: 'start' | 'pause' | 'resume' | 'abort', actor = 'api', reason?: string): Promise<Campaign> {
     const db = this.o.db;
     let c: Campaign;
@@ -121,6 +137,7 @@ export class CampaignDriver {
       }
     }
     if (c.state === 'aborted') this.cancelOwn(id, await work.inFlightUpdates(db, id), false);
+    if (c.state === 'paused' && c.revertPending) await this.autoRevert(c);
     if (c.state !== 'running') return;
     const waveCount = c.policy.waves.length;
     for (const j of await store.addLateJoiners(db, c, image.hardwareClass, image.version, waveCount)) {
@@ -168,10 +185,17 @@ export class CampaignDriver {
         return false;
       }
       case 'pause': {
-        const alert: CampaignAlert = { kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) paused itself: ${d.reason}`, data: d.data };
+        // autoRevert: a package already known missing is named in the pause's alert (and nothing is pending); otherwise the
+        // revert runs once the updates in flight have finished (autoRevert below), and its outcome raises an alert of its own.
+        const refused = c.policy.autoRevert ? await missingPackages(db, c) : null;
+        const revert = !c.policy.autoRevert ? '' : refused === null ? '; it reverts once its updates in flight have finished' : `; the automatic revert could not run: ${refused}`;
+        const alert: CampaignAlert = {
+          kind: 'campaign.paused', campaignId: c.id, message: `campaign ${c.id} (${c.name}) paused itself: ${d.reason}${revert}`,
+          data: { ...d.data, ...(c.policy.autoRevert ? { autoRevert: refused === null ? 'reverting' : refused } : {}) },
+        };
         let stored: Alert | undefined;
         const paused = await db.transaction(async (tx) => {
-          const p = await store.transitionCampaign(tx, c.id, ['running'], 'paused', { pause_reason: d.reason },
+          const p = await store.transitionCampaign(tx, c.id, ['running'], 'paused', { pause_reason: d.reason, revert_pending: c.policy.autoRevert === true && refused === null },
             { kind: 'campaign.auto-paused', actor: 'engine', data: { reason: d.reason, ...d.data } });
           if (p && this.o.alerts) stored = await this.o.alerts.storeIn(tx, alert);
           return p;
@@ -200,6 +224,28 @@ export class CampaignDriver {
         return moved !== null;
       }
     }
+  }
+
+  /**
+   * The revert of a campaign that paused itself with autoRevert, once none of its updates is in
+   * flight, and its alert: the campaigns started, or why it failed after all (it stays paused).
+   */
+  private async autoRevert(c: Campaign): Promise<void> {
+    if ((await store.waveStateCounts(this.o.db, c.id)).some((r) => (r.state === 'claimed' || r.state === 'in_progress') && r.n > 0)) return;
+    let alert: CampaignAlert;
+    try {
+      const r = await this.revertNow(c.id, { actor: 'engine' }, true);
+      if (!r) return;
+      alert = autoRevertAlert(c, r);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      // Tried once: the alert says why; after fixing it (uploading a package) an operator reverts.
+      if (!await store.clearRevertPending(this.o.db, c.id)) return;
+      this.o.log.warn({ campaignId: c.id, err: reason }, 'automatic revert failed');
+      alert = autoRevertAlert(c, reason);
+    }
+    await this.o.alerts?.raise(alert);
+    this.o.onAlert?.(alert);
   }
 
   /** A claimed device: skipped when already on the version; otherwise its update, through the engine. */

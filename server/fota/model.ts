@@ -34,6 +34,8 @@ export interface CampaignPolicy {
   window?: { startHour: number; endHour: number };
   delivery: 'pull' | 'push' | 'device';
   severity: 'critical' | 'mandatory' | 'optional';
+  /** When the failure threshold pauses the campaign, revert it too (its devices updated go back); absent in older campaigns: false. */
+  autoRevert?: boolean;
 }
 
 export type CampaignState = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'aborted';

@@ -3,7 +3,8 @@
  * are running (or scheduled) pause, each with a critical campaign.paused alert. One transaction
  * moves the images to `revoked` (a firmware.state_changed event each, with who and why) and pauses
  * the campaigns; the alerts are announced once it committed. An image revoked already is left as
- * it is. A revoked signing key revokes the images it signed through here too.
+ * it is. Re-issues of a revoked image (its payload signed anew) are revoked with it. A revoked
+ * signing key revokes the images it signed through here too.
  */
 import type { AlertSink } from '../alerts/kinds.ts';
 import type { Alert } from '../store/alerts.ts';
@@ -31,10 +32,14 @@ export async function revokeReleases(db: Db, alerts: AlertSink | undefined, h: H
   if (h.firmwareIds.length === 0) return { revoked: [], paused: [] };
   const stored: Alert[] = [];
   const halted = await db.transaction(async (tx) => {
+    // A re-issue is the same firmware signed anew: it goes with its original.
+    const lineage = await tx.query<{ id: string | number }>(
+      'SELECT id FROM firmware_images WHERE id = ANY($1::bigint[]) OR reissue_of = ANY($1::bigint[])', [h.firmwareIds]);
+    const firmwareIds = [...new Set([...h.firmwareIds, ...lineage.rows.map((r) => Number(r.id))])];
     const res = await tx.query<{ id: string | number; version: string; hardware_class: string; from: string }>(
       `WITH old AS (SELECT id, state FROM firmware_images WHERE id = ANY($1::bigint[]) AND state <> 'revoked' AND deleted_at IS NULL FOR UPDATE)
        UPDATE firmware_images f SET state = 'revoked', state_changed_at = now() FROM old WHERE f.id = old.id
-       RETURNING f.id, f.version, f.hardware_class, old.state AS "from"`, [h.firmwareIds]);
+       RETURNING f.id, f.version, f.hardware_class, old.state AS "from"`, [firmwareIds]);
     const revoked = res.rows.map((r) => ({ id: Number(r.id), version: r.version, hardwareClass: r.hardware_class, from: r.from }));
     for (const r of revoked) {
       await recordEvent(tx, {
@@ -44,7 +49,7 @@ export async function revokeReleases(db: Db, alerts: AlertSink | undefined, h: H
     }
     const live = await tx.query<{ id: string | number; name: string; firmware_id: string | number }>(
       "SELECT id, name, firmware_id FROM campaigns WHERE firmware_id = ANY($1::bigint[]) AND state IN ('running', 'scheduled') ORDER BY id FOR UPDATE",
-      [h.firmwareIds]);
+      [firmwareIds]);
     const paused: number[] = [];
     for (const c of live.rows) {
       const id = Number(c.id);

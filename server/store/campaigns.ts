@@ -8,25 +8,39 @@ import type { CampaignDeviceState, CampaignPolicy, CampaignState } from '../fota
 import { camelRow, type Campaign, type CampaignTarget } from './rows.ts';
 
 const COLUMNS = `id, name, firmware_id, target, policy, state, current_wave, wave_done_at, acked_failed, pause_reason,
-  start_at, created_by, created_at, started_at, finished_at`;
+  start_at, created_by, created_at, started_at, finished_at, reverts, revert_of_release, revert_pending`;
 const LIVE: readonly CampaignState[] = ['running', 'paused'];
 
 const toCampaign = (row: Record<string, unknown>): Campaign => camelRow<Campaign>(row);
 
 type Actor = NonNullable<EventInput['actor']>;
 
-export async function createCampaign(db: Db, c: {
+export interface NewCampaignRow {
   name: string; firmwareId: number; target: CampaignTarget; policy: CampaignPolicy; startAt: Date | null; actor: Actor;
-}): Promise<Campaign> {
-  return db.transaction(async (tx) => {
-    const res = await tx.query(
-      `INSERT INTO campaigns (name, firmware_id, target, policy, state, start_at, created_by)
-       VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7) RETURNING ${COLUMNS}`,
-      [c.name, c.firmwareId, JSON.stringify(c.target), JSON.stringify(c.policy), c.startAt ? 'scheduled' : 'draft', c.startAt, c.actor]);
-    const campaign = toCampaign(res.rows[0]!);
-    await recordEvent(tx, { kind: 'campaign.created', actor: c.actor, data: { campaignId: campaign.id, name: c.name, firmwareId: c.firmwareId, target: c.target, policy: c.policy, state: campaign.state } });
-    return campaign;
+  /** A revert campaign: the campaign it undoes and the version it takes devices back to. */
+  reverts?: { campaignId: number; release: string };
+}
+
+export async function createCampaign(db: Db, c: NewCampaignRow): Promise<Campaign> {
+  return db.transaction((tx) => insertCampaign(tx, c));
+}
+
+/** createCampaign inside a transaction: the row and its campaign.created event. */
+export async function insertCampaign(q: Queryable, c: NewCampaignRow): Promise<Campaign> {
+  const res = await q.query(
+    `INSERT INTO campaigns (name, firmware_id, target, policy, state, start_at, created_by, reverts, revert_of_release)
+     VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+    [c.name, c.firmwareId, JSON.stringify(c.target), JSON.stringify(c.policy), c.startAt ? 'scheduled' : 'draft', c.startAt, c.actor,
+      c.reverts?.campaignId ?? null, c.reverts?.release ?? null]);
+  const campaign = toCampaign(res.rows[0]!);
+  await recordEvent(q, {
+    kind: 'campaign.created', actor: c.actor,
+    data: {
+      campaignId: campaign.id, name: c.name, firmwareId: c.firmwareId, target: c.target, policy: c.policy, state: campaign.state,
+      ...(c.reverts ? { reverts: c.reverts.campaignId } : {}),
+    },
   });
+  return campaign;
 }
 
 export async function getCampaign(q: Queryable, id: number, lock = ''): Promise<Campaign | null> {
@@ -115,15 +129,16 @@ export async function addLateJoiners(db: Db, c: Campaign, hardwareClass: string,
  */
 export async function transitionCampaign(
   q: Queryable, id: number, from: readonly CampaignState[], to: CampaignState,
-  set: Partial<Record<'current_wave' | 'wave_done_at' | 'acked_failed' | 'pause_reason' | 'started_at' | 'finished_at', unknown>>,
+  set: Partial<Record<'current_wave' | 'wave_done_at' | 'acked_failed' | 'pause_reason' | 'started_at' | 'finished_at' | 'revert_pending', unknown>>,
   event: { kind: string; actor: Actor; data?: Record<string, unknown> },
   /** Only while the campaign is at this wave (two nodes must not both move it on). */
   atWave?: number,
 ): Promise<Campaign | null> {
   const cols = Object.keys(set);
-  const assignments = cols.map((c, i) => `${c} = $${i + 5}`).join(', ');
+  // A pending automatic revert lasts only while the campaign stays paused.
+  const assignments = [...cols.map((c, i) => `${c} = $${i + 5}`), ...('revert_pending' in set ? [] : ["revert_pending = revert_pending AND $2 = 'paused'"])].join(', ');
   const res = await q.query(
-    `UPDATE campaigns SET state = $2${assignments ? `, ${assignments}` : ''}
+    `UPDATE campaigns SET state = $2, ${assignments}
      WHERE id = $1 AND state = ANY($3::text[]) AND ($4::integer IS NULL OR current_wave = $4) RETURNING ${COLUMNS}`,
     [id, to, from, atWave ?? null, ...cols.map((c) => set[c as keyof typeof set])]);
   if (!res.rows[0]) return null;
@@ -131,6 +146,11 @@ export async function transitionCampaign(
   await recordEvent(q, { kind: event.kind, actor: event.actor, data: { campaignId: id, state: to, ...event.data } });
   if (!LIVE.includes(to)) await q.query('UPDATE campaign_devices SET active = false WHERE campaign_id = $1 AND active', [id]);
   return campaign;
+}
+
+/** The campaign's automatic revert is no longer pending (done, or failed and left to an operator); true when it was. */
+export async function clearRevertPending(q: Queryable, id: number): Promise<boolean> {
+  return (await q.query('UPDATE campaigns SET revert_pending = false WHERE id = $1 AND revert_pending', [id])).rowCount > 0;
 }
 
 /** Counts by wave and state: rows { wave, state, n }. */

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { DuplicateVersionError, FirmwareInUseError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
-import { camelRow, FINAL_STATES_SQL, type FirmwareImage } from './rows.ts';
+import { camelRow, FINAL_STATES_SQL, type FirmwareImage, type ReleaseState } from './rows.ts';
 import { recordEvent } from './events.ts';
 
 const COLUMNS = "id, version, hardware_class, size, sha256, delivery, sequence, vendor_id, encode(key_id, 'hex') AS key_id, download_name, created_at, "
-  + 'state, state_changed_at, signed_by, uploaded_by, (SELECT name FROM users WHERE users.id = uploaded_by) AS uploaded_by_user, '
+  + 'state, state_changed_at, signed_by, uploaded_by, (SELECT name FROM users WHERE users.id = uploaded_by) AS uploaded_by_user, reissue_of, '
   + '(SELECT name FROM trusted_keys WHERE trusted_keys.kid = firmware_images.key_id) AS key_name';
 
 export interface NewFirmware {
@@ -27,16 +27,30 @@ export interface NewFirmware {
   signedBy?: 'uploader' | 'server';
   /** More for the firmware.uploaded event. */
   event?: Record<string, unknown>;
+  /** A re-issue of this original image, in this release state (inherited from it; a firmware.reissued event says so). */
+  reissue?: { of: number; state: ReleaseState; inheritedFrom: ReleaseState };
+}
+
+/** A live image of a class and version, as an upload of that version again is judged against it. */
+export interface LiveRelease {
+  id: number;
+  reissueOf: number | null;
+  state: ReleaseState;
+  /** The signed manifest (COSE_Sign1); null for an image stored without one. */
+  manifest: Buffer | null;
 }
 
 async function insertRow(tx: Queryable, f: NewFirmware): Promise<FirmwareImage> {
   const sha256 = createHash('sha256').update(f.payload).digest('hex');
   const bytes = (b: Uint8Array | undefined) => (b === undefined ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   const res = await tx.query(
-    `INSERT INTO firmware_images (version, hardware_class, size, sha256, payload, delivery, manifest, sequence, vendor_id, key_id, uploaded_by, signed_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (hardware_class, version) WHERE deleted_at IS NULL DO NOTHING RETURNING ${COLUMNS}`,
+    `INSERT INTO firmware_images (version, hardware_class, size, sha256, payload, delivery, manifest, sequence, vendor_id, key_id, uploaded_by, signed_by,
+       reissue_of, state, state_changed_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, COALESCE($14, 'uploaded'), CASE WHEN $13::bigint IS NULL THEN NULL ELSE now() END)
+     ON CONFLICT (hardware_class, version) WHERE deleted_at IS NULL AND reissue_of IS NULL DO NOTHING RETURNING ${COLUMNS}`,
     [f.version, f.hardwareClass, f.payload.length, sha256, f.payload, f.delivery ?? 'package', bytes(f.manifest),
-      f.sequence ?? null, f.vendorId ?? null, bytes(f.keyId), f.uploadedBy ?? null, f.signedBy ?? 'uploader']);
+      f.sequence ?? null, f.vendorId ?? null, bytes(f.keyId), f.uploadedBy ?? null, f.signedBy ?? 'uploader',
+      f.reissue?.of ?? null, f.reissue?.state ?? null]);
   const row = res.rows[0];
   if (!row) throw new DuplicateVersionError(f.hardwareClass, f.version);
   const image = camelRow<FirmwareImage>(row);
@@ -45,9 +59,18 @@ async function insertRow(tx: Queryable, f: NewFirmware): Promise<FirmwareImage> 
     data: {
       firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, size: image.size, sha256,
       delivery: image.delivery, sequence: image.sequence, vendorId: image.vendorId, keyId: image.keyId, keyName: image.keyName, signedBy: image.signedBy,
-      ...(image.uploadedByUser ? { user: image.uploadedByUser } : {}), ...f.event,
+      ...(image.uploadedByUser ? { user: image.uploadedByUser } : {}), ...(f.reissue ? { reissueOf: f.reissue.of } : {}), ...f.event,
     },
   });
+  if (f.reissue) {
+    await recordEvent(tx, {
+      kind: 'firmware.reissued', actor: f.actor ?? 'api',
+      data: {
+        firmwareId: image.id, reissueOf: f.reissue.of, version: image.version, hardwareClass: image.hardwareClass, sequence: image.sequence,
+        state: f.reissue.state, inheritedFrom: f.reissue.inheritedFrom, ...(image.uploadedByUser ? { user: image.uploadedByUser } : {}),
+      },
+    });
+  }
   return image;
 }
 
@@ -58,23 +81,31 @@ export async function insertFirmware(db: Db, f: NewFirmware): Promise<FirmwareIm
 
 /**
  * Stores a signed image with its class locked: `build` gets the class's highest sequence number
- * (null when none) and returns the row, or throws to refuse (a rollback); two uploads for one
- * class run one after the other, so both cannot pass the check against the same highest.
+ * (null when none) and the live images of the class and version (empty when none), and returns
+ * the row, or throws to refuse (a rollback); two uploads for one class run one after the other,
+ * so both cannot pass the check against the same highest. A version the class has live is stored
+ * only as a re-issue (`build` says of which image), else refused (DuplicateVersionError).
  * `check` runs first in the transaction, and may lock rows the image depends on or refuse it.
  */
 export async function insertSignedFirmware(
-  db: Db, o: { hardwareClass: string; version: string; build: (highestSequence: number | null) => NewFirmware; check?: ((tx: Queryable) => Promise<void>) | undefined },
+  db: Db, o: {
+    hardwareClass: string; version: string;
+    build: (highestSequence: number | null, live: LiveRelease[]) => NewFirmware;
+    check?: ((tx: Queryable) => Promise<void>) | undefined;
+  },
 ): Promise<FirmwareImage> {
   return db.transaction(async (tx) => {
     await o.check?.(tx);
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('ferry.firmware_images'), hashtext($1))", [o.hardwareClass]);
-    const dup = await tx.query('SELECT 1 FROM firmware_images WHERE hardware_class = $1 AND version = $2 AND deleted_at IS NULL', [o.hardwareClass, o.version]);
-    if (dup.rows.length > 0) throw new DuplicateVersionError(o.hardwareClass, o.version);
+    const live = await tx.query<{ id: number; reissue_of: number | null; state: ReleaseState; manifest: Buffer | null }>(
+      'SELECT id, reissue_of, state, manifest FROM firmware_images WHERE hardware_class = $1 AND version = $2 AND deleted_at IS NULL ORDER BY id',
+      [o.hardwareClass, o.version]);
     // Deleted images count: deleting one must not let an older sequence number back in.
     const res = await tx.query<{ highest: number | null }>(
       'SELECT max(sequence) AS highest FROM firmware_images WHERE hardware_class = $1', [o.hardwareClass]);
-    const f = o.build(res.rows[0]?.highest ?? null);
+    const f = o.build(res.rows[0]?.highest ?? null, live.rows.map((r) => ({ id: Number(r.id), reissueOf: r.reissue_of === null ? null : Number(r.reissue_of), state: r.state, manifest: r.manifest })));
     if (f.hardwareClass !== o.hardwareClass || f.version !== o.version) throw new Error('insertSignedFirmware: build changed the class or version');
+    if (live.rows.length > 0 && f.reissue === undefined) throw new DuplicateVersionError(o.hardwareClass, o.version);
     return insertRow(tx, f);
   });
 }

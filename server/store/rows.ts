@@ -72,6 +72,9 @@ export interface DeviceUpdate {
   severity: number | null;
   /** Object 5 res. 13 (LwM2M 1.1), read when the update started; null: not read or not there. */
   maxDeferSeconds: number | null;
+  /** The device's firmware version when the update was made (null: unknown), and that release's original image (null: Ferry holds none). */
+  fromVersion: string | null;
+  fromFirmwareId: number | null;
 }
 
 export interface FirmwareImage {
@@ -99,6 +102,8 @@ export interface FirmwareImage {
   /** The user who uploaded it (id and name); null for images stored before users existed. */
   uploadedBy: number | null;
   uploadedByUser: string | null;
+  /** A re-issue: the original image (same class, version and payload) this one signs again with a higher sequence number. */
+  reissueOf: number | null;
 }
 
 export const RELEASE_STATES = ['uploaded', 'testing', 'approved', 'deprecated', 'revoked'] as const;
@@ -137,4 +142,9 @@ export interface Campaign {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** A revert campaign: the campaign it undoes, and the version it takes the devices back to. */
+  reverts: number | null;
+  revertOfRelease: string | null;
+  /** Paused by its failure threshold with autoRevert: it reverts once its updates in flight have finished. */
+  revertPending: boolean;
 }

@@ -6,7 +6,7 @@ import { camelRow, FINAL_STATES_SQL, type DeviceUpdate } from './rows.ts';
 import { recordEvent } from './events.ts';
 
 const COLUMNS = `id, device_id, firmware_id, state, result_code, reason, reported_version, version_mismatch, delivery,
-  created_at, updated_at, deadline, finished_at, campaign_id, requested_delivery, severity, max_defer_seconds`;
+  created_at, updated_at, deadline, finished_at, campaign_id, requested_delivery, severity, max_defer_seconds, from_version, from_firmware_id`;
 const ACTIVE = `state NOT IN (${FINAL_STATES_SQL})`;
 
 const toUpdate = (row: Record<string, unknown>): DeviceUpdate => camelRow<DeviceUpdate>(row);
@@ -23,14 +23,19 @@ export async function createUpdate(
     // Lock the device row so two concurrent requests cannot both pass the check.
     await tx.query('SELECT id FROM devices WHERE id = $1 FOR UPDATE', [u.deviceId]);
     // And the image's, shared: deleteFirmware waits for this update, or this sees the image gone.
-    const image = await tx.query('SELECT id FROM firmware_images WHERE id = $1 AND deleted_at IS NULL FOR SHARE', [u.firmwareId]);
+    const image = await tx.query<{ hardware_class: string }>('SELECT hardware_class FROM firmware_images WHERE id = $1 AND deleted_at IS NULL FOR SHARE', [u.firmwareId]);
     if (!image.rows[0]) throw new FirmwareNotFoundError(`no firmware image ${u.firmwareId} (deleted)`);
     const active = await tx.query<{ id: number }>(`SELECT id FROM device_updates WHERE device_id = $1 AND ${ACTIVE}`, [u.deviceId]);
     if (active.rows[0]) throw new UpdateInProgressError(active.rows[0].id);
+    // What the device runs now (a revert takes it back there): its version, and the release that is
+    // (the original of its live images of the class and version, when Ferry holds one).
     const res = await tx.query(
-      `INSERT INTO device_updates (device_id, firmware_id, state, deadline, campaign_id, requested_delivery, severity)
-       VALUES ($1, $2, 'queued', now() + make_interval(secs => $3::integer), $4, $5, $6) RETURNING ${COLUMNS}`,
-      [u.deviceId, u.firmwareId, u.deadlineSeconds, u.campaignId ?? null, u.requestedDelivery ?? null, u.severity ?? null]);
+      `INSERT INTO device_updates (device_id, firmware_id, state, deadline, campaign_id, requested_delivery, severity, from_version, from_firmware_id)
+       SELECT $1, $2, 'queued', now() + make_interval(secs => $3::integer), $4, $5, $6, d.firmware_version,
+         (SELECT COALESCE(f.reissue_of, f.id) FROM firmware_images f
+          WHERE f.hardware_class = $7 AND f.version = d.firmware_version AND f.deleted_at IS NULL ORDER BY f.reissue_of IS NOT NULL, f.id LIMIT 1)
+       FROM devices d WHERE d.id = $1 RETURNING ${COLUMNS}`,
+      [u.deviceId, u.firmwareId, u.deadlineSeconds, u.campaignId ?? null, u.requestedDelivery ?? null, u.severity ?? null, image.rows[0].hardware_class]);
     const update = toUpdate(res.rows[0]!);
     await recordEvent(tx, {
       kind: 'update.created', actor: u.actor ?? 'api', deviceId: u.deviceId, updateId: update.id,

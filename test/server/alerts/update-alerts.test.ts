@@ -9,7 +9,7 @@ import type { DeviceUpdate } from '../../../server/store/rows.ts';
 
 const update = (state: UpdateState, resultCode: number | null, delivery: 'pull' | 'push' | null = 'pull'): DeviceUpdate => ({
   id: 9, deviceId: 4, firmwareId: 2, state, resultCode, reason: 'r', reportedVersion: null, versionMismatch: false, delivery,
-  createdAt: new Date(0), updatedAt: new Date(0), deadline: null, finishedAt: null, campaignId: null, requestedDelivery: null, severity: null, maxDeferSeconds: null,
+  createdAt: new Date(0), updatedAt: new Date(0), deadline: null, finishedAt: null, campaignId: null, requestedDelivery: null, severity: null, maxDeferSeconds: null, fromVersion: null, fromFirmwareId: null,
 });
 
 const CASES: Array<[string, DeviceUpdate, UpdateState, UpdateEvent, string | undefined]> = [

@@ -45,7 +45,7 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
     assert.is(draft.body.state, 'draft');
     assert.equal(draft.body.policy, {
       waves: ['50%', '100%'], soakSeconds: 0, concurrency: 10, failureThreshold: 0.05,
-      retries: { max: 2, backoffSeconds: 60, factor: 2 }, delivery: 'device', severity: 'mandatory',
+      retries: { max: 2, backoffSeconds: 60, factor: 2 }, delivery: 'device', severity: 'mandatory', autoRevert: false,
     });
     const later = await call('POST', '/api/v1/campaigns', body({ startAt: '2099-01-01T00:00:00Z' }, { waves: [1, '100%'], window: { startHour: 22, endHour: 4 }, delivery: 'push', severity: 'critical' }));
     assert.is(later.status, 201);

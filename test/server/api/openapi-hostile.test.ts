@@ -158,7 +158,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       'POST /api/v1/alerts/{id}/ack': {},
       'POST /api/v1/campaigns': { name: 'table', firmwareId: real.firmware, target: { hardwareClass: 'sim-1', tags: ['no-such-tag'] }, policy: { waves: ['100%'] } },
       'POST /api/v1/campaigns/{id}/start': {}, 'POST /api/v1/campaigns/{id}/pause': { reason: 'table' },
-      'POST /api/v1/campaigns/{id}/resume': {}, 'POST /api/v1/campaigns/{id}/abort': {},
+      'POST /api/v1/campaigns/{id}/resume': {}, 'POST /api/v1/campaigns/{id}/abort': {}, 'POST /api/v1/campaigns/{id}/revert': {},
       'PUT /api/v1/vulnerabilities/{hardwareClass}/{version}': { advisories: ['CVE-2026-1234'], severity: 'low' },
       'PUT /api/v1/compliance/policies/{hardwareClass}': { staleDays: 30 },
     };

@@ -63,7 +63,7 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
     assert.equal({ ...fw, id: 0, createdAt: '', downloadName: '', uploadedBy: 0 }, {
       id: 0, version: '2.0.0', hardwareClass: 'sensor-v2', size: body.length, sha256: sha256(body), delivery: 'package',
       sequence: 10, vendorId: 'acme', keyId: Buffer.from(VENDOR.kid).toString('hex'), createdAt: '', downloadName: '',
-      keyName: 'vendor.pub', state: 'uploaded', stateChangedAt: null, signedBy: 'uploader', uploadedBy: 0, uploadedByUser: 'FERRY_ADMIN_TOKEN',
+      keyName: 'vendor.pub', state: 'uploaded', stateChangedAt: null, signedBy: 'uploader', uploadedBy: 0, uploadedByUser: 'FERRY_ADMIN_TOKEN', reissueOf: null,
     });
     const row = await stored(fw.id);
     assert.ok(row.payload.equals(body));
@@ -133,7 +133,8 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
       ['size (a manifest for fewer bytes)', upload(Buffer.concat([pkg({ version: '2.0.1', sequence: 11, payload: IMAGE.subarray(1) }), IMAGE.subarray(0, 1)])), 400, /after the 4999-byte payload/],
       ['rollback: sequence equal', upload(pkg({ version: '2.0.1', sequence: 10 })), 409, /sequence number 10 is not above 10.*force=true/],
       ['rollback: sequence lower', upload(pkg({ version: '1.9.0', sequence: 3 })), 409, /not above 10/],
-      ['duplicate version', upload(pkg({ version: '2.0.0', sequence: 99 })), 409, /already exists/],
+      ['duplicate version, another payload', upload(pkg({ version: '2.0.0', sequence: 99, payload: IMAGE.subarray(1) })), 409, /already exists.*another payload/],
+      ['duplicate version, the same package again', upload(pkg({ sequence: 10 })), 409, /already exists.*to re-issue it, sign it again.*N > 10/],
       ['query contradicts the manifest version', upload(good, '?version=9.9.9'), 400, /query says version 9\.9\.9.*manifest says 2\.0\.1/],
       ['query contradicts the manifest class', upload(good, '?hardwareClass=other'), 400, /manifest says class sensor-v2/],
       ['empty payload', upload(pkg({ version: '0.0.0', sequence: 12, payload: new Uint8Array(0) })), 400, /payload is empty/],
