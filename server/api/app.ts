@@ -26,6 +26,10 @@ import { campaignRoutes } from './campaigns.ts';
 import { deviceTagRoutes } from './device-tags.ts';
 import { credentialRoutes } from './credentials.ts';
 import type { CredentialService } from '../credentials/service.ts';
+import type { AlertSink } from '../alerts/kinds.ts';
+import type { ApprovalMode } from '../governance/release-rules.ts';
+import { releaseRoutes } from './releases.ts';
+import { testbedRoutes } from './testbeds.ts';
 
 const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -56,6 +60,10 @@ export interface ApiDeps {
   audit?: { signer: AuditSigner; checkpointFile?: string };
   /** Campaigns; without it /api/v1/campaigns is not served. */
   campaigns?: CampaignDriver;
+  /** Where revoking a release raises its campaign.paused alerts. */
+  alerts?: AlertSink;
+  /** --release-approval, shown in /readyz. */
+  releaseApproval?: ApprovalMode;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -70,7 +78,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.decorate('apiRoutes', watchRoutes(app));
   installAuth(app, deps);
   await installDocs(app, FERRY_VERSION);
-  healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {} });
+  healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {}, releaseApproval: deps.releaseApproval });
   metricsRoute(app, deps);
   tokenRoutes(app, deps);
   firmwareRoutes(app, deps);
@@ -80,6 +88,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   if (deps.audit) auditRoutes(app, { db: deps.db, audit: deps.audit });
   eventRoutes(app, deps);
   deviceTagRoutes(app, deps);
+  releaseRoutes(app, deps);
+  testbedRoutes(app, deps);
   if (deps.credentials) credentialRoutes(app, { credentials: deps.credentials });
   if (deps.campaigns) campaignRoutes(app, { campaigns: deps.campaigns });
   await app.ready();

@@ -53,6 +53,7 @@ const campaignBody = {
     currentWave: { type: 'integer' }, pauseReason: { type: ['string', 'null'] }, startAt: { type: ['string', 'null'], format: 'date-time' },
     createdBy: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' },
     startedAt: { type: ['string', 'null'], format: 'date-time' }, finishedAt: { type: ['string', 'null'], format: 'date-time' },
+    testbed: { type: 'boolean', description: 'testbed-only: only devices marked testbed take part' },
   },
 } as const;
 
@@ -72,6 +73,7 @@ interface CreateBody {
   target?: CampaignTarget;
   policy: Partial<Omit<CampaignPolicy, 'retries'>> & { waves: WaveSpec[]; retries?: Partial<CampaignPolicy['retries']> };
   startAt?: string;
+  testbed?: boolean;
 }
 
 /** The policy with every default filled in (documented here, at the one place they are set). */
@@ -91,7 +93,14 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
     schema: {
       body: {
         type: 'object', additionalProperties: false, required: ['name', 'firmwareId', 'policy'],
-        properties: { name: freeText(200), firmwareId: id, target, policy, startAt: { ...instantParam, description: 'when the campaign starts by itself' } },
+        properties: {
+          name: freeText(200), firmwareId: id, target, policy, startAt: { ...instantParam, description: 'when the campaign starts by itself' },
+          testbed: {
+            type: 'boolean',
+            description: 'a testbed campaign: only devices marked testbed take part (those that join late too, and each is checked again when claimed); '
+              + 'it takes images uploaded, testing or approved, and one still uploaded becomes testing when it starts. Default false: a production campaign, approved images only',
+          },
+        },
       },
       response: { 201: campaignBody, '4xx': errorBody },
     },
@@ -100,7 +109,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
     const startAt = instant(b.startAt, 'startAt');
     const campaign = await campaigns.create({
       name: b.name, firmwareId: b.firmwareId, target: b.target ?? {}, policy: policyWithDefaults(b.policy),
-      ...(startAt === undefined ? {} : { startAt }),
+      ...(startAt === undefined ? {} : { startAt }), testbed: b.testbed ?? false,
     }, actorOf(req));
     return reply.code(201).send(campaign);
   });

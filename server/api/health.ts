@@ -3,6 +3,7 @@
  * database answers SELECT 1 and every CoAP socket is bound), for load balancers and orchestrators.
  */
 import type { FastifyInstance } from 'fastify';
+import type { ApprovalMode } from '../governance/release-rules.ts';
 import type { Db } from '../store/db.ts';
 
 /** A socket that throws from address() once it is closed (dgram's ERR_SOCKET_DGRAM_NOT_RUNNING). */
@@ -14,7 +15,13 @@ const DB_TIMEOUT_MS = 2000;
 const status = { type: 'string', enum: ['ok', 'ready', 'unavailable'] } as const;
 const checks = { type: 'object', additionalProperties: { type: 'string' } } as const;
 const health = { type: 'object', required: ['status'], properties: { status, message: { type: 'string' } } } as const;
-const readiness = { type: 'object', required: ['status', 'checks'], properties: { status, message: { type: 'string' }, checks } } as const;
+const readiness = {
+  type: 'object', required: ['status', 'checks'],
+  properties: {
+    status, message: { type: 'string' }, checks,
+    releaseApproval: { type: 'string', enum: ['required', 'off'], description: 'off: images not approved reach every device (--release-approval off, a lab)' },
+  },
+} as const;
 
 /** Undefined when the database answers SELECT 1 in time, else why not. */
 async function databaseProblem(db: Db): Promise<string | undefined> {
@@ -32,7 +39,7 @@ async function databaseProblem(db: Db): Promise<string | undefined> {
   }
 }
 
-export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Record<string, BoundSocket | undefined> }): void {
+export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Record<string, BoundSocket | undefined>; releaseApproval?: ApprovalMode | undefined }): void {
   app.get('/healthz', { schema: { response: { 200: health, 503: health } } }, async (_req, reply) => {
     const problem = await databaseProblem(deps.db);
     if (problem === undefined) return { status: 'ok' };
@@ -55,7 +62,8 @@ export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Reco
         problems.push(`the ${name} socket is not bound`);
       }
     }
-    if (problems.length === 0) return { status: 'ready', checks: result };
-    return reply.code(503).send({ status: 'unavailable', message: problems.join('; '), checks: result });
+    const approval = { releaseApproval: deps.releaseApproval ?? 'required' };
+    if (problems.length === 0) return { status: 'ready', checks: result, ...approval };
+    return reply.code(503).send({ status: 'unavailable', message: problems.join('; '), checks: result, ...approval });
   });
 }

@@ -83,6 +83,7 @@ export const deviceBody = {
     binding: { type: 'string' }, queueMode: { type: 'boolean' }, lifetime: { type: ['integer', 'null'] },
     address: nullableString, port: { type: ['integer', 'null'] },
     registeredAt: nullableDateTime, lastSeen: nullableDateTime, expiresAt: nullableDateTime,
+    testbed: { type: 'boolean', description: 'marked a testbed by an operator (PUT /api/v1/devices/:endpoint/testbed): testbed campaigns update only these' },
   },
 } as const;
 

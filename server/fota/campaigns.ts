@@ -19,6 +19,7 @@ import { getUpdate } from '../store/updates.ts';
 import * as actions from './campaign-actions.ts';
 import { backoffSeconds, decideTick, deviceOutcome, emptyCounts, type TickDecision } from './campaign-decide.ts';
 import type { UpdateEngine } from './engine.ts';
+import type { ApprovalMode } from '../governance/release-rules.ts';
 
 export interface CampaignAlert {
   kind: 'campaign.paused';
@@ -42,6 +43,8 @@ export interface CampaignDriverOptions {
   /** Also told of each such alert, once committed (tests). */
   onAlert?: (a: CampaignAlert) => void;
   now?: () => Date;
+  /** --release-approval: required (default): a campaign that is not testbed-only creates, starts and resumes with an approved image only. */
+  releaseApproval?: ApprovalMode;
 }
 
 /** Object 5 res. 11 values (LwM2M 1.1). */
@@ -58,6 +61,10 @@ export class CampaignDriver {
   constructor(o: CampaignDriverOptions) {
     this.o = o;
     this.now = o.now ?? (() => new Date());
+  }
+
+  private get approval(): ApprovalMode {
+    return this.o.releaseApproval ?? 'required';
   }
 
   start(): void {
@@ -79,7 +86,7 @@ export class CampaignDriver {
   }
 
   // Operator actions (the API calls these).
-  create(c: actions.NewCampaign, actor = 'api'): Promise<Campaign> { return actions.createCampaign(this.o.db, c, actor); }
+  create(c: actions.NewCampaign, actor = 'api'): Promise<Campaign> { return actions.createCampaign(this.o.db, c, actor, this.approval); }
   progress(id: number): Promise<actions.CampaignProgress> { return actions.campaignProgress(this.o.db, id); }
   list(states?: Campaign['state'][]): Promise<Campaign[]> { return store.listCampaigns(this.o.db, states ? { states } : {}); }
 
@@ -91,9 +98,9 @@ export class CampaignDriver {
       this.cancelOwn(id, inFlight, true);
       c = campaign;
     } else {
-      c = action === 'start' ? await actions.startCampaign(db, id, actor)
+      c = action === 'start' ? await actions.startCampaign(db, id, actor, this.approval)
         : action === 'pause' ? await actions.pauseCampaign(db, id, actor, reason)
-          : await actions.resumeCampaign(db, id, actor);
+          : await actions.resumeCampaign(db, id, actor, this.approval);
     }
     this.o.log.info({ campaignId: id, action, state: c.state, actor }, 'campaign');
     if (c.state === 'running') void this.tickOnce();
@@ -102,7 +109,7 @@ export class CampaignDriver {
 
   private async tick(): Promise<void> {
     for (const id of await store.dueCampaigns(this.o.db)) {
-      await actions.startCampaign(this.o.db, id, 'engine').then(
+      await actions.startCampaign(this.o.db, id, 'engine', this.approval).then(
         () => this.o.log.info({ campaignId: id }, 'scheduled campaign started'),
         (err: unknown) => this.o.log.warn({ campaignId: id, err: err instanceof Error ? err.message : String(err) }, 'scheduled campaign not started'));
     }

@@ -44,6 +44,8 @@ export interface Device {
   ownerNode: string | null;
   /** How the current (or last) registration came, and how requests to the device go. */
   securityMode: SecurityMode;
+  /** Marked a testbed by an operator (never by the device): testbed campaigns update only these. */
+  testbed: boolean;
 }
 
 /** FINAL_STATES (model.ts) as an SQL list, for `state IN (…)` / `NOT IN (…)`. */
@@ -135,4 +137,6 @@ export interface Campaign {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** A testbed campaign: only devices marked testbed take part; it tries images not approved yet. */
+  testbed: boolean;
 }
