@@ -22,11 +22,12 @@ export async function userWithTokens(ferry: Ferry, name: string, roles: UserRole
   return out;
 }
 
-/** A raw image uploaded with `token` (the test server signs it); its id. */
-export async function uploadAs(ferry: Ferry, token: string, version: string, hardwareClass = 'sim-1'): Promise<number> {
+/** An image uploaded with `token`: a raw one (the test server signs it) by version, or a signed package; its id. */
+export async function uploadAs(ferry: Ferry, token: string, image: string | Buffer, hardwareClass = 'sim-1'): Promise<number> {
+  const raw = typeof image === 'string';
   const res = await injectRaw(ferry, {
-    method: 'POST', url: `/api/v1/firmware?version=${version}&hardwareClass=${hardwareClass}`,
-    headers: { ...bearer(token), 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(2048, version.length),
+    method: 'POST', url: raw ? `/api/v1/firmware?version=${image}&hardwareClass=${hardwareClass}` : '/api/v1/firmware',
+    headers: { ...bearer(token), 'content-type': 'application/octet-stream' }, payload: raw ? Buffer.alloc(2048, image.length) : image,
   });
   if (res.statusCode !== 201) throw new Error(`upload: ${res.statusCode} ${res.body}`);
   return res.json().id as number;
