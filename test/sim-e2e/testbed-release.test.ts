@@ -12,6 +12,7 @@ import { backgroundFleet, campaignIn, inventoried } from './campaign-kit.ts';
 import { signedPackage } from './kit.ts';
 
 const NEW = signedPackage('2.0.0', 8 * 1024, 1, 7);
+const SOAK_SECONDS = 7;
 
 forEachDatabase('testbeds, evidence and approval against simulated devices', ({ suite, get }) => {
   let ferry: Ferry;
@@ -25,9 +26,12 @@ forEachDatabase('testbeds, evidence and approval against simulated devices', ({ 
     await ferry.close();
   });
 
-  /** `n` devices named <prefix>-…, each registering again every second or so (a 2 s lifetime): the soak hears them. */
+  /**
+   * `n` devices named <prefix>-…, with an 8 s lifetime: each sends a registration Update every 4 to
+   * 6.4 s, so a soak of SOAK_SECONDS hears every one (a shorter lifetime risks expiry on a loaded machine).
+   */
   async function fleet(prefix: string, n: number, already = 0): Promise<string[]> {
-    fleets.push(backgroundFleet(ferry.coapAddress!.port, { devices: n, prefix, lifetime: 2 }));
+    fleets.push(backgroundFleet(ferry.coapAddress!.port, { devices: n, prefix, lifetime: 8 }));
     await inventoried(get().db, already + n);
     const { rows } = await get().db.query<{ endpoint: string }>('SELECT endpoint FROM devices WHERE endpoint LIKE $1 ORDER BY id', [`${prefix}-%`]);
     return rows.map((r) => r.endpoint);
@@ -48,7 +52,7 @@ forEachDatabase('testbeds, evidence and approval against simulated devices', ({ 
     const bob = await userWithTokens(ferry, 'bob', ['approver']);
     const bench = await fleet('tb', 3);
     for (const ep of bench) assert.is((await call(ferry, 'PUT', `/api/v1/devices/${ep}/testbed`, { testbed: true }, alice['operator'])).status, 200);
-    assert.is((await call(ferry, 'PUT', '/api/v1/testbed-policies/sim-1', { minDevices: 2, soakSeconds: 2 })).status, 200);
+    assert.is((await call(ferry, 'PUT', '/api/v1/testbed-policies/sim-1', { minDevices: 2, soakSeconds: SOAK_SECONDS })).status, 200);
     const id = await uploadAs(ferry, alice['operator']!, NEW);
 
     const refused = await call(ferry, 'POST', '/api/v1/campaigns', { name: 'too soon', firmwareId: id, policy: { waves: ['100%'] } }, alice['operator']);
@@ -79,13 +83,13 @@ forEachDatabase('testbeds, evidence and approval against simulated devices', ({ 
     const evidence = await eventually(async () => {
       const e = (await call(ferry, 'GET', `/api/v1/firmware/${id}/evidence`)).body;
       return e.sufficient ? e : undefined;
-    }, 20_000, 'the evidence to suffice');
+    }, 30_000, 'the evidence to suffice');
     assert.equal(evidence.campaignIds, [testbedCampaign]);
     assert.equal([evidence.devices.attempted, evidence.devices.succeeded, evidence.devices.failed], [2, 2, 0]);
     assert.equal(evidence.byResult, { 1: 2 });
     assert.is(evidence.successRate, 1);
     assert.equal(evidence.unhealthy, []);
-    assert.ok(new Date(evidence.soak.endsAt).getTime() - new Date(evidence.soak.startedAt).getTime() === 2000);
+    assert.ok(new Date(evidence.soak.endsAt).getTime() - new Date(evidence.soak.startedAt).getTime() === SOAK_SECONDS * 1000);
 
     const own = await call(ferry, 'POST', `/api/v1/firmware/${id}/approve`, {}, alice['approver']);
     assert.is(own.body.code, 'FERRY_RELEASE_FOUR_EYES');
