@@ -8,6 +8,7 @@ import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { CampaignPolicy, CampaignState, WaveSpec } from '../fota/model.ts';
 import type { CampaignTarget } from '../store/rows.ts';
 import { actorOf } from './auth.ts';
+import { optionalBody } from './validation.ts';
 import { endpointParam, errorBody, freeText, id, idParams, instant, instantParam, label } from './schemas.ts';
 
 const STATES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'aborted'] as const;
@@ -127,8 +128,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
 
   for (const action of ['start', 'pause', 'resume', 'abort'] as const) {
     app.post<{ Params: { id: string }; Body: { reason?: string } }>(`/api/v1/campaigns/:id/${action}`, {
-      // The body is optional: none is the same as {}.
-      preValidation: async (req) => { if (req.body === undefined || req.body === null) req.body = {}; },
+      preValidation: optionalBody,
       schema: {
         params: idParams,
         body: { type: 'object', additionalProperties: false, properties: action === 'pause' ? { reason: freeText(500) } : {} },

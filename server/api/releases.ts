@@ -8,6 +8,7 @@ import type { AlertSink } from '../alerts/kinds.ts';
 import { changeRelease, releaseEvidence, revokeRelease } from '../governance/releases.ts';
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
+import { optionalBody } from './validation.ts';
 import { errorBody, firmwareBody, freeText, idParams, nullableDateTime } from './schemas.ts';
 
 const policyBody = {
@@ -42,9 +43,6 @@ const evidenceBody = {
 export { policyBody };
 
 interface Change { Params: { id: number }; Body: { reason?: string } }
-
-/** The body is optional: none is the same as {}. */
-const optionalBody = async (req: { body: unknown }): Promise<void> => { if (req.body === undefined || req.body === null) req.body = {}; };
 
 export function releaseRoutes(app: FastifyInstance, deps: { db: Db; alerts?: AlertSink | undefined }): void {
   const who = (req: FastifyRequest) => ({ actor: actorOf(req), user: req.token?.user, userId: req.token?.userId });
