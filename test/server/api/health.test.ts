@@ -30,6 +30,8 @@ forEachDatabase('health', ({ suite, get }) => {
         database: 'ok', coap: `bound 127.0.0.1:${ferry.coapAddress!.port}`, coaps: `bound 127.0.0.1:${ferry.coapsAddress!.port}`,
         download: `bound 127.0.0.1:${ferry.downloadAddress!.port}`, 'download-coaps': `bound 127.0.0.1:${ferry.secureDownloadAddress!.port}`,
       },
+      // Test servers run with release approval off (testConfig), and /readyz says so.
+      releaseApproval: 'off',
     });
   });
 

@@ -1,8 +1,9 @@
 // Who may call what, walked from the server's own OpenAPI document (/docs/json), against rules
 // written here and not read from the role table: a viewer reads (GET) and nothing else, and no
 // device management at all (Read, Discover and Observe are requests to the device), nor the audit
-// log's export in bulk; an operator does everything but tokens, device credentials and the audit
-// chain's verification, which are an admin's. Every refusal is a
+// log's export in bulk; an operator does everything but tokens, device credentials, the audit
+// chain's verification and setting testbed policies, which are an admin's, and approving a
+// release, which only an approver token does. Every refusal is a
 // 403, JSON, FERRY_FORBIDDEN, naming the role needed; what is allowed is never refused for its
 // role; the document's x-ferry-role says the role enforced. Then a real device: a viewer's Read
 // never reaches it, an operator's does.
@@ -23,12 +24,17 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 const DEVICE_MANAGEMENT = /^\/api\/v1\/devices\/\{endpoint\}\/(lwm2m|execute|discover|attributes|observe)\//;
 /** Tokens, device credentials, and the audit chain's verification. */
 const ADMIN_ONLY = /^\/api\/v1\/(tokens(\/|$)|credentials\/|audit\/)|\/credentials(\/|$)/;
+/** What evidence a release needs: an admin sets it (a viewer reads it). */
+const POLICY_SETTING = /^\/api\/v1\/testbed-policies\//;
+/** Approving a release: an approver token's alone (no level includes it). */
+const APPROVING = /^\/api\/v1\/firmware\/\{id\}\/approve$/;
 /** Reads in bulk (the whole audit log of a period): an operator's, though a GET. */
 const BULK = /^\/api\/v1\/events\/export$/;
 
 /** The least role a route should need, by the rules above. */
 function expectedRole(method: Method, path: string): Role {
-  if (ADMIN_ONLY.test(path)) return 'admin';
+  if (ADMIN_ONLY.test(path) || (method !== 'GET' && POLICY_SETTING.test(path))) return 'admin';
+  if (APPROVING.test(path)) return 'approver';
   if (BULK.test(path)) return 'operator';
   if (method === 'GET' && !DEVICE_MANAGEMENT.test(path)) return 'viewer';
   return 'operator';
@@ -56,7 +62,7 @@ forEachDatabase('api, roles walked from the OpenAPI document', ({ suite, get }) 
     const doc = res.json() as Document;
 
     const failures: string[] = [];
-    const walked = { operations: 0, deviceManagement: 0, adminOnly: 0, viewerRefused: 0, operatorRefused: 0 };
+    const walked = { operations: 0, deviceManagement: 0, adminOnly: 0, approverOnly: 0, viewerRefused: 0, operatorRefused: 0 };
     for (const [path, item] of Object.entries(doc.paths)) {
       if (!path.startsWith('/api/v1/')) continue;
       for (const [m, op] of Object.entries(item)) {
@@ -66,6 +72,7 @@ forEachDatabase('api, roles walked from the OpenAPI document', ({ suite, get }) 
         if (DEVICE_MANAGEMENT.test(path)) walked.deviceManagement++;
         const needed = expectedRole(method, path);
         if (needed === 'admin') walked.adminOnly++;
+        if (needed === 'approver') walked.approverOnly++;
         const route = `${method} ${path}`;
         if (op['x-ferry-role'] !== needed) failures.push(`${route}: the document says ${op['x-ferry-role']}, the rules ${needed}`);
         if (!op.description?.includes(`Needs the ${needed} role.`)) failures.push(`${route}: the description does not say the ${needed} role`);
@@ -76,7 +83,7 @@ forEachDatabase('api, roles walked from the OpenAPI document', ({ suite, get }) 
           const answer = await injectRaw(ferry, { method, url: concrete(path), headers: bearer(tokens[role]) });
           const body = (() => { try { return answer.json() as { code?: string; message?: string }; } catch { return {}; } })();
           const said = `${route} as ${role}: ${answer.statusCode} ${answer.body.slice(0, 120)}`;
-          const refuse = role === 'viewer' ? needed !== 'viewer' : needed === 'admin';
+          const refuse = role === 'viewer' ? needed !== 'viewer' : needed === 'admin' || needed === 'approver';
           if (refuse) {
             if (answer.statusCode !== 403 || body.code !== 'FERRY_FORBIDDEN' || !/application\/json/.test(String(answer.headers['content-type']))) failures.push(`${said} (should be 403 FERRY_FORBIDDEN)`);
             else if (!new RegExp(`needs the ${needed} role; token walk-${role} is ${role}`).test(body.message ?? '')) failures.push(`${said} (the message should name the role)`);
@@ -92,7 +99,8 @@ forEachDatabase('api, roles walked from the OpenAPI document', ({ suite, get }) 
     assert.ok(walked.operations >= 35, `${walked.operations} operations in the document`);
     assert.ok(walked.deviceManagement >= 10, `${walked.deviceManagement} device management operations`);
     assert.ok(walked.adminOnly >= 8, `${walked.adminOnly} admin-only operations`);
-    assert.is(walked.operatorRefused, walked.adminOnly);
+    assert.is(walked.approverOnly, 1);
+    assert.is(walked.operatorRefused, walked.adminOnly + walked.approverOnly);
     // Every operation not a plain read is refused to a viewer: the walk counted each.
     assert.ok(walked.viewerRefused > walked.deviceManagement + walked.adminOnly);
   });
