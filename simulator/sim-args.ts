@@ -77,7 +77,9 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --api URL             e.g. http://127.0.0.1:8080
   --api-token T         an operator's bearer token; else FERRY_API_TOKEN, else FERRY_ADMIN_TOKEN
                         (the variables keep it out of ps)
-  --update ID           update each device to firmware ID once it has registered
+  --update ID           update each device to firmware ID once it has registered (a server
+                        requiring release approval takes only approved images, unless the
+                        devices are testbeds: --testbed)
   --soak                keep updating back and forth between two images for the duration
                         (each round uploaded as a raw image the server signs: it needs --signing-key)
   --soak-images A,B     the two payloads (default: two generated ones of --soak-size, 64k)
@@ -225,6 +227,7 @@ export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.
   const addresses = parseInteger('bind-addresses', a['bind-addresses'], 1, 254);
   const model = a.model ?? 'sim-1';
   const driver = await driverOptions(a, model, env);
+  if (driver !== undefined && a.testbed) driver.testbed = true;
   const flash = {
     mode: a.flash as 'full' | 'digest',
     ...opt('slotSize', parseInteger('slot-size', a['slot-size'], 1024)),

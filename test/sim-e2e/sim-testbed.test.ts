@@ -1,6 +1,7 @@
 // `ferry sim --testbed` against a real server: with an operator's token each simulated device is
 // marked a testbed once it has registered (audited with the token's user); with approval required
-// an image not approved yet then reaches them by --update. A viewer's token stops the run.
+// an image not approved yet then reaches them by --update (without --testbed the run stops,
+// saying why). A viewer's token stops the run.
 import * as assert from 'uvu/assert';
 import type { Ferry } from '../../server/main.ts';
 import { forEachDatabase } from '../helpers/db.ts';
@@ -19,7 +20,7 @@ forEachDatabase('ferry sim --testbed', ({ suite, get }) => {
     const id = await uploadAs(ferry, dana['operator']!, signedPackage('2.0.0', 4096, 1, 5));
     const fleet = backgroundFleet(ferry.coapAddress!.port, {
       devices: 2, prefix: 'bench', testbed: { api: ferry.apiUrl, token: dana['operator']! },
-      driver: { api: ferry.apiUrl, token: dana['operator']!, updateTo: id, retryMs: 200, maxAttempts: 5 },
+      driver: { api: ferry.apiUrl, token: dana['operator']!, updateTo: id, retryMs: 200, maxAttempts: 5, testbed: true },
       until: (s) => s.updated === 2,
     });
     const report = await fleet.done;
@@ -28,6 +29,15 @@ forEachDatabase('ferry sim --testbed', ({ suite, get }) => {
     assert.equal(rows.map((r) => [r.endpoint, r.testbed, r.firmware_version]), [['bench-1', true, '2.0.0'], ['bench-2', true, '2.0.0']]);
     const events = await get().db.query<{ actor: string; data: { user?: string; testbed?: boolean } }>(`SELECT actor, data FROM events WHERE kind = 'device.testbed' ORDER BY id`);
     assert.equal(events.rows.map((e) => [e.actor, e.data.user, e.data.testbed]), [['token:dana-operator', 'dana', true], ['token:dana-operator', 'dana', true]]);
+  });
+
+  suite('--update with an image not approved and no --testbed: the run stops, saying why', async () => {
+    const dana = await userWithTokens(ferry, 'dana', ['operator']);
+    const id = await uploadAs(ferry, dana['operator']!, signedPackage('2.0.0', 4096, 1, 5));
+    const fleet = backgroundFleet(ferry.coapAddress!.port, { devices: 1, prefix: 'p', driver: { api: ferry.apiUrl, token: dana['operator']!, updateTo: id } });
+    const report = await eventually(() => Promise.race([fleet.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]), 20_000, 'the run to stop');
+    assert.is(report.apiFailure?.kind, 'release-refused');
+    assert.match(report.apiFailure!.message, new RegExp(`will not update p-1 to image ${id}: it is not approved \\(409\\): run with --testbed`));
   });
 
   suite('a viewer token: the run stops with a message naming the role it needs; no device is marked', async () => {

@@ -1,10 +1,13 @@
 // The release rules and the evidence judgment as pure decisions: the transition table, four-eyes,
-// the production gate in both approval modes, and evidence (coverage, success rate, soak, health).
+// the production gate in both approval modes, and evidence (coverage, success rate, soak, health);
+// and the --release-approval setting.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_POLICY, judgeEvidence, type EvidenceFacts, type TestedDevice } from '../../../server/governance/evidence.ts';
 import { fourEyesRefusal, gateRefusal, transitionRefusal, type ReleaseAction } from '../../../server/governance/release-rules.ts';
 import { RELEASE_STATES, type ReleaseState } from '../../../server/store/rows.ts';
+import { helpText, parseConfig, type Config } from '../../../server/config.ts';
+import { ConfigError } from '../../../server/errors.ts';
 
 const image = (state: ReleaseState) => ({ id: 7, version: '2.0.0', state });
 
@@ -90,6 +93,16 @@ test('evidence: a succeeded device that left, went quiet, changed version or fai
   assert.match(e.unhealthy[2]!.why[0]!, /reports version 1\.0\.0, not 2\.0\.0/);
   assert.match(e.unhealthy[3]!.why[0]!, /during the soak/);
   assert.match(e.missing.join(' '), /4 device\(s\) unhealthy during the soak: gone \(expired, not registered\)/);
+});
+
+test('--release-approval: required by default, off by flag or FERRY_RELEASE_APPROVAL, anything else refused', () => {
+  const mode = (argv: string[], env: NodeJS.ProcessEnv = {}) => (parseConfig(argv, env) as Config).releaseApproval;
+  assert.is(mode([]), 'required');
+  assert.is(mode(['--release-approval', 'off']), 'off');
+  assert.is(mode([], { FERRY_RELEASE_APPROVAL: 'off' }), 'off');
+  assert.is(mode(['--release-approval', 'required'], { FERRY_RELEASE_APPROVAL: 'off' }), 'required');
+  assert.throws(() => parseConfig(['--release-approval', 'maybe'], {}), (err: Error) => err instanceof ConfigError && /--release-approval must be one of required, off, got "maybe"/.test(err.message));
+  assert.match(helpText(), /--release-approval <v> +required: only approved releases go to devices that are not testbeds/);
 });
 
 test.run();
