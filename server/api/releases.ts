@@ -9,15 +9,7 @@ import { changeRelease, releaseEvidence, revokeRelease } from '../governance/rel
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
 import { optionalBody } from './validation.ts';
-import { errorBody, firmwareBody, freeText, idParams, nullableDateTime } from './schemas.ts';
-
-const policyBody = {
-  type: 'object',
-  properties: {
-    hardwareClass: { type: 'string' }, minDevices: { type: 'integer' }, soakSeconds: { type: 'integer' },
-    minSuccessRate: { type: 'number' }, requireCredentials: { type: 'boolean' },
-  },
-} as const;
+import { errorBody, firmwareBody, freeText, idParams, nullableDateTime, policyBody } from './schemas.ts';
 
 const evidenceBody = {
   type: 'object',
@@ -39,8 +31,6 @@ const evidenceBody = {
     missing: { type: 'array', items: { type: 'string' }, description: 'what an approval still needs' },
   },
 } as const;
-
-export { policyBody };
 
 interface Change { Params: { id: number }; Body: { reason?: string } }
 

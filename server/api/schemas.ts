@@ -106,3 +106,12 @@ export const eventBody = {
     deviceId: { type: ['integer', 'null'] }, endpoint: nullableString, updateId: { type: ['integer', 'null'] }, data: { type: 'object', additionalProperties: true },
   },
 } as const;
+
+/** A hardware class's testbed policy: the evidence a release of it needs before an approval. */
+export const policyBody = {
+  type: 'object',
+  properties: {
+    hardwareClass: { type: 'string' }, minDevices: { type: 'integer' }, soakSeconds: { type: 'integer' },
+    minSuccessRate: { type: 'number' }, requireCredentials: { type: 'boolean' },
+  },
+} as const;

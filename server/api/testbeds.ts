@@ -8,8 +8,7 @@ import type { TestbedPolicy } from '../governance/evidence.ts';
 import type { Db } from '../store/db.ts';
 import { getPolicy, setPolicy, setTestbed } from '../store/testbed.ts';
 import { actorOf } from './auth.ts';
-import { policyBody } from './releases.ts';
-import { endpointParams, errorBody, label } from './schemas.ts';
+import { endpointParams, errorBody, label, policyBody } from './schemas.ts';
 
 const classParams = { type: 'object', required: ['hardwareClass'], additionalProperties: false, properties: { hardwareClass: label } } as const;
 
