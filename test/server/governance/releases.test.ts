@@ -1,20 +1,26 @@
 // Release governance through the API, with approval required: four-eyes (a second token of the
 // uploading user is the same user), approval needs testbed evidence, the production gate on
 // campaigns and direct updates, revoked images start nothing, testbed marking and policies, and
-// bad input on every new route.
+// bad input on every new route; --release-approval off, announced at start-up and in /readyz.
 import * as assert from 'uvu/assert';
-import type { Ferry } from '../../../server/main.ts';
 import { insertFirmware } from '../../../server/store/firmware.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { offlineDevice } from '../../helpers/devices.ts';
-import { eventually, startTestFerry } from '../../helpers/ferry.ts';
+import { eventually, injectAsAdmin, testConfig } from '../../helpers/ferry.ts';
+import { recordingLogger, type RecordedLog } from '../../helpers/log.ts';
+import { startFerry, type Ferry } from '../../../server/main.ts';
 import { call, stateChanges, uploadAs, userWithTokens } from './kit.ts';
 
 const TESTBED_CAMPAIGN = { name: 'on the testbed', testbed: true, policy: { waves: ['100%'] } };
 
 forEachDatabase('release governance', ({ suite, get }) => {
   let ferry: Ferry;
-  suite.before.each(async () => { ferry = await startTestFerry(get().db, { releaseApproval: 'required', campaignTick: 100 }); });
+  let recorded: RecordedLog;
+  suite.before.each(async () => {
+    recorded = recordingLogger('warn');
+    ferry = await startFerry(testConfig({ releaseApproval: 'required', campaignTick: 100 }), { log: recorded.log, db: get().db, sweepMs: 200 });
+    injectAsAdmin(ferry.api);
+  });
   suite.after.each(async () => { await ferry.close(); });
 
   /** A testbed campaign with the image, started (no testbed device: it completes at once); the image is testing. */
@@ -188,8 +194,12 @@ forEachDatabase('release governance', ({ suite, get }) => {
 
   suite('--release-approval off: unapproved images go anywhere, revoked ones nowhere; /readyz says so', async () => {
     assert.is((await call(ferry, 'GET', '/readyz')).body.releaseApproval, 'required');
+    assert.not.ok(recorded.lines.some((l) => /release-approval off/.test(l.msg ?? '')));
     await ferry.close();
-    ferry = await startTestFerry(get().db, { releaseApproval: 'off' });
+    const lab = recordingLogger('warn');
+    ferry = await startFerry(testConfig({ releaseApproval: 'off' }), { log: lab.log, db: get().db });
+    injectAsAdmin(ferry.api);
+    assert.ok(lab.lines.some((l) => l.level === 40 && /--release-approval off: images that are not approved .* go to every device/.test(l.msg ?? '')), 'a warning at start-up');
     assert.is((await call(ferry, 'GET', '/readyz')).body.releaseApproval, 'off');
     await offlineDevice(ferry.db, 'prod-1');
     const image = await insertFirmware(ferry.db, { version: '2.0.0', hardwareClass: 'sim-1', payload: Buffer.alloc(8) });
