@@ -10,6 +10,10 @@ import { uploadAs, userWithTokens } from '../server/governance/kit.ts';
 import { backgroundFleet } from './campaign-kit.ts';
 import { signedPackage } from './kit.ts';
 
+/** The fleet's report once the run has stopped by itself (within 20 s). */
+const stopped = (fleet: ReturnType<typeof backgroundFleet>) =>
+  eventually(() => Promise.race([fleet.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]), 20_000, 'the run to stop');
+
 forEachDatabase('ferry sim --testbed', ({ suite, get }) => {
   let ferry: Ferry;
   suite.before.each(async () => { ferry = await startTestFerry(get().db, { releaseApproval: 'required' }); });
@@ -35,7 +39,7 @@ forEachDatabase('ferry sim --testbed', ({ suite, get }) => {
     const dana = await userWithTokens(ferry, 'dana', ['operator']);
     const id = await uploadAs(ferry, dana['operator']!, signedPackage('2.0.0', 4096, 1, 5));
     const fleet = backgroundFleet(ferry.coapAddress!.port, { devices: 1, prefix: 'p', driver: { api: ferry.apiUrl, token: dana['operator']!, updateTo: id } });
-    const report = await eventually(() => Promise.race([fleet.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]), 20_000, 'the run to stop');
+    const report = await stopped(fleet);
     assert.is(report.apiFailure?.kind, 'release-refused');
     assert.match(report.apiFailure!.message, new RegExp(`will not update p-1 to image ${id}: it is not approved \\(409\\): run with --testbed`));
   });
@@ -43,7 +47,7 @@ forEachDatabase('ferry sim --testbed', ({ suite, get }) => {
   suite('a viewer token: the run stops with a message naming the role it needs; no device is marked', async () => {
     const vic = await userWithTokens(ferry, 'vic', ['viewer']);
     const fleet = backgroundFleet(ferry.coapAddress!.port, { devices: 1, prefix: 'v', testbed: { api: ferry.apiUrl, token: vic['viewer']!, tokenSource: '--api-token' } });
-    const report = await eventually(() => Promise.race([fleet.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]), 20_000, 'the run to stop');
+    const report = await stopped(fleet);
     assert.is(report.apiFailure?.kind, 'auth');
     assert.match(report.apiFailure!.message, /refused to mark v-1 a testbed \(403: .*\): the token from --api-token needs the operator role/);
     assert.is((await get().db.query(`SELECT 1 FROM devices WHERE testbed`)).rows.length, 0);
