@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { HARDWARE_CLASS_SOURCES, type HardwareClassSource } from './coap/device-info.ts';
 import { ConfigError } from './errors.ts';
 import type { RateSetting } from './coap/register-limits.ts';
+import { APPROVAL_MODES, type ApprovalMode } from './governance/release-rules.ts';
 
 export interface Config {
   coapHost: string;
@@ -80,6 +81,8 @@ export interface Config {
   unprovenRate: number;
   /** Firmware blocks a second an address without an update under way may fetch; 0: no limit. */
   downloadRate: number;
+  /** required: only approved images reach devices that are not testbeds; off (a lab): any image not revoked. */
+  releaseApproval: ApprovalMode;
 }
 
 interface Setting {
@@ -217,6 +220,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'auditRetention', flag: 'audit-retention', env: 'FERRY_AUDIT_RETENTION', def: 'off', help: 'audit events older than this (like 90d) move to the events_archive table; the chain stays verifiable from the last one moved; off: never', parse: longSeconds('--audit-retention', 100 * 365 * 86400, { off: true }) },
   { key: 'auditCheckpointFile', flag: 'audit-checkpoint-file', env: 'FERRY_AUDIT_CHECKPOINT_FILE', def: undefined, help: 'a file each signed checkpoint of the audit chain (every minute) is appended to, as a JSON line, besides the database; verification reads it too, so a tail cut off together with the stored checkpoints is still found', parse: text },
   { key: 'unprovenRate', flag: 'unproven-rate', env: 'FERRY_UNPROVEN_RATE', def: '500', help: 'datagrams a second (bursts of four seconds\' worth) a source address may send to each UDP socket before it has proven it receives what Ferry sends (an answer to a request of Ferry\'s, or an Echo sent back); past it they are dropped; 0: no limit', parse: int('--unproven-rate', 0, 1_000_000) },
+  { key: 'releaseApproval', flag: 'release-approval', env: 'FERRY_RELEASE_APPROVAL', def: 'required', help: 'required: only approved releases go to devices that are not testbeds (production campaigns, direct updates), approved by an approver who did not upload them, with testbed evidence; off (a lab): any image that is not revoked goes anywhere, and the server says so at start and in /readyz', parse: (v) => {
+    if (!(APPROVAL_MODES as readonly string[]).includes(v)) throw new ConfigError(`--release-approval must be one of ${APPROVAL_MODES.join(', ')}, got "${v}"`);
+    return v as ApprovalMode;
+  } },
   { key: 'downloadRate', flag: 'download-rate', env: 'FERRY_DOWNLOAD_RATE', def: '200', help: 'firmware blocks a second (bursts of four seconds\' worth) one address may fetch unless a device there has an update under way; past it: 4.29 with Max-Age; 0: no limit', parse: int('--download-rate', 0, 1_000_000) },
 ];
 

@@ -86,6 +86,13 @@ export const FERRY_ERRORS = {
   FERRY_KEY_REVOKED: { meaning: 'the upload is signed by a revoked key: it signs no new upload' },
 
   // Campaigns.
+  // Releases: their life, the four-eyes rule, testbed evidence and the production gate.
+  FERRY_RELEASE_STATE: { meaning: 'the release\'s state does not allow that change (e.g. approve an image not in testing, deprecate one not approved); the message names its state and what it needs' },
+  FERRY_RELEASE_FOUR_EYES: { meaning: 'the approver is the user who uploaded the image (another token of the same user too): another approver must approve it' },
+  FERRY_RELEASE_NO_EVIDENCE: { meaning: 'the image lacks the testbed evidence its hardware class\'s policy asks for; the message lists what is missing (GET /api/v1/firmware/:id/evidence)' },
+  FERRY_RELEASE_NOT_APPROVED: { meaning: 'only approved images go to devices that are not testbeds (production campaigns, direct updates): run a testbed campaign, then have an approver approve it' },
+  FERRY_RELEASE_REVOKED: { meaning: 'the image is revoked: it starts no update at all, not even on a testbed' },
+
   FERRY_CAMPAIGN_NOT_FOUND: { meaning: 'no campaign with that id' },
   FERRY_CAMPAIGN_INVALID: { meaning: 'the campaign\'s policy is not one Ferry can run (waves that do not grow, a window that starts where it ends)' },
   FERRY_CAMPAIGN_STATE: { meaning: 'the action does not apply to the campaign in its state (e.g. resume a running one)' },

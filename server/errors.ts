@@ -101,6 +101,15 @@ export class KeyError extends FerryError<KeyErrorCode> {
   override name = 'KeyError';
 }
 
+// ── releases ──
+
+export type ReleaseErrorCode = Extract<FerryCode, `FERRY_RELEASE_${string}`>;
+
+/** A release refused: a state change its state does not allow, four-eyes, no evidence, the production gate. */
+export class ReleaseError extends FerryError<ReleaseErrorCode> {
+  override name = 'ReleaseError';
+}
+
 // ── campaigns ──
 
 export type CampaignErrorCode = Extract<FerryCode, `FERRY_CAMPAIGN_${string}`>;

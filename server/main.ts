@@ -199,7 +199,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   });
   const engine = new UpdateEngine({
     db, dm: dmDevicePort(dm), activity, log, images, alerts, downloadBase: plainBase ?? secureBase ?? '', ...(secureBase ? { secureDownloadBase: secureBase } : {}),
-    updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId,
+    updateTimeoutSeconds: config.updateTimeout, pokeAfterSeconds: config.pokeAfter, nodeId: () => nodeId, releaseApproval: config.releaseApproval,
   });
   const registrations = new Registrations({
     db, log, dm, follower: engine, activity, hardwareClassFrom: config.hardwareClassFrom, retentionSeconds: config.deviceRetention,
@@ -238,7 +238,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
 
   const campaigns = new CampaignDriver({
     db, engine, log, nodeId, tickMs: config.campaignTick, leaseSeconds: Math.max(10, Math.ceil(config.campaignTick / 100)),
-    alerts, ...(o.onAlert ? { onAlert: o.onAlert } : {}),
+    alerts, releaseApproval: config.releaseApproval, ...(o.onAlert ? { onAlert: o.onAlert } : {}),
   });
 
   const evictImage = (id: number): void => {
@@ -249,7 +249,7 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const api = await buildApi({
     db, engine, campaigns, credentials, metrics, evictImage, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024,
     imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, keys, alerts, sockets: { coap, coaps, download, 'download-coaps': secureDownload },
-    metricsToken: config.metricsToken, ...(o.now ? { now: o.now } : {}),
+    metricsToken: config.metricsToken, releaseApproval: config.releaseApproval, ...(o.now ? { now: o.now } : {}),
     audit: { signer: auditSigner, ...(config.auditCheckpointFile === undefined ? {} : { checkpointFile: config.auditCheckpointFile }) },
   });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
@@ -259,6 +259,9 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
   const complianceCheck = every(o.complianceCheckMs ?? 60_000, async () => { await alertOverdueVulnerabilities(db, alerts); }, log, 'compliance check');
   // After everything listens, so a start-up that fails prints no token it will not serve.
   const admin = await ensureAdminToken(db, config.adminToken);
+  if (config.releaseApproval === 'off') {
+    log.warn('--release-approval off: images that are not approved (but never revoked ones) go to every device, not only testbeds; a lab setting');
+  }
   if (admin.revokedConfigured) log.warn('FERRY_ADMIN_TOKEN was revoked through the API and stays revoked');
   if (admin.generated !== undefined) {
     log.warn('no API token existed: an admin token was made and shown on stderr, once');

@@ -21,12 +21,17 @@ function noAnswer(err: unknown, timeoutMs: number): NoAnswer {
 
 /** The `message` of Ferry's JSON error body, else the start of whatever came. */
 export async function reason(res: Response): Promise<string> {
+  return (await refusalOf(res)).message;
+}
+
+/** Ferry's JSON error body: its `code` (FERRY_…) if any, and its `message` (else the start of whatever came). */
+export async function refusalOf(res: Response): Promise<{ code?: string; message: string }> {
   const text = await res.text().catch(() => '');
   try {
-    const m = (JSON.parse(text) as { message?: unknown }).message;
-    if (typeof m === 'string') return m;
+    const { code, message } = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (typeof message === 'string') return { ...(typeof code === 'string' ? { code } : {}), message };
   } catch { /* not JSON */ }
-  return text.replace(/\s+/g, ' ').trim().slice(0, 120);
+  return { message: text.replace(/\s+/g, ' ').trim().slice(0, 120) };
 }
 
 export class AdminApi {

@@ -10,7 +10,7 @@
  * hardware class. `check()` looks for the first three before a device starts. Everything else
  * (5xx, 409 busy, a device not registered yet, a lost connection) is retried and counted by kind.
  */
-import { AdminApi, reason } from './admin-api.ts';
+import { AdminApi, reason, refusalOf } from './admin-api.ts';
 import type { SimDeviceEvent } from './device.ts';
 
 export interface DriverOptions {
@@ -31,6 +31,8 @@ export interface DriverOptions {
   pollMs?: number;
   /** Limit for one API request (default 30 s; the check before the run: 10 s at most). */
   requestTimeoutMs?: number;
+  /** The devices are being marked testbeds (--testbed): an image not approved is refused only until the mark comes. */
+  testbed?: boolean;
 }
 
 export interface DriverStats {
@@ -43,9 +45,20 @@ export interface DriverStats {
   errorsByKind: Record<string, number>;
 }
 
+/**
+ * A release the server will not deliver, for good: a revoked image, or one not approved for
+ * devices that are not testbeds (unless they are being marked: then the refusal lasts until the
+ * mark). Undefined for any other refusal.
+ */
+function releaseRefusal(r: { code?: string; message: string }, marking: boolean): string | undefined {
+  if (r.code === 'FERRY_RELEASE_REVOKED') return `${r.message} (409)`;
+  if (r.code === 'FERRY_RELEASE_NOT_APPROVED' && !marking) return `it is not approved (409): run with --testbed to update testbed devices with it, or have it approved`;
+  return undefined;
+}
+
 /** Why the run cannot go on; `message` is one line for the operator. */
 export interface ApiFailure {
-  kind: 'auth' | 'unreachable' | 'no-image' | 'wrong-class' | 'upload-refused' | 'credentials-refused';
+  kind: 'auth' | 'unreachable' | 'no-image' | 'wrong-class' | 'upload-refused' | 'credentials-refused' | 'release-refused';
   status?: number;
   message: string;
 }
@@ -230,8 +243,12 @@ export class ApiDriver {
       p.updateId = (await res.json() as { id: number }).id;
       return;
     }
-    if (this.#refused(res, await reason(res), 'asking for an update')) return;
-    if (res.status === 404) {
+    const refusal = await refusalOf(res);
+    if (this.#refused(res, refusal.message, 'asking for an update')) return;
+    const release = releaseRefusal(refusal, this.#o.testbed === true);
+    if (release !== undefined) {
+      this.#fail({ kind: 'release-refused', status: res.status, message: `the API at ${this.#api.base} will not update ${endpoint} to image ${firmwareId}: ${release}` });
+    } else if (res.status === 404) {
       // Either the image is gone (the run cannot go on) or the inventory does not know the device yet (wait).
       if (await this.#imageGone(firmwareId)) this.#fail(this.#noImage(firmwareId, `no firmware image ${firmwareId}`));
       else if (!this.#closed) this.#wait(endpoint, p, 'HTTP 404 (device not known yet)');

@@ -30,6 +30,7 @@ import { makeSimImage } from './image.ts';
 import { provisionCredentials } from './provision.ts';
 import type { ProvisionOptions } from './provision.ts';
 import { credentialsFile, simPsk } from './psk.ts';
+import { TestbedMarker, type TestbedOptions } from './testbed.ts';
 import type { DevicePsk } from './psk.ts';
 
 export type { FleetReport, FleetStatus } from './fleet-report.ts';
@@ -82,6 +83,8 @@ export interface FleetOptions {
   queueMode?: boolean;
   /** Ask Ferry's admin API for the updates. */
   driver?: DriverOptions;
+  /** Ask Ferry's admin API to mark each device a testbed once it has registered (--testbed). */
+  testbed?: TestbedOptions;
   coap?: Omit<EndpointOptions, 'bindAddress' | 'port' | 'clock' | 'random'>;
   log?: (e: SimDeviceEvent) => void;
   /** Called once with the devices, before the first starts (tests look inside). */
@@ -140,6 +143,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const collector = new FleetCollector();
   const stop = new AbortController();
   const driver = opts.driver === undefined ? undefined : new ApiDriver(opts.driver, () => stop.abort());
+  const marker = opts.testbed === undefined ? undefined : new TestbedMarker(opts.testbed, () => stop.abort());
   const checkedAt = Date.now();
   if (driver !== undefined && (await driver.check()) !== undefined) {
     // Nothing started: the API refused the token, cannot be reached or has no such image.
@@ -158,6 +162,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const t0 = Date.now();
   const log = (e: SimDeviceEvent): void => {
     collector.onEvent(e);
+    marker?.onEvent(e);
     driver?.onEvent(e);
     opts.log?.(e);
   };
@@ -216,6 +221,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     if (progress !== undefined) clearInterval(progress);
     opts.signal?.removeEventListener('abort', onAbort);
     await driver?.close();
+    await marker?.close();
   }
   // A run that ends in the middle of an install lets the trial boots under way confirm (or revert)
   // first, for a bounded while: an image left unconfirmed after that is the device's failure.
@@ -226,7 +232,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const bricked = await checkFlash(started, runningAtEnd, collector);
   const report = buildReport({
     devices: started, total: opts.devices, seed, collector, bricked, planned: summarizePlan(plan), link: linkStats, durationMs: Date.now() - t0,
-    driver: driver?.stats, apiFailure: driver?.failure,
+    driver: driver?.stats, apiFailure: driver?.failure ?? marker?.failure,
   });
   for (const d of devices) d.dispose();
   return report;

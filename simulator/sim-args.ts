@@ -77,10 +77,15 @@ Runs simulated LwM2M 1.1 devices, each on its own UDP socket, with an MCUboot-li
   --api URL             e.g. http://127.0.0.1:8080
   --api-token T         an operator's bearer token; else FERRY_API_TOKEN, else FERRY_ADMIN_TOKEN
                         (the variables keep it out of ps)
-  --update ID           update each device to firmware ID once it has registered
+  --update ID           update each device to firmware ID once it has registered (a server
+                        requiring release approval takes only approved images, unless the
+                        devices are testbeds: --testbed)
   --soak                keep updating back and forth between two images for the duration
                         (each round uploaded as a raw image the server signs: it needs --signing-key)
   --soak-images A,B     the two payloads (default: two generated ones of --soak-size, 64k)
+  --testbed             mark each device a testbed once it has registered (PUT
+                        /api/v1/devices/:endpoint/testbed, operator token): a testbed campaign
+                        then updates them, or --update ID with an image not approved yet
                         The API is checked before the first device starts; a token refused
                         (401, 403), an API that cannot be reached or an image that does not
                         exist stops the run at once, then or later. 5xx, 409 and devices not
@@ -158,6 +163,7 @@ const OPTIONS = {
   soak: { type: 'boolean', default: false },
   'soak-images': { type: 'string' },
   'soak-size': { type: 'string' },
+  testbed: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -221,6 +227,7 @@ export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.
   const addresses = parseInteger('bind-addresses', a['bind-addresses'], 1, 254);
   const model = a.model ?? 'sim-1';
   const driver = await driverOptions(a, model, env);
+  if (driver !== undefined && a.testbed) driver.testbed = true;
   const flash = {
     mode: a.flash as 'full' | 'digest',
     ...opt('slotSize', parseInteger('slot-size', a['slot-size'], 1024)),
@@ -259,6 +266,7 @@ export async function fleetOptions(a: SimArgs, env: NodeJS.ProcessEnv = process.
     ...opt('trustedKeys', a['trusted-keys'] === undefined ? undefined : await readKeys(a['trusted-keys'])),
     ...opt('factoryImage', a['factory-image'] === undefined ? undefined : await readOrFail(a['factory-image'], 'factory-image')),
     ...opt('driver', driver),
+    ...opt('testbed', testbedOptions(a, env)),
   };
 }
 
@@ -283,6 +291,12 @@ async function driverOptions(a: SimArgs, model: string, env: NodeJS.ProcessEnv):
     ? [await readOrFail(files[0]!, 'soak-images'), await readOrFail(files[1]!, 'soak-images')] as const
     : [makeSimImage({ version: 'soak-a', size, seed: 1 }), makeSimImage({ version: 'soak-b', size, seed: 2 })] as const;
   return { ...base, soak: { payloads, hardwareClass: model } };
+}
+
+function testbedOptions(a: SimArgs, env: NodeJS.ProcessEnv): FleetOptions['testbed'] {
+  if (!a.testbed) return undefined;
+  if (a.api === undefined) throw new UsageError('--testbed needs --api URL (Ferry\'s admin API) and an operator token');
+  return { api: apiUrl(a.api), ...apiToken(a, env) };
 }
 
 function apiUrl(text: string): string {

@@ -16,7 +16,7 @@ const url = process.env['DATABASE_URL'];
 const db = await openDb(url ? { databaseUrl: url } : {});
 // The load comes from K sockets on one or two loopback addresses with no update under way: the
 // per-address block rate (--download-rate) would measure itself, so it is off here.
-const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, logLevel: 'silent', adminToken: generateToken(), downloadRate: 0 }), { log: silentLogger(), db });
+const ferry = await startFerry(configWith({ coapPort: 0, downloadPort: 0, apiPort: 0, logLevel: 'silent', adminToken: generateToken(), releaseApproval: 'off', downloadRate: 0 }), { log: silentLogger(), db });
 const ids: string[] = [];
 for (const [i, file] of process.argv.slice(2).entries()) {
   const image = await insertFirmware(db, { version: `bench-${process.pid}-${i}`, hardwareClass: 'bench', payload: readFileSync(file) });

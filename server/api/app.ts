@@ -32,6 +32,9 @@ import { complianceRoutes } from './compliance.ts';
 import { vulnerabilityRoutes } from './vulnerabilities.ts';
 import { keyRoutes } from './keys.ts';
 import type { CredentialService } from '../credentials/service.ts';
+import type { ApprovalMode } from '../governance/release-rules.ts';
+import { releaseRoutes } from './releases.ts';
+import { testbedRoutes } from './testbeds.ts';
 
 const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -48,8 +51,6 @@ export interface ApiDeps {
   packageKeys: PackageKeys;
   /** The trust anchors of uploads: those key files and the registry's keys (default: made from packageKeys, its files not recorded). */
   keys?: KeyRegistry;
-  /** Where revoking a signing key raises its campaign.paused alerts. */
-  alerts?: AlertSink;
   /** Drops a deleted image from the download cache. */
   evictImage?: (id: number) => void;
   /** Served at /metrics (Prometheus text format). */
@@ -66,6 +67,10 @@ export interface ApiDeps {
   audit?: { signer: AuditSigner; checkpointFile?: string };
   /** Campaigns; without it /api/v1/campaigns is not served. */
   campaigns?: CampaignDriver;
+  /** Where revoking a release (or the key that signed it) raises its campaign.paused alerts. */
+  alerts?: AlertSink;
+  /** --release-approval, shown in /readyz. */
+  releaseApproval?: ApprovalMode;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -82,7 +87,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const keys = deps.keys ?? new KeyRegistry({ db: deps.db, keys: deps.packageKeys, now: deps.now, log: deps.log });
   const serverSigning = keys.signingKey !== undefined;
   await installDocs(app, FERRY_VERSION, serverSigning ? [SERVER_SIGNING_NOTICE] : []);
-  healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {}, serverSigning });
+  healthRoutes(app, { db: deps.db, sockets: deps.sockets ?? {}, serverSigning, releaseApproval: deps.releaseApproval });
   metricsRoute(app, deps);
   tokenRoutes(app, deps);
   userRoutes(app, deps);
@@ -96,6 +101,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   deviceTagRoutes(app, deps);
   vulnerabilityRoutes(app, deps);
   complianceRoutes(app, deps);
+  releaseRoutes(app, deps);
+  testbedRoutes(app, deps);
   if (deps.credentials) credentialRoutes(app, { credentials: deps.credentials });
   if (deps.campaigns) campaignRoutes(app, { campaigns: deps.campaigns });
   await app.ready();

@@ -8,6 +8,7 @@ import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { CampaignPolicy, CampaignState, WaveSpec } from '../fota/model.ts';
 import type { CampaignTarget } from '../store/rows.ts';
 import { actorOf } from './auth.ts';
+import { optionalBody } from './validation.ts';
 import { endpointParam, errorBody, freeText, id, idParams, instant, instantParam, label } from './schemas.ts';
 
 const STATES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'aborted'] as const;
@@ -57,6 +58,7 @@ const campaignBody = {
     reverts: { type: ['integer', 'null'], description: 'a revert campaign: the campaign it undoes' },
     revertOfRelease: { type: ['string', 'null'], description: 'a revert campaign: the version it takes the devices back to' },
     revertPending: { type: 'boolean', description: 'paused by its failure threshold with autoRevert: it reverts once its updates in flight have finished' },
+    testbed: { type: 'boolean', description: 'testbed-only: only devices marked testbed take part' },
   },
 } as const;
 
@@ -76,6 +78,7 @@ interface CreateBody {
   target?: CampaignTarget;
   policy: Partial<Omit<CampaignPolicy, 'retries'>> & { waves: WaveSpec[]; retries?: Partial<CampaignPolicy['retries']> };
   startAt?: string;
+  testbed?: boolean;
 }
 
 /** The policy with every default filled in (documented here, at the one place they are set). */
@@ -88,9 +91,6 @@ export function policyWithDefaults(p: CreateBody['policy']): CampaignPolicy {
   };
 }
 
-/** The actions' body is optional: none is the same as {}. */
-const bodyOptional = async (req: FastifyRequest): Promise<void> => { if (req.body === undefined || req.body === null) req.body = {}; };
-
 export function campaignRoutes(app: FastifyInstance, deps: { campaigns: CampaignDriver }): void {
   const { campaigns } = deps;
 
@@ -98,7 +98,14 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
     schema: {
       body: {
         type: 'object', additionalProperties: false, required: ['name', 'firmwareId', 'policy'],
-        properties: { name: freeText(200), firmwareId: id, target, policy, startAt: { ...instantParam, description: 'when the campaign starts by itself' } },
+        properties: {
+          name: freeText(200), firmwareId: id, target, policy, startAt: { ...instantParam, description: 'when the campaign starts by itself' },
+          testbed: {
+            type: 'boolean',
+            description: 'a testbed campaign: only devices marked testbed take part (those that join late too, and each is checked again when claimed); '
+              + 'it takes images uploaded, testing or approved, and one still uploaded becomes testing when it starts. Default false: a production campaign, approved images only',
+          },
+        },
       },
       response: { 201: campaignBody, '4xx': errorBody },
     },
@@ -107,7 +114,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
     const startAt = instant(b.startAt, 'startAt');
     const campaign = await campaigns.create({
       name: b.name, firmwareId: b.firmwareId, target: b.target ?? {}, policy: policyWithDefaults(b.policy),
-      ...(startAt === undefined ? {} : { startAt }),
+      ...(startAt === undefined ? {} : { startAt }), testbed: b.testbed ?? false,
     }, actorOf(req));
     return reply.code(201).send(campaign);
   });
@@ -124,7 +131,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
   }, async (req) => campaigns.progress(Number(req.params.id)));
 
   app.post<{ Params: { id: string }; Body: Record<string, never> }>('/api/v1/campaigns/:id/revert', {
-    preValidation: bodyOptional,
+    preValidation: optionalBody,
     schema: {
       summary: 'Revert a completed, paused or aborted campaign: the devices it updated go back to the release each ran before, '
         + 'through one started campaign per release (same policy), each with a re-issue of that release (its payload signed with a higher '
@@ -153,7 +160,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
 
   for (const action of ['start', 'pause', 'resume', 'abort'] as const) {
     app.post<{ Params: { id: string }; Body: { reason?: string } }>(`/api/v1/campaigns/:id/${action}`, {
-      preValidation: bodyOptional,
+      preValidation: optionalBody,
       schema: {
         params: idParams,
         body: { type: 'object', additionalProperties: false, properties: action === 'pause' ? { reason: freeText(500) } : {} },

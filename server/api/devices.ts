@@ -15,7 +15,7 @@ import {
 
 interface DeviceQuery {
   hardwareClass?: string; firmwareVersion?: string; status?: DeviceStatus;
-  lastSeenBefore?: string; lastSeenAfter?: string; limit?: number; after?: number;
+  lastSeenBefore?: string; lastSeenAfter?: string; limit?: number; after?: number; testbed?: boolean;
 }
 
 export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: UpdateEngine }): void {
@@ -29,6 +29,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
         properties: {
           hardwareClass: label, firmwareVersion: label, status: deviceStatus,
           lastSeenBefore: instantParam, lastSeenAfter: instantParam, limit: limitParam, after: afterParam,
+          testbed: { type: 'boolean', description: 'true: only devices marked testbed; false: only the others' },
         },
       },
       response: { 200: pageBody(deviceBody), '4xx': errorBody },

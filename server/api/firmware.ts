@@ -3,12 +3,19 @@ import type { FastifyInstance } from 'fastify';
 import { SERVER_SIGNING_NOTICE, type KeyRegistry } from '../firmware/key-registry.ts';
 import { FirmwareNotFoundError } from '../errors.ts';
 import { uploadFirmware, type Delivery } from '../firmware/upload.ts';
+import { releaseEvidence } from '../governance/releases.ts';
 import { deleteFirmware, getFirmware, listFirmware } from '../store/firmware.ts';
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { errorBody, firmwareBody, idParams, label } from './schemas.ts';
 
+
+const evidenceSummary = {
+  type: 'object',
+  description: 'its testbed evidence in short: enough for an approval, or what is missing (the whole of it at href)',
+  properties: { href: { type: 'string' }, sufficient: { type: 'boolean' }, missing: { type: 'array', items: { type: 'string' } } },
+} as const;
 
 interface UploadQuery { version?: string; hardwareClass?: string; delivery?: Delivery; force?: boolean }
 
@@ -47,11 +54,15 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
   }, async () => listFirmware(deps.db));
 
   app.get<{ Params: { id: number } }>('/api/v1/firmware/:id', {
-    schema: { summary: 'One firmware image (a deleted one is 404)', params: idParams, response: { 200: firmwareBody, '4xx': errorBody } },
+    schema: {
+      summary: 'One firmware image (a deleted one is 404), with its release state and a summary of its testbed evidence',
+      params: idParams, response: { 200: { ...firmwareBody, properties: { ...firmwareBody.properties, evidence: evidenceSummary } }, '4xx': errorBody },
+    },
   }, async (req) => {
     const image = await getFirmware(deps.db, req.params.id);
     if (!image) throw new FirmwareNotFoundError(`no firmware image ${req.params.id}`);
-    return image;
+    const e = await releaseEvidence(deps.db, image.id);
+    return { ...image, evidence: { href: `/api/v1/firmware/${image.id}/evidence`, sufficient: e.sufficient, missing: e.missing } };
   });
 
   app.delete<{ Params: { id: number } }>('/api/v1/firmware/:id', {

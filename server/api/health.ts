@@ -4,6 +4,7 @@
  * /readyz says too whether the server signs raw uploads itself (serverSigning, --signing-key).
  */
 import type { FastifyInstance } from 'fastify';
+import type { ApprovalMode } from '../governance/release-rules.ts';
 import type { Db } from '../store/db.ts';
 
 /** A socket that throws from address() once it is closed (dgram's ERR_SOCKET_DGRAM_NOT_RUNNING). */
@@ -20,6 +21,7 @@ const readiness = {
   properties: {
     status, message: { type: 'string' }, checks,
     serverSigning: { type: 'boolean', description: 'true: this server signs raw image uploads itself (--signing-key), a mode for labs and demos' },
+    releaseApproval: { type: 'string', enum: ['required', 'off'], description: 'off: images not approved reach every device (--release-approval off, a lab)' },
   },
 } as const;
 
@@ -39,7 +41,7 @@ async function databaseProblem(db: Db): Promise<string | undefined> {
   }
 }
 
-export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Record<string, BoundSocket | undefined>; serverSigning?: boolean }): void {
+export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Record<string, BoundSocket | undefined>; serverSigning?: boolean; releaseApproval?: ApprovalMode | undefined }): void {
   const serverSigning = deps.serverSigning ?? false;
   app.get('/healthz', { schema: { response: { 200: health, 503: health } } }, async (_req, reply) => {
     const problem = await databaseProblem(deps.db);
@@ -63,7 +65,8 @@ export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Reco
         problems.push(`the ${name} socket is not bound`);
       }
     }
-    if (problems.length === 0) return { status: 'ready', checks: result, serverSigning };
-    return reply.code(503).send({ status: 'unavailable', message: problems.join('; '), checks: result, serverSigning });
+    const modes = { serverSigning, releaseApproval: deps.releaseApproval ?? 'required' };
+    if (problems.length === 0) return { status: 'ready', checks: result, ...modes };
+    return reply.code(503).send({ status: 'unavailable', message: problems.join('; '), checks: result, ...modes });
   });
 }

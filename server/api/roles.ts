@@ -36,6 +36,16 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   'PATCH /api/v1/keys/:name': 'admin',
   'POST /api/v1/keys/:name/revoke': 'admin',
 
+  // Releases: only an approver approves (and not the image's uploader: four-eyes); testbeds and their policies.
+  'GET /api/v1/firmware/:id/evidence': 'viewer',
+  'POST /api/v1/firmware/:id/approve': 'approver',
+  'POST /api/v1/firmware/:id/deprecate': 'operator',
+  'POST /api/v1/firmware/:id/revoke': 'operator',
+  'PUT /api/v1/devices/:endpoint/testbed': 'operator',
+  'GET /api/v1/testbed-policies/:hardwareClass': 'viewer',
+  // What evidence a release needs is a security setting, as tokens and keys are.
+  'PUT /api/v1/testbed-policies/:hardwareClass': 'admin',
+
   // Campaigns.
   'GET /api/v1/campaigns': 'viewer',
   'GET /api/v1/campaigns/:id': 'viewer',

@@ -85,6 +85,7 @@ export const deviceBody = {
     binding: { type: 'string' }, queueMode: { type: 'boolean' }, lifetime: { type: ['integer', 'null'] },
     address: nullableString, port: { type: ['integer', 'null'] },
     registeredAt: nullableDateTime, lastSeen: nullableDateTime, expiresAt: nullableDateTime,
+    testbed: { type: 'boolean', description: 'marked a testbed by an operator (PUT /api/v1/devices/:endpoint/testbed): testbed campaigns update only these' },
   },
 } as const;
 
@@ -107,5 +108,14 @@ export const eventBody = {
   properties: {
     id: { type: 'integer' }, at: dateTime, actor: { type: 'string' }, kind: { type: 'string' },
     deviceId: { type: ['integer', 'null'] }, endpoint: nullableString, updateId: { type: ['integer', 'null'] }, data: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+/** A hardware class's testbed policy: the evidence a release of it needs before an approval. */
+export const policyBody = {
+  type: 'object',
+  properties: {
+    hardwareClass: { type: 'string' }, minDevices: { type: 'integer' }, soakSeconds: { type: 'integer' },
+    minSuccessRate: { type: 'number' }, requireCredentials: { type: 'boolean' },
   },
 } as const;

@@ -2,14 +2,19 @@
  * What operators do to campaigns: create (checked against the image), start (membership and waves
  * fixed, in device id order), pause, resume, abort; and the progress they read. Each is one
  * transaction with its campaign.* event. Refusals are CampaignError (a FERRY_CAMPAIGN_… code), or
- * the image's own: FirmwareNotFoundError, HardwareClassMismatchError.
+ * the image's own: FirmwareNotFoundError, HardwareClassMismatchError, and the production gate's
+ * ReleaseError (create, start and resume: a campaign that is not testbed-only takes approved
+ * images only, none takes a revoked one). A testbed campaign starting with an image still
+ * uploaded moves it to testing.
  */
 import { CampaignError, FirmwareNotFoundError, HardwareClassMismatchError } from '../errors.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import * as store from '../store/campaigns.ts';
 import { cancelNotStarted, type InFlight } from '../store/campaign-work.ts';
 import { getFirmware } from '../store/firmware.ts';
-import type { Campaign, CampaignTarget } from '../store/rows.ts';
+import type { Campaign, CampaignTarget, FirmwareImage } from '../store/rows.ts';
+import { passGate, type ApprovalMode } from '../governance/release-rules.ts';
+import { startTesting } from '../governance/releases.ts';
 import type { CampaignPolicy, CampaignState } from './model.ts';
 import { ACTIONS, assignWaves, emptyCounts, total, waveEnds, wavesProblem, type CampaignAction, type WaveCounts } from './campaign-decide.ts';
 
@@ -20,13 +25,18 @@ export interface NewCampaign {
   policy: CampaignPolicy;
   /** Scheduled: the first tick past this starts it. */
   startAt?: Date;
+  /** Testbed-only: devices marked testbed take part, and images not approved yet may be tried. */
+  testbed?: boolean;
 }
+
+/** The production gate for a campaign's image (release-rules.ts). */
+const gate = (image: FirmwareImage, c: { testbed: boolean }, approval: ApprovalMode): void => passGate(image, { testbed: c.testbed, approval });
 
 /** Who acts, for the audit log: `token:<name>` (the API), `engine` (a scheduled start). */
 type Actor = string;
 
 /** Checks the JSON schema cannot express; the image must exist and fit the target's class. */
-export async function createCampaign(db: Db, c: NewCampaign, actor: Actor = 'api'): Promise<Campaign> {
+export async function createCampaign(db: Db, c: NewCampaign, actor: Actor = 'api', approval: ApprovalMode = 'required'): Promise<Campaign> {
   const problem = wavesProblem(c.policy.waves);
   if (problem) throw new CampaignError('FERRY_CAMPAIGN_INVALID', problem);
   if (c.policy.window && c.policy.window.startHour === c.policy.window.endHour) {
@@ -37,12 +47,14 @@ export async function createCampaign(db: Db, c: NewCampaign, actor: Actor = 'api
   if (c.target.hardwareClass !== undefined && c.target.hardwareClass !== image.hardwareClass) {
     throw new HardwareClassMismatchError(`image ${image.id} is for hardware class ${image.hardwareClass}, the target is ${c.target.hardwareClass}`);
   }
+  const testbed = c.testbed ?? false;
+  gate(image, { testbed }, approval);
   if (c.target.endpoints !== undefined) {
-    const devices = await store.matchingDevices(db, { endpoints: c.target.endpoints }, image.hardwareClass);
+    const devices = await store.matchingDevices(db, { endpoints: c.target.endpoints }, image.hardwareClass, testbed);
     const busy = await store.busyDevices(db, devices.map((d) => d.id), 0);
     if (busy.length > 0) throw busyError(busy);
   }
-  return store.createCampaign(db, { ...c, startAt: c.startAt ?? null, actor });
+  return store.createCampaign(db, { ...c, startAt: c.startAt ?? null, actor, testbed });
 }
 
 function busyError(busy: ReadonlyArray<{ endpoint: string; campaignId: number }>): CampaignError {
@@ -57,8 +69,8 @@ function refuse(c: Campaign | null, id: number, action: CampaignAction): asserts
 }
 
 /** Fixes the membership (registered devices matching the target, by id) and the waves; running at wave 1. */
-export async function startCampaign(db: Db, id: number, actor: Actor): Promise<Campaign> {
-  return busyOnConflict(() => db.transaction((tx) => startIn(tx, id, actor)));
+export async function startCampaign(db: Db, id: number, actor: Actor, approval: ApprovalMode = 'required'): Promise<Campaign> {
+  return busyOnConflict(() => db.transaction((tx) => startIn(tx, id, actor, approval)));
 }
 
 /** Two campaigns started at once over one device: the partial unique index decides, and the loser is told so. */
@@ -71,13 +83,14 @@ export async function busyOnConflict<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** startCampaign inside a transaction. */
-export async function startIn(tx: Queryable, id: number, actor: Actor): Promise<Campaign> {
+/** startCampaign inside a transaction: the release gate, then the members (testbed devices only for a testbed campaign). */
+export async function startIn(tx: Queryable, id: number, actor: Actor, approval: ApprovalMode = 'required'): Promise<Campaign> {
   const c = await store.getCampaign(tx, id, 'FOR UPDATE');
   refuse(c, id, 'start');
   const image = await getFirmware(tx, c.firmwareId);
   if (!image) throw new CampaignError('FERRY_CAMPAIGN_FIRMWARE_GONE', `firmware image ${c.firmwareId} is gone`);
-  const matched = await store.matchingDevices(tx, c.target, image.hardwareClass);
+  gate(image, c, approval);
+  const matched = await store.matchingDevices(tx, c.target, image.hardwareClass, c.testbed);
   const busy = await store.busyDevices(tx, matched.map((d) => d.id), id);
   if (busy.length > 0) throw busyError(busy);
   const waves = assignWaves(matched.length, c.policy.waves);
@@ -86,6 +99,7 @@ export async function startIn(tx: Queryable, id: number, actor: Actor): Promise<
   const started = await store.transitionCampaign(tx, id, ACTIONS.start.from, 'running',
     { current_wave: 1, wave_done_at: null, started_at: new Date() },
     { kind: 'campaign.started', actor, data: { devices: members.length, skipped: members.filter((m) => m.skipped).length, waveEnds: waveEnds(members.length, c.policy.waves) } });
+  if (c.testbed) await startTesting(tx, image, id, actor);
   return started!;
 }
 
@@ -98,10 +112,13 @@ export async function pauseCampaign(db: Db, id: number, actor: Actor, reason = '
 }
 
 /** Running again; the current wave's failures so far are acknowledged (the threshold counts from here). */
-export async function resumeCampaign(db: Db, id: number, actor: Actor): Promise<Campaign> {
+export async function resumeCampaign(db: Db, id: number, actor: Actor, approval: ApprovalMode = 'required'): Promise<Campaign> {
   return db.transaction(async (tx) => {
     const c = await store.getCampaign(tx, id, 'FOR UPDATE');
     refuse(c, id, 'resume');
+    const image = await getFirmware(tx, c.firmwareId);
+    if (!image) throw new CampaignError('FERRY_CAMPAIGN_FIRMWARE_GONE', `firmware image ${c.firmwareId} is gone`);
+    gate(image, c, approval);
     const failed = (await store.waveStateCounts(tx, id)).filter((r) => r.wave === c.currentWave && r.state === 'failed').reduce((a, r) => a + r.n, 0);
     return (await store.transitionCampaign(tx, id, ACTIONS.resume.from, 'running', { pause_reason: null, acked_failed: failed },
       { kind: 'campaign.resumed', actor, data: { wave: c.currentWave, acknowledgedFailures: failed } }))!;

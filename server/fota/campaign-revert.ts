@@ -7,6 +7,7 @@
  * nothing: RevertError (what to upload, or nothing to revert) or CampaignError.
  */
 import { CampaignError, RevertError } from '../errors.ts';
+import type { ApprovalMode } from '../governance/release-rules.ts';
 import type { InFlight } from '../store/campaign-work.ts';
 import { clearRevertPending, getCampaign, insertCampaign } from '../store/campaigns.ts';
 import type { Db, Queryable } from '../store/db.ts';
@@ -22,6 +23,8 @@ export interface Reverter {
   actor: string;
   /** The user behind the token, named in the event. */
   user?: string | undefined;
+  /** The release gate the revert campaigns start under (--release-approval). */
+  approval?: ApprovalMode | undefined;
 }
 
 export interface RevertResult {
@@ -74,9 +77,9 @@ export async function revertCampaign(db: Db, id: number, who: Reverter, pendingO
         name: `revert of ${c.name}: → ${g.fromVersion}`, firmwareId: g.firmwareId,
         target: { hardwareClass: plan.image.hardwareClass, endpoints: g.endpoints, firmwareVersions: [plan.image.version] },
         // A revert that fails past the threshold pauses; reverting it in turn is the operator's call.
-        policy: { ...c.policy, autoRevert: false }, startAt: null, actor: who.actor, reverts: { campaignId: id, release: g.fromVersion },
+        policy: { ...c.policy, autoRevert: false }, startAt: null, actor: who.actor, reverts: { campaignId: id, release: g.fromVersion }, testbed: c.testbed,
       });
-      campaigns.push(await startIn(tx, draft.id, who.actor));
+      campaigns.push(await startIn(tx, draft.id, who.actor, who.approval));
     }
     await recordEvent(tx, {
       kind: 'campaign.revert', actor: who.actor,

@@ -21,6 +21,7 @@ import * as actions from './campaign-actions.ts';
 import { autoRevertAlert, missingPackages, revertCampaign, type Reverter, type RevertResult } from './campaign-revert.ts';
 import { backoffSeconds, decideTick, deviceOutcome, emptyCounts, type TickDecision } from './campaign-decide.ts';
 import type { UpdateEngine } from './engine.ts';
+import type { ApprovalMode } from '../governance/release-rules.ts';
 
 export interface CampaignAlert {
   kind: 'campaign.paused' | 'campaign.reverted';
@@ -44,6 +45,8 @@ export interface CampaignDriverOptions {
   /** Also told of each such alert, once committed (tests). */
   onAlert?: (a: CampaignAlert) => void;
   now?: () => Date;
+  /** --release-approval: required (default): a campaign that is not testbed-only creates, starts and resumes with an approved image only. */
+  releaseApproval?: ApprovalMode;
 }
 
 /** Object 5 res. 11 values (LwM2M 1.1). */
@@ -60,6 +63,10 @@ export class CampaignDriver {
   constructor(o: CampaignDriverOptions) {
     this.o = o;
     this.now = o.now ?? (() => new Date());
+  }
+
+  private get approval(): ApprovalMode {
+    return this.o.releaseApproval ?? 'required';
   }
 
   start(): void {
@@ -81,7 +88,7 @@ export class CampaignDriver {
   }
 
   // Operator actions (the API calls these).
-  create(c: actions.NewCampaign, actor = 'api'): Promise<Campaign> { return actions.createCampaign(this.o.db, c, actor); }
+  create(c: actions.NewCampaign, actor = 'api'): Promise<Campaign> { return actions.createCampaign(this.o.db, c, actor, this.approval); }
   progress(id: number): Promise<actions.CampaignProgress> { return actions.campaignProgress(this.o.db, id); }
   list(states?: Campaign['state'][]): Promise<Campaign[]> { return store.listCampaigns(this.o.db, states ? { states } : {}); }
 
@@ -91,7 +98,7 @@ export class CampaignDriver {
   }
 
   private async revertNow(id: number, who: Reverter, pendingOnly: boolean): Promise<RevertResult | null> {
-    const r = await revertCampaign(this.o.db, id, who, pendingOnly);
+    const r = await revertCampaign(this.o.db, id, { ...who, approval: this.approval }, pendingOnly);
     if (!r) return null;
     this.cancelOwn(id, r.inFlight, true);
     this.o.log.info({ campaignId: id, actor: who.actor, campaigns: r.campaigns.map((c) => c.id), notRevertible: r.notRevertible.length }, 'campaign reverted');
@@ -107,9 +114,9 @@ export class CampaignDriver {
       this.cancelOwn(id, inFlight, true);
       c = campaign;
     } else {
-      c = action === 'start' ? await actions.startCampaign(db, id, actor)
+      c = action === 'start' ? await actions.startCampaign(db, id, actor, this.approval)
         : action === 'pause' ? await actions.pauseCampaign(db, id, actor, reason)
-          : await actions.resumeCampaign(db, id, actor);
+          : await actions.resumeCampaign(db, id, actor, this.approval);
     }
     this.o.log.info({ campaignId: id, action, state: c.state, actor }, 'campaign');
     if (c.state === 'running') void this.tickOnce();
@@ -118,7 +125,7 @@ export class CampaignDriver {
 
   private async tick(): Promise<void> {
     for (const id of await store.dueCampaigns(this.o.db)) {
-      await actions.startCampaign(this.o.db, id, 'engine').then(
+      await actions.startCampaign(this.o.db, id, 'engine', this.approval).then(
         () => this.o.log.info({ campaignId: id }, 'scheduled campaign started'),
         (err: unknown) => this.o.log.warn({ campaignId: id, err: err instanceof Error ? err.message : String(err) }, 'scheduled campaign not started'));
     }

@@ -22,6 +22,7 @@ import { decide, updateContext, type Command, type UpdateEvent } from './decide.
 import { isFinal, type Delivery } from './model.ts';
 import { deliveryMethodEvent, deliveryReads, hasObject5v11, integersOf, integerValue, readAfterFailure, Resource, type IntegerRead } from './object5.ts';
 import { UpdateWatchdog } from './watchdog.ts';
+import { passGate, type ApprovalMode } from '../governance/release-rules.ts';
 
 export interface EngineOptions {
   db: Db;
@@ -44,6 +45,8 @@ export interface EngineOptions {
   alerts?: AlertSink;
   /** This node's name, as in devices.owner_node: which quiet or overdue updates are this node's (watchdog.ts). */
   nodeId?: () => string;
+  /** --release-approval: required (default) lets only approved images reach devices not marked testbed; off, any image not revoked. */
+  releaseApproval?: ApprovalMode;
 }
 
 /** What a caller (a campaign) may ask of one update beyond the image. */
@@ -85,6 +88,8 @@ export class UpdateEngine {
       throw new HardwareClassMismatchError(
         `image ${firmwareId} is for hardware class ${image.hardwareClass}, device ${endpoint} is ${device.hardwareClass}`);
     }
+    // A campaign's device passed the gate with its campaign (start, resume): only a revocation stops it here.
+    passGate(image, { testbed: device.testbed, approval: this.o.releaseApproval ?? 'required', underWay: req.campaignId !== undefined });
     const update = await updates.createUpdate(this.o.db, {
       deviceId: device.id, firmwareId, deadlineSeconds: this.o.updateTimeoutSeconds,
       ...(req.campaignId === undefined ? {} : { campaignId: req.campaignId }),

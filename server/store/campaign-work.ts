@@ -21,15 +21,21 @@ export interface Claimed {
 
 /**
  * Claims up to `limit` devices of waves ≤ `upToWave` that are due, registered and owned by this
- * node (or by none), never past the concurrency cap. The campaign row is locked (SKIP LOCKED) for
+ * node (or by none), never past the concurrency cap. None while the campaign's image is revoked;
+ * a testbed campaign first skips its devices that are no longer marked testbed. The campaign row is locked (SKIP LOCKED) for
  * the count, so two nodes claiming at once take turns instead of both filling the cap.
  */
 export async function claimDevices(db: Db, c: {
   campaignId: number; upToWave: number; limit: number; concurrency: number; nodeId: string; leaseSeconds: number;
 }): Promise<Claimed[]> {
   return db.transaction(async (tx) => {
-    const locked = await tx.query(`SELECT id FROM campaigns WHERE id = $1 AND state = 'running' FOR UPDATE SKIP LOCKED`, [c.campaignId]);
-    if (!locked.rows[0]) return [];
+    const locked = await tx.query<{ testbed: boolean; image_state: string }>(
+      `SELECT c.testbed, f.state AS image_state FROM campaigns c JOIN firmware_images f ON f.id = c.firmware_id
+       WHERE c.id = $1 AND c.state = 'running' FOR UPDATE OF c SKIP LOCKED`, [c.campaignId]);
+    const campaign = locked.rows[0];
+    // A revoked image starts no update (its campaigns are being paused, governance/halt.ts).
+    if (!campaign || campaign.image_state === 'revoked') return [];
+    if (campaign.testbed) await skipUnmarked(tx, c.campaignId);
     const flight = await tx.query<{ n: number }>(
       `SELECT count(*)::integer AS n FROM campaign_devices WHERE campaign_id = $1 AND state IN ('claimed', 'in_progress')`, [c.campaignId]);
     const n = Math.min(c.limit, c.concurrency - (flight.rows[0]?.n ?? 0));
@@ -51,6 +57,16 @@ export async function claimDevices(db: Db, c: {
     })));
     return claimed;
   });
+}
+
+/** A testbed campaign's devices not started yet that are no longer marked testbed are skipped. */
+async function skipUnmarked(q: Queryable, campaignId: number): Promise<void> {
+  const reason = 'no longer a testbed device';
+  const res = await q.query<{ device_id: number }>(
+    `UPDATE campaign_devices cd SET state = 'skipped', active = false, claimed_by = NULL, claimed_until = NULL, next_attempt_at = NULL, reason = $2
+     FROM devices d WHERE d.id = cd.device_id AND cd.campaign_id = $1 AND cd.state IN ('pending', 'deferred') AND NOT d.testbed
+     RETURNING cd.device_id`, [campaignId, reason]);
+  await recordEvents(q, res.rows.map((r) => ({ kind: 'campaign.device', deviceId: r.device_id, data: { campaignId, state: 'skipped', reason } })));
 }
 
 /** The claim's update exists: in_progress, following update `updateId`. False when the claim was lost. */

@@ -8,7 +8,7 @@ import type { CampaignDeviceState, CampaignPolicy, CampaignState } from '../fota
 import { camelRow, type Campaign, type CampaignTarget } from './rows.ts';
 
 const COLUMNS = `id, name, firmware_id, target, policy, state, current_wave, wave_done_at, acked_failed, pause_reason,
-  start_at, created_by, created_at, started_at, finished_at, reverts, revert_of_release, revert_pending`;
+  start_at, created_by, created_at, started_at, finished_at, reverts, revert_of_release, revert_pending, testbed`;
 const LIVE: readonly CampaignState[] = ['running', 'paused'];
 
 const toCampaign = (row: Record<string, unknown>): Campaign => camelRow<Campaign>(row);
@@ -17,6 +17,8 @@ type Actor = NonNullable<EventInput['actor']>;
 
 export interface NewCampaignRow {
   name: string; firmwareId: number; target: CampaignTarget; policy: CampaignPolicy; startAt: Date | null; actor: Actor;
+  /** Testbed-only: only devices marked testbed take part. */
+  testbed?: boolean;
   /** A revert campaign: the campaign it undoes and the version it takes devices back to. */
   reverts?: { campaignId: number; release: string };
 }
@@ -28,15 +30,15 @@ export async function createCampaign(db: Db, c: NewCampaignRow): Promise<Campaig
 /** createCampaign inside a transaction: the row and its campaign.created event. */
 export async function insertCampaign(q: Queryable, c: NewCampaignRow): Promise<Campaign> {
   const res = await q.query(
-    `INSERT INTO campaigns (name, firmware_id, target, policy, state, start_at, created_by, reverts, revert_of_release)
-     VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+    `INSERT INTO campaigns (name, firmware_id, target, policy, state, start_at, created_by, reverts, revert_of_release, testbed)
+     VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
     [c.name, c.firmwareId, JSON.stringify(c.target), JSON.stringify(c.policy), c.startAt ? 'scheduled' : 'draft', c.startAt, c.actor,
-      c.reverts?.campaignId ?? null, c.reverts?.release ?? null]);
+      c.reverts?.campaignId ?? null, c.reverts?.release ?? null, c.testbed ?? false]);
   const campaign = toCampaign(res.rows[0]!);
   await recordEvent(q, {
     kind: 'campaign.created', actor: c.actor,
     data: {
-      campaignId: campaign.id, name: c.name, firmwareId: c.firmwareId, target: c.target, policy: c.policy, state: campaign.state,
+      campaignId: campaign.id, name: c.name, firmwareId: c.firmwareId, target: c.target, policy: c.policy, state: campaign.state, testbed: c.testbed ?? false,
       ...(c.reverts ? { reverts: c.reverts.campaignId } : {}),
     },
   });
@@ -70,17 +72,17 @@ export async function campaignsToTick(q: Queryable): Promise<number[]> {
   return res.rows.map((r) => r.id);
 }
 
-/** Where a device matches a target: $1 hardware class, $2 tags, $3 versions, $4 endpoints. */
+/** Where a device matches a target: $1 hardware class, $2 tags, $3 versions, $4 endpoints, $5 testbed devices only. */
 const MATCH = `d.status = 'registered' AND d.hardware_class = $1
   AND d.tags @> COALESCE($2::text[], '{}') AND ($3::text[] IS NULL OR d.firmware_version = ANY($3::text[]))
-  AND ($4::text[] IS NULL OR d.endpoint = ANY($4::text[]))`;
-const matchParams = (t: CampaignTarget, hardwareClass: string): unknown[] =>
-  [hardwareClass, t.tags ?? null, t.firmwareVersions ?? null, t.endpoints ?? null];
+  AND ($4::text[] IS NULL OR d.endpoint = ANY($4::text[])) AND (d.testbed OR NOT $5::boolean)`;
+const matchParams = (t: CampaignTarget, hardwareClass: string, testbedOnly: boolean): unknown[] =>
+  [hardwareClass, t.tags ?? null, t.firmwareVersions ?? null, t.endpoints ?? null, testbedOnly];
 
-/** The registered devices a target matches, in id order (the fixed order waves are cut from). */
-export async function matchingDevices(q: Queryable, t: CampaignTarget, hardwareClass: string): Promise<Array<{ id: number; endpoint: string; firmwareVersion: string | null }>> {
+/** The registered devices a target matches (only testbed ones for a testbed campaign), in id order (the fixed order waves are cut from). */
+export async function matchingDevices(q: Queryable, t: CampaignTarget, hardwareClass: string, testbedOnly = false): Promise<Array<{ id: number; endpoint: string; firmwareVersion: string | null }>> {
   const res = await q.query<{ id: number; endpoint: string; firmware_version: string | null }>(
-    `SELECT d.id, d.endpoint, d.firmware_version FROM devices d WHERE ${MATCH} ORDER BY d.id`, matchParams(t, hardwareClass));
+    `SELECT d.id, d.endpoint, d.firmware_version FROM devices d WHERE ${MATCH} ORDER BY d.id`, matchParams(t, hardwareClass, testbedOnly));
   return res.rows.map((r) => ({ id: r.id, endpoint: r.endpoint, firmwareVersion: r.firmware_version }));
 }
 
@@ -104,18 +106,19 @@ export async function insertMembers(q: Queryable, campaignId: number, members: R
 
 /**
  * Devices that match the target and joined the fleet while the campaign runs: they join its last
- * wave (skipped when already on the image's version), unless another campaign holds them.
+ * wave (skipped when already on the image's version), unless another campaign holds them. A
+ * testbed campaign takes only devices marked testbed.
  */
 export async function addLateJoiners(db: Db, c: Campaign, hardwareClass: string, version: string, lastWave: number): Promise<Array<{ deviceId: number; state: CampaignDeviceState }>> {
   return db.transaction(async (tx) => {
     const res = await tx.query<{ device_id: number; state: CampaignDeviceState }>(
       `INSERT INTO campaign_devices (campaign_id, device_id, wave, state, joined_late, active)
-       SELECT $5, d.id, $6, CASE WHEN d.firmware_version = $7 THEN 'skipped' ELSE 'pending' END, true, d.firmware_version IS DISTINCT FROM $7
+       SELECT $6, d.id, $7, CASE WHEN d.firmware_version = $8 THEN 'skipped' ELSE 'pending' END, true, d.firmware_version IS DISTINCT FROM $8
        FROM devices d WHERE ${MATCH}
-         AND NOT EXISTS (SELECT 1 FROM campaign_devices x WHERE x.device_id = d.id AND (x.campaign_id = $5 OR x.active))
+         AND NOT EXISTS (SELECT 1 FROM campaign_devices x WHERE x.device_id = d.id AND (x.campaign_id = $6 OR x.active))
        ORDER BY d.id
        ON CONFLICT DO NOTHING RETURNING device_id, state`,
-      [...matchParams(c.target, hardwareClass), c.id, lastWave, version]);
+      [...matchParams(c.target, hardwareClass, c.testbed), c.id, lastWave, version]);
     for (const r of res.rows) {
       await recordEvent(tx, { kind: 'campaign.device-joined', deviceId: r.device_id, data: { campaignId: c.id, wave: lastWave, state: r.state } });
     }

@@ -4,7 +4,7 @@ import { recordEvent, recordEvents } from './events.ts';
 
 const COLUMNS = `id, endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
   sms_number, object_links, address, port, manufacturer, model_number, hardware_version,
-  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects, tags, owner_node, security_mode`;
+  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects, tags, owner_node, security_mode, testbed`;
 
 export interface NewRegistration {
   endpoint: string;
@@ -235,6 +235,8 @@ export interface DeviceFilter {
   /** The last id of the previous page (ids ascend). */
   afterId?: number;
   limit: number;
+  /** Only devices marked testbed (true), or only the others (false). */
+  testbed?: boolean;
 }
 
 /** One page of devices matching every filter given, by id. */
@@ -247,6 +249,7 @@ export async function listDevices(q: Queryable, f: DeviceFilter): Promise<Device
   if (f.status !== undefined) add('status = ?', f.status);
   if (f.lastSeenBefore !== undefined) add('last_seen < ?', f.lastSeenBefore);
   if (f.lastSeenAfter !== undefined) add('last_seen > ?', f.lastSeenAfter);
+  if (f.testbed !== undefined) add('testbed = ?', f.testbed);
   params.push(f.limit);
   const res = await q.query(`SELECT ${COLUMNS} FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`, params);
   return res.rows.map(toDevice);

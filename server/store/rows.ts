@@ -44,6 +44,8 @@ export interface Device {
   ownerNode: string | null;
   /** How the current (or last) registration came, and how requests to the device go. */
   securityMode: SecurityMode;
+  /** Marked a testbed by an operator (never by the device): testbed campaigns update only these. */
+  testbed: boolean;
 }
 
 /** FINAL_STATES (model.ts) as an SQL list, for `state IN (…)` / `NOT IN (…)`. */
@@ -147,4 +149,6 @@ export interface Campaign {
   revertOfRelease: string | null;
   /** Paused by its failure threshold with autoRevert: it reverts once its updates in flight have finished. */
   revertPending: boolean;
+  /** A testbed campaign: only devices marked testbed take part; it tries images not approved yet. */
+  testbed: boolean;
 }

@@ -56,11 +56,15 @@ export function injectAsAdmin(api: FastifyInstance): void {
   }) as Inject;
 }
 
+/**
+ * A test server's settings: loopback, free ports, silent. Release approval is off (tests upload
+ * images and update devices that are not testbeds directly); the governance tests set it required.
+ */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   const { keyFile, pubFile } = testSigningKey();
   return configWith({
     coapPort: 0, apiPort: 0, updateTimeout: 60, requestTimeout: 5, maxUploadMb: 8, logLevel: 'silent',
-    signingKey: keyFile, trustedKeys: [pubFile], adminToken: TEST_ADMIN_TOKEN, ...overrides,
+    signingKey: keyFile, trustedKeys: [pubFile], adminToken: TEST_ADMIN_TOKEN, releaseApproval: 'off', ...overrides,
   });
 }
 

@@ -14,7 +14,8 @@ export interface SpawnedFerry {
 }
 
 /**
- * `--db-dir DIR` (PGlite) or `--database-url URL`, plus any flags. FERRY_TEST_SERVER_LOG=FILE
+ * `--db-dir DIR` (PGlite) or `--database-url URL`, plus any flags; release approval off (as
+ * testConfig) unless FERRY_RELEASE_APPROVAL or a flag says otherwise. FERRY_TEST_SERVER_LOG=FILE
  * keeps everything it writes, FERRY_TEST_SERVER_LOG_LEVEL its log level (default info), for a
  * post-mortem.
  */
@@ -22,7 +23,7 @@ export async function spawnFerry(args: string[], startMs = 60_000): Promise<Spaw
   const { keyFile, pubFile } = testSigningKey();
   const s = await spawnServe(['--api-port', '0', '--signing-key', keyFile, '--trusted-keys', pubFile,
     '--log-level', process.env['FERRY_TEST_SERVER_LOG_LEVEL'] ?? 'info', ...args], {
-    startMs, logFile: process.env['FERRY_TEST_SERVER_LOG'], env: { ...process.env, DATABASE_URL: '', FERRY_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
+    startMs, logFile: process.env['FERRY_TEST_SERVER_LOG'], env: { FERRY_RELEASE_APPROVAL: 'off', ...process.env, DATABASE_URL: '', FERRY_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
   });
   return { child: s.child, apiUrl: s.api, coapPort: s.coapPort, kill: (signal) => stopChild(s.child, signal), stderr: s.stderr };
 }

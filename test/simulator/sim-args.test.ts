@@ -51,6 +51,14 @@ test('an --api that is not an http(s) URL is a usage error', async () => {
   }
 });
 
+test('--testbed: marks through --api with the operator token; without --api a usage error; it is in --help', async () => {
+  const o = await fleetOptions(readSimArgs(['--testbed', '--api', 'http://127.0.0.1:8080']), { FERRY_API_TOKEN: 'fry_op' });
+  assert.equal(o.testbed, { api: 'http://127.0.0.1:8080', token: 'fry_op', tokenSource: 'FERRY_API_TOKEN' });
+  assert.is((await options()).testbed, undefined);
+  await usageError(['--testbed'], /--testbed needs --api URL/);
+  assert.match(SIM_HELP, /--testbed {13}mark each device a testbed/);
+});
+
 async function usageError(argv: string[], pattern: RegExp): Promise<void> {
   try {
     await fleetOptions(readSimArgs(argv), {});

@@ -31,6 +31,8 @@ forEachDatabase('health', ({ suite, get }) => {
         download: `bound 127.0.0.1:${ferry.downloadAddress!.port}`, 'download-coaps': `bound 127.0.0.1:${ferry.secureDownloadAddress!.port}`,
       },
       serverSigning: true, // the test servers sign raw uploads (--signing-key)
+      // Test servers run with release approval off (testConfig), and /readyz says so.
+      releaseApproval: 'off',
     });
   });
 

@@ -108,6 +108,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
   /** A valid value for each path parameter, by route: what the hostile value stands in for. */
   function validPathValue(route: string, name: string): string {
     if (name === 'endpoint') return route.endsWith('/update') ? 'off-h' : 'dev-h';
+    if (name === 'hardwareClass') return 'sim-1';
     if (name === 'id') {
       const kind = / \/api\/v1\/(tokens|firmware|updates|campaigns|alerts)\//.exec(route)?.[1];
       if (kind === 'tokens') return String(real.token);
@@ -161,6 +162,9 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       'POST /api/v1/campaigns/{id}/resume': {}, 'POST /api/v1/campaigns/{id}/abort': {}, 'POST /api/v1/campaigns/{id}/revert': {},
       'PUT /api/v1/vulnerabilities/{hardwareClass}/{version}': { advisories: ['CVE-2026-1234'], severity: 'low' },
       'PUT /api/v1/compliance/policies/{hardwareClass}': { staleDays: 30 },
+      'POST /api/v1/firmware/{id}/approve': { reason: 'table' }, 'POST /api/v1/firmware/{id}/deprecate': { reason: 'table' },
+      'POST /api/v1/firmware/{id}/revoke': { reason: 'table' },
+      'PUT /api/v1/devices/{endpoint}/testbed': { testbed: true }, 'PUT /api/v1/testbed-policies/{hardwareClass}': { minDevices: 1 },
     };
     return bodies[route] ?? null;
   }

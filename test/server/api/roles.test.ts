@@ -2,8 +2,8 @@
 // written here and not read from the role table: a viewer reads (GET) and nothing else, and no
 // device management at all (Read, Discover and Observe are requests to the device), nor the audit
 // log's export in bulk; an operator does everything but users, tokens, device credentials, changes
-// to the trusted package keys and the audit chain's verification, which are an admin's, and
-// approving a release, which only an approver does. Every refusal is a
+// to the trusted package keys, the audit chain's verification and setting testbed policies, which
+// are an admin's, and approving a release, which only an approver token does. Every refusal is a
 // 403, JSON, FERRY_FORBIDDEN, naming the role needed; what is allowed is never refused for its
 // role; the document's x-ferry-role says the role enforced. Then a real device: a viewer's Read
 // never reaches it, an operator's does.
@@ -24,17 +24,19 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 const DEVICE_MANAGEMENT = /^\/api\/v1\/devices\/\{endpoint\}\/(lwm2m|execute|discover|attributes|observe)\//;
 /** Users, tokens, device credentials, and the audit chain's verification. */
 const ADMIN_ONLY = /^\/api\/v1\/(users(\/|$)|tokens(\/|$)|credentials\/|audit\/)|\/credentials(\/|$)/;
-/** Approving a release: the approver's alone (no level includes it). */
-const APPROVER_ONLY = /\/approve$/;
 /** Changes to the trusted package keys (who may sign firmware the fleet takes); listing them is a read. */
 const KEY_CHANGES = /^\/api\/v1\/keys(\/|$)/;
+/** What evidence a release needs: an admin sets it (a viewer reads it). */
+const POLICY_SETTING = /^\/api\/v1\/testbed-policies\//;
+/** Approving a release: an approver token's alone (no level includes it). */
+const APPROVING = /^\/api\/v1\/firmware\/\{id\}\/approve$/;
 /** Reads in bulk (the whole audit log of a period): an operator's, though a GET. */
 const BULK = /^\/api\/v1\/events\/export$/;
 
 /** The least role a route should need, by the rules above. */
 function expectedRole(method: Method, path: string): Role {
-  if (ADMIN_ONLY.test(path) || (method !== 'GET' && KEY_CHANGES.test(path))) return 'admin';
-  if (APPROVER_ONLY.test(path)) return 'approver';
+  if (ADMIN_ONLY.test(path) || (method !== 'GET' && (KEY_CHANGES.test(path) || POLICY_SETTING.test(path)))) return 'admin';
+  if (APPROVING.test(path)) return 'approver';
   if (BULK.test(path)) return 'operator';
   if (method === 'GET' && !DEVICE_MANAGEMENT.test(path)) return 'viewer';
   return 'operator';
@@ -62,7 +64,7 @@ forEachDatabase('api, roles walked from the OpenAPI document', ({ suite, get }) 
     const doc = res.json() as Document;
 
     const failures: string[] = [];
-    const walked = { operations: 0, deviceManagement: 0, adminOnly: 0, viewerRefused: 0, operatorRefused: 0 };
+    const walked = { operations: 0, deviceManagement: 0, adminOnly: 0, approverOnly: 0, viewerRefused: 0, operatorRefused: 0 };
     for (const [path, item] of Object.entries(doc.paths)) {
       if (!path.startsWith('/api/v1/')) continue;
       for (const [m, op] of Object.entries(item)) {
@@ -71,7 +73,8 @@ forEachDatabase('api, roles walked from the OpenAPI document', ({ suite, get }) 
         walked.operations++;
         if (DEVICE_MANAGEMENT.test(path)) walked.deviceManagement++;
         const needed = expectedRole(method, path);
-        if (needed === 'admin' || needed === 'approver') walked.adminOnly++;
+        if (needed === 'admin') walked.adminOnly++;
+        if (needed === 'approver') walked.approverOnly++;
         const route = `${method} ${path}`;
         if (op['x-ferry-role'] !== needed) failures.push(`${route}: the document says ${op['x-ferry-role']}, the rules ${needed}`);
         if (!op.description?.includes(`Needs the ${needed} role.`)) failures.push(`${route}: the description does not say the ${needed} role`);
@@ -98,7 +101,8 @@ forEachDatabase('api, roles walked from the OpenAPI document', ({ suite, get }) 
     assert.ok(walked.operations >= 35, `${walked.operations} operations in the document`);
     assert.ok(walked.deviceManagement >= 10, `${walked.deviceManagement} device management operations`);
     assert.ok(walked.adminOnly >= 8, `${walked.adminOnly} admin-only operations`);
-    assert.is(walked.operatorRefused, walked.adminOnly);
+    assert.is(walked.approverOnly, 1);
+    assert.is(walked.operatorRefused, walked.adminOnly + walked.approverOnly);
     // Every operation not a plain read is refused to a viewer: the walk counted each.
     assert.ok(walked.viewerRefused > walked.deviceManagement + walked.adminOnly);
   });

@@ -63,8 +63,10 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
     assert.equal({ ...fw, id: 0, createdAt: '', downloadName: '', uploadedBy: 0 }, {
       id: 0, version: '2.0.0', hardwareClass: 'sensor-v2', size: body.length, sha256: sha256(body), delivery: 'package',
       sequence: 10, vendorId: 'acme', keyId: Buffer.from(VENDOR.kid).toString('hex'), createdAt: '', downloadName: '',
+      // A new release: uploaded (not approved), signed by the release machine, by the token's user.
       keyName: 'vendor.pub', state: 'uploaded', stateChangedAt: null, signedBy: 'uploader', uploadedBy: 0, uploadedByUser: 'FERRY_ADMIN_TOKEN', reissueOf: null,
     });
+    assert.type(fw.uploadedBy, 'number');
     const row = await stored(fw.id);
     assert.ok(row.payload.equals(body));
     assert.ok(row.manifest!.equals(parsePackage(body).header.coseBytes));

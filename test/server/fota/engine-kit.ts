@@ -61,7 +61,7 @@ export async function bench(db: Db, s: Setup = {}): Promise<Bench> {
 /** An engine of its own on the device: a second process, which follows nothing yet. */
 export function engineOn(db: Db, device: Object5Device, activity = new DeviceActivity()): UpdateEngine {
   return new UpdateEngine({
-    db, dm: device, activity, log: silentLogger(), downloadBase: DOWNLOAD_BASE, secureDownloadBase: SECURE_DOWNLOAD_BASE, updateTimeoutSeconds: 60, pokeAfterSeconds: 5, nodeId: () => 'node-a',
+    db, dm: device, activity, log: silentLogger(), downloadBase: DOWNLOAD_BASE, secureDownloadBase: SECURE_DOWNLOAD_BASE, updateTimeoutSeconds: 60, pokeAfterSeconds: 5, nodeId: () => 'node-a', releaseApproval: 'off',
     images: { get: async (id) => (await loadFirmwarePayload(db, id)) ?? undefined },
   });
 }

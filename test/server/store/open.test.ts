@@ -34,7 +34,7 @@ async function tables(db: Db): Promise<string[]> {
   return rows.map((r) => r.t);
 }
 
-const SCHEMA = ['alerts', 'api_tokens', 'audit_chain', 'audit_checkpoints', 'campaign_devices', 'campaigns', 'compliance_policies', 'credentials_state', 'device_credentials', 'device_updates', 'devices', 'events', 'events_archive', 'firmware_images', 'schema_migrations', 'trusted_keys', 'users', 'vulnerable_versions'];
+const SCHEMA = ['alerts', 'api_tokens', 'audit_chain', 'audit_checkpoints', 'campaign_devices', 'campaigns', 'compliance_policies', 'credentials_state', 'device_credentials', 'device_updates', 'devices', 'events', 'events_archive', 'firmware_images', 'schema_migrations', 'testbed_policies', 'trusted_keys', 'users', 'vulnerable_versions'];
 
 test('in memory: open + migrate', async () => {
   const logs: string[] = [];
