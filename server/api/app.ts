@@ -32,6 +32,8 @@ import { complianceRoutes } from './compliance.ts';
 import { vulnerabilityRoutes } from './vulnerabilities.ts';
 import { keyRoutes } from './keys.ts';
 import type { CredentialService } from '../credentials/service.ts';
+import { consoleRoutes } from '../console/serve.ts';
+import { whoamiRoutes } from './whoami.ts';
 
 const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -98,6 +100,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   complianceRoutes(app, deps);
   if (deps.credentials) credentialRoutes(app, { credentials: deps.credentials });
   if (deps.campaigns) campaignRoutes(app, { campaigns: deps.campaigns });
+  whoamiRoutes(app);
+  consoleRoutes(app);
   await app.ready();
   return app;
 }
