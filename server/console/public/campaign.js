@@ -17,7 +17,7 @@ export function Campaign({ id, me }) {
   return html`<h1>Campaign ${c.id}: ${c.name}</h1>
     <p class="status">State <span class=${`badge ${c.state}`} id="campaign-state">${c.state}</span>
       ${LIVE.has(c.state) ? html` <span class="muted">(live)</span>` : ''}
-      · image ${c.firmwareId} · wave ${c.currentWave + 1} of ${c.policy.waves.length} · created ${when(c.createdAt)} by ${c.createdBy}
+      · image ${c.firmwareId} · wave ${Math.min(c.currentWave + 1, c.policy.waves.length)} of ${c.policy.waves.length} · created ${when(c.createdAt)} by ${c.createdBy}
       ${c.finishedAt ? ` · finished ${when(c.finishedAt)}` : ''}</p>
     ${c.pauseReason && html`<p class="error" id="pause-reason">Paused: ${c.pauseReason}</p>`}
     <div class="actions">${actions.map((a) => html`<button class=${`action ${a}`} id=${`campaign-${a}`} disabled=${busy} onClick=${() => act(a)}>${a}</button>`)}</div>

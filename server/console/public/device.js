@@ -46,7 +46,7 @@ function Resource({ endpoint }) {
   const latest = usePoll(() => (observed ? get(`${base}/observe/${observed}`) : Promise.resolve(null)), observed ? 2000 : 0, [observed]);
   return html`<section class="card"><h2>Read or observe a resource</h2>
     <form class="filters" onSubmit=${(e) => { e.preventDefault(); read(); }}>
-      <${Field} label="path (object/instance/resource)"><input id="lwm2m-path" value=${path} onInput=${(e) => setPath(e.target.value)} pattern="[0-9/]+" /></${Field}>
+      <${Field} label="path (object/instance/resource)"><input id="lwm2m-path" value=${path} onInput=${(e) => setPath(e.target.value)} pattern="[0-9]+(/[0-9]+)*" /></${Field}>
       <button type="submit" id="read" disabled=${busy}>Read</button>
       <button type="button" id="observe" onClick=${observe}>Observe</button>
       ${observed && html`<button type="button" onClick=${stop}>Stop observing /${observed}</button>`}
