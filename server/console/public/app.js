@@ -79,4 +79,6 @@ function App() {
     <section class="page"><${Page} r=${r} me=${me} /></section>`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.replaceChildren(); // the "Loading" placeholder
+render(html`<${App} />`, root);

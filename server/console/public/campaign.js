@@ -17,7 +17,7 @@ export function Campaign({ id, me }) {
   return html`<h1>Campaign ${c.id}: ${c.name}</h1>
     <p class="status">State <span class=${`badge ${c.state}`} id="campaign-state">${c.state}</span>
       ${LIVE.has(c.state) ? html` <span class="muted">(live)</span>` : ''}
-      · image ${c.firmwareId} · wave ${Math.min(c.currentWave + 1, c.policy.waves.length)} of ${c.policy.waves.length} · created ${when(c.createdAt)} by ${c.createdBy}
+      · image ${c.firmwareId} · ${c.currentWave ? `wave ${c.currentWave} of ${c.policy.waves.length}` : `${c.policy.waves.length} waves`} · created ${when(c.createdAt)} by ${c.createdBy}
       ${c.finishedAt ? ` · finished ${when(c.finishedAt)}` : ''}</p>
     ${c.pauseReason && html`<p class="error" id="pause-reason">Paused: ${c.pauseReason}</p>`}
     <div class="actions">${actions.map((a) => html`<button class=${`action ${a}`} id=${`campaign-${a}`} disabled=${busy} onClick=${() => act(a)}>${a}</button>`)}</div>
@@ -27,6 +27,6 @@ export function Campaign({ id, me }) {
         <p class=${failed ? 'error' : 'muted'}>${failed} failed · ${c.retries ?? 0} retries · ${c.joinedLate ?? 0} joined late</p></section>
     </div>
     <section class="card"><h2>Waves</h2>
-      <${Table} id="waves" rows=${c.waves ?? []} columns=${[['wave', (w) => w.wave + 1], ['devices', (w) => w.devices], ['counts', (w) => html`<${Counts} counts=${w.counts} />`]]} /></section>
+      <${Table} id="waves" rows=${c.waves ?? []} columns=${[['wave', (w) => w.wave], ['devices', (w) => w.devices], ['counts', (w) => html`<${Counts} counts=${w.counts} />`]]} /></section>
     <section class="card"><h2>Target and policy</h2><pre class="json">${JSON.stringify({ target: c.target, policy: c.policy }, null, 2)}</pre></section>`;
 }

@@ -46,7 +46,7 @@ export function Campaigns({ me }) {
     ${can(me.role, 'operator') && html`<${CreateForm} />`}
     ${data ? html`<${Table} id="campaigns" rows=${itemsOf(data)} empty="No campaigns yet." columns=${[
       ['id', (c) => c.id], ['name', (c) => html`<a href=${`#/campaigns/${c.id}`}>${c.name}</a>`], ['image', (c) => c.firmwareId],
-      ['state', (c) => html`<span class=${`badge ${c.state}`}>${c.state}</span>`], ['wave', (c) => c.currentWave],
+      ['state', (c) => html`<span class=${`badge ${c.state}`}>${c.state}</span>`], ['wave', (c) => c.currentWave || '—'],
       ['created', (c) => `${when(c.createdAt)} by ${c.createdBy}`], ['finished', (c) => when(c.finishedAt)],
     ]} />` : html`<${Loading} error=${error} />`}`;
 }

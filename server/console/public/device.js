@@ -23,6 +23,10 @@ async function loadDevice(endpoint) {
 
 const show = (v) => (v === null || v === undefined || v === '' ? '—' : String(v));
 const json = (v) => html`<pre class="json">${JSON.stringify(v, null, 2)}</pre>`;
+/** What a device answered: its resources as a table when they come as a list of { path, value }. */
+const values = (v) => (Array.isArray(v?.values)
+  ? html`<${Table} id="lwm2m-values" rows=${v.values} columns=${[['path', (r) => r.path], ['value', (r) => html`<code>${typeof r.value === 'object' ? JSON.stringify(r.value) : String(r.value)}</code>`]]} />`
+  : json(v));
 
 function Update({ u }) {
   return html`<details class="update" open=${u.finishedAt === null}>
@@ -51,8 +55,8 @@ function Resource({ endpoint }) {
       <button type="button" id="observe" onClick=${observe}>Observe</button>
       ${observed && html`<button type="button" onClick=${stop}>Stop observing /${observed}</button>`}
     </form>
-    ${answer && json(answer)}
-    ${observed && latest.data && html`<h3>Latest notification (${latest.data.notifications} so far, ${when(latest.data.at)})</h3>${json(latest.data.values)}`}
+    ${answer && values(answer)}
+    ${observed && latest.data && html`<h3>Latest notification (${latest.data.notifications} so far, ${when(latest.data.at)})</h3>${values(latest.data)}`}
   </section>`;
 }
 

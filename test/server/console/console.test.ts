@@ -20,6 +20,7 @@ const CHROMIUM = process.env['FERRY_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const SHOTS = resolve(fileURLToPath(import.meta.url), '../../../../test-output/console');
 const DEVICES = 5;
+const DEVICE = 'console-1';
 const have = existsSync(CHROMIUM);
 if (!have) console.log(`SKIPPED: the console's browser test needs chromium at ${CHROMIUM} (apt-get install chromium, or set FERRY_CHROMIUM)`);
 
@@ -93,10 +94,10 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     await op.page.locator('#devices tbody tr').nth(DEVICES - 1).waitFor();
     assert.is(await op.page.locator('#devices tbody tr').count(), DEVICES);
     await shoot(op.page, '2-devices', shots);
-    await op.page.locator('#devices tbody a').first().click();
+    await op.page.locator(`#devices tbody a`).filter({ hasText: DEVICE }).click();
     await op.page.locator('#identity').waitFor();
     await op.page.click('#read');
-    await op.page.locator('pre.json').filter({ hasText: 'sim-1' }).waitFor();
+    await op.page.locator('#lwm2m-values tr').filter({ hasText: '/3/0/1' }).filter({ hasText: 'sim-1' }).waitFor();
     await shoot(op.page, '3-device', shots);
 
     // Firmware: upload a signed package through the form.
@@ -124,6 +125,11 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     await op.page.locator('#campaign-counts [data-key=succeeded]').filter({ hasText: String(DEVICES) }).waitFor();
     assert.ok(await op.page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), 'the page followed the campaign without a reload');
     await shoot(op.page, '5-campaign', shots);
+    // The device's page now shows the update and its state history.
+    await go(op.page, `#/devices/${DEVICE}`);
+    await op.page.locator('details.update summary').filter({ hasText: 'succeeded' }).waitFor();
+    assert.ok(await op.page.locator('details.update td').filter({ hasText: 'succeeded' }).count() > 0, 'the update\'s states are listed');
+    await shoot(op.page, '6-device-updated', shots);
 
     // Alerts: one raised, acknowledged in the list.
     const alert = await insertAlert(get().db, {
@@ -136,7 +142,7 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     assert.ok((acked.json() as Array<{ id: number }>).some((a) => a.id === alert.id), 'the alert is acknowledged on the server');
     await op.page.click('label.inline input');
     await op.page.locator('#alerts tbody tr').first().waitFor();
-    await shoot(op.page, '6-alerts', shots);
+    await shoot(op.page, '7-alerts', shots);
     assert.equal(op.problems, [], 'no script errors and no Content-Security-Policy refusals');
     assert.ok(op.urls.every((u) => !u.includes(TEST_ADMIN_TOKEN)), 'the token is in no URL');
     await op.close();
@@ -168,7 +174,7 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     }, second.id);
     await viewer.page.locator('#banner').filter({ hasText: 'needs the operator role' }).waitFor();
     assert.match(await viewer.page.locator('#banner').innerText(), /403 FERRY_FORBIDDEN/);
-    await shoot(viewer.page, '7-viewer-refused', shots);
+    await shoot(viewer.page, '8-viewer-refused', shots);
     assert.equal(viewer.problems, []);
     await viewer.close();
 
