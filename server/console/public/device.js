@@ -28,13 +28,13 @@ const values = (v) => (Array.isArray(v?.values)
   ? html`<${Table} id="lwm2m-values" rows=${v.values} columns=${[['path', (r) => r.path], ['value', (r) => html`<code>${typeof r.value === 'object' ? JSON.stringify(r.value) : String(r.value)}</code>`]]} />`
   : json(v));
 
-function Update({ u }) {
-  return html`<details class="update" open=${u.finishedAt === null}>
+function Update({ u, open }) {
+  return html`<details class="update" open=${open}>
     <summary>update ${u.id}: image ${u.firmwareId}, <span class=${`badge ${u.state}`}>${u.state}</span>
       ${u.campaignId ? html` · <a href=${`#/campaigns/${u.campaignId}`}>campaign ${u.campaignId}</a>` : ''} · ${when(u.createdAt)}
       ${u.reason ? ` · ${u.reason}` : ''}</summary>
     <${Table} rows=${u.events} columns=${[['at', (e) => when(e.at)], ['kind', (e) => e.kind], ['by', (e) => e.actor],
-      ['state', (e) => (e.data?.to ? `${e.data.from ?? ''} → ${e.data.to}` : '')], ['data', (e) => html`<code>${JSON.stringify(e.data)}</code>`]]} />
+      ['state', (e) => e.data?.state ?? ''], ['data', (e) => html`<code>${JSON.stringify(e.data)}</code>`]]} />
   </details>`;
 }
 
@@ -72,7 +72,7 @@ export function Device({ endpoint, me }) {
         ${Array.isArray(device.objects) ? html`<ul class="objects">${device.objects.map((o) => html`<li><code>${typeof o === 'object' ? JSON.stringify(o) : o}</code></li>`)}</ul>` : json(device.objects)}</section>`}
     </div>
     <section class="card"><h2>Updates</h2>
-      ${updates.length === 0 ? html`<p class="muted">No updates yet.</p>` : updates.map((u) => html`<${Update} u=${u} />`)}</section>
+      ${updates.length === 0 ? html`<p class="muted">No updates yet.</p>` : updates.map((u, i) => html`<${Update} u=${u} open=${i === 0} />`)}</section>
     ${can(me.role, 'operator') && html`<${Resource} endpoint=${device.endpoint} />`}
     <section class="card"><h2>Events (latest 100)</h2>
       <${Table} rows=${[...device.events].reverse()} columns=${[['at', (e) => when(e.at)], ['kind', (e) => e.kind], ['by', (e) => e.actor],

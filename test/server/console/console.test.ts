@@ -51,7 +51,8 @@ async function shoot(page: Page, name: string, shots: string[]): Promise<void> {
   shots.push(file);
 }
 
-const go = (page: Page, hash: string) => page.evaluate((h) => { location.hash = h; }, hash);
+/** In-page navigation (a hash change: the page is not reloaded). The test's code has no DOM types: globalThis is the window. */
+const go = (page: Page, hash: string) => page.evaluate((h) => { (globalThis as unknown as { location: { hash: string } }).location.hash = h; }, hash);
 
 forEachDatabase('the web console in chromium', ({ suite, get }) => {
   let ferry: Ferry;
@@ -118,17 +119,17 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     await form.locator('input[name=failureThreshold]').fill('50');
     await form.locator('button[type=submit]').click();
     await op.page.locator('#campaign-state').filter({ hasText: 'draft' }).waitFor();
-    await op.page.evaluate(() => { (window as unknown as { sameDocument: boolean }).sameDocument = true; });
+    await op.page.evaluate(() => { (globalThis as unknown as { sameDocument: boolean }).sameDocument = true; });
     await op.page.click('#campaign-start');
     await op.page.locator('#campaign-state').filter({ hasText: 'running' }).waitFor();
     await op.page.locator('#campaign-state').filter({ hasText: 'completed' }).waitFor({ timeout: 90_000 });
     await op.page.locator('#campaign-counts [data-key=succeeded]').filter({ hasText: String(DEVICES) }).waitFor();
-    assert.ok(await op.page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), 'the page followed the campaign without a reload');
+    assert.ok(await op.page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument), 'the page followed the campaign without a reload');
     await shoot(op.page, '5-campaign', shots);
     // The device's page now shows the update and its state history.
     await go(op.page, `#/devices/${DEVICE}`);
     await op.page.locator('details.update summary').filter({ hasText: 'succeeded' }).waitFor();
-    assert.ok(await op.page.locator('details.update td').filter({ hasText: 'succeeded' }).count() > 0, 'the update\'s states are listed');
+    for (const state of ['downloading', 'updating', 'succeeded']) await op.page.locator('details.update td').filter({ hasText: state }).first().waitFor();
     await shoot(op.page, '6-device-updated', shots);
 
     // Alerts: one raised, acknowledged in the list.
