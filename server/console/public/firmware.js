@@ -40,7 +40,7 @@ export function Firmware({ me }) {
     ${data ? html`<${Table} id="firmware" rows=${data} empty="No images uploaded." columns=${[
       ['id', (f) => f.id], ['class', (f) => f.hardwareClass], ['version', (f) => f.version], ['sequence', (f) => f.sequence ?? '—'],
       ['state', (f) => html`<span class=${`badge ${f.state}`}>${f.state}</span>`], ['size', (f) => bytes(f.size)],
-      ['signed by', (f) => `${f.keyName ?? f.keyId ?? '—'} (${f.signedBy})`], ['uploaded', (f) => `${when(f.createdAt)} by ${f.uploadedByUser ?? '—'}`],
+      ['signer key', (f) => f.keyName ?? f.keyId ?? '—'], ['signed', (f) => (f.signedBy === 'server' ? 'by this server' : 'by the uploader')], ['uploaded', (f) => `${when(f.createdAt)} by ${f.uploadedByUser ?? '—'}`],
       ['devices on it', (f) => f.running],
       ['campaigns', (f) => f.campaigns.map((c) => html`<a href=${`#/campaigns/${c.id}`}>${c.name}</a> `)],
       ['sha-256', (f) => html`<code title=${f.sha256}>${f.sha256.slice(0, 12)}…</code>`],
