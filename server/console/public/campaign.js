@@ -1,15 +1,23 @@
 // One campaign, live: state, waves with per-state counts, Update Results, failures; it polls every
 // 2 s, so the page follows the campaign without a reload. Operators start, pause, resume, abort.
 import { html } from 'htm/preact';
-import { can, get, post } from './api.js';
+import { can, get, itemsOf, post } from './api.js';
 import { Counts, Loading, Table, useAction, usePoll, when } from './ui.js';
 
 /** The actions each state allows (the server decides; a refused one answers 409). */
 const ACTIONS = { draft: ['start', 'abort'], scheduled: ['start', 'abort'], running: ['pause', 'abort'], paused: ['resume', 'abort'] };
 const LIVE = new Set(['scheduled', 'running', 'paused']);
 
+/** The campaign, and when some of its devices failed, which (from the latest 1000 campaign device events). */
+async function loadCampaign(id) {
+  const c = await get(`/api/v1/campaigns/${id}`);
+  if (!c.counts?.failed) return { ...c, failures: [] };
+  const events = itemsOf(await get('/api/v1/events', { kind: 'campaign.device', order: 'desc', limit: 1000 }));
+  return { ...c, failures: events.filter((e) => e.data?.campaignId === id && e.data?.state === 'failed') };
+}
+
 export function Campaign({ id, me }) {
-  const { data: c, error, reload } = usePoll(() => get(`/api/v1/campaigns/${id}`), 2000, [id]);
+  const { data: c, error, reload } = usePoll(() => loadCampaign(id), 2000, [id]);
   const [act, busy] = useAction(async (action) => { await post(`/api/v1/campaigns/${id}/${action}`); await reload(); });
   if (!c) return html`<h1>Campaign ${id}</h1><${Loading} error=${error} />`;
   const actions = can(me.role, 'operator') ? ACTIONS[c.state] ?? [] : [];
@@ -28,5 +36,8 @@ export function Campaign({ id, me }) {
     </div>
     <section class="card"><h2>Waves</h2>
       <${Table} id="waves" rows=${c.waves ?? []} columns=${[['wave', (w) => w.wave], ['devices', (w) => w.devices], ['counts', (w) => html`<${Counts} counts=${w.counts} />`]]} /></section>
+    ${c.failures.length > 0 && html`<section class="card"><h2>Failures</h2>
+      <${Table} id="failures" rows=${c.failures} columns=${[['device', (e) => html`<a href=${`#/devices/${encodeURIComponent(e.endpoint)}`}>${e.endpoint}</a>`],
+        ['result code', (e) => e.data.resultCode ?? '—'], ['update', (e) => e.updateId ?? '—'], ['at', (e) => when(e.at)]]} /></section>`}
     <section class="card"><h2>Target and policy</h2><pre class="json">${JSON.stringify({ target: c.target, policy: c.policy }, null, 2)}</pre></section>`;
 }
