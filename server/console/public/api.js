@@ -24,8 +24,8 @@ const listeners = new Set();
 /** Calls `fn(error)` for every refused request (the console shows the latest). */
 export function onApiError(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
-/** One request; JSON in and out, a Blob sent as application/octet-stream. Throws ApiError. */
-export async function request(method, path, body) {
+/** One request; JSON in and out, a Blob sent as application/octet-stream. Throws ApiError (`quiet`: not to the banner). */
+export async function request(method, path, body, { quiet = false } = {}) {
   const headers = { authorization: `Bearer ${session.token() ?? ''}`, accept: 'application/json' };
   let payload;
   if (body instanceof Blob) { headers['content-type'] = 'application/octet-stream'; payload = body; }
@@ -36,11 +36,11 @@ export async function request(method, path, body) {
   const data = type.includes('json') && text ? JSON.parse(text) : text;
   if (res.ok) return data;
   const err = new ApiError(res.status, data?.code ?? `HTTP_${res.status}`, data?.message ?? res.statusText);
-  for (const fn of listeners) fn(err);
+  if (!quiet || res.status === 401) for (const fn of listeners) fn(err);
   throw err;
 }
 
-export const get = (path, query) => request('GET', path + qs(query));
+export const get = (path, query, opts) => request('GET', path + qs(query), undefined, opts);
 export const post = (path, body = {}) => request('POST', path, body);
 export const del = (path) => request('DELETE', path);
 

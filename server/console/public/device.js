@@ -47,16 +47,19 @@ function Resource({ endpoint }) {
   const [read, busy] = useAction(async () => setAnswer(await get(`${base}/lwm2m/${clean()}`)));
   const [observe] = useAction(async () => { setAnswer(await post(`${base}/observe/${clean()}`)); setObserved(clean()); });
   const [stop] = useAction(async () => { await del(`${base}/observe/${observed}`); setObserved(null); });
-  const latest = usePoll(() => (observed ? get(`${base}/observe/${observed}`) : Promise.resolve(null)), observed ? 2000 : 0, [observed]);
+  // Until the first notification the server has none to show (404): the poll waits quietly.
+  const latest = usePoll(() => (observed ? get(`${base}/observe/${observed}`, {}, { quiet: true }).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : Promise.resolve(null)),
+    observed ? 2000 : 0, [observed]);
   return html`<section class="card"><h2>Read or observe a resource</h2>
     <form class="filters" onSubmit=${(e) => { e.preventDefault(); read(); }}>
       <${Field} label="path (object/instance/resource)"><input id="lwm2m-path" value=${path} onInput=${(e) => setPath(e.target.value)} pattern="[0-9]+(/[0-9]+)*" /></${Field}>
       <button type="submit" id="read" disabled=${busy}>Read</button>
       <button type="button" id="observe" onClick=${observe}>Observe</button>
-      ${observed && html`<button type="button" onClick=${stop}>Stop observing /${observed}</button>`}
+      ${observed && html`<button type="button" id="stop-observe" onClick=${stop}>Stop observing /${observed}</button>`}
     </form>
     ${answer && values(answer)}
-    ${observed && latest.data && html`<h3>Latest notification (${latest.data.notifications} so far, ${when(latest.data.at)})</h3>${values(latest.data)}`}
+    ${observed && !latest.data && html`<p class="muted" id="observing">Observing /${observed}: waiting for the device's first notification…</p>`}
+    ${observed && latest.data && html`<h3>Observed /${observed}: latest value at ${when(latest.data.at)} (${latest.data.notifications} notifications after the first answer)</h3>${values(latest.data)}`}
   </section>`;
 }
 

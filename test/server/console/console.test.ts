@@ -99,7 +99,11 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     await op.page.locator('#identity').waitFor();
     await op.page.click('#read');
     await op.page.locator('#lwm2m-values tr').filter({ hasText: '/3/0/1' }).filter({ hasText: 'sim-1' }).waitFor();
+    await op.page.click('#observe');
+    await op.page.locator('#stop-observe').waitFor();
     await shoot(op.page, '3-device', shots);
+    await op.page.click('#stop-observe');
+    await op.page.locator('#stop-observe').waitFor({ state: 'detached' });
 
     // Firmware: upload a signed package through the form.
     await go(op.page, '#/firmware');
