@@ -49,7 +49,9 @@ function asset(body: Buffer, type: string, cache: string): Asset {
 
 /** The folder and version of an installed package (found from its main module: some export no package.json). */
 function packageDir(name: string): { dir: string; version: string } {
-  let dir = dirname(fileURLToPath(import.meta.resolve(name)));
+  let main: string;
+  try { main = import.meta.resolve(name); } catch { throw new Error(`the console needs the package ${name}: run npm install`); }
+  let dir = dirname(fileURLToPath(main));
   for (;;) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };

@@ -1,5 +1,5 @@
 // Fleet overview: devices by hardware class × firmware version, status counts, registrations and
-// updates over the last day, open alerts. Refreshes every 5 s.
+// updates over the last day, open alerts. Refreshes every 10 s.
 import { html } from 'htm/preact';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
@@ -78,7 +78,7 @@ const TIMELINE = {
 };
 
 export function Overview() {
-  const { data, error } = usePoll(loadOverview, 5000);
+  const { data, error } = usePoll(loadOverview, 10_000);
   if (!data) return html`<${Loading} error=${error} />`;
   const chart = byClassChart(data.report.groups ?? []);
   const total = Object.values(data.status).reduce((a, n) => a + n, 0);
