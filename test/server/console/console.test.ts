@@ -4,7 +4,7 @@
 // reload, reads a device's resource and acknowledges an alert; a viewer is offered none of the
 // operator actions, and a forced one shows the server's 403. Screenshots go to test-output/console/
 // (printed), with the bytes the first load transferred. Without chromium the suite is skipped, saying why.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
@@ -71,6 +71,7 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
   });
 
   (have ? suite : suite.skip)('an operator runs a campaign in the console; a viewer is refused the operator actions', async () => {
+    rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
     const shots: string[] = [];
     fleet = backgroundFleet(ferry.coapAddress!.port, { devices: DEVICES, prefix: 'console' });
@@ -130,6 +131,7 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     await op.page.locator('#campaign-state').filter({ hasText: /running|completed/ }).waitFor();
     await op.page.locator('#campaign-state').filter({ hasText: 'completed' }).waitFor({ timeout: 90_000 });
     await op.page.locator('#campaign-counts [data-key=succeeded]').filter({ hasText: String(DEVICES) }).waitFor();
+    await op.page.locator('#campaign-results li').filter({ hasText: `1 success: ${DEVICES}` }).waitFor();
     assert.ok(await op.page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument), 'the page followed the campaign without a reload');
     await shoot(op.page, '5-campaign', shots);
     // The device's page now shows the update and its state history.
