@@ -14,7 +14,7 @@ import { insertAlert } from '../../../server/store/alerts.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { TEST_ADMIN_TOKEN, startTestFerry } from '../../helpers/ferry.ts';
 import { backgroundFleet, inventoried } from '../../sim-e2e/campaign-kit.ts';
-import { signedPackage } from '../../sim-e2e/kit.ts';
+import { signedPackage, uploadPackage } from '../../sim-e2e/kit.ts';
 
 const CHROMIUM = process.env['FERRY_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
@@ -139,6 +139,23 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     await op.page.locator('details.update summary').filter({ hasText: 'succeeded' }).waitFor();
     for (const state of ['downloading', 'updating', 'succeeded']) await op.page.locator('details.update td').filter({ hasText: state }).first().waitFor();
     await shoot(op.page, '6-device-updated', shots);
+
+    // Pause, resume and abort: a campaign that soaks an hour after its first device stays running.
+    const next = await uploadPackage(ferry, signedPackage('3.0.0', 4 * 1024, 2, 9));
+    await go(op.page, '#/campaigns');
+    await form.locator(`select[name=firmwareId] option[value="${next}"]`).waitFor({ state: 'attached' });
+    await form.locator('select[name=firmwareId]').selectOption(String(next));
+    await form.locator('input[name=name]').fill('slow rollout to 3.0.0');
+    await form.locator('input[name=hardwareClass]').fill('sim-1');
+    await form.locator('input[name=waves]').fill('1, 100%');
+    await form.locator('input[name=soakSeconds]').fill('3600');
+    await form.locator('button[type=submit]').click();
+    await op.page.locator('h1').filter({ hasText: 'slow rollout' }).waitFor();
+    for (const [action, state] of [['start', 'running'], ['pause', 'paused'], ['resume', 'running'], ['abort', 'aborted']] as const) {
+      await op.page.click(`#campaign-${action}`);
+      await op.page.locator('#campaign-state').filter({ hasText: state }).waitFor();
+    }
+    assert.is(await op.page.locator('.actions button').count(), 0, 'an aborted campaign offers no action');
 
     // Alerts: one raised, acknowledged in the list.
     const alert = await insertAlert(get().db, {
