@@ -35,6 +35,8 @@ import type { CredentialService } from '../credentials/service.ts';
 import type { ApprovalMode } from '../governance/release-rules.ts';
 import { releaseRoutes } from './releases.ts';
 import { testbedRoutes } from './testbeds.ts';
+import { consoleRoutes } from '../console/serve.ts';
+import { whoamiRoutes } from './whoami.ts';
 
 const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -105,6 +107,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   testbedRoutes(app, deps);
   if (deps.credentials) credentialRoutes(app, { credentials: deps.credentials });
   if (deps.campaigns) campaignRoutes(app, { campaigns: deps.campaigns });
+  whoamiRoutes(app);
+  consoleRoutes(app);
   await app.ready();
   return app;
 }

@@ -17,6 +17,9 @@
 import type { Role } from '../store/tokens.ts';
 
 export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
+  // Who is calling: the token's own name, role and user (the console shows what the role may do).
+  'GET /api/v1/whoami': 'viewer',
+
   // Inventory and updates.
   'GET /api/v1/devices': 'viewer',
   'GET /api/v1/devices/:endpoint': 'viewer',
