@@ -1,12 +1,45 @@
 /** Campaigns against a real Ferry: fleets started in the background, the campaign API, polls. */
-import type { Ferry } from '../../server/main.ts';
+import type { Test } from 'uvu';
+import type { CampaignAlert } from '../../server/fota/campaigns.ts';
+import { silentLogger } from '../../server/log.ts';
+import { startFerry, type Ferry } from '../../server/main.ts';
 import type { Db } from '../../server/store/db.ts';
 import type { SimDevice } from '../../simulator/device.ts';
 import { runFleet, type FleetOptions, type FleetResult } from '../../simulator/fleet.ts';
-import { eventually } from '../helpers/ferry.ts';
+import { eventually, injectAsAdmin, testConfig } from '../helpers/ferry.ts';
 import { signedPackage, trustedAnchor } from './kit.ts';
 
 export const FACTORY = signedPackage('1.0.0', 4096, 0, 3);
+
+/** What a campaign suite's tests share: this test's server, the alerts its campaigns raised, the fleets to stop after it. */
+export interface CampaignEnv {
+  ferry: Ferry;
+  alerts: CampaignAlert[];
+  fleets: Array<ReturnType<typeof backgroundFleet>>;
+}
+
+/**
+ * A Ferry per test of `suite` (campaign ticks of 100 ms, short update and request timeouts, the
+ * sweep every 500 ms), its campaign alerts collected, the admin token injected; after each test
+ * its fleets are stopped and the server closed.
+ */
+export function campaignFerryPerTest(suite: Test, db: () => Db): CampaignEnv {
+  const env = { alerts: [], fleets: [] } as unknown as CampaignEnv;
+  suite.before.each(async () => {
+    const alerts: CampaignAlert[] = [];
+    env.alerts = alerts;
+    env.ferry = await startFerry(testConfig({ campaignTick: 100, updateTimeout: 20, requestTimeout: 5 }), {
+      log: silentLogger(), db: db(), sweepMs: 500, onAlert: (a) => alerts.push(a),
+    });
+    injectAsAdmin(env.ferry.api);
+  });
+  suite.after.each(async () => {
+    await Promise.all(env.fleets.map((f) => f.stop()));
+    env.fleets = [];
+    await env.ferry.close();
+  });
+  return env;
+}
 
 /** A fleet running until `stop()`: flash digest mode, 1024-byte blocks, short lifetimes and CoAP timers. */
 export function backgroundFleet(coapPort: number, o: Partial<FleetOptions> & { devices: number; prefix: string }) {
