@@ -1,0 +1,105 @@
+/**
+ * The admin API as the `ferry` commands call it: FERRY_URL (default http://127.0.0.1:8080, the
+ * API's default port) and the bearer token in FERRY_TOKEN. An answer that is not a 2xx is thrown
+ * as an ApiError (the API's message, FERRY_ code and HTTP status), a request that got no answer as
+ * an ApiUnreachable; command.ts turns both into one line on stderr and exit 1.
+ */
+import { AdminApi } from '../../simulator/admin-api.ts';
+
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+/** What a command reads and writes. `tty`: stdout is a terminal (bars and colours may be drawn). */
+export interface CliIo { out: (text: string) => void; err: (text: string) => void; env: NodeJS.ProcessEnv; tty?: boolean }
+
+export const processIo: CliIo = {
+  out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t), env: process.env, tty: process.stdout.isTTY === true,
+};
+
+/** The API refused: its message and FERRY_ code (absent when the answer was not Ferry's JSON). */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly status: number;
+  readonly code: string | undefined;
+  constructor(message: string, status: number, code: string | undefined) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** No answer from FERRY_URL, or no token to send. */
+export class ApiUnreachable extends Error {
+  override name = 'ApiUnreachable';
+}
+
+/** One page of a list route. */
+export interface Page<T> { items: T[]; next: number | null }
+
+/**
+ * A list route's answer as a page: `{items, next}`, or a bare array (routes that answer one
+ * whole list), which is a last page.
+ */
+export function itemsOf<T>(body: unknown): Page<T> {
+  if (Array.isArray(body)) return { items: body as T[], next: null };
+  const b = body as { items?: unknown; next?: unknown } | null;
+  if (b !== null && typeof b === 'object' && Array.isArray(b.items)) return { items: b.items as T[], next: typeof b.next === 'number' ? b.next : null };
+  throw new ApiError('the answer is not a list', 200, undefined);
+}
+
+/** `?a=1&b=2` of the values that are set ('' when none is). */
+export function query(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
+  const s = q.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+export class ApiClient {
+  private readonly api: AdminApi;
+
+  /** `role`: the least role the command needs, named when FERRY_TOKEN is missing. */
+  constructor(env: NodeJS.ProcessEnv, role: string) {
+    const token = env['FERRY_TOKEN'];
+    if (!token) throw new ApiUnreachable(`set FERRY_TOKEN to an API token (${role} role)`);
+    this.api = new AdminApi({ api: env['FERRY_URL'] || DEFAULT_URL, token });
+  }
+
+  /** One request; the parsed JSON answer (undefined for an empty one, e.g. 204). */
+  async call<T = unknown>(method: string, path: string, o: { json?: unknown; body?: Buffer } = {}): Promise<T> {
+    const res = await this.api.send(path, { method, ...o });
+    if (!(res instanceof Response)) throw new ApiUnreachable(`cannot reach ${this.api.base} (${res.error}): ${res.detail}`);
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!res.ok) {
+      const e = (body ?? {}) as { code?: unknown; message?: unknown };
+      const message = typeof e.message === 'string' ? e.message : text.replace(/\s+/g, ' ').trim().slice(0, 200) || res.statusText;
+      throw new ApiError(message, res.status, typeof e.code === 'string' ? e.code : undefined);
+    }
+    if (body === undefined && text !== '') throw new ApiError(`${method} ${path}: the answer is not JSON`, res.status, undefined);
+    return body as T;
+  }
+
+  get<T = unknown>(path: string): Promise<T> { return this.call<T>('GET', path); }
+
+  /**
+   * Every item of a list route, page after page (`?after=` its `next`), up to `max` items.
+   * `pageSize` goes as `?limit=` and only to routes that take one.
+   */
+  async list<T>(path: string, params: Record<string, string | number | boolean | undefined> = {}, o: { max?: number | undefined; pageSize?: boolean } = {}): Promise<T[]> {
+    const max = o.max ?? Infinity;
+    const items: T[] = [];
+    let after: number | undefined;
+    for (;;) {
+      const limit = o.pageSize ? Math.min(1000, max - items.length) : undefined;
+      const page = itemsOf<T>(await this.get(`${path}${query({ ...params, limit, after })}`));
+      items.push(...page.items.slice(0, max - items.length));
+      if (page.next === null || items.length >= max || page.items.length === 0) return items;
+      after = page.next;
+    }
+  }
+}
