@@ -20,7 +20,7 @@ export const alertsCommand = nounCommand('alerts', HELP, {
     role: 'viewer', options: { unacked: { type: 'boolean' }, limit: { type: 'string' } },
     run: async (c) => {
       const max = str(c, 'limit') === undefined ? undefined : positive(str(c, 'limit'), '--limit');
-      const alerts = await c.api().list<Alert>('/api/v1/alerts', { acknowledged: c.flags['unacked'] ? false : undefined }, { max, pageSize: true });
+      const alerts = await c.api().list<Alert>('/api/v1/alerts', { acknowledged: c.flags['unacked'] ? false : undefined }, { max, pageSize: 1000 });
       c.show(alerts, (as) => table(['ID', 'AT', 'SEVERITY', 'KIND', 'ACKED', 'MESSAGE'],
         as.map((a) => [a.id, when(a.at), a.severity, a.kind, when(a.acknowledgedAt), a.message]), [0]));
     },

@@ -88,18 +88,22 @@ export class ApiClient {
 
   /**
    * Every item of a list route, page after page (`?after=` its `next`), up to `max` items.
-   * `pageSize` goes as `?limit=` and only to routes that take one.
+   * `pageSize` (at most 1000) goes as `?limit=`, only to routes that take one.
    */
-  async list<T>(path: string, params: Record<string, string | number | boolean | undefined> = {}, o: { max?: number | undefined; pageSize?: boolean } = {}): Promise<T[]> {
+  async list<T>(path: string, params: Record<string, string | number | boolean | undefined> = {}, o: { max?: number | undefined; pageSize?: number } = {}): Promise<T[]> {
     const max = o.max ?? Infinity;
     const items: T[] = [];
     let after: number | undefined;
     for (;;) {
-      const limit = o.pageSize ? Math.min(1000, max - items.length) : undefined;
-      const page = itemsOf<T>(await this.get(`${path}${query({ ...params, limit, after })}`));
+      const limit = o.pageSize === undefined ? undefined : Math.min(o.pageSize, max - items.length);
+      const body = await this.get(`${path}${query({ ...params, limit, after })}`);
+      const page = itemsOf<T>(body);
       items.push(...page.items.slice(0, max - items.length));
-      if (page.next === null || items.length >= max || page.items.length === 0) return items;
-      after = page.next;
+      // A bare array from a route that took ?limit= and filled it: the next page is after its last id.
+      const last = (page.items[page.items.length - 1] as { id?: unknown } | undefined)?.id;
+      const next = page.next ?? (Array.isArray(body) && page.items.length === limit && typeof last === 'number' ? last : null);
+      if (next === null || items.length >= max || page.items.length === 0) return items;
+      after = next;
     }
   }
 }

@@ -38,7 +38,7 @@ export const devicesCommand = nounCommand('devices', HELP, {
       const max = str(c, 'limit') === undefined ? undefined : positive(str(c, 'limit'), '--limit');
       const devices = await c.api().list<Device>('/api/v1/devices', {
         hardwareClass: str(c, 'class'), firmwareVersion: str(c, 'version'), status: str(c, 'status'),
-      }, { max, pageSize: true });
+      }, { max, pageSize: 1000 });
       c.show(devices, (ds) => table(['ENDPOINT', 'STATUS', 'CLASS', 'VERSION', 'LAST SEEN', 'ADDRESS'],
         ds.map((d) => [d.endpoint, d.status, d.hardwareClass, d.firmwareVersion, when(d.lastSeen), d.address === null ? null : `${d.address}:${d.port}`])));
     },
