@@ -54,6 +54,9 @@ export function query(params: Record<string, string | number | boolean | undefin
   return s === '' ? '' : `?${s}`;
 }
 
+/** A request's body: JSON, or bytes or text of a content type (default application/octet-stream). */
+export interface Body { json?: unknown; body?: Buffer | string; type?: string }
+
 export class ApiClient {
   private readonly api: AdminApi;
 
@@ -64,24 +67,31 @@ export class ApiClient {
     this.api = new AdminApi({ api: env['FERRY_URL'] || DEFAULT_URL, token });
   }
 
-  /** One request; the parsed JSON answer (undefined for an empty one, e.g. 204). */
-  async call<T = unknown>(method: string, path: string, o: { json?: unknown; body?: Buffer } = {}): Promise<T> {
-    const res = await this.api.send(path, { method, ...o });
+  /** One request whose answer is a 2xx, its body unread; `timeoutMs` for the whole answer (default 30 s). */
+  async respond(method: string, path: string, o: Body & { timeoutMs?: number } = {}): Promise<Response> {
+    const { timeoutMs, ...body } = o;
+    const res = await this.api.send(path, { method, ...body }, timeoutMs);
     if (!(res instanceof Response)) throw new ApiUnreachable(`cannot reach ${this.api.base} (${res.error}): ${res.detail}`);
+    if (res.ok) return res;
     const text = await res.text();
-    let body: unknown;
+    let e: { code?: unknown; message?: unknown } = {};
     try {
-      body = text === '' ? undefined : JSON.parse(text);
+      e = (JSON.parse(text) ?? {}) as typeof e;
+    } catch { /* not JSON: its text is the message */ }
+    const message = typeof e.message === 'string' ? e.message : text.replace(/\s+/g, ' ').trim().slice(0, 200) || res.statusText;
+    throw new ApiError(message, res.status, typeof e.code === 'string' ? e.code : undefined);
+  }
+
+  /** One request; the parsed JSON answer (undefined for an empty one, e.g. 204). */
+  async call<T = unknown>(method: string, path: string, o: Body & { timeoutMs?: number } = {}): Promise<T> {
+    const res = await this.respond(method, path, o);
+    const text = await res.text();
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
     } catch {
-      body = undefined;
+      throw new ApiError(`${method} ${path}: the answer is not JSON`, res.status, undefined);
     }
-    if (!res.ok) {
-      const e = (body ?? {}) as { code?: unknown; message?: unknown };
-      const message = typeof e.message === 'string' ? e.message : text.replace(/\s+/g, ' ').trim().slice(0, 200) || res.statusText;
-      throw new ApiError(message, res.status, typeof e.code === 'string' ? e.code : undefined);
-    }
-    if (body === undefined && text !== '') throw new ApiError(`${method} ${path}: the answer is not JSON`, res.status, undefined);
-    return body as T;
   }
 
   get<T = unknown>(path: string): Promise<T> { return this.call<T>('GET', path); }

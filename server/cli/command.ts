@@ -15,7 +15,7 @@ type Flag = string | boolean | Array<string | boolean> | undefined;
 
 /** What a subcommand runs with. */
 export interface Ctx {
-  /** Its positional arguments, as many as `Sub.args` names. */
+  /** Its positional arguments, as `Sub.args` names them. */
   args: string[];
   flags: Readonly<Record<string, Flag>>;
   io: CliIo;
@@ -27,7 +27,7 @@ export interface Ctx {
 }
 
 export interface Sub {
-  /** The positional arguments' names, e.g. ['ENDPOINT']; a name ending in '?' is optional. */
+  /** The positional arguments' names, e.g. ['ENDPOINT']; one ending in '?' is optional, in '…' takes the rest. */
   args?: readonly string[];
   options?: Options;
   /** The least role the route needs, named when FERRY_TOKEN is missing. */
@@ -52,8 +52,9 @@ export async function runSub(prog: string, helpOf: string, help: string, sub: Su
     if (parsed.values['help']) { io.out(help); return 0; }
     const names = sub.args ?? [];
     const least = names.filter((n) => !n.endsWith('?')).length;
+    const most = names.some((n) => n.endsWith('…')) ? Infinity : names.length;
     if (parsed.positionals.length < least) throw new CommandUsageError(`${prog} needs ${names.slice(parsed.positionals.length, least).join(' ')}`);
-    if (parsed.positionals.length > names.length) throw new CommandUsageError(`unexpected argument ${parsed.positionals[names.length]}`);
+    if (parsed.positionals.length > most) throw new CommandUsageError(`unexpected argument ${parsed.positionals[most]}`);
     const json = parsed.values['json'] === true;
     let client: ApiClient | undefined;
     const ctx: Ctx = {
@@ -64,10 +65,15 @@ export async function runSub(prog: string, helpOf: string, help: string, sub: Su
     return (await sub.run(ctx)) ?? 0;
   } catch (err) {
     if (err instanceof CommandUsageError) { io.err(`ferry: ${err.message}; see ${helpOf} --help\n`); return 2; }
-    if (err instanceof ApiError) { io.err(`ferry: ${err.message} (${err.code === undefined ? '' : `${err.code}, `}HTTP ${err.status})\n`); return 1; }
-    if (err instanceof ApiUnreachable) { io.err(`ferry: ${err.message}\n`); return 1; }
-    throw err;
+    return failed(io, err);
   }
+}
+
+/** A request that failed, said in one line: exit 1. Anything else is a bug, thrown on. */
+export function failed(io: CliIo, err: unknown): 1 {
+  if (err instanceof ApiError) { io.err(`ferry: ${err.message} (${err.code === undefined ? '' : `${err.code}, `}HTTP ${err.status})\n`); return 1; }
+  if (err instanceof ApiUnreachable) { io.err(`ferry: ${err.message}\n`); return 1; }
+  throw err;
 }
 
 /** `ferry <noun> <sub> …`: the subcommand by its name; none, `help` or --help prints `help`. */
