@@ -16,7 +16,6 @@ Commands:
   keygen          make a package signing key pair (KEYFILE, KEYFILE.pub)
   sign            wrap a raw image in a signed package
   verify          check a signed package and print its manifest
-  keys            list, add, revoke the trusted package keys through the admin API
   secrets-keygen  make the master key file device PSKs are encrypted under (--secrets-key-file)
 
 Through the admin API at FERRY_URL (default http://127.0.0.1:8080) with the token in FERRY_TOKEN:
@@ -27,6 +26,7 @@ Through the admin API at FERRY_URL (default http://127.0.0.1:8080) with the toke
   alerts          list and acknowledge alerts
   tokens          list, create and revoke API tokens
   users           list, create users, set their roles, disable them
+  keys            list, add, revoke the trusted package keys
   credentials     set, rotate, rm, ls and import device PSKs
   audit           verify the audit log's chain, or export the log
   compliance      the fleet's compliance report (vulnerable, outdated, … devices)

@@ -2,8 +2,7 @@
  * `ferry keys ls|add|validity|revoke`: the trusted package keys registry through the admin API
  * (server/cli/command.ts: FERRY_URL, FERRY_TOKEN, --json, exit codes).
  */
-import { readFile } from 'node:fs/promises';
-import { nounCommand, seg, str, table, when, type Ctx } from './cli/command.ts';
+import { nounCommand, readArg, seg, str, table, when, type Ctx } from './cli/command.ts';
 import { CommandUsageError } from './errors.ts';
 
 const HELP = `Usage: ferry keys <command> [options]
@@ -61,12 +60,7 @@ export const keysCommand = nounCommand('keys', HELP, {
   add: {
     args: ['NAME', 'PUBFILE'], options: VALIDITY, role: 'admin',
     run: async (c) => {
-      let pem: string;
-      try {
-        pem = await readFile(c.args[1]!, 'utf8');
-      } catch (err) {
-        throw new CommandUsageError(`cannot read ${c.args[1]}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-      }
+      const pem = await readArg(c.args[1]!, 'utf8');
       c.show(await c.api().call<KeyView>('POST', '/api/v1/keys', { json: { name: c.args[0], publicKeyPem: pem, ...validity(c) } }), (k) => summary(k));
     },
   },

@@ -1,5 +1,5 @@
 /** `ferry alerts ls|ack`: the alerts Ferry raised, through the admin API. */
-import { nounCommand, positive, str, table, when } from './command.ts';
+import { nounCommand, positive, positiveFlag, table, when } from './command.ts';
 
 const HELP = `Usage: ferry alerts <command> [options]
 
@@ -19,7 +19,7 @@ export const alertsCommand = nounCommand('alerts', HELP, {
   ls: {
     role: 'viewer', options: { unacked: { type: 'boolean' }, limit: { type: 'string' } },
     run: async (c) => {
-      const max = str(c, 'limit') === undefined ? undefined : positive(str(c, 'limit'), '--limit');
+      const max = positiveFlag(c, 'limit');
       const alerts = await c.api().list<Alert>('/api/v1/alerts', { acknowledged: c.flags['unacked'] ? false : undefined }, { max, pageSize: 1000 });
       c.show(alerts, (as) => table(['ID', 'AT', 'SEVERITY', 'KIND', 'ACKED', 'MESSAGE'],
         as.map((a) => [a.id, when(a.at), a.severity, a.kind, when(a.acknowledgedAt), a.message]), [0]));

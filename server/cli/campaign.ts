@@ -1,8 +1,7 @@
 /** `ferry campaign create|start|pause|resume|abort|show|watch`: campaigns through the admin API. */
-import { readFile } from 'node:fs/promises';
 import { CommandUsageError } from '../errors.ts';
 import { progressText, watchCampaign, type Progress } from './campaign-watch.ts';
-import { nounCommand, positive, str, strs, type Ctx, type Sub } from './command.ts';
+import { nounCommand, positive, readArg, str, strs, type Ctx, type Sub } from './command.ts';
 
 const HELP = `Usage: ferry campaign <command> [options]
 
@@ -59,12 +58,7 @@ async function createBody(c: Ctx): Promise<unknown> {
   if (file !== undefined) {
     const given = FLAG_NAMES.filter((f) => c.flags[f] !== undefined);
     if (given.length) throw new CommandUsageError(`--file or --${given[0]}, not both`);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      throw new CommandUsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+    const text = await readArg(file, 'utf8');
     try {
       return JSON.parse(text);
     } catch (err) {

@@ -5,6 +5,7 @@
  * `ferry: <message> (<code>, HTTP <status>)`), 2 a usage mistake (one line and where the help is).
  * A subcommand may return another code (campaign watch, compliance --fail-on).
  */
+import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CommandUsageError } from '../errors.ts';
 import { ApiClient, ApiError, ApiUnreachable, processIo, type CliIo } from './api.ts';
@@ -110,6 +111,20 @@ export function strs(c: Ctx, name: string): string[] {
 export function positive(text: string | undefined, what: string): number {
   if (text === undefined || !/^[1-9][0-9]{0,14}$/.test(text)) throw new CommandUsageError(`${what} is a positive integer, not "${text ?? ''}"`);
   return Number(text);
+}
+
+/** An optional positive integer flag (--limit N). */
+export const positiveFlag = (c: Ctx, name: string): number | undefined => (str(c, name) === undefined ? undefined : positive(str(c, name), `--${name}`));
+
+/** A file the command was given, read; one it cannot read is a usage mistake. */
+export async function readArg(file: string): Promise<Buffer>;
+export async function readArg(file: string, encoding: 'utf8'): Promise<string>;
+export async function readArg(file: string, encoding?: 'utf8'): Promise<Buffer | string> {
+  try {
+    return await readFile(file, encoding);
+  } catch (err) {
+    throw new CommandUsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
 }
 
 /** A path segment. */

@@ -1,5 +1,5 @@
 /** `ferry devices ls|show` and `ferry update DEVICE FW_ID`: the inventory, and one device's update. */
-import { nounCommand, positive, seg, singleCommand, str, table, when } from './command.ts';
+import { nounCommand, positive, positiveFlag, seg, singleCommand, str, table, when } from './command.ts';
 
 const HELP = `Usage: ferry devices <command> [options]
 
@@ -35,7 +35,7 @@ export const devicesCommand = nounCommand('devices', HELP, {
     role: 'viewer',
     options: { class: { type: 'string' }, version: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' } },
     run: async (c) => {
-      const max = str(c, 'limit') === undefined ? undefined : positive(str(c, 'limit'), '--limit');
+      const max = positiveFlag(c, 'limit');
       const devices = await c.api().list<Device>('/api/v1/devices', {
         hardwareClass: str(c, 'class'), firmwareVersion: str(c, 'version'), status: str(c, 'status'),
       }, { max, pageSize: 1000 });

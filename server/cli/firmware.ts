@@ -1,8 +1,7 @@
 /** `ferry fw upload|ls|rm`: firmware images through the admin API. */
-import { readFile } from 'node:fs/promises';
 import { CommandUsageError } from '../errors.ts';
 import { query } from './api.ts';
-import { nounCommand, positive, str, table, when } from './command.ts';
+import { nounCommand, positive, readArg, str, table, when } from './command.ts';
 
 const HELP = `Usage: ferry fw <command> [options]
 
@@ -34,12 +33,7 @@ export const firmwareCommand = nounCommand('fw', HELP, {
     run: async (c) => {
       const delivery = str(c, 'delivery');
       if (delivery !== undefined && delivery !== 'package' && delivery !== 'payload') throw new CommandUsageError('--delivery is package or payload');
-      let body: Buffer;
-      try {
-        body = await readFile(c.args[0]!);
-      } catch (err) {
-        throw new CommandUsageError(`cannot read ${c.args[0]}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-      }
+      const body = await readArg(c.args[0]!);
       const q = query({ version: str(c, 'version'), hardwareClass: str(c, 'class'), delivery });
       c.show(await c.api().call<Image>('POST', `/api/v1/firmware${q}`, { body }), line);
     },

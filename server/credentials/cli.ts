@@ -2,9 +2,9 @@
  * `ferry secrets-keygen FILE` makes a master key file; `ferry credentials …` provisions device PSKs
  * through the admin API (server/cli/command.ts: FERRY_URL, FERRY_TOKEN, exit codes).
  */
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { processIo, type CliIo } from '../cli/api.ts';
-import { failed, nounCommand, seg, str, type Ctx, type Sub } from '../cli/command.ts';
+import { failed, nounCommand, readArg, seg, str, type Ctx, type Sub } from '../cli/command.ts';
 import { CommandUsageError } from '../errors.ts';
 import { newSecretsKeyText } from './secrets-key.ts';
 
@@ -52,14 +52,6 @@ export async function secretsKeygenCommand(argv: string[], io: CliIo = processIo
 
 const device = (endpoint: string): string => `/api/v1/devices/${seg(endpoint)}/credentials`;
 
-async function readInput(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    throw new CommandUsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-}
-
 /** The answer's JSON on stdout, as the API wrote it. */
 const print = (c: Ctx, body: unknown): void => { if (body !== undefined) c.io.out(`${JSON.stringify(body)}\n`); };
 
@@ -70,7 +62,7 @@ const keyed = (rotate: boolean): Sub => ({
     const [endpoint, identity] = c.args as [string, string];
     const file = str(c, 'key-file');
     if ((file === undefined) === (c.flags['generate'] !== true)) throw new CommandUsageError('give either --key-file FILE or --generate');
-    const json = file === undefined ? { identity, generate: true } : { identity, key: (await readInput(file)).trim() };
+    const json = file === undefined ? { identity, generate: true } : { identity, key: (await readArg(file, 'utf8')).trim() };
     print(c, await c.api().call(rotate ? 'POST' : 'PUT', rotate ? `${device(endpoint)}/rotate` : device(endpoint), { json }));
   },
 });
@@ -98,7 +90,7 @@ export const credentialsCommand = nounCommand('credentials', HELP, {
     run: async (c) => {
       const file = c.args[0]!;
       const type = file.toLowerCase().endsWith('.csv') ? 'text/csv' : 'application/json';
-      print(c, await c.api().call('POST', '/api/v1/credentials/import', { body: await readInput(file), type }));
+      print(c, await c.api().call('POST', '/api/v1/credentials/import', { body: await readArg(file, 'utf8'), type }));
     },
   },
 });
