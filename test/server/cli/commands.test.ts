@@ -133,6 +133,8 @@ forEachDatabase('ferry admin API commands', ({ suite, get }) => {
     assert.match(await ok(alertsCommand, ['ack', String(a1.id)]), new RegExp(`^alert ${a1.id} \\(campaign\\.paused\\) acknowledged at \\d{4}-`));
     assert.equal((await json<Array<{ id: number }>>(alertsCommand, ['ls'])).map((a) => a.id), [a1.id, a2.id]);
     assert.equal((await json<Array<{ id: number }>>(alertsCommand, ['ls', '--unacked'])).map((a) => a.id), [a2.id]);
+    // One alert a page: followed by `next`, or after the last id while the route answers a bare array.
+    assert.equal((await new ApiClient(env(), 'viewer').list<{ id: number }>('/api/v1/alerts', {}, { pageSize: 1 })).map((a) => a.id), [a1.id, a2.id]);
     assert.match(await ok(alertsCommand, ['ls', '--unacked']), new RegExp(`^ID\\s+AT\\s+SEVERITY\\s+KIND\\s+ACKED\\s+MESSAGE\\n\\s*${a2.id}\\s+\\S+\\s+critical\\s+campaign\\.paused\\s+-\\s+second\\n$`));
     oneLine(await run(alertsCommand, ['ack', '999999']), 1, /^ferry: no alert 999999 \(FERRY_ALERT_NOT_FOUND, HTTP 404\)$/);
   });
