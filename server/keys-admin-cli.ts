@@ -53,7 +53,7 @@ function summary(k: KeyView & Revoked, revoke = false): string {
 export const keysCommand = nounCommand('keys', HELP, {
   ls: {
     role: 'viewer',
-    run: async (c) => c.show(await c.api().get<KeyView[]>('/api/v1/keys'), (keys) => table(
+    run: async (c) => c.show(await c.api().list<KeyView>('/api/v1/keys'), (keys) => table(
       ['NAME', 'SOURCE', 'ALG', 'KID', 'STATUS', 'NOT BEFORE', 'NOT AFTER', 'IMAGES'],
       keys.map((k) => [k.name, k.source, k.alg, k.kid, k.status, when(k.notBefore), when(k.notAfter), k.images]))),
   },
