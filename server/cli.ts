@@ -1,8 +1,10 @@
-/** The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify, keys, secrets-keygen, credentials, audit, compliance. */
-import { helpText, parseConfig } from './config.ts';
+/**
+ * The `ferry` command: serve (default), sim, sim-image, keygen, sign, verify, secrets-keygen, and
+ * the admin API's clients (devices, fw, update, campaign, alerts, tokens, users, keys,
+ * credentials, audit, compliance).
+ */
 import { ConfigError } from './errors.ts';
-import { createLogger } from './log.ts';
-import { startupErrorLine } from './startup-errors.ts';
+import { ferryVersion } from './root.ts';
 import type { Db } from './store/db.ts';
 
 const USAGE = `Usage: ferry <command> [options]
@@ -14,24 +16,37 @@ Commands:
   keygen          make a package signing key pair (KEYFILE, KEYFILE.pub)
   sign            wrap a raw image in a signed package
   verify          check a signed package and print its manifest
-  keys            list, add, revoke the trusted package keys through the admin API
   secrets-keygen  make the master key file device PSKs are encrypted under (--secrets-key-file)
-  credentials     set, rotate, rm, ls and import device PSKs through the admin API
-  audit           verify the audit log's chain, or export the log, through the admin API
-  compliance      the fleet's compliance report (vulnerable, outdated, … devices) through the admin API
 
-Run "ferry <command> --help" for a command's options.
+Through the admin API at FERRY_URL (default http://127.0.0.1:8080) with the token in FERRY_TOKEN:
+  devices         list devices, show one
+  fw              upload, list and delete firmware images
+  update          update one device to a firmware image
+  campaign        create, start, pause, resume, abort, show and watch campaigns
+  alerts          list and acknowledge alerts
+  tokens          list, create and revoke API tokens
+  users           list, create users, set their roles, disable them
+  keys            list, add, revoke the trusted package keys
+  credentials     set, rotate, rm, ls and import device PSKs
+  audit           verify the audit log's chain, or export the log
+  compliance      the fleet's compliance report (vulnerable, outdated, … devices)
+
+Run "ferry <command> --help" for a command's options; "ferry --version" prints the version.
 `;
 
 /** Set when the process must exit even though handles are left open (a start-up that failed half-way). */
 let exitNow = false;
 
 async function serve(argv: string[]): Promise<number> {
+  // Imported here: the other commands start faster without the server's configuration and logger.
+  const [{ helpText, parseConfig }, { createLogger }, { startupErrorLine }] = await Promise.all([
+    import('./config.ts'), import('./log.ts'), import('./startup-errors.ts'),
+  ]);
   let config;
   try {
     config = parseConfig(argv, process.env);
   } catch (err) {
-    if (err instanceof ConfigError) { process.stderr.write(`ferry serve: ${err.message}\n\n${helpText()}`); return 2; }
+    if (err instanceof ConfigError) { process.stderr.write(`ferry: ${err.message}; see ferry serve --help\n`); return 2; }
     throw err;
   }
   if (config === 'help') { process.stdout.write(helpText()); return 0; }
@@ -82,6 +97,7 @@ async function main(args: string[]): Promise<number> {
   const [first, ...rest] = args;
   if (first === undefined || first.startsWith('-')) {
     if (first === '--help' || first === '-h') { process.stdout.write(USAGE); return 0; }
+    if (first === '--version' || first === '-V') { process.stdout.write(`ferry ${ferryVersion()}\n`); return 0; }
     return serve(args);
   }
   switch (first) {
@@ -96,8 +112,16 @@ async function main(args: string[]): Promise<number> {
     case 'credentials': return (await import('./credentials/cli.ts')).credentialsCommand(rest);
     case 'audit': return (await import('./audit/cli.ts')).auditCommand(rest);
     case 'compliance': return (await import('./compliance/cli.ts')).complianceCommand(rest);
+    case 'devices': return (await import('./cli/devices.ts')).devicesCommand(rest);
+    case 'update': return (await import('./cli/devices.ts')).updateCommand(rest);
+    case 'fw': return (await import('./cli/firmware.ts')).firmwareCommand(rest);
+    case 'campaign': return (await import('./cli/campaign.ts')).campaignCommand(rest);
+    case 'alerts': return (await import('./cli/alerts.ts')).alertsCommand(rest);
+    case 'tokens': return (await import('./cli/tokens.ts')).tokensCommand(rest);
+    case 'users': return (await import('./cli/users.ts')).usersCommand(rest);
+    case 'version': process.stdout.write(`ferry ${ferryVersion()}\n`); return 0;
     case 'help': process.stdout.write(USAGE); return 0;
-    default: process.stderr.write(`ferry: unknown command "${first}"\n\n${USAGE}`); return 2;
+    default: process.stderr.write(`ferry: unknown command "${first}"; see ferry --help\n`); return 2;
   }
 }
 

@@ -3,6 +3,7 @@
  * flags win over the environment. `--help` is generated from this table.
  */
 import { parseArgs } from 'node:util';
+import { parseArgsMessage } from './cli/usage.ts';
 import { HARDWARE_CLASS_SOURCES, type HardwareClassSource } from './coap/device-info.ts';
 import { ConfigError } from './errors.ts';
 import type { RateSetting } from './coap/register-limits.ts';
@@ -242,7 +243,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
   try {
     ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
   } catch (err) {
-    throw new ConfigError((err as Error).message);
+    throw new ConfigError(parseArgsMessage(err));
   }
   if (values['help']) return 'help';
   const config: Partial<Record<keyof Config, unknown>> = {};

@@ -46,8 +46,8 @@ export class AdminApi {
     this.timeoutMs = o.timeoutMs ?? 30_000;
   }
 
-  /** One request with a JSON or octet-stream body, if any. */
-  async send(path: string, o: { method: string; json?: unknown; body?: Buffer }, timeoutMs = this.timeoutMs): Promise<Response | NoAnswer> {
+  /** One request with a JSON body, or another (`type`, default application/octet-stream), if any. */
+  async send(path: string, o: { method: string; json?: unknown; body?: Buffer | string; type?: string }, timeoutMs = this.timeoutMs): Promise<Response | NoAnswer> {
     const headers: Record<string, string> = {};
     if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
     let body: string | Buffer | undefined;
@@ -55,7 +55,7 @@ export class AdminApi {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(o.json);
     } else if (o.body !== undefined) {
-      headers['content-type'] = 'application/octet-stream';
+      headers['content-type'] = o.type ?? 'application/octet-stream';
       body = o.body;
     }
     try {

@@ -1,5 +1,4 @@
 /** The admin API (Fastify): JSON schema on every route, JSON errors, never a 500 for a client error. */
-import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AlertSink } from '../alerts/kinds.ts';
 import { KeyRegistry, SERVER_SIGNING_NOTICE } from '../firmware/key-registry.ts';
@@ -37,8 +36,9 @@ import { releaseRoutes } from './releases.ts';
 import { testbedRoutes } from './testbeds.ts';
 import { consoleRoutes } from '../console/serve.ts';
 import { whoamiRoutes } from './whoami.ts';
+import { ferryVersion } from '../root.ts';
 
-const FERRY_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const FERRY_VERSION = ferryVersion();
 
 export interface ApiDeps {
   db: Db;

@@ -1,15 +1,12 @@
 /**
  * `ferry secrets-keygen FILE` makes a master key file; `ferry credentials …` provisions device PSKs
- * through the admin API (FERRY_URL, default http://127.0.0.1:8080, and FERRY_TOKEN). Exit codes: 0
- * done, 1 refused or failed (the API's code and message on stderr), 2 usage error.
+ * through the admin API (server/cli/command.ts: FERRY_URL, FERRY_TOKEN, exit codes).
  */
-import { chmod, readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { chmod, writeFile } from 'node:fs/promises';
+import { processIo, type CliIo } from '../cli/api.ts';
+import { failed, nounCommand, readArg, seg, str, type Ctx, type Sub } from '../cli/command.ts';
 import { CommandUsageError } from '../errors.ts';
 import { newSecretsKeyText } from './secrets-key.ts';
-
-export interface CliIo { out: (text: string) => void; err: (text: string) => void; env: NodeJS.ProcessEnv }
-const defaultIo: CliIo = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t), env: process.env };
 
 const KEYGEN_HELP = `Usage: ferry secrets-keygen FILE
 
@@ -34,9 +31,10 @@ http://127.0.0.1:8080) with the token in FERRY_TOKEN (admin role).
   import FILE      many at once, all or nothing: FILE.csv holds lines endpoint,identity,key_hex,
                    any other name a JSON array of { endpoint, identity, key }; devices that
                    have never registered are added, as with set
+Exit codes: 0 done, 1 refused or unreachable, 2 usage error.
 `;
 
-export async function secretsKeygenCommand(argv: string[], io: CliIo = defaultIo): Promise<number> {
+export async function secretsKeygenCommand(argv: string[], io: CliIo = processIo): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { io.out(KEYGEN_HELP); return 0; }
   if (argv.length !== 1 || argv[0]!.startsWith('-')) { io.err(`ferry secrets-keygen: name one file\n\n${KEYGEN_HELP}`); return 2; }
   const file = argv[0]!;
@@ -52,91 +50,47 @@ export async function secretsKeygenCommand(argv: string[], io: CliIo = defaultIo
   return 0;
 }
 
-interface Request { method: string; path: string; body?: string; type?: string }
+const device = (endpoint: string): string => `/api/v1/devices/${seg(endpoint)}/credentials`;
 
-export async function credentialsCommand(argv: string[], io: CliIo = defaultIo): Promise<number> {
-  let request: Request;
-  try {
-    const [command, ...rest] = argv;
-    if (command === undefined || command === '--help' || command === '-h' || command === 'help') { io.out(HELP); return command === undefined ? 2 : 0; }
-    if (command === 'ls') {
-      if (rest.length === 0) throw new CommandUsageError('name at least one endpoint');
-      let failed = 0;
-      for (const endpoint of rest) failed |= await send(io, { method: 'GET', path: `/api/v1/devices/${encodeURIComponent(endpoint)}/credentials` });
-      return failed;
-    }
-    request = await requestOf(command, rest);
-  } catch (err) {
-    if (err instanceof CommandUsageError) { io.err(`ferry credentials: ${err.message}\n\n${HELP}`); return 2; }
-    throw err;
-  }
-  return send(io, request);
-}
+/** The answer's JSON on stdout, as the API wrote it. */
+const print = (c: Ctx, body: unknown): void => { if (body !== undefined) c.io.out(`${JSON.stringify(body)}\n`); };
 
-async function requestOf(command: string, argv: string[]): Promise<Request> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { 'key-file': { type: 'string' }, generate: { type: 'boolean' } }, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new CommandUsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  const device = (endpoint: string) => `/api/v1/devices/${encodeURIComponent(endpoint)}/credentials`;
-  const arity = (n: number, what: string) => { if (positionals.length !== n) throw new CommandUsageError(`${command} takes ${what}`); };
-  switch (command) {
-    case 'set':
-    case 'rotate': {
-      arity(2, 'ENDPOINT IDENTITY');
-      const [endpoint, identity] = positionals as [string, string];
-      if ((values['key-file'] === undefined) === (values.generate !== true)) throw new CommandUsageError('give either --key-file FILE or --generate');
-      const key = values['key-file'] === undefined ? undefined : (await readInput(values['key-file'])).trim();
-      const body = JSON.stringify(key === undefined ? { identity, generate: true } : { identity, key });
-      return command === 'set' ? { method: 'PUT', path: device(endpoint), body } : { method: 'POST', path: `${device(endpoint)}/rotate`, body };
-    }
-    case 'rm':
-      arity(1, 'ENDPOINT');
-      return { method: 'DELETE', path: device(positionals[0]!) };
-    case 'import': {
-      arity(1, 'FILE');
-      const file = positionals[0]!;
-      const csv = file.toLowerCase().endsWith('.csv');
-      return { method: 'POST', path: '/api/v1/credentials/import', body: await readInput(file), type: csv ? 'text/csv' : 'application/json' };
-    }
-    default:
-      throw new CommandUsageError(`unknown command "${command}"`);
-  }
-}
+/** set and rotate: the identity, and the key from --key-file or made by the server (--generate). */
+const keyed = (rotate: boolean): Sub => ({
+  args: ['ENDPOINT', 'IDENTITY'], role: 'admin', options: { 'key-file': { type: 'string' }, generate: { type: 'boolean' } },
+  run: async (c) => {
+    const [endpoint, identity] = c.args as [string, string];
+    const file = str(c, 'key-file');
+    if ((file === undefined) === (c.flags['generate'] !== true)) throw new CommandUsageError('give either --key-file FILE or --generate');
+    const json = file === undefined ? { identity, generate: true } : { identity, key: (await readArg(file, 'utf8')).trim() };
+    print(c, await c.api().call(rotate ? 'POST' : 'PUT', rotate ? `${device(endpoint)}/rotate` : device(endpoint), { json }));
+  },
+});
 
-async function readInput(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    throw new CommandUsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-}
-
-/** One API request; the answer's JSON on stdout (0), or its code and message on stderr (1). */
-async function send(io: CliIo, r: Request): Promise<0 | 1> {
-  const base = (io.env['FERRY_URL'] ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
-  const token = io.env['FERRY_TOKEN'];
-  if (!token) { io.err('ferry credentials: set FERRY_TOKEN to an API token (admin role)\n'); return 1; }
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (r.body !== undefined) headers['content-type'] = r.type ?? 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(`${base}${r.path}`, { method: r.method, headers, signal: AbortSignal.timeout(30_000), ...(r.body === undefined ? {} : { body: r.body }) });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    io.err(`ferry credentials: cannot reach ${base}: ${cause ?? (err as Error).message}\n`);
-    return 1;
-  }
-  const text = await res.text();
-  if (res.ok) { if (text !== '') io.out(`${text}\n`); return 0; }
-  let shown = text.slice(0, 500);
-  try {
-    const e = JSON.parse(text) as { code?: string; message?: string };
-    shown = `${e.code}: ${e.message}`;
-  } catch { /* not JSON */ }
-  io.err(`ferry credentials: ${r.method} ${r.path}: ${res.status} ${shown}\n`);
-  return 1;
-}
+export const credentialsCommand = nounCommand('credentials', HELP, {
+  set: keyed(false),
+  rotate: keyed(true),
+  rm: { args: ['ENDPOINT'], role: 'admin', run: async (c) => print(c, await c.api().call('DELETE', device(c.args[0]!))) },
+  ls: {
+    args: ['ENDPOINT…'], role: 'admin',
+    run: async (c) => {
+      let code = 0;
+      for (const endpoint of c.args) {
+        try {
+          print(c, await c.api().get(device(endpoint)));
+        } catch (err) {
+          code = failed(c.io, err);
+        }
+      }
+      return code;
+    },
+  },
+  import: {
+    args: ['FILE'], role: 'admin',
+    run: async (c) => {
+      const file = c.args[0]!;
+      const type = file.toLowerCase().endsWith('.csv') ? 'text/csv' : 'application/json';
+      print(c, await c.api().call('POST', '/api/v1/credentials/import', { body: await readArg(file, 'utf8'), type }));
+    },
+  },
+});

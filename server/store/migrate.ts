@@ -7,12 +7,12 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MigrationError } from '../errors.ts';
+import { fromRoot } from '../root.ts';
 import type { Db, Transaction } from './db.ts';
 
 /** The repository's `migrations/` folder. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+export const MIGRATIONS_DIR = fromRoot('migrations');
 
 export interface MigrateOptions {
   dir: string;

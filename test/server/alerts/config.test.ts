@@ -34,10 +34,10 @@ test('--help lists the three settings and their variables', () => {
   }
 });
 
-test('ferry serve --alert-webhook ftp://… exits 2 with the reason on its first line', () => {
+test('ferry serve --alert-webhook ftp://… exits 2 with the reason on one line', () => {
   const run = spawnSync(process.execPath, [FERRY, 'serve', '--alert-webhook', 'ftp://hooks.example/a'], { encoding: 'utf8', timeout: 30_000 });
   assert.is(run.status, 2, run.stderr);
-  assert.is(run.stderr.split('\n')[0], 'ferry serve: --alert-webhook must be an http:// or https:// URL, got "ftp://hooks.example/a"');
+  assert.is(run.stderr, 'ferry: --alert-webhook must be an http:// or https:// URL, got "ftp://hooks.example/a"; see ferry serve --help\n');
 });
 
 test.run();

@@ -123,7 +123,7 @@ forEachDatabase('api, audit', ({ suite, get, database }) => {
     assert.equal(JSON.parse(bad.out).firstBad.problem, 'changed');
     const refused = await run(['verify'], await tokenOf('viewer'));
     assert.is(refused.code, 1);
-    assert.match(refused.err, /403 FERRY_FORBIDDEN/);
+    assert.match(refused.err, /^ferry: .* \(FERRY_FORBIDDEN, HTTP 403\)\n$/);
     assert.is((await run(['nope'])).code, 2);
     assert.is((await run(['verify', '--since', 'x'])).code, 2);
     assert.is((await run(['export', '--format', 'xml'])).code, 2);

@@ -266,16 +266,16 @@ forEachDatabase('api, compliance', ({ suite, get }) => {
     assert.is((await run(['stray'])).code, 2);
     const denied = await run([], { FERRY_URL: ferry.apiUrl, FERRY_TOKEN: `fry_${'x'.repeat(43)}` });
     assert.is(denied.code, 1);
-    assert.match(denied.err, /^ferry compliance: GET \/api\/v1\/compliance: 401 FERRY_UNAUTHORIZED: .+\n$/);
+    assert.match(denied.err, /^ferry: .+ \(FERRY_UNAUTHORIZED, HTTP 401\)\n$/);
     const bad = await run(['--hardware-class', 'a b']);
     assert.is(bad.code, 1);
-    assert.match(bad.err, /400 FERRY_VALIDATION/);
+    assert.match(bad.err, /\(FERRY_VALIDATION, HTTP 400\)/);
     assert.is((await run([], { FERRY_URL: ferry.apiUrl })).code, 1);
 
     // The command itself, as a user runs it.
     const bin = await runFerry(['compliance', '--csv', '--fail-on', 'outdated'], { cwd: dir, env: { FERRY_URL: ferry.apiUrl, FERRY_TOKEN: viewer } });
     assert.is(bin.code, 3, bin.stderr);
     assert.match(bin.stdout, /^hardware_class,version,verdict,devices,oldest_last_seen\r\n/);
-    oneLine(await runFerry(['compliance'], { cwd: dir, env: { FERRY_URL: 'http://127.0.0.1:1', FERRY_TOKEN: viewer } }), 1, /^ferry compliance: cannot reach http:\/\/127\.0\.0\.1:1: /);
+    oneLine(await runFerry(['compliance'], { cwd: dir, env: { FERRY_URL: 'http://127.0.0.1:1', FERRY_TOKEN: viewer } }), 1, /^ferry: cannot reach http:\/\/127\.0\.0\.1:1 /);
   });
 });
