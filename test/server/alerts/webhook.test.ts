@@ -50,7 +50,7 @@ forEachDatabase('alert webhook', ({ suite, get }) => {
     assert.is(hook.requests.length, 3);
     assert.equal(retryDelays(), [BACKOFF, 2 * BACKOFF], 'the backoff doubles after each failed attempt');
     assert.ok(new Set(hook.requests.map((r) => r.body)).size === 1, 'the same body each time');
-    assert.equal(alerts!.counts(), { 'campaign.paused': 1, 'update.stalled': 0, 'update.integrity': 0, 'device.impersonation': 0 });
+    assert.equal(alerts!.counts(), { 'campaign.paused': 1, 'update.stalled': 0, 'update.integrity': 0, 'device.impersonation': 0, 'campaign.reverted': 0, 'compliance.vulnerable': 0 });
   });
 
   suite('a 400 is not retried; the answer is recorded', async () => {
