@@ -238,8 +238,12 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   return report;
 }
 
-/** How long the end of a run waits for trial boots under way to be confirmed or reverted. */
-const TRIAL_SETTLE_MS = 15_000;
+/**
+ * How long the end of a run waits for trial boots under way to be confirmed or reverted. A device
+ * confirms once its Register is answered, and a Register lost again and again takes up to CoAP's
+ * MAX_TRANSMIT_WAIT (RFC 7252 §4.8.2: 93 s with the default timers) on a lossy, loaded link.
+ */
+const TRIAL_SETTLE_MS = 93_000;
 
 async function settleTrials(devices: readonly SimDevice[], ms: number): Promise<void> {
   const until = Date.now() + ms;
