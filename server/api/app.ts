@@ -10,6 +10,8 @@ import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import { alertRoutes } from './alerts.ts';
 import { deviceRoutes } from './devices.ts';
+import { deviceActionRoutes } from './device-actions.ts';
+import { acceptEmptyJson } from './body.ts';
 import { lwm2mRoutes } from './lwm2m.ts';
 import type { Lwm2mOperations } from '../coap/lwm2m-operations.ts';
 import { answerError, installErrorHandling } from './errors.ts';
@@ -66,6 +68,8 @@ export interface ApiDeps {
   audit?: { signer: AuditSigner; checkpointFile?: string };
   /** Campaigns; without it /api/v1/campaigns is not served. */
   campaigns?: CampaignDriver;
+  /** After a device was decommissioned: end the DTLS sessions of its deleted PSK identities, drop what is kept of it (main.ts). */
+  onDecommissioned?: (endpoint: string, identities: readonly string[]) => void;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -75,6 +79,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     frameworkErrors: answerError,
   });
   installValidation(app);
+  acceptEmptyJson(app);
   refuseUndeclaredQueries(app, API_PREFIX);
   installErrorHandling(app);
   app.decorate('apiRoutes', watchRoutes(app));
@@ -89,6 +94,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   firmwareRoutes(app, { ...deps, keys });
   keyRoutes(app, { db: deps.db, keys, alerts: deps.alerts, now: deps.now });
   deviceRoutes(app, deps);
+  deviceActionRoutes(app, { db: deps.db, engine: deps.engine, onDecommissioned: (endpoint, identities) => {
+    deps.credentials?.forgetCached();
+    deps.onDecommissioned?.(endpoint, identities);
+  } });
   lwm2mRoutes(app, deps);
   alertRoutes(app, deps);
   if (deps.audit) auditRoutes(app, { db: deps.db, audit: deps.audit });

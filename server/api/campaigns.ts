@@ -3,7 +3,8 @@
  * abort, revert. Reads are for viewers, writes for operators (roles.ts).
  * A refused state change is a 409 naming the state the campaign is in.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { bodyOptional } from './body.ts';
 import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { CampaignPolicy, CampaignState, WaveSpec } from '../fota/model.ts';
 import type { CampaignTarget } from '../store/rows.ts';
@@ -88,8 +89,6 @@ export function policyWithDefaults(p: CreateBody['policy']): CampaignPolicy {
   };
 }
 
-/** The actions' body is optional: none is the same as {}. */
-const bodyOptional = async (req: FastifyRequest): Promise<void> => { if (req.body === undefined || req.body === null) req.body = {}; };
 
 export function campaignRoutes(app: FastifyInstance, deps: { campaigns: CampaignDriver }): void {
   const { campaigns } = deps;

@@ -10,7 +10,7 @@ import { activeUpdateForDevice, getUpdate } from '../store/updates.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import {
-  afterParam, deviceBody, deviceStatus, endpointParams, errorBody, eventBody, id, idParams, instant, instantParam, label, limitParam, page, pageBody, updateBody,
+  afterParam, deviceBody, deviceStatus, endpointParams, errorBody, eventBody, id, idParams, instant, instantParam, label, limitParam, page, pageBody, registeredObjectsBody, updateBody,
 } from './schemas.ts';
 
 interface DeviceQuery {
@@ -44,9 +44,10 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
 
   app.get<{ Params: { endpoint: string } }>('/api/v1/devices/:endpoint', {
     schema: {
+      summary: 'One device: its inventory, the objects its LwM2M client registered, its active update and latest history',
       params: endpointParams,
       response: {
-        200: { ...deviceBody, properties: { ...deviceBody.properties, activeUpdate: { ...updateBody, nullable: true }, events: { type: 'array', items: eventBody } } },
+        200: { ...deviceBody, properties: { ...deviceBody.properties, objects: registeredObjectsBody, activeUpdate: { ...updateBody, nullable: true }, events: { type: 'array', items: eventBody } } },
         '4xx': errorBody,
       },
     },

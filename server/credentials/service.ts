@@ -166,6 +166,11 @@ export class CredentialService {
     this.#clearCaches();
   }
 
+  /** Credentials were deleted elsewhere (a device decommissioned): its cached keys go. */
+  forgetCached(): void {
+    this.#clearCaches();
+  }
+
   async info(endpoint: string): Promise<CredentialInfo> {
     const device = await deviceOf(this.#db, endpoint);
     const row = await store.credentialsOf(this.#db, device.id);
