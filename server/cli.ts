@@ -55,6 +55,8 @@ async function serve(argv: string[]): Promise<number> {
   let ferry;
   try {
     // Imported here: the server's modules take a second to load, the other commands need none of them.
+    // The key files first: a missing one stops start-up at once, before a new database is made and migrated.
+    await (await import('./startup-files.ts')).checkConfigFiles(config);
     const { openDb } = await import('./store/open.ts');
     log.info({ driver: config.databaseUrl ? 'pg' : 'pglite', ...(config.databaseUrl ? {} : { dir: config.dbDir }) }, 'opening the database');
     // PGlite locks its directory first: a second `ferry serve` on it stops here (DataDirLockedError),

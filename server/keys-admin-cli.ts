@@ -78,7 +78,7 @@ export async function keysCommand(argv: string[], io: CliIo = defaultIo): Promis
     return 1;
   }
   if (json) { io.out(`${JSON.stringify(body, null, 2)}\n`); return 0; }
-  io.out(command === 'ls' ? table(body as KeyView[]) : summary(command, body as KeyView & Revoked));
+  io.out(command === 'ls' ? table((body as { items: KeyView[] }).items) : summary(command, body as KeyView & Revoked));
   return 0;
 }
 

@@ -7,7 +7,7 @@ import { deleteFirmware, getFirmware, listFirmware } from '../store/firmware.ts'
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
-import { errorBody, firmwareBody, idParams, label } from './schemas.ts';
+import { afterParam, errorBody, firmwareBody, idParams, label, limitParam, page, pageBody } from './schemas.ts';
 
 
 interface UploadQuery { version?: string; hardwareClass?: string; delivery?: Delivery; force?: boolean }
@@ -42,9 +42,16 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
     return reply.code(201).send(image);
   });
 
-  app.get('/api/v1/firmware', {
-    schema: { querystring: { type: 'object', additionalProperties: false }, response: { 200: { type: 'array', items: firmwareBody }, '4xx': errorBody } },
-  }, async () => listFirmware(deps.db));
+  app.get<{ Querystring: { limit?: number; after?: number } }>('/api/v1/firmware', {
+    schema: {
+      summary: 'The firmware images (deleted ones left out), by id; cursor-paginated (?after= the previous page\'s next)',
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: limitParam, after: afterParam } },
+      response: { 200: pageBody(firmwareBody), '4xx': errorBody },
+    },
+  }, async (req) => {
+    const { limit = 100, after = 0 } = req.query;
+    return page(await listFirmware(deps.db, { limit, afterId: after }), limit);
+  });
 
   app.get<{ Params: { id: number } }>('/api/v1/firmware/:id', {
     schema: { summary: 'One firmware image (a deleted one is 404)', params: idParams, response: { 200: firmwareBody, '4xx': errorBody } },

@@ -76,7 +76,8 @@ export async function revertCampaign(db: Db, id: number, who: Reverter, pendingO
         // A revert that fails past the threshold pauses; reverting it in turn is the operator's call.
         policy: { ...c.policy, autoRevert: false }, startAt: null, actor: who.actor, reverts: { campaignId: id, release: g.fromVersion },
       });
-      campaigns.push(await startIn(tx, draft.id, who.actor));
+      // Its devices may be offline now: they join as they register.
+      campaigns.push(await startIn(tx, draft.id, who.actor, { allowEmpty: true }));
     }
     await recordEvent(tx, {
       kind: 'campaign.revert', actor: who.actor,

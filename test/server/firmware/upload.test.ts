@@ -69,7 +69,7 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
     assert.ok(row.payload.equals(body));
     assert.ok(row.manifest!.equals(parsePackage(body).header.coseBytes));
     const list = await signing.api.inject({ method: 'GET', url: '/api/v1/firmware' });
-    assert.equal(list.json(), [fw]);
+    assert.equal(list.json(), { items: [fw], next: null });
     const [event] = (await listEvents(get().db, {})).filter((e) => e.kind === 'firmware.uploaded');
     assert.is(event?.data['sequence'], 10);
     assert.is(event?.data['signedBy'], 'uploader');
