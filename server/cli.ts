@@ -35,7 +35,7 @@ async function serve(argv: string[]): Promise<number> {
     throw err;
   }
   if (config === 'help') { process.stdout.write(helpText()); return 0; }
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
   // Listening from the start: a SIGINT while PGlite opens (seconds) stops Ferry once the database is
   // open, and closes it, instead of killing the process in the middle of the open.
   let signalled: string | undefined;

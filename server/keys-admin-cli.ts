@@ -77,8 +77,10 @@ export async function keysCommand(argv: string[], io: CliIo = defaultIo): Promis
     io.err(`ferry keys ${command}: ${shown}\n`);
     return 1;
   }
-  if (json) { io.out(`${JSON.stringify(body, null, 2)}\n`); return 0; }
-  io.out(command === 'ls' ? table((body as { items: KeyView[] }).items) : summary(command, body as KeyView & Revoked));
+  // The API's list is a page ({items, next}); every key is on it, and ls shows the keys.
+  const shown = command === 'ls' ? (body as { items: KeyView[] }).items : body;
+  if (json) { io.out(`${JSON.stringify(shown, null, 2)}\n`); return 0; }
+  io.out(command === 'ls' ? table(shown as KeyView[]) : summary(command, shown as KeyView & Revoked));
   return 0;
 }
 

@@ -46,6 +46,7 @@ export function alertRoutes(app: FastifyInstance, deps: { db: Db }): void {
 
   app.get<{ Querystring: ListQuery }>('/api/v1/alerts', {
     schema: {
+      summary: 'Alerts, by id, filtered by kind, time and acknowledgement; cursor-paginated (?after= the previous page\'s next)',
       querystring: {
         type: 'object', additionalProperties: false,
         properties: {
@@ -73,6 +74,7 @@ export function alertRoutes(app: FastifyInstance, deps: { db: Db }): void {
 
   app.post<{ Params: { id: number } }>('/api/v1/alerts/:id/ack', {
     schema: {
+      summary: 'Acknowledge an alert. Body optional',
       params: idParams,
       body: { type: ['object', 'null'], additionalProperties: false, properties: {} },
       response: { 200: alertBody, '4xx': errorBody },

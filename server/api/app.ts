@@ -1,6 +1,6 @@
 /** The admin API (Fastify): JSON schema on every route, JSON errors, never a 500 for a client error. */
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AlertSink } from '../alerts/kinds.ts';
 import { KeyRegistry, SERVER_SIGNING_NOTICE } from '../firmware/key-registry.ts';
 import type { PackageKeys } from '../firmware/keys.ts';
@@ -12,6 +12,7 @@ import { alertRoutes } from './alerts.ts';
 import { deviceRoutes } from './devices.ts';
 import { deviceActionRoutes } from './device-actions.ts';
 import { acceptEmptyJson } from './body.ts';
+import { installRequestLog } from './request-log.ts';
 import { lwm2mRoutes } from './lwm2m.ts';
 import type { Lwm2mOperations } from '../coap/lwm2m-operations.ts';
 import { answerError, installErrorHandling } from './errors.ts';
@@ -77,7 +78,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log.child({ part: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     frameworkErrors: answerError,
+    // One line per request instead of Fastify's two (request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
   });
+  installRequestLog(app);
   installValidation(app);
   acceptEmptyJson(app);
   refuseUndeclaredQueries(app, API_PREFIX);

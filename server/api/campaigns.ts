@@ -103,6 +103,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
 
   app.post<{ Body: CreateBody }>('/api/v1/campaigns', {
     schema: {
+      summary: 'Create a campaign: a draft (start it with POST /api/v1/campaigns/:id/start), or scheduled with startAt',
       body: {
         type: 'object', additionalProperties: false, required: ['name', 'firmwareId', 'policy'],
         properties: { name: freeText(200), firmwareId: id, target, policy, startAt: { ...instantParam, description: 'when the campaign starts by itself' } },
@@ -134,7 +135,7 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/campaigns/:id', {
-    schema: { params: idParams, response: { 200: progressBody, '4xx': errorBody } },
+    schema: { summary: 'One campaign and its progress: devices by wave and state, results, warnings', params: idParams, response: { 200: progressBody, '4xx': errorBody } },
   }, async (req) => campaigns.progress(Number(req.params.id)));
 
   app.post<{ Params: { id: string }; Body: Record<string, never> }>('/api/v1/campaigns/:id/revert', {

@@ -62,6 +62,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
 
   app.post<{ Params: { endpoint: string }; Body: { firmwareId: number } }>('/api/v1/devices/:endpoint/update', {
     schema: {
+      summary: 'Update one device to one image: a queued update (202), which starts when the device is registered',
       params: endpointParams,
       body: {
         type: 'object', required: ['firmwareId'], additionalProperties: false,
@@ -76,6 +77,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
 
   app.get<{ Params: { id: number } }>('/api/v1/updates/:id', {
     schema: {
+      summary: 'One update: its state, result and history',
       params: idParams,
       response: { 200: { ...updateBody, properties: { ...updateBody.properties, events: { type: 'array', items: eventBody } } }, '4xx': errorBody },
     },

@@ -8,6 +8,7 @@ import { DecodeError } from '../../protocols/errors.ts';
 import { PackageError } from '../../protocols/package.ts';
 import { FerryError, type FerryCode } from '../errors.ts';
 import { HTTP_STATUS } from './error-status.ts';
+import { noteRefusal } from './request-log.ts';
 
 /** A refusal of the API's own, and the headers it carries (WWW-Authenticate on a 401). */
 export class HttpError extends FerryError {
@@ -95,7 +96,7 @@ export function answerError(err: unknown, req: FastifyRequest, reply: FastifyRep
   const body = errorBodyOf(apiCodeOf(err), explained(err, req));
   if (err instanceof HttpError) void reply.headers(err.headers);
   if (body.statusCode === 500) req.log.error({ err }, 'request failed');
-  else req.log.info({ status: body.statusCode, code: body.code, reason: body.message }, 'request refused');
+  else noteRefusal(req, body.code, body.message); // in the request's one line (request-log.ts)
   void reply.code(body.statusCode).send(body);
 }
 
