@@ -8,7 +8,7 @@
 import { DeviceNotFoundError, FerryError } from '../errors.ts';
 import type { UpdateState } from '../fota/model.ts';
 import { deleteCredentials } from './credentials.ts';
-import type { Db } from './db.ts';
+import type { Db, Queryable } from './db.ts';
 import { recordEvent } from './events.ts';
 import { FINAL_STATES_SQL } from './rows.ts';
 import { transitionIn } from './updates.ts';
@@ -32,6 +32,12 @@ export interface Decommissioned {
 }
 
 const REASON = 'device decommissioned';
+
+/** Refuses (FERRY_DEVICE_DECOMMISSIONED) when any of the endpoints is decommissioned: it takes no credentials nor update. */
+export async function refuseDecommissioned(q: Queryable, endpoints: readonly string[], what: string): Promise<void> {
+  const res = await q.query<{ endpoint: string }>("SELECT endpoint FROM devices WHERE endpoint = ANY($1::text[]) AND status = 'decommissioned' ORDER BY endpoint LIMIT 5", [endpoints]);
+  if (res.rows.length > 0) throw new FerryError('FERRY_DEVICE_DECOMMISSIONED', `device ${res.rows.map((r) => r.endpoint).join(', ')} is decommissioned: it takes no ${what}`);
+}
 
 export async function decommissionDevice(db: Db, r: DecommissionRequest): Promise<Decommissioned> {
   return db.transaction(async (tx) => {

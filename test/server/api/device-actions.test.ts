@@ -112,6 +112,8 @@ forEachDatabase('api, cancel an update and decommission a device', ({ suite, get
     const done = await expect(call('POST', '/api/v1/devices/dc-1/decommission', { reason: 'returned to the vendor' }), 200);
     assert.equal(done, { endpoint: 'dc-1', status: 'decommissioned', cancelledUpdate: update.id, campaigns: [campaignId], credentialsDeleted: true });
     await expect(call('POST', '/api/v1/devices/dc-1/decommission', { reason: 'again' }), 409, 'FERRY_DEVICE_DECOMMISSIONED');
+    await expect(call('POST', '/api/v1/devices/dc-1/update', { firmwareId: update.firmwareId }), 409, 'FERRY_DEVICE_DECOMMISSIONED');
+    await expect(call('PUT', '/api/v1/devices/dc-1/credentials', { identity: 'id-dc-1', key: Buffer.from(KEY).toString('hex') }), 409, 'FERRY_DEVICE_DECOMMISSIONED');
 
     const record = await expect(call('GET', '/api/v1/devices/dc-1'), 200);
     assert.equal([record.status, record.decommissionReason, record.activeUpdate], ['decommissioned', 'returned to the vendor', null]);

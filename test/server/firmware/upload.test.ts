@@ -222,7 +222,7 @@ test('start-up: a missing or unusable key file is an error naming the file', asy
     assert.unreachable('startFerry should refuse');
   } catch (err) {
     assert.instance(err, KeyFileError);
-    assert.match((err as Error).message, /cannot read public key .*nope\.pub: no such file/);
+    assert.match((err as Error).message, /cannot read public key .*nope\.pub \(--trusted-keys \/ FERRY_TRUSTED_KEYS\): no such file/);
   }
 });
 
