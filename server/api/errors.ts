@@ -63,6 +63,12 @@ export function errorBodyOf(code: FerryCode, message: string): { statusCode: num
     : { statusCode: status, error: NAMES[status] ?? 'Error', message, code };
 }
 
+/** What the request said its body is, for a 415: `Content-Type "text/plain"`, or `no Content-Type`. */
+export function sentType(req: FastifyRequest): string {
+  const type = req.headers['content-type'];
+  return type === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(String(type).slice(0, 64))}`;
+}
+
 /** The firmware upload: its body is the image, its limit --max-upload-mb. */
 const UPLOAD = 'POST /api/v1/firmware';
 const MIB = 1024 * 1024;
@@ -83,7 +89,7 @@ function explained(err: unknown, req: FastifyRequest): string {
       : `the request body is larger than the limit of ${size}`;
   }
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    const sent = req.headers['content-type'] === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(String(req.headers['content-type']).slice(0, 64))}`;
+    const sent = sentType(req);
     const want = route === UPLOAD ? 'send the image or package as application/octet-stream'
       : route === 'POST /api/v1/credentials/import' ? 'send a JSON array as application/json, or CSV as text/csv' : 'send a JSON body as application/json';
     return `${want} (got ${sent})`;

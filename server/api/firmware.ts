@@ -6,7 +6,7 @@ import { uploadFirmware, type Delivery } from '../firmware/upload.ts';
 import { deleteFirmware, getFirmware, listFirmware } from '../store/firmware.ts';
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
-import { HttpError } from './errors.ts';
+import { HttpError, sentType } from './errors.ts';
 import { afterParam, errorBody, firmwareBody, idParams, label, limitParam, page, pageBody } from './schemas.ts';
 
 
@@ -36,10 +36,7 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
       response: { 201: firmwareBody, '4xx': errorBody },
     },
   }, async (req, reply) => {
-    if (!Buffer.isBuffer(req.body)) {
-      const sent = req.headers['content-type'] === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(String(req.headers['content-type']).slice(0, 64))}`;
-      throw new HttpError('FERRY_UNSUPPORTED_MEDIA_TYPE', `send the image or package as application/octet-stream (got ${sent})`);
-    }
+    if (!Buffer.isBuffer(req.body)) throw new HttpError('FERRY_UNSUPPORTED_MEDIA_TYPE', `send the image or package as application/octet-stream (got ${sentType(req)})`);
     const image = await uploadFirmware(deps.db, deps.keys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes, actor: actorOf(req), userId: req.token?.userId }, req.log);
     req.log.info({ firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, sequence: image.sequence, size: image.size }, 'firmware uploaded');
     return reply.code(201).send(image);
