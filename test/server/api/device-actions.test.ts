@@ -97,6 +97,20 @@ forEachDatabase('api, cancel an update and decommission a device', ({ suite, get
     await expect(call('POST', `/api/v1/updates/${b.update.id}/cancel`, { why: 'x' }), 400, 'FERRY_VALIDATION');
   });
 
+  suite('cancel: a download on a device with Object 5 Cancel goes through the engine (202), audited with the user', async () => {
+    const { db } = get();
+    const { device, update } = await queued('q-v11', '2.0.3');
+    await db.query(`UPDATE devices SET objects = '[{"objectId":5,"version":"1.1","instances":[0]}]'::jsonb WHERE id = $1`, [device.id]);
+    await transitionUpdate(db, update.id, { to: 'sent', from: ['queued'] });
+    await transitionUpdate(db, update.id, { to: 'downloading', from: ['sent'] });
+    const asked = await expect(call('POST', `/api/v1/updates/${update.id}/cancel`, { reason: 'wrong image' }), 202);
+    assert.equal([asked.state, asked.endpoint], ['downloading', 'q-v11'], 'cancelled when the device acknowledges /5/0/10');
+    const events = await expect(call('GET', `/api/v1/events?kind=update.cancel_requested`), 200);
+    assert.equal(events.items.map((e: { updateId: number; data: { reason: string } }) => [e.updateId, e.data.reason]), [[update.id, 'wrong image']]);
+    assert.match(events.items[0].actor, /^token:/);
+    assert.match(events.items[0].data.user, /./);
+  });
+
   suite('decommission: update cancelled, out of its campaign, credentials gone, listed and filtered, audited; its Register refused', async () => {
     const { db } = get();
     const { device, update } = await queued('dc-1', '3.0.0');
