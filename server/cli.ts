@@ -50,7 +50,7 @@ async function serve(argv: string[]): Promise<number> {
     throw err;
   }
   if (config === 'help') { process.stdout.write(helpText()); return 0; }
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
   // Listening from the start: a SIGINT while PGlite opens (seconds) stops Ferry once the database is
   // open, and closes it, instead of killing the process in the middle of the open.
   let signalled: string | undefined;
@@ -70,6 +70,8 @@ async function serve(argv: string[]): Promise<number> {
   let ferry;
   try {
     // Imported here: the server's modules take a second to load, the other commands need none of them.
+    // The key files first: a missing one stops start-up at once, before a new database is made and migrated.
+    await (await import('./startup-files.ts')).checkConfigFiles(config);
     const { openDb } = await import('./store/open.ts');
     log.info({ driver: config.databaseUrl ? 'pg' : 'pglite', ...(config.databaseUrl ? {} : { dir: config.dbDir }) }, 'opening the database');
     // PGlite locks its directory first: a second `ferry serve` on it stops here (DataDirLockedError),

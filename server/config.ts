@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { parseArgsMessage } from './cli/usage.ts';
 import { HARDWARE_CLASS_SOURCES, type HardwareClassSource } from './coap/device-info.ts';
 import { ConfigError } from './errors.ts';
+import { LOG_FORMATS, type LogFormat } from './log.ts';
 import type { RateSetting } from './coap/register-limits.ts';
 import { APPROVAL_MODES, type ApprovalMode } from './governance/release-rules.ts';
 
@@ -43,6 +44,8 @@ export interface Config {
   maxUploadMb: number;
   imageCacheMb: number;
   logLevel: string;
+  /** json (one object a line, for services and log collectors) or pretty (for a person at a terminal); undefined: pretty when stdout is a terminal. */
+  logFormat: LogFormat | undefined;
   /** PEM public keys firmware packages are verified against. */
   trustedKeys: string[] | undefined;
   /** File of the master key device PSKs are encrypted under; without it no device key is stored. */
@@ -187,6 +190,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'imageCacheMb', flag: 'image-cache-mb', env: 'FERRY_IMAGE_CACHE_MB', def: '256', help: 'memory for firmware images being served, in MiB; an upload whose image (the bytes devices receive) would not fit in it is refused with 413, so keep it at or above --max-upload-mb', parse: int('--image-cache-mb', 1, 65536) },
   { key: 'logLevel', flag: 'log-level', env: 'FERRY_LOG_LEVEL', def: 'info', help: 'trace, debug, info, warn, error or silent', parse: (v) => {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new ConfigError(`--log-level: unknown level "${v}"`);
+    return v;
+  } },
+  { key: 'logFormat', flag: 'log-format', env: 'FERRY_LOG_FORMAT', def: undefined, help: 'json (one JSON object a line, for services) or pretty (readable, for a terminal); default pretty when stdout is a terminal, json otherwise', parse: (v) => {
+    if (!(LOG_FORMATS as readonly string[]).includes(v)) throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got "${v}"`);
     return v;
   } },
   { key: 'trustedKeys', flag: 'trusted-keys', env: 'FERRY_TRUSTED_KEYS', def: undefined, help: 'public key files (PEM, from ferry keygen), comma-separated, that firmware packages must be signed by', parse: (v) => {

@@ -63,6 +63,8 @@ export const FERRY_ERRORS = {
   FERRY_FIRMWARE_IN_USE: { meaning: 'the image cannot be deleted: an update in flight or a campaign not yet ended uses it' },
   FERRY_DUPLICATE_VERSION: { meaning: 'the hardware class already has an image of that version' },
   FERRY_UPDATE_IN_PROGRESS: { meaning: 'the device already has an update in progress' },
+  FERRY_UPDATE_NOT_CANCELLABLE: { meaning: 'the update cannot be cancelled: it has finished, the device is installing it, or the device has no Object 5 Cancel (/5/0/10) to stop its download' },
+  FERRY_DEVICE_DECOMMISSIONED: { meaning: 'the device is decommissioned: it takes no update, credentials nor campaign, and is decommissioned only once' },
   FERRY_HARDWARE_CLASS_MISMATCH: { meaning: 'the image is for another hardware class than the device or the campaign\'s target' },
 
   // Uploads.
@@ -98,6 +100,7 @@ export const FERRY_ERRORS = {
   FERRY_CAMPAIGN_STATE: { meaning: 'the action does not apply to the campaign in its state (e.g. resume a running one)' },
   FERRY_CAMPAIGN_DEVICES_BUSY: { meaning: 'devices of the campaign are already in another running campaign' },
   FERRY_CAMPAIGN_FIRMWARE_GONE: { meaning: 'the campaign\'s firmware image was deleted' },
+  FERRY_CAMPAIGN_EMPTY: { meaning: 'the campaign\'s target matched no registered device: start it with {"allowEmpty": true} to wait for devices that will register' },
   FERRY_REVERT_PACKAGE_MISSING: { meaning: 'a revert needs a re-issue of a release the devices ran before (signed with a higher sequence number) that is not uploaded; the message says what to upload' },
   FERRY_REVERT_NOTHING: { meaning: 'the campaign has no device to revert (none updated, or all moved on since)' },
 
@@ -145,6 +148,7 @@ export const FERRY_ERRORS = {
   FERRY_RD_NOT_FOUND: { coap: '4.04', meaning: 'no registration with that id (it expired, or the device registered again)' },
   FERRY_RD_IDENTITY_MISMATCH: { coap: '4.03', meaning: 'the DTLS session\'s PSK identity belongs to another endpoint (or to none) than the one registering, updating or de-registering' },
   FERRY_RD_CREDENTIALS_REQUIRED: { coap: '4.03', meaning: 'the endpoint has credentials (or registered over DTLS): it registers, updates and de-registers only over its own DTLS session' },
+  FERRY_RD_DECOMMISSIONED: { coap: '4.03', meaning: 'the endpoint was decommissioned (POST /api/v1/devices/:endpoint/decommission): its Registers are refused for good' },
 
   // CoAP: firmware downloads (/fw).
   FERRY_FW_NOT_FOUND: { coap: '4.04', meaning: 'no firmware image by that name (or, for a numeric id, none under way for this device)' },

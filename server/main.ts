@@ -246,8 +246,13 @@ export async function startFerry(config: Config, o: StartOptions): Promise<Ferry
     gates.nosec.forget(id);
     gates.psk.forget(id);
   };
+  // A decommissioned device: its DTLS sessions end (its keys are gone, so it cannot make another) and the DM client forgets it.
+  const onDecommissioned = (endpoint: string, identities: readonly string[]): void => {
+    for (const identity of identities) for (const socket of [coaps?.dtls, secureDownload?.dtls]) socket?.forgetIdentity(identity);
+    dm.forget(endpoint);
+  };
   const api = await buildApi({
-    db, engine, campaigns, credentials, metrics, evictImage, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+    db, engine, campaigns, credentials, metrics, evictImage, onDecommissioned, ops: new Lwm2mOperations(dm), log, maxUploadBytes: config.maxUploadMb * 1024 * 1024,
     imageCacheBytes: config.imageCacheMb * 1024 * 1024, packageKeys, keys, alerts, sockets: { coap, coaps, download, 'download-coaps': secureDownload },
     metricsToken: config.metricsToken, releaseApproval: config.releaseApproval, ...(o.now ? { now: o.now } : {}),
     audit: { signer: auditSigner, ...(config.auditCheckpointFile === undefined ? {} : { checkpointFile: config.auditCheckpointFile }) },

@@ -4,7 +4,7 @@ import { ALERT_KINDS, SEVERITIES, type AlertKind } from '../alerts/kinds.ts';
 import { acknowledgeAlert, listAlerts, type Alert } from '../store/alerts.ts';
 import type { Db } from '../store/db.ts';
 import { HttpError } from './errors.ts';
-import { afterParam, errorBody, idParams, limitParam, nullableDateTime } from './schemas.ts';
+import { afterParam, errorBody, idParams, limitParam, nullableDateTime, page, pageBody } from './schemas.ts';
 
 const nullableId = { type: ['integer', 'null'] } as const;
 
@@ -46,6 +46,7 @@ export function alertRoutes(app: FastifyInstance, deps: { db: Db }): void {
 
   app.get<{ Querystring: ListQuery }>('/api/v1/alerts', {
     schema: {
+      summary: 'Alerts, by id, filtered by kind, time and acknowledgement; cursor-paginated (?after= the previous page\'s next)',
       querystring: {
         type: 'object', additionalProperties: false,
         properties: {
@@ -56,22 +57,24 @@ export function alertRoutes(app: FastifyInstance, deps: { db: Db }): void {
           after: afterParam,
         },
       },
-      response: { 200: { type: 'array', items: alertBody }, '4xx': errorBody },
+      response: { 200: pageBody(alertBody), '4xx': errorBody },
     },
   }, async (req) => {
     const q = req.query;
+    const limit = q.limit ?? 100;
     const rows = await listAlerts(db, {
-      limit: q.limit ?? 100,
+      limit,
       ...(q.kind !== undefined ? { kind: q.kind } : {}),
       ...(q.since !== undefined ? { since: sinceDate(q.since) } : {}),
       ...(q.acknowledged !== undefined ? { acknowledged: q.acknowledged } : {}),
       ...(q.after ? { afterId: q.after } : {}),
     });
-    return rows.map(present);
+    return page(rows.map(present), limit);
   });
 
   app.post<{ Params: { id: number } }>('/api/v1/alerts/:id/ack', {
     schema: {
+      summary: 'Acknowledge an alert. Body optional',
       params: idParams,
       body: { type: ['object', 'null'], additionalProperties: false, properties: {} },
       response: { 200: alertBody, '4xx': errorBody },

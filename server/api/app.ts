@@ -1,5 +1,5 @@
 /** The admin API (Fastify): JSON schema on every route, JSON errors, never a 500 for a client error. */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AlertSink } from '../alerts/kinds.ts';
 import { KeyRegistry, SERVER_SIGNING_NOTICE } from '../firmware/key-registry.ts';
 import type { PackageKeys } from '../firmware/keys.ts';
@@ -9,6 +9,9 @@ import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import { alertRoutes } from './alerts.ts';
 import { deviceRoutes } from './devices.ts';
+import { deviceActionRoutes } from './device-actions.ts';
+import { acceptEmptyJson } from './body.ts';
+import { installRequestLog } from './request-log.ts';
 import { lwm2mRoutes } from './lwm2m.ts';
 import type { Lwm2mOperations } from '../coap/lwm2m-operations.ts';
 import { answerError, installErrorHandling } from './errors.ts';
@@ -73,6 +76,8 @@ export interface ApiDeps {
   alerts?: AlertSink;
   /** --release-approval, shown in /readyz. */
   releaseApproval?: ApprovalMode;
+  /** After a device was decommissioned: end the DTLS sessions of its deleted PSK identities, drop what is kept of it (main.ts). */
+  onDecommissioned?: (endpoint: string, identities: readonly string[]) => void;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -80,8 +85,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log.child({ part: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     frameworkErrors: answerError,
+    // One line per request instead of Fastify's two (request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
   });
+  installRequestLog(app);
   installValidation(app);
+  acceptEmptyJson(app);
   refuseUndeclaredQueries(app, API_PREFIX);
   installErrorHandling(app);
   app.decorate('apiRoutes', watchRoutes(app));
@@ -96,6 +105,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   firmwareRoutes(app, { ...deps, keys });
   keyRoutes(app, { db: deps.db, keys, alerts: deps.alerts, now: deps.now });
   deviceRoutes(app, deps);
+  deviceActionRoutes(app, { db: deps.db, engine: deps.engine, onDecommissioned: (endpoint, identities) => {
+    deps.credentials?.forgetCached();
+    deps.onDecommissioned?.(endpoint, identities);
+  } });
   lwm2mRoutes(app, deps);
   alertRoutes(app, deps);
   if (deps.audit) auditRoutes(app, { db: deps.db, audit: deps.audit });

@@ -3,13 +3,13 @@
  * abort, revert. Reads are for viewers, writes for operators (roles.ts).
  * A refused state change is a 409 naming the state the campaign is in.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { CampaignDriver } from '../fota/campaigns.ts';
 import type { CampaignPolicy, CampaignState, WaveSpec } from '../fota/model.ts';
 import type { CampaignTarget } from '../store/rows.ts';
 import { actorOf } from './auth.ts';
-import { optionalBody } from './validation.ts';
-import { endpointParam, errorBody, freeText, id, idParams, instant, instantParam, label } from './schemas.ts';
+import { optionalBody } from './body.ts';
+import { afterParam, endpointParam, errorBody, freeText, id, idParams, instant, instantParam, label, limitParam, page, pageBody } from './schemas.ts';
 
 const STATES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'aborted'] as const;
 const labels = (max: number) => ({ type: 'array', items: label, minItems: 1, maxItems: max, uniqueItems: true }) as const;
@@ -67,6 +67,7 @@ const progressBody = {
   properties: {
     ...campaignBody.properties,
     waves: { type: 'array', items: { type: 'object', properties: { wave: { type: 'integer' }, devices: { type: 'integer' }, counts } } },
+    warnings: { type: 'array', items: { type: 'string' }, description: 'e.g. a campaign started with {"allowEmpty": true} that no device has joined yet' },
     counts, byResult: { type: 'object', additionalProperties: { type: 'integer' } },
     retries: { type: 'integer' }, joinedLate: { type: 'integer' },
   },
@@ -91,11 +92,20 @@ export function policyWithDefaults(p: CreateBody['policy']): CampaignPolicy {
   };
 }
 
+
+const ACTION_SUMMARIES = {
+  start: 'Start a draft campaign: its devices (registered, matching the target) and waves are fixed; 409 FERRY_CAMPAIGN_EMPTY when none match, unless {"allowEmpty": true}. Body optional',
+  pause: 'Pause a running campaign (no new device starts; updates under way go on). Body optional: {"reason": …}',
+  resume: 'Resume a paused campaign; the current wave\'s failures so far are acknowledged. Body optional',
+  abort: 'Abort a campaign: devices not started are cancelled, updates under way are cancelled where the device can. Body optional',
+} as const;
+
 export function campaignRoutes(app: FastifyInstance, deps: { campaigns: CampaignDriver }): void {
   const { campaigns } = deps;
 
   app.post<{ Body: CreateBody }>('/api/v1/campaigns', {
     schema: {
+      summary: 'Create a campaign: a draft (start it with POST /api/v1/campaigns/:id/start), or scheduled with startAt',
       body: {
         type: 'object', additionalProperties: false, required: ['name', 'firmwareId', 'policy'],
         properties: {
@@ -119,15 +129,22 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
     return reply.code(201).send(campaign);
   });
 
-  app.get<{ Querystring: { state?: CampaignState[] } }>('/api/v1/campaigns', {
+  app.get<{ Querystring: { state?: CampaignState[]; limit?: number; after?: number } }>('/api/v1/campaigns', {
     schema: {
-      querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'array', items: { type: 'string', enum: STATES }, maxItems: STATES.length } } },
-      response: { 200: { type: 'array', items: campaignBody }, '4xx': errorBody },
+      summary: 'Campaigns, by id, in the states given (?state=running&state=paused); cursor-paginated (?after= the previous page\'s next)',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { state: { type: 'array', items: { type: 'string', enum: STATES }, maxItems: STATES.length }, limit: limitParam, after: afterParam },
+      },
+      response: { 200: pageBody(campaignBody), '4xx': errorBody },
     },
-  }, async (req) => campaigns.list(req.query.state));
+  }, async (req) => {
+    const { state, limit = 100, after = 0 } = req.query;
+    return page(await campaigns.list(state, { limit, afterId: after }), limit);
+  });
 
   app.get<{ Params: { id: string } }>('/api/v1/campaigns/:id', {
-    schema: { params: idParams, response: { 200: progressBody, '4xx': errorBody } },
+    schema: { summary: 'One campaign and its progress: devices by wave and state, results, warnings', params: idParams, response: { 200: progressBody, '4xx': errorBody } },
   }, async (req) => campaigns.progress(Number(req.params.id)));
 
   app.post<{ Params: { id: string }; Body: Record<string, never> }>('/api/v1/campaigns/:id/revert', {
@@ -159,13 +176,19 @@ export function campaignRoutes(app: FastifyInstance, deps: { campaigns: Campaign
   });
 
   for (const action of ['start', 'pause', 'resume', 'abort'] as const) {
-    app.post<{ Params: { id: string }; Body: { reason?: string } }>(`/api/v1/campaigns/:id/${action}`, {
+    app.post<{ Params: { id: string }; Body: { reason?: string; allowEmpty?: boolean } }>(`/api/v1/campaigns/:id/${action}`, {
       preValidation: optionalBody,
       schema: {
+        tags: ['campaigns'],
+        summary: ACTION_SUMMARIES[action],
         params: idParams,
-        body: { type: 'object', additionalProperties: false, properties: action === 'pause' ? { reason: freeText(500) } : {} },
+        body: {
+          type: 'object', additionalProperties: false, description: 'optional: no body is the same as {}',
+          properties: action === 'pause' ? { reason: freeText(500) }
+            : action === 'start' ? { allowEmpty: { type: 'boolean', description: 'start even when the target matches no registered device (devices that register later join it); otherwise that is a 409 FERRY_CAMPAIGN_EMPTY' } } : {},
+        },
         response: { 200: campaignBody, '4xx': errorBody },
       },
-    }, async (req) => campaigns.act(Number(req.params.id), action, actorOf(req), req.body.reason));
+    }, async (req) => campaigns.act(Number(req.params.id), action, actorOf(req), req.body.reason, req.body.allowEmpty));
   }
 }

@@ -11,6 +11,7 @@ const tag = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x
 export function deviceTagRoutes(app: FastifyInstance, deps: { db: Db }): void {
   app.put<{ Params: { endpoint: string }; Body: { tags: string[] } }>('/api/v1/devices/:endpoint/tags', {
     schema: {
+      summary: 'Replace a device\'s tags (campaign targets select by tag)',
       params: endpointParams,
       body: { type: 'object', required: ['tags'], additionalProperties: false, properties: { tags: { type: 'array', items: tag, maxItems: 32 } } },
       response: { 200: { type: 'object', properties: { endpoint: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } }, '4xx': errorBody },

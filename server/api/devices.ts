@@ -10,7 +10,7 @@ import { activeUpdateForDevice, getUpdate } from '../store/updates.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import {
-  afterParam, deviceBody, deviceStatus, endpointParams, errorBody, eventBody, id, idParams, instant, instantParam, label, limitParam, page, pageBody, updateBody,
+  afterParam, deviceBody, deviceStatus, endpointParams, errorBody, eventBody, id, idParams, instant, instantParam, label, limitParam, page, pageBody, registeredObjectsBody, updateBody,
 } from './schemas.ts';
 
 interface DeviceQuery {
@@ -45,9 +45,10 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
 
   app.get<{ Params: { endpoint: string } }>('/api/v1/devices/:endpoint', {
     schema: {
+      summary: 'One device: its inventory, the objects its LwM2M client registered, its active update and latest history',
       params: endpointParams,
       response: {
-        200: { ...deviceBody, properties: { ...deviceBody.properties, activeUpdate: { ...updateBody, nullable: true }, events: { type: 'array', items: eventBody } } },
+        200: { ...deviceBody, properties: { ...deviceBody.properties, objects: registeredObjectsBody, activeUpdate: { ...updateBody, nullable: true }, events: { type: 'array', items: eventBody } } },
         '4xx': errorBody,
       },
     },
@@ -62,6 +63,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
 
   app.post<{ Params: { endpoint: string }; Body: { firmwareId: number } }>('/api/v1/devices/:endpoint/update', {
     schema: {
+      summary: 'Update one device to one image: a queued update (202), which starts when the device is registered',
       params: endpointParams,
       body: {
         type: 'object', required: ['firmwareId'], additionalProperties: false,
@@ -76,6 +78,7 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; engine: Updat
 
   app.get<{ Params: { id: number } }>('/api/v1/updates/:id', {
     schema: {
+      summary: 'One update: its state, result and history',
       params: idParams,
       response: { 200: { ...updateBody, properties: { ...updateBody.properties, events: { type: 'array', items: eventBody } } }, '4xx': errorBody },
     },

@@ -8,6 +8,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { API_PREFIX } from './auth.ts';
+import { optionalBody } from './body.ts';
 import { roleOf } from './roles.ts';
 
 /** The parts of a request whose schema's properties are its parameters in the document. */
@@ -29,10 +30,22 @@ function withProperties(schema: FastifySchema): FastifySchema {
   return out as FastifySchema;
 }
 
+/** The tag an operation is listed under, by its path, where its route names none. */
+export function tagOf(url: string): string {
+  if (!url.startsWith(`${API_PREFIX}/`)) return url === '/metrics' ? 'metrics' : 'health';
+  const [first, , third] = url.slice(API_PREFIX.length + 1).split('/');
+  if (first === 'devices' && third === 'credentials') return 'credentials';
+  if (first === 'events' || first === 'audit') return 'audit';
+  if (first === 'vulnerabilities') return 'compliance';
+  return first ?? 'api';
+}
+
 /** `notices`: sentences about how this server runs, added to the document's description (e.g. that it signs raw uploads). */
 export async function installDocs(app: FastifyInstance, version: string, notices: readonly string[] = []): Promise<void> {
   const description = ['LwM2M firmware updates: devices, firmware images, updates, device management, tokens, the audit log.',
     ...notices.map((n) => `${n[0]!.toUpperCase()}${n.slice(1)}.`)].join('\n\n');
+  /** Operations (`post /api/v1/campaigns/{id}/start`) that take no body as well as one: their requestBody is not required. */
+  const optionalBodies = new Set<string>();
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -40,7 +53,11 @@ export async function installDocs(app: FastifyInstance, version: string, notices
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a Ferry API token (fry_…); roles viewer < operator < admin' } } },
     },
     transform: ({ schema: declared, url, route }) => {
-      const schema = withProperties(declared);
+      const schema = { ...withProperties(declared), tags: (declared as { tags?: string[] } | undefined)?.tags ?? [tagOf(url)] } as FastifySchema;
+      const body = (declared as { body?: { type?: unknown } } | undefined)?.body;
+      if (body !== undefined && ([route.preValidation].flat().includes(optionalBody) || [body.type].flat().includes('null'))) {
+        for (const m of [route.method].flat()) optionalBodies.add(`${m.toLowerCase()} ${url.replace(/\*$/, ':path').replace(/:([A-Za-z_]+)/g, '{$1}')}`);
+      }
       if (url !== API_PREFIX && !url.startsWith(`${API_PREFIX}/`)) return { schema, url };
       const role = roleOf([route.method].flat()[0]!, url);
       const described: Record<string, unknown> = {
@@ -55,6 +72,24 @@ export async function installDocs(app: FastifyInstance, version: string, notices
         described['params'] = { ...params, properties: { ...rest, path: { ...(wildcard as object), description: 'an LwM2M path, e.g. 3/0/9' } }, required: (params.required ?? []).map((r) => (r === '*' ? 'path' : r)) };
       }
       return { schema: described, url: `${url.slice(0, -1)}:path` };
+    },
+    transformObject: (document) => {
+      const openapiObject = 'openapiObject' in document ? document.openapiObject : document.swaggerObject;
+      const paths = (openapiObject as { paths?: Record<string, Record<string, { requestBody?: { required?: boolean; description?: string } } & Record<string, unknown>>> }).paths ?? {};
+      for (const [path, item] of Object.entries(paths)) {
+        for (const [method, op] of Object.entries(item)) {
+          if (op.requestBody && optionalBodies.has(`${method} ${path}`)) op.requestBody = { ...op.requestBody, required: false, description: 'optional: no body, an empty one, and {} are the same' };
+        }
+      }
+      // The upload's body is the package or image itself, parsed by its own content-type parser (firmware.ts), not a JSON schema.
+      const upload = paths[`${API_PREFIX}/firmware`]?.['post'];
+      if (upload) {
+        upload.requestBody = {
+          required: true, description: 'the signed package (FRY1) or, on a server with --signing-key, the raw image; at most --max-upload-mb',
+          content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+        } as never;
+      }
+      return openapiObject;
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

@@ -8,6 +8,7 @@ import { DecodeError } from '../../protocols/errors.ts';
 import { PackageError } from '../../protocols/package.ts';
 import { FerryError, type FerryCode } from '../errors.ts';
 import { HTTP_STATUS } from './error-status.ts';
+import { noteRefusal } from './request-log.ts';
 
 /** A refusal of the API's own, and the headers it carries (WWW-Authenticate on a 401). */
 export class HttpError extends FerryError {
@@ -62,12 +63,46 @@ export function errorBodyOf(code: FerryCode, message: string): { statusCode: num
     : { statusCode: status, error: NAMES[status] ?? 'Error', message, code };
 }
 
+/** What the request said its body is, for a 415: `Content-Type "text/plain"`, or `no Content-Type`. */
+export function sentType(req: FastifyRequest): string {
+  const type = req.headers['content-type'];
+  return type === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(String(type).slice(0, 64))}`;
+}
+
+/** The firmware upload: its body is the image, its limit --max-upload-mb. */
+const UPLOAD = 'POST /api/v1/firmware';
+const MIB = 1024 * 1024;
+
+/**
+ * Fastify's refusals of a body, said so the caller knows what to change: a 413 names the limit
+ * (and, for the firmware upload, the flag that sets it); a 415 names the type to send.
+ */
+function explained(err: unknown, req: FastifyRequest): string {
+  const { code, message } = err as Partial<FastifyError> & Error;
+  if (code !== 'FST_ERR_CTP_BODY_TOO_LARGE' && code !== 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return message;
+  const route = `${req.method} ${req.routeOptions.url ?? ''}`;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const limit = req.routeOptions.bodyLimit ?? MIB;
+    const size = limit % MIB === 0 ? `${limit / MIB} MiB` : `${limit} bytes`;
+    return route === UPLOAD
+      ? `the upload is larger than this server's limit of ${size} (--max-upload-mb / FERRY_MAX_UPLOAD_MB)`
+      : `the request body is larger than the limit of ${size}`;
+  }
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const sent = sentType(req);
+    const want = route === UPLOAD ? 'send the image or package as application/octet-stream'
+      : route === 'POST /api/v1/credentials/import' ? 'send a JSON array as application/json, or CSV as text/csv' : 'send a JSON body as application/json';
+    return `${want} (got ${sent})`;
+  }
+  return message;
+}
+
 /** Answers an error: the handler of every route's, and Fastify's `frameworkErrors` (a URL that does not decode, a path parameter too long). */
 export function answerError(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
-  const body = errorBodyOf(apiCodeOf(err), (err as Error).message);
+  const body = errorBodyOf(apiCodeOf(err), explained(err, req));
   if (err instanceof HttpError) void reply.headers(err.headers);
   if (body.statusCode === 500) req.log.error({ err }, 'request failed');
-  else req.log.info({ status: body.statusCode, code: body.code, reason: body.message }, 'request refused');
+  else noteRefusal(req, body.code, body.message); // in the request's one line (request-log.ts)
   void reply.code(body.statusCode).send(body);
 }
 

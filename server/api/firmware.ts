@@ -7,8 +7,8 @@ import { releaseEvidence } from '../governance/releases.ts';
 import { deleteFirmware, getFirmware, listFirmware } from '../store/firmware.ts';
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
-import { HttpError } from './errors.ts';
-import { errorBody, firmwareBody, idParams, label } from './schemas.ts';
+import { HttpError, sentType } from './errors.ts';
+import { afterParam, errorBody, firmwareBody, idParams, label, limitParam, page, pageBody } from './schemas.ts';
 
 
 const evidenceSummary = {
@@ -43,15 +43,22 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
       response: { 201: firmwareBody, '4xx': errorBody },
     },
   }, async (req, reply) => {
-    if (!Buffer.isBuffer(req.body)) throw new HttpError('FERRY_UNSUPPORTED_MEDIA_TYPE', 'send the image or package as application/octet-stream');
+    if (!Buffer.isBuffer(req.body)) throw new HttpError('FERRY_UNSUPPORTED_MEDIA_TYPE', `send the image or package as application/octet-stream (got ${sentType(req)})`);
     const image = await uploadFirmware(deps.db, deps.keys, { body: req.body, ...req.query, imageCacheBytes: deps.imageCacheBytes, actor: actorOf(req), userId: req.token?.userId }, req.log);
     req.log.info({ firmwareId: image.id, version: image.version, hardwareClass: image.hardwareClass, sequence: image.sequence, size: image.size }, 'firmware uploaded');
     return reply.code(201).send(image);
   });
 
-  app.get('/api/v1/firmware', {
-    schema: { querystring: { type: 'object', additionalProperties: false }, response: { 200: { type: 'array', items: firmwareBody }, '4xx': errorBody } },
-  }, async () => listFirmware(deps.db));
+  app.get<{ Querystring: { limit?: number; after?: number } }>('/api/v1/firmware', {
+    schema: {
+      summary: 'The firmware images (deleted ones left out), by id; cursor-paginated (?after= the previous page\'s next)',
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: limitParam, after: afterParam } },
+      response: { 200: pageBody(firmwareBody), '4xx': errorBody },
+    },
+  }, async (req) => {
+    const { limit = 100, after = 0 } = req.query;
+    return page(await listFirmware(deps.db, { limit, afterId: after }), limit);
+  });
 
   app.get<{ Params: { id: number } }>('/api/v1/firmware/:id', {
     schema: {

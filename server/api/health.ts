@@ -43,13 +43,13 @@ async function databaseProblem(db: Db): Promise<string | undefined> {
 
 export function healthRoutes(app: FastifyInstance, deps: { db: Db; sockets: Record<string, BoundSocket | undefined>; serverSigning?: boolean; releaseApproval?: ApprovalMode | undefined }): void {
   const serverSigning = deps.serverSigning ?? false;
-  app.get('/healthz', { schema: { response: { 200: health, 503: health } } }, async (_req, reply) => {
+  app.get('/healthz', { schema: { summary: 'Liveness: the process answers and its database does', response: { 200: health, 503: health } } }, async (_req, reply) => {
     const problem = await databaseProblem(deps.db);
     if (problem === undefined) return { status: 'ok' };
     return reply.code(503).send({ status: 'unavailable', message: 'database unreachable' });
   });
 
-  app.get('/readyz', { schema: { response: { 200: readiness, 503: readiness } } }, async (_req, reply) => {
+  app.get('/readyz', { schema: { summary: 'Readiness: the database answers and every CoAP socket is bound', response: { 200: readiness, 503: readiness } } }, async (_req, reply) => {
     const result: Record<string, string> = {};
     const problems: string[] = [];
     const db = await databaseProblem(deps.db);

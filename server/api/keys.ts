@@ -71,12 +71,13 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; keys: KeyRegistr
   app.get('/api/v1/keys', {
     schema: {
       summary: 'The trusted package keys: uploads must be signed by a live one',
-      querystring: { type: 'object', additionalProperties: false }, response: { 200: { type: 'array', items: keyBody }, '4xx': errorBody },
+      querystring: { type: 'object', additionalProperties: false },
+      response: { 200: { type: 'object', properties: { items: { type: 'array', items: keyBody }, next: { type: 'null', description: 'always null: every key is on the one page, by name' } } }, '4xx': errorBody },
     },
   }, async () => {
     await keys.current(); // this server's key files listed even if their rows went missing
     const at = now();
-    return (await listKeys(db)).map((k) => keyView(k, at));
+    return { items: (await listKeys(db)).map((k) => keyView(k, at)), next: null };
   });
 
   app.post<{ Body: AddBody }>('/api/v1/keys', {

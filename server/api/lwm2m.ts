@@ -46,6 +46,32 @@ const valuesBody = {
 } as const;
 const attributeNames = ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const;
 
+/** What the device answered: each resource's value as JSON (a number, a string, a boolean, an object link `{objectId, instanceId}`, opaque as base64). */
+const valuesAnswer = {
+  type: 'object',
+  properties: {
+    path: { type: 'string' }, contentFormat: { type: 'integer', description: 'the CoAP Content-Format the device answered in' },
+    values: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, value: {} } } },
+  },
+} as const;
+const done = (status: 201 | 204, what: string) => ({ [status]: { type: 'null', description: what }, '4xx': errorBody, '5xx': errorBody });
+const answered = (body: object) => ({ 200: body, '4xx': errorBody, '5xx': errorBody });
+const linksAnswer = {
+  type: 'object',
+  properties: {
+    path: { type: 'string' },
+    links: { type: 'array', items: { type: 'object', properties: { uri: { type: 'string' }, params: { type: 'object', additionalProperties: true, description: 'link attributes (dim, ver, pmin, …): a value, or true for one without' } } } },
+  },
+} as const;
+const observedAnswer = {
+  type: 'object',
+  properties: {
+    ...valuesAnswer.properties, at: { type: 'string', format: 'date-time', description: 'when the latest notification came' },
+    notifications: { type: 'integer', description: 'notifications since the Observe (0: only its first answer)' }, error: { type: 'string', description: 'why the observation ended, if it did' },
+  },
+} as const;
+const tags = ['device management'];
+
 /**
  * A request to a device is one CoAP message (Device Management sends no Block1), and without a
  * known path MTU that carries at most 1024 bytes of payload (RFC 7252 §4.6). A larger one is the
@@ -117,7 +143,10 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
   };
 
   app.get<{ Params: { endpoint: string; '*': string }; Querystring: { format?: string } }>('/api/v1/devices/:endpoint/lwm2m/*', {
-    schema: { params, querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: Object.keys(FORMATS) } } }, response: { '4xx': errorBody } },
+    schema: {
+      tags, summary: 'Read a path on the device (LwM2M Read); ?format= asks for a content format',
+      params, querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: Object.keys(FORMATS) } } }, response: answered(valuesAnswer),
+    },
   }, async (req) => {
     const { target, formats, path } = await resolve(req);
     try {
@@ -126,7 +155,10 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
   });
 
   app.put<{ Params: { endpoint: string; '*': string }; Querystring: { mode?: 'replace' | 'update' }; Body: { value?: Lwm2mValue; values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', {
-    schema: { params, querystring: { type: 'object', additionalProperties: false, properties: { mode: { type: 'string', enum: ['replace', 'update'] } } }, body: valuesBody, response: { '4xx': errorBody } },
+    schema: {
+      tags, summary: 'Write to the device (LwM2M Write): {"value": …} for the path, or {"values": [{path, value}]}; ?mode=update for a partial update',
+      params, querystring: { type: 'object', additionalProperties: false, properties: { mode: { type: 'string', enum: ['replace', 'update'] } } }, body: valuesBody, response: done(204, 'written'),
+    },
   }, async (req, reply) => {
     const { target, formats, path, deviceId } = await resolve(req);
     const nodes = nodesOf(path, req.body);
@@ -139,7 +171,7 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
   });
 
   app.post<{ Params: { endpoint: string; '*': string }; Body: { values?: Array<{ path: string; value: unknown }> } }>('/api/v1/devices/:endpoint/lwm2m/*', {
-    schema: { params, body: valuesBody, response: { '4xx': errorBody } },
+    schema: { tags, summary: 'Create an object instance on the device (LwM2M Create): {"values": [{path, value}]} on an object path, e.g. 9', params, body: valuesBody, response: done(201, 'created') },
   }, async (req, reply) => {
     const { target, formats, path, deviceId } = await resolve(req);
     if (path.instanceId !== undefined) throw new HttpError('FERRY_LWM2M_PATH', 'create on an object path, e.g. /9');
@@ -152,7 +184,9 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return reply.code(201).send();
   });
 
-  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/lwm2m/*', { schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
+  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/lwm2m/*', {
+    schema: { tags, summary: 'Delete an object instance on the device (LwM2M Delete), e.g. 9/1', params, response: done(204, 'deleted') },
+  }, async (req, reply) => {
     const { target, path, deviceId } = await resolve(req);
     if (path.instanceId === undefined || path.resourceId !== undefined) throw new HttpError('FERRY_LWM2M_PATH', 'delete an object instance, e.g. /9/1');
     try { await deps.ops.delete(target, path); } catch (err) { return deviceFailure(err); }
@@ -162,7 +196,10 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
 
   app.post<{ Params: { endpoint: string; '*': string }; Body: { arguments?: string } | undefined }>('/api/v1/devices/:endpoint/execute/*', {
     // No control characters: the arguments go to the audit log too, whose jsonb refuses NUL.
-    schema: { params, body: { type: ['object', 'null'], additionalProperties: false, properties: { arguments: { type: 'string', maxLength: 1024, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' } } }, response: { '4xx': errorBody } },
+    schema: {
+      tags, summary: 'Execute a resource on the device (LwM2M Execute), e.g. 3/0/4 (Reboot); body optional: {"arguments": "0=\'x\'"}',
+      params, body: { type: ['object', 'null'], additionalProperties: false, properties: { arguments: { type: 'string', maxLength: 1024, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' } } }, response: done(204, 'executed'),
+    },
   }, async (req, reply) => {
     const { target, path, deviceId } = await resolve(req);
     if (path.resourceId === undefined) throw new HttpError('FERRY_LWM2M_PATH', 'execute a resource, e.g. /3/0/4');
@@ -172,14 +209,17 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return reply.code(204).send();
   });
 
-  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/discover/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/discover/*', {
+    schema: { tags, summary: 'Discover what the device has under a path (LwM2M Discover): its links with their attributes', params, response: answered(linksAnswer) },
+  }, async (req) => {
     const { target, path } = await resolve(req);
     try { return { path: formatPath(path), links: await deps.ops.discover(target, path) }; } catch (err) { return deviceFailure(err); }
   });
 
   app.put<{ Params: { endpoint: string; '*': string }; Body: Attributes }>('/api/v1/devices/:endpoint/attributes/*', {
     schema: {
-      params, response: { '4xx': errorBody },
+      tags, summary: 'Write notification attributes on the device (LwM2M Write-Attributes): pmin, pmax, gt, lt, st, epmin, epmax; null removes one',
+      params, response: done(204, 'written'),
       body: { type: 'object', additionalProperties: false, minProperties: 1, properties: Object.fromEntries(attributeNames.map((n) => [n, { type: ['number', 'null'] }])) },
     },
   }, async (req, reply) => {
@@ -189,7 +229,9 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
     return reply.code(204).send();
   });
 
-  app.post<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+  app.post<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', {
+    schema: { tags, summary: 'Observe a path on the device (LwM2M Observe): answers its current value; GET the same path for the latest notification', params, response: answered(valuesAnswer) },
+  }, async (req) => {
     const { target, formats, path, deviceId } = await resolve(req);
     const key = formatPath(path);
     try {
@@ -201,14 +243,18 @@ export function lwm2mRoutes(app: FastifyInstance, deps: { db: Db; ops: Lwm2mOper
       return answer(path, first);
     } catch (err) { return deviceFailure(err); }
   });
-  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req) => {
+  app.get<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', {
+    schema: { tags, summary: 'The latest value an observation of the path received (no request to the device)', params, response: answered(observedAnswer) },
+  }, async (req) => {
     // No device exchange: a device that left has no observations, and this says 404.
     const { target, path } = await resolve(req, { registered: false });
     const l = latest.get(target.endpoint)?.get(formatPath(path));
     if (!l) throw new HttpError('FERRY_LWM2M_NOT_OBSERVED', `${formatPath(path)} is not observed`);
     return { path: formatPath(path), ...l };
   });
-  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', { schema: { params, response: { '4xx': errorBody } } }, async (req, reply) => {
+  app.delete<{ Params: { endpoint: string; '*': string } }>('/api/v1/devices/:endpoint/observe/*', {
+    schema: { tags, summary: 'Cancel an observation of the path', params, response: done(204, 'cancelled') },
+  }, async (req, reply) => {
     const { target, path, deviceId } = await resolve(req, { registered: false });
     latest.get(target.endpoint)?.delete(formatPath(path));
     if (!deps.ops.cancelObserve(target.endpoint, path, 'api')) throw new HttpError('FERRY_LWM2M_NOT_OBSERVED', `${formatPath(path)} is not observed`);

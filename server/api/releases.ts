@@ -8,7 +8,7 @@ import type { AlertSink } from '../alerts/kinds.ts';
 import { changeRelease, releaseEvidence, revokeRelease } from '../governance/releases.ts';
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
-import { optionalBody } from './validation.ts';
+import { optionalBody } from './body.ts';
 import { errorBody, firmwareBody, freeText, idParams, nullableDateTime, policyBody } from './schemas.ts';
 
 const evidenceBody = {

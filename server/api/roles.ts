@@ -26,6 +26,10 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   'GET /api/v1/updates/:id': 'viewer',
   'POST /api/v1/devices/:endpoint/update': 'operator',
   'PUT /api/v1/devices/:endpoint/tags': 'operator',
+  'POST /api/v1/updates/:id/cancel': 'operator',
+  // Admin, not operator: decommissioning deletes the device's credentials (an admin's, below) and
+  // refuses its Registers for good; an operator's reach is updates and campaigns, undone by another.
+  'POST /api/v1/devices/:endpoint/decommission': 'admin',
 
   // Firmware images.
   'GET /api/v1/firmware': 'viewer',

@@ -73,7 +73,7 @@ export const firmwareBody = {
 /** A device's registration status; 'provisioned': its credentials were made before it ever registered. */
 export const deviceStatus = {
   type: 'string', enum: DEVICE_STATUSES,
-  description: 'registered; expired or deregistered (it left); provisioned (its credentials were made before it ever registered: no registration yet, so lifetime, registeredAt, lastSeen and expiresAt are null)',
+  description: 'registered; expired or deregistered (it left); provisioned (its credentials were made before it ever registered: no registration yet, so lifetime, registeredAt, lastSeen and expiresAt are null); decommissioned (taken out of the fleet for good: its Registers are refused)',
 } as const;
 
 export const deviceBody = {
@@ -86,6 +86,19 @@ export const deviceBody = {
     address: nullableString, port: { type: ['integer', 'null'] },
     registeredAt: nullableDateTime, lastSeen: nullableDateTime, expiresAt: nullableDateTime,
     testbed: { type: 'boolean', description: 'marked a testbed by an operator (PUT /api/v1/devices/:endpoint/testbed): testbed campaigns update only these' },
+    decommissionedAt: nullableDateTime, decommissionReason: nullableString,
+  },
+} as const;
+
+/** The objects and instances a device's LwM2M client registered (its link-format payload, parsed). */
+export const registeredObjectsBody = {
+  type: 'array', description: 'the objects and instances the LwM2M client registered (its link-format payload)',
+  items: {
+    type: 'object', required: ['objectId', 'instances'],
+    properties: {
+      objectId: { type: 'integer' }, version: { type: 'string', description: 'the object\'s version (ver=), when the client gave one' },
+      instances: { type: 'array', items: { type: 'integer' } },
+    },
   },
 } as const;
 

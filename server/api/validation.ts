@@ -77,12 +77,16 @@ export function strictIntegers(schema: unknown): unknown {
 
 /**
  * Fastify's message (`querystring/limit must be …`), but an unknown property is named: `?limit[a]=1`
- * is refused with `querystring must NOT have additional properties: "limit[a]"`.
+ * is refused with `querystring must NOT have additional properties: "limit[a]"`; and a value not
+ * in an enum is told the allowed ones: `body/role must be equal to one of the allowed values: viewer, operator, admin`.
  */
 export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
   return new Error(errors.map((e) => {
     const unknown = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty?: unknown }).additionalProperty : undefined;
-    return `${dataVar}${e.instancePath} ${e.message ?? 'is not valid'}${typeof unknown === 'string' ? `: ${JSON.stringify(unknown.slice(0, 64))}` : ''}`;
+    const allowed = e.keyword === 'enum' ? (e.params as { allowedValues?: unknown }).allowedValues : undefined;
+    const detail = typeof unknown === 'string' ? `: ${JSON.stringify(unknown.slice(0, 64))}`
+      : Array.isArray(allowed) ? `: ${allowed.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}` : '';
+    return `${dataVar}${e.instancePath} ${e.message ?? 'is not valid'}${detail}`;
   }).join(', '));
 }
 
@@ -100,10 +104,6 @@ export function installValidation(app: FastifyInstance): void {
   app.setValidatorCompiler<FastifySchema>(({ schema, httpPart }) => (httpPart === 'body' ? body.compile(schema) : text.compile(strictIntegers(schema) as object)));
 }
 
-/** A route's preValidation for a JSON body that may be left out: none is the same as {}. */
-export async function optionalBody(req: { body: unknown }): Promise<void> {
-  if (req.body === undefined || req.body === null) req.body = {};
-}
 
 /** A route that declares no querystring takes none: an unknown query is a 400, not ignored. Call before adding routes. */
 export function refuseUndeclaredQueries(app: FastifyInstance, prefix: string): void {

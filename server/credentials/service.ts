@@ -5,6 +5,7 @@
  * whenever the generation in the database moves: it is read at most once a second on a hit, and
  * with every miss, so a change made on any node is seen by every node within a second.
  */
+import { refuseDecommissioned } from '../store/decommission.ts';
 import { LRUCache } from 'lru-cache';
 import { endpointNameProblem } from '../../protocols/registration.ts';
 import { CredentialsError, DeviceNotFoundError, FerryError, SecretsKeyError } from '../errors.ts';
@@ -166,6 +167,11 @@ export class CredentialService {
     this.#clearCaches();
   }
 
+  /** Credentials were deleted elsewhere (a device decommissioned): its cached keys go. */
+  forgetCached(): void {
+    this.#clearCaches();
+  }
+
   async info(endpoint: string): Promise<CredentialInfo> {
     const device = await deviceOf(this.#db, endpoint);
     const row = await store.credentialsOf(this.#db, device.id);
@@ -185,6 +191,7 @@ export class CredentialService {
     const problems: string[] = [];
     await takenOnRace('of the batch', this.#db.transaction(async (tx) => {
       await claimCheck(tx, key);
+      await refuseDecommissioned(tx, entries.map((e) => e.endpoint), 'credentials');
       const { ids, created } = await devices.provisionDevices(tx, entries.map((e) => e.endpoint), actor);
       for (const e of entries) {
         const holder = await store.identityHolder(tx, e.identity, ids.get(e.endpoint)!);
@@ -209,6 +216,7 @@ export class CredentialService {
     const key = this.#needKey();
     await takenOnRace(identity, this.#db.transaction(async (tx) => {
       await claimCheck(tx, key);
+      await refuseDecommissioned(tx, [endpoint], 'credentials');
       // Only a put makes a device: a rotation needs credentials, so a device, already.
       const device = how === 'put'
         ? { id: (await devices.provisionDevices(tx, [endpoint], actor)).ids.get(endpoint)! }

@@ -415,6 +415,17 @@ export class DtlsSocket extends EventEmitter {
     return f.session;
   }
 
+  /**
+   * Ends every session of a PSK identity (its credentials were revoked): its records are dropped
+   * from now on, and the peer must handshake again, which its key no longer passes. Returns how many.
+   */
+  forgetIdentity(identity: string): number {
+    const id = Buffer.from(identity, 'utf8');
+    const ended = new Set([...this.sessions.values(), ...this.byCid.values()].filter((s) => s.identity.equals(id)));
+    for (const s of ended) this.dropSession(s);
+    return ended.size;
+  }
+
   /** Forgets a session: its address entry and its CID entry. */
   private dropSession(s: Session): void {
     if (this.delivering === s) this.delivering = undefined;

@@ -19,28 +19,30 @@ export interface PackageKeys {
   files: readonly FileKey[];
 }
 
-async function readKeyFile<T>(path: string, what: string, parse: (text: string) => T): Promise<T> {
+/** `setting`: the flag and variable the file was given by (`--signing-key / FERRY_SIGNING_KEY`), named in the message. */
+async function readKeyFile<T>(path: string, what: string, parse: (text: string) => T, setting?: string): Promise<T> {
+  const given = setting === undefined ? '' : ` (${setting})`;
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new KeyFileError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}`);
+    throw new KeyFileError(`cannot read ${what} ${path}${given}: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}`);
   }
   try {
     return parse(text);
   } catch (err) {
-    if (err instanceof DecodeError) throw new KeyFileError(`${what} ${path} is not usable: ${err.reason}`);
+    if (err instanceof DecodeError) throw new KeyFileError(`${what} ${path}${given} is not usable: ${err.reason}`);
     throw err;
   }
 }
 
-export function readTrustAnchorFile(path: string): Promise<TrustAnchor> {
-  return readKeyFile(path, 'public key', parsePublicKeyPem);
+export function readTrustAnchorFile(path: string, setting?: string): Promise<TrustAnchor> {
+  return readKeyFile(path, 'public key', parsePublicKeyPem, setting);
 }
 
-export function readSigningKeyFile(path: string): Promise<SigningKey> {
-  return readKeyFile(path, 'private key', parsePrivateKeyPem);
+export function readSigningKeyFile(path: string, setting?: string): Promise<SigningKey> {
+  return readKeyFile(path, 'private key', parsePrivateKeyPem, setting);
 }
 
 export const publicHalf = (k: TrustAnchor): TrustAnchor => ({ alg: k.alg, kid: k.kid, publicKey: k.publicKey });
@@ -54,10 +56,10 @@ const sameKey = (a: TrustAnchor, b: TrustAnchor): boolean => a.alg === b.alg && 
 export async function loadPackageKeys(o: { trustedKeys?: readonly string[] | undefined; signingKey?: string | undefined }): Promise<PackageKeys> {
   const trusted: TrustAnchor[] = [];
   const files: FileKey[] = [];
-  const signingKey = o.signingKey === undefined ? undefined : await readSigningKeyFile(o.signingKey);
+  const signingKey = o.signingKey === undefined ? undefined : await readSigningKeyFile(o.signingKey, '--signing-key / FERRY_SIGNING_KEY');
   if (signingKey !== undefined) files.push({ name: SERVER_SIGNING, anchor: publicHalf(signingKey), file: o.signingKey! });
   for (const path of o.trustedKeys ?? []) {
-    const anchor = await readTrustAnchorFile(path);
+    const anchor = await readTrustAnchorFile(path, '--trusted-keys / FERRY_TRUSTED_KEYS');
     trusted.push(anchor);
     if (files.some((f) => sameKey(f.anchor, anchor))) continue;
     const name = keyNameOf(path);

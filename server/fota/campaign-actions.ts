@@ -68,9 +68,20 @@ function refuse(c: Campaign | null, id: number, action: CampaignAction): asserts
   if (!from.includes(c.state)) throw new CampaignError('FERRY_CAMPAIGN_STATE', `campaign ${id} is ${c.state}: ${action} needs ${from.join(' or ')}`);
 }
 
+/**
+ * How a start treats a target that matches no registered device: refused (FERRY_CAMPAIGN_EMPTY) unless
+ * `allowEmpty` (a campaign for devices that register later: they join it as they come; its progress warns).
+ */
+export interface StartOptions {
+  /** Start even when the target matches no registered device (it waits for devices to register). */
+  allowEmpty?: boolean;
+  /** The release gate (--release-approval); default required. */
+  approval?: ApprovalMode;
+}
+
 /** Fixes the membership (registered devices matching the target, by id) and the waves; running at wave 1. */
-export async function startCampaign(db: Db, id: number, actor: Actor, approval: ApprovalMode = 'required'): Promise<Campaign> {
-  return busyOnConflict(() => db.transaction((tx) => startIn(tx, id, actor, approval)));
+export async function startCampaign(db: Db, id: number, actor: Actor, o: StartOptions = {}): Promise<Campaign> {
+  return busyOnConflict(() => db.transaction((tx) => startIn(tx, id, actor, o)));
 }
 
 /** Two campaigns started at once over one device: the partial unique index decides, and the loser is told so. */
@@ -84,13 +95,17 @@ export async function busyOnConflict<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** startCampaign inside a transaction: the release gate, then the members (testbed devices only for a testbed campaign). */
-export async function startIn(tx: Queryable, id: number, actor: Actor, approval: ApprovalMode = 'required'): Promise<Campaign> {
+export async function startIn(tx: Queryable, id: number, actor: Actor, o: StartOptions = {}): Promise<Campaign> {
   const c = await store.getCampaign(tx, id, 'FOR UPDATE');
   refuse(c, id, 'start');
   const image = await getFirmware(tx, c.firmwareId);
   if (!image) throw new CampaignError('FERRY_CAMPAIGN_FIRMWARE_GONE', `firmware image ${c.firmwareId} is gone`);
-  gate(image, c, approval);
+  gate(image, c, o.approval ?? 'required');
   const matched = await store.matchingDevices(tx, c.target, image.hardwareClass, c.testbed);
+  if (matched.length === 0 && o.allowEmpty !== true) {
+    throw new CampaignError('FERRY_CAMPAIGN_EMPTY', `campaign ${id}'s target ${describeTarget(c.target, image.hardwareClass)} matched no registered device; `
+      + 'start it with {"allowEmpty": true} to run it for devices that register later');
+  }
   const busy = await store.busyDevices(tx, matched.map((d) => d.id), id);
   if (busy.length > 0) throw busyError(busy);
   const waves = assignWaves(matched.length, c.policy.waves);
@@ -98,7 +113,7 @@ export async function startIn(tx: Queryable, id: number, actor: Actor, approval:
   await store.insertMembers(tx, id, members);
   const started = await store.transitionCampaign(tx, id, ACTIONS.start.from, 'running',
     { current_wave: 1, wave_done_at: null, started_at: new Date() },
-    { kind: 'campaign.started', actor, data: { devices: members.length, skipped: members.filter((m) => m.skipped).length, waveEnds: waveEnds(members.length, c.policy.waves) } });
+    { kind: 'campaign.started', actor, data: { ...(members.length === 0 ? { empty: true } : {}), devices: members.length, skipped: members.filter((m) => m.skipped).length, waveEnds: waveEnds(members.length, c.policy.waves) } });
   if (c.testbed) await startTesting(tx, image, id, actor);
   return started!;
 }
@@ -140,12 +155,23 @@ export async function abortIn(tx: Queryable, id: number, actor: Actor, data: Rec
   return { campaign: campaign!, inFlight };
 }
 
+/** A target as an operator reads it: what it asks, and the image's class every device must be of. */
+export function describeTarget(t: CampaignTarget, hardwareClass: string): string {
+  const parts = [`hardwareClass ${hardwareClass}`];
+  if (t.tags?.length) parts.push(`tags ${t.tags.join(', ')}`);
+  if (t.firmwareVersions?.length) parts.push(`firmwareVersions ${t.firmwareVersions.join(', ')}`);
+  if (t.endpoints?.length) parts.push(`endpoints ${t.endpoints.slice(0, 5).join(', ')}${t.endpoints.length > 5 ? `, … (${t.endpoints.length})` : ''}`);
+  return `(${parts.join('; ')})`;
+}
+
 export interface CampaignProgress extends Campaign {
   waves: Array<{ wave: number; devices: number; counts: WaveCounts }>;
   counts: WaveCounts & { total: number };
   byResult: Record<string, number>;
   retries: number;
   joinedLate: number;
+  /** What the operator should know: a campaign started with no device (allowEmpty) says so while none has joined. */
+  warnings: string[];
 }
 
 export async function campaignProgress(db: Db, id: number): Promise<CampaignProgress> {
@@ -160,5 +186,9 @@ export async function campaignProgress(db: Db, id: number): Promise<CampaignProg
     all[r.state] += r.n;
   }
   const results = await store.resultCounts(db, id);
-  return { ...c, waves, counts: { ...all, total: total(all) }, ...results };
+  const image = await getFirmware(db, c.firmwareId);
+  const warnings = total(all) === 0 && (c.state === 'running' || c.state === 'paused')
+    ? [`no device in this campaign: its target ${describeTarget(c.target, image?.hardwareClass ?? '?')} matched no registered device when it started; devices that register and match join it`]
+    : [];
+  return { ...c, waves, counts: { ...all, total: total(all) }, ...results, warnings };
 }

@@ -121,6 +121,8 @@ export function decideTick(t: TickInput): TickDecision {
     };
   }
   if (open(c) === 0) {
+    // Started with no device (allowEmpty, a scheduled start, a revert of devices offline): it waits for devices that register and match.
+    if (t.counts.every((k) => !k || total(k) === 0)) return { kind: 'wait', why: 'no device yet: devices that register and match the target join it' };
     if (w >= t.waveCount) return { kind: 'complete' };
     if (t.policy.soakSeconds === 0) return { kind: 'advance', to: w + 1 };
     if (t.waveDoneAt === null) return { kind: 'wave-done', wave: w };

@@ -79,7 +79,8 @@ export async function revertCampaign(db: Db, id: number, who: Reverter, pendingO
         // A revert that fails past the threshold pauses; reverting it in turn is the operator's call.
         policy: { ...c.policy, autoRevert: false }, startAt: null, actor: who.actor, reverts: { campaignId: id, release: g.fromVersion }, testbed: c.testbed,
       });
-      campaigns.push(await startIn(tx, draft.id, who.actor, who.approval));
+      // Its devices may be offline now: they join as they register.
+      campaigns.push(await startIn(tx, draft.id, who.actor, { allowEmpty: true, approval: who.approval }));
     }
     await recordEvent(tx, {
       kind: 'campaign.revert', actor: who.actor,

@@ -90,7 +90,7 @@ export class CampaignDriver {
   // Operator actions (the API calls these).
   create(c: actions.NewCampaign, actor = 'api'): Promise<Campaign> { return actions.createCampaign(this.o.db, c, actor, this.approval); }
   progress(id: number): Promise<actions.CampaignProgress> { return actions.campaignProgress(this.o.db, id); }
-  list(states?: Campaign['state'][]): Promise<Campaign[]> { return store.listCampaigns(this.o.db, states ? { states } : {}); }
+  list(states?: Campaign['state'][], page: { limit?: number; afterId?: number } = {}): Promise<Campaign[]> { return store.listCampaigns(this.o.db, { ...page, ...(states ? { states } : {}) }); }
 
   /** Reverts a campaign (campaign-revert.ts): the revert campaigns start at once; a paused campaign's updates in flight are called off. */
   async revert(id: number, actor = 'api', user?: string): Promise<RevertResult> {
@@ -106,7 +106,7 @@ export class CampaignDriver {
     return r;
   }
 
-  async act(id: number, action: 'start' | 'pause' | 'resume' | 'abort', actor = 'api', reason?: string): Promise<Campaign> {
+  async act(id: number, action: 'start' | 'pause' | 'resume' | 'abort', actor = 'api', reason?: string, allowEmpty?: boolean): Promise<Campaign> {
     const db = this.o.db;
     let c: Campaign;
     if (action === 'abort') {
@@ -114,7 +114,7 @@ export class CampaignDriver {
       this.cancelOwn(id, inFlight, true);
       c = campaign;
     } else {
-      c = action === 'start' ? await actions.startCampaign(db, id, actor, this.approval)
+      c = action === 'start' ? await actions.startCampaign(db, id, actor, { allowEmpty: allowEmpty === true, approval: this.approval })
         : action === 'pause' ? await actions.pauseCampaign(db, id, actor, reason)
           : await actions.resumeCampaign(db, id, actor, this.approval);
     }
@@ -125,7 +125,8 @@ export class CampaignDriver {
 
   private async tick(): Promise<void> {
     for (const id of await store.dueCampaigns(this.o.db)) {
-      await actions.startCampaign(this.o.db, id, 'engine', this.approval).then(
+      // Scheduled: started as planned even with no device yet (its progress warns).
+      await actions.startCampaign(this.o.db, id, 'engine', { allowEmpty: true, approval: this.approval }).then(
         () => this.o.log.info({ campaignId: id }, 'scheduled campaign started'),
         (err: unknown) => this.o.log.warn({ campaignId: id, err: err instanceof Error ? err.message : String(err) }, 'scheduled campaign not started'));
     }

@@ -8,7 +8,7 @@ import { DecodeError } from '../../protocols/errors.ts';
 import { decodeTextString } from '../../protocols/text.ts';
 import type { AlertSink } from '../alerts/kinds.ts';
 import { updateAlert } from '../alerts/update-alerts.ts';
-import { DeviceNotFoundError, FirmwareNotFoundError, HardwareClassMismatchError } from '../errors.ts';
+import { DeviceNotFoundError, FerryError, FirmwareNotFoundError, HardwareClassMismatchError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Alert } from '../store/alerts.ts';
 import type { Db } from '../store/db.ts';
@@ -82,6 +82,7 @@ export class UpdateEngine {
   async requestUpdate(endpoint: string, firmwareId: number, req: UpdateRequest = {}): Promise<DeviceUpdate> {
     const device = await devices.findByEndpoint(this.o.db, endpoint);
     if (!device) throw new DeviceNotFoundError(`no device ${endpoint}`);
+    if (device.status === 'decommissioned') throw new FerryError('FERRY_DEVICE_DECOMMISSIONED', `device ${endpoint} is decommissioned: it takes no update`);
     const image = await getFirmware(this.o.db, firmwareId);
     if (!image) throw new FirmwareNotFoundError(`no firmware image ${firmwareId}`);
     if (device.hardwareClass !== null && device.hardwareClass !== image.hardwareClass) {

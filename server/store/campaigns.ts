@@ -50,10 +50,10 @@ export async function getCampaign(q: Queryable, id: number, lock = ''): Promise<
   return res.rows[0] ? toCampaign(res.rows[0]) : null;
 }
 
-export async function listCampaigns(q: Queryable, filter: { states?: readonly CampaignState[]; limit?: number }): Promise<Campaign[]> {
+export async function listCampaigns(q: Queryable, filter: { states?: readonly CampaignState[]; limit?: number; afterId?: number }): Promise<Campaign[]> {
   const res = await q.query(
-    `SELECT ${COLUMNS} FROM campaigns WHERE ($1::text[] IS NULL OR state = ANY($1::text[])) ORDER BY id LIMIT $2`,
-    [filter.states ?? null, filter.limit ?? 100]);
+    `SELECT ${COLUMNS} FROM campaigns WHERE ($1::text[] IS NULL OR state = ANY($1::text[])) AND id > $3 ORDER BY id LIMIT $2`,
+    [filter.states ?? null, filter.limit ?? 100, filter.afterId ?? 0]);
   return res.rows.map(toCampaign);
 }
 

@@ -1,10 +1,12 @@
 import type { Db, Queryable } from './db.ts';
 import { camelRow, type Device, type RegisteredObject, type SecurityMode } from './rows.ts';
 import { recordEvent, recordEvents } from './events.ts';
+import { CoapRefusalError } from '../errors.ts';
 
 const COLUMNS = `id, endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
   sms_number, object_links, address, port, manufacturer, model_number, hardware_version,
-  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects, tags, owner_node, security_mode, testbed`;
+  firmware_version, hardware_class, registered_at, last_seen, expires_at, root_path, content_formats, objects, tags, owner_node, security_mode, testbed,
+  decommissioned_at, decommission_reason`;
 
 export interface NewRegistration {
   endpoint: string;
@@ -50,6 +52,8 @@ export async function registerMany(db: Db, regs: readonly NewRegistration[]): Pr
     const previous = await tx.query<{ endpoint: string; registration_id: string | null; status: string }>(
       'SELECT endpoint, registration_id, status FROM devices WHERE endpoint = ANY($1::text[]) ORDER BY endpoint FOR UPDATE',
       [col((r) => r.endpoint)]);
+    const gone = previous.rows.find((p) => p.status === 'decommissioned');
+    if (gone) throw new CoapRefusalError('FERRY_RD_DECOMMISSIONED', `endpoint ${gone.endpoint} was decommissioned: this server takes no registration under that name`);
     const res = await tx.query(
       `INSERT INTO devices (endpoint, registration_id, status, lifetime, lwm2m_version, binding, queue_mode,
                             sms_number, object_links, address, port, registered_at, last_seen, expires_at,

@@ -116,8 +116,9 @@ export async function getFirmware(q: Queryable, id: number): Promise<FirmwareIma
   return res.rows[0] ? camelRow<FirmwareImage>(res.rows[0]) : null;
 }
 
-export async function listFirmware(q: Queryable): Promise<FirmwareImage[]> {
-  const res = await q.query(`SELECT ${COLUMNS} FROM firmware_images WHERE deleted_at IS NULL ORDER BY id`);
+/** The live images by id; a page of them with `limit` (after `afterId`), all without. */
+export async function listFirmware(q: Queryable, p: { limit?: number; afterId?: number } = {}): Promise<FirmwareImage[]> {
+  const res = await q.query(`SELECT ${COLUMNS} FROM firmware_images WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2`, [p.afterId ?? 0, p.limit ?? null]);
   return res.rows.map((r) => camelRow<FirmwareImage>(r));
 }
 

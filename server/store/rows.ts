@@ -1,9 +1,12 @@
 /** Row shapes as the store returns them (snake_case columns mapped to the names the API uses). */
 import { FINAL_STATES, type CampaignDeviceState, type CampaignPolicy, type CampaignState, type Delivery, type UpdateState } from '../fota/model.ts';
 
-/** A registration's state; 'provisioned': made by provisioning its credentials, never registered yet. */
-export type DeviceStatus = 'registered' | 'expired' | 'deregistered' | 'provisioned';
-export const DEVICE_STATUSES: readonly DeviceStatus[] = ['registered', 'expired', 'deregistered', 'provisioned'];
+/**
+ * A registration's state; 'provisioned': made by provisioning its credentials, never registered yet;
+ * 'decommissioned': taken out of the fleet for good (its Registers are refused).
+ */
+export type DeviceStatus = 'registered' | 'expired' | 'deregistered' | 'provisioned' | 'decommissioned';
+export const DEVICE_STATUSES: readonly DeviceStatus[] = ['registered', 'expired', 'deregistered', 'provisioned', 'decommissioned'];
 
 /** LwM2M Security Mode of a registration: a DTLS session with a pre-shared key, or plain CoAP. */
 export type SecurityMode = 'psk' | 'nosec';
@@ -46,6 +49,9 @@ export interface Device {
   securityMode: SecurityMode;
   /** Marked a testbed by an operator (never by the device): testbed campaigns update only these. */
   testbed: boolean;
+  /** When and why it was decommissioned; null unless its status is 'decommissioned'. */
+  decommissionedAt: Date | null;
+  decommissionReason: string | null;
 }
 
 /** FINAL_STATES (model.ts) as an SQL list, for `state IN (…)` / `NOT IN (…)`. */

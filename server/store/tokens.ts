@@ -79,8 +79,9 @@ export async function createToken(db: Db, t: NewToken): Promise<{ token: string;
   return { token, row };
 }
 
-export async function listTokens(q: Queryable): Promise<ApiToken[]> {
-  const res = await q.query(`SELECT ${COLUMNS} FROM ${FROM} ORDER BY t.id`);
+/** The tokens by id; a page of them with `limit` (after `afterId`), all without. */
+export async function listTokens(q: Queryable, p: { limit?: number; afterId?: number } = {}): Promise<ApiToken[]> {
+  const res = await q.query(`SELECT ${COLUMNS} FROM ${FROM} WHERE t.id > $1 ORDER BY t.id LIMIT $2`, [p.afterId ?? 0, p.limit ?? null]);
   return res.rows.map((r) => camelRow<ApiToken>(r));
 }
 

@@ -58,40 +58,45 @@ export interface Transition {
   data?: Record<string, unknown>;
   /** Also store this as the device's firmware version, in the same transaction. */
   deviceFirmwareVersion?: string;
+  /** Who moved it, for the audit log (default: the engine). */
+  actor?: string;
   /** More writes that belong to this transition (an alert it raises), in its transaction. */
   within?: (tx: Queryable, moved: DeviceUpdate) => Promise<void>;
 }
 
 /** One transition = one transaction writing the update row and its event. Null when the guard failed. */
 export async function transitionUpdate(db: Db, id: number, t: Transition): Promise<DeviceUpdate | null> {
+  return db.transaction((tx) => transitionIn(tx, id, t));
+}
+
+/** transitionUpdate inside the caller's transaction. */
+export async function transitionIn(tx: Queryable, id: number, t: Transition): Promise<DeviceUpdate | null> {
   const final = isFinal(t.to);
-  return db.transaction(async (tx) => {
-    const res = await tx.query(
-      `UPDATE device_updates SET state = $2, updated_at = now(),
-         result_code = COALESCE($3, result_code), reason = COALESCE($4, reason),
-         reported_version = COALESCE($5, reported_version), version_mismatch = COALESCE($6, version_mismatch),
-         deadline = CASE WHEN $7::boolean THEN NULL WHEN $8::integer IS NULL THEN deadline
-                         ELSE now() + make_interval(secs => $8::integer) END,
-         finished_at = CASE WHEN $7::boolean THEN now() ELSE finished_at END
-       WHERE id = $1 AND state = ANY($9::text[]) RETURNING ${COLUMNS}`,
-      [id, t.to, t.resultCode ?? null, t.reason ?? null, t.reportedVersion ?? null, t.versionMismatch ?? null,
-        final, t.deadlineSeconds ?? null, t.from]);
-    const row = res.rows[0];
-    if (!row) return null;
-    const update = toUpdate(row);
-    if (t.deviceFirmwareVersion !== undefined) {
-      await tx.query('UPDATE devices SET firmware_version = $2 WHERE id = $1', [update.deviceId, t.deviceFirmwareVersion]);
-    }
-    await recordEvent(tx, {
-      kind: 'update.state', deviceId: update.deviceId, updateId: id,
-      data: {
-        state: t.to, ...(t.resultCode != null ? { resultCode: t.resultCode } : {}),
-        ...(t.reason ? { reason: t.reason } : {}), ...t.data,
-      },
-    });
-    await t.within?.(tx, update);
-    return update;
+  const res = await tx.query(
+    `UPDATE device_updates SET state = $2, updated_at = now(),
+       result_code = COALESCE($3, result_code), reason = COALESCE($4, reason),
+       reported_version = COALESCE($5, reported_version), version_mismatch = COALESCE($6, version_mismatch),
+       deadline = CASE WHEN $7::boolean THEN NULL WHEN $8::integer IS NULL THEN deadline
+                       ELSE now() + make_interval(secs => $8::integer) END,
+       finished_at = CASE WHEN $7::boolean THEN now() ELSE finished_at END
+     WHERE id = $1 AND state = ANY($9::text[]) RETURNING ${COLUMNS}`,
+    [id, t.to, t.resultCode ?? null, t.reason ?? null, t.reportedVersion ?? null, t.versionMismatch ?? null,
+      final, t.deadlineSeconds ?? null, t.from]);
+  const row = res.rows[0];
+  if (!row) return null;
+  const update = toUpdate(row);
+  if (t.deviceFirmwareVersion !== undefined) {
+    await tx.query('UPDATE devices SET firmware_version = $2 WHERE id = $1', [update.deviceId, t.deviceFirmwareVersion]);
+  }
+  await recordEvent(tx, {
+    kind: 'update.state', deviceId: update.deviceId, updateId: id, ...(t.actor === undefined ? {} : { actor: t.actor }),
+    data: {
+      state: t.to, ...(t.resultCode != null ? { resultCode: t.resultCode } : {}),
+      ...(t.reason ? { reason: t.reason } : {}), ...t.data,
+    },
   });
+  await t.within?.(tx, update);
+  return update;
 }
 
 /**

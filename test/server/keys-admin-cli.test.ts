@@ -44,7 +44,7 @@ forEachDatabase('ferry keys', ({ suite, get }) => {
     assert.match(extended.stdout, /live, valid .* to -/);
     assert.is(revoked.code, 0, revoked.stderr);
     assert.match(revoked.stdout, /release-1 .*: revoked.*\nrevoked 0 image\(s\) it signed\n$/);
-    assert.is((await server.api.inject({ method: 'GET', url: '/api/v1/keys' })).json()[0].status, 'revoked');
+    assert.is((await server.api.inject({ method: 'GET', url: '/api/v1/keys' })).json().items[0].status, 'revoked');
   });
 
   suite('refusals: the API\'s code and message on one line, exit 1; usage errors exit 2', async () => {

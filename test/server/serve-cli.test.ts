@@ -62,6 +62,16 @@ test('the download port and the API port in use: each names its own setting', as
   } finally { udp.close(); tcp.close(); }
 });
 
+test('a missing key file: one line naming the file and its flag, before any database is made or migrated', async () => {
+  const fresh = join(dir, 'never-made');
+  const run = await runFerry(['serve', '--coap-port', '0', '--api-port', '0', '--db-dir', fresh, '--signing-key', 'missing.pem'], { cwd: dir, env: {} });
+  refused(run, /^ferry: cannot read private key missing\.pem \(--signing-key \/ FERRY_SIGNING_KEY\): no such file$/);
+  assert.not.ok(existsSync(fresh), 'no database directory was made');
+  const trusted = await runFerry(['serve', '--coap-port', '0', '--api-port', '0', '--db-dir', fresh], { cwd: dir, env: { FERRY_TRUSTED_KEYS: 'nope.pub' } });
+  refused(trusted, /^ferry: cannot read public key nope\.pub \(--trusted-keys \/ FERRY_TRUSTED_KEYS\): no such file$/);
+  assert.not.ok(existsSync(fresh), 'no database directory was made');
+});
+
 test('an edited migration: its message alone, exit 1', async () => {
   const db = await openDb({ dataDir: dbDir });
   const original = await tamper(db, 'f'.repeat(64));

@@ -45,7 +45,7 @@ forEachDatabase('campaign revert', ({ suite, get }) => {
     assert.equal([refused.status, refused.body.code], [409, 'FERRY_REVERT_PACKAGE_MISSING']);
     assert.is(refused.body.message, `campaign ${c} cannot be reverted yet: 4 device(s) need a package not uploaded: `
       + `re-sign version 1.0.0 of class sim-1 (the payload of image ${a}) with ferry sign --sequence N where N > 20, and upload it`);
-    assert.is((await api(env.ferry, 'GET', '/api/v1/campaigns')).body.length, 1, 'a refused revert creates nothing');
+    assert.is((await api(env.ferry, 'GET', '/api/v1/campaigns')).body.items.length, 1, 'a refused revert creates nothing');
 
     const reissue = await uploadPackage(env.ferry, A_REISSUED);
     const stored = (await api(env.ferry, 'GET', `/api/v1/firmware/${reissue}`)).body;
@@ -92,7 +92,7 @@ forEachDatabase('campaign revert', ({ suite, get }) => {
     assert.is(aborted.state, 'aborted');
     assert.match(aborted.pauseReason, /wave 1: 1 of 5 devices failed \(20%\)/);
     assert.is(aborted.counts.succeeded, 4);
-    const r = (await api(env.ferry, 'GET', '/api/v1/campaigns')).body.find((x: { reverts: number | null }) => x.reverts === c);
+    const r = (await api(env.ferry, 'GET', '/api/v1/campaigns')).body.items.find((x: { reverts: number | null }) => x.reverts === c);
     assert.ok(r, 'a revert campaign');
     assert.equal([r.firmwareId, r.createdBy], [reissue, 'engine']);
     const back = await campaignIn(env.ferry, r.id, ['completed', 'paused']);
@@ -157,6 +157,6 @@ forEachDatabase('campaign revert', ({ suite, get }) => {
     await bad(`/api/v1/campaigns/${draft.body.id}/revert`, 409, 'FERRY_CAMPAIGN_STATE', /is running: pause or abort it first, then revert/);
     assert.is((await api(env.ferry, 'POST', `/api/v1/campaigns/${draft.body.id}/abort`)).status, 200);
     await bad(`/api/v1/campaigns/${draft.body.id}/revert`, 409, 'FERRY_REVERT_NOTHING', /none of its updates succeeded/);
-    assert.is((await api(env.ferry, 'GET', '/api/v1/campaigns')).body.length, 1);
+    assert.is((await api(env.ferry, 'GET', '/api/v1/campaigns')).body.items.length, 1);
   });
 });

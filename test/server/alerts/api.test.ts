@@ -14,11 +14,12 @@ forEachDatabase('alerts API', ({ suite, get }) => {
   suite.before(async () => { ferry = await startTestFerry(get().db); });
   suite.after(async () => { await ferry.close(); });
 
-  const list = async (query = ''): Promise<Listed[]> => {
+  const page = async (query = ''): Promise<{ items: Listed[]; next: number | null }> => {
     const res = await ferry.api.inject({ method: 'GET', url: `/api/v1/alerts${query}` });
     assert.is(res.statusCode, 200, res.body);
     return res.json();
   };
+  const list = async (query = ''): Promise<Listed[]> => (await page(query)).items;
   const ack = (id: number | string, payload?: string, type = 'application/json') => ferry.api.inject({
     method: 'POST', url: `/api/v1/alerts/${id}/ack`, ...(payload === undefined ? {} : { payload, headers: { 'content-type': type } }),
   });
@@ -64,12 +65,13 @@ forEachDatabase('alerts API', ({ suite, get }) => {
     await seed();
     const seen: number[] = [];
     let after = 0;
-    for (let page = 0; page < 5; page++) {
-      const rows = await list(`?limit=2&after=${after}`);
-      if (rows.length === 0) break;
-      assert.ok(rows.length <= 2);
-      seen.push(...rows.map((r) => r.id));
-      after = rows[rows.length - 1]!.id;
+    for (let n = 0; n < 5; n++) {
+      const { items, next } = await page(`?limit=2&after=${after}`);
+      assert.ok(items.length <= 2);
+      seen.push(...items.map((r) => r.id));
+      if (next === null) break;
+      assert.is(next, items.at(-1)!.id, 'next is the last id of the page');
+      after = next;
     }
     assert.equal(seen, [1, 2, 3, 4, 5]);
     assert.equal((await list('?kind=update.stalled&limit=1&after=1')).map((a) => a.id), [4]);

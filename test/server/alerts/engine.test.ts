@@ -29,7 +29,7 @@ forEachDatabase('alerts end to end', ({ suite, get }) => {
   const alertsOf = async (f: Ferry, query: string) => {
     const res = await f.api.inject({ method: 'GET', url: `/api/v1/alerts?${query}` });
     assert.is(res.statusCode, 200, res.body);
-    return res.json() as Array<{ id: number; kind: string; endpoint: string; updateId: number; data: Record<string, unknown>; webhook: { state: string } }>;
+    return res.json().items as Array<{ id: number; kind: string; endpoint: string; updateId: number; data: Record<string, unknown>; webhook: { state: string } }>;
   };
   const device = (endpoint: string, deliveryMethod: DeliveryMethod) => new SimDevice({
     endpoint, server: { host: '127.0.0.1', port: ferry!.coapAddress!.port }, lifetime: 60, rebootDelayMs: 100,

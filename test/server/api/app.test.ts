@@ -31,7 +31,7 @@ forEachDatabase('api', ({ suite, get }) => {
     assert.is(body.size, 3);
     assert.is(body.sha256, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'); // FIPS 180-2 "abc"
     const list = await ferry.api.inject({ method: 'GET', url: '/api/v1/firmware' });
-    assert.equal(list.json().map((f: { id: number }) => f.id), [body.id]);
+    assert.equal(list.json().items.map((f: { id: number }) => f.id), [body.id]);
     const stored = await get().db.query<{ payload: Buffer }>('SELECT payload FROM firmware_images WHERE id = $1', [body.id]);
     assert.ok(stored.rows[0]?.payload.equals(Buffer.from('abc')));
   });

@@ -114,7 +114,7 @@ forEachDatabase('api, tokens and roles', ({ suite, get }) => {
     assert.is(list.statusCode, 200);
     assert.not.ok(list.body.includes(body.token), 'the list holds no secret');
     assert.not.ok(list.body.includes(createHash('sha256').update(body.token).digest('hex')), 'nor its hash');
-    const ci = list.json().find((t: { name: string }) => t.name === 'ci');
+    const ci = list.json().items.find((t: { name: string }) => t.name === 'ci');
     assert.equal(Object.keys(ci).sort(), ['createdAt', 'createdBy', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix', 'revokedAt', 'role', 'user', 'userId']);
     assert.ok(ci.lastUsedAt !== null, 'its use was recorded');
     assert.is(ci.expiresAt, null, 'made without an expiry: it never expires');

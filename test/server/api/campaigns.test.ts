@@ -53,9 +53,13 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
     assert.is(later.body.startAt, '2099-01-01T00:00:00.000Z');
     const listed = await call('GET', '/api/v1/campaigns');
     assert.is(listed.status, 200, JSON.stringify(listed.body));
-    assert.equal(listed.body.map((c: { id: number }) => c.id), [draft.body.id, later.body.id]);
-    assert.equal((await call('GET', '/api/v1/campaigns?state=scheduled')).body.map((c: { id: number }) => c.id), [later.body.id]);
-    assert.equal((await call('GET', '/api/v1/campaigns?state=draft&state=scheduled')).body.length, 2);
+    assert.equal(listed.body.items.map((c: { id: number }) => c.id), [draft.body.id, later.body.id]);
+    assert.is(listed.body.next, null);
+    const first = (await call('GET', '/api/v1/campaigns?limit=1')).body;
+    assert.equal([first.items.map((c: { id: number }) => c.id), first.next], [[draft.body.id], draft.body.id]);
+    assert.equal((await call('GET', `/api/v1/campaigns?limit=1&after=${first.next}`)).body.items.map((c: { id: number }) => c.id), [later.body.id]);
+    assert.equal((await call('GET', '/api/v1/campaigns?state=scheduled')).body.items.map((c: { id: number }) => c.id), [later.body.id]);
+    assert.equal((await call('GET', '/api/v1/campaigns?state=draft&state=scheduled')).body.items.length, 2);
     assert.is((await call('GET', '/api/v1/campaigns?state=bogus')).status, 400);
     assert.is((await call('GET', '/api/v1/campaigns?color=red')).status, 400);
   });
@@ -97,7 +101,7 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
       assert.type(res.body.error, 'string', what);
       if (message) assert.match(res.body.message, message, what);
     }
-    assert.equal((await call('GET', '/api/v1/campaigns')).body, [], 'nothing stored');
+    assert.equal((await call('GET', '/api/v1/campaigns')).body, { items: [], next: null }, 'nothing stored');
   });
 
   suite('start fixes the waves (skipped devices counted); state changes out of turn are 409; events are the audit log', async () => {
@@ -162,5 +166,25 @@ forEachDatabase('api: campaigns', ({ suite, get }) => {
     const id = (await call('POST', '/api/v1/campaigns', body({ target: { tags: ['eu', 'pilot'] } }))).body.id;
     await call('POST', `/api/v1/campaigns/${id}/start`);
     assert.is((await call('GET', `/api/v1/campaigns/${id}`)).body.counts.total, 1, 'only a-1 has both tags');
+  });
+
+  suite('a target that matches no registered device: start is a 409 saying so and what the target was, unless {"allowEmpty": true}; its progress warns', async () => {
+    const id = (await call('POST', '/api/v1/campaigns', body({ target: { hardwareClass: 'sim-1', tags: ['nowhere'] } }))).body.id;
+    const refused = await call('POST', `/api/v1/campaigns/${id}/start`);
+    assert.equal([refused.status, refused.body.code], [409, 'FERRY_CAMPAIGN_EMPTY']);
+    assert.match(refused.body.message, /target \(hardwareClass sim-1; tags nowhere\) matched no registered device; start it with \{"allowEmpty": true\}/);
+    assert.is((await call('GET', `/api/v1/campaigns/${id}`)).body.state, 'draft', 'nothing changed');
+    assert.is((await call('POST', `/api/v1/campaigns/${id}/start`, { allowEmpty: 'yes' })).status, 400);
+    const started = await call('POST', `/api/v1/campaigns/${id}/start`, { allowEmpty: true });
+    assert.is(started.body.state, 'running');
+    const progress = (await call('GET', `/api/v1/campaigns/${id}`)).body;
+    assert.is(progress.counts.total, 0);
+    assert.equal(progress.warnings.length, 1);
+    assert.match(progress.warnings[0], /no device in this campaign: its target \(hardwareClass sim-1; tags nowhere\) matched no registered device/);
+    const [event] = (await get().db.query<{ data: { empty?: boolean } }>("SELECT data FROM events WHERE kind = 'campaign.started'")).rows;
+    assert.is(event?.data.empty, true);
+    const full = (await call('POST', '/api/v1/campaigns', body())).body.id;
+    assert.is((await call('POST', `/api/v1/campaigns/${full}/start`)).status, 200, 'a matching one starts with no body');
+    assert.equal((await call('GET', `/api/v1/campaigns/${full}`)).body.warnings, []);
   });
 });

@@ -71,7 +71,7 @@ forEachDatabase('api: trusted keys', ({ suite, get }) => {
     assert.is(raw.body.keyName, 'server-signing', 'the server\'s own key signed it');
     assert.is((await upload(pkg(VENDOR, '2.0.1'))).body.keyName, 'vendor.pub', 'a --trusted-keys file is named by its file');
 
-    const listed = (await call('GET', '/api/v1/keys')).body as Array<Record<string, unknown>>;
+    const listed = (await call('GET', '/api/v1/keys')).body.items as Array<Record<string, unknown>>;
     assert.equal(listed.map((k) => [k['name'], k['source'], k['images']]), [['release-2027', 'api', 1], ['server-signing', 'file', 1], ['vendor.pub', 'file', 1]]);
     const [event] = await events('key.added');
     assert.equal(event?.data, { name: 'release-2027', alg: 'es256', kid: hex(release.kid), notBefore: added.notBefore, notAfter: null, user: 'FERRY_ADMIN_TOKEN' });
@@ -133,7 +133,7 @@ forEachDatabase('api: trusted keys', ({ suite, get }) => {
     const paused = (await call('GET', `/api/v1/campaigns/${campaign.id}`)).body;
     assert.is(paused.state, 'paused');
     assert.match(paused.pauseReason, /signing key leaked was revoked: left on a build server/);
-    const alerts = (await call('GET', '/api/v1/alerts')).body as Array<{ kind: string; severity: string; campaignId: number }>;
+    const alerts = (await call('GET', '/api/v1/alerts')).body.items as Array<{ kind: string; severity: string; campaignId: number }>;
     assert.ok(alerts.some((a) => a.kind === 'campaign.paused' && a.severity === 'critical' && a.campaignId === campaign.id), JSON.stringify(alerts));
 
     const [keyEvent] = await events('key.revoked');
@@ -165,7 +165,7 @@ forEachDatabase('api: trusted keys', ({ suite, get }) => {
   });
 
   suite('file keys are listed read-only: changing or revoking one is a 409 that names its flag; their public key cannot be added twice', async () => {
-    const listed = (await call('GET', '/api/v1/keys')).body as Array<{ name: string; source: string; status: string }>;
+    const listed = (await call('GET', '/api/v1/keys')).body.items as Array<{ name: string; source: string; status: string }>;
     assert.equal(listed.map((k) => [k.name, k.source, k.status]), [['server-signing', 'file', 'live'], ['vendor.pub', 'file', 'live']]);
     const revoke = await call('POST', '/api/v1/keys/vendor.pub/revoke', { reason: 'x' });
     assert.equal([revoke.status, revoke.body.code], [409, 'FERRY_KEY_FROM_FILE']);
@@ -211,7 +211,7 @@ forEachDatabase('api: trusted keys', ({ suite, get }) => {
       assert.is(res.body.code, code, what);
       assert.type(res.body.message, 'string', what);
     }
-    const listed = (await call('GET', '/api/v1/keys')).body as Array<{ name: string; status: string }>;
+    const listed = (await call('GET', '/api/v1/keys')).body.items as Array<{ name: string; status: string }>;
     assert.equal(listed.filter((x) => x.name !== 'server-signing' && x.name !== 'vendor.pub').map((x) => [x.name, x.status]), [['taken', 'live']]);
     const viewer = await createToken(get().db, { name: 'v', role: 'viewer', createdBy: 'test' });
     assert.is((await injectRaw(ferry, { method: 'GET', url: '/api/v1/keys', headers: bearer(viewer.token) })).statusCode, 200);

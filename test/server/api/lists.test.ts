@@ -1,7 +1,8 @@
 // The operator's lists: devices filtered by class, version, status and last contact, cursor-paged;
 // a device's detail with its latest history; the audit log filtered by kind, device, actor and
 // time, in either order, cursor-paged; firmware get and delete (409 while an update uses it,
-// history kept, the version uploadable again, anti-rollback unchanged).
+// history kept, the version uploadable again, anti-rollback unchanged); every list route of the
+// API is `{items, next}`, and the paged ones page firmware and tokens through every item once.
 import * as assert from 'uvu/assert';
 import type { Ferry } from '../../../server/main.ts';
 import { recordEvent } from '../../../server/store/events.ts';
@@ -110,7 +111,7 @@ forEachDatabase('api, lists and firmware', ({ suite, get }) => {
     assert.is((await ferry.api.inject({ method: 'DELETE', url: `/api/v1/firmware/${image.id}` })).statusCode, 204);
     assert.is((await ferry.api.inject({ method: 'GET', url: `/api/v1/firmware/${image.id}` })).statusCode, 404);
     assert.is((await ferry.api.inject({ method: 'DELETE', url: `/api/v1/firmware/${image.id}` })).statusCode, 404);
-    assert.equal((await list('/api/v1/firmware')).map((f: { id: number }) => f.id), []);
+    assert.equal((await list('/api/v1/firmware')).items.map((f: { id: number }) => f.id), []);
     const history = await list(`/api/v1/updates/${update.json().id}`);
     assert.is(history.firmwareId, image.id, 'the update still names its image');
     const row = await get().db.query<{ n: number; deleted: boolean }>('SELECT length(payload) AS n, deleted_at IS NOT NULL AS deleted FROM firmware_images WHERE id = $1', [image.id]);
@@ -121,5 +122,38 @@ forEachDatabase('api, lists and firmware', ({ suite, get }) => {
     assert.ok(reupload.sequence > image.sequence, 'a sequence number above the deleted one');
     const audit = await list('/api/v1/events?kind=firmware.deleted');
     assert.equal(audit.items.map((e: { actor: string; data: { firmwareId: number } }) => [e.actor, e.data.firmwareId]), [['token:FERRY_ADMIN_TOKEN', image.id]]);
+  });
+
+  suite('every list under /api/v1 is {items, next}; firmware and tokens page through every item once', async () => {
+    const doc = await list('/docs/json') as { paths: Record<string, Record<string, unknown>> };
+    const lists = Object.keys(doc.paths).filter((p) => p.startsWith('/api/v1/') && !p.includes('{') && doc.paths[p]!['get'] !== undefined && p !== '/api/v1/audit/verify' && p !== '/api/v1/events/export' && p !== '/api/v1/compliance');
+    assert.ok(lists.length >= 10, lists.join(' '));
+    for (const url of lists) {
+      const body = await list(url);
+      assert.equal(Object.keys(body).sort(), ['items', 'next'], url);
+      assert.ok(Array.isArray(body.items), url);
+    }
+    const made = [await upload('1.0.0'), await upload('1.0.1'), await upload('1.0.2')].map((f) => f.id);
+    for (let i = 0; i < 3; i++) {
+      const r = await ferry.api.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name: `t-${i}`, role: 'viewer' } });
+      assert.is(r.statusCode, 201, r.body);
+    }
+    const walk = async (url: string): Promise<number[]> => {
+      const seen: number[] = [];
+      let after = 0;
+      for (let n = 0; n < 10; n++) {
+        const { items, next } = await list(`${url}?limit=2&after=${after}`);
+        seen.push(...items.map((x: { id: number }) => x.id));
+        if (next === null) return seen;
+        after = next;
+      }
+      throw new Error(`${url}: no last page`);
+    };
+    assert.equal(await walk('/api/v1/firmware'), made);
+    const tokens = (await list('/api/v1/tokens')).items.map((t: { id: number }) => t.id);
+    assert.is(tokens.length, 4, 'the admin token and three');
+    assert.equal(await walk('/api/v1/tokens'), tokens);
+    const bad = await ferry.api.inject({ method: 'GET', url: '/api/v1/tokens?limit=0' });
+    assert.is(bad.statusCode, 400);
   });
 });

@@ -68,7 +68,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
    * of each kind, which a value misread as 1 ('+1', '1.0', ' 1') would name. Valid requests in
    * the table (a `null` body is an action's empty one) may change the first, never the second.
    */
-  const real = { token: 0, firmware: 0, update: 0, campaign: 0, alert: 0 };
+  const real = { token: 0, firmware: 0, update: 0, campaign: 0, alert: 0, cancel: 0 };
   const victim = { token: 0, firmware: 0, campaign: 0, alert: 0 };
   let uploads = 0;
 
@@ -87,13 +87,16 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       assert.is(res.statusCode, status, `${method} ${url}: ${res.body}`);
       return res.json();
     };
-    const admin = ((await call('GET', '/api/v1/tokens')) as Array<{ id: number; name: string }>).find((t) => t.name === CONFIGURED_ADMIN);
+    const admin = ((await call('GET', '/api/v1/tokens')).items as Array<{ id: number; name: string }>).find((t) => t.name === CONFIGURED_ADMIN);
     victim.token = admin!.id;
     real.token = (await call('POST', '/api/v1/tokens', { name: 'base', role: 'viewer' })).id;
     await call('POST', '/api/v1/keys', { name: 'table-key', publicKeyPem: encodePublicKeyPem(generateSigningKey('ed25519')) });
     victim.firmware = (await call('POST', '/api/v1/firmware?version=2.0.0&hardwareClass=sim-1', Buffer.from('image'))).id;
     real.firmware = (await call('POST', '/api/v1/firmware?version=2.0.1&hardwareClass=sim-1', Buffer.from('image'))).id;
     real.update = (await call('POST', '/api/v1/devices/off-h/update', { firmwareId: real.firmware }, 202)).id;
+    // Cancelled and decommissioned by the table's valid requests: their own device and update.
+    await offlineDevice(get().db, 'gone-h');
+    real.cancel = (await call('POST', '/api/v1/devices/gone-h/update', { firmwareId: real.firmware }, 202)).id;
     const campaign = { firmwareId: real.firmware, target: { hardwareClass: 'sim-1', tags: ['no-such-tag'] }, policy: { waves: ['100%'] } };
     victim.campaign = (await call('POST', '/api/v1/campaigns', { ...campaign, name: 'victim' })).id;
     real.campaign = (await call('POST', '/api/v1/campaigns', { ...campaign, name: 'base' })).id;
@@ -107,13 +110,13 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
 
   /** A valid value for each path parameter, by route: what the hostile value stands in for. */
   function validPathValue(route: string, name: string): string {
-    if (name === 'endpoint') return route.endsWith('/update') ? 'off-h' : 'dev-h';
+    if (name === 'endpoint') return route.endsWith('/update') ? 'off-h' : route.endsWith('/decommission') ? 'gone-h' : 'dev-h';
     if (name === 'hardwareClass') return 'sim-1';
     if (name === 'id') {
       const kind = / \/api\/v1\/(tokens|firmware|updates|campaigns|alerts)\//.exec(route)?.[1];
       if (kind === 'tokens') return String(real.token);
       if (kind === 'firmware') return String(real.firmware);
-      if (kind === 'updates') return String(real.update);
+      if (kind === 'updates') return String(route.endsWith('/cancel') ? real.cancel : real.update);
       if (kind === 'campaigns') return String(real.campaign);
       if (kind === 'alerts') return String(real.alert);
     }
@@ -148,6 +151,8 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       'PATCH /api/v1/keys/{name}': { notAfter: '2099-01-01T00:00:00Z' },
       'POST /api/v1/keys/{name}/revoke': { reason: 'table' },
       'POST /api/v1/devices/{endpoint}/update': { firmwareId: real.firmware },
+      'POST /api/v1/updates/{id}/cancel': { reason: 'table' },
+      'POST /api/v1/devices/{endpoint}/decommission': { reason: 'table' },
       'PUT /api/v1/devices/{endpoint}/lwm2m/{path}': { value: 'table' },
       'POST /api/v1/devices/{endpoint}/lwm2m/{path}': { values: [{ path: '/19/0/3', value: 'table' }] },
       'POST /api/v1/devices/{endpoint}/execute/{path}': {},
@@ -273,7 +278,7 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
     assert.is((await injectRaw(ferry, { method: 'GET', url: '/healthz' })).statusCode, 200);
     const tokens = await fetch(`${ferry.apiUrl}/api/v1/tokens`, { headers: bearer() });
     assert.is(tokens.status, 200, 'the admin token still works');
-    const list = (await tokens.json()) as Array<{ id: number; name: string; revokedAt: string | null }>;
+    const list = ((await tokens.json()) as { items: Array<{ id: number; name: string; revokedAt: string | null }> }).items;
     assert.is(list.find((t) => t.id === victim.token)?.revokedAt, null, 'token 1 (the admin token) is not revoked');
     assert.is(list.find((t) => t.id === real.token)?.revokedAt, null, 'the table\'s token is not revoked');
     const get200 = async (url: string) => {
@@ -282,14 +287,14 @@ forEachDatabase('api, a hostile-input table from the OpenAPI document', ({ suite
       return r.json();
     };
     assert.is((await get200(`/api/v1/firmware/${victim.firmware}`)).version, '2.0.0');
-    assert.is(((await get200('/api/v1/keys')) as Array<{ name: string; status: string }>).find((k) => k.name === 'server-signing')?.status, 'live');
+    assert.is(((await get200('/api/v1/keys')).items as Array<{ name: string; status: string }>).find((k) => k.name === 'server-signing')?.status, 'live');
     assert.is((await get200(`/api/v1/firmware/${real.firmware}`)).version, '2.0.1');
     { const u = await get200(`/api/v1/updates/${real.update}`); assert.is(u.state, 'queued', JSON.stringify(u)); }
     assert.is((await get200(`/api/v1/campaigns/${victim.campaign}`)).state, 'draft');
     assert.is((await get200(`/api/v1/campaigns/${real.campaign}`)).state, 'aborted');
     assert.is((await get200('/api/v1/devices/dev-h')).status, 'registered');
     assert.is((await get200('/api/v1/devices/off-h')).status, 'deregistered');
-    const alerts = (await get200('/api/v1/alerts')) as Array<{ id: number; acknowledgedAt: string | null }>;
+    const alerts = (await get200('/api/v1/alerts')).items as Array<{ id: number; acknowledgedAt: string | null }>;
     assert.is(alerts.find((a) => a.id === victim.alert)?.acknowledgedAt, null, 'alert 1 is not acknowledged');
     const updates = await get().db.query<{ n: number }>("SELECT count(*)::int AS n FROM device_updates WHERE device_id = (SELECT id FROM devices WHERE endpoint = 'dev-h')");
     assert.is(updates.rows[0]?.n, 0, 'no update was started on dev-h');

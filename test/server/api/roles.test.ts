@@ -22,8 +22,8 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
 /** The device management routes: each is a request sent to the device, or what it answered. */
 const DEVICE_MANAGEMENT = /^\/api\/v1\/devices\/\{endpoint\}\/(lwm2m|execute|discover|attributes|observe)\//;
-/** Users, tokens, device credentials, and the audit chain's verification. */
-const ADMIN_ONLY = /^\/api\/v1\/(users(\/|$)|tokens(\/|$)|credentials\/|audit\/)|\/credentials(\/|$)/;
+/** Users, tokens, device credentials (decommissioning a device deletes them), and the audit chain's verification. */
+const ADMIN_ONLY = /^\/api\/v1\/(users(\/|$)|tokens(\/|$)|credentials\/|audit\/)|\/credentials(\/|$)|\/decommission$/;
 /** Changes to the trusted package keys (who may sign firmware the fleet takes); listing them is a read. */
 const KEY_CHANGES = /^\/api\/v1\/keys(\/|$)/;
 /** What evidence a release needs: an admin sets it (a viewer reads it). */

@@ -30,7 +30,7 @@ forEachDatabase('api, token expiry', ({ suite, get }) => {
   const listed = async (name: string) => {
     const list = await ferry.api.inject({ method: 'GET', url: '/api/v1/tokens' });
     assert.is(list.statusCode, 200, list.body);
-    return (list.json() as Array<{ name: string; expiresAt: string | null; revokedAt: string | null }>).find((t) => t.name === name && t.revokedAt === null);
+    return (list.json().items as Array<{ name: string; expiresAt: string | null; revokedAt: string | null }>).find((t) => t.name === name && t.revokedAt === null);
   };
 
   suite('a token made to last 1 s works, then, once the clock passes its expiry, is refused: 401 FERRY_TOKEN_EXPIRED, JSON, WWW-Authenticate', async () => {

@@ -44,7 +44,7 @@ forEachDatabase('api, users', ({ suite, get }) => {
     assert.is((await as(viewer, 'GET', '/api/v1/devices')).statusCode, 200);
     assert.is((await as(operator, 'GET', '/api/v1/users')).statusCode, 403);
 
-    const listed = (await admin('GET', '/api/v1/tokens')).json() as Array<{ name: string; user: string }>;
+    const listed = (await admin('GET', '/api/v1/tokens')).json().items as Array<{ name: string; user: string }>;
     assert.equal(listed.filter((t) => t.user === 'alice').map((t) => t.name), ['alice-ops', 'alice-view', 'alice-approve']);
   });
 

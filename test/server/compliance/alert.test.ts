@@ -29,7 +29,7 @@ forEachDatabase('compliance, vulnerable past the deadline', ({ suite, get }) => 
   const alerts = async (): Promise<AlertBody[]> => {
     const res = await ferry.api.inject({ method: 'GET', url: '/api/v1/alerts?kind=compliance.vulnerable' });
     assert.is(res.statusCode, 200, res.body);
-    return res.json<AlertBody[]>();
+    return res.json<{ items: AlertBody[] }>().items;
   };
   const fleet = async () => {
     await images(get().db, 'cam-1', [{ version: '1.1', sequence: 2 }, { version: '2.0', sequence: 3 }]);

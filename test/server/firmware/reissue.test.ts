@@ -47,7 +47,7 @@ forEachDatabase('firmware re-issues', ({ suite, get }) => {
     assert.equal([third.status, third.body.reissueOf], [201, a.body.id]);
     const raw = await upload(PAYLOAD, '?version=1.2.0&hardwareClass=sensor-a');
     assert.equal([raw.status, raw.body.reissueOf, raw.body.sequence, raw.body.signedBy], [201, a.body.id, 41, 'server']);
-    const list = (await ferry.api.inject({ method: 'GET', url: '/api/v1/firmware' })).json() as Array<{ version: string }>;
+    const list = (await ferry.api.inject({ method: 'GET', url: '/api/v1/firmware' })).json().items as Array<{ version: string }>;
     assert.is(list.filter((f) => f.version === '1.2.0').length, 4);
   });
 

@@ -71,7 +71,7 @@ forEachDatabase('firmware upload', ({ suite, get }) => {
     assert.ok(row.payload.equals(body));
     assert.ok(row.manifest!.equals(parsePackage(body).header.coseBytes));
     const list = await signing.api.inject({ method: 'GET', url: '/api/v1/firmware' });
-    assert.equal(list.json(), [fw]);
+    assert.equal(list.json(), { items: [fw], next: null });
     const [event] = (await listEvents(get().db, {})).filter((e) => e.kind === 'firmware.uploaded');
     assert.is(event?.data['sequence'], 10);
     assert.is(event?.data['signedBy'], 'uploader');
@@ -224,7 +224,7 @@ test('start-up: a missing or unusable key file is an error naming the file', asy
     assert.unreachable('startFerry should refuse');
   } catch (err) {
     assert.instance(err, KeyFileError);
-    assert.match((err as Error).message, /cannot read public key .*nope\.pub: no such file/);
+    assert.match((err as Error).message, /cannot read public key .*nope\.pub \(--trusted-keys \/ FERRY_TRUSTED_KEYS\): no such file/);
   }
 });
 

@@ -111,7 +111,8 @@ test('tick: a finished wave soaks, then the next starts; the last one completes 
   assert.equal(tick({ policy, waves: done, waveDoneAt: new Date(NOON.getTime() - 60_000) }), { kind: 'advance', to: 2 });
   assert.equal(tick({ waves: done }), { kind: 'advance', to: 2 }, 'no soak: at once');
   assert.equal(tick({ currentWave: 3, waves: [{ succeeded: 10 }, { succeeded: 40 }, { succeeded: 45, cancelled: 5 }] }), { kind: 'complete' });
-  assert.equal(tick({ waves: [{}] }), { kind: 'complete' }, 'an empty target completes');
+  assert.equal(tick({ waves: [{}] }), { kind: 'wait', why: 'no device yet: devices that register and match the target join it' }, 'an empty campaign (started with allowEmpty) waits for devices to join');
+  assert.equal(tick({ waves: [{ skipped: 2 }] }), { kind: 'complete' }, 'one whose devices all run the release already completes');
 });
 
 test('device outcome: success, retries with backoff up to the maximum, cancel, deferral (Update Result 11) is no failure', () => {
