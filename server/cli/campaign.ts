@@ -17,7 +17,9 @@ operator for the rest).
                       failure share that pauses it (0 to 1, or 5%); --testbed: a testbed campaign
   create --file campaign.json
                       the POST /api/v1/campaigns body as it is
-  start ID | pause ID [--reason TEXT] | resume ID | abort ID
+  start ID [--allow-empty] | pause ID [--reason TEXT] | resume ID | abort ID
+                      --allow-empty: start though no registered device matches the target (it
+                      then waits for devices to register)
   show ID             its state and progress by wave
   watch ID            a progress bar per wave, refreshed every second, until it ends (without a
                       terminal: a line each time its progress changes)
@@ -86,11 +88,14 @@ async function createBody(c: Ctx): Promise<unknown> {
 
 const showProgress = (c: Ctx, p: Progress): void => c.show(p, progressText);
 
+const OPTIONS = { pause: { reason: { type: 'string' } }, start: { 'allow-empty': { type: 'boolean' } } } as const;
+
 const action = (name: 'start' | 'pause' | 'resume' | 'abort'): Sub => ({
-  args: ['ID'], role: 'operator', ...(name === 'pause' ? { options: { reason: { type: 'string' } } } : {}),
+  args: ['ID'], role: 'operator', ...(name === 'pause' || name === 'start' ? { options: OPTIONS[name] } : {}),
   run: async (c) => {
     const reason = str(c, 'reason');
-    const campaign = await c.api().call<Progress>('POST', `/api/v1/campaigns/${positive(c.args[0], 'ID')}/${name}`, { json: reason === undefined ? {} : { reason } });
+    const body = { ...(reason === undefined ? {} : { reason }), ...(c.flags['allow-empty'] === true ? { allowEmpty: true } : {}) };
+    const campaign = await c.api().call<Progress>('POST', `/api/v1/campaigns/${positive(c.args[0], 'ID')}/${name}`, { json: body });
     c.show(campaign, (p) => `campaign ${p.id} (${p.name}): ${p.state}${p.pauseReason ? `: ${p.pauseReason}` : ''}\n`);
   },
 });

@@ -15,6 +15,8 @@ import { tokensCommand } from '../../../server/cli/tokens.ts';
 import { usersCommand } from '../../../server/cli/users.ts';
 import type { Ferry } from '../../../server/main.ts';
 import { insertAlert } from '../../../server/store/alerts.ts';
+import type { Db } from '../../../server/store/db.ts';
+import * as devices from '../../../server/store/devices.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { offlineDevice } from '../../helpers/devices.ts';
 import { oneLine, runFerry, type Run } from '../../helpers/ferry-cli.ts';
@@ -25,6 +27,15 @@ process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, 'image.bin'), Buffer.alloc(600, 0x5a));
 
 type Command = (argv: string[], io?: CliIo) => Promise<number>;
+
+/** A registered device of class `cls` already running `version` (a campaign to it skips the device). */
+async function onVersion(db: Db, endpoint: string, cls: string, version: string): Promise<void> {
+  const { device } = await devices.register(db, {
+    endpoint, registrationId: `r-${endpoint}`, lifetime: 600, lwm2mVersion: '1.1', binding: 'U', queueMode: false,
+    objectLinks: '</5/0>', address: '127.0.0.1', port: 9,
+  });
+  await devices.setDeviceInfo(db, device.id, { manufacturer: 'm', modelNumber: cls, hardwareVersion: null, firmwareVersion: version, hardwareClass: cls });
+}
 
 forEachDatabase('ferry admin API commands', ({ suite, get }) => {
   let server: Ferry;
@@ -97,13 +108,16 @@ forEachDatabase('ferry admin API commands', ({ suite, get }) => {
     assert.equal([created.policy.waves, created.policy.soakSeconds, created.policy.failureThreshold], [['10%', '50%', '100%'], 120, 0.05]);
     assert.match(await ok(campaignCommand, ['show', String(created.id)]), /^campaign \d+ \(flags\): draft, wave 0\/3, firmware \d+\n {2}wave 1: 0\/0 done/);
 
-    // No device of class cam-none: started, the campaign completes at its next ticks.
+    // No device of class cam-none registered: refused, unless allowed to wait for devices.
     const empty = await json<{ id: number }>(campaignCommand, ['create', '--name', 'empty', '--fw', String(fw), '--class', 'cam-none', '--waves', '50%,100%']);
+    oneLine(await run(campaignCommand, ['start', String(empty.id)]), 1, /matched no registered device.*\(FERRY_CAMPAIGN_EMPTY, HTTP 409\)$/);
+    // Two devices already on 3.0.0: both skipped, the campaign completes at its next ticks.
+    for (const e of ['on-1', 'on-2']) await onVersion(get().db, e, 'cam-none', '3.0.0');
     assert.match(await ok(campaignCommand, ['start', String(empty.id)]), /^campaign \d+ \(empty\): running\n$/);
     const watched = await run(campaignCommand, ['watch', String(empty.id)]);
     assert.is(watched.code, 0, watched.stderr);
     const lines = watched.stdout.trimEnd().split('\n');
-    assert.match(lines[lines.length - 1]!, /^campaign \d+ \(empty\): completed, wave \d\/2; wave 1 0\/0, wave 2 0\/0; succeeded 0, failed 0$/);
+    assert.match(lines[lines.length - 1]!, /^campaign \d+ \(empty\): completed, wave \d\/2; wave 1 \d\/1, wave 2 \d\/1; succeeded 0, failed 0, skipped 2$/, lines[lines.length - 1]);
     assert.equal(new Set(lines).size, lines.length, 'a line per change, none repeated');
 
     // Two waves an hour apart: running, until paused.
@@ -111,7 +125,7 @@ forEachDatabase('ferry admin API commands', ({ suite, get }) => {
     writeFileSync(join(dir, 'campaign.json'), JSON.stringify({ name: 'from-file', firmwareId: sim, target: { hardwareClass: 'sim-1' }, policy: { waves: [1, 2], soakSeconds: 3600 } }));
     const fromFile = await json<{ id: number; name: string }>(campaignCommand, ['create', '--file', join(dir, 'campaign.json')]);
     assert.is(fromFile.name, 'from-file');
-    await ok(campaignCommand, ['start', String(fromFile.id)]);
+    await ok(campaignCommand, ['start', String(fromFile.id), '--allow-empty']);
     await ok(campaignCommand, ['pause', String(fromFile.id), '--reason', 'not yet']);
     const paused = await run(campaignCommand, ['watch', String(fromFile.id), '--json']);
     assert.is(paused.code, 3, paused.stderr);
