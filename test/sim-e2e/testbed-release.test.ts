@@ -120,7 +120,7 @@ forEachDatabase('testbeds, evidence and approval against simulated devices', ({ 
     const paused = (await call(ferry, 'GET', `/api/v1/campaigns/${running}`)).body;
     assert.is(paused.state, 'paused');
     assert.match(paused.pauseReason, /revoked: boot loop on rev B boards/);
-    const alerts = (await call(ferry, 'GET', '/api/v1/alerts')).body as Array<{ kind: string; campaignId: number | null; severity: string }>;
+    const alerts = (await call(ferry, 'GET', '/api/v1/alerts')).body.items as Array<{ kind: string; campaignId: number | null; severity: string }>;
     assert.ok(alerts.some((a) => a.kind === 'campaign.paused' && a.campaignId === running && a.severity === 'critical'), JSON.stringify(alerts));
 
     const resumed = await call(ferry, 'POST', `/api/v1/campaigns/${running}/resume`, {}, alice['operator']);

@@ -165,7 +165,7 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     await op.page.locator(`#alerts button.ack[data-id="${alert.id}"]`).click();
     await op.page.getByText('No open alerts.').waitFor();
     const acked = await ferry.api.inject({ url: '/api/v1/alerts?acknowledged=true' });
-    assert.ok((acked.json() as Array<{ id: number }>).some((a) => a.id === alert.id), 'the alert is acknowledged on the server');
+    assert.ok((acked.json().items as Array<{ id: number }>).some((a) => a.id === alert.id), 'the alert is acknowledged on the server');
     await op.page.click('label.inline input');
     await op.page.locator('#alerts tbody tr').first().waitFor();
     await shoot(op.page, '7-alerts', shots);
