@@ -11,6 +11,7 @@ import { listPolicies, setPolicy } from '../store/compliance.ts';
 import { actorOf, userOf } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { afterParam, dateTime, errorBody, label, limitParam, nullableDateTime, page, pageBody } from './schemas.ts';
+import { pagedListRoute } from './paged.ts';
 
 const nullableString = { type: ['string', 'null'] } as const;
 const verdict = { type: 'string', enum: VERDICTS } as const;
@@ -46,15 +47,8 @@ interface ReportQuery { hardwareClass?: string; verdict?: Verdict; format?: 'jso
 export function complianceRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const { db } = deps;
 
-  app.get<{ Querystring: { limit?: number; after?: number } }>('/api/v1/compliance/policies', {
-    schema: {
-      summary: 'Compliance policies of the hardware classes that have one, by id; cursor-paginated',
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: limitParam, after: afterParam } },
-      response: { 200: pageBody(policyBody), '4xx': errorBody },
-    },
-  }, async (req) => {
-    const { limit = 100, after } = req.query;
-    return page(await listPolicies(db, { limit, ...(after ? { afterId: after } : {}) }), limit);
+  pagedListRoute(app, '/api/v1/compliance/policies', {
+    summary: 'Compliance policies of the hardware classes that have one', item: policyBody, list: (p) => listPolicies(db, p),
   });
 
   app.put<{ Params: { hardwareClass: string }; Body: PolicyBody }>('/api/v1/compliance/policies/:hardwareClass', {

@@ -8,7 +8,8 @@ import { deleteFirmware, getFirmware, listFirmware } from '../store/firmware.ts'
 import type { Db } from '../store/db.ts';
 import { actorOf } from './auth.ts';
 import { HttpError, sentType } from './errors.ts';
-import { afterParam, errorBody, firmwareBody, idParams, label, limitParam, page, pageBody } from './schemas.ts';
+import { errorBody, firmwareBody, idParams, label } from './schemas.ts';
+import { pagedListRoute } from './paged.ts';
 
 
 const evidenceSummary = {
@@ -49,15 +50,8 @@ export function firmwareRoutes(app: FastifyInstance, deps: {
     return reply.code(201).send(image);
   });
 
-  app.get<{ Querystring: { limit?: number; after?: number } }>('/api/v1/firmware', {
-    schema: {
-      summary: 'The firmware images (deleted ones left out), by id; cursor-paginated (?after= the previous page\'s next)',
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: limitParam, after: afterParam } },
-      response: { 200: pageBody(firmwareBody), '4xx': errorBody },
-    },
-  }, async (req) => {
-    const { limit = 100, after = 0 } = req.query;
-    return page(await listFirmware(deps.db, { limit, afterId: after }), limit);
+  pagedListRoute(app, '/api/v1/firmware', {
+    summary: 'The firmware images (deleted ones left out)', item: firmwareBody, list: (p) => listFirmware(deps.db, p),
   });
 
   app.get<{ Params: { id: number } }>('/api/v1/firmware/:id', {

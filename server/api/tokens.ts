@@ -9,7 +9,8 @@ import type { Db } from '../store/db.ts';
 import { CONFIGURED_ADMIN, createToken, listTokens, revokeToken, ROLES, type Role } from '../store/tokens.ts';
 import { actorOf } from './auth.ts';
 import { HttpError } from './errors.ts';
-import { afterParam, dateTime, errorBody, idParams, instantParam, limitParam, nullableDateTime, page, pageBody } from './schemas.ts';
+import { dateTime, errorBody, idParams, instantParam, nullableDateTime } from './schemas.ts';
+import { pagedListRoute } from './paged.ts';
 
 /** The furthest a token's expiry may be: 730 days (two years) from its creation. */
 export const MAX_TOKEN_LIFETIME_S = 730 * 86_400;
@@ -77,16 +78,7 @@ export function tokenRoutes(app: FastifyInstance, deps: { db: Db; now?: () => nu
     return reply.code(201).send({ ...row, token });
   });
 
-  app.get<{ Querystring: { limit?: number; after?: number } }>('/api/v1/tokens', {
-    schema: {
-      summary: 'List tokens (never their secrets), by id; cursor-paginated (?after= the previous page\'s next)',
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: limitParam, after: afterParam } },
-      response: { 200: pageBody(tokenBody), '4xx': errorBody },
-    },
-  }, async (req) => {
-    const { limit = 100, after = 0 } = req.query;
-    return page(await listTokens(db, { limit, afterId: after }), limit);
-  });
+  pagedListRoute(app, '/api/v1/tokens', { summary: 'List tokens (never their secrets)', item: tokenBody, list: (p) => listTokens(db, p) });
 
   app.delete<{ Params: { id: number } }>('/api/v1/tokens/:id', {
     schema: {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { encodePrivateKeyPem, encodePublicKeyPem, generateSigningKey } from '../../protocols/package-keys.ts';
 import type { SigningKey } from '../../protocols/package.ts';
 import { generate, parse, type ParsedPacket, type Packet } from 'coap-packet';
+import * as assert from 'uvu/assert';
 import { configWith, type Config } from '../../server/config.ts';
 import { createLogger, silentLogger } from '../../server/log.ts';
 import { startFerry, type Ferry } from '../../server/main.ts';
@@ -138,3 +139,24 @@ export async function proveLoopback(port: number): Promise<void> {
   const again = await exchange(port, { code: 'GET', options: [...uriOptions('/fw/prove'), { name: '252' as never, value: echo }] });
   if (again.code === '4.01') throw new Error('the server did not take its own Echo');
 }
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+/**
+ * `call` (a request to the test server's API, as its admin unless `headers` say otherwise: the
+ * status and the parsed body) and `expect` (that status, and that error code when given; the body).
+ */
+export function apiCalls(ferry: () => Ferry) {
+  const call = async (method: Method, url: string, payload?: unknown, headers: Record<string, string> = {}) => {
+    const res = await ferry().api.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as string }) });
+    return { status: res.statusCode, body: res.body === '' ? undefined : res.json() };
+  };
+  const expect = async (p: ReturnType<typeof call>, status: number, code?: string) => {
+    const res = await p;
+    assert.is(res.status, status, JSON.stringify(res.body));
+    if (code !== undefined) assert.is(res.body.code, code, JSON.stringify(res.body));
+    return res.body;
+  };
+  return { call, expect };
+}
+

@@ -9,7 +9,7 @@ import { newSecretsKeyText } from '../../../server/credentials/secrets-key.ts';
 import type { Ferry } from '../../../server/main.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { offlineDevice } from '../../helpers/devices.ts';
-import { bearer, startTestFerry } from '../../helpers/ferry.ts';
+import { apiCalls, bearer, startTestFerry } from '../../helpers/ferry.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-credentials-'));
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -23,16 +23,7 @@ forEachDatabase('api, device credentials', ({ suite, get }) => {
   let ferry: Ferry;
   suite.before(async () => { ferry = await startTestFerry(get().db, { secretsKeyFile: keyFile }); });
   suite.after(async () => { await ferry.close(); });
-  const call = async (method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) => {
-    const res = await ferry.api.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as string }) });
-    return { status: res.statusCode, body: res.body === '' ? undefined : res.json() };
-  };
-  const expect = async (p: ReturnType<typeof call>, status: number, code?: string) => {
-    const res = await p;
-    assert.is(res.status, status, JSON.stringify(res.body));
-    if (code !== undefined) assert.is(res.body.code, code, JSON.stringify(res.body));
-    return res.body;
-  };
+  const { call, expect } = apiCalls(() => ferry);
   /** Nothing the database's events hold, nor any GET, shows a key. */
   const noKeyLeaked = async (keys: string[]) => {
     const events = JSON.stringify((await get().db.query('SELECT * FROM events')).rows).toLowerCase();

@@ -14,7 +14,7 @@ import { insertFirmware } from '../../../server/store/firmware.ts';
 import { createUpdate, transitionUpdate } from '../../../server/store/updates.ts';
 import { forEachDatabase } from '../../helpers/db.ts';
 import { offlineDevice } from '../../helpers/devices.ts';
-import { eventually, exchange, startTestFerry, uriOptions } from '../../helpers/ferry.ts';
+import { apiCalls, eventually, exchange, startTestFerry, uriOptions } from '../../helpers/ferry.ts';
 import { createSocket } from 'node:dgram';
 import { generate, parse } from 'coap-packet';
 import { DtlsSession } from '../../../simulator/dtls/session.ts';
@@ -31,16 +31,7 @@ forEachDatabase('api, cancel an update and decommission a device', ({ suite, get
   let ferry: Ferry;
   suite.before(async () => { ferry = await startTestFerry(get().db, { secretsKeyFile: keyFile }); });
   suite.after(async () => { await ferry.close(); });
-  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) => {
-    const res = await ferry.api.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as string }) });
-    return { status: res.statusCode, body: res.body === '' ? undefined : res.json() };
-  };
-  const expect = async (p: ReturnType<typeof call>, status: number, code?: string) => {
-    const res = await p;
-    assert.is(res.status, status, JSON.stringify(res.body));
-    if (code !== undefined) assert.is(res.body.code, code, JSON.stringify(res.body));
-    return res.body;
-  };
+  const { call, expect } = apiCalls(() => ferry);
   const queued = async (endpoint: string, version = '2.0.0') => {
     const device = await offlineDevice(get().db, endpoint);
     const image = await insertFirmware(get().db, { version, hardwareClass: 'sim-1', payload: Buffer.alloc(64, 1) });
