@@ -57,7 +57,7 @@ async function firstStartThenRestart(dbArgs: string[], env: Record<string, strin
     assert.is((await get(s, undefined)).status, 401);
     const res = await get(s, token);
     assert.is(res.status, 200);
-    assert.equal((await res.json() as Array<{ name: string; role: string }>).map((t) => [t.name, t.role]), [['first-admin', 'admin']]);
+    assert.equal(((await res.json() as { items: Array<{ name: string; role: string }> }).items).map((t) => [t.name, t.role]), [['first-admin', 'admin']]);
   });
   assert.not.ok(first.stdout.includes(token), 'not in the JSON log');
   assert.is(first.stderr.split(token).length, 2, 'printed once');
