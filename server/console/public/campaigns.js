@@ -14,7 +14,7 @@ function campaignOf(f) {
   if (f.soakSeconds !== '') policy.soakSeconds = Number(f.soakSeconds);
   if (f.failureThreshold !== '') policy.failureThreshold = Number(f.failureThreshold) / 100;
   if (f.concurrency !== '') policy.concurrency = Number(f.concurrency);
-  return { name: f.name.trim(), firmwareId: Number(f.firmwareId), target, policy };
+  return { name: f.name.trim(), firmwareId: Number(f.firmwareId), target, policy, ...(f.testbed === 'on' ? { testbed: true } : {}) };
 }
 
 function CreateForm() {
@@ -36,6 +36,7 @@ function CreateForm() {
       <${Field} label="soak between waves (s)"><input name="soakSeconds" type="number" min="0" value="0" /></${Field}>
       <${Field} label="failure threshold (%)"><input name="failureThreshold" type="number" min="0" max="100" step="any" value="5" /></${Field}>
       <${Field} label="concurrency"><input name="concurrency" type="number" min="1" value="10" /></${Field}>
+      <${Field} label="testbed only (devices marked testbed; the image need not be approved yet)"><input name="testbed" type="checkbox" /></${Field}>
       <button type="submit" disabled=${busy}>Create</button>
     </form></section>`;
 }
@@ -46,7 +47,7 @@ export function Campaigns({ me }) {
     ${can(me.role, 'operator') && html`<${CreateForm} />`}
     ${data ? html`<${Table} id="campaigns" rows=${itemsOf(data)} empty="No campaigns yet." columns=${[
       ['id', (c) => c.id], ['name', (c) => html`<a href=${`#/campaigns/${c.id}`}>${c.name}</a>`], ['image', (c) => c.firmwareId],
-      ['state', (c) => html`<span class=${`badge ${c.state}`}>${c.state}</span>`], ['wave', (c) => c.currentWave || '—'],
+      ['state', (c) => html`<span class=${`badge ${c.state}`}>${c.state}</span>`], ['testbed', (c) => (c.testbed ? 'yes' : '')], ['wave', (c) => c.currentWave || '—'],
       ['created', (c) => `${when(c.createdAt)} by ${c.createdBy}`], ['finished', (c) => when(c.finishedAt)],
     ]} />` : html`<${Loading} error=${error} />`}`;
 }

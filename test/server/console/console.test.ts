@@ -60,7 +60,7 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
   let fleet: ReturnType<typeof backgroundFleet> | undefined;
   suite.before.each(async () => {
     if (!have) return;
-    ferry = await startTestFerry(get().db, { campaignTick: 100, updateTimeout: 20, requestTimeout: 5 }, 500);
+    ferry = await startTestFerry(get().db, { campaignTick: 100, updateTimeout: 20, requestTimeout: 5, releaseApproval: 'required' }, 500);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   });
   suite.after.each(async () => {
@@ -76,6 +76,11 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     const shots: string[] = [];
     fleet = backgroundFleet(ferry.coapAddress!.port, { devices: DEVICES, prefix: 'console' });
     await inventoried(get().db, DEVICES);
+    // The default release gate: the fleet is a testbed, so its campaigns take an image not approved yet.
+    for (const d of (await ferry.api.inject({ url: '/api/v1/devices' })).json().items as Array<{ endpoint: string }>) {
+      const marked = await ferry.api.inject({ method: 'PUT', url: `/api/v1/devices/${d.endpoint}/testbed`, payload: { testbed: true } });
+      assert.is(marked.statusCode, 200, marked.body);
+    }
 
     // First load: the page, its modules and libraries, and the overview's API calls.
     const op = await openTab(browser, ferry.apiUrl);
@@ -121,6 +126,7 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     const form = op.page.locator('#new-campaign');
     await form.locator('select[name=firmwareId] option').first().waitFor({ state: 'attached' });
     await form.locator('input[name=name]').fill('console rollout to 2.0.0');
+    await form.locator('input[name=testbed]').check();
     await form.locator('input[name=hardwareClass]').fill('sim-1');
     await form.locator('input[name=waves]').fill('40%, 100%');
     await form.locator('input[name=failureThreshold]').fill('50');
@@ -146,6 +152,7 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     await form.locator(`select[name=firmwareId] option[value="${next}"]`).waitFor({ state: 'attached' });
     await form.locator('select[name=firmwareId]').selectOption(String(next));
     await form.locator('input[name=name]').fill('slow rollout to 3.0.0');
+    await form.locator('input[name=testbed]').check();
     await form.locator('input[name=hardwareClass]').fill('sim-1');
     await form.locator('input[name=waves]').fill('1, 100%');
     await form.locator('input[name=soakSeconds]').fill('3600');
