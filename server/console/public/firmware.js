@@ -1,7 +1,7 @@
 // Firmware: upload a signed package (operators), and the releases with their state, signer and use.
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import { can, get, itemsOf, qs, request } from './api.js';
+import { can, get, itemsOf, post, qs, request } from './api.js';
 import { Field, Loading, Table, bytes, useAction, usePoll, when } from './ui.js';
 
 async function loadFirmware() {
@@ -33,6 +33,22 @@ function Upload({ onUploaded }) {
   </section>`;
 }
 
+/** The release steps this token may take on an image: approve (an approver's), deprecate and revoke (an operator's). */
+function ReleaseActions({ f, me, onDone }) {
+  const [act, busy] = useAction(async (step, needsReason) => {
+    const reason = window.prompt(`${step} ${f.hardwareClass} ${f.version}: why?${needsReason ? '' : ' (optional)'}`);
+    if (reason === null || (needsReason && reason.trim() === '')) return;
+    await post(`/api/v1/firmware/${f.id}/${step}`, reason.trim() === '' ? {} : { reason: reason.trim() });
+    onDone();
+  });
+  const steps = [
+    me.role === 'approver' && (f.state === 'uploaded' || f.state === 'testing') && ['approve', false],
+    can(me.role, 'operator') && f.state === 'approved' && ['deprecate', false],
+    can(me.role, 'operator') && f.state !== 'revoked' && ['revoke', true],
+  ].filter(Boolean);
+  return html`${steps.map(([step, needsReason]) => html`<button class=${`small ${step}`} disabled=${busy} onClick=${() => act(step, needsReason)}>${step}</button> `)}`;
+}
+
 export function Firmware({ me }) {
   const { data, error, reload } = usePoll(loadFirmware, 5000);
   return html`<h1>Firmware</h1>
@@ -44,5 +60,6 @@ export function Firmware({ me }) {
       ['devices on it', (f) => f.running],
       ['campaigns', (f) => f.campaigns.map((c) => html`<a href=${`#/campaigns/${c.id}`}>${c.name}</a> `)],
       ['sha-256', (f) => html`<code title=${f.sha256}>${f.sha256.slice(0, 12)}…</code>`],
+      ['release', (f) => html`<${ReleaseActions} f=${f} me=${me} onDone=${reload} />`],
     ]} />` : html`<${Loading} error=${error} />`}`;
 }

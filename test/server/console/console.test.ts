@@ -164,6 +164,16 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     }
     assert.is(await op.page.locator('.actions button').count(), 0, 'an aborted campaign offers no action');
 
+    // Releases: an operator revokes the 3.0.0 image from the firmware page, giving a reason.
+    await go(op.page, '#/firmware');
+    const row = op.page.locator('#firmware tbody tr').filter({ hasText: '3.0.0' });
+    assert.is(await row.locator('button.approve').count(), 0, 'approving is an approver token\'s');
+    op.page.once('dialog', (d) => { void d.accept('bad batch'); });
+    await row.locator('button.revoke').click();
+    await row.locator('.badge.revoked').waitFor();
+    const revoked = await ferry.api.inject({ url: `/api/v1/firmware/${next}` });
+    assert.is(revoked.json().state, 'revoked');
+
     // Alerts: one raised, acknowledged in the list.
     const alert = await insertAlert(get().db, {
       kind: 'update.stalled', severity: 'warning', campaignId: null, deviceId: null, updateId: null, message: 'an update made no progress', data: {}, webhook: 'none',
@@ -195,6 +205,7 @@ forEachDatabase('the web console in chromium', ({ suite, get }) => {
     await go(viewer.page, '#/firmware');
     await viewer.page.locator('#firmware').waitFor();
     assert.is(await viewer.page.locator('#upload').count(), 0, 'no upload for a viewer');
+    assert.is(await viewer.page.locator('#firmware button').count(), 0, 'no release step for a viewer');
     const second = await insertAlert(get().db, {
       kind: 'update.stalled', severity: 'warning', campaignId: null, deviceId: null, updateId: null, message: 'another stalled update', data: {}, webhook: 'none',
     });
