@@ -226,10 +226,13 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   // A run that ends in the middle of an install lets the trial boots under way confirm (or revert)
   // first, for a bounded while: an image left unconfirmed after that is the device's failure.
   await settleTrials(started, TRIAL_SETTLE_MS);
+  // Taken at the instant the wait ended: a device that boots a new image for trial after it (the
+  // server still finishes updates under way) is in the middle of an update, not failing one.
   const runningAtEnd = new Set(started.filter((d) => d.registered).map((d) => d.endpoint));
+  const trialAtEnd = new Set(started.filter((d) => d.registered && inTrial(d)).map((d) => d.endpoint));
   await Promise.all(started.map((d) => d.stop().catch(() => undefined)));
   opts.onProgress?.(status());
-  const bricked = await checkFlash(started, runningAtEnd, collector);
+  const bricked = await checkFlash(started, runningAtEnd, trialAtEnd, collector);
   const report = buildReport({
     devices: started, total: opts.devices, seed, collector, bricked, planned: summarizePlan(plan), link: linkStats, durationMs: Date.now() - t0,
     driver: driver?.stats, apiFailure: driver?.failure ?? marker?.failure,
@@ -245,9 +248,12 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
  */
 const TRIAL_SETTLE_MS = 93_000;
 
+/** A device alive and running an image it has not confirmed yet. */
+const inTrial = (d: SimDevice): boolean => d.bricked === undefined && !d.off && d.bootloader.isTrial();
+
 async function settleTrials(devices: readonly SimDevice[], ms: number): Promise<void> {
   const until = Date.now() + ms;
-  while (Date.now() < until && devices.some((d) => d.bricked === undefined && !d.off && d.bootloader.isTrial())) {
+  while (Date.now() < until && devices.some(inTrial)) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -262,7 +268,7 @@ export function spreadAddresses(devices: number, bindAddress: string | undefined
 }
 
 /** After the run, on the flash alone: every device must be able to boot a valid image. */
-async function checkFlash(devices: readonly SimDevice[], runningAtEnd: ReadonlySet<string>, c: FleetCollector): Promise<number> {
+async function checkFlash(devices: readonly SimDevice[], runningAtEnd: ReadonlySet<string>, trialAtEnd: ReadonlySet<string>, c: FleetCollector): Promise<number> {
   let bricked = 0;
   for (const d of devices) {
     if (d.bricked !== undefined) {
@@ -270,7 +276,7 @@ async function checkFlash(devices: readonly SimDevice[], runningAtEnd: ReadonlyS
       continue;
     }
     const running = runningAtEnd.has(d.endpoint);
-    if (running && d.bootloader.isTrial()) c.invariants.push(`${d.endpoint}: an unconfirmed image left running (${d.firmwareVersion})`);
+    if (running && trialAtEnd.has(d.endpoint)) c.invariants.push(`${d.endpoint}: an unconfirmed image left running (${d.firmwareVersion})`);
     const primary = d.bootloader.checkPrimary();
     if (running && !(primary.ok && primary.image.version === d.firmwareVersion)) {
       c.invariants.push(`${d.endpoint}: runs ${d.firmwareVersion}, but its primary slot ${primary.ok ? `holds ${primary.image.version}` : `does not verify: ${primary.reason}`}`);
