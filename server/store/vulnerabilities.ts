@@ -6,8 +6,8 @@ import { camelRow } from './rows.ts';
 export const ADVISORY_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type AdvisorySeverity = (typeof ADVISORY_SEVERITIES)[number];
 
-export interface Vulnerability {
-  id: number;
+/** What an operator says of a version: its advisories, how bad, by when it must be gone. */
+export interface Advisory {
   hardwareClass: string;
   version: string;
   advisories: string[];
@@ -15,6 +15,10 @@ export interface Vulnerability {
   /** Past it, devices still running the version raise a compliance.vulnerable alert. */
   deadline: Date | null;
   note: string | null;
+}
+
+export interface Vulnerability extends Advisory {
+  id: number;
   markedAt: Date;
   /** The user who marked it (last). */
   markedBy: string;
@@ -28,13 +32,7 @@ export const RUNNING = (v: string) => `d.hardware_class = ${v}.hardware_class AN
 const COLUMNS = `v.id, v.hardware_class, v.version, v.advisories, v.severity, v.deadline, v.note, v.marked_at, v.marked_by,
   (SELECT count(*)::int FROM devices d WHERE ${RUNNING('v')}) AS devices`;
 
-export interface Marking {
-  hardwareClass: string;
-  version: string;
-  advisories: string[];
-  severity: AdvisorySeverity;
-  deadline: Date | null;
-  note: string | null;
+export interface Marking extends Advisory {
   /** 'token:<name>' */
   actor: string;
   /** The user's name. */
